@@ -1,0 +1,19 @@
+"""riskaudit: audit a trained model and its data before deployment.
+
+``riskaudit.scan(...)`` runs the installed checkers and returns a :class:`Report`.
+"""
+
+from riskaudit import _offline  # noqa: F401  (must come first: no network, no telemetry)
+
+__version__ = "0.1.0"
+
+from riskaudit.errors import (  # noqa: E402
+    CheckerError, InputError, ModelLoadError, PluginError, PolicyError, RiskauditError,
+)
+from riskaudit.result import CheckResult, Finding, Report, Severity, Status  # noqa: E402
+from riskaudit.scan import scan  # noqa: E402
+
+__all__ = [
+    "scan", "Report", "CheckResult", "Finding", "Status", "Severity", "RiskauditError",
+    "InputError", "PolicyError", "ModelLoadError", "PluginError", "CheckerError", "__version__",
+]

@@ -1,0 +1,3 @@
+from riskaudit.cli import main
+
+main()

@@ -1,0 +1,366 @@
+"""The checker plugin interface. Built-in checkers and third-party plugins use it alike.
+
+Writing a checker
+=================
+
+A checker is a subclass of :class:`Checker` in its own module, registered under the
+entry-point group ``riskaudit.checks`` in the distribution's ``pyproject.toml``::
+
+    [project.entry-points."riskaudit.checks"]
+    my_check = "my_package.my_module:MyChecker"
+
+The entry-point name must equal the class's ``id``. A checker declares, as class
+attributes:
+
+``id``
+    lower-case identifier; finding ids are ``<id>.<kind>``.
+``description``
+    one line for ``riskaudit checks`` and the report.
+``needs``
+    a frozenset of :class:`Need`; when one is not met the scan records the check as
+    ``skipped`` with the reason and never calls ``run``.
+``options``
+    a mapping of option name to :class:`Option` (default, type, constraint, doc). The
+    policy's ``checks.<id>.options`` are validated against it; an unknown or invalid key
+    stops the scan with exit 2 naming the policy file, the checker and the key.
+``kinds``
+    a mapping of finding kind to :class:`Kind`: the default ``fail`` / ``warn`` levels,
+    which direction is bad, and the default severity. Policies override levels and
+    severities per kind (``checks.<id>.thresholds.<kind>.fail``).
+``priority``
+    checkers run in ascending priority (default 100); a checker whose results others use
+    (``pii`` marks personal-data columns for masking) runs earlier.
+
+``run(ctx)`` receives a :class:`CheckContext` and returns a :class:`CheckOutput`. It
+builds findings with :meth:`CheckContext.finding`, which grades a value against the
+policy's levels for that kind. A checker never prints, never writes files, never calls
+``sys.exit`` and never seeds global random state: it takes its generators from
+:meth:`CheckContext.rng`. Raising any exception ends the check with status ``error`` and
+the exception's message; the scan goes on and the gate stays closed.
+
+Run :func:`riskaudit.testing.check_checker` on your class in your tests: it is the
+conformance suite every built-in checker passes.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, MutableMapping, Sequence
+
+import numpy as np
+
+from riskaudit.errors import CheckerError, PluginError
+from riskaudit.result import Finding, Severity, Status
+
+if TYPE_CHECKING:  # pragma: no cover
+    from riskaudit.data import Dataset
+    from riskaudit.model import Model
+
+__all__ = [
+    "Need", "Option", "Kind", "Checker", "CheckContext", "CheckOutput", "CheckerError",
+    "NEED_REASONS",
+]
+
+
+class Need(str, enum.Enum):
+    """What a checker requires before it can run."""
+
+    DATA = "data"
+    """the evaluation dataset (``--data``)"""
+    REFERENCE = "reference"
+    """the training / reference dataset (``--reference``)"""
+    TARGET = "target"
+    """a label column (``--target``)"""
+    SENSITIVE = "sensitive"
+    """at least one protected attribute (``--sensitive``)"""
+    MODEL = "model"
+    """any model: a file, a module or a predict callable (``--model``)"""
+    TORCH_MODULE = "torch_module"
+    """a torch module for white-box access (gradients, layers)"""
+
+
+NEED_REASONS = {
+    Need.DATA: "no evaluation data was given (--data)",
+    Need.REFERENCE: "no reference data was given (--reference)",
+    Need.TARGET: "no target column was named (--target)",
+    Need.SENSITIVE: "no sensitive attribute was named (--sensitive)",
+    Need.MODEL: "no model was given (--model)",
+    Need.TORCH_MODULE: "the model is not a torch module (white-box access needed)",
+}
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Option:
+    """A declared, validated keyword option of a checker.
+
+    ``type`` is a Python type or tuple of types; ``choices`` restricts values; ``minimum`` /
+    ``maximum`` bound numbers; ``item_type`` checks every element of a list.
+    """
+
+    default: Any
+    doc: str
+    type: Any = None
+    choices: Sequence[Any] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    item_type: Any = None
+    nullable: bool = False
+
+    def validate(self, name: str, value: Any) -> Any:
+        """Return the value (lists normalized to tuples) or raise ValueError with a message."""
+        if value is None:
+            if self.nullable or self.default is None:
+                return None
+            raise ValueError(f"must not be null")
+        typ = self.type if self.type is not None else type(self.default)
+        if typ is float:
+            typ = (int, float)
+        if typ in (list, tuple):
+            typ = (list, tuple)
+        if isinstance(value, bool) and typ not in (bool, (bool,)) and bool not in _as_tuple(typ):
+            raise ValueError(f"must be {_type_name(typ)}, got {value!r}")
+        if not isinstance(value, typ):
+            raise ValueError(f"must be {_type_name(typ)}, got {type(value).__name__} {value!r}")
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(f"must be one of {', '.join(map(repr, self.choices))}, got {value!r}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"must be a finite number, got {value!r}")
+            if self.minimum is not None and value < self.minimum:
+                raise ValueError(f"must be >= {self.minimum}, got {value!r}")
+            if self.maximum is not None and value > self.maximum:
+                raise ValueError(f"must be <= {self.maximum}, got {value!r}")
+        if isinstance(value, (list, tuple)):
+            if self.item_type is not None:
+                for item in value:
+                    if not isinstance(item, self.item_type) or isinstance(item, bool) and self.item_type is not bool:
+                        raise ValueError(f"items must be {_type_name(self.item_type)}, got {item!r}")
+            value = tuple(value)
+        return value
+
+
+def _as_tuple(t):
+    return t if isinstance(t, tuple) else (t,)
+
+
+def _type_name(t) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+             list: "a list", tuple: "a list", dict: "a mapping"}
+    return " or ".join(dict.fromkeys(names.get(x, x.__name__) for x in _as_tuple(t)))
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Defaults for one finding kind.
+
+    ``direction`` says which side of a level is bad: ``"above"`` (a share of duplicated
+    rows: more is worse) or ``"below"`` (a selection-rate ratio: less is worse).
+    ``fail`` / ``warn`` are the default levels (None: never at that status from a value).
+    A value exactly at a level is not past it.
+    """
+
+    doc: str
+    direction: str = "above"
+    fail: float | None = None
+    warn: float | None = None
+    severity: Severity = Severity.MEDIUM
+
+    def __post_init__(self):
+        if self.direction not in ("above", "below"):
+            raise PluginError(f"Kind direction must be 'above' or 'below', got {self.direction!r}")
+
+
+@dataclass(frozen=True)
+class Levels:
+    """Effective fail/warn levels and severity for one kind after the policy is applied."""
+
+    direction: str
+    fail: float | None
+    warn: float | None
+    severity: Severity
+
+    def grade(self, value: float) -> tuple[Status, float | None]:
+        """Status of ``value`` and the level it was judged against."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return Status.PASS, self.fail
+
+        def past(level):
+            if level is None:
+                return False
+            return value > level if self.direction == "above" else value < level
+
+        if past(self.fail):
+            return Status.FAIL, self.fail
+        if past(self.warn):
+            return Status.WARN, self.warn
+        return Status.PASS, self.fail if self.fail is not None else self.warn
+
+
+@dataclass(frozen=True)
+class CheckOutput:
+    """What ``Checker.run`` returns."""
+
+    findings: Sequence[Finding]
+    summary: str
+    """One plain sentence for a compliance officer, e.g. '2 of 12 columns have missing values'."""
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CheckContext:
+    """Everything a checker may read during one scan. Built by :func:`riskaudit.scan`."""
+
+    checker_id: str
+    data: "Dataset | None"
+    reference: "Dataset | None"
+    target: str | None
+    features: tuple[str, ...]
+    sensitive: tuple[str, ...]
+    ids: tuple[str, ...]
+    task: str | None
+    """``classification`` or ``regression`` (None without a target or model to infer from)."""
+    model: "Model | None"
+    classes: tuple[Any, ...] | None
+    """Class labels in the order of the model's outputs (classification)."""
+    seed: int
+    device: str
+    levels: Mapping[str, Levels]
+    """Effective fail/warn levels per finding kind of this checker."""
+    project: Mapping[str, Any] = field(default_factory=dict)
+    """Raw project settings that checkers may use (paths of inputs, declared licenses,
+    training entry point, baseline report path)."""
+    shared: MutableMapping[str, Any] = field(default_factory=dict)
+    """Written by earlier checkers for later ones (e.g. ``pii_columns``); one dict per scan."""
+    progress: Callable[[float, str], None] = lambda fraction, message="": None
+    """Report progress in [0, 1]; the CLI draws it on stderr."""
+    baseline: Mapping[str, Any] | None = None
+    """An earlier report.json of the same model (model drift), when one was given."""
+
+    def rng(self, name: str = "") -> np.random.Generator:
+        """A generator seeded from the scan's seed, this checker's id and ``name``.
+
+        Independent streams per purpose keep results stable when a checker adds a draw.
+        """
+        digest = hashlib.sha256(f"{self.seed}:{self.checker_id}:{name}".encode()).digest()
+        return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+    def seed_for(self, name: str = "") -> int:
+        """A 31-bit integer seed derived like :meth:`rng`, for libraries that take an int."""
+        digest = hashlib.sha256(f"{self.seed}:{self.checker_id}:{name}".encode()).digest()
+        return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+    def model_inputs(self, ds: "Dataset") -> Any:
+        """What the model takes for ``ds``: a float32 array of the features in model order,
+        or the feature DataFrame for a predict callable that asked for one."""
+        if self.model is not None and self.model.accepts_frame:
+            return ds.frame[list(self.features)]
+        return ds.feature_matrix(self.features)
+
+    def label_indices(self, ds: "Dataset") -> "np.ndarray":
+        """The target of ``ds`` as model output indices (classification); -1 for labels the
+        model does not know (``classes``)."""
+        from riskaudit.scan import labels_to_index
+
+        return labels_to_index(ds.frame[self.target], self.classes or ())
+
+    def finding(self, kind: str, subject: Any, message: str, *, value: Any = None,
+                status: Status | None = None, evidence: Mapping[str, Any] | None = None,
+                threshold: Any = None) -> Finding:
+        """Build a finding of this checker.
+
+        With ``status`` None the value is graded against the policy's levels for ``kind``;
+        ``message`` may use ``{value}``, ``{threshold}`` and ``{status}`` placeholders,
+        filled after grading. Pass ``status`` to grade yourself (qualitative findings).
+        """
+        lv = self.levels.get(kind)
+        if lv is None:
+            raise CheckerError(f"checker {self.checker_id!r} reported undeclared kind {kind!r}")
+        if status is None:
+            status, level = lv.grade(value)
+            if threshold is None:
+                threshold = level
+        status = Status(status)
+        if status not in (Status.PASS, Status.WARN, Status.FAIL):
+            raise CheckerError(f"a finding's status must be pass, warn or fail, got {status.value}")
+        text = message.format(value=_fmt(value), threshold=_fmt(threshold), status=status.value) \
+            if "{" in message else message
+        return Finding(id=f"{self.checker_id}.{kind}", status=status, severity=lv.severity,
+                       subject=str(subject), message=text, value=value, threshold=threshold,
+                       evidence=dict(evidence or {}))
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 1e4 else f"{v:,.0f}"
+    return v
+
+
+class Checker(abc.ABC):
+    """Base class of every checker. See the module docstring for the plugin guide."""
+
+    id: ClassVar[str]
+    description: ClassVar[str]
+    needs: ClassVar[frozenset[Need]] = frozenset({Need.DATA})
+    options: ClassVar[Mapping[str, Option]] = {}
+    kinds: ClassVar[Mapping[str, Kind]] = {}
+    priority: ClassVar[int] = 100
+
+    def __init__(self, **options: Any) -> None:
+        """Validate keyword options against ``options``; store them unchanged otherwise.
+
+        Raises ``PluginError``-free ``ValueError``/``KeyError`` subclasses through
+        :meth:`validate_options`, which the scan reports with the policy key's path.
+        """
+        self.config: dict[str, Any] = self.validate_options(options)
+
+    @classmethod
+    def validate_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the full option dict (defaults filled in) or raise :class:`OptionError`."""
+        unknown = sorted(set(options) - set(cls.options))
+        if unknown:
+            known = ", ".join(sorted(cls.options)) or "none"
+            raise OptionError(unknown[0], f"unknown option (known: {known})")
+        out = {}
+        for name, opt in cls.options.items():
+            value = options.get(name, opt.default)
+            try:
+                out[name] = opt.validate(name, value) if name in options else _freeze(opt.default)
+            except ValueError as exc:
+                raise OptionError(name, str(exc)) from None
+        return out
+
+    @classmethod
+    def unmet_needs(cls, ctx: CheckContext) -> list[str]:
+        """Reasons this checker cannot run in ``ctx`` (empty when it can)."""
+        have = {
+            Need.DATA: ctx.data is not None,
+            Need.REFERENCE: ctx.reference is not None,
+            Need.TARGET: ctx.target is not None,
+            Need.SENSITIVE: bool(ctx.sensitive),
+            Need.MODEL: ctx.model is not None,
+            Need.TORCH_MODULE: ctx.model is not None and ctx.model.module is not None,
+        }
+        return [NEED_REASONS[n] for n in sorted(cls.needs, key=lambda n: n.value) if not have[n]]
+
+    @abc.abstractmethod
+    def run(self, ctx: CheckContext) -> CheckOutput:
+        """Examine the inputs in ``ctx`` and return findings, a summary and metrics."""
+
+
+def _freeze(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+class OptionError(ValueError):
+    """An invalid checker option: ``key`` names it, ``reason`` says what is wrong."""
+
+    def __init__(self, key: str, reason: str):
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason

@@ -1,0 +1,263 @@
+"""Datasets: loading (CSV, Parquet, JSON lines, NPZ, image folders), hashing, column roles.
+
+Every loader reads; none writes. Input files are opened read-only and hashed with a
+streamed SHA-256 into the report's ``subject``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from riskaudit.errors import InputError
+
+TABLE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
+                  ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".npz": "npz"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+ARRAY_FEATURE = "x"
+"""Feature name of an array dataset whose samples are images or tensors (not columns)."""
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Streamed SHA-256 of a file (constant memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(chunk)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_tree(root: Path, files: Sequence[Path]) -> str:
+    """SHA-256 over (relative path, file hash) pairs, sorted: stable for a folder."""
+    h = hashlib.sha256()
+    for f in sorted(files):
+        h.update(f.relative_to(root).as_posix().encode("utf-8") + b"\0")
+        h.update(sha256_file(f).encode() + b"\n")
+    return h.hexdigest()
+
+
+def sha256_frame(frame: pd.DataFrame) -> str:
+    h = hashlib.sha256()
+    h.update("\0".join(map(str, frame.columns)).encode("utf-8"))
+    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+@dataclass
+class Dataset:
+    """A loaded dataset.
+
+    ``frame`` always exists: the table itself; for NPZ with 2-D ``x`` the columns
+    ``x0..xN`` (+ ``y``); for images and higher-rank arrays one row per sample with ``y``
+    or ``label`` and, for image folders, ``path``. ``array`` holds the samples of NPZ and
+    image datasets (images as float32 N x C x H x W in [0, 1]).
+    """
+
+    frame: pd.DataFrame
+    uri: str
+    sha256: str
+    kind: str = "table"
+    """``table``, ``array`` (NPZ) or ``images`` (image folder)."""
+    array: np.ndarray | None = None
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    """Files that could not be read (image folders): ``{"path", "error"}``."""
+    path: Path | None = None
+    default_target: str | None = None
+
+    @property
+    def rows(self) -> int:
+        return int(len(self.frame))
+
+    @property
+    def columns(self) -> int:
+        return int(self.frame.shape[1])
+
+    def describe(self) -> dict[str, Any]:
+        return {"uri": self.uri, "sha256": self.sha256, "rows": self.rows,
+                "columns": self.columns, "kind": self.kind}
+
+    def has_column(self, name: str) -> bool:
+        return name in self.frame.columns
+
+    def feature_matrix(self, features: Sequence[str]) -> np.ndarray:
+        """Model inputs as float32: the array for NPZ / images, the feature columns otherwise.
+
+        Raises InputError naming the first non-numeric feature column.
+        """
+        if self.array is not None and (list(features) == [ARRAY_FEATURE] or self.array.ndim > 2):
+            return np.asarray(self.array, dtype=np.float32)
+        sub = self.frame[list(features)]
+        for col in sub.columns:
+            if not (pd.api.types.is_numeric_dtype(sub[col]) or pd.api.types.is_bool_dtype(sub[col])):
+                raise InputError(
+                    f"feature column {col!r} of {self.uri} is not numeric (dtype {sub[col].dtype}); "
+                    "a tensor model takes numbers. Encode it, leave it out of --features, or give "
+                    "a predict callable that takes a DataFrame.")
+        return sub.to_numpy(dtype=np.float32, na_value=np.nan)
+
+    def labels(self, target: str) -> np.ndarray:
+        return self.frame[target].to_numpy()
+
+
+def load_dataset(source: Any, role: str = "data") -> Dataset:
+    """Load ``source``: a path, a DataFrame, an ``(x, y)`` pair, a numpy array or a Dataset."""
+    if isinstance(source, Dataset):
+        return source
+    if isinstance(source, pd.DataFrame):
+        frame = source.reset_index(drop=True)
+        frame.columns = [str(c) for c in frame.columns]
+        _check_not_empty(frame, f"the in-memory {role} DataFrame")
+        return Dataset(frame=frame, uri=f"<in-memory DataFrame: {role}>", sha256=sha256_frame(frame))
+    if isinstance(source, np.ndarray) or (isinstance(source, tuple) and len(source) == 2):
+        x, y = (source, None) if isinstance(source, np.ndarray) else source
+        return _array_dataset(np.asarray(x), None if y is None else np.asarray(y),
+                              uri=f"<in-memory arrays: {role}>", sha=None)
+    if isinstance(source, (str, os.PathLike)):
+        return _load_path(Path(source), role)
+    raise InputError(f"--{role}: cannot use a {type(source).__name__} as a dataset; give a file "
+                     "path, a pandas DataFrame or an (x, y) pair of numpy arrays")
+
+
+def _check_not_empty(frame: pd.DataFrame, what: str) -> None:
+    if frame.shape[1] == 0:
+        raise InputError(f"{what} has no columns")
+    if len(frame) == 0:
+        raise InputError(f"{what} has no rows")
+
+
+def _load_path(path: Path, role: str) -> Dataset:
+    if not path.exists():
+        raise InputError(f"--{role}: file {str(path)!r} does not exist")
+    if path.is_dir():
+        return _load_image_folder(path, role)
+    fmt = TABLE_SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"--{role}: cannot read {str(path)!r}: unknown file type "
+                         f"{path.suffix or '(none)'}; expected CSV, Parquet, JSON lines, NPZ "
+                         "or a folder of images with one sub-folder per class")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"--{role}: file {str(path)!r} is not readable")
+    sha = sha256_file(path)
+    if fmt == "npz":
+        return _load_npz(path, sha, role)
+    try:
+        if fmt == "csv":
+            sep = "\t" if path.suffix.lower() == ".tsv" else ","
+            frame = pd.read_csv(path, sep=sep, low_memory=False)
+        elif fmt == "parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_json(path, lines=True)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"--{role}: {str(path)!r} is empty") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"--{role}: {str(path)!r} is not UTF-8 text ({exc.reason} at byte "
+                         f"{exc.start})") from None
+    except Exception as exc:  # pandas/pyarrow raise many types for malformed files
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"--{role}: cannot parse {str(path)!r} as {fmt}: {msg}") from None
+    frame.columns = [str(c) for c in frame.columns]
+    _check_not_empty(frame, f"--{role} file {str(path)!r}")
+    return Dataset(frame=frame, uri=str(path), sha256=sha, path=path)
+
+
+def _load_npz(path: Path, sha: str, role: str) -> Dataset:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            keys = set(npz.files)
+            xkey = "x" if "x" in keys else "X" if "X" in keys else None
+            if xkey is None:
+                raise InputError(f"--{role}: {str(path)!r} has no array named 'x' "
+                                 f"(found: {', '.join(sorted(keys)) or 'none'})")
+            x = npz[xkey]
+            y = npz["y"] if "y" in keys else None
+    except InputError:
+        raise
+    except ValueError as exc:
+        raise InputError(f"--{role}: {str(path)!r} holds object arrays, which need pickle "
+                         f"to load and are refused ({exc})") from None
+    except Exception as exc:
+        raise InputError(f"--{role}: cannot read {str(path)!r} as NPZ: {exc}") from None
+    ds = _array_dataset(x, y, uri=str(path), sha=sha, role=role)
+    ds.path = path
+    return ds
+
+
+def _array_dataset(x: np.ndarray, y: np.ndarray | None, uri: str, sha: str | None,
+                   role: str = "data") -> Dataset:
+    if x.ndim == 0 or len(x) == 0:
+        raise InputError(f"--{role}: {uri} has no samples in 'x'")
+    if y is not None and len(y) != len(x):
+        raise InputError(f"--{role}: {uri} has {len(x)} samples in 'x' but {len(y)} labels in 'y'")
+    if x.ndim == 1:
+        x = x.reshape(-1, 1)
+    if x.ndim == 2:
+        frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(x.shape[1])])
+    else:
+        frame = pd.DataFrame(index=range(len(x)))
+    if y is not None:
+        frame["y"] = y
+    if sha is None:
+        h = hashlib.sha256(np.ascontiguousarray(x).tobytes())
+        if y is not None:
+            h.update(np.ascontiguousarray(y).tobytes())
+        sha = h.hexdigest()
+    return Dataset(frame=frame, uri=uri, sha256=sha, kind="array", array=x,
+                   default_target="y" if y is not None else None)
+
+
+def _load_image_folder(root: Path, role: str) -> Dataset:
+    from PIL import Image, UnidentifiedImageError
+
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise InputError(f"--{role}: folder {str(root)!r} has no sub-folders; an image dataset "
+                         "needs one sub-folder per class")
+    files = [(c.name, f) for c in classes for f in sorted(c.rglob("*"))
+             if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise InputError(f"--{role}: folder {str(root)!r} contains no image files")
+    images, labels, paths, problems = [], [], [], []
+    for label, f in files:
+        try:
+            with Image.open(f) as im:
+                im.load()
+                images.append(im.convert("L") if im.mode in ("1", "L", "I;16", "I") else im.convert("RGB"))
+            labels.append(label)
+            paths.append(f.relative_to(root).as_posix())
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            problems.append({"path": f.relative_to(root).as_posix(), "error": str(exc)})
+    if not images:
+        raise InputError(f"--{role}: no image in {str(root)!r} could be read "
+                         f"(first error: {problems[0]['error']})")
+    mode = "RGB" if any(im.mode == "RGB" for im in images) else "L"
+    size = Counter(im.size for im in images).most_common(1)[0][0]
+    arr = np.stack([np.asarray(im.convert(mode).resize(size) if im.size != size or im.mode != mode
+                               else im, dtype=np.float32) / 255.0 for im in images])
+    arr = arr[:, None, :, :] if arr.ndim == 3 else arr.transpose(0, 3, 1, 2)
+    frame = pd.DataFrame({"path": paths, "label": labels})
+    return Dataset(frame=frame, uri=str(root), sha256=sha256_tree(root, [f for _, f in files]),
+                   kind="images", array=np.ascontiguousarray(arr), problems=problems, path=root,
+                   default_target="label")
+
+
+def infer_task(values: pd.Series) -> str:
+    """``classification`` for labels that look categorical, ``regression`` for continuous ones."""
+    v = values.dropna()
+    if v.empty:
+        return "classification"
+    if not pd.api.types.is_numeric_dtype(v) or pd.api.types.is_bool_dtype(v):
+        return "classification"
+    if pd.api.types.is_float_dtype(v) and not np.all(np.mod(v.to_numpy(), 1) == 0):
+        return "regression"
+    return "classification" if v.nunique() <= 20 else "regression"

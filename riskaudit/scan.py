@@ -1,0 +1,308 @@
+"""``riskaudit.scan``: the audit as a library call. The CLI is a thin layer over it."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import platform
+import sys
+import time
+import traceback
+import warnings
+from datetime import datetime, timezone
+from importlib import metadata
+from typing import Any, Iterable, Mapping, Protocol, Sequence
+
+import numpy as np
+import pandas as pd
+
+from riskaudit import __version__
+from riskaudit.checks.base import CheckContext, Checker, CheckOutput, OptionError
+from riskaudit.data import ARRAY_FEATURE, Dataset, infer_task, load_dataset
+from riskaudit.errors import CheckerError, InputError, PolicyError
+from riskaudit.model import Model, load_model
+from riskaudit.policy import Policy, load_policy
+from riskaudit.registry import Registry
+from riskaudit.result import CheckResult, Report, Status
+
+MANIFEST_PACKAGES = ("torch", "numpy", "pandas", "scikit-learn", "great-expectations", "fairlearn",
+                     "adversarial-robustness-toolbox", "alibi-detect", "presidio-analyzer",
+                     "license-expression")
+
+
+class Observer(Protocol):
+    """Receives progress from :func:`scan`; the CLI draws it, notebooks may ignore it."""
+
+    def check_started(self, check_id: str, description: str, index: int, total: int) -> None: ...
+
+    def check_progress(self, check_id: str, fraction: float, message: str) -> None: ...
+
+    def check_finished(self, result: CheckResult) -> None: ...
+
+
+class NullObserver:
+    def check_started(self, check_id, description, index, total):
+        pass
+
+    def check_progress(self, check_id, fraction, message):
+        pass
+
+    def check_finished(self, result):
+        pass
+
+
+def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: str | None = None,
+         features: Sequence[str] | None = None, sensitive: Sequence[str] = (),
+         ids: Sequence[str] = (), task: str | None = None, classes: Sequence[Any] | None = None,
+         policy: Any = "default", checks: Sequence[str] | None = None, skip: Sequence[str] = (),
+         seed: int = 0, device: str = "auto", trust_model: bool = False,
+         weights: str | None = None, eval_mode: bool = False,
+         options: Mapping[str, Mapping[str, Any]] | None = None, risk_tier: str | None = None,
+         project: Mapping[str, Any] | None = None, baseline: Mapping[str, Any] | None = None,
+         registry: Registry | None = None, observer: Observer | None = None,
+         command: str | None = None, verbose: bool = False) -> Report:
+    """Audit ``model`` and its data under ``policy``; return the :class:`Report`.
+
+    ``data`` / ``reference``: paths, DataFrames, ``(x, y)`` arrays or Datasets. ``model``: a
+    path, a ``package.module:attr`` entry point, an ``nn.Module``, a predict callable or a
+    Model. ``options`` overrides checker options per checker id (project file). Input
+    errors raise :class:`riskaudit.errors.RiskauditError` before any checker runs; a checker
+    that fails becomes status ``error`` and the scan goes on.
+    """
+    observer = observer or NullObserver()
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise InputError(f"--seed must be an integer, got {seed!r}")
+    pol = load_policy(policy)
+    reg = registry if registry is not None else Registry.from_entry_points()
+    pol.validate_checks(reg)
+    selected = _select(reg, pol, checks, skip)
+    checker_options = _checker_options(reg, pol, options or {})
+    tier = risk_tier or pol.risk_tier
+    if tier not in ("low", "medium", "high"):
+        raise InputError(f"risk_tier must be low, medium or high, got {tier!r}")
+
+    ds = load_dataset(data, "data") if data is not None else None
+    ref = load_dataset(reference, "reference") if reference is not None else None
+    target = target if target is not None else (ds.default_target if ds is not None else None)
+    sensitive = tuple(sensitive or ())
+    ids = tuple(ids or ())
+    feats = _resolve_features(ds or ref, features, target, ids)
+    _check_columns(ds, ref, target, feats, sensitive, ids)
+    task = _resolve_task(task, ds, ref, target)
+    classes = _resolve_classes(classes, task, ds, ref, target)
+
+    mdl = None
+    if model is not None:
+        search = [(project or {}).get("project_dir")] if (project or {}).get("project_dir") else []
+        mdl = load_model(model, trust=trust_model, device=device, weights=weights,
+                         eval_mode=eval_mode, search_paths=[p for p in search if p] + ["."])
+    dev = mdl.device if mdl is not None else ("cpu" if device == "auto" else device)
+
+    shared: dict[str, Any] = {}
+    results: list[CheckResult] = []
+    total = len(reg)
+    for index, cid in enumerate(reg.ids):
+        checker_cls = reg[cid]
+        observer.check_started(cid, checker_cls.description, index, total)
+        if cid not in selected:
+            res = CheckResult(id=cid, status=Status.SKIPPED, summary=selected_reason(cid, pol, checks, skip),
+                              description=checker_cls.description)
+        else:
+            ctx = CheckContext(
+                checker_id=cid, data=ds, reference=ref, target=target, features=feats,
+                sensitive=sensitive, ids=ids, task=task, model=mdl, classes=classes, seed=int(seed),
+                device=dev, levels=pol.levels(checker_cls), project=dict(project or {}),
+                shared=shared, baseline=baseline,
+                progress=lambda f, m="", _c=cid: observer.check_progress(_c, float(f), m))
+            res = run_checker(checker_cls, checker_options[cid], ctx, verbose=verbose)
+        results.append(res)
+        observer.check_finished(res)
+
+    status = Status.worst((r.status for r in results if r.status != Status.SKIPPED), Status.PASS)
+    subject: dict[str, Any] = {"datasets": {}, "policy": {"name": pol.name, "sha256": pol.sha256}}
+    if mdl is not None:
+        subject["model"] = mdl.describe()
+    if ds is not None:
+        subject["datasets"]["current"] = ds.describe()
+    if ref is not None:
+        subject["datasets"]["reference"] = ref.describe()
+    manifest = {
+        "seed": int(seed),
+        "command": command,
+        "device": dev,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "packages": _versions(),
+        "policy": pol.describe(),
+        "risk_tier": tier,
+        "checks_selected": sorted(selected),
+        "inputs": {"target": target, "features": list(feats), "sensitive": list(sensitive),
+                   "ids": list(ids), "task": task,
+                   "classes": None if classes is None else [str(c) for c in classes]},
+    }
+    return Report(created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  status=status, subject=subject, checks=tuple(results),
+                  approvals_required=tuple(pol.approvals_for(tier, status.value)),
+                  manifest=manifest, risk_tier=tier,
+                  tool={"name": "riskaudit", "version": __version__})
+
+
+def run_checker(checker_cls: type[Checker], options: Mapping[str, Any], ctx: CheckContext,
+                verbose: bool = False) -> CheckResult:
+    """Run one checker in ``ctx``: skipped when its needs are unmet, error when it raises."""
+    desc = checker_cls.description
+    unmet = checker_cls.unmet_needs(ctx)
+    if unmet:
+        return CheckResult(id=ctx.checker_id, status=Status.SKIPPED,
+                           summary="Skipped: " + "; ".join(unmet) + ".", description=desc)
+    t0 = time.perf_counter()
+    try:
+        checker = checker_cls(**options)
+        with quiet_libraries(verbose):
+            out = checker.run(ctx)
+        if not isinstance(out, CheckOutput):
+            raise CheckerError(f"run() returned {type(out).__name__}, not CheckOutput")
+    except Exception as exc:  # one checker's failure never kills the scan
+        msg = str(exc) if isinstance(exc, CheckerError) else f"{type(exc).__name__}: {exc}"
+        metrics = {"traceback": traceback.format_exc(limit=8)} if verbose else {}
+        return CheckResult(id=ctx.checker_id, status=Status.ERROR,
+                           summary=f"The check could not complete: {msg}",
+                           duration_s=time.perf_counter() - t0, metrics=metrics, description=desc)
+    findings = tuple(sorted(out.findings, key=lambda f: (-f.status.rank, -f.severity.rank, f.id, f.subject)))
+    status = Status.worst((f.status for f in findings), Status.PASS)
+    return CheckResult(id=ctx.checker_id, status=status, summary=out.summary,
+                       duration_s=time.perf_counter() - t0, findings=findings,
+                       metrics=dict(out.metrics), description=desc)
+
+
+@contextlib.contextmanager
+def quiet_libraries(verbose: bool = False):
+    """Keep third-party warnings, log lines and stray prints off the user's terminal."""
+    if verbose:
+        yield
+        return
+    root = logging.getLogger()
+    old_level = root.level
+    root.setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with contextlib.redirect_stdout(io.StringIO()):
+            try:
+                yield
+            finally:
+                root.setLevel(old_level)
+
+
+def _select(reg: Registry, pol: Policy, checks: Sequence[str] | None, skip: Sequence[str]) -> set[str]:
+    for opt, ids in (("--check", checks or ()), ("--skip", skip or ())):
+        for cid in ids:
+            if cid not in reg:
+                raise InputError(f"{opt} {cid}: unknown checker (installed: {', '.join(reg.ids)})")
+    chosen = set(checks) if checks else {c for c in reg.ids if pol.enabled(c)}
+    return chosen - set(skip or ())
+
+
+def selected_reason(cid: str, pol: Policy, checks, skip) -> str:
+    if skip and cid in skip:
+        return "Skipped: excluded with --skip."
+    if checks:
+        return "Skipped: not selected with --check."
+    return f"Skipped: disabled by policy {pol.name!r}."
+
+
+def _checker_options(reg: Registry, pol: Policy, overrides: Mapping[str, Mapping[str, Any]]) -> dict:
+    out = {}
+    for cid in overrides:
+        if cid not in reg:
+            raise PolicyError(f"options.{cid}: unknown checker (installed: {', '.join(reg.ids)})")
+    for cid in reg.ids:
+        opts = {**pol.options(cid), **dict(overrides.get(cid) or {})}
+        try:
+            reg[cid].validate_options(opts)
+        except OptionError as exc:
+            src = "project options" if exc.key in (overrides.get(cid) or {}) else pol.source
+            raise PolicyError(f"{src}: checks.{cid}.options.{exc.key}: {exc.reason}") from None
+        out[cid] = opts
+    return out
+
+
+def _resolve_features(ds: Dataset | None, features, target, ids) -> tuple[str, ...]:
+    if ds is None:
+        return tuple(features or ())
+    if features:
+        return tuple(features)
+    if ds.array is not None and ds.array.ndim > 2:
+        return (ARRAY_FEATURE,)
+    drop = {target, *ids, "path"} if ds.kind == "images" else {target, *ids}
+    return tuple(c for c in ds.frame.columns if c not in drop)
+
+
+def _check_columns(ds, ref, target, feats, sensitive, ids) -> None:
+    for d in (ds, ref):
+        if d is None:
+            continue
+        role = "--data" if d is ds else "--reference"
+        cols = set(d.frame.columns)
+        need = [("--target", target)] if target is not None and (d is ds or target in cols or ds is None) else []
+        need += [("--features", f) for f in feats if f != ARRAY_FEATURE]
+        need += [("--sensitive", s) for s in sensitive] if d is ds or ds is None else []
+        need += [("ids", i) for i in ids] if d is ds or ds is None else []
+        for opt, col in need:
+            if col not in cols:
+                shown = ", ".join(list(map(repr, d.frame.columns[:12]))) + (" ..." if len(cols) > 12 else "")
+                raise InputError(f"{opt} column {col!r} is not in {role} file {d.uri} "
+                                 f"(columns: {shown})")
+    if target is not None and target in feats:
+        raise InputError(f"--target column {target!r} is also listed in --features")
+
+
+def _resolve_task(task, ds, ref, target) -> str | None:
+    if task is not None:
+        if task not in ("classification", "regression"):
+            raise InputError(f"--task must be classification or regression, got {task!r}")
+    if target is None:
+        return task
+    labelled = ds if ds is not None and target in ds.frame.columns else ref
+    series = labelled.frame[target]
+    if series.isna().all():
+        raise InputError(f"--target column {target!r} of {labelled.uri} has no values (all empty)")
+    task = task or infer_task(series)
+    if task == "classification":
+        values = pd.concat([d.frame[target] for d in (ds, ref) if d is not None and target in d.frame.columns])
+        if values.dropna().nunique() < 2:
+            only = values.dropna().iloc[0]
+            raise InputError(f"--target column {target!r} of {labelled.uri} has a single class "
+                             f"({str(only)[:40]!r}); a classification audit needs at least two")
+    elif not pd.api.types.is_numeric_dtype(series):
+        raise InputError(f"--task regression: target column {target!r} of {labelled.uri} is not numeric")
+    return task
+
+
+def _resolve_classes(classes, task, ds, ref, target):
+    if task != "classification" or target is None:
+        return tuple(classes) if classes else None
+    if classes:
+        return tuple(classes)
+    base = ref if ref is not None and target in ref.frame.columns else ds
+    vals = base.frame[target].dropna().unique().tolist()
+    try:
+        return tuple(sorted(vals))
+    except TypeError:
+        return tuple(sorted(vals, key=str))
+
+
+def _versions() -> dict[str, str]:
+    out = {"riskaudit": __version__}
+    for name in MANIFEST_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def labels_to_index(values: Iterable[Any], classes: Sequence[Any]) -> np.ndarray:
+    """Map label values to model output indices; unknown labels become -1."""
+    lookup = {str(c): i for i, c in enumerate(classes)}
+    return pd.Series(values).astype(str).map(lookup).fillna(-1).to_numpy(dtype=np.int64)
