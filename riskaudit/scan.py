@@ -137,6 +137,10 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: 
         "policy": pol.describe(),
         "risk_tier": tier,
         "checks_selected": sorted(selected),
+        # What `riskaudit gate` needs from the policy, bound to the report by its digest.
+        "approval_policy": {"allow_warn": pol.allow_warn,
+                            "approval_ttl_days": pol.data.get("approval_ttl_days", 90),
+                            "keys": dict(pol.data.get("keys") or {})},
         "inputs": {"target": target, "features": list(feats), "sensitive": list(sensitive),
                    "ids": list(ids), "task": task,
                    "classes": None if classes is None else [str(c) for c in classes]},
