@@ -163,7 +163,7 @@ def run_checker(checker_cls: type[Checker], options: Mapping[str, Any], ctx: Che
     t0 = time.perf_counter()
     try:
         checker = checker_cls(**options)
-        with quiet_libraries(verbose):
+        with quiet_libraries(verbose), preserved_model_state(ctx.model):
             out = checker.run(ctx)
         if not isinstance(out, CheckOutput):
             raise CheckerError(f"run() returned {type(out).__name__}, not CheckOutput")
@@ -178,6 +178,30 @@ def run_checker(checker_cls: type[Checker], options: Mapping[str, Any], ctx: Che
     return CheckResult(id=ctx.checker_id, status=status, summary=out.summary,
                        duration_s=time.perf_counter() - t0, findings=findings,
                        metrics=dict(out.metrics), description=desc)
+
+
+@contextlib.contextmanager
+def preserved_model_state(model: Model | None):
+    """Restore every submodule's train/eval flag and torch's thread count after a checker.
+
+    Attack libraries call ``model.eval()``; the consistency checker must still see the
+    model as it was saved, whatever ran before it.
+    """
+    if model is None or model.module is None:
+        yield
+        return
+    import torch
+
+    flags = [(m, m.training) for m in model.module.modules()]
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        for m, training in flags:
+            if m.training != training:
+                m.train(training)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,133 @@
+"""The project file (``riskaudit.yaml``): the scan's inputs, so a command line stays short.
+
+Keys mirror the ``scan`` options; relative paths are relative to the file's own folder;
+command-line options override the file. An unknown key or a wrong type is exit 2 naming
+the file and the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from riskaudit.errors import PolicyError
+
+DEFAULT_PROJECT_FILE = "riskaudit.yaml"
+
+_STR, _INT, _BOOL, _LIST, _MAP = "a string", "an integer", "true or false", "a list", "a mapping"
+PROJECT_KEYS: dict[str, tuple[str, str]] = {
+    "model": (_STR, "model file or package.module:attr entry point"),
+    "weights": (_STR, "a state dict for the entry point's module (loaded with weights_only=True)"),
+    "data": (_STR, "the evaluation dataset"),
+    "reference": (_STR, "the training / reference dataset"),
+    "target": (_STR, "label column"),
+    "features": (_LIST, "model input columns in model order"),
+    "sensitive": (_LIST, "protected attributes"),
+    "ids": (_LIST, "identifier columns (never features)"),
+    "classes": (_LIST, "class labels in the order of the model's outputs"),
+    "task": (_STR, "classification or regression"),
+    "policy": (_STR, "built-in policy name or YAML file"),
+    "check": (_LIST, "run only these checkers"),
+    "skip": (_LIST, "skip these checkers"),
+    "out": (_STR, "report folder"),
+    "format": (_LIST, "report formats"),
+    "seed": (_INT, "seed of every random choice"),
+    "device": (_STR, "auto, cpu or cuda"),
+    "trust_model": (_BOOL, "allow unpickling the model file (only for files you trust)"),
+    "eval_mode": (_BOOL, "call model.eval() after loading"),
+    "risk_tier": (_STR, "low, medium or high (overrides the policy's)"),
+    "baseline": (_STR, "an earlier report.json of the same model (model drift)"),
+    "options": (_MAP, "per checker id: options overriding the policy's"),
+    "licenses": (_MAP, "declared licenses, e.g. {data: CC-BY-4.0, model: Apache-2.0}"),
+    "train_entry_point": (_STR, "package.module:function(seed) -> model, for training reproducibility"),
+    "expectation_suite": (_STR, "a great-expectations suite JSON file for data_validity"),
+    "spacy_model": (_STR, "path or name of a spaCy pipeline for the pii checker"),
+}
+PATH_KEYS = ("model", "weights", "data", "reference", "policy", "out", "baseline", "expectation_suite",
+             "spacy_model")
+
+
+@dataclass
+class Project:
+    """A parsed project file: values with paths already made absolute."""
+
+    path: Path | None
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return list(value)
+
+
+def load_project(path: str | Path | None) -> Project:
+    """Read ``path``; with None, ``riskaudit.yaml`` in the working folder when it exists."""
+    if path is None:
+        default = Path(DEFAULT_PROJECT_FILE)
+        if not default.exists():
+            return Project(path=None)
+        path = default
+    p = Path(path)
+    if not p.exists():
+        raise PolicyError(f"project file {str(p)!r} does not exist")
+    if p.is_dir():
+        cand = p / DEFAULT_PROJECT_FILE
+        if not cand.exists():
+            raise PolicyError(f"project folder {str(p)!r} has no {DEFAULT_PROJECT_FILE}")
+        p = cand
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise PolicyError(f"project file {str(p)!r} is not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise PolicyError(f"project file {str(p)!r}: invalid YAML{where}: "
+                          f"{getattr(exc, 'problem', exc)}") from None
+    data = data or {}
+    if not isinstance(data, Mapping):
+        raise PolicyError(f"project file {str(p)!r} must be a mapping of keys")
+    values: dict[str, Any] = {}
+    folder = p.resolve().parent
+    for key, value in data.items():
+        if key not in PROJECT_KEYS:
+            raise PolicyError(f"project file {str(p)!r}: unknown key {key!r} "
+                              f"(known: {', '.join(PROJECT_KEYS)})")
+        kind = PROJECT_KEYS[key][0]
+        if value is None:
+            continue
+        ok = {
+            _STR: isinstance(value, (str, int, float)) and not isinstance(value, bool),
+            _INT: isinstance(value, int) and not isinstance(value, bool),
+            _BOOL: isinstance(value, bool),
+            _LIST: isinstance(value, (list, str)),
+            _MAP: isinstance(value, Mapping),
+        }[kind]
+        if not ok:
+            raise PolicyError(f"project file {str(p)!r}: key {key!r} must be {kind}, got {value!r}")
+        if kind == _STR:
+            value = str(value)
+        if kind == _LIST:
+            value = _as_list(value)
+        if key in PATH_KEYS and isinstance(value, str):
+            value = _resolve(folder, key, value)
+        values[key] = value
+    return Project(path=p.resolve(), values=values)
+
+
+def _resolve(folder: Path, key: str, value: str) -> str:
+    if key == "policy" and "/" not in value and not value.endswith((".yaml", ".yml")):
+        return value  # a built-in policy name
+    if key == "model" and not (folder / value).exists() and ":" in value and "/" not in value:
+        return value  # an entry point
+    if key == "spacy_model" and "/" not in value:
+        return value  # a spaCy pipeline name
+    return str((folder / value)) if not Path(value).is_absolute() else value

@@ -1,0 +1,216 @@
+"""Chart specs from checker evidence -> inline SVG strings (no scripts, no network).
+
+Every text that lands in the SVG is escaped here; the HTML template inserts the result as
+markup (``|safe``) because this module produced it. Spec shapes are documented in
+ARCHITECTURE.md ("Charts").
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+from typing import Any, Mapping, Sequence
+
+W, H = 560, 240
+PAD_L, PAD_R, PAD_T, PAD_B = 56, 16, 28, 56
+PALETTE = ["#3366cc", "#dc6b2f", "#2e9e6a", "#a04cc2", "#c23b4c", "#7a7a7a"]
+
+
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _nice_range(values: Sequence[float], include_zero: bool = True) -> tuple[float, float]:
+    vals = [v for v in values if v is not None]
+    lo = min(vals + ([0.0] if include_zero else [])) if vals else 0.0
+    hi = max(vals) if vals else 1.0
+    if hi == lo:
+        hi = lo + (abs(lo) or 1.0)
+    pad = (hi - lo) * 0.08
+    return (lo if include_zero and lo == 0 else lo - pad), hi + pad
+
+
+def _frame(title: str, y_label: str, x_label: str, lo: float, hi: float) -> list[str]:
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" role="img" '
+             f'aria-label="{escape(title)}" class="chart">',
+             f'<text x="{W / 2}" y="16" text-anchor="middle" class="ct">{escape(title)}</text>']
+    for i in range(5):
+        v = lo + (hi - lo) * i / 4
+        y = _y(v, lo, hi)
+        parts.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        parts.append(f'<text x="{PAD_L - 4}" y="{y + 4:.1f}" text-anchor="end" class="tick">{_fmt(v)}</text>')
+    if y_label:
+        parts.append(f'<text x="12" y="{(PAD_T + H - PAD_B) / 2}" transform="rotate(-90 12 '
+                     f'{(PAD_T + H - PAD_B) / 2})" text-anchor="middle" class="axis">{escape(y_label)}</text>')
+    if x_label:
+        parts.append(f'<text x="{(PAD_L + W - PAD_R) / 2}" y="{H - 6}" text-anchor="middle" '
+                     f'class="axis">{escape(x_label)}</text>')
+    return parts
+
+
+def _fmt(v: float) -> str:
+    if v == 0:
+        return "0"
+    if abs(v) >= 1000 or abs(v) < 0.01:
+        return f"{v:.2g}"
+    return f"{v:.3g}"
+
+
+def _y(v: float, lo: float, hi: float) -> float:
+    return PAD_T + (H - PAD_T - PAD_B) * (1 - (v - lo) / (hi - lo))
+
+
+def _ref_lines(spec: Mapping[str, Any], lo: float, hi: float) -> list[str]:
+    out = []
+    for line in spec.get("reference_lines") or []:
+        v = _num(line.get("value"))
+        if v is None or not lo <= v <= hi:
+            continue
+        y = _y(v, lo, hi)
+        out.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" class="ref"/>')
+        out.append(f'<text x="{W - PAD_R}" y="{y - 4:.1f}" text-anchor="end" class="reflabel">'
+                   f'{escape(str(line.get("label", "")))}</text>')
+    return out
+
+
+def bar(spec: Mapping[str, Any]) -> str:
+    labels = [str(x) for x in spec.get("labels", [])]
+    values = [_num(v) for v in spec.get("values", [])]
+    errors = spec.get("errors") or []
+    refs = [_num(r.get("value")) for r in spec.get("reference_lines") or []]
+    err_vals = [_num(e) for pair in errors for e in (pair or []) if pair]
+    lo, hi = _nice_range(values + err_vals + refs)
+    parts = _frame(str(spec.get("title", "")), str(spec.get("y_label", "")), str(spec.get("x_label", "")), lo, hi)
+    n = max(len(labels), 1)
+    slot = (W - PAD_L - PAD_R) / n
+    bw = min(48.0, slot * 0.7)
+    for i, (lab, v) in enumerate(zip(labels, values)):
+        cx = PAD_L + slot * (i + 0.5)
+        if v is not None:
+            y0, y1 = _y(max(lo, 0), lo, hi), _y(v, lo, hi)
+            parts.append(f'<rect x="{cx - bw / 2:.1f}" y="{min(y0, y1):.1f}" width="{bw:.1f}" '
+                         f'height="{abs(y0 - y1):.1f}" fill="{PALETTE[0]}"><title>{escape(lab)}: '
+                         f'{_fmt(v)}</title></rect>')
+        if i < len(errors) and errors[i] and len(errors[i]) == 2:
+            a, b = _num(errors[i][0]), _num(errors[i][1])
+            if a is not None and b is not None:
+                ya, yb = _y(a, lo, hi), _y(b, lo, hi)
+                parts.append(f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{ya:.1f}" y2="{yb:.1f}" class="err"/>'
+                             f'<line x1="{cx - 6:.1f}" x2="{cx + 6:.1f}" y1="{ya:.1f}" y2="{ya:.1f}" class="err"/>'
+                             f'<line x1="{cx - 6:.1f}" x2="{cx + 6:.1f}" y1="{yb:.1f}" y2="{yb:.1f}" class="err"/>')
+        short = lab if len(lab) <= 14 else lab[:13] + "…"
+        parts.append(f'<text x="{cx:.1f}" y="{H - PAD_B + 14}" text-anchor="middle" class="tick">{escape(short)}</text>')
+    parts += _ref_lines(spec, lo, hi)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def line(spec: Mapping[str, Any]) -> str:
+    xs = [_num(x) for x in spec.get("x", [])]
+    series = spec.get("series") or []
+    ys = [_num(v) for s in series for v in s.get("y", [])]
+    refs = [_num(r.get("value")) for r in spec.get("reference_lines") or []]
+    lo, hi = _nice_range(ys + refs)
+    xv = [x for x in xs if x is not None] or [0.0, 1.0]
+    xlo, xhi = min(xv), max(xv)
+    if xhi == xlo:
+        xhi = xlo + 1
+    parts = _frame(str(spec.get("title", "")), str(spec.get("y_label", "")), str(spec.get("x_label", "")), lo, hi)
+
+    def xp(x):
+        return PAD_L + (W - PAD_L - PAD_R) * (x - xlo) / (xhi - xlo)
+
+    for x in sorted(set(xv)):
+        parts.append(f'<text x="{xp(x):.1f}" y="{H - PAD_B + 14}" text-anchor="middle" class="tick">{_fmt(x)}</text>')
+    for k, s in enumerate(series):
+        pts = [(xp(x), _y(y, lo, hi)) for x, y in zip(xs, [_num(v) for v in s.get("y", [])])
+               if x is not None and y is not None]
+        color = PALETTE[k % len(PALETTE)]
+        if pts:
+            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+            parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
+            parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>' for x, y in pts]
+        parts.append(f'<text x="{PAD_L + 8 + 130 * k}" y="{H - 22}" class="legend" fill="{color}">'
+                     f'■ {escape(str(s.get("name", "")))}</text>')
+    parts += _ref_lines(spec, lo, hi)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def histogram(spec: Mapping[str, Any]) -> str:
+    series = spec.get("series") or []
+    edges = [_num(e) for e in spec.get("edges") or []]
+    labels = [str(x) for x in spec.get("labels") or []]
+    nbins = max((len(s.get("values", [])) for s in series), default=0)
+    if not labels:
+        labels = [_fmt(e) if e is not None else "" for e in edges[:nbins]] if edges else [str(i) for i in range(nbins)]
+    vals = [_num(v) for s in series for v in s.get("values", [])]
+    lo, hi = _nice_range(vals)
+    parts = _frame(str(spec.get("title", "")), str(spec.get("y_label", "share")), str(spec.get("x_label", "")), lo, hi)
+    slot = (W - PAD_L - PAD_R) / max(nbins, 1)
+    k = max(len(series), 1)
+    bw = slot * 0.85 / k
+    for j, s in enumerate(series):
+        color = PALETTE[j % len(PALETTE)]
+        for i, v in enumerate(s.get("values", [])):
+            v = _num(v)
+            if v is None:
+                continue
+            x = PAD_L + slot * i + slot * 0.075 + bw * j
+            y0, y1 = _y(0, lo, hi), _y(v, lo, hi)
+            parts.append(f'<rect x="{x:.1f}" y="{y1:.1f}" width="{bw:.1f}" height="{max(y0 - y1, 0):.1f}" '
+                         f'fill="{color}" fill-opacity="0.75"/>')
+        parts.append(f'<text x="{PAD_L + 8 + 130 * j}" y="{H - 22}" class="legend" fill="{color}">'
+                     f'■ {escape(str(s.get("name", "")))}</text>')
+    step = max(1, nbins // 8)
+    for i in range(0, nbins, step):
+        if i < len(labels):
+            short = labels[i] if len(labels[i]) <= 10 else labels[i][:9] + "…"
+            parts.append(f'<text x="{PAD_L + slot * (i + 0.5):.1f}" y="{H - PAD_B + 14}" text-anchor="middle" '
+                         f'class="tick">{escape(short)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def images(spec: Mapping[str, Any]) -> str:
+    items = spec.get("images") or []
+    cell, gap = 72, 14
+    width = max(len(items), 1) * (cell + gap) + gap
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {cell + 52}" class="chart imgs" '
+             f'role="img" aria-label="{escape(str(spec.get("title", "")))}">',
+             f'<text x="{gap}" y="14" class="ct">{escape(str(spec.get("title", "")))}</text>']
+    for i, item in enumerate(items):
+        px = item.get("pixels") or [[0.0]]
+        rows, cols = len(px), max(len(r) for r in px) if px else 1
+        s = cell / max(rows, cols, 1)
+        x0, y0 = gap + i * (cell + gap), 22
+        for r, row in enumerate(px):
+            for c, v in enumerate(row):
+                v = _num(v)
+                g = 0 if v is None else int(round(255 * min(max(v, 0.0), 1.0)))
+                parts.append(f'<rect x="{x0 + c * s:.1f}" y="{y0 + r * s:.1f}" width="{s + 0.3:.1f}" '
+                             f'height="{s + 0.3:.1f}" fill="rgb({g},{g},{g})"/>')
+        parts.append(f'<text x="{x0 + cell / 2:.1f}" y="{y0 + cell + 16}" text-anchor="middle" class="tick">'
+                     f'{escape(str(item.get("caption", "")))}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+RENDERERS = {"bar": bar, "line": line, "histogram": histogram, "images": images}
+
+
+def render_chart(spec: Any) -> str | None:
+    """SVG for a chart spec, or None when the spec is not a known chart."""
+    if not isinstance(spec, Mapping):
+        return None
+    fn = RENDERERS.get(spec.get("type"))
+    if fn is None:
+        return None
+    try:
+        return fn(spec)
+    except (TypeError, ValueError, KeyError, ZeroDivisionError):
+        return None
