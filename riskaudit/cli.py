@@ -153,6 +153,9 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
     from riskaudit.scan import scan
 
     formats = parse_formats(settings.get("format") or "html,json")
+    if not any(settings.get(k) for k in ("data", "reference", "model")):
+        raise InputError("nothing to audit: no riskaudit.yaml in this folder and no --data, "
+                         "--reference or --model given (see `riskaudit scan --help`)")
     out = Path(settings.get("out") or "riskaudit-report")
     registry = Registry.from_entry_points()
     options = {k: dict(v or {}) for k, v in (settings.get("options") or {}).items()}
