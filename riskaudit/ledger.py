@@ -193,9 +193,16 @@ class Ledger:
                         conn.execute(stmt)
                 conn.execute(f"PRAGMA user_version = {i + 1}")
 
-    def _append(self, table: str, row: dict[str, Any]) -> int:
-        """Append ``row`` to ``table`` as the next link of the chain; returns its seq."""
+    def _append(self, table: str, row: dict[str, Any], unless: tuple[str, tuple] | None = None) -> int:
+        """Append ``row`` to ``table`` as the next link of the chain; returns its seq.
+
+        ``unless`` is a query run under the write lock: when it finds a row, nothing is
+        appended and that row's seq is returned (idempotent writes under concurrency)."""
         with self.transaction() as conn:
+            if unless is not None:
+                found = conn.execute(*unless).fetchone()
+                if found:
+                    return int(found[0])
             head = dict(conn.execute("SELECT key, value FROM meta").fetchall())
             seq = int(head["head_seq"]) + 1
             row = {**row, "seq": seq, "prev_hash": head["head_hash"]}
@@ -214,10 +221,6 @@ class Ledger:
         if not isinstance(digest, str) or not digest.startswith("sha256:"):
             raise InputError("cannot record a scan without a report digest")
         path = str(Path(report_path).resolve()) if report_path else None
-        found = self.conn.execute("SELECT seq FROM scans WHERE digest = ? AND report_path IS ?",
-                                  (digest, path)).fetchone()
-        if found:
-            return int(found[0])
         subj = report.get("subject") or {}
         model = subj.get("model") or {}
         datasets = {role: d.get("sha256") for role, d in (subj.get("datasets") or {}).items()
@@ -230,7 +233,7 @@ class Ledger:
             "datasets": json.dumps(datasets, sort_keys=True), "policy_name": policy.get("name"),
             "policy_sha256": policy.get("sha256"), "report_path": path,
             "report_json": canonical_json(dict(report)).decode("utf-8"),
-        })
+        }, unless=("SELECT seq FROM scans WHERE digest = ? AND report_path IS ?", (digest, path)))
 
     def record_approval(self, record: Mapping[str, Any], record_path: str | os.PathLike | None) -> int:
         """Add an approval or rejection record (see :mod:`riskaudit.approvals`); returns its seq."""
