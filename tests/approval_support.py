@@ -64,10 +64,14 @@ def make_model(path: Path, seed: int = 0) -> Path:
 
 def make_audit(folder: Path, *, outcome: str = "pass", tier: str = "medium", keys: dict | None = None,
                allow_warn: bool = True, ttl_days: int = 90, model_seed: int = 0, rows: int = 20,
-               html: bool = False) -> Audit:
+               html: bool = False, model_from: Path | None = None) -> Audit:
     """Scan a CSV of ``rows`` rows with a TorchScript model; ``outcome`` picks the levels."""
     folder.mkdir(parents=True, exist_ok=True)
-    model = make_model(folder / "model.pt", seed=model_seed)
+    model = folder / "model.pt"
+    if model_from is not None:  # the very same bytes (TorchScript saves differ run to run)
+        model.write_bytes(Path(model_from).read_bytes())
+    else:
+        make_model(model, seed=model_seed)
     data = folder / "data.csv"
     pd.DataFrame({"a": np.arange(rows, dtype=float), "b": np.ones(rows), "y": [0, 1] * (rows // 2)}).to_csv(
         data, index=False)
