@@ -288,3 +288,23 @@ def test_subprocess_gate_open_and_closed(tmp_path):
     assert proc.returncode == 0 and proc.stdout.startswith("Gate OPEN"), proc.stdout + proc.stderr
     rec = json.loads(next(approvals_dir(audit.report).glob("*.json")).read_text())
     assert parse_time(rec["created_at"]).tzinfo is not None and rec["created_at"].endswith("Z")
+
+
+def test_ci_examples_gate_the_deploy_job_and_publish_the_reports():
+    import yaml
+
+    gh = yaml.safe_load((ROOT / "examples" / "ci" / "github-actions.yml").read_text())
+    steps = gh["jobs"]["deploy"]["steps"]
+    runs = [s.get("run", "") for s in steps]
+    gate_at = next(i for i, r in enumerate(runs) if r.startswith("riskaudit gate"))
+    assert gate_at < next(i for i, r in enumerate(runs) if "deploy.sh" in r)
+    assert gh["jobs"]["audit"]["if"] == "github.event_name == 'pull_request'"
+    audit = " ".join(str(s) for s in gh["jobs"]["audit"]["steps"])
+    for needle in ("junit.xml", "summary.md", "upload-artifact", "--format html,json,junit,md"):
+        assert needle in audit
+    gl = yaml.safe_load((ROOT / "examples" / "ci" / "gitlab-ci.yml").read_text())
+    assert gl["deploy"]["script"][0].startswith("riskaudit gate")
+    assert gl["riskaudit-audit"]["artifacts"]["reports"]["junit"] == "riskaudit-report/junit.xml"
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert {h["id"]: h["entry"] for h in hooks} == {"riskaudit-gate": "riskaudit gate",
+                                                    "riskaudit-scan": "riskaudit scan"}
