@@ -288,9 +288,13 @@ def approve(report_path: str | os.PathLike, *, role: str, approver: str, decisio
                          now=now, private_key=key)
     path = write_record(record, approvals_dir(rpath))
     if use_ledger:
-        with ledger.Ledger(ledger_path) as led:
-            led.record_scan(report, rpath)
-            led.record_approval(record, path)
+        try:
+            with ledger.Ledger(ledger_path) as led:
+                led.record_scan(report, rpath)
+                led.record_approval(record, path)
+        except BaseException:
+            path.unlink(missing_ok=True)  # file and ledger agree: neither holds the decision
+            raise
     return record, path
 
 

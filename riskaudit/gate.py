@@ -77,7 +77,8 @@ def status_reasons(report: Mapping[str, Any]) -> list[str]:
 
 
 def _who(rec: Mapping[str, Any]) -> str:
-    return f"{rec.get('decision', 'approve')} by {rec.get('approver')!r} as {rec.get('role')!r} at {rec.get('created_at')}"
+    noun = "rejection" if rec.get("decision") == "reject" else "approval"
+    return f"{noun} by {rec.get('approver')!r} as {rec.get('role')!r} at {rec.get('created_at')}"
 
 
 def _record_problem(rec: Mapping[str, Any], roles: Sequence[str], keys: Mapping[str, Any],
@@ -215,6 +216,8 @@ def evaluate_gate(report_path: str | os.PathLike, model_path: str | os.PathLike 
     now = now or datetime.now(timezone.utc)
     rpath = report_file(report_path)
     report = load_report(rpath)
+    if approvals_folder is not None and not Path(approvals_folder).is_dir():
+        raise InputError(f"--approvals: folder {str(approvals_folder)!r} does not exist")
     reasons: list[str] = []
     computed = compute_digest(report)
     if computed != report.get("digest"):

@@ -68,6 +68,7 @@ def test_cli_approve_and_reject(tmp_path):
     res = runner.invoke(approve_cmd, [str(audit.report), "--role", "model-owner", "--approver", "Olivia"])
     assert res.exit_code == 0, res.output
     assert res.output.startswith("Recorded approve by Olivia as model-owner (unsigned) for report sha256:")
+    assert res.output.splitlines()[1] == "Approvals still needed: role 'compliance': 0 of 1 required approval(s) that count"
     res = runner.invoke(approve_cmd, [str(audit.report), "--role", "compliance", "--approver", "Carl",
                                       "--reject", "--comment", "needs a fairness review"])
     assert res.exit_code == 0, res.output
@@ -196,3 +197,16 @@ def test_make_record_validates_its_fields(tmp_path):
         make_record(audit.body, role=" ", approver="x")
     with pytest.raises(InputError, match="decision 'maybe'"):
         make_record(audit.body, role="r", approver="x", decision="maybe")
+
+
+def test_a_ledger_that_cannot_be_written_leaves_no_approval_file(tmp_path):
+    audit = make_audit(tmp_path / "a")
+    (tmp_path / "junk.db").write_bytes(b"not a database" * 200)
+    res = CliRunner().invoke(approve_cmd, [str(audit.report), "--role", "compliance", "--approver", "C",
+                                           "--ledger", str(tmp_path / "junk.db")])
+    assert res.exit_code == 2 and "is not a riskaudit ledger" in res.output
+    assert list(approvals_dir(audit.report).glob("*.json")) == []
+    res = CliRunner().invoke(approve_cmd, [str(audit.report), "--role", "compliance", "--approver", "C"])
+    assert "Approvals still needed: role 'model-owner': 0 of 1" in res.output
+    res = CliRunner().invoke(approve_cmd, [str(audit.report), "--role", "model-owner", "--approver", "O"])
+    assert "Approvals still needed: none, every required role has signed" in res.output

@@ -261,6 +261,8 @@ def test_cli_bad_inputs_exit_2(signed, tmp_path):
     assert res.exit_code == 2 and "does not exist" in res.output
     res = runner.invoke(gate, [str(audit.report), "--model", str(tmp_path / "nope.pt")])
     assert res.exit_code == 2 and "--model: file" in res.output
+    res = runner.invoke(gate, [str(audit.report), "--approvals", str(tmp_path / "nowhere")])
+    assert res.exit_code == 2 and "--approvals: folder" in res.output
     (tmp_path / "other.json").write_text(json.dumps({"hello": 1}))
     res = runner.invoke(gate, [str(tmp_path / "other.json")])
     assert res.exit_code == 2 and "is not a riskaudit report.json" in res.output

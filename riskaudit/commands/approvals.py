@@ -70,13 +70,18 @@ def approve(report, role, approver, reject, comment, key_path, ledger_path):
     Writes a JSON file into approvals/ next to the report (commit it with the report) and a
     row into the audit ledger, then refreshes report.html's approval block when it is there.
     """
-    from riskaudit.approvals import approve as record, rerender_html
+    from riskaudit.approvals import approve as record, load_records, load_report, report_file, rerender_html
+    from riskaudit.gate import approval_reasons
 
     rec, path = record(report, role=role, approver=approver, decision="reject" if reject else "approve",
                        comment=comment, key_path=key_path, ledger_path=ledger_path)
     signed = "signed" if rec.get("signature") else "unsigned"
     click.echo(f"Recorded {rec['decision']} by {rec['approver']} as {rec['role']} ({signed}) for report "
                f"{rec['report_digest']}: {path}")
+    body = load_report(report_file(report))
+    blocking, _ = approval_reasons(body, load_records(report, body["digest"])[0])
+    click.echo("Approvals still needed: " + ("; ".join(r.split(" (record one")[0] for r in blocking)
+                                              if blocking else "none, every required role has signed"))
     try:
         html = rerender_html(report)
     except Exception as exc:  # the record is written; a rendering problem must not hide that
