@@ -155,8 +155,9 @@ def test_no_html_is_created_when_the_scan_wrote_none(tmp_path):
     assert not (tmp_path / "a" / "report.html").exists()
 
 
-def _approve_many(report, ledger, key_path, worker, n):
+def _approve_many(report, ledger, key_path, worker, n, barrier):
     os.environ["RISKAUDIT_LEDGER"] = ledger
+    barrier.wait(60)  # every worker starts writing at the same moment
     for i in range(n):
         role = "model-owner" if (worker + i) % 2 else "compliance"
         approve(report, role=role, approver=f"worker{worker}-{i}", key_path=key_path)
@@ -168,7 +169,8 @@ def test_concurrent_approvals_on_one_ledger_lose_nothing(tmp_path):
     ledger = str(tmp_path / "shared.sqlite3")
     workers, each = 6, 5
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_approve_many, args=(str(audit.report), ledger, str(key_path), w, each))
+    barrier = ctx.Barrier(workers)
+    procs = [ctx.Process(target=_approve_many, args=(str(audit.report), ledger, str(key_path), w, each, barrier))
              for w in range(workers)]
     for p in procs:
         p.start()
