@@ -107,6 +107,7 @@ def test_edited_row_is_detected(filled, db):
     assert res.output.splitlines() == [
         f"Ledger {db} is DAMAGED (1 problem):",
         "- approvals row 2: its content was changed after it was recorded (hash mismatch)"]
+    # an UPDATE that changes nothing is not flagged (no false positive)
     _sql(db, "UPDATE scans SET status = 'pass', report_json = replace(report_json, 'x', 'x') WHERE seq = 3")
     assert verify() == ["approvals row 2: its content was changed after it was recorded (hash mismatch)"]
     _sql(db, "UPDATE scans SET model_sha256 = ? WHERE seq = 3", a.body["subject"]["model"]["sha256"][::-1])
@@ -176,3 +177,17 @@ def test_last_approved_report_skips_failed_and_edited_reports(tmp_path, db):
     _sql(db, "UPDATE scans SET report_json = replace(report_json, '\"rows\":20', '\"rows\":21') WHERE digest = ?",
          p.body["digest"])
     assert last_approved_report(sha) is None  # the stored report no longer matches its digest
+
+
+def test_ledger_verify_as_a_user_runs_it(filled, db):
+    from helpers import run_cli
+
+    proc = run_cli("ledger", "verify", "--ledger", str(db), timeout=120)
+    assert proc.returncode == 0 and "is intact: 4 rows" in proc.stdout, proc.stderr
+    _sql(db, "UPDATE scans SET status = 'fail' WHERE seq = 3")
+    _sql(db, "UPDATE scans SET report_path = '/elsewhere/report.json' WHERE seq = 1")
+    proc = run_cli("ledger", "verify", "--ledger", str(db), timeout=120)
+    assert proc.returncode == 1 and proc.stderr == ""
+    assert proc.stdout.splitlines()[1:] == [
+        "- scans row 1: its content was changed after it was recorded (hash mismatch)",
+        "- scans row 3: its content was changed after it was recorded (hash mismatch)"]
