@@ -310,3 +310,33 @@ def test_ci_examples_gate_the_deploy_job_and_publish_the_reports():
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert {h["id"]: h["entry"] for h in hooks} == {"riskaudit-gate": "riskaudit gate",
                                                     "riskaudit-scan": "riskaudit scan"}
+
+
+def test_no_approval_required_opens_on_pass(tmp_path):
+    import pandas as pd
+
+    import riskaudit
+    from approval_support import RowCount
+    from riskaudit.registry import Registry
+
+    report = riskaudit.scan(data=pd.DataFrame({"a": [1.0, 2.0], "y": [0, 1]}), target="y",
+                            policy={"name": "none"}, registry=Registry.from_classes([RowCount]))
+    body = report.to_dict()
+    assert body["approvals_required"] == []
+    (tmp_path / "report.json").write_text(json.dumps(body))
+    assert evaluate_gate(tmp_path / "report.json").open
+    assert evaluate_gate(tmp_path).open  # a folder holding report.json works too
+
+
+def test_signed_approval_replayed_onto_another_report_does_not_count(signed, tmp_path):
+    audit, owner, comp = signed
+    sign_all(audit, owner, comp)
+    keys = {"model-owner": [owner[2]], "compliance": [comp[2]]}
+    other = make_audit(tmp_path / "other", keys=keys, rows=24)
+    approvals_dir(other.report).mkdir()
+    for src in approvals_dir(audit.report).glob("*.json"):
+        rec = json.loads(src.read_text())
+        rec["report_digest"] = other.body["digest"]  # re-pointed at the new report
+        (approvals_dir(other.report) / src.name).write_text(json.dumps(rec))
+    result = evaluate_gate(other.report)
+    assert len([r for r in result.reasons if "signature does not verify" in r]) == 2
