@@ -320,6 +320,10 @@ def test_hostile_inputs_never_crash(titanic, biased_model):
     df["sex"] = ["<b>x</b>", float("nan"), "ü"] * 20
     res = scan_titanic(df, biased_model, sensitive=("sex",))
     assert res.status != Status.ERROR, res.summary
+    hostile = titanic.rename(columns={"sex": "<script>名前</script>"})
+    res = scan_titanic(hostile, biased_model, sensitive=("<script>名前</script>", "age_band"))
+    assert by(res, "disparate_impact", "<script>名前</script>").status == Status.FAIL
+    assert "<script>名前</script> x age_band" in res.metrics["groups"]
     from riskaudit.errors import InputError
     with pytest.raises(InputError, match="no rows"):  # refused by the scan before any checker
         scan_titanic(titanic.head(0), biased_model, sensitive=("sex",))
@@ -341,3 +345,5 @@ def test_demo_age_band_fails_sex_passes(tmp_path):
     assert age.evidence["low_group"] == "18-25"
     assert age.evidence["sentence"].startswith("Applicants in group 18-25 are approved ")
     assert res.metrics["settings"]["positive_label"] == "approved"
+    assert res.summary.startswith("The predictions fail the fairness policy for age_band")
+    assert "Applicants in group 18-25 are approved" in res.summary

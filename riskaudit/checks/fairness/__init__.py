@@ -320,6 +320,8 @@ class FairnessChecker(Checker):
 
         # per-group table
         metric_names = C.REGRESSION_METRICS if regression else C.CLASSIFICATION_METRICS
+        if mode == "data":  # predictions are the labels: only the base rates say anything
+            metric_names = ("mean_prediction",) if regression else ("selection_rate",)
         table = []
         for i, g in enumerate(gl):
             row = {"group": g, "size": int(sizes[i])}
@@ -411,7 +413,6 @@ class FairnessChecker(Checker):
                                              else "highest rate")}]}
             if bsr is not None:
                 chart["errors"] = [_ci(bsr[:, i], q) for i in range(len(gl))]
-            charts.append(chart)
             ev = dict(base_ev, ci=ci, low_group=lo_g, high_group=hi_g, sentence=sentence,
                       charts=[chart])
             findings.append(self._graded(
@@ -500,14 +501,18 @@ class FairnessChecker(Checker):
     def _output(self, ctx, findings, tables, charts, sentences, notes, regression, mode, prep,
                 min_size) -> CheckOutput:
         cfg = self.config
-        fails = sorted({f.subject for f in findings if f.status == Status.FAIL})
+        fails = list(dict.fromkeys(f.subject for f in findings if f.status == Status.FAIL))
         what = "labels" if mode == "data" else "predictions"
         n_attr = len(ctx.sensitive)
+        worst = sorted((f for f in findings if f.kind == "disparate_impact" and f.value is not None),
+                       key=lambda f: f.value)
+        reading = f" {worst[0].evidence.get('sentence')}" if worst and worst[0].evidence.get("sentence") else ""
         if fails:
-            summary = (f"Unfair {what} for {len(fails)} of the audited attributes/groups: "
-                       f"{', '.join(fails[:4])}" + (", ..." if len(fails) > 4 else "") + ".")
+            summary = (f"The {what} fail the fairness policy for {', '.join(fails[:4])}"
+                       + (", ..." if len(fails) > 4 else "") + "." + reading)
         elif any(f.status == Status.WARN for f in findings):
-            summary = f"No fairness failure in the {what}, but some figures are near the limits."
+            summary = (f"No fairness failure in the {what} across {n_attr} sensitive attribute(s), "
+                       "but some figures are near the limits or some groups are too small.")
         else:
             summary = f"The {what} are fair across the groups of {n_attr} sensitive attribute(s)."
         if mode == "data":
@@ -545,20 +550,24 @@ def _overall_boot(bmet, key):
 
 
 def _group_codes(series: pd.Series) -> tuple[np.ndarray, list[str], str | None]:
-    """Integer codes, group names, and a note of what was done (nulls, binning)."""
+    """Integer codes, group names (sorted, as text), and a note of what was done."""
     note = []
     s = series
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) \
             and s.nunique(dropna=True) > BIN_NUMERIC_ABOVE:
         s = pd.qcut(s, 5, duplicates="drop").astype(str).where(s.notna())
         note.append("numeric with many values, binned into quintiles")
-    strs = s.astype(object).where(s.notna(), None)
-    n_missing = int(strs.isna().sum())
-    strs = strs.map(lambda v: MISSING if v is None else str(v))
+    raw_codes, uniques = pd.factorize(s, sort=False)
+    texts = [str(u) for u in uniques]
+    n_missing = int((raw_codes < 0).sum())
     if n_missing:
+        texts.append(MISSING)
+        raw_codes = np.where(raw_codes < 0, len(texts) - 1, raw_codes)
         note.append(f"{n_missing} row(s) without a value form their own group {MISSING!r}")
-    codes, uniques = pd.factorize(strs, sort=True)
-    return codes.astype(np.int64), [str(u) for u in uniques], "; ".join(note) or None
+    names = sorted(set(texts))  # values equal as text (1 and "1") are one group
+    lookup = np.array([names.index(t) for t in texts], dtype=np.int64)
+    codes = lookup[raw_codes] if len(texts) else np.zeros(len(s), dtype=np.int64)
+    return codes, names, "; ".join(note) or None
 
 
 def _unit_names(name_lists):
