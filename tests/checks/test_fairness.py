@@ -310,6 +310,13 @@ def test_regression_group_errors(titanic):
     assert gp.value == pytest.approx(err.max() / overall - 1, abs=TOL)
     table = {r["group"]: r for r in res.metrics["groups"]["sex"]}
     assert table["female"]["mean_absolute_error"] == pytest.approx(err["female"], abs=TOL)
+    # data-level regression: mean target per group, no error figures
+    res = run_check(FairnessChecker, data=df, target="fare_filled", task="regression",
+                    features=["pclass"], sensitive=["sex"], policy={"name": "test"})
+    table = {r["group"]: r for r in res.metrics["groups"]["sex"]}
+    assert table["male"]["mean_prediction"] == pytest.approx(
+        df.loc[df["sex"] == "male", "fare_filled"].mean(), abs=TOL)
+    assert res.metrics["charts"][0]["type"] == "bar"
 
 
 def test_hostile_inputs_never_crash(titanic, biased_model):

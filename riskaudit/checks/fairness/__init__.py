@@ -207,7 +207,11 @@ class FairnessChecker(Checker):
         n = len(ds.frame)
         if mode == "model":
             proba = np.asarray(ctx.model.predict_proba(ctx.model_inputs(ds)), dtype=np.float64)
-            proba = np.nan_to_num(proba, nan=0.0)
+            bad = int((~np.isfinite(proba)).any(axis=1).sum()) if proba.ndim == 2 else 0
+            if bad:
+                notes.append(f"{bad} row(s) got non-finite scores from the model; they count as "
+                             "the first class.")
+            proba = np.nan_to_num(proba, nan=0.0, posinf=1.0, neginf=0.0)
             n_cls = proba.shape[1]
             classes = tuple(ctx.classes) if ctx.classes else tuple(range(n_cls))
             if len(classes) != n_cls:
