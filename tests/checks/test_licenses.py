@@ -313,6 +313,9 @@ def test_demo_fails_noncommercial_and_shows_exception_snippet(demo):
     assert {s["location"] for s in f.evidence["sources"]} == {"data/LICENSE:3", "data/datapackage.json:4 licenses[0]"}
     snippet = f.evidence["exception_snippet"]
     assert 'component: "data:data"' in snippet and "justification:" in snippet and "expires:" in snippet
+    row = f.evidence["how_to_record_an_exception"][0]
+    assert (row["policy key"], row["component"], row["kind"]) == \
+        ("checks.licenses.options.exceptions", "data:data", "noncommercial_license")
     import yaml
 
     parsed = yaml.safe_load(snippet)["checks"]["licenses"]["options"]["exceptions"][0]

@@ -316,8 +316,8 @@ def judge(ctx: CheckContext, components: list[Component], problems: list, cfg: d
         n = len(unknown_software)
         findings.append(ctx.finding(
             "unknown_license", "software",
-            f"{n} of {sum(c.kind == 'software' for c in components)} software distributions state no "
-            f"license that could be normalized to SPDX (policy warns at any).", value=1.0,
+            f"{n} of {sum(c.kind == 'software' for c in components)} software distributions have no clear "
+            f"license (none stated, or a proprietary one); the policy warns at any.", value=1.0,
             evidence={"table": [{"component": c.name, "version": c.version, "evidence": _where(c),
                                  "note": v.get("note", "")[:200]} for c, v in unknown_software[:MAX_TABLE_ROWS]],
                       "count": n,
@@ -373,6 +373,10 @@ def _finding(ctx, comp: Component, v: dict, status: Status, exc: dict | None, cf
             msg += f" Accepted by exception until {exc['expires']}: {exc['justification']}"
     elif status != Status.PASS:
         evidence["exception_snippet"] = _snippet(comp, kind)
+        evidence["how_to_record_an_exception"] = [{
+            "policy key": "checks.licenses.options.exceptions", "component": comp.subject, "kind": kind,
+            "justification": "<why this use is acceptable>", "approved_by": "<name, role>",
+            "expires": "<YYYY-MM-DD>"}]
         evidence["advice"] = _advice(kind, comp)
     return ctx.finding(kind, comp.subject, msg, value=v["value"], status=status, evidence=evidence,
                        threshold=ctx.levels[kind].fail if ctx.levels[kind].fail is not None else ctx.levels[kind].warn)

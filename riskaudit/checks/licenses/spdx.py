@@ -190,7 +190,10 @@ def normalize_classifier(classifier: str) -> Normalized:
     tail = " :: ".join(p.strip() for p in tail.split("::"))
     if tail in _CLASSIFIERS:
         sid = _CLASSIFIERS[tail]
-        return Normalized(sid, f"classifier {classifier!r}") if sid else Normalized(None, f"{classifier!r} names no license")
+        note = f"classifier {classifier!r}"
+        if tail.endswith("BSD License"):
+            note += " (it does not say which BSD variant; BSD-3-Clause is assumed, all are permissive)"
+        return Normalized(sid, note) if sid else Normalized(None, f"{classifier!r} names no license")
     return normalize(tail.split(" :: ")[-1])
 
 
