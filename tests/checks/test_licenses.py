@@ -360,3 +360,22 @@ def test_cyclonedx_json_from_components(tmp_path):
     doc = json.loads(cyclonedx_json(result))
     assert [c["name"] for c in doc["components"]] == [folder.name]
     assert json.loads(cyclonedx_json(result.to_dict()))["components"][0]["licenses"][0]["expression"] == "CC-BY-NC-4.0"
+
+
+def test_lock_file_and_cyclonedx_from_whole_report(tmp_path):
+    lock = tmp_path / "poetry.lock"
+    lock.write_text('[[package]]\nname = "numpy"\nversion = "1.26.4"\n\n[[package]]\nname = "PyYAML"\nversion = "6.0.3"\n',
+                    encoding="utf-8")
+    import riskaudit
+    from riskaudit.registry import Registry
+
+    report = riskaudit.scan(registry=Registry.from_classes([LicensesChecker]), policy={"name": "t"},
+                            options={"licenses": {"paths": [str(lock)]}})
+    rows = {r["component"]: r["license"] for r in report.check("licenses").metrics["components"]}
+    assert rows == {"numpy": "BSD-3-Clause", "PyYAML": "MIT"}
+    doc = json.loads(cyclonedx_json(report.to_dict()))
+    assert sorted((c["name"], c["purl"]) for c in doc["components"]) == [
+        ("PyYAML", "pkg:pypi/pyyaml@6.0.3"), ("numpy", "pkg:pypi/numpy@1.26.4")]
+    (tmp_path / "bad.lock").write_text("[[package]\nname=", encoding="utf-8")
+    bad = run_check(LicensesChecker, options={"licenses": {"requirements": str(tmp_path / "bad.lock")}})
+    assert by_kind(bad, "malformed_metadata")[0].subject.endswith("bad.lock")

@@ -432,8 +432,10 @@ def _summary(components, rows, counts, cfg) -> str:
 def cyclonedx_json(result_or_components: Any) -> str:
     """A CycloneDX 1.6 JSON SBOM of the components of a licenses check.
 
-    Accepts a :class:`~riskaudit.result.CheckResult` of this checker, its ``to_dict()``,
-    the ``metrics["components"]`` rows, or :class:`Component` objects.
+    Accepts a :class:`~riskaudit.result.CheckResult` of this checker, its ``to_dict()``, a
+    whole report (``Report.to_dict()`` / report.json: its ``licenses`` check is used; no
+    components when it has none), the ``metrics["components"]`` rows, or :class:`Component`
+    objects. The report writer can save the result as ``sbom.cdx.json``.
     """
     from cyclonedx.model.bom import Bom
     from cyclonedx.model.component import Component as CdxComponent, ComponentType
@@ -472,6 +474,8 @@ def cyclonedx_json(result_or_components: Any) -> str:
 def _rows_of(obj: Any) -> list[dict]:
     if hasattr(obj, "metrics") and not isinstance(obj, dict):
         return list(obj.metrics.get("components") or [])
+    if isinstance(obj, dict) and "checks" in obj:  # a whole report.json
+        obj = next((c for c in obj["checks"] if c.get("id") == LicensesChecker.id), {})
     if isinstance(obj, dict):
         return list((obj.get("metrics") or {}).get("components") or [])
     rows = []
