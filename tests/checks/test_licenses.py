@@ -65,6 +65,7 @@ def test_classifiers_and_or_choice():
     cat, chosen, note = evaluate("MIT OR GPL-3.0-only")
     assert (cat, chosen) == ("permissive", "MIT")
     assert "MIT is taken as the most permissive" in note
+    assert evaluate("MIT OR Apache-2.0") == ("permissive", "MIT", "'MIT OR Apache-2.0' offers a choice; MIT is taken as the most permissive")
     assert evaluate("MIT AND GPL-3.0-only")[0] == "strong_copyleft"
     assert evaluate("GPL-2.0-only WITH Classpath-exception-2.0")[0] == "weak_copyleft"
     assert evaluate("AGPL-3.0-or-later")[0] == "network_copyleft"

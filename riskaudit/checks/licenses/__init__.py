@@ -343,7 +343,7 @@ def _row(comp: Component, v: dict, status: Status, exc: dict | None) -> dict:
     return {"component": comp.name, "type": comp.kind, "version": comp.version,
             "license": v.get("chosen") or v.get("license"), "category": v["category"],
             "verdict": status.value, "evidence": _where(comp) if best else "none found",
-            "score": best.score if best else None,
+            "score": best.score if best else None, "note": (v.get("note") or "")[:160],
             "exception": (f"until {exc['expires']}" + (" (expired)" if exc["expired"] else "")) if exc else ""}
 
 

@@ -321,8 +321,7 @@ def evaluate(expression: str) -> tuple[str, str, str]:
         if isinstance(node, lic.OR):
             options = [walk(a) for a in node.args]
             best = min(options, key=lambda o: _RANK[o[0]])
-            if len({o[0] for o in options}) > 1:
-                notes.append(f"'{node.render()}' offers a choice; {best[1]} is taken as the most permissive")
+            notes.append(f"'{node.render()}' offers a choice; {best[1]} is taken as the most permissive")
             return best
         if isinstance(node, lic.AND):
             parts = [walk(a) for a in node.args]
