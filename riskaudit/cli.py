@@ -159,6 +159,16 @@ def _ledger_baseline(settings: dict[str, Any]) -> dict | None:
         return None
 
 
+def _sbom(report: dict) -> dict[str, str]:
+    """A CycloneDX SBOM beside the reports when the licenses checker ran."""
+    ran = [c for c in report["checks"] if c["id"] == "licenses" and c["status"] not in ("skipped", "error")]
+    if not ran:
+        return {}
+    from riskaudit.checks.licenses import cyclonedx_json
+
+    return {"sbom.cdx.json": cyclonedx_json(report)}
+
+
 def _record_in_ledger(report: dict, report_path: Path | None, ledger_path: str | None) -> None:
     from riskaudit.ledger import record_scan
 
@@ -217,7 +227,7 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
         baseline=baseline, registry=registry,
         observer=StderrProgress(quiet=quiet), command=command, verbose=verbose)
     body = report.to_dict()
-    written = write_reports(body, out, formats)
+    written = write_reports(body, out, formats, extra=_sbom(body))
     _record_in_ledger(body, written.get("json"), settings.get("ledger"))
     main_file = written.get("html") or written.get("json") or next(iter(written.values()))
     click.echo(f"Verdict: {report.status.value.upper()} — report: {main_file}")
