@@ -243,6 +243,18 @@ def test_only_small_groups_gives_insufficient_data_not_a_verdict(titanic, biased
     assert any("insufficient data" in f.message for f in res.findings)
 
 
+def test_high_cardinality_attribute_stays_readable(titanic, biased_model):
+    df = titanic.assign(ticket_id=[f"t{i % 400}" for i in range(len(titanic))])
+    res = scan_titanic(df, biased_model, sensitive=("ticket_id", "sex"))
+    assert res.status != Status.ERROR, res.summary
+    assert len(res.metrics["groups"]["ticket_id"]) == 50  # 49 largest groups + overall
+    small = [f for f in res.findings if f.kind == "underrepresented_group" and f.subject == "ticket_id"]
+    assert [f.value for f in small if "400 groups of ticket_id have fewer than 30 rows" in f.message] == [3]
+    assert any("no disparity can be judged (insufficient data)" in f.message for f in small)
+    assert not [f for f in res.findings if f.kind == "disparate_impact" and f.subject == "ticket_id"]
+    assert any("ticket_id x sex: 691 intersection groups" in n for n in res.metrics["notes"])
+
+
 def test_reference_group_threshold_and_positive_label(titanic, biased_model):
     res = scan_titanic(titanic, biased_model, sensitive=("passenger_class",),
                        reference_groups={"passenger_class": "first"}, threshold=0.3, positive_label=1)

@@ -341,6 +341,12 @@ class FairnessChecker(Checker):
         overall_row = {"group": "(overall)", "size": int(np.sum(sizes))}
         for m in metric_names:
             overall_row[m] = _num(overall[m])
+        if len(table) > MAX_GROUPS - 1:  # keep the report readable: the largest groups
+            order = np.argsort(-sizes, kind="stable")[: MAX_GROUPS - 1]
+            evidence_notes.append(f"{len(table)} groups; the table and chart show the "
+                                  f"{MAX_GROUPS - 1} largest")
+            table = [table[i] for i in sorted(order)]
+        shown = [gl.index(r["group"]) for r in table]
         table.append(overall_row)
         base_ev = {"table": table, "groups_left_out": [gl[i] for i in np.flatnonzero(small)],
                    "reference_group": gl[ref] if ref is not None else None}
@@ -348,7 +354,16 @@ class FairnessChecker(Checker):
             base_ev["notes"] = evidence_notes
 
         # underrepresented groups
-        for i in np.flatnonzero(small):
+        small_idx = np.flatnonzero(small)
+        if len(small_idx) > 10:
+            findings.append(ctx.finding(
+                "underrepresented_group", label,
+                f"{len(small_idx)} groups of {label} have fewer than {min_size} rows (smallest: "
+                f"{int(sizes[small_idx].min())}): insufficient data, so they are left out of the "
+                "disparity verdicts.", value=int(sizes[small_idx].min()),
+                evidence={"attribute": label, "groups": [gl[i] for i in small_idx[:50]]}))
+            small_idx = small_idx[:0]
+        for i in small_idx:
             findings.append(ctx.finding(
                 "underrepresented_group", f"{label}={gl[i]}",
                 f"Group {gl[i]!r} of {label} has {sizes[i]} rows, below the policy minimum of "
@@ -408,7 +423,7 @@ class FairnessChecker(Checker):
             sentence = (f"{cfg['population']} in group {lo_g} {_verb(pos_label)} "
                         f"{_fmt(pt)} times as often as group {hi_g}." if math.isfinite(pt) else None)
             chart = {"type": "bar", "title": f"Selection rate ('{pos_label}') by {label}",
-                     "labels": gl, "values": [_num(x) for x in sr],
+                     "labels": [gl[i] for i in shown], "values": [_num(sr[i]) for i in shown],
                      "y_label": "selection rate",
                      "reference_lines": [{"value": _num(0.8 * (sr[ref_u] if ref_u is not None
                                                                else np.nanmax(sr[usable]))),
@@ -416,7 +431,7 @@ class FairnessChecker(Checker):
                                           + ("reference group" if ref_u is not None
                                              else "highest rate")}]}
             if bsr is not None:
-                chart["errors"] = [_ci(bsr[:, i], q) for i in range(len(gl))]
+                chart["errors"] = [_ci(bsr[:, i], q) for i in shown]
             ev = dict(base_ev, ci=ci, low_group=lo_g, high_group=hi_g, sentence=sentence,
                       charts=[chart])
             findings.append(self._graded(
@@ -477,9 +492,10 @@ class FairnessChecker(Checker):
                     dict(base_ev, ci=ci, worst_group=gl[usable[w]])))
             mp = met["mean_prediction"]
             chart = {"type": "bar", "title": f"Mean {'prediction' if mode == 'model' else 'target'}"
-                     f" by {label}", "labels": gl, "values": [_num(x) for x in mp]}
+                     f" by {label}", "labels": [gl[i] for i in shown],
+                     "values": [_num(mp[i]) for i in shown]}
             if bmet is not None:
-                chart["errors"] = [_ci(bmet["mean_prediction"][:, i], q) for i in range(len(gl))]
+                chart["errors"] = [_ci(bmet["mean_prediction"][:, i], q) for i in shown]
             charts.append(chart)
         return {"findings": findings, "table": table, "charts": charts, "sentence": sentence}
 
