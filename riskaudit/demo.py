@@ -66,6 +66,7 @@ licenses:
 options:
   fairness:
     positive_label: approved
+    population: Applicants
 """
 
 LICENSE_TEXT = """\

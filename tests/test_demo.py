@@ -48,3 +48,7 @@ def test_demo_shows_each_checker_finding_something_real(demo_run):
     nc = findings(report, "licenses", "fail")
     assert [f["id"] for f in nc] == ["licenses.noncommercial_license"] and "CC-BY-NC-4.0" in nc[0]["message"]
     assert (tmp_path / "demo" / "sbom.cdx.json").exists()
+    # fairness: the model approves 18-25 year-olds far less often; sex is balanced
+    di = {f["subject"]: f for f in findings(report, "fairness") if f["id"] == "fairness.disparate_impact"}
+    assert di["age_band"]["status"] == "fail" and di["age_band"]["value"] < 0.8
+    assert di["sex"]["status"] == "pass"
