@@ -35,8 +35,9 @@ class DataValidityChecker(Checker):
     needs = frozenset({Need.DATA})
     priority = 20  # after pii (10): example values of personal-data columns are masked
     options = {
-        "range_margin": Option(0.1, "Inferred numeric ranges are the reference's [min, max] "
-                               "widened by this fraction of its span on each side.", minimum=0.0),
+        "range_margin": Option(0.5, "Inferred numeric ranges are the reference's [min, max] "
+                               "widened by this fraction of its span on each side (a column "
+                               "never negative in the reference stays at >= 0).", minimum=0.0),
         "null_margin": Option(0.05, "A column may have this much larger a share of missing "
                               "values than the reference before missing_values is reported.",
                               minimum=0.0, maximum=1.0),
@@ -78,8 +79,8 @@ class DataValidityChecker(Checker):
                            "dataset).", direction="below", warn=100, severity=Severity.MEDIUM),
         "empty_sample": Kind("Share of samples that are empty: blank text, constant images, "
                              "all-null rows.", fail=0.05, warn=0.0, severity=Severity.MEDIUM),
-        "outliers": Kind("Share of a numeric column's values that are outliers (evidence; never "
-                         "fails by default).", warn=0.01, severity=Severity.LOW),
+        "outliers": Kind("Largest share of a numeric column's values that are outliers "
+                         "(evidence; never fails by default).", warn=0.05, severity=Severity.LOW),
         "representation": Kind("Largest change in a sensitive group's share between reference "
                                "and evaluation data.", warn=0.1, severity=Severity.MEDIUM),
         "unreadable_file": Kind("Share of files in an image folder that could not be read.",
@@ -88,12 +89,20 @@ class DataValidityChecker(Checker):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        try:
-            self.policy_specs = gxs.parse_entries(self.config["expectations"], "the policy")
-            for spec in self.policy_specs:
-                gxs.to_expectation(spec)
-        except ValueError as exc:
-            raise OptionError("expectations", str(exc)) from None
+        self.policy_specs = gxs.parse_entries(self.config["expectations"], "the policy")
+
+    @classmethod
+    def validate_options(cls, options):
+        """Also check that every explicit expectation is a great-expectations expectation
+        with valid arguments, so a typo stops the scan before any check runs."""
+        out = super().validate_options(options)
+        if out["expectations"]:
+            try:
+                for spec in gxs.parse_entries(out["expectations"], "the policy"):
+                    gxs.to_expectation(spec)
+            except ValueError as exc:
+                raise OptionError("expectations", str(exc)) from None
+        return out
 
     # ------------------------------------------------------------------ run
     def run(self, ctx: CheckContext) -> CheckOutput:
@@ -318,9 +327,10 @@ class DataValidityChecker(Checker):
         return out
 
     def _outliers(self, ctx, name, frame, datasets) -> list[Finding]:
-        out = []
+        """One finding per dataset: the numeric columns with outliers, worst first."""
         ref = datasets[1][1].frame if len(datasets) > 1 else None
         cfg = self.config
+        table, worst = [], None
         for col in self._features(ctx, frame):
             s = frame[col]
             if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
@@ -331,22 +341,25 @@ class DataValidityChecker(Checker):
                     and not pd.api.types.is_bool_dtype(ref[col]):
                 basis = ref[col].to_numpy(dtype="float64", na_value=np.nan)
             res = rw.outlier_mask(values, basis, cfg["outlier_method"], cfg["robust_z"], cfg["iqr_k"])
-            if res is None:
+            if res is None or not res[0].any():
                 continue
             mask, stats = res
-            if not mask.any():
-                continue
-            f = ctx.finding(
-                "outliers", self._subject(col, name),
-                f"{int(mask.sum()):,} of {len(s):,} values of {col!r} in the {name} data are "
-                f"outliers by the {stats['method']} rule (share {{value}}; {self._levels('outliers')}).",
-                value=float(mask.sum()) / len(s),
-                evidence={"count": int(mask.sum()), "dataset": name, "rows": rw.first_rows(mask),
-                          "examples": rw.examples(s, mask, col, self._pii),
-                          **{k: round(v, 6) if isinstance(v, float) else v for k, v in stats.items()}})
-            if f.status != Status.PASS:
-                out.append(f)
-        return out
+            row = {"column": col, "count": int(mask.sum()), "share": round(float(mask.sum()) / len(s), 6),
+                   "method": stats["method"], "low": round(stats["low"], 6), "high": round(stats["high"], 6),
+                   "examples": rw.examples(s, mask, col, self._pii), "rows": rw.first_rows(mask, 10)}
+            table.append(row)
+        if not table:
+            return []
+        table.sort(key=lambda r: (-r["share"], r["column"]))
+        worst = table[0]
+        f = ctx.finding(
+            "outliers", self._subject(worst["column"], name),
+            f"{len(table)} numeric columns of the {name} data have outliers by the "
+            f"{worst['method']} rule; the most in {worst['column']!r}: {worst['count']:,} of "
+            f"{len(frame):,} values (share {{value}}; {self._levels('outliers')}).",
+            value=worst["share"], evidence={"dataset": name, "table": table[:50],
+                                            "rows": worst["rows"], "examples": worst["examples"]})
+        return [f] if f.status != Status.PASS else []
 
     # ------------------------------------------------------------------ labels
     def _label_checks(self, ctx, datasets, metrics) -> list[Finding]:

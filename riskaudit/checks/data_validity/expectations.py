@@ -253,8 +253,9 @@ def infer_specs(current: pd.DataFrame, reference: pd.DataFrame | None, *, ids: S
         kind = column_kind(ref, max_categories)
         cur_kind = kinds_cur[col]
         types = _type_list(kind)
-        if types is not None and cur_kind != kind and not (
-                {kind, cur_kind} <= {"categorical", "text"} or cur_kind == "empty"):
+        typed = types is not None and cur_kind != kind and not (
+            {kind, cur_kind} <= {"categorical", "text"} or cur_kind == "empty")
+        if typed:
             # cheap dtype comparison first; great-expectations counts the offending values
             specs.append(Spec("expect_column_values_to_be_in_type_list",
                               {"column": col, "type_list": types}, src))
@@ -268,15 +269,16 @@ def infer_specs(current: pd.DataFrame, reference: pd.DataFrame | None, *, ids: S
                 lo, hi = float(values.min()), float(values.max())
                 span = hi - lo if hi > lo else abs(hi)
                 margin = range_margin * span
+                low = lo - margin if lo < 0 else max(lo - margin, 0.0)  # never negative if never was
                 specs.append(Spec("expect_column_values_to_be_between",
-                                  {"column": col, "min_value": _round(lo - margin),
+                                  {"column": col, "min_value": _round(low),
                                    "max_value": _round(hi + margin)}, src))
         elif kind == "categorical" and col != target and cur_kind in ("categorical", "text"):
             values = sorted(map(str, ref.dropna().unique()))
             if values:
                 specs.append(Spec("expect_column_values_to_be_in_set",
                                   {"column": col, "value_set": values}, src))
-        elif kind == "mixed" or cur_kind == "mixed":
+        elif (kind == "mixed" or cur_kind == "mixed") and not typed:
             specs.append(Spec("expect_column_values_to_be_in_type_list",
                               {"column": col, "type_list": [_dominant_python_type(ref)]}, src))
     for col in ids:

@@ -44,12 +44,19 @@ def column_hash(series: pd.Series, normalize: bool = False) -> np.ndarray:
         out = pd.util.hash_pandas_object(values, index=False).to_numpy()
         return np.where(values.isna().to_numpy(), _NULL_HASH, out)
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    texts = pd.Series(np.asarray(uniques, dtype=object)).astype(str)
+    if len(uniques) == 0:
+        return np.full(len(series), _NULL_HASH, dtype=np.uint64)
+    objs = pd.Series(np.asarray(uniques, dtype=object))
+    texts = objs.astype(str)
     if normalize:
         texts = normalize_text(texts)
     hashed = pd.util.hash_pandas_object(texts, index=False).to_numpy()
-    if len(hashed) == 0:
-        return np.full(len(series), _NULL_HASH, dtype=np.uint64)
+    # numbers stored among text (mixed columns) hash as the same number in a numeric column
+    is_num = objs.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+    if is_num.any():
+        nums = pd.Series(objs[is_num].astype("float64").to_numpy())
+        nums = nums.where(nums != 0, 0.0)
+        hashed[is_num] = pd.util.hash_pandas_object(nums, index=False).to_numpy()
     return np.where(codes >= 0, hashed[np.maximum(codes, 0)], _NULL_HASH)
 
 
