@@ -157,6 +157,8 @@ def test_injected_label_inconsistency(injected):
     assert f.value == pytest.approx(12 / (len(cur) + len(ref)))
     spelled = {r["label"]: r["current_count"] for r in f.evidence["table"]}
     assert spelled["Benign "] == 9 and spelled["BENIGN"] == 3
+    assert f.evidence["rows"] == [int(i) for i in np.flatnonzero(cur["diagnosis"].isin(["Benign ", "BENIGN"]))]
+    assert f.evidence["reference_rows"] == []
     # the variants are not also reported as classes absent from the reference
     assert not _by_kind(res, "rare_class")
 
@@ -381,6 +383,7 @@ def test_demo_defects_are_found():
     lab = _one(res, "label_inconsistency", "approved")
     assert lab.evidence["count"] == 14 and lab.evidence["canonical"] == "approved"
     assert {r["label"] for r in lab.evidence["table"]} == {"Approved", "approved ", "approved"}
+    assert lab.evidence["rows"] == [int(i) for i in np.flatnonzero(cur["decision"].isin(["Approved", "approved "]))]
     age = _one(res, "out_of_range", "age")
     assert age.evidence["count"] == 2 and sorted(age.evidence["examples"]) == [-3, 212]
     assert _one(res, "out_of_range", "debt_ratio").evidence["examples"] == [3.5]

@@ -245,13 +245,14 @@ class DataValidityChecker(Checker):
     def _row_checks(self, ctx, datasets) -> list[Finding]:
         findings: list[Finding] = []
         hashes_norm = {}
+        hashers = {name: rw.FrameHasher(ds.frame) for name, ds in datasets}
         for name, ds in datasets:
             frame = ds.frame
             n = len(frame)
             feats = self._features(ctx, frame)
             all_cols = [c for c in frame.columns if c not in ctx.ids]
             # duplicate rows (exact, every column but ids)
-            dup = rw.duplicates(rw.row_hash(frame, all_cols))
+            dup = rw.duplicates(hashers[name].rows(all_cols))
             if dup.any():
                 findings.append(ctx.finding(
                     "duplicate_rows", name,
@@ -260,7 +261,7 @@ class DataValidityChecker(Checker):
                     value=float(dup.sum()) / n,
                     evidence={"count": int(dup.sum()), "dataset": name, "rows": rw.first_rows(dup),
                               "columns_compared": len(all_cols)}))
-            hashes_norm[name] = rw.row_hash(frame, feats, normalize=True) if feats else None
+            hashes_norm[name] = hashers[name].rows(feats, normalize=True) if feats else None
             # conflicting labels
             if ctx.target and ctx.target in frame.columns and feats and ctx.task != "regression":
                 codes, _ = rw.label_codes(frame[ctx.target])
@@ -274,13 +275,13 @@ class DataValidityChecker(Checker):
                         value=float(mask.sum()) / n,
                         evidence={"count": int(mask.sum()), "groups": groups, "dataset": name,
                                   "rows": rw.first_rows(mask)}))
-            findings += self._empty(ctx, name, frame)
+            findings += self._empty(ctx, name, frame, hashers[name])
             findings += self._outliers(ctx, name, frame, datasets)
         if "reference" in hashes_norm and hashes_norm["current"] is not None:
             cur, ref = datasets[0][1].frame, datasets[1][1].frame
             feats = self._features(ctx, cur)
             if all(f in ref.columns for f in feats):
-                leak = rw.leaked(hashes_norm["current"], rw.row_hash(ref, feats, normalize=True))
+                leak = rw.leaked(hashes_norm["current"], hashers["reference"].rows(feats, normalize=True))
                 if leak.any():
                     n = len(cur)
                     findings.append(ctx.finding(
@@ -300,13 +301,13 @@ class DataValidityChecker(Checker):
             feats = [c for c in frame.columns if c != ctx.target and c not in ctx.ids]
         return feats
 
-    def _empty(self, ctx, name, frame) -> list[Finding]:
+    def _empty(self, ctx, name, frame, hasher) -> list[Finding]:
         out = []
         n = len(frame)
         for col in frame.columns:
             if frame[col].dtype != object:
                 continue
-            mask = rw.empty_text(frame[col])
+            mask = hasher.blank_text(col)
             if mask.any():
                 out.append(ctx.finding(
                     "empty_sample", self._subject(col, name),
@@ -386,7 +387,8 @@ class DataValidityChecker(Checker):
                 f"(share {{value}} of labelled rows; {self._levels('label_inconsistency')}).",
                 value=g["rows"] / max(total_rows, 1),
                 evidence={"count": g["rows"], "canonical": g["canonical"], "table": spellings,
-                          "rows": rows,
+                          "rows": rows.get("current", []),
+                          "reference_rows": rows.get("reference", []),
                           "advice": "Normalize the label values (case, whitespace, Unicode form) "
                                     "before training and evaluating."}))
         counts = {d: rw.class_counts(s) for d, s in series.items()}
@@ -412,8 +414,7 @@ class DataValidityChecker(Checker):
                 msg = (f"Class {str(c)!r} has "
                        + " and ".join(f"{k:,} samples in the {d} data" for d, k in present.items())
                        + f" ({self._levels('rare_class')}).")
-            f = ctx.finding("rare_class", str(c), msg, value=value,
-                            evidence={"counts": present, "table": table[:50]})
+            f = ctx.finding("rare_class", str(c), msg, value=value, evidence={"counts": present})
             if f.status != Status.PASS:
                 findings.append(f)
         return findings

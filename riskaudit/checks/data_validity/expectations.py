@@ -293,6 +293,25 @@ def _round(x: float) -> float:
 
 # --------------------------------------------------------------------------- validation
 
+@contextlib.contextmanager
+def no_batch_fingerprint() -> Iterator[None]:
+    """Skip the MD5 fingerprint great-expectations' pandas engine computes over every batch
+    under 1 GB (``hash_pandas_object(df, index=True)``, stored only as a batch marker).
+
+    Profiled on 1,000,000 rows x 30 columns it took 20 of the 33 s spent in
+    great-expectations: every batch's text columns were factorized and hashed again. The
+    validation itself does not use the fingerprint.
+    """
+    from great_expectations.execution_engine import pandas_execution_engine as engine
+
+    old = engine.HASH_THRESHOLD
+    engine.HASH_THRESHOLD = 0
+    try:
+        yield
+    finally:
+        engine.HASH_THRESHOLD = old
+
+
 def validate(frame: pd.DataFrame, specs: Sequence[Spec]) -> list[Outcome]:
     """Run ``specs`` on ``frame`` with great-expectations; return every outcome."""
     if not specs:
@@ -314,7 +333,7 @@ def validate(frame: pd.DataFrame, specs: Sequence[Spec]) -> list[Outcome]:
         groups.setdefault(cols, []).append(spec)
     for index, (cols, group) in enumerate(groups.items()):
         sub = frame[list(dict.fromkeys(cols))] if cols else frame
-        with quiet():
+        with quiet(), no_batch_fingerprint():
             suite = gx.ExpectationSuite(name=f"riskaudit_{index}",
                                         expectations=[to_expectation(s) for s in group])
             batch = batch_def.get_batch(batch_parameters={"dataframe": sub})

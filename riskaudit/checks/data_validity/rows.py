@@ -23,12 +23,11 @@ _NULL_HASH = np.uint64(0x9E3779B97F4A7C15)
 
 
 def normalize_text(values: pd.Series) -> pd.Series:
-    """Whitespace runs collapsed to one space, trimmed, case-folded (for leakage matching)."""
-    s = values.astype(str)
-    needs = s.str.contains(r"\s\s|[^\S ]", regex=True)
-    if needs.any():
-        s = s.where(~needs, s[needs].str.replace(r"\s+", " ", regex=True))
-    return s.str.strip().str.casefold()
+    """Whitespace runs collapsed to one space, trimmed, case-folded (for leakage matching).
+
+    Called on the distinct values of a column only."""
+    return pd.Series([" ".join(t.split()).casefold() for t in values.astype(str)], index=values.index,
+                     dtype=object)
 
 
 def normalize_label(value: Any) -> str:
@@ -36,37 +35,96 @@ def normalize_label(value: Any) -> str:
     return " ".join(unicodedata.normalize("NFKC", str(value)).casefold().split())
 
 
-def column_hash(series: pd.Series, normalize: bool = False) -> np.ndarray:
-    """A uint64 hash per value; equal values (after normalizing text) hash equal."""
-    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
-        values = pd.Series(series.to_numpy(dtype="float64", na_value=np.nan))
-        values = values.where(values != 0, 0.0)  # -0.0 == 0.0
-        out = pd.util.hash_pandas_object(values, index=False).to_numpy()
-        return np.where(values.isna().to_numpy(), _NULL_HASH, out)
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    if len(uniques) == 0:
-        return np.full(len(series), _NULL_HASH, dtype=np.uint64)
-    objs = pd.Series(np.asarray(uniques, dtype=object))
+def _numeric_hash(values: np.ndarray) -> np.ndarray:
+    v = pd.Series(values.astype("float64", copy=False))
+    v = v.where(v != 0, 0.0)  # -0.0 == 0.0
+    out = pd.util.hash_pandas_object(v, index=False).to_numpy()
+    return np.where(v.isna().to_numpy(), _NULL_HASH, out)
+
+
+def _unique_hashes(objs: pd.Series, normalize: bool) -> np.ndarray:
+    """Hashes of distinct values; numbers stored among text hash like the same number in a
+    numeric column, so a mixed column still matches its numeric counterpart."""
     texts = objs.astype(str)
     if normalize:
         texts = normalize_text(texts)
-    hashed = pd.util.hash_pandas_object(texts, index=False).to_numpy()
-    # numbers stored among text (mixed columns) hash as the same number in a numeric column
-    is_num = objs.map(lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
-    if is_num.any():
-        nums = pd.Series(objs[is_num].astype("float64").to_numpy())
-        nums = nums.where(nums != 0, 0.0)
-        hashed[is_num] = pd.util.hash_pandas_object(nums, index=False).to_numpy()
-    return np.where(codes >= 0, hashed[np.maximum(codes, 0)], _NULL_HASH)
+    hashed = pd.util.hash_pandas_object(texts, index=False, categorize=False).to_numpy()
+    if pd.api.types.infer_dtype(objs, skipna=True) not in ("string", "empty"):
+        is_num = objs.map(lambda v: isinstance(v, (int, float, np.number))
+                          and not isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+        if is_num.any():
+            hashed[is_num] = _numeric_hash(objs[is_num].to_numpy(dtype="float64"))
+    return hashed
+
+
+class FrameHasher:
+    """uint64 hashes per value of one DataFrame's columns, each computed once per scan.
+
+    Text columns are factorized once; raw and normalized hashes, and the blank-text mask,
+    are computed on their distinct values and gathered back by code.
+    """
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+        self._fact: dict[str, tuple[np.ndarray, pd.Series]] = {}
+        self._hash: dict[tuple[str, bool], np.ndarray] = {}
+
+    def _is_numeric(self, col: str) -> bool:
+        s = self.frame[col]
+        return pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s)
+
+    def factorized(self, col: str) -> tuple[np.ndarray, pd.Series]:
+        if col not in self._fact:
+            codes, uniques = pd.factorize(self.frame[col], use_na_sentinel=True)
+            self._fact[col] = (codes, pd.Series(np.asarray(uniques, dtype=object)))
+        return self._fact[col]
+
+    def column(self, col: str, normalize: bool = False) -> np.ndarray:
+        numeric = self._is_numeric(col)
+        key = (col, normalize and not numeric)
+        if key not in self._hash:
+            if numeric:
+                self._hash[key] = _numeric_hash(self.frame[col].to_numpy(dtype="float64", na_value=np.nan))
+            else:
+                codes, objs = self.factorized(col)
+                self._hash[key] = _gather(codes, _unique_hashes(objs, normalize) if len(objs) else
+                                          np.zeros(0, np.uint64), _NULL_HASH)
+        return self._hash[key]
+
+    def rows(self, columns: Sequence[str], normalize: bool = False) -> np.ndarray:
+        """One uint64 per row over ``columns`` (order matters)."""
+        h = np.zeros(len(self.frame), dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for col in columns:
+                h = (h * _MULT) ^ self.column(col, normalize)
+        return h
+
+    def blank_text(self, col: str) -> np.ndarray:
+        """True where a non-missing value is an empty or whitespace-only string."""
+        codes, objs = self.factorized(col)
+        if len(objs) == 0:
+            return np.zeros(len(codes), dtype=bool)
+        texts = objs.astype(str)
+        blank = (texts.str.len() == 0).to_numpy() | texts.str.isspace().to_numpy()
+        if pd.api.types.infer_dtype(objs, skipna=True) != "string":
+            blank &= (objs.map(type) == str).to_numpy()
+        return _gather(codes, blank, False)
+
+
+def _gather(codes: np.ndarray, per_unique: np.ndarray, missing) -> np.ndarray:
+    if len(per_unique) == 0:
+        return np.full(len(codes), missing, dtype=np.asarray(missing).dtype if not isinstance(missing, bool) else bool)
+    return np.where(codes >= 0, per_unique[np.maximum(codes, 0)], missing)
+
+
+def column_hash(series: pd.Series, normalize: bool = False) -> np.ndarray:
+    """A uint64 hash per value; equal values (after normalizing text) hash equal."""
+    return FrameHasher(series.to_frame("c")).column("c", normalize)
 
 
 def row_hash(frame: pd.DataFrame, columns: Sequence[str], normalize: bool = False) -> np.ndarray:
     """One uint64 per row over ``columns`` (order matters)."""
-    h = np.zeros(len(frame), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for col in columns:
-            h = (h * _MULT) ^ column_hash(frame[col], normalize)
-    return h
+    return FrameHasher(frame).rows(columns, normalize)
 
 
 def first_rows(mask: np.ndarray, limit: int = MAX_ROWS) -> list[int]:
@@ -135,16 +193,6 @@ def class_counts(series: pd.Series) -> pd.Series:
     spelled = vc.groupby(norm.to_numpy()).apply(lambda s: s.idxmax())
     summed = vc.groupby(norm.to_numpy()).sum()
     return pd.Series(summed.to_numpy(), index=[str(spelled[k]) for k in summed.index])
-
-
-def empty_text(series: pd.Series) -> np.ndarray:
-    """True where a non-missing value is an empty or whitespace-only string."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    if len(uniques) == 0:
-        return np.zeros(len(series), dtype=bool)
-    u = pd.Series(np.asarray(uniques, dtype=object))
-    blank = (u.map(type) == str).to_numpy() & (u.astype(str).str.strip() == "").to_numpy()
-    return np.where(codes >= 0, blank[np.maximum(codes, 0)], False)
 
 
 def outlier_mask(values: np.ndarray, basis: np.ndarray, method: str, robust_z: float,
