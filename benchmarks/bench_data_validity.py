@@ -125,6 +125,18 @@ def run_floor(data: str, rows: int) -> dict:
     return {"seconds": time.perf_counter() - t, "duplicates": dups}
 
 
+def _peak_mb() -> float:
+    """Peak resident memory of this process (VmHWM; ru_maxrss would carry the parent's
+    peak over fork + exec on Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(argv: list[str]) -> None:
     tool, data, reference, rows = argv[0], argv[1], argv[2], int(argv[3])
     if tool == "riskaudit":
@@ -133,7 +145,7 @@ def child(argv: list[str]) -> None:
         out = run_deepchecks(data, reference, rows)
     else:
         out = run_floor(data, rows)
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss_mb"] = _peak_mb()
     print("RESULT " + json.dumps(out, default=str))
 
 

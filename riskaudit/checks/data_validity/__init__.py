@@ -114,6 +114,7 @@ class DataValidityChecker(Checker):
         datasets = [("current", cur)] + ([("reference", ref)] if ref is not None else [])
         image = img.is_image_like(cur)
 
+        self._hashers = {name: rw.FrameHasher(ds.frame) for name, ds in datasets}
         ctx.progress(0.05, "validating columns with great-expectations")
         if not image:
             findings += self._expectations(ctx, cur.frame,
@@ -178,7 +179,10 @@ class DataValidityChecker(Checker):
         cfg = self.config
         specs = gxs.infer_specs(frame, reference, ids=ctx.ids, target=ctx.target,
                                 range_margin=cfg["range_margin"], null_margin=cfg["null_margin"],
-                                max_categories=cfg["max_categories"])
+                                max_categories=cfg["max_categories"],
+                                distinct={"current": self._hashers["current"].factorized,
+                                          "reference": (self._hashers.get("reference") or
+                                                        self._hashers["current"]).factorized})
         suite_specs, suite_path = gxs.load_suite_file(ctx.project)
         specs = specs + list(self.policy_specs) + suite_specs
         outcomes = gxs.validate(frame, specs)
@@ -245,14 +249,15 @@ class DataValidityChecker(Checker):
     def _row_checks(self, ctx, datasets) -> list[Finding]:
         findings: list[Finding] = []
         hashes_norm = {}
-        hashers = {name: rw.FrameHasher(ds.frame) for name, ds in datasets}
+        hashers = self._hashers
         for name, ds in datasets:
             frame = ds.frame
             n = len(frame)
             feats = self._features(ctx, frame)
             all_cols = [c for c in frame.columns if c not in ctx.ids]
-            # duplicate rows (exact, every column but ids)
-            dup = rw.duplicates(hashers[name].rows(all_cols))
+            # duplicate rows: every column but ids, text compared after whitespace/case
+            # normalization (the hashes leakage needs anyway: text is hashed once)
+            dup = rw.duplicates(hashers[name].rows(all_cols, normalize=True))
             if dup.any():
                 findings.append(ctx.finding(
                     "duplicate_rows", name,
@@ -317,7 +322,11 @@ class DataValidityChecker(Checker):
                     evidence={"count": int(mask.sum()), "dataset": name, "rows": rw.first_rows(mask)}))
         cols = [c for c in frame.columns if c not in ctx.ids]
         if cols:
-            mask = frame[cols].isna().all(axis=1).to_numpy()
+            mask = np.ones(n, dtype=bool)
+            for col in cols:
+                mask &= hasher.missing(col)
+                if not mask.any():
+                    break
             if mask.any():
                 out.append(ctx.finding(
                     "empty_sample", self._subject("all columns", name),

