@@ -146,6 +146,8 @@ def child(argv: list[str]) -> None:
     else:
         out = run_floor(data, rows)
     out["peak_rss_mb"] = _peak_mb()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out["cpu_seconds"] = usage.ru_utime + usage.ru_stime  # whole process, imports included
     print("RESULT " + json.dumps(out, default=str))
 
 
@@ -198,6 +200,7 @@ def main() -> None:
           f"({time.perf_counter() - t:.1f} s to generate); planted: {planted}", flush=True)
 
     rows = []
+    load0 = os.getloadavg()
     ra = measure("riskaudit", data, ref_path, args.rows, 600)
     rows.append(("riskaudit data_validity", args.rows, ra))
     fl = measure("floor", data, ref_path, args.rows, 600)
@@ -210,21 +213,24 @@ def main() -> None:
     dc = measure("deepchecks", small, ref_path, dc_rows, args.deepchecks_timeout)
     rows.append(("deepchecks data_integrity", dc_rows, dc))
 
-    print(f"\n{'tool':42} {'rows':>9} {'work s':>8} {'process s':>9} {'peak MB':>8}")
+    print(f"\nload average before/after: {load0} / {os.getloadavg()} on {os.cpu_count()} cores")
+    print(f"\n{'tool':42} {'rows':>9} {'work s':>8} {'process s':>9} {'cpu s':>7} {'peak MB':>8}")
     for name, n, r in rows:
         if "error" in r:
-            print(f"{name:42} {n:>9,} {'-':>8} {r['process_seconds']:>9.1f} {'-':>8}  {r['error']}")
+            print(f"{name:42} {n:>9,} {'-':>8} {r['process_seconds']:>9.1f} {'-':>7} {'-':>8}  {r['error']}")
         else:
             print(f"{name:42} {n:>9,} {r['seconds']:>8.1f} {r['process_seconds']:>9.1f} "
-                  f"{r['peak_rss_mb']:>8.0f}")
+                  f"{r['cpu_seconds']:>7.1f} {r['peak_rss_mb']:>8.0f}")
     if "error" not in ra:
         print(f"\nriskaudit at {args.rows:,} rows: {ra['seconds']:.1f} s (target < 30 s), "
               f"peak {ra['peak_rss_mb'] / 1024:.2f} GB (target < 4 GB)")
         if "error" not in fl:
-            print(f"ratio riskaudit / pandas floor ({args.rows:,} rows): {ra['seconds'] / fl['seconds']:.1f}x")
+            print(f"ratio riskaudit / pandas floor ({args.rows:,} rows): {ra['seconds'] / fl['seconds']:.1f}x "
+                  f"wall, {ra['cpu_seconds'] / fl['cpu_seconds']:.1f}x CPU")
         same = ra if dc_rows >= args.rows else ra_s
         if "error" not in dc and "error" not in same:
             print(f"ratio riskaudit / deepchecks ({dc_rows:,} rows): {same['seconds'] / dc['seconds']:.2f}x "
+                  f"wall, {same['cpu_seconds'] / dc['cpu_seconds']:.2f}x CPU "
                   f"(deepchecks {dc['seconds']:.1f} s, riskaudit {same['seconds']:.1f} s)")
         found = {k: v for k, v in ra["findings"].items() if k in planted}
         print(f"riskaudit findings on planted kinds: {json.dumps(found)}")
