@@ -117,6 +117,7 @@ def _bad_inputs(tmp_path, csv):
         (("scan", str(tmp_path / "nofile.yaml")), ["nofile.yaml", "does not exist"]),
         (("scan", "--data", str(csv), "--format", "pdf"), ["pdf", "--format"]),
         (("scan", "--data", str(csv), "--seed", "abc"), ["--seed"]),
+        (("scan",), ["nothing to audit", "riskaudit.yaml"]),
     ]
 
 
