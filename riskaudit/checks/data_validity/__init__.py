@@ -106,6 +106,12 @@ class DataValidityChecker(Checker):
 
     # ------------------------------------------------------------------ run
     def run(self, ctx: CheckContext) -> CheckOutput:
+        try:
+            return self._run(ctx)
+        finally:
+            self._hashers = {}  # they hold the frames and per-column hashes: free them
+
+    def _run(self, ctx: CheckContext) -> CheckOutput:
         cur, ref = ctx.data, ctx.reference
         pii = dict(ctx.shared.get("pii_columns") or {})
         self._ctx, self._pii = ctx, pii
