@@ -390,3 +390,16 @@ def test_demo_defects_are_found():
     rare = _one(res, "rare_class", "manual_review")
     assert rare.evidence["counts"]["reference"] < 100 and rare.status == Status.WARN
     assert res.status == Status.FAIL
+
+
+def test_duplicated_ids_break_the_inferred_uniqueness():
+    ref, cur = make_demo_data()
+    cur = cur.copy()
+    cur.loc[[10, 11, 12], "applicant_id"] = cur.loc[[0, 1, 2], "applicant_id"].to_numpy()
+    res = run_check(DataValidityChecker, data=cur, reference=ref, target="decision",
+                    features=FEATURES, ids=["applicant_id"])
+    f = _one(res, "duplicate_rows", "applicant_id")
+    # great-expectations counts every row that shares an id: 3 originals + 3 copies
+    assert f.evidence["count"] == 6
+    assert f.evidence["expectation"]["type"] == "expect_column_values_to_be_unique"
+    assert sorted(f.evidence["examples"]) == sorted(cur.loc[[0, 1, 2], "applicant_id"].tolist() * 2)[:5]
