@@ -1,0 +1,93 @@
+"""Operational figures of the model (model drift): latency, throughput, error rate.
+
+``metrics["model_performance"]`` of the drift check has this shape (version 1), so a later
+scan given this report as ``--baseline`` compares like with like::
+
+    {
+      "version": 1,
+      "device": "cpu",
+      "model_sha256": "..." | null,
+      "latency_s": {"<batch size>": {"p50": s, "p95": s, "p99": s, "batches": n}, ...},
+      "throughput_per_s": samples per second at the largest measured batch size,
+      "exception_rate": batches that raised / batches run (whole scan so far),
+      "nonfinite_rate": non-finite output values / output values (whole scan so far),
+      "error_rate": exception_rate + nonfinite_rate
+    }
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+VERSION = 1
+
+
+def measure(model, x: Any, batch_sizes: Sequence[int], repeats: int, seed: int) -> dict[str, Any]:
+    """Time ``repeats`` batches of every size on the first rows of ``x``.
+
+    Exceptions raised by the model are counted, not propagated.
+    """
+    n = len(x)
+    latency: dict[str, Any] = {}
+    thr_size, throughput = None, None
+    outputs, nonfinite0 = 0, model.nonfinite
+    for bs in sorted({int(b) for b in batch_sizes if int(b) > 0}):
+        bs_eff = min(bs, n)
+        chunk = x[:bs_eff] if not hasattr(x, "iloc") else x.iloc[:bs_eff]
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            try:
+                out = model.forward(chunk, batch_size=bs_eff, seed=seed, record=True)
+                outputs += int(np.size(out))
+            except Exception:  # counted in model.errors by Model.forward
+                pass
+            times.append(time.perf_counter() - t0)
+        t = np.asarray(times)
+        latency[str(bs)] = {"p50": float(np.percentile(t, 50)), "p95": float(np.percentile(t, 95)),
+                            "p99": float(np.percentile(t, 99)), "batches": len(t)}
+        thr_size = bs
+        throughput = bs_eff * len(t) / float(t.sum()) if t.sum() > 0 else None
+    batches = max(len(model.latencies), 1)
+    total_values = max(outputs, 1)
+    exc = model.errors / batches
+    nonfin = (model.nonfinite - nonfinite0) / total_values if outputs else 0.0
+    return {"version": VERSION, "device": getattr(model, "device", "cpu"),
+            "model_sha256": getattr(model, "sha256", None), "latency_s": latency,
+            "throughput_per_s": throughput, "throughput_batch_size": thr_size,
+            "exception_rate": float(exc), "nonfinite_rate": float(nonfin),
+            "error_rate": float(exc + nonfin)}
+
+
+def baseline_figures(baseline: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """``metrics.model_performance`` of the drift check in an earlier report.json."""
+    if not isinstance(baseline, Mapping):
+        return None
+    for check in baseline.get("checks") or []:
+        if isinstance(check, Mapping) and check.get("id") == "drift":
+            perf = (check.get("metrics") or {}).get("model_performance")
+            if isinstance(perf, Mapping) and isinstance(perf.get("latency_s"), Mapping):
+                return dict(perf)
+    return None
+
+
+def comparisons(cur: Mapping[str, Any], base: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Relative degradations (positive = worse) of the figures both reports hold."""
+    rows = []
+    for bs, figs in (cur.get("latency_s") or {}).items():
+        old = (base.get("latency_s") or {}).get(bs)
+        if not isinstance(old, Mapping):
+            continue
+        for q in ("p50", "p95", "p99"):
+            a, b = figs.get(q), old.get(q)
+            if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > 0:
+                rows.append({"figure": f"latency {q} @ batch {bs}", "baseline": b, "current": a,
+                             "change": a / b - 1.0, "unit": "s"})
+    a, b = cur.get("throughput_per_s"), base.get("throughput_per_s")
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > 0:
+        rows.append({"figure": f"throughput @ batch {cur.get('throughput_batch_size')}", "baseline": b,
+                     "current": a, "change": 1.0 - a / b, "unit": "samples/s"})
+    return rows
