@@ -61,6 +61,8 @@ class DriftChecker(Checker):
         "bootstrap": Option(500, "bootstrap resamples of the performance change", int, minimum=50),
         "latency_batch_sizes": Option((1, 64, 512), "batch sizes timed for model drift", list, item_type=int),
         "latency_repeats": Option(20, "timed batches per batch size", int, minimum=3),
+        "latency_noise_s": Option(0.002, "batch-time differences below this many seconds are timer noise "
+                                  "and count as no change", float, minimum=0.0),
         "max_charts": Option(8, "drifted features shown as overlaid histograms", int, minimum=0),
     }
     kinds = {
@@ -543,16 +545,20 @@ class DriftChecker(Checker):
                 status=Status.PASS, evidence={"table": lat_table, "baseline": None,
                                               "advice": "Scan again with --baseline PATH/report.json of this run."}))
             return out
-        rows = perf.comparisons(figs, base)
+        rows = perf.comparisons(figs, base, cfg["latency_noise_s"])
         if not rows:
             out.append(ctx.finding("model_drift", "model", "The baseline report holds no figures for the batch "
                                    "sizes measured now, so nothing could be compared.", status=Status.PASS,
                                    evidence={"table": lat_table}))
             return out
         for r in rows:
-            noun = "slower" if r["figure"].startswith("latency") else "lower"
-            msg = (f"{r['figure'].capitalize()} is {r['change']:.0%} {noun} than in the baseline "
-                   f"({r['current']:.4g} vs {r['baseline']:.4g} {r['unit']}; policy {{status}} level {{threshold}}).")
+            if r["figure"].startswith("latency"):
+                msg = (f"{r['figure'].capitalize()} is {r['current']:.4g} s against {r['baseline']:.4g} s in the "
+                       f"baseline: {r['change']:.0%} slower (policy {{status}} level {{threshold}}).")
+            else:
+                msg = (f"{r['figure'].capitalize()} is {r['current']:.4g} samples/s against {r['baseline']:.4g} "
+                       f"in the baseline: the same work takes {r['change']:.0%} longer (policy {{status}} "
+                       "level {threshold}).")
             out.append(ctx.finding("model_drift", r["figure"], msg, value=float(r["change"]), evidence=r))
         metrics["model_performance_change"] = rows
         return out

@@ -74,8 +74,14 @@ def baseline_figures(baseline: Mapping[str, Any] | None) -> dict[str, Any] | Non
     return None
 
 
-def comparisons(cur: Mapping[str, Any], base: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Relative degradations (positive = worse) of the figures both reports hold."""
+def comparisons(cur: Mapping[str, Any], base: Mapping[str, Any], floor_s: float = 0.0) -> list[dict[str, Any]]:
+    """Relative degradations (positive = worse) of the figures both reports hold: latency
+    current / baseline - 1, throughput baseline / current - 1 (both: how much longer the
+    same work takes, so 1.0 means twice as slow).
+
+    A difference in batch time smaller than ``floor_s`` seconds is timer and scheduler noise
+    (a 0.1 ms batch that takes 0.3 ms is "200% slower") and counts as no change.
+    """
     rows = []
     for bs, figs in (cur.get("latency_s") or {}).items():
         old = (base.get("latency_s") or {}).get(bs)
@@ -84,10 +90,14 @@ def comparisons(cur: Mapping[str, Any], base: Mapping[str, Any]) -> list[dict[st
         for q in ("p50", "p95", "p99"):
             a, b = figs.get(q), old.get(q)
             if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > 0:
+                change = a / b - 1.0 if abs(a - b) >= floor_s else 0.0
                 rows.append({"figure": f"latency {q} @ batch {bs}", "baseline": b, "current": a,
-                             "change": a / b - 1.0, "unit": "s"})
+                             "change": change, "unit": "s"})
     a, b = cur.get("throughput_per_s"), base.get("throughput_per_s")
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > 0:
-        rows.append({"figure": f"throughput @ batch {cur.get('throughput_batch_size')}", "baseline": b,
-                     "current": a, "change": 1.0 - a / b, "unit": "samples/s"})
+    bs = cur.get("throughput_batch_size")
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a > 0 and b > 0 \
+            and bs == base.get("throughput_batch_size"):
+        noise = abs(bs / a - bs / b) < floor_s  # per-batch time difference
+        rows.append({"figure": f"throughput @ batch {bs}", "baseline": b, "current": a,
+                     "change": 0.0 if noise else b / a - 1.0, "unit": "samples/s"})
     return rows
