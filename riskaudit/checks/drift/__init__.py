@@ -464,8 +464,6 @@ class DriftChecker(Checker):
             return None
         rng = ctx.rng("bootstrap")
         if ctx.task == "regression":
-            from riskaudit.model import Model  # noqa: F401  (documentation: predictions are raw values)
-
             yr = pd.to_numeric(dref.frame[t], errors="coerce").to_numpy(np.float64)
             yc = pd.to_numeric(dcur.frame[t], errors="coerce").to_numpy(np.float64)
             er = np.abs(pred_ref.reshape(len(pred_ref), -1)[:, 0] - yr)
@@ -505,7 +503,7 @@ class DriftChecker(Checker):
         sig = bool(p < cfg["alpha"])
         ev = {"metric": label, "reference": perf_ref, "current": perf_cur, "change": value,
               "interval_95": [float(lo), float(hi)], "bootstrap": cfg["bootstrap"], "test": test,
-              "p_value": p, "significant": sig, "rows_reference": int(len(br) and len(dref.frame)),
+              "p_value": p, "significant": sig, "rows_reference": int(len(dref.frame)),
               "rows_current": int(len(dcur.frame)),
               "charts": [{"type": "bar", "title": f"{label}: reference vs current",
                           "labels": ["reference", "current"], "values": [perf_ref, perf_cur]}]}
