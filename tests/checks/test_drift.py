@@ -259,11 +259,13 @@ def test_hostile_inputs_do_not_crash():
 
 def test_global_random_state_is_left_alone(cancer):
     torch_state, np_state = torch.get_rng_state().clone(), np.random.get_state()
+    threads = torch.get_num_threads()
     run_check(DriftChecker, data=cancer.iloc[:250], reference=cancer.iloc[250:],
               options={"drift": {"mmd_permutations": 20}})
     run_check(DriftChecker, data=cancer.iloc[:250], reference=cancer.iloc[250:],
               options={"drift": {"multivariate_method": "classifier", "correction": "fdr"}})
     assert torch.equal(torch.get_rng_state(), torch_state)
+    assert torch.get_num_threads() == threads
     after = np.random.get_state()
     assert after[0] == np_state[0] and np.array_equal(after[1], np_state[1]) and after[2:] == np_state[2:]
 

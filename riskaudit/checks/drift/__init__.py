@@ -49,7 +49,8 @@ class DriftChecker(Checker):
         "multivariate_method": Option("auto", "auto: MMD for numeric features, the classifier detector "
                                       "when categorical features are present", str,
                                       choices=("auto", "mmd", "classifier", "none")),
-        "multivariate_sample": Option(1000, "rows per dataset in the multivariate test on CPU", int, minimum=20),
+        "multivariate_sample": Option(600, "rows per dataset in the multivariate test on CPU (the MMD "
+                                      "permutation test costs (2n)**2 per permutation)", int, minimum=20),
         "multivariate_sample_cuda": Option(5000, "rows per dataset in the multivariate test on CUDA", int,
                                            minimum=20),
         "mmd_permutations": Option(100, "permutations of the MMD test", int, minimum=10),
