@@ -74,7 +74,7 @@ def test_demo_shows_data_drift_on_income_and_loan_and_concept_drift(demo_result)
     assert len(md) == 1 and md[0].status == Status.PASS and "No baseline" in md[0].message
     perf = res.metrics["model_performance"]
     assert set(perf["latency_s"]) == {"1", "32"} and perf["throughput_per_s"] > 0
-    assert set(perf["latency_s"]["1"]) == {"p50", "p95", "p99", "batches"}
+    assert set(perf["latency_s"]["1"]) == {"p50", "p95", "p99", "batches", "rows"}
 
 
 # ------------------------------------------------------------------ false-positive control

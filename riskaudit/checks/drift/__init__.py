@@ -31,6 +31,12 @@ from . import perf, stats
 _NOTE_NO_MODEL = "no model was given (--model)"
 
 
+def _pct(change: float, worse: str, better: str) -> str:
+    if abs(change) < 0.005:
+        return "no change"
+    return f"{change:.0%} {worse}" if change > 0 else f"{-change:.0%} {better}"
+
+
 class DriftChecker(Checker):
     id = "drift"
     description = ("Data drift (per feature and multivariate), prediction and label drift, concept "
@@ -62,8 +68,9 @@ class DriftChecker(Checker):
         "bootstrap": Option(500, "bootstrap resamples of the performance change", int, minimum=50),
         "latency_batch_sizes": Option((1, 64, 512), "batch sizes timed for model drift", list, item_type=int),
         "latency_repeats": Option(20, "timed batches per batch size", int, minimum=3),
-        "latency_noise_s": Option(0.002, "batch-time differences below this many seconds are timer noise "
-                                  "and count as no change", float, minimum=0.0),
+        "latency_noise_s": Option(0.005, "batch-time differences below this many seconds are timer and "
+                                  "scheduler noise"
+                                  " and count as no change", float, minimum=0.0),
         "max_charts": Option(8, "drifted features shown as overlaid histograms", int, minimum=0),
     }
     kinds = {
@@ -553,10 +560,10 @@ class DriftChecker(Checker):
         for r in rows:
             if r["figure"].startswith("latency"):
                 msg = (f"{r['figure'].capitalize()} is {r['current']:.4g} s against {r['baseline']:.4g} s in the "
-                       f"baseline: {r['change']:.0%} slower (policy {{status}} level {{threshold}}).")
+                       f"baseline: {_pct(r['change'], 'slower', 'faster')} (policy {{status}} level {{threshold}}).")
             else:
                 msg = (f"{r['figure'].capitalize()} is {r['current']:.4g} samples/s against {r['baseline']:.4g} "
-                       f"in the baseline: the same work takes {r['change']:.0%} longer (policy {{status}} "
+                       f"in the baseline: the same work takes {_pct(r['change'], 'longer', 'less time')} (policy {{status}} "
                        "level {threshold}).")
             out.append(ctx.finding("model_drift", r["figure"], msg, value=float(r["change"]), evidence=r))
         metrics["model_performance_change"] = rows

@@ -7,7 +7,9 @@ scan given this report as ``--baseline`` compares like with like::
       "version": 1,
       "device": "cpu",
       "model_sha256": "..." | null,
-      "latency_s": {"<batch size>": {"p50": s, "p95": s, "p99": s, "batches": n}, ...},
+      "latency_s": {"<batch size>": {"p50": s, "p95": s, "p99": s, "batches": n, "rows": r}, ...},
+      (seconds per batch as timed by Model.forward around the model call; "rows" is the
+      batch size actually used, smaller when the data has fewer rows)
       "throughput_per_s": samples per second at the largest measured batch size,
       "exception_rate": batches that raised / batches run (whole scan so far),
       "nonfinite_rate": non-finite output values / output values (whole scan so far),
@@ -39,16 +41,19 @@ def measure(model, x: Any, batch_sizes: Sequence[int], repeats: int, seed: int) 
         chunk = x[:bs_eff] if not hasattr(x, "iloc") else x.iloc[:bs_eff]
         times = []
         for _ in range(repeats):
+            start = len(model.latencies)
             t0 = time.perf_counter()
             try:
                 out = model.forward(chunk, batch_size=bs_eff, seed=seed, record=True)
                 outputs += int(np.size(out))
             except Exception:  # counted in model.errors by Model.forward
                 pass
-            times.append(time.perf_counter() - t0)
+            # the model's own per-batch timing (excludes RNG forking and copies around it)
+            own = [sec for _, sec in model.latencies[start:]]
+            times.append(float(sum(own)) if own else time.perf_counter() - t0)
         t = np.asarray(times)
         latency[str(bs)] = {"p50": float(np.percentile(t, 50)), "p95": float(np.percentile(t, 95)),
-                            "p99": float(np.percentile(t, 99)), "batches": len(t)}
+                            "p99": float(np.percentile(t, 99)), "batches": len(t), "rows": bs_eff}
         thr_size = bs
         throughput = bs_eff * len(t) / float(t.sum()) if t.sum() > 0 else None
     batches = max(len(model.latencies), 1)
