@@ -53,6 +53,8 @@ def test_demo_shows_data_drift_on_income_and_loan_and_concept_drift(demo_result)
     assert _flagged(res, "data_drift") == ["income", "loan_amount"]
     assert _failed(res, "data_drift") == ["income", "loan_amount"]
     assert _failed(res, "concept_drift") == ["accuracy"]
+    assert _failed(res, "label_drift") == ["decision"]
+    assert _failed(res, "prediction_drift") == ["predicted class"]
     assert res.summary.startswith("2 of 6 inputs have shifted; the largest is income.")
     assert "concept drift" in res.summary
     # the table is sorted by effect size and carries p-values
@@ -276,3 +278,24 @@ def test_options_are_validated():
     with pytest.raises(OptionError):
         DriftChecker(alpha=2.0)
     assert DriftChecker(latency_batch_sizes=[1, 8]).config["latency_batch_sizes"] == (1, 8)
+
+
+def test_images_use_the_penultimate_layer_of_a_torch_model_and_restore_its_mode():
+    digits = load_digits()
+    x = digits.images.astype(np.float32)[:, None] / 16.0
+    y = digits.target
+    with torch.random.fork_rng():
+        torch.manual_seed(0)  # local: fork_rng restores the global state
+        net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 16), torch.nn.ReLU(),
+                                  torch.nn.Dropout(0.2), torch.nn.Linear(16, 10))
+    net.train()  # left in training mode on purpose: the checker must give it back that way
+    perm = np.random.default_rng(1).permutation(len(x))
+    a, b = perm[:300], perm[300:600]
+    res = run_check(DriftChecker, data=(np.clip(x[b] + 0.3, 0, 1), y[b]), reference=(x[a], y[a]), model=net,
+                    classes=tuple(range(10)), task="classification",
+                    options={"drift": {**FAST, "latency_batch_sizes": [8]}})
+    mv = next(f for f in res.findings if f.kind == "multivariate_drift")
+    assert mv.evidence["representation"] == "penultimate layer of the model"
+    assert mv.evidence["dimensions"] == 16 and mv.status == Status.FAIL
+    assert net.training is True
+    assert [f.kind for f in res.findings if f.kind == "prediction_drift"] == ["prediction_drift"]
