@@ -59,6 +59,8 @@ class DriftChecker(Checker):
                                       "permutation test costs (2n)**2 per permutation)", int, minimum=20),
         "multivariate_sample_cuda": Option(5000, "rows per dataset in the multivariate test on CUDA", int,
                                            minimum=20),
+        "classifier_sample": Option(2000, "rows per dataset in the classifier two-sample test (mixed "
+                                    "types); it costs far less per row than MMD", int, minimum=20),
         "mmd_permutations": Option(100, "permutations of the MMD test", int, minimum=10),
         "mmd_sigma": Option(None, "RBF kernel bandwidth on standardized features (default sqrt(dimensions), "
                             "the median heuristic for standardized data)", float, minimum=1e-6, nullable=True),
@@ -290,7 +292,10 @@ class DriftChecker(Checker):
         if method == "auto":
             method = "classifier" if categorical else "mmd"
         cuda = ctx.device.startswith("cuda")
-        n = cfg["multivariate_sample_cuda"] if cuda and method == "mmd" else cfg["multivariate_sample"]
+        if method == "classifier":
+            n = cfg["classifier_sample"]
+        else:
+            n = cfg["multivariate_sample_cuda"] if cuda else cfg["multivariate_sample"]
         xr, xc, mask = self._standardized(ctx, numeric, categorical if method == "classifier" else [], n)
         if len(xr) < 10 or len(xc) < 10:
             return None
