@@ -62,8 +62,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Need", "Option", "Kind", "Checker", "CheckContext", "CheckOutput", "CheckerError",
-    "NEED_REASONS",
+    "CheckSkipped", "NEED_REASONS",
 ]
+
+
+class CheckSkipped(Exception):
+    """Raise from ``run`` when the inputs a checker needs are missing in a way ``needs``
+    cannot express (e.g. "a model or a target"); the check is recorded as ``skipped`` with
+    the exception's message as the reason."""
 
 
 class Need(str, enum.Enum):
