@@ -63,7 +63,7 @@ def test_demo_shows_data_drift_on_income_and_loan_and_concept_drift(demo_result)
     assert all(rows[i]["effect"] >= rows[i + 1]["effect"] for i in range(len(rows) - 1))
     assert all("p_value" in r for r in rows)
     # overlaid histograms for the drifted features only
-    charts = res.metrics["charts"]
+    charts = [c for f in res.findings if f.kind == "data_drift" for c in f.evidence.get("charts", [])]
     assert [c["title"].split(":")[0] for c in charts] == ["income", "loan_amount"]
     assert [s["name"] for s in charts[0]["series"]] == ["reference", "current"]
     assert abs(sum(charts[0]["series"][0]["values"]) - 1) < 1e-9

@@ -111,9 +111,7 @@ class DriftChecker(Checker):
             notes.append("images were compared as a whole (multivariate drift)")
         else:
             rows, charts, drifted, n_tested = self._features(ctx, findings, metrics)
-            metrics["features"] = rows[:50]
-            if charts:
-                metrics["charts"] = charts
+            metrics["features"] = rows[:50]  # sorted by effect size; the charts sit on the findings
             ctx.progress(0.35, "multivariate drift")
             if cfg["multivariate_method"] != "none":
                 mv = self._multivariate(ctx, metrics)
@@ -597,4 +595,6 @@ class DriftChecker(Checker):
                 parts.append(text[0].upper() + text[1:] + ".")
         if any(f.kind == "model_drift" and f.evidence.get("baseline", 0) is None for f in findings):
             parts.append("No baseline report exists for model drift.")
+        if ctx.model is None:
+            parts.append("Prediction, concept and model drift were not checked: no model was given.")
         return " ".join(parts)
