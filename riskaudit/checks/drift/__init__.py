@@ -16,7 +16,6 @@ The figures of model drift are stored under ``metrics["model_performance"]`` (sh
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
