@@ -60,3 +60,7 @@ def test_demo_shows_each_checker_finding_something_real(demo_run):
     assert any(k == "out_of_range" and s == "age" and f["status"] == "fail" for k, s, f in dv)  # explicit expectation
     assert any(k == "out_of_range" and s == "debt_ratio" for k, s, f in dv)
     assert any(k == "rare_class" and s == "manual_review" for k, s, f in dv)
+    # drift: incomes fell and loans grew (data drift), the approval rule changed (concept drift)
+    drifted = sorted(f["subject"] for f in findings(report, "drift", "fail") if f["id"] == "drift.data_drift")
+    assert drifted == ["income", "loan_amount"]
+    assert any(f["id"] == "drift.concept_drift" for f in findings(report, "drift", "fail"))
