@@ -471,8 +471,11 @@ class ConsistencyChecker(Checker):
 
     @staticmethod
     def _summary(findings, n):
-        bad = [f for f in findings if f.status != Status.PASS]
+        bad = [f for f in findings if f.status != Status.PASS and not f.evidence.get("inconclusive")]
         if not bad:
+            if any(f.status != Status.PASS for f in findings):
+                return (f"On {n} inputs, batch-size and companion differences could not be judged "
+                        "because the model is not deterministic.")
             return f"The model gave the same predictions for {n} inputs whatever the batch size, companions and run."
         parts = []
         kinds = {f.kind for f in bad}

@@ -26,7 +26,7 @@ def _seeded(fn, seed=0):
         return fn()
 
 
-def _train(model, x, y, steps=60):
+def _train(model, x, y, steps=40):
     def go():
         opt = torch.optim.Adam(model.parameters(), 1e-2)
         xt, yt = torch.tensor(x), torch.tensor(y, dtype=torch.long)
@@ -75,7 +75,8 @@ def cnn(digits):
         ("conv", nn.Conv2d(1, 8, 3, padding=1)), ("bn", nn.BatchNorm2d(8)), ("relu", nn.ReLU()),
         ("pool", nn.MaxPool2d(2)), ("flat", nn.Flatten()), ("drop", nn.Dropout(0.25)),
         ("fc", nn.Linear(8 * 4 * 4, 10))])), 2)
-    return _train(net, *digits, steps=40)
+    x, y = digits
+    return _train(net, x[:600], y[:600], steps=25)
 
 
 def _by_kind(res, status=None):
@@ -143,7 +144,7 @@ def test_dropout_left_in_train_mode_is_nondeterministic(cancer, mlp_dropout):
 
 def test_batchnorm_left_in_train_mode_fails_batch_checks(cancer, mlp_bn):
     mlp_bn.train()
-    res = run_check(ConsistencyChecker, data=cancer, model=mlp_bn)
+    res = run_check(ConsistencyChecker, data=cancer, model=mlp_bn, options=FAST)
     assert _failing_kinds(res) == {"batch_size_inconsistency", "batch_composition_inconsistency",
                                    "train_mode_layers"}
     kinds = _by_kind(res)
@@ -157,7 +158,7 @@ def test_batchnorm_left_in_train_mode_fails_batch_checks(cancer, mlp_bn):
     assert all(_modes(mlp_bn))
     mlp_bn.eval()
     try:
-        fixed = run_check(ConsistencyChecker, data=cancer, model=mlp_bn)
+        fixed = run_check(ConsistencyChecker, data=cancer, model=mlp_bn, options=FAST)
     finally:
         mlp_bn.train()
     assert fixed.status == Status.PASS
@@ -290,3 +291,15 @@ def test_policies_configure_the_checker(cancer, policy):
     assert nd.threshold == 0.0
     bs = _by_kind(res)["batch_size_inconsistency"][0]
     assert bs.threshold == {"default": 1e-4, "strict": 1e-5}[policy]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CPU against CUDA needs a GPU")
+def test_cpu_against_cuda(cancer):
+    model = _train(_mlp(), *cancer).eval()
+    res = run_check(ConsistencyChecker, data=cancer, model=model, device="cpu", options=FAST)
+    dev = _by_kind(res)["device_inconsistency"][0]
+    assert dev.status == Status.PASS and dev.subject == "cpu vs cuda"
+    assert next(model.parameters()).device.type == "cpu", "the model must go back to the CPU"
+    res = run_check(ConsistencyChecker, data=cancer, model=model.cuda(), device="cuda", options=FAST)
+    assert _by_kind(res)["device_inconsistency"][0].status == Status.PASS
+    assert next(model.parameters()).device.type == "cuda"
