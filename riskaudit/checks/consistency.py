@@ -132,6 +132,7 @@ class ConsistencyChecker(Checker):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
+        self._bs_diffs: dict[int, dict[str, Any]] = {}
         bad = [b for b in self.config["batch_sizes"] if b < 1]
         if bad:
             from riskaudit.checks.base import OptionError
@@ -293,7 +294,7 @@ class ConsistencyChecker(Checker):
             "sample_size": n, "rows": [int(r) for r in rows[:50]], "batch_sizes": sizes,
             "repeats": repeats, "passes": passes, "pass_budget": budget, "seconds": round(elapsed, 4),
             "skipped": skipped,
-            "charts": [self._chart(sizes, outs)] if len(outs) > 1 and 1 in outs else [],
+            "charts": [self._chart(sizes, self._bs_diffs)] if self._bs_diffs and 1 in outs else [],
         }
         return CheckOutput(findings, self._summary(findings, n), metrics)
 
@@ -345,6 +346,7 @@ class ConsistencyChecker(Checker):
                                                                       "advice": ADVICE[kind]}))
             return
         table = []
+        self._bs_diffs = {}
         for bs in sizes:
             if bs == ref_bs:
                 continue
@@ -353,6 +355,7 @@ class ConsistencyChecker(Checker):
                 row.update(error=errors[bs])
             else:
                 d = _diff(outs[ref_bs], outs[bs])
+                self._bs_diffs[bs] = d
                 row.update(max_abs_diff=d["max_abs"], max_rel_diff=d["max_rel"], label_flips=d["flips"],
                            changed_samples=d["changed"])
             table.append(row)
@@ -368,13 +371,14 @@ class ConsistencyChecker(Checker):
             findings.append(self._compare(ctx, kind, f"batch_size={bs}", outs[ref_bs], outs[bs], None, rows,
                                           nondet, what=f"in batches of {bs} instead of {ref_bs}",
                                           ref_name=f"batch_size={ref_bs}", cmp_name=f"batch_size={bs}",
-                                          table=table))
+                                          table=table, diff=self._bs_diffs[bs]))
 
-    def _compare(self, ctx, kind, subject, ref, out, err, rows, nondet, *, what, ref_name, cmp_name, table=None):
+    def _compare(self, ctx, kind, subject, ref, out, err, rows, nondet, *, what, ref_name, cmp_name, table=None,
+                 diff=None):
         if out is None:
             return ctx.finding(kind, subject, f"The model raised an error {what}: {err}.", status=Status.FAIL,
                                evidence={"error": err, "advice": ADVICE[kind]})
-        d = _diff(ref, out)
+        d = diff if diff is not None else _diff(ref, out)
         ev = {"max_abs_diff": d["max_abs"], "max_rel_diff": d["max_rel"], "label_flips": d["flips"],
               "changed_samples": d["changed"], **_worst_evidence(d, rows, ref, ref_name, cmp_name)}
         if table is not None:
@@ -460,12 +464,12 @@ class ConsistencyChecker(Checker):
         return ctx.finding(kind, entry, msg, value=len(differing), evidence=ev)
 
     @staticmethod
-    def _chart(sizes, outs):
+    def _chart(sizes, diffs):
         labels, values = [], []
         for bs in sizes:
-            if bs in outs and bs != 1:
+            if bs in diffs:
                 labels.append(str(bs))
-                values.append(_diff(outs[1], outs[bs])["max_rel"])
+                values.append(diffs[bs]["max_rel"])
         return {"type": "bar", "title": "Largest relative output difference against batch size 1",
                 "labels": labels, "values": values, "y_label": "relative difference"}
 
