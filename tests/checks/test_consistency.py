@@ -199,6 +199,7 @@ def test_plain_callable_gets_batch_and_repeat_checks(cancer):
     assert "train_mode_layers" not in kinds
     assert set(res.metrics["skipped"]) == {"train_mode_layers", "threads", "device", "training"}
     assert "not a torch module" in res.metrics["skipped"]["train_mode_layers"]
+    assert kinds["nondeterministic_predictions"][0].evidence["skipped_sub_checks"] == res.metrics["skipped"]
 
     def noisy(batch):  # unseeded noise, like a sampling model
         return clf.predict_proba(batch + np.random.default_rng().normal(0, 0.5, batch.shape))
