@@ -102,7 +102,8 @@ class ConsistencyChecker(Checker):
         "repeats": Option(3, "Runs of the whole-subset batch, each with a different torch random state.",
                           type=int, minimum=2, maximum=20),
         "composition_batch_size": Option(None, "Batch size of the shuffled-companions pass (default: "
-                                         "the largest configured size from 2 to 32 below the subset size).",
+                                         "the largest configured size from 2 to 32 below the subset size; "
+                                         "another size is added to the batch sizes compared).",
                                          type=int, minimum=2, nullable=True),
         "threads": Option(True, "Compare one torch CPU thread against the default thread count.", type=bool),
         "device": Option(True, "Compare CPU against CUDA when a GPU is available.", type=bool),
@@ -153,7 +154,9 @@ class ConsistencyChecker(Checker):
         rows = np.sort(ctx.rng("subset").choice(n_all, size=n, replace=False))
         x_all = ctx.model_inputs(ds)
         x = x_all.iloc[rows].reset_index(drop=True) if hasattr(x_all, "iloc") else np.asarray(x_all)[rows]
-        sizes = sorted({min(int(b), n) for b in self.config["batch_sizes"]} | {1, n})
+        comp_cfg = self.config["composition_batch_size"]
+        extra = {min(int(comp_cfg), n)} if comp_cfg else set()
+        sizes = sorted({min(int(b), n) for b in self.config["batch_sizes"]} | {1, n} | extra)
         seed0 = ctx.seed_for("forward")
         passes = 0
         t_start = time.perf_counter()
@@ -202,7 +205,7 @@ class ConsistencyChecker(Checker):
         self._batch_sizes(ctx, sizes, outs, errors, rows, nondet, findings)
 
         # 3. composition
-        cbs = self._composition_size(sizes, n)
+        cbs = self._composition_size(sizes, n) if not comp_cfg else (min(int(comp_cfg), n) if comp_cfg < n else None)
         if cbs is None:
             skipped["batch_composition"] = f"the subset has {n} rows: too few to change a sample's companions"
         elif cbs not in outs:

@@ -180,6 +180,8 @@ def test_batch_size_dependent_bug_is_caught(cancer, mlp_dropout):
     mlp_dropout.eval()
     try:
         res = run_check(ConsistencyChecker, data=cancer, model=BatchMeanBug(mlp_dropout), options=FAST)
+        comp = run_check(ConsistencyChecker, data=cancer, model=BatchMeanBug(mlp_dropout),
+                         options={"consistency": {**FAST["consistency"], "composition_batch_size": 64}})
     finally:
         mlp_dropout.train()
     assert _failing_kinds(res) == {"batch_size_inconsistency", "batch_composition_inconsistency"}
@@ -187,6 +189,9 @@ def test_batch_size_dependent_bug_is_caught(cancer, mlp_dropout):
     assert worst.value > 0.1 and worst.evidence["label_flips"] > 0
     sample = worst.evidence["worst_sample"]
     assert set(sample) == {"row", "batch_size=1", worst.subject} and len(sample["batch_size=1"]) == 2
+    assert [f.subject for f in _by_kind(comp)["batch_composition_inconsistency"]] == [
+        "shuffled companions@batch_size=64"]
+    assert comp.metrics["batch_sizes"] == [1, 2, 7, 32, 64, 256]
 
 
 def test_plain_callable_gets_batch_and_repeat_checks(cancer):
