@@ -309,3 +309,22 @@ def test_cpu_against_cuda(cancer):
     res = run_check(ConsistencyChecker, data=cancer, model=model.cuda(), device="cuda", options=FAST)
     assert _by_kind(res)["device_inconsistency"][0].status == Status.PASS
     assert next(model.parameters()).device.type == "cuda"
+
+
+def test_onnx_model_gets_batch_and_repeat_checks(tmp_path, cancer, mlp_dropout):
+    import warnings
+
+    path = tmp_path / "mlp.onnx"
+    mlp_dropout.eval()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(mlp_dropout, (torch.zeros(1, 30),), str(path), dynamo=False,
+                              input_names=["x"], dynamic_axes={"x": {0: "n"}})
+    finally:
+        mlp_dropout.train()
+    res = run_check(ConsistencyChecker, data=cancer, model=str(path), options=FAST)
+    assert res.status == Status.PASS
+    kinds = _by_kind(res)
+    assert len(kinds["batch_size_inconsistency"]) == 4 and kinds["nondeterministic_predictions"][0].value == 0.0
+    assert set(res.metrics["skipped"]) == {"train_mode_layers", "threads", "device", "training"}
