@@ -64,3 +64,17 @@ def test_demo_shows_each_checker_finding_something_real(demo_run):
     drifted = sorted(f["subject"] for f in findings(report, "drift", "fail") if f["id"] == "drift.data_drift")
     assert drifted == ["income", "loan_amount"]
     assert any(f["id"] == "drift.concept_drift" for f in findings(report, "drift", "fail"))
+    # consistency: the model was saved with Dropout active
+    kinds = {f["id"]: f["subject"] for f in findings(report, "consistency", "fail")}
+    assert kinds.get("consistency.train_mode_layers") == "net.2"
+    assert "consistency.nondeterministic_predictions" in kinds
+
+
+def test_demo_consistency_is_fixed_by_eval_mode(demo_run):
+    tmp_path, _, _ = demo_run
+    project = tmp_path / "demo" / "inputs" / "riskaudit.yaml"
+    proc = run_cli("scan", str(project), "--eval-mode", "--check", "consistency", "--format", "json",
+                   "--out", str(tmp_path / "eval"))
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    assert report["checks"][[c["id"] for c in report["checks"]].index("consistency")]["status"] == "pass", proc.stderr
+    assert proc.returncode == 0
