@@ -20,7 +20,7 @@ import pandas as pd
 from riskaudit import __version__
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, OptionError
 from riskaudit.data import ARRAY_FEATURE, Dataset, infer_task, load_dataset
-from riskaudit.errors import CheckerError, InputError, PolicyError
+from riskaudit.errors import CheckerError, CheckSkipped, InputError, PolicyError
 from riskaudit.model import Model, load_model
 from riskaudit.policy import Policy, load_policy
 from riskaudit.registry import Registry
@@ -167,6 +167,9 @@ def run_checker(checker_cls: type[Checker], options: Mapping[str, Any], ctx: Che
             out = checker.run(ctx)
         if not isinstance(out, CheckOutput):
             raise CheckerError(f"run() returned {type(out).__name__}, not CheckOutput")
+    except CheckSkipped as exc:
+        return CheckResult(id=ctx.checker_id, status=Status.SKIPPED, summary=f"Skipped: {exc}",
+                           duration_s=time.perf_counter() - t0, description=desc)
     except Exception as exc:  # one checker's failure never kills the scan
         msg = str(exc) if isinstance(exc, CheckerError) else f"{type(exc).__name__}: {exc}"
         metrics = {"traceback": traceback.format_exc(limit=8)} if verbose else {}

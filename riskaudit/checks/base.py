@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, MutableMappi
 
 import numpy as np
 
-from riskaudit.errors import CheckerError, PluginError
+from riskaudit.errors import CheckerError, CheckSkipped, PluginError
 from riskaudit.result import Finding, Severity, Status
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,7 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Need", "Option", "Kind", "Checker", "CheckContext", "CheckOutput", "CheckerError",
-    "NEED_REASONS",
+    "NEED_REASONS", "CheckSkipped",
 ]
 
 
