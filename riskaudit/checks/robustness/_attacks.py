@@ -171,7 +171,7 @@ class BlackBoxTarget:
     def classifier(self, template: np.ndarray | None, shape: tuple[int, ...]):
         """ART BlackBoxClassifier over the attack space: the mutable features of a group
         (shaped ``shape``, padded), the frozen ones taken from ``template`` (a raw row)."""
-        from art.estimators.classification import BlackBoxClassifier
+        from art.estimators.classification import BlackBoxClassifierNeuralNetwork
 
         sp = self.space
         if sp.images:
@@ -193,8 +193,9 @@ class BlackBoxTarget:
                 x = np.repeat(template[None, :], len(z), axis=0)
                 x[:, mut] = z * sp.scale[mut] + sp.shift[mut]
                 return self.proba(x)
-        return BlackBoxClassifier(predict, input_shape=tuple(shape), nb_classes=self.n_classes,
-                                  clip_values=(lo, hi))
+        # the "neural network" flavour only declares what Square needs; it still only queries
+        return BlackBoxClassifierNeuralNetwork(predict, input_shape=tuple(shape), nb_classes=self.n_classes,
+                                               channels_first=True, clip_values=(lo, hi))
 
     def close(self):
         pass
@@ -334,8 +335,9 @@ def _black(run, name, target, space, rows, y0, eps_list, norm, cfg, ctx, t0, bud
                     break
                 r = rows[pos]
                 clf = target.classifier(None if space.images else space.x_raw[r[0]], sq_shape)
-                p_init = 0.8 if space.images else 0.3
-                attack = SquareAttack(clf, norm=norm, max_iter=q, eps=eps, p_init=p_init, nb_restarts=1,
+                p_init = 0.8 if space.images else 0.3  # a 3x3 "image" needs squares under its side
+                # two queries per iteration and remaining sample: the prediction and the new loss
+                attack = SquareAttack(clf, norm=norm, max_iter=max(1, q // 2 - 1), eps=eps, p_init=p_init, nb_restarts=1,
                                       batch_size=bs, verbose=False)
                 with seeded(ctx.seed_for(f"square@{eps!r}:{int(pos[0])}")):
                     za = attack.generate(x=to_attack(r, sq_shape), y=_onehot(y0[pos], n_cls))
@@ -346,7 +348,11 @@ def _black(run, name, target, space, rows, y0, eps_list, norm, cfg, ctx, t0, bud
         return
     # HopSkipJump: one minimal-perturbation run, judged at every epsilon
     init_size = max(1, min(100, q // 10))
-    max_iter = max(1, (q - init_size) // 80)
+    max_iter, spent = 0, init_size  # per iteration: a gradient estimate plus ~20 search queries
+    while spent + min(10 * math.sqrt(max_iter + 1), 50) + 20 <= q:
+        spent += min(10 * math.sqrt(max_iter + 1), 50) + 20
+        max_iter += 1
+    max_iter = max(1, max_iter)
     per_eps: dict[float, list] = {e: [] for e in eps_list}
     for pos in groups:
         if time.perf_counter() - t0 > budget:
@@ -354,10 +360,23 @@ def _black(run, name, target, space, rows, y0, eps_list, norm, cfg, ctx, t0, bud
             break
         r = rows[pos]
         clf = target.classifier(None if space.images else space.x_raw[r[0]], hsj_shape)
-        attack = HopSkipJump(clf, batch_size=bs, targeted=False, norm=norm, max_iter=max_iter, max_eval=50,
-                             init_eval=10, init_size=init_size, verbose=False)
-        with seeded(ctx.seed_for(f"hopskipjump:{int(pos[0])}")):
-            za = attack.generate(x=to_attack(r, hsj_shape), y=_onehot(y0[pos], n_cls))
+        xr = to_attack(r, hsj_shape)
+        # HopSkipJump draws its starting points from an unseeded np.random.RandomState();
+        # draw them here from the scan's seed instead and hand them over as x_adv_init.
+        lo, hi = clf.clip_values
+        cand = ctx.rng(f"hopskipjump-init:{int(pos[0])}").uniform(
+            np.broadcast_to(lo, xr.shape[1:]), np.broadcast_to(hi, xr.shape[1:]),
+            size=(init_size,) + xr.shape).astype(np.float32)
+        cls = clf.predict(cand.reshape((-1,) + xr.shape[1:])).argmax(axis=1).reshape(init_size, len(r))
+        adv = cls != y0[pos][None, :]
+        has = adv.any(axis=0)
+        za = xr.copy()
+        if has.any():
+            init = cand[adv.argmax(axis=0), np.arange(len(r))][has]
+            attack = HopSkipJump(clf, batch_size=bs, targeted=False, norm=norm, max_iter=max_iter, max_eval=50,
+                                 init_eval=10, init_size=1, verbose=False)
+            with seeded(ctx.seed_for(f"hopskipjump:{int(pos[0])}")):
+                za[has] = attack.generate(x=xr[has], y=_onehot(y0[pos][has], n_cls), x_adv_init=init)
         full = to_full(za, r)
         for eps in eps_list:
             xa = space.realize(full, r, eps, norm)

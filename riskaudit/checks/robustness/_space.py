@@ -83,11 +83,11 @@ class Space:
             n = np.linalg.norm(flat, axis=1)
             factor = np.where(n > eps, eps / np.maximum(n, 1e-30), 1.0)
             d = (flat * factor[:, None]).reshape(d.shape)
-        z = np.clip(z0 + d, np.minimum(self.lo, z0), np.maximum(self.hi, z0))
         if self.images:
-            return z.astype(np.float32)
+            return np.clip(z0 + d, np.minimum(self.lo, z0), np.maximum(self.hi, z0)).astype(np.float32)
         x0 = self.x_raw[rows]
-        x = z * self.scale + self.shift
+        # in float64 from the exact originals: an unperturbed feature keeps its value
+        x = np.clip(x0 + d * self.scale, np.minimum(self.raw_lo, x0), np.maximum(self.raw_hi, x0))
         if self.integer.any():
             k = self.integer
             rad = eps * self.scale[k]
