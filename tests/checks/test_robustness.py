@@ -138,6 +138,7 @@ def test_tabular_frozen_features_untouched_and_integers_stay_integer(cancer):
     opts = {"robustness": {"samples": 80, "tabular_epsilons": [0.1, 0.5, 1.0], "tabular_epsilon": 0.5,
                            "immutable": ["mean radius", "sex"]}}
     before = [(m, m.training) for m in model.modules()]
+    grads = [p.requires_grad for p in model.parameters()]
     np_state = np.random.get_state()[1].copy()
     py_state = random.getstate()
     threads = torch.get_num_threads()
@@ -146,6 +147,7 @@ def test_tabular_frozen_features_untouched_and_integers_stay_integer(cancer):
                     options=opts)
     assert res.status != Status.ERROR, res.summary
     assert all(m.training == t for m, t in before)  # Dropout still active, as saved
+    assert [p.requires_grad for p in model.parameters()] == grads == [True] * len(grads)
     assert np.array_equal(np.random.get_state()[1], np_state) and random.getstate() == py_state
     assert torch.get_num_threads() == threads
     curve = _pgd_curve(res)

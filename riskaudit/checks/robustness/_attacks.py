@@ -112,6 +112,11 @@ class WhiteBoxTarget:
         self.device = ctx.model.device
         self._flags = [(m, m.training) for m in self.module.modules()]
         self.module.eval()  # attack the deployed behaviour; close() restores every flag
+        # Gradients are needed for the input only: without this, every backward pass of the
+        # attack also computes the weights' gradients (about twice the work). Restored by close().
+        self._grads = [(p, p.requires_grad) for p in self.module.parameters()]
+        for p, _ in self._grads:
+            p.requires_grad_(False)
         wrapper = _make_wrapper(self.module, None if space.images else space.shift,
                                 None if space.images else space.scale, self.device)
         lo = space.lo if space.images else np.asarray(space.lo, dtype=np.float32)
@@ -137,6 +142,9 @@ class WhiteBoxTarget:
         for m, training in self._flags:
             if m.training != training:
                 m.train(training)
+        for p, req in self._grads:
+            if p.requires_grad != req:
+                p.requires_grad_(req)
 
 
 class BlackBoxTarget:
