@@ -36,7 +36,9 @@ builds findings with :meth:`CheckContext.finding`, which grades a value against 
 policy's levels for that kind. A checker never prints, never writes files, never calls
 ``sys.exit`` and never seeds global random state: it takes its generators from
 :meth:`CheckContext.rng`. Raising any exception ends the check with status ``error`` and
-the exception's message; the scan goes on and the gate stays closed.
+the exception's message; the scan goes on and the gate stays closed. A checker that finds
+it does not apply to these inputs (a classification-only check given a regression model)
+raises :class:`CheckSkipped` with the reason instead: the check is recorded as ``skipped``.
 
 Run :func:`riskaudit.testing.check_checker` on your class in your tests: it is the
 conformance suite every built-in checker passes.

@@ -287,3 +287,42 @@ def test_demo_fails_at_policy_epsilon_and_keeps_train_mode(tmp_path):
     assert "falls from" in res.summary
     assert res.metrics["charts"][0]["type"] == "line"
     assert res.metrics["integer_features"] == ["age", "credit_history_years", "num_late_payments"]
+
+
+def test_black_box_images_plain_callable(digits):
+    model, x, y = digits
+
+    def predict(batch):  # only scores come back: no gradients
+        with torch.no_grad():
+            return torch.softmax(model(torch.as_tensor(np.asarray(batch, dtype=np.float32))), 1).numpy()
+
+    opts = {"robustness": {"black_box_samples": 5, "query_budget": 60, "image_epsilons": [0.02, 0.3],
+                           "image_epsilon": 0.3, "examples": 2}}
+    res = check_checker(RobustnessChecker, data=(x, y), model=predict, task="classification", options=opts)
+    by = {f.subject: f for f in res.findings}
+    assert set(by) == {"square@0.02", "square@0.3", "hopskipjump@0.02", "hopskipjump@0.3"}
+    assert by["square@0.3"].value < by["square@0.02"].value
+    assert by["square@0.3"].evidence["queries_per_sample"] <= 80  # budget 60, plus the starting queries
+    assert by["square@0.3"].evidence["mean_perturbation_norm"] <= 0.3 + 1e-6
+    charts = [c for f in res.findings for c in f.evidence.get("charts", [])]
+    assert charts and charts[0]["type"] == "images" and len(charts[0]["images"][0]["pixels"]) == 8
+
+
+def test_l2_norm_white_box_respects_ball_and_mask(cancer):
+    df, feats, model = cancer
+    cls, box = _capturing()
+    opts = {"robustness": {"samples": 40, "norm": "2", "tabular_epsilons": [0.5, 2.0], "tabular_epsilon": 0.5}}
+    res = run_check(cls, data=df.iloc[400:], reference=df.iloc[:400], model=model, target="diagnosis",
+                    features=feats, sensitive=["sex"], task="classification", device="cpu", options=opts)
+    assert res.status != Status.ERROR, res.summary
+    curve = _pgd_curve(res)
+    assert curve[2.0] < curve[0.5]
+    space = box["checker"].last_space
+    frozen = [feats.index(c) for c in space.frozen_names]
+    cont = [j for j in range(len(feats)) if space.mutable[j] and not space.integer[j]]
+    for run in box["checker"].last_runs:
+        for eps, r in run.results.items():
+            x0, xa, _, _ = r.examples
+            assert np.array_equal(x0[:, frozen], xa[:, frozen])
+            d = (xa[:, cont] - x0[:, cont]) / space.scale[cont]
+            assert np.all(np.linalg.norm(d, axis=1) <= eps + 1e-6)
