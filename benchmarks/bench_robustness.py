@@ -133,6 +133,12 @@ def main():
     from riskaudit.demo import CLASSES, FEATURES, prepare_demo
     from riskaudit.testing import run_check
 
+    import yaml
+
+    from riskaudit.policy import builtin_policy_dir
+
+    policy = yaml.safe_load((builtin_policy_dir() / "default.yaml").read_text(encoding="utf-8"))
+    policy["checks"] = {"robustness": policy["checks"]["robustness"]}  # only this checker is installed here
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         prepare_demo(folder)  # trains the demo model once, then it is cached
@@ -140,7 +146,7 @@ def main():
         res = run_check(RobustnessChecker, data=str(folder / "data" / "current.csv"),
                         reference=str(folder / "data" / "reference.csv"), model=str(folder / "model.pt"),
                         target="decision", features=FEATURES, classes=CLASSES, sensitive=["sex", "age_band"],
-                        ids=["applicant_id"], task="classification", device="cpu", policy="default")
+                        ids=["applicant_id"], task="classification", device="cpu", policy=policy)
         total = time.perf_counter() - t
     print()
     print(f"demo, default policy: {total:.2f} s (target < 20 s), status {res.status.value}: {res.summary}")

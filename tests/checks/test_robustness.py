@@ -53,6 +53,17 @@ def _capturing():
     return Capturing, box
 
 
+def _builtin_policy_for_robustness(name):
+    """A built-in policy with only its robustness section (other checkers are not installed here)."""
+    import yaml
+
+    from riskaudit.policy import builtin_policy_dir
+
+    data = yaml.safe_load((builtin_policy_dir() / f"{name}.yaml").read_text(encoding="utf-8"))
+    data["checks"] = {"robustness": data["checks"]["robustness"]}
+    return data
+
+
 def _pgd_curve(result):
     return {f.evidence["epsilon"]: f.evidence["adversarial_accuracy"]
             for f in result.findings if f.evidence.get("attack") == "pgd"}
@@ -276,7 +287,7 @@ def test_demo_fails_at_policy_epsilon_and_keeps_train_mode(tmp_path):
     res = run_check(RobustnessChecker, data=str(tmp_path / "data" / "current.csv"),
                     reference=str(tmp_path / "data" / "reference.csv"), model=module, target="decision",
                     features=FEATURES, classes=CLASSES, sensitive=["sex", "age_band"], ids=["applicant_id"],
-                    task="classification", device="cpu", policy="default")
+                    task="classification", device="cpu", policy=_builtin_policy_for_robustness("default"))
     assert [m.training for m in module.modules()] == flags
     assert res.status == Status.FAIL
     failing = [f for f in res.findings if f.status == Status.FAIL]
@@ -326,3 +337,24 @@ def test_l2_norm_white_box_respects_ball_and_mask(cancer):
             assert np.array_equal(x0[:, frozen], xa[:, frozen])
             d = (xa[:, cont] - x0[:, cont]) / space.scale[cont]
             assert np.all(np.linalg.norm(d, axis=1) <= eps + 1e-6)
+
+
+@pytest.mark.parametrize("name", ["default", "strict"])
+def test_builtin_policy_sections_validate(name):
+    from riskaudit.policy import load_policy
+    from riskaudit.registry import Registry
+
+    pol = load_policy(_builtin_policy_for_robustness(name))
+    pol.validate_checks(Registry.from_classes([RobustnessChecker]))
+    levels = pol.levels(RobustnessChecker)["adversarial_accuracy"]
+    assert (levels.fail, levels.warn) == ((0.8, 0.9) if name == "default" else (0.9, 0.95))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (the CPU path is tested above)")
+def test_cuda_white_box(digits):
+    model, x, y = digits
+    opts = {"robustness": {"samples": 40, "image_epsilons": [0.05, 0.2], "image_epsilon": 0.05}}
+    res = run_check(RobustnessChecker, data=(x, y), model=model, task="classification", device="cuda",
+                    options=opts)
+    assert res.status != Status.ERROR, res.summary
+    model.cpu()
