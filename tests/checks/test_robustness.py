@@ -358,3 +358,30 @@ def test_cuda_white_box(digits):
                     options=opts)
     assert res.status != Status.ERROR, res.summary
     model.cpu()
+
+
+def test_black_box_dataframe_callable_and_feature_table(cancer):
+    df, feats, _ = cancer
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(df[feats][:400], df["diagnosis"][:400])
+
+    class FramePredictor:
+        riskaudit_accepts_dataframe = True
+
+        def predict_proba(self, frame):
+            assert isinstance(frame, pd.DataFrame) and list(frame.columns) == feats
+            assert frame["visits"].dtype.kind == "i"  # integer columns arrive as integers
+            return clf.predict_proba(frame)
+
+        __call__ = predict_proba
+
+    opts = {"robustness": {"black_box_samples": 4, "query_budget": 40, "black_box_attacks": ["square"],
+                           "tabular_epsilons": [1.0], "tabular_epsilon": 1.0}}
+    res = run_check(RobustnessChecker, data=df.iloc[400:], reference=df.iloc[:400], model=FramePredictor(),
+                    target="diagnosis", features=feats, sensitive=["sex"], task="classification", options=opts)
+    assert res.status != Status.ERROR, res.summary
+    (f,) = res.findings
+    table = {r["feature"]: r for r in f.evidence["table"]}
+    assert table["sex"]["role"] == "frozen" and table["sex"]["share_changed"] == 0.0
+    assert table["site_1"]["role"] == "frozen" and table["site_1"]["max_change_std"] == 0.0
+    assert table["visits"]["role"] == "integer"
+    assert all(r["max_change_std"] <= 1.0 + 1e-6 for r in table.values())

@@ -188,8 +188,9 @@ class RobustnessChecker(Checker):
                 partial_note = f" (partial: {res.n} of {len(subset)} samples within the time budget)" if run.partial and res.n < len(subset) else ""
                 text = (f"{run.label} at epsilon {space.eps_label(eps)} keeps {share:.0%} of clean accuracy "
                         f"({clean_acc:.1%} -> {adv_acc:.1%}; attack success rate {1 - share:.0%})")
+                if not space.images and eps == judged and res.examples is not None:
+                    ev["table"] = feature_table(space, res)
                 if is_judged:
-                    status, level = lv.grade(share)
                     f = ctx.finding("adversarial_accuracy", subject,
                                     text + f"; policy minimum {_lvl(lv.fail)} of clean accuracy{partial_note}.",
                                     value=share, evidence=ev)
@@ -293,6 +294,20 @@ def stratified_subset(rng: np.random.Generator, y: np.ndarray, cand: np.ndarray,
         i += 1
     picked = [rng.choice(cand[y[cand] == lab], size=int(a), replace=False) for lab, a in zip(labels, alloc) if a > 0]
     return np.sort(np.concatenate(picked)) if picked else cand[:0]
+
+
+def feature_table(space: Space, res) -> list[dict]:
+    """Per feature: its role and how far the attack moved it (reference standard deviations)."""
+    x0, xa = res.examples[0], res.examples[1]
+    moved = np.abs(xa - x0) / space.scale
+    rows = []
+    for j, name in enumerate(space.names[:50]):
+        role = "frozen" if not space.mutable[j] else "integer" if space.integer[j] else "continuous"
+        rows.append({"feature": name, "role": role,
+                     "mean_change_std": round(float(moved[:, j].mean()), 4),
+                     "max_change_std": round(float(moved[:, j].max()), 4),
+                     "share_changed": round(float((xa[:, j] != x0[:, j]).mean()), 4)})
+    return rows
 
 
 def image_examples(space: Space, run: AttackRun, eps: float, subset, classes, limit: int) -> dict | None:
