@@ -385,3 +385,11 @@ def test_black_box_dataframe_callable_and_feature_table(cancer):
     assert table["site_1"]["role"] == "frozen" and table["site_1"]["max_change_std"] == 0.0
     assert table["visits"]["role"] == "integer"
     assert all(r["max_change_std"] <= 1.0 + 1e-6 for r in table.values())
+
+
+def test_output_width_mismatch_is_a_clear_error():
+    d = load_iris(as_frame=True)
+    res = run_check(RobustnessChecker, data=d.frame, model=torch.nn.Linear(4, 2), target="target",
+                    task="classification", device="cpu")
+    assert res.status == Status.ERROR
+    assert "2 outputs per sample but the data has 3 classes" in res.summary

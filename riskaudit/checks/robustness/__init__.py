@@ -185,7 +185,8 @@ class RobustnessChecker(Checker):
                       "adversarial_accuracy": adv_acc, "robust_share": share,
                       "attack_success_rate": round(1 - share, 4),
                       "mean_perturbation_norm": None if res.mean_norm is None else round(res.mean_norm, 6)}
-                partial_note = f" (partial: {res.n} of {len(subset)} samples within the time budget)" if run.partial and res.n < len(subset) else ""
+                partial_note = (f" (partial: {res.n} of {len(subset)} samples within the time budget)"
+                                if run.partial and res.n < len(subset) else "")
                 text = (f"{run.label} at epsilon {space.eps_label(eps)} keeps {share:.0%} of clean accuracy "
                         f"({clean_acc:.1%} -> {adv_acc:.1%}; attack success rate {1 - share:.0%})")
                 if not space.images and eps == judged and res.examples is not None:
@@ -224,7 +225,8 @@ class RobustnessChecker(Checker):
                                    for e in eps_list]} for r in runs],
                  "x_label": f"epsilon ({space.eps_unit})", "y_label": "accuracy",
                  "reference_lines": [{"value": round(clean_acc, 4), "label": "clean accuracy"}]
-                 + ([{"value": round(clean_acc * lv.fail, 4), "label": f"policy minimum at epsilon {space.eps_label(judged)}"}]
+                 + ([{"value": round(clean_acc * lv.fail, 4),
+                      "label": f"policy minimum at epsilon {space.eps_label(judged)}"}]
                     if lv.fail is not None else [])}
         partial = any(r.partial for r in runs)
         metrics = {"mode": "white-box" if white else "black-box", "clean_accuracy": round(clean_acc, 4),
@@ -247,10 +249,10 @@ class RobustnessChecker(Checker):
         status, _ = lv.grade(share)
         if status == Status.PASS:
             return (f"Under the strongest attack ({run.label}) at epsilon {space.eps_label(eps)}, accuracy "
-                    f"holds at {adv:.1%} of samples (clean {clean_acc:.1%}), within the policy." + tail)
+                    f"holds at {adv:.1%} (clean {clean_acc:.1%}), within the policy." + tail)
         return (f"Under {run.label} perturbations of epsilon {space.eps_label(eps)}, accuracy falls from "
-                f"{clean_acc:.1%} to {adv:.1%}, below the policy's {status.value} level of {_lvl(lv.fail if status == Status.FAIL else lv.warn)} "
-                f"of clean accuracy." + tail)
+                f"{clean_acc:.1%} to {adv:.1%}, below the policy's {status.value} level of "
+                f"{_lvl(lv.fail if status == Status.FAIL else lv.warn)} of clean accuracy." + tail)
 
 
 @contextlib.contextmanager

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from riskaudit.errors import CheckerError
+
 WHITE_BOX = ("fgm", "pgd")
 BLACK_BOX = ("square", "hopskipjump")
 LABELS = {"fgm": "FGM", "pgd": "PGD", "square": "Square attack", "hopskipjump": "HopSkipJump"}
@@ -108,6 +110,7 @@ class WhiteBoxTarget:
         self.ctx = ctx
         self.space = space
         self.batch_size = batch_size
+        self.n_classes = n_classes
         self.module = ctx.model.module
         self.device = ctx.model.device
         self._flags = [(m, m.training) for m in self.module.modules()]
@@ -135,7 +138,12 @@ class WhiteBoxTarget:
             for s in range(0, len(x_raw), self.batch_size):
                 t = torch.as_tensor(np.ascontiguousarray(x_raw[s:s + self.batch_size], dtype=np.float32),
                                     device=self.device)
-                out.append(_logits(self.module(t), torch).float().argmax(dim=1).cpu().numpy())
+                logits = _logits(self.module(t), torch)
+                if logits.shape[1] != self.n_classes:
+                    raise CheckerError(f"the model gives {logits.shape[1]} outputs per sample but the data "
+                                       f"has {self.n_classes} classes; name the classes in the model's "
+                                       "output order (--classes / 'classes:' in the project file)")
+                out.append(logits.float().argmax(dim=1).cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
     def close(self):
@@ -170,7 +178,8 @@ class BlackBoxTarget:
             x_in = np.asarray(x_raw, dtype=np.float32)
         p = m.predict_proba(x_in, batch_size=self.batch_size, seed=self.ctx.seed_for("predict"))
         if p.shape[1] != self.n_classes:
-            raise ValueError(f"the model gives {p.shape[1]} class scores but the data has {self.n_classes} classes")
+            raise CheckerError(f"the model gives {p.shape[1]} class scores per sample but the data has "
+                               f"{self.n_classes} classes; name the classes in the model's output order")
         return p.astype(np.float32)
 
     def predict_labels(self, x_raw: np.ndarray) -> np.ndarray:
@@ -345,8 +354,8 @@ def _black(run, name, target, space, rows, y0, eps_list, norm, cfg, ctx, t0, bud
                 clf = target.classifier(None if space.images else space.x_raw[r[0]], sq_shape)
                 p_init = 0.8 if space.images else 0.3  # a 3x3 "image" needs squares under its side
                 # two queries per iteration and remaining sample: the prediction and the new loss
-                attack = SquareAttack(clf, norm=norm, max_iter=max(1, q // 2 - 1), eps=eps, p_init=p_init, nb_restarts=1,
-                                      batch_size=bs, verbose=False)
+                attack = SquareAttack(clf, norm=norm, max_iter=max(1, q // 2 - 1), eps=eps, p_init=p_init,
+                                      nb_restarts=1, batch_size=bs, verbose=False)
                 with seeded(ctx.seed_for(f"square@{eps!r}:{int(pos[0])}")):
                     za = attack.generate(x=to_attack(r, sq_shape), y=_onehot(y0[pos], n_cls))
                 xa = space.realize(to_full(za, r), r, eps, norm)

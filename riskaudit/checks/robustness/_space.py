@@ -125,7 +125,8 @@ def build_space(ctx, *, immutable, categorical) -> Space:
         return Space(images=True, x_raw=x, x_scaled=x, finite_rows=finite, lo=lo, hi=hi,
                      image_range=(lo, hi))
     frame = ds.frame[feats]
-    non_numeric = [c for c in feats if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))]
+    non_numeric = [c for c in feats if not (pd.api.types.is_numeric_dtype(frame[c])
+                                            or pd.api.types.is_bool_dtype(frame[c]))]
     if non_numeric:
         raise CheckSkipped(f"feature {non_numeric[0]!r} is not numeric; the attacks perturb numeric model "
                            "inputs only (encode categorical columns before the model).")
