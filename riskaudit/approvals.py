@@ -37,6 +37,10 @@ REQUIRED_FIELDS = ("report_digest", "role", "approver", "decision", "created_at"
 
 
 # -- reports ------------------------------------------------------------------------------
+class CorruptReport(InputError):
+    """The report file exists but does not parse: altered or damaged after the scan."""
+
+
 def load_report(report_path: str | os.PathLike, option: str = "REPORT") -> dict[str, Any]:
     """Read a report.json; InputError (naming the file) when missing or not a report."""
     path = Path(report_path)
@@ -50,9 +54,9 @@ def load_report(report_path: str | os.PathLike, option: str = "REPORT") -> dict[
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
-        raise InputError(f"{option}: {str(path)!r} is not UTF-8 text, so not a report.json") from None
+        raise CorruptReport(f"{option}: {str(path)!r} is not UTF-8 text, so not a report.json") from None
     except json.JSONDecodeError as exc:
-        raise InputError(f"{option}: {str(path)!r} is not valid JSON (line {exc.lineno}, column "
+        raise CorruptReport(f"{option}: {str(path)!r} is not valid JSON (line {exc.lineno}, column "
                          f"{exc.colno}: {exc.msg}); a report.json that does not parse cannot be "
                          "trusted") from None
     except OSError as exc:

@@ -145,6 +145,39 @@ def _load_baseline(path: str | None) -> dict | None:
     return data
 
 
+def _ledger_baseline(settings: dict[str, Any]) -> dict | None:
+    """The last approved audit of the same model file, from the ledger (drift's baseline)."""
+    model = settings.get("model")
+    if not model or not Path(model).is_file():
+        return None
+    from riskaudit.data import sha256_file
+    from riskaudit.ledger import last_approved_report
+
+    try:
+        return last_approved_report(sha256_file(model), ledger_path=settings.get("ledger"))
+    except RiskauditError:
+        return None
+
+
+def _sbom(report: dict) -> dict[str, str]:
+    """A CycloneDX SBOM beside the reports when the licenses checker ran."""
+    ran = [c for c in report["checks"] if c["id"] == "licenses" and c["status"] not in ("skipped", "error")]
+    if not ran:
+        return {}
+    from riskaudit.checks.licenses import cyclonedx_json
+
+    return {"sbom.cdx.json": cyclonedx_json(report)}
+
+
+def _record_in_ledger(report: dict, report_path: Path | None, ledger_path: str | None) -> None:
+    from riskaudit.ledger import record_scan
+
+    try:
+        record_scan(report, report_path, ledger_path=ledger_path)
+    except (RiskauditError, OSError) as exc:
+        click.echo(f"riskaudit: warning: the scan was not recorded in the audit ledger: {exc}", err=True)
+
+
 def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbose: bool,
              command: str) -> tuple[int, Path]:
     """Run a scan from merged settings, write the reports, print the verdict. Returns (code, out)."""
@@ -176,6 +209,11 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
     }
     project = {k: v for k, v in project.items() if v not in (None, {}, "")}
     seed = settings.get("seed", 0)
+    baseline = _load_baseline(settings.get("baseline"))
+    if baseline is None:
+        baseline = _ledger_baseline(settings)
+        if baseline is not None:
+            project["baseline_source"] = "ledger: last approved audit of this model"
     report = scan(
         data=settings.get("data"), reference=settings.get("reference"), model=settings.get("model"),
         target=settings.get("target"), features=settings.get("features") or None,
@@ -186,10 +224,11 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
         trust_model=bool(settings.get("trust_model")), weights=settings.get("weights"),
         eval_mode=bool(settings.get("eval_mode")), options=options,
         risk_tier=settings.get("risk_tier"), project=project,
-        baseline=_load_baseline(settings.get("baseline")), registry=registry,
+        baseline=baseline, registry=registry,
         observer=StderrProgress(quiet=quiet), command=command, verbose=verbose)
     body = report.to_dict()
-    written = write_reports(body, out, formats)
+    written = write_reports(body, out, formats, extra=_sbom(body))
+    _record_in_ledger(body, written.get("json"), settings.get("ledger"))
     main_file = written.get("html") or written.get("json") or next(iter(written.values()))
     click.echo(f"Verdict: {report.status.value.upper()} — report: {main_file}")
     return report.exit_code, out
@@ -212,7 +251,9 @@ SCAN_OPTIONS = [
     click.option("--format", "fmt", help="Any of html,json,junit,md,sarif (default html,json)."),
     click.option("--seed", type=int, help="Seed of every random choice (default 0)."),
     click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where the model runs."),
-    click.option("--baseline", help="An earlier report.json of the same model (model drift)."),
+    click.option("--baseline", help="An earlier report.json of the same model (model drift; default: "
+                 "the last approved audit of this model in the ledger)."),
+    click.option("--ledger", help="The audit ledger (default $RISKAUDIT_LEDGER or ~/.riskaudit/ledger.sqlite3)."),
     click.option("--trust-model", is_flag=True, default=None, help="Allow unpickling the model file. Only for files you trust."),
     click.option("--eval-mode", is_flag=True, default=None, help="Call model.eval() after loading."),
     click.option("--full", is_flag=True, default=False, help="pii: scan every row, not a sample."),
@@ -246,7 +287,7 @@ def scan(ctx, project_file, **opts):
         "sensitive": list(opts["sensitive"]) or None, "ids": _comma_list([opts["ids"]]) if opts["ids"] else None,
         "task": opts["task"], "policy": opts["policy"], "check": _comma_list(opts["check"]) or None,
         "skip": _comma_list(opts["skip"]) or None, "out": opts["out"], "format": opts["fmt"],
-        "seed": opts["seed"], "device": opts["device"], "baseline": opts["baseline"],
+        "seed": opts["seed"], "device": opts["device"], "baseline": opts["baseline"], "ledger": opts["ledger"],
         "trust_model": opts["trust_model"], "eval_mode": opts["eval_mode"], "full": opts["full"] or None,
     }
     settings.update({k: v for k, v in cli_values.items() if v is not None})

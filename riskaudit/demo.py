@@ -60,9 +60,13 @@ policy: default
 # The model was saved with Dropout active. Set this to true (it calls model.eval())
 # and scan again: the consistency findings go away.
 eval_mode: false
+# Declared licenses (the data's own license files are read from data/).
+licenses:
+  model: Apache-2.0
 options:
   fairness:
     positive_label: approved
+    population: Applicants
 """
 
 LICENSE_TEXT = """\

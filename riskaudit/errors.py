@@ -34,9 +34,3 @@ class CheckerError(Exception):
     Any other exception a checker raises is treated the same way; this one just says the
     failure was anticipated, so its message is shown without the exception type.
     """
-
-
-class CheckSkipped(Exception):
-    """Raised by a checker's ``run`` when it finds it cannot apply to these inputs (e.g. a
-    classification-only checker given a regression model): the check is recorded as
-    ``skipped`` with this message as its reason, not as an error."""

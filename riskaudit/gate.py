@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from riskaudit.approvals import (
-    load_records, load_report, normalize_key, parse_time, report_file, signature_state,
+    CorruptReport, load_records, load_report, normalize_key, parse_time, report_file, signature_state,
 )
 from riskaudit.data import IMAGE_SUFFIXES, sha256_file, sha256_tree
 from riskaudit.errors import InputError
@@ -215,7 +215,10 @@ def evaluate_gate(report_path: str | os.PathLike, model_path: str | os.PathLike 
     """
     now = now or datetime.now(timezone.utc)
     rpath = report_file(report_path)
-    report = load_report(rpath)
+    try:
+        report = load_report(rpath)
+    except CorruptReport as exc:  # a report damaged after the scan closes the gate (exit 1)
+        return GateResult(open=False, reasons=[f"the report cannot be trusted: {exc}"])
     if approvals_folder is not None and not Path(approvals_folder).is_dir():
         raise InputError(f"--approvals: folder {str(approvals_folder)!r} does not exist")
     reasons: list[str] = []

@@ -40,13 +40,14 @@ PROJECT_KEYS: dict[str, tuple[str, str]] = {
     "eval_mode": (_BOOL, "call model.eval() after loading"),
     "risk_tier": (_STR, "low, medium or high (overrides the policy's)"),
     "baseline": (_STR, "an earlier report.json of the same model (model drift)"),
+    "ledger": (_STR, "the audit ledger database"),
     "options": (_MAP, "per checker id: options overriding the policy's"),
     "licenses": (_MAP, "declared licenses, e.g. {data: CC-BY-4.0, model: Apache-2.0}"),
     "train_entry_point": (_STR, "package.module:function(seed) -> model, for training reproducibility"),
     "expectation_suite": (_STR, "a great-expectations suite JSON file for data_validity"),
     "spacy_model": (_STR, "path or name of a spaCy pipeline for the pii checker"),
 }
-PATH_KEYS = ("model", "weights", "data", "reference", "policy", "out", "baseline", "expectation_suite",
+PATH_KEYS = ("model", "weights", "data", "reference", "policy", "out", "baseline", "ledger", "expectation_suite",
              "spacy_model")
 
 

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from riskaudit import __version__
-from riskaudit.checks.base import CheckContext, Checker, CheckOutput, OptionError
+from riskaudit.checks.base import CheckContext, Checker, CheckOutput, CheckSkipped, OptionError
 from riskaudit.data import ARRAY_FEATURE, Dataset, infer_task, load_dataset
-from riskaudit.errors import CheckerError, CheckSkipped, InputError, PolicyError
+from riskaudit.errors import CheckerError, InputError, PolicyError
 from riskaudit.model import Model, load_model
 from riskaudit.policy import Policy, load_policy
 from riskaudit.registry import Registry

@@ -141,7 +141,8 @@ def test_approve_refreshes_the_html_approval_block(tmp_path):
     assert "Updated the approval status in" in res.output
     html = (tmp_path / "a" / "report.html").read_text(encoding="utf-8")
     assert "Olivia &lt;Owner&gt;" in html and "<Owner>" not in html
-    assert "riskaudit approve report.json --role ROLE" in html
+    assert "riskaudit approve report.json --role compliance --approver" in html
+    assert "--role model-owner --approver" not in html  # model-owner has signed
     row = html[html.index("<td>model-owner</td>"):].split("</tr>")[0]
     assert row.count("<td>") == 5 and "<td>0</td>" in row  # nobody missing for model-owner
     row = html[html.index("<td>compliance</td>"):].split("</tr>")[0]

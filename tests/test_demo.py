@@ -3,6 +3,8 @@
 import json
 import time
 
+import pytest
+
 import jsonschema
 
 from helpers import run_cli
@@ -10,10 +12,21 @@ from riskaudit.reports.json_report import load_schema
 from riskaudit.result import verify_digest
 
 
-def test_demo_writes_all_reports(tmp_path):
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("demo")
     t0 = time.perf_counter()
     proc = run_cli("demo", "--out", str(tmp_path / "demo"), timeout=300)
-    elapsed = time.perf_counter() - t0
+    return tmp_path, proc, time.perf_counter() - t0
+
+
+def findings(report, check_id, status=None):
+    check = next(c for c in report["checks"] if c["id"] == check_id)
+    return [f for f in check["findings"] if status is None or f["status"] == status]
+
+
+def test_demo_writes_all_reports(demo_run):
+    tmp_path, proc, elapsed = demo_run
     assert proc.returncode in (0, 1), proc.stderr
     assert "Traceback" not in proc.stderr
     out = tmp_path / "demo"
@@ -25,3 +38,17 @@ def test_demo_writes_all_reports(tmp_path):
     assert report["subject"]["model"]["format"] == "torchscript"
     assert report["subject"]["datasets"]["reference"]["rows"] == 3000
     assert elapsed < 60, f"demo took {elapsed:.1f}s"
+
+
+def test_demo_shows_each_checker_finding_something_real(demo_run):
+    tmp_path, proc, _ = demo_run
+    report = json.loads((tmp_path / "demo" / "report.json").read_text())
+    assert proc.returncode == 1 and report["status"] == "fail"
+    # licenses: the dataset's CC-BY-NC-4.0 fails commercial use, with an SBOM beside the report
+    nc = findings(report, "licenses", "fail")
+    assert [f["id"] for f in nc] == ["licenses.noncommercial_license"] and "CC-BY-NC-4.0" in nc[0]["message"]
+    assert (tmp_path / "demo" / "sbom.cdx.json").exists()
+    # fairness: the model approves 18-25 year-olds far less often; sex is balanced
+    di = {f["subject"]: f for f in findings(report, "fairness") if f["id"] == "fairness.disparate_impact"}
+    assert di["age_band"]["status"] == "fail" and di["age_band"]["value"] < 0.8
+    assert di["sex"]["status"] == "pass"

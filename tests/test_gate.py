@@ -76,13 +76,13 @@ def test_one_byte_changed_in_report_closes_the_gate(signed):
     assert len(result.reasons) == 1  # approvals still bind to the recorded digest
 
 
-def test_one_byte_that_breaks_the_json_is_an_input_error(signed, tmp_path):
+def test_one_byte_that_breaks_the_json_closes_the_gate(signed, tmp_path):
     audit, _, _ = signed
     raw = audit.report.read_bytes()
     audit.report.write_bytes(raw[:-2] + b"!" + raw[-1:])
     res = CliRunner().invoke(gate, [str(audit.report)])
-    assert res.exit_code == 2
-    assert "is not valid JSON" in res.output
+    assert res.exit_code == 1
+    assert "cannot be trusted" in res.output and "is not valid JSON" in res.output
 
 
 def test_model_swapped_after_the_audit(signed):

@@ -72,7 +72,7 @@ def test_html_shows_verdict_approvals_and_manifest(hostile_report):
     report = dict(hostile_report, approvals_required=[{"role": "compliance", "count": 2}])
     page = html.render(report, approvals=[{"role": "compliance", "approver": "Dana <b>", "decision": "approve"}])
     assert "Verdict: FAIL" in page
-    assert "riskaudit approve report.json --role ROLE" in page
+    assert "riskaudit approve report.json --role compliance --approver" in page
     assert "Dana &lt;b&gt;" in page and "<td>compliance</td><td>2</td>" in page
     assert hostile_report["digest"] in page and "Reproducibility manifest" in page
 

@@ -36,9 +36,7 @@ builds findings with :meth:`CheckContext.finding`, which grades a value against 
 policy's levels for that kind. A checker never prints, never writes files, never calls
 ``sys.exit`` and never seeds global random state: it takes its generators from
 :meth:`CheckContext.rng`. Raising any exception ends the check with status ``error`` and
-the exception's message; the scan goes on and the gate stays closed. A checker that finds
-it does not apply to these inputs (a classification-only check given a regression model)
-raises :class:`CheckSkipped` with the reason instead: the check is recorded as ``skipped``.
+the exception's message; the scan goes on and the gate stays closed.
 
 Run :func:`riskaudit.testing.check_checker` on your class in your tests: it is the
 conformance suite every built-in checker passes.
@@ -55,7 +53,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, MutableMappi
 
 import numpy as np
 
-from riskaudit.errors import CheckerError, CheckSkipped, PluginError
+from riskaudit.errors import CheckerError, PluginError
 from riskaudit.result import Finding, Severity, Status
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -64,8 +62,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Need", "Option", "Kind", "Checker", "CheckContext", "CheckOutput", "CheckerError",
-    "NEED_REASONS", "CheckSkipped",
+    "CheckSkipped", "NEED_REASONS",
 ]
+
+
+class CheckSkipped(Exception):
+    """Raise from ``run`` when the inputs a checker needs are missing in a way ``needs``
+    cannot express (e.g. "a model or a target"); the check is recorded as ``skipped`` with
+    the exception's message as the reason."""
 
 
 class Need(str, enum.Enum):

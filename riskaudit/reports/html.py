@@ -93,7 +93,7 @@ class ReportView:
     checks: list[CheckView]
     top_findings: list[FindingView]
     approvals: list[ApprovalRow]
-    approve_command: str
+    approve_commands: list[str]
     manifest: list[tuple[str, str]]
     tool_version: str
 
@@ -178,6 +178,7 @@ def build_view(report: Mapping[str, Any], approvals: Sequence[Mapping[str, Any]]
                                 duration=f"{c.get('duration_s', 0):.2f} s", counts=c_counts, findings=views,
                                 charts=m_charts, metrics=m_details, tables=m_tables))
     all_findings.sort(key=lambda v: (STATUS_ORDER[v.status], SEVERITY_ORDER.get(v.severity, 9)))
+    rows = _approval_rows(report, approvals)
     subj = report.get("subject", {})
     model = subj.get("model") or {}
     datasets = [(role, f"{d.get('uri')} — {d.get('rows')} rows × {d.get('columns')} columns, sha256 "
@@ -204,8 +205,10 @@ def build_view(report: Mapping[str, Any], approvals: Sequence[Mapping[str, Any]]
         risk_tier=str(report.get("risk_tier", "")), policy=str(subj.get("policy", {}).get("name")),
         model=f"{model.get('uri')} ({model.get('format')})" if model else "no model (data-only audit)",
         datasets=datasets, counts=counts, check_counts=check_counts, checks=checks,
-        top_findings=all_findings[:12], approvals=_approval_rows(report, approvals),
-        approve_command="riskaudit approve report.json --role ROLE --approver \"YOUR NAME\" [--comment TEXT]",
+        top_findings=all_findings[:12], approvals=rows,
+        approve_commands=[f'riskaudit approve report.json --role {a.role} --approver "YOUR NAME" --comment "..."'
+                          for a in rows if a.missing] or
+                         ['riskaudit approve report.json --role ROLE --approver "YOUR NAME" --comment "..."'],
         manifest=manifest, tool_version=str(report.get("tool", {}).get("version", "")))
 
 

@@ -54,12 +54,14 @@ def _capturing():
 
 
 def _builtin_policy_for_robustness(name):
-    """A built-in policy with only its robustness section (other checkers are not installed here)."""
-    import yaml
+    """A built-in policy (``extends`` applied) with only its robustness section: the other
+    checkers are not installed in these scans."""
+    import copy
 
-    from riskaudit.policy import builtin_policy_dir
+    from riskaudit.policy import load_policy
 
-    data = yaml.safe_load((builtin_policy_dir() / f"{name}.yaml").read_text(encoding="utf-8"))
+    data = copy.deepcopy(dict(load_policy(name).data))
+    data.pop("extends", None)
     data["checks"] = {"robustness": data["checks"]["robustness"]}
     return data
 

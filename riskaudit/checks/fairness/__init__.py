@@ -1,0 +1,688 @@
+"""The ``fairness`` checker: are predictions and errors fair across groups?
+
+The metrics and disparities are fairlearn's (``fairlearn.metrics``: ``MetricFrame``'s
+per-group metrics, ``demographic_parity_ratio`` / ``_difference``,
+``equalized_odds_difference``). They are computed from per-group confusion counts in one
+vectorized pass (see :mod:`._counts`); the tests hold every figure to fairlearn's to 1e-9.
+Extra metrics named in the policy go through ``MetricFrame`` itself.
+
+Without a model but with a target, the same metrics are computed on the labels themselves
+(base rates per group): data-level fairness, before any training.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskaudit.checks.base import (Checker, CheckContext, CheckOutput, CheckSkipped, Kind, Need,
+                                   Option, OptionError)
+from riskaudit.errors import CheckerError
+from riskaudit.result import Severity, Status
+
+from . import _counts as C
+
+MISSING = "(missing)"
+MAX_GROUPS = 50
+BIN_NUMERIC_ABOVE = 20  # numeric sensitive columns with more distinct values are binned
+
+
+def _extra_metric(name: str):
+    import fairlearn.metrics as flm
+    import sklearn.metrics as skm
+
+    fn = getattr(flm, name, None)
+    if fn is None or name.startswith("_") or not callable(fn) or isinstance(fn, type):
+        fn = getattr(skm, name, None)
+    if fn is None or name.startswith("_") or not callable(fn) or isinstance(fn, type):
+        return None
+    return fn
+
+
+class FairnessChecker(Checker):
+    id = "fairness"
+    description = ("Are predictions (or, without a model, the labels) and errors fair across "
+                   "the groups of each sensitive attribute and pair of attributes?")
+    needs = frozenset({Need.DATA, Need.SENSITIVE})
+    priority = 40
+    options = {
+        "positive_label": Option(None, "the favourable outcome (a class label); default: the "
+                                 "second class in the model's class order", type=(str, int, float),
+                                 nullable=True),
+        "threshold": Option(None, "score threshold on the positive class's probability; default: "
+                            "the most probable class is the prediction", type=float,
+                            minimum=0.0, maximum=1.0, nullable=True),
+        "reference_groups": Option({}, "privileged group per attribute ({attribute: group}); "
+                                   "ratios are then taken against it instead of the highest "
+                                   "rate", type=dict),
+        "intersections": Option(True, "also audit every pair of sensitive attributes", type=bool),
+        "extra_metrics": Option([], "more per-group metrics by name (fairlearn.metrics or "
+                                "sklearn.metrics functions of y_true, y_pred), computed with "
+                                "fairlearn's MetricFrame", type=list, item_type=str),
+        "bootstrap": Option(200, "bootstrap resamples for confidence intervals (0: none)",
+                            type=int, minimum=0, maximum=10000),
+        "confidence": Option(0.95, "confidence level of the intervals", type=float,
+                             minimum=0.5, maximum=0.999),
+        "require_ci_for_fail": Option(False, "fail only when the whole confidence interval is "
+                                      "past the fail level (else warn)", type=bool),
+        "population": Option("People", "what the rows are, for the plain-language sentence "
+                             "(e.g. Applicants)", type=str),
+    }
+    kinds = {
+        "disparate_impact": Kind("lowest / highest group selection rate (four-fifths rule)",
+                                 direction="below", fail=0.8, warn=0.9, severity=Severity.HIGH),
+        "demographic_parity": Kind("highest minus lowest group selection rate",
+                                   direction="above", fail=0.2, warn=0.1, severity=Severity.MEDIUM),
+        "equalized_odds": Kind("larger of the TPR and FPR differences between groups",
+                               direction="above", fail=0.2, warn=0.1, severity=Severity.MEDIUM),
+        "group_performance": Kind("overall accuracy minus the worst group's (classification); "
+                                  "worst group's MAE over overall MAE, minus 1 (regression)",
+                                  direction="above", fail=0.1, warn=0.05, severity=Severity.MEDIUM),
+        "underrepresented_group": Kind("group size; below the level the group has insufficient "
+                                       "data and is left out of pass/fail on disparities",
+                                       direction="below", fail=None, warn=30, severity=Severity.LOW),
+    }
+
+    @classmethod
+    def validate_options(cls, options):
+        out = super().validate_options(options)
+        for name in out["extra_metrics"]:
+            if _extra_metric(name) is None:
+                raise OptionError("extra_metrics", f"no metric function named {name!r} in "
+                                  "fairlearn.metrics or sklearn.metrics")
+        refs = out["reference_groups"]
+        if not all(isinstance(k, str) for k in refs):
+            raise OptionError("reference_groups", "keys must be attribute names")
+        out["reference_groups"] = {k: str(v) for k, v in refs.items()}
+        return out
+
+    # ------------------------------------------------------------------ run
+    def run(self, ctx: CheckContext) -> CheckOutput:
+        cfg = self.config
+        frame = ctx.data.frame
+        if ctx.model is None and ctx.target is None:
+            raise CheckSkipped("no model was given (--model) and no target column was named "
+                               "(--target), so there are neither predictions nor labels to compare "
+                               "across groups")
+        if len(frame) == 0:
+            raise CheckSkipped("the evaluation data has no rows")
+        regression = ctx.task == "regression"
+        mode = "model" if ctx.model is not None else "data"
+        notes: list[str] = []
+        ctx.progress(0.05, "predicting")
+        if regression:
+            pred = self._regression_inputs(ctx, mode)
+            prep = None
+        else:
+            prep = self._classification_inputs(ctx, mode, notes)
+            pred = None
+
+        attrs, codes, names = [], [], []
+        for col in ctx.sensitive:
+            c, g, note = _group_codes(frame[col])
+            attrs.append(col)
+            codes.append(c)
+            names.append(g)
+            if note:
+                notes.append(f"{col}: {note}")
+            if col in ctx.features and ctx.model is not None:
+                notes.append(f"{col} is also a model input: the model can use it directly.")
+
+        units = [((i,), attrs[i]) for i in range(len(attrs))]
+        if cfg["intersections"]:
+            units += [((i, j), f"{attrs[i]} x {attrs[j]}")
+                      for i in range(len(attrs)) for j in range(i + 1, len(attrs))]
+        min_size = self._min_size(ctx)
+        findings, tables, charts, sentences = [], {}, [], []
+        boot_rng = ctx.rng("bootstrap")
+        n_boot = cfg["bootstrap"]
+        sizes = [len(g) for g in names]
+
+        if not regression:
+            types, keep = prep["types"], prep["keep"]
+            kcodes = [c[keep] for c in codes]
+            if int(np.prod(sizes)) * C.N_TYPES <= 4_000_000:
+                table = C.joint_table(kcodes, sizes, types)
+                boot = C.bootstrap_tables(table, n_boot, boot_rng) if n_boot else None
+                get = lambda axes: (C.margin(table, axes),  # noqa: E731
+                                    None if boot is None else C.margin_boot(boot, axes))
+            else:  # too many joint cells: count each unit on its own
+                def get(axes):
+                    t = C.joint_table([kcodes[a] for a in axes], [sizes[a] for a in axes], types)
+                    b = C.bootstrap_tables(t, n_boot, boot_rng) if n_boot else None
+                    return (t.reshape(-1, C.N_TYPES),
+                            None if b is None else b.reshape(n_boot, -1, C.N_TYPES))
+            overall = C.classification_metrics(_overall_counts(types))
+        for u, (axes, label) in enumerate(units):
+            ctx.progress(0.1 + 0.8 * u / max(1, len(units)), f"groups of {label}")
+            gnames = _unit_names([names[a] for a in axes])
+            if regression:
+                ucode = _unit_code([codes[a] for a in axes], [sizes[a] for a in axes])
+                usize = int(np.prod([sizes[a] for a in axes]))
+                sums = C.regression_sums(ucode, usize, *pred)
+                met = C.regression_metrics(sums)
+                bmet = (C.regression_metrics(C.regression_bootstrap(ucode, usize, *pred, n_boot,
+                                                                    boot_rng))
+                        if n_boot else None)
+                overall = C.regression_metrics(sums.sum(0))
+            else:
+                cnt, bcnt = get(axes)
+                met = C.classification_metrics(cnt)
+                bmet = C.classification_metrics(bcnt) if bcnt is not None else None
+            present = met["count"] > 0
+            idx = np.flatnonzero(present)
+            unit_names = [gnames[i] for i in idx]
+            met = {k: v[idx] for k, v in met.items()}
+            if bmet is not None:
+                bmet = {k: v[:, idx] for k, v in bmet.items()}
+            if len(idx) > MAX_GROUPS and len(axes) > 1:
+                notes.append(f"{label}: {len(idx)} intersection groups; only the attributes on "
+                             "their own are audited.")
+                continue
+            extra = self._extra(ctx, prep, [codes[a] for a in axes], [names[a] for a in axes],
+                                unit_names) if (not regression and cfg["extra_metrics"]) else {}
+            out = self._unit_findings(ctx, label, unit_names, met, bmet, overall, extra,
+                                      min_size, regression, mode, prep)
+            findings += out["findings"]
+            tables[label] = out["table"]
+            charts += out["charts"]
+            if out["sentence"]:
+                sentences.append(out["sentence"])
+        ctx.progress(1.0, "done")
+        return self._output(ctx, findings, tables, charts, sentences, notes, regression, mode,
+                            prep, min_size)
+
+    # ------------------------------------------------------------ inputs
+    def _min_size(self, ctx) -> int:
+        lv = ctx.levels.get("underrepresented_group")
+        level = None if lv is None else (lv.warn if lv.warn is not None else lv.fail)
+        return int(level) if level is not None else 0
+
+    def _classification_inputs(self, ctx: CheckContext, mode: str, notes: list[str]) -> dict:
+        cfg = self.config
+        ds = ctx.data
+        n = len(ds.frame)
+        if mode == "model":
+            proba = np.asarray(ctx.model.predict_proba(ctx.model_inputs(ds)), dtype=np.float64)
+            bad = int((~np.isfinite(proba)).any(axis=1).sum()) if proba.ndim == 2 else 0
+            if bad:
+                notes.append(f"{bad} row(s) got non-finite scores from the model; they count as "
+                             "the first class.")
+            proba = np.nan_to_num(proba, nan=0.0, posinf=1.0, neginf=0.0)
+            n_cls = proba.shape[1]
+            classes = tuple(ctx.classes) if ctx.classes else tuple(range(n_cls))
+            if len(classes) != n_cls:
+                raise CheckerError(f"the model gives {n_cls} class scores but {len(classes)} "
+                                   "classes were declared")
+        else:
+            classes = tuple(ctx.classes or ())
+        if len(classes) < 2:
+            raise CheckSkipped("fewer than two classes: selection rates cannot be compared")
+        pos, how = self._positive(classes)
+        y_true = ctx.label_indices(ds) if ctx.target is not None else np.full(n, -1)
+        unknown = int(((y_true < 0) & _has_value(ds.frame, ctx.target)).sum()) if ctx.target else 0
+        if mode == "model":
+            if cfg["threshold"] is not None:
+                pred_pos = proba[:, pos] >= cfg["threshold"]
+                others = proba.copy()
+                others[:, pos] = -np.inf
+                y_pred = np.where(pred_pos, pos, others.argmax(1))
+                thr = f"a score of at least {cfg['threshold']:g} for {classes[pos]!r}"
+            else:
+                y_pred = proba.argmax(1)
+                pred_pos = y_pred == pos
+                thr = "the most probable class"
+            keep = np.ones(n, dtype=bool)
+        else:
+            keep = y_true >= 0
+            y_pred = y_true
+            pred_pos = y_true == pos
+            thr = "the labels themselves (no model)"
+        if unknown:
+            notes.append(f"{unknown} row(s) have a label outside the classes "
+                         f"({', '.join(map(str, classes))}); "
+                         + ("they count for selection rates only." if mode == "model"
+                            else "they are left out."))
+        true_state = np.where(y_true < 0, 0, np.where(y_true == pos, 2, 1))
+        correct = (y_true >= 0) & (y_pred == y_true)
+        types = C.cell_types(pred_pos, true_state, correct)[keep]
+        return {"types": types, "keep": keep, "classes": classes, "pos": pos,
+                "positive_label": classes[pos], "positive_how": how, "decision": thr,
+                "y_true": y_true, "y_pred": y_pred, "has_target": ctx.target is not None}
+
+    def _positive(self, classes) -> tuple[int, str]:
+        want = self.config["positive_label"]
+        if want is None:
+            return 1, "default: the second class in the model's class order"
+        for i, c in enumerate(classes):
+            if c == want or str(c) == str(want):
+                return i, "set by the policy"
+        raise CheckerError(f"positive_label {want!r} is not one of the classes "
+                           f"({', '.join(map(repr, classes))})")
+
+    def _regression_inputs(self, ctx: CheckContext, mode: str):
+        frame = ctx.data.frame
+        y = (pd.to_numeric(frame[ctx.target], errors="coerce").to_numpy(dtype=np.float64)
+             if ctx.target is not None else np.full(len(frame), np.nan))
+        if mode == "model":
+            p = np.asarray(ctx.model.predict_values(ctx.model_inputs(ctx.data)), dtype=np.float64)
+        else:
+            p = y.copy()
+        labelled = np.isfinite(y) & np.isfinite(p)
+        p = np.where(np.isfinite(p), p, 0.0)
+        return p, np.where(labelled, p - y, 0.0), labelled
+
+    def _extra(self, ctx, prep, codes, names, unit_names) -> dict[str, np.ndarray]:
+        """Metrics with no count form, through fairlearn's MetricFrame (labelled rows)."""
+        from fairlearn.metrics import MetricFrame
+
+        mask = prep["keep"] & (prep["y_true"] >= 0)
+        if not mask.any():
+            return {}
+        pos = prep["pos"]
+        sf = pd.DataFrame({f"a{i}": np.asarray(n_, dtype=object)[c[mask]]
+                           for i, (c, n_) in enumerate(zip(codes, names))})
+        metrics = {m: _extra_metric(m) for m in self.config["extra_metrics"]}
+        mf = MetricFrame(metrics=metrics, y_true=(prep["y_true"][mask] == pos).astype(int),
+                         y_pred=(prep["y_pred"][mask] == pos).astype(int), sensitive_features=sf)
+        by = mf.by_group
+        out = {}
+        for m in metrics:
+            vals = []
+            for g in unit_names:
+                key = g if len(codes) > 1 else (g[0] if isinstance(g, tuple) else g)
+                key = tuple(key) if isinstance(key, tuple) else key
+                try:
+                    v = by[m].loc[key]
+                    vals.append(float(v) if np.isscalar(v) else float("nan"))
+                except (KeyError, TypeError, ValueError):
+                    vals.append(float("nan"))
+            out[m] = np.array(vals)
+        return out
+
+    # ----------------------------------------------------------- findings
+    def _unit_findings(self, ctx, label, groups, met, bmet, overall, extra, min_size,
+                       regression, mode, prep) -> dict:
+        cfg = self.config
+        q = (1 - cfg["confidence"]) / 2
+        gl = [_glabel(g) for g in groups]
+        sizes = met["count"].astype(int)
+        small = sizes < min_size
+        ok = ~small
+        ref_name = cfg["reference_groups"].get(label)
+        ref = gl.index(ref_name) if ref_name in gl else None
+        findings, charts = [], []
+        evidence_notes = []
+        if ref_name is not None and ref is None:
+            evidence_notes.append(f"reference group {ref_name!r} has no rows; the highest rate "
+                                  "is used instead")
+        if ref is not None and small[ref]:
+            evidence_notes.append(f"reference group {ref_name!r} has only {sizes[ref]} rows")
+
+        # per-group table
+        metric_names = C.REGRESSION_METRICS if regression else C.CLASSIFICATION_METRICS
+        if mode == "data":  # predictions are the labels: only the base rates say anything
+            metric_names = ("mean_prediction",) if regression else ("selection_rate",)
+        table = []
+        for i, g in enumerate(gl):
+            row = {"group": g, "size": int(sizes[i])}
+            for m in metric_names:
+                row[m] = _num(met[m][i])
+            for m, v in extra.items():
+                row[m] = _num(v[i])
+            if bmet is not None and not regression:
+                lo, hi = _ci(bmet["selection_rate"][:, i], q)
+                row["selection_rate_ci"] = [lo, hi]
+            row["note"] = "insufficient data" if small[i] else ""
+            table.append(row)
+        overall_row = {"group": "(overall)", "size": int(np.sum(sizes))}
+        for m in metric_names:
+            overall_row[m] = _num(overall[m])
+        if len(table) > MAX_GROUPS - 1:  # keep the report readable: the largest groups
+            order = np.argsort(-sizes, kind="stable")[: MAX_GROUPS - 1]
+            evidence_notes.append(f"{len(table)} groups; the table and chart show the "
+                                  f"{MAX_GROUPS - 1} largest")
+            table = [table[i] for i in sorted(order)]
+        shown = [gl.index(r["group"]) for r in table]
+        table.append(overall_row)
+        base_ev = {"table": table, "groups_left_out": [gl[i] for i in np.flatnonzero(small)],
+                   "reference_group": gl[ref] if ref is not None else None}
+        if evidence_notes:
+            base_ev["notes"] = evidence_notes
+
+        # underrepresented groups
+        small_idx = np.flatnonzero(small)
+        if len(small_idx) > 10:
+            findings.append(ctx.finding(
+                "underrepresented_group", label,
+                f"{len(small_idx)} groups of {label} have fewer than {min_size} rows (smallest: "
+                f"{int(sizes[small_idx].min())}): insufficient data, so they are left out of the "
+                "disparity verdicts.", value=int(sizes[small_idx].min()),
+                evidence={"attribute": label, "groups": [gl[i] for i in small_idx[:50]]}))
+            small_idx = small_idx[:0]
+        for i in small_idx:
+            findings.append(ctx.finding(
+                "underrepresented_group", f"{label}={gl[i]}",
+                f"Group {gl[i]!r} of {label} has {sizes[i]} rows, below the policy minimum of "
+                f"{min_size}: insufficient data, so it is left out of the disparity verdicts.",
+                value=int(sizes[i]), evidence={"attribute": label, "group": gl[i]}))
+        if not small.any():
+            findings.append(ctx.finding(
+                "underrepresented_group", label,
+                f"Every group of {label} has at least {min_size} rows (smallest: "
+                f"{int(sizes.min())}).", value=int(sizes.min()),
+                evidence={"attribute": label}))
+        usable = np.flatnonzero(ok)
+        sentence = None
+        if len(usable) < 2:
+            findings.append(ctx.finding(
+                "underrepresented_group", label,
+                f"{label}: fewer than two groups have at least {min_size} rows, so no disparity "
+                "can be judged (insufficient data).", status=Status.WARN,
+                value=int(len(usable)), threshold=2, evidence=base_ev))
+            return {"findings": findings, "table": table, "charts": charts, "sentence": None}
+        ref_u = ref if (ref is not None and ok[ref]) else None
+
+        def disparity(values, bvalues, kind):
+            """(point, boot samples, (low_group, high_group)) for one disparity."""
+            v = values[usable]
+            bv = bvalues[:, usable] if bvalues is not None else None
+            if kind == "ratio":
+                if ref_u is not None:
+                    r = values[ref_u]
+                    pt, lo_i = _nanmin_ratio(v, r)
+                    hi_i = int(np.where(usable == ref_u)[0][0])
+                    bs = None if bv is None else _ratio_boot(bv, bvalues[:, ref_u])
+                else:
+                    pt, lo_i, hi_i = _minmax_ratio(v)
+                    bs = None if bv is None else _ratio_boot(bv, None)
+                return pt, bs, (lo_i, hi_i)
+            if ref_u is not None:
+                d = np.abs(v - values[ref_u])
+                i = int(np.nanargmax(d)) if np.isfinite(d).any() else 0
+                pt = float(np.nanmax(d)) if np.isfinite(d).any() else float("nan")
+                bs = None if bv is None else _nanmax(np.abs(bv - bvalues[:, [ref_u]]))
+                return pt, bs, (i, int(np.where(usable == ref_u)[0][0]))
+            pt = _nanrange(v)
+            bs = None if bv is None else _nanrange_rows(bv)
+            lo_i = int(np.nanargmin(v)) if np.isfinite(v).any() else 0
+            hi_i = int(np.nanargmax(v)) if np.isfinite(v).any() else 0
+            return pt, bs, (lo_i, hi_i)
+
+        pos_label = None if prep is None else prep["positive_label"]
+        if not regression:
+            sr = met["selection_rate"]
+            bsr = bmet["selection_rate"] if bmet is not None else None
+            # disparate impact
+            pt, bs, (li, hi) = disparity(sr, bsr, "ratio")
+            ci = _ci(bs, q) if bs is not None else None
+            lo_g, hi_g = gl[usable[li]], gl[usable[hi]]
+            sentence = (f"{cfg['population']} in group {lo_g} {_verb(pos_label)} "
+                        f"{_fmt(pt)} times as often as group {hi_g}." if math.isfinite(pt) else None)
+            chart = {"type": "bar", "title": f"Selection rate ('{pos_label}') by {label}",
+                     "labels": [gl[i] for i in shown], "values": [_num(sr[i]) for i in shown],
+                     "y_label": "selection rate",
+                     "reference_lines": [{"value": _num(0.8 * (sr[ref_u] if ref_u is not None
+                                                               else np.nanmax(sr[usable]))),
+                                          "label": "four-fifths of the "
+                                          + ("reference group" if ref_u is not None
+                                             else "highest rate")}]}
+            if bsr is not None:
+                chart["errors"] = [_ci(bsr[:, i], q) for i in shown]
+            ev = dict(base_ev, ci=ci, low_group=lo_g, high_group=hi_g, sentence=sentence,
+                      charts=[chart])
+            findings.append(self._graded(
+                ctx, "disparate_impact", label, pt, ci,
+                f"Selection rate of group {lo_g!r} is {_fmt(pt)} of group {hi_g!r} "
+                f"({label}; policy minimum {{threshold}}){_ci_text(ci)}.", ev))
+            # demographic parity
+            pt, bs, (li, hi) = disparity(sr, bsr, "diff")
+            ci = _ci(bs, q) if bs is not None else None
+            findings.append(self._graded(
+                ctx, "demographic_parity", label, pt, ci,
+                f"Selection rates of {label} differ by up to {_fmt(pt)} between groups "
+                f"{gl[usable[li]]!r} and {gl[usable[hi]]!r} (policy maximum {{threshold}})"
+                f"{_ci_text(ci)}.", dict(base_ev, ci=ci)))
+            if mode == "model" and prep["has_target"]:
+                tpr, fpr = met["true_positive_rate"], met["false_positive_rate"]
+                p1, b1, _ = disparity(tpr, None if bmet is None else bmet["true_positive_rate"], "diff")
+                p2, b2, _ = disparity(fpr, None if bmet is None else bmet["false_positive_rate"], "diff")
+                pt = float(np.nanmax([p1, p2])) if np.isfinite([p1, p2]).any() else float("nan")
+                bs = None if b1 is None else np.fmax(b1, b2)
+                ci = _ci(bs, q) if bs is not None else None
+                findings.append(self._graded(
+                    ctx, "equalized_odds", label, pt, ci,
+                    f"True/false positive rates of {label} differ by up to {_fmt(pt)} between "
+                    f"groups (TPR {_fmt(p1)}, FPR {_fmt(p2)}; policy maximum {{threshold}})"
+                    f"{_ci_text(ci)}.", dict(base_ev, ci=ci, tpr_difference=_num(p1),
+                                             fpr_difference=_num(p2))))
+                acc = met["accuracy"][usable]
+                if np.isfinite(acc).any():
+                    w = int(np.nanargmin(acc))
+                    pt = float(overall["accuracy"] - acc[w])
+                    bs = None
+                    if bmet is not None:
+                        bs = _overall_boot(bmet, "accuracy") - _nanmin(bmet["accuracy"][:, usable])
+                    ci = _ci(bs, q) if bs is not None else None
+                    findings.append(self._graded(
+                        ctx, "group_performance", label, pt, ci,
+                        f"Accuracy of the worst {label} group {gl[usable[w]]!r} is "
+                        f"{_fmt(float(acc[w]))}, {_fmt(pt)} below the overall "
+                        f"{_fmt(float(overall['accuracy']))} (policy maximum gap {{threshold}})"
+                        f"{_ci_text(ci)}.", dict(base_ev, ci=ci, worst_group=gl[usable[w]])))
+        else:
+            mae = met["mean_absolute_error"][usable]
+            if mode == "model" and np.isfinite(mae).any() and overall["mean_absolute_error"] > 0:
+                w = int(np.nanargmax(mae))
+                ov = float(overall["mean_absolute_error"])
+                pt = float(mae[w] / ov - 1)
+                bs = None
+                if bmet is not None:
+                    bs = (_nanmax(bmet["mean_absolute_error"][:, usable])
+                          / _overall_boot(bmet, "mean_absolute_error") - 1)
+                ci = _ci(bs, q) if bs is not None else None
+                findings.append(self._graded(
+                    ctx, "group_performance", label, pt, ci,
+                    f"Mean absolute error of the worst {label} group {gl[usable[w]]!r} is "
+                    f"{_fmt(float(mae[w]))}, {_fmt(pt * 100)}% above the overall {_fmt(ov)} "
+                    f"(policy maximum excess {{threshold}}){_ci_text(ci)}.",
+                    dict(base_ev, ci=ci, worst_group=gl[usable[w]])))
+            mp = met["mean_prediction"]
+            chart = {"type": "bar", "title": f"Mean {'prediction' if mode == 'model' else 'target'}"
+                     f" by {label}", "labels": [gl[i] for i in shown],
+                     "values": [_num(mp[i]) for i in shown]}
+            if bmet is not None:
+                chart["errors"] = [_ci(bmet["mean_prediction"][:, i], q) for i in shown]
+            charts.append(chart)
+        return {"findings": findings, "table": table, "charts": charts, "sentence": sentence}
+
+    def _graded(self, ctx, kind, subject, value, ci, message, evidence):
+        lv = ctx.levels[kind]
+        value = None if value is None or not math.isfinite(value) else float(value)
+        if value is None:
+            return ctx.finding(kind, subject, message.replace("{threshold}", "n/a")
+                               + " (not computable: a group has no rows for it)",
+                               status=Status.PASS, value=None, threshold=lv.fail, evidence=evidence)
+        status, level = lv.grade(value)
+        if status == Status.FAIL and self.config["require_ci_for_fail"] and ci is not None:
+            bound = ci[1] if lv.direction == "below" else ci[0]
+            if bound is not None and not lv.grade(bound)[0] == Status.FAIL:
+                status = Status.WARN
+                level = lv.fail
+                evidence = dict(evidence, advice="The point estimate is past the fail level but "
+                                "its confidence interval is not (require_ci_for_fail): more data "
+                                "would settle it.")
+        return ctx.finding(kind, subject, message, value=value, status=status, threshold=level,
+                           evidence=evidence)
+
+    def _output(self, ctx, findings, tables, charts, sentences, notes, regression, mode, prep,
+                min_size) -> CheckOutput:
+        cfg = self.config
+        fails = list(dict.fromkeys(f.subject for f in findings if f.status == Status.FAIL))
+        what = "labels" if mode == "data" else "predictions"
+        n_attr = len(ctx.sensitive)
+        worst = sorted((f for f in findings if f.kind == "disparate_impact" and f.value is not None),
+                       key=lambda f: f.value)
+        reading = f" {worst[0].evidence.get('sentence')}" if worst and worst[0].evidence.get("sentence") else ""
+        if fails:
+            summary = (f"The {what} fail the fairness policy for {', '.join(fails[:4])}"
+                       + (", ..." if len(fails) > 4 else "") + "." + reading)
+        elif any(f.status == Status.WARN for f in findings):
+            summary = (f"No fairness failure in the {what} across {n_attr} sensitive attribute(s), "
+                       "but some figures are near the limits or some groups are too small.")
+        else:
+            summary = f"The {what} are fair across the groups of {n_attr} sensitive attribute(s)."
+        if mode == "data":
+            summary += " (No model given: audited the labels' base rates per group.)"
+        settings = {"mode": "data-level (labels, no model)" if mode == "data" else "model",
+                    "task": "regression" if regression else "classification",
+                    "minimum_group_size": min_size, "bootstrap_resamples": cfg["bootstrap"],
+                    "confidence": cfg["confidence"],
+                    "reference_groups": dict(cfg["reference_groups"]) or
+                    "none: ratios are lowest over highest group rate"}
+        if prep is not None:
+            settings.update(positive_label=prep["positive_label"],
+                            positive_label_source=prep["positive_how"],
+                            prediction=prep["decision"])
+        return CheckOutput(findings=findings, summary=summary,
+                           metrics={"settings": settings, "groups": tables, "charts": charts,
+                                    "readings": sentences, "notes": notes})
+
+
+# ---------------------------------------------------------------- helpers
+def _has_value(frame, col):
+    return frame[col].notna().to_numpy() if col is not None else np.zeros(len(frame), bool)
+
+
+def _overall_counts(types):
+    return np.bincount(types, minlength=C.N_TYPES)
+
+
+def _overall_boot(bmet, key):
+    # overall metric per resample from the group stacks: recompute from group counts
+    cnt = bmet["labelled"] if key in ("accuracy", "mean_absolute_error") else bmet["count"]
+    v = np.nan_to_num(bmet[key]) * cnt
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return v.sum(1) / cnt.sum(1)
+
+
+def _group_codes(series: pd.Series) -> tuple[np.ndarray, list[str], str | None]:
+    """Integer codes, group names (sorted, as text), and a note of what was done."""
+    note = []
+    s = series
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) \
+            and s.nunique(dropna=True) > BIN_NUMERIC_ABOVE:
+        s = pd.qcut(s, 5, duplicates="drop").astype(str).where(s.notna())
+        note.append("numeric with many values, binned into quintiles")
+    raw_codes, uniques = pd.factorize(s, sort=False)
+    texts = [str(u) for u in uniques]
+    n_missing = int((raw_codes < 0).sum())
+    if n_missing:
+        texts.append(MISSING)
+        raw_codes = np.where(raw_codes < 0, len(texts) - 1, raw_codes)
+        note.append(f"{n_missing} row(s) without a value form their own group {MISSING!r}")
+    names = sorted(set(texts))  # values equal as text (1 and "1") are one group
+    lookup = np.array([names.index(t) for t in texts], dtype=np.int64)
+    codes = lookup[raw_codes] if len(texts) else np.zeros(len(s), dtype=np.int64)
+    return codes, names, "; ".join(note) or None
+
+
+def _unit_names(name_lists):
+    if len(name_lists) == 1:
+        return list(name_lists[0])
+    out = [()]
+    for names in name_lists:
+        out = [o + (n,) for o in out for n in names]
+    return out
+
+
+def _unit_code(codes, sizes):
+    j = np.zeros(len(codes[0]), dtype=np.int64)
+    for c, s in zip(codes, sizes):
+        j = j * s + c
+    return j
+
+
+def _glabel(g) -> str:
+    return " & ".join(g) if isinstance(g, tuple) else str(g)
+
+
+def _num(x):
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _fmt(x) -> str:
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    return f"{x:.2f}" if abs(x) >= 0.01 or x == 0 else f"{x:.3g}"
+
+
+def _verb(label) -> str:
+    s = str(label)
+    if s.isalpha() and s.lower().endswith("ed"):
+        return f"are {s}"
+    return f"get the outcome {s!r}"
+
+
+def _ci_text(ci) -> str:
+    if ci is None or ci[0] is None:
+        return ""
+    return f"; bootstrap interval {_fmt(ci[0])} to {_fmt(ci[1])}"
+
+
+def _ci(samples, q):
+    if samples is None:
+        return None
+    s = np.asarray(samples, dtype=np.float64)
+    s = s[np.isfinite(s)]
+    if s.size == 0:
+        return [None, None]
+    lo, hi = np.quantile(s, [q, 1 - q])
+    return [float(lo), float(hi)]
+
+
+def _minmax_ratio(v):
+    if not np.isfinite(v).any():
+        return float("nan"), 0, 0
+    lo, hi = int(np.nanargmin(v)), int(np.nanargmax(v))
+    mx = v[hi]
+    return (float(v[lo] / mx) if mx > 0 else (1.0 if v[lo] == 0 else float("nan"))), lo, hi
+
+
+def _nanmin_ratio(v, r):
+    if not np.isfinite(v).any() or not np.isfinite(r) or r <= 0:
+        return float("nan"), 0
+    ratios = v / r
+    i = int(np.nanargmin(ratios))
+    return float(ratios[i]), i
+
+
+def _ratio_boot(bv, bref):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if bref is None:
+            mx = _nanmax(bv)
+            return np.where(mx > 0, _nanmin(bv) / np.where(mx > 0, mx, 1), np.nan)
+        return np.where(bref > 0, _nanmin(bv) / np.where(bref > 0, bref, 1), np.nan)
+
+
+def _nanmax(a):
+    a = np.where(np.isfinite(a), a, -np.inf).max(axis=1)
+    return np.where(np.isfinite(a), a, np.nan)
+
+
+def _nanmin(a):
+    a = np.where(np.isfinite(a), a, np.inf).min(axis=1)
+    return np.where(np.isfinite(a), a, np.nan)
+
+
+
+def _nanrange(v):
+    return float(np.nanmax(v) - np.nanmin(v)) if np.isfinite(v).any() else float("nan")
+
+
+def _nanrange_rows(a):
+    return _nanmax(a) - _nanmin(a)

@@ -1,0 +1,488 @@
+"""The ``licenses`` checker: may this model, its data and its software be used as intended?
+
+It builds a bill of materials of three kinds of component:
+
+- **data**: license evidence beside each dataset file (``datapackage.json``, a dataset card's
+  YAML front matter, Croissant JSON-LD, LICENSE/COPYING/LICENCE files, README text) and the
+  project file's ``licenses.data``;
+- **model**: the same forms beside the model file, and the project file's ``licenses.model``;
+- **software**: every installed Python distribution (``License-Expression``, ``License``,
+  trove classifiers, license files), or the packages of a requirements / lock file.
+
+Every statement is normalized to SPDX (``license-expression``), full license texts are
+compared with the SPDX list's texts (:mod:`.texts`), and the intended use in the policy
+(``commercial``, ``distribution``) decides the verdicts. :func:`cyclonedx_json` writes the
+components as a CycloneDX SBOM.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from riskaudit.checks.base import Checker, CheckContext, CheckOutput, Kind, Option, OptionError
+from riskaudit.checks.licenses.sources import MODEL_SUFFIXES, Component, Evidence, read_folder
+from riskaudit.checks.licenses.software import (environment_components, is_requirements_file,
+                                                requirement_components)
+from riskaudit.checks.licenses.spdx import evaluate, normalize
+from riskaudit.result import Finding, Severity, Status
+
+__all__ = ["LicensesChecker", "cyclonedx_json", "build_components", "COPYLEFT_WEIGHT"]
+
+# How much of a license's copyleft a use triggers (the copyleft_license value): 1 = the
+# terms bind the product as used, 0.5 = partly (weak copyleft, or not a distribution), 0 = not.
+COPYLEFT_WEIGHT = {
+    "distributed": {"network_copyleft": 1.0, "strong_copyleft": 1.0, "weak_copyleft": 0.5, "share_alike": 0.5},
+    "saas": {"network_copyleft": 1.0, "strong_copyleft": 0.5, "weak_copyleft": 0.0, "share_alike": 0.0},
+    "internal": {"network_copyleft": 0.5, "strong_copyleft": 0.0, "weak_copyleft": 0.0, "share_alike": 0.0},
+}
+_EXCEPTION_KEYS = {"component", "kind", "justification", "expires", "approved_by", "license"}
+MAX_TABLE_ROWS = 50
+
+
+class LicensesChecker(Checker):
+    id = "licenses"
+    description = "Licenses of the data, the model and the software, judged against the intended use."
+    needs = frozenset()
+    priority = 20
+    options = {
+        "commercial": Option(True, "the model is used commercially (false: research / non-commercial only)", bool),
+        "distribution": Option("distributed", "how the model reaches users: internal (never leaves the "
+                               "organisation), saas (served over a network) or distributed (shipped)",
+                               str, choices=("internal", "saas", "distributed")),
+        "allow": Option([], "SPDX ids accepted whatever their category (legal has cleared them)", list, item_type=str),
+        "deny": Option([], "SPDX ids that fail wherever they appear", list, item_type=str),
+        "exceptions": Option([], "accepted components: {component, justification, expires: YYYY-MM-DD, "
+                             "kind (optional), approved_by (optional)}", list, item_type=dict),
+        "paths": Option([], "more files or folders to examine (data, model, or a requirements/lock file)",
+                        list, item_type=str),
+        "software": Option("environment", "software components: 'environment' (installed distributions) "
+                           "or 'none'", str, choices=("environment", "none")),
+        "requirements": Option(None, "a requirements or lock file read instead of the environment", str,
+                               nullable=True),
+        "text_match_minimum": Option(0.8, "Dice score on word bigrams a full license text needs to be "
+                                     "identified as an SPDX license", float, minimum=0.3, maximum=1.0),
+    }
+    kinds = {
+        "noncommercial_license": Kind(
+            "1 when a license forbids commercial use (CC-BY-NC, ...) and the policy says commercial use",
+            fail=0.5, severity=Severity.HIGH),
+        "copyleft_license": Kind(
+            "share of copyleft obligations the intended distribution triggers (1 full, 0.5 partial)",
+            fail=0.75, warn=0.25, severity=Severity.MEDIUM),
+        "unknown_license": Kind("1 when no license could be established for a component", warn=0.5,
+                                severity=Severity.MEDIUM),
+        "denied_license": Kind("1 when a component carries a license on the policy's deny list", fail=0.5,
+                               severity=Severity.HIGH),
+        "malformed_metadata": Kind("1 when a license metadata file cannot be parsed", warn=0.5,
+                                   severity=Severity.LOW),
+        "bill_of_materials": Kind("number of components in the bill of materials (informational)"),
+    }
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.exceptions = [_validate_exception(i, e) for i, e in enumerate(self.config["exceptions"])]
+
+    def run(self, ctx: CheckContext) -> CheckOutput:
+        cfg = self.config
+        ctx.progress(0.0, "reading license evidence")
+        components, problems = build_components(
+            project=ctx.project, data=ctx.data, reference=ctx.reference, model=ctx.model,
+            paths=cfg["paths"], software=cfg["software"], requirements=cfg["requirements"],
+            minimum=cfg["text_match_minimum"])
+        ctx.progress(0.8, "judging licenses")
+        return judge(ctx, components, problems, cfg, self.exceptions)
+
+
+def _validate_exception(i: int, e: dict) -> dict:
+    where = f"exceptions[{i}]"
+    unknown = sorted(set(e) - _EXCEPTION_KEYS)
+    if unknown:
+        raise OptionError("exceptions", f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_EXCEPTION_KEYS))})")
+    if not isinstance(e.get("component"), str) or not e["component"].strip():
+        raise OptionError("exceptions", f"{where}: 'component' (e.g. 'data:data' or 'software:foo') is required")
+    if not isinstance(e.get("justification"), str) or len(e["justification"].strip()) < 10:
+        raise OptionError("exceptions", f"{where}: a written 'justification' (at least 10 characters) is required")
+    exp = e.get("expires")
+    if isinstance(exp, _dt.datetime):
+        exp = exp.date()
+    if isinstance(exp, str):
+        try:
+            exp = _dt.date.fromisoformat(exp.strip())
+        except ValueError:
+            raise OptionError("exceptions", f"{where}: 'expires' must be a date YYYY-MM-DD, got {exp!r}") from None
+    if not isinstance(exp, _dt.date):
+        raise OptionError("exceptions", f"{where}: 'expires' (a date YYYY-MM-DD) is required")
+    kind = e.get("kind")
+    if kind is not None and kind not in LicensesChecker.kinds:
+        raise OptionError("exceptions", f"{where}: unknown kind {kind!r}")
+    return {"component": e["component"].strip(), "kind": kind, "justification": e["justification"].strip(),
+            "expires": exp.isoformat(), "approved_by": str(e.get("approved_by") or ""),
+            "license": e.get("license")}
+
+
+# --------------------------------------------------------------------------- collection
+
+def _path_of(obj) -> Path | None:
+    p = getattr(obj, "path", None)
+    if p:
+        return Path(p)
+    uri = getattr(obj, "uri", None)
+    if isinstance(uri, str) and not uri.startswith("<") and Path(uri).exists():
+        return Path(uri)
+    return None
+
+
+def build_components(*, project: dict | None = None, data=None, reference=None, model=None,
+                     paths: Sequence[str] = (), software: str = "environment",
+                     requirements: str | None = None, minimum: float = 0.8) -> tuple[list[Component], list]:
+    """The bill of materials of a project: data and model components with their evidence,
+    and the software components. Returns ``(components, problems)``."""
+    project = dict(project or {})
+    base = Path(project["project_dir"]) if project.get("project_dir") else None
+
+    def resolve(p) -> Path | None:
+        if not p or not isinstance(p, (str, Path)):
+            return None
+        path = Path(p)
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        return path if path.exists() else None
+
+    data_paths = [resolve(project.get("data_path")), resolve(project.get("reference_path"))]
+    if not any(data_paths):
+        data_paths = [_path_of(data), _path_of(reference)]
+    model_paths = [resolve(project.get("model_path")) or _path_of(model)]
+    req = resolve(requirements) if requirements else None
+    if requirements and req is None:
+        from riskaudit.errors import InputError
+
+        raise InputError(f"licenses: requirements file {requirements!r} does not exist")
+    for extra in paths:
+        p = resolve(extra) or (Path(extra) if Path(extra).exists() else None)
+        if p is None:
+            from riskaudit.errors import InputError
+
+            raise InputError(f"licenses: path {extra!r} does not exist")
+        if p.is_file() and is_requirements_file(p):
+            req = p
+        elif p.suffix.lower() in MODEL_SUFFIXES or (p.is_dir() and any(
+                c.suffix.lower() in MODEL_SUFFIXES for c in p.iterdir() if c.is_file())):
+            model_paths.append(p)
+        else:
+            data_paths.append(p)
+
+    components: list[Component] = []
+    problems: list = []
+    declared = project.get("licenses") if isinstance(project.get("licenses"), dict) else {}
+    for kind, plist in (("data", data_paths), ("model", model_paths)):
+        folders: dict[Path, list[Path]] = {}
+        for p in plist:
+            if p is None:
+                continue
+            folder = p if p.is_dir() else p.parent
+            folders.setdefault(folder.resolve(), []).append(p)
+        for folder, files in folders.items():
+            name = folder.name or str(folder)
+            if kind == "model" and len(files) == 1 and files[0].is_file():
+                name = files[0].name
+            comp = Component(kind, name, paths=[str(f) for f in files])
+            ev, probs = read_folder(folder, base, minimum)
+            comp.evidence, comp.problems = ev, probs
+            components.append(comp)
+        decl = declared.get(kind)
+        if decl:
+            targets = [c for c in components if c.kind == kind]
+            if not targets:
+                targets = [Component(kind, "declared")]
+                components += targets
+            n = normalize(str(decl))
+            for c in targets:
+                c.evidence.append(Evidence(n.expression, "project file", f"licenses.{kind}",
+                                           note=n.note or str(decl)))
+    if req is not None:
+        comps, probs = requirement_components(req, minimum)
+        components += comps
+        problems += probs
+    elif software == "environment":
+        components += environment_components(minimum)
+    return components, problems
+
+
+# --------------------------------------------------------------------------- judging
+
+def verdict_of(comp: Component, cfg: dict) -> dict:
+    """Category, chosen license and the finding kind/value for one component."""
+    lics = sorted({e.license for e in comp.evidence if e.license})
+    if not lics:
+        return {"license": None, "category": "unknown", "kind": "unknown_license", "value": 1.0,
+                "note": "no license evidence" if not comp.evidence else "; ".join(e.note for e in comp.evidence if e.note)}
+    judged = [(lic, *evaluate(lic)) for lic in lics]
+    from riskaudit.checks.licenses.spdx import _RANK  # noqa: PLC0415
+
+    lic, cat, chosen, note = max(judged, key=lambda j: _RANK[j[1]])
+    notes = [j[3] for j in judged if j[3]]
+    if len(lics) > 1:
+        notes.append(f"the sources name {', '.join(lics)}; the most restrictive, {chosen}, is applied")
+    ids = set(chosen.replace("(", " ").replace(")", " ").split()) - {"AND", "OR", "WITH"}
+    out = {"license": lic, "chosen": chosen, "category": cat, "note": "; ".join(notes), "ids": sorted(ids)}
+    deny = set(cfg["deny"])
+    all_ids = set(" ".join(lics).replace("(", " ").replace(")", " ").split()) - {"AND", "OR", "WITH"}
+    if all_ids & deny:
+        out.update(kind="denied_license", value=1.0, denied=sorted(all_ids & deny))
+    elif ids and ids <= set(cfg["allow"]):
+        out.update(kind=_kind_of(cat), value=0.0, allowed=True)
+    elif cat == "noncommercial":
+        out.update(kind="noncommercial_license", value=1.0 if cfg["commercial"] else 0.0)
+        if not cfg["commercial"] and "-SA-" in chosen.upper():
+            out.update(kind="copyleft_license", value=COPYLEFT_WEIGHT[cfg["distribution"]]["share_alike"])
+    elif cat in ("strong_copyleft", "weak_copyleft", "network_copyleft"):
+        key = "share_alike" if chosen.upper().startswith("CC-BY-SA") else cat
+        out.update(kind="copyleft_license", value=COPYLEFT_WEIGHT[cfg["distribution"]][key])
+    elif cat in ("unknown", "proprietary"):
+        out.update(kind="unknown_license", value=1.0)
+    else:
+        out.update(kind="noncommercial_license", value=0.0)
+    return out
+
+
+def _kind_of(cat: str) -> str:
+    return {"noncommercial": "noncommercial_license", "unknown": "unknown_license",
+            "proprietary": "unknown_license"}.get(cat, "copyleft_license" if "copyleft" in cat else "noncommercial_license")
+
+
+def _exception_for(comp: Component, kind: str, exceptions: Iterable[dict]) -> dict | None:
+    for e in exceptions:
+        if e["component"] in (comp.subject, comp.name, comp.kind) and e["kind"] in (None, kind):
+            return e
+    return None
+
+
+_MESSAGES = {
+    "noncommercial_license": "{what} is licensed {lic}, which forbids commercial use{use}.",
+    "copyleft_license": "{what} is licensed {lic} ({cat}), whose terms bind a {dist} product{use}.",
+    "unknown_license": "No license could be established for {what}{use}.",
+    "denied_license": "{what} carries {lic}, which the policy denies.",
+}
+
+
+def _use_text(cfg) -> str:
+    return f"{'commercial' if cfg['commercial'] else 'non-commercial'}, {cfg['distribution']}"
+
+
+def _where(comp: Component) -> str:
+    locs = [e.location for e in comp.evidence if e.license]
+    return "; ".join(dict.fromkeys(locs)) or "; ".join(e.location for e in comp.evidence) or "no evidence found"
+
+
+def judge(ctx: CheckContext, components: list[Component], problems: list, cfg: dict,
+          exceptions: list[dict]) -> CheckOutput:
+    findings: list[Finding] = []
+    today = _dt.date.today().isoformat()
+    rows = []
+    unknown_software = []
+    counts = {"noncommercial": 0, "copyleft": 0, "unknown": 0, "denied": 0}
+    for comp in components:
+        v = verdict_of(comp, cfg)
+        kind, value = v["kind"], v["value"]
+        status, _ = ctx.levels[kind].grade(value)
+        exc = _exception_for(comp, kind, exceptions) if status != Status.PASS else None
+        exc_info = None
+        if exc is not None:
+            exc_info = dict(exc, expired=exc["expires"] < today)
+            if not exc_info["expired"]:
+                status = Status.PASS
+        rows.append(_row(comp, v, status, exc_info))
+        if status != Status.PASS:
+            counts[{"noncommercial_license": "noncommercial", "copyleft_license": "copyleft",
+                    "unknown_license": "unknown", "denied_license": "denied"}[kind]] += 1
+        if comp.kind == "software" and kind == "unknown_license" and status != Status.PASS:
+            unknown_software.append((comp, v))
+            continue
+        if comp.kind == "software" and status == Status.PASS and exc_info is None:
+            continue
+        findings.append(_finding(ctx, comp, v, status, exc_info, cfg))
+        for prob in comp.problems:
+            findings.append(ctx.finding("malformed_metadata", prob.file,
+                                        f"{prob.file} could not be read as license metadata: {prob.error}.",
+                                        value=1.0, evidence={"file": prob.file, "error": prob.error,
+                                                             "component": comp.subject}))
+    for prob in problems:
+        findings.append(ctx.finding("malformed_metadata", prob.file,
+                                    f"{prob.file} could not be read: {prob.error}.", value=1.0,
+                                    evidence={"file": prob.file, "error": prob.error}))
+    if unknown_software:
+        n = len(unknown_software)
+        findings.append(ctx.finding(
+            "unknown_license", "software",
+            f"{n} of {sum(c.kind == 'software' for c in components)} software distributions have no clear "
+            f"license (none stated, or a proprietary one); the policy warns at any.", value=1.0,
+            evidence={"table": [{"component": c.name, "version": c.version, "evidence": _where(c),
+                                 "note": v.get("note", "")[:200]} for c, v in unknown_software[:MAX_TABLE_ROWS]],
+                      "count": n,
+                      "advice": "Check these packages' license files by hand, then list them under "
+                                "checks.licenses.options.exceptions or allow their licenses."}))
+    order = {"data": 0, "model": 1, "software": 2}
+    rows.sort(key=lambda r: (order[r["type"]], r["verdict"] == "pass", r["component"].lower()))
+    findings.insert(0, ctx.finding(
+        "bill_of_materials", "bill of materials",
+        f"{len(components)} components examined: {sum(c.kind == 'data' for c in components)} data, "
+        f"{sum(c.kind == 'model' for c in components)} model, {sum(c.kind == 'software' for c in components)} software.",
+        value=len(components), status=Status.PASS,
+        evidence={"table": rows[:MAX_TABLE_ROWS], "rows_total": len(rows),
+                  "intended_use": {"commercial": cfg["commercial"], "distribution": cfg["distribution"]},
+                  "exceptions": [dict(e, expired=e["expires"] < today) for e in exceptions]}))
+    metrics = {"components": rows, "counts": dict(counts, total=len(components),
+                                                  resolved=sum(1 for r in rows if r["license"]))}
+    return CheckOutput(findings, _summary(components, rows, counts, cfg), metrics)
+
+
+def _row(comp: Component, v: dict, status: Status, exc: dict | None) -> dict:
+    best = next((e for e in comp.evidence if e.license), comp.evidence[0] if comp.evidence else None)
+    return {"component": comp.name, "type": comp.kind, "version": comp.version,
+            "license": v.get("chosen") or v.get("license"), "category": v["category"],
+            "verdict": status.value, "evidence": _where(comp) if best else "none found",
+            "score": best.score if best else None, "note": (v.get("note") or "")[:160],
+            "exception": (f"until {exc['expires']}" + (" (expired)" if exc["expired"] else "")) if exc else ""}
+
+
+def _finding(ctx, comp: Component, v: dict, status: Status, exc: dict | None, cfg: dict) -> Finding:
+    kind = v["kind"]
+    what = {"data": "the dataset", "model": "the model", "software": "the package"}[comp.kind] + f" '{comp.name}'"
+    lic = v.get("chosen") or v.get("license") or "unknown"
+    cap = lambda t: t[:1].upper() + t[1:]  # noqa: E731
+    if v["value"] == 0.0 and kind != "unknown_license":
+        msg = cap(f"{what} is licensed {lic} ({v['category'].replace('_', ' ')}), which allows the intended use ({_use_text(cfg)}).")
+        if v.get("allowed"):
+            msg = cap(f"{what} is licensed {lic}, which the policy's allow list accepts.")
+    else:
+        msg = cap(_MESSAGES[kind].format(what=what, lic=lic, cat=v["category"].replace("_", " "),
+                                     dist=cfg["distribution"], use=f" (intended use: {_use_text(cfg)})"))
+    evidence: dict[str, Any] = {
+        "component": comp.subject, "type": comp.kind, "license": lic, "category": v["category"],
+        "sources": [e.to_dict() for e in comp.evidence], "paths": comp.paths,
+    }
+    if v.get("note"):
+        evidence["note"] = v["note"]
+    if exc is not None:
+        evidence["exception"] = exc
+        if exc["expired"]:
+            msg += f" An exception for it expired on {exc['expires']} and no longer applies."
+        else:
+            msg += f" Accepted by exception until {exc['expires']}: {exc['justification']}"
+    elif status != Status.PASS:
+        evidence["exception_snippet"] = _snippet(comp, kind)
+        evidence["how_to_record_an_exception"] = [{
+            "policy key": "checks.licenses.options.exceptions", "component": comp.subject, "kind": kind,
+            "justification": "<why this use is acceptable>", "approved_by": "<name, role>",
+            "expires": "<YYYY-MM-DD>"}]
+        evidence["advice"] = _advice(kind, comp)
+    return ctx.finding(kind, comp.subject, msg, value=v["value"], status=status, evidence=evidence,
+                       threshold=ctx.levels[kind].fail if ctx.levels[kind].fail is not None else ctx.levels[kind].warn)
+
+
+def _advice(kind: str, comp: Component) -> str:
+    if kind == "noncommercial_license":
+        return (f"Replace the {comp.kind} with commercially licensed material, obtain a commercial license "
+                "from the rights holder, or set checks.licenses.options.commercial: false if the use is "
+                "non-commercial. If legal has accepted the risk, record an exception (see exception_snippet).")
+    if kind == "copyleft_license":
+        return ("Check that the product can meet the license's terms (source offer, same license for "
+                "derived works) or replace the component; set the distribution option to the real use.")
+    if kind == "unknown_license":
+        return (f"Add a LICENSE file or a datapackage.json / card 'license:' to the {comp.kind}, or declare "
+                f"it in the project file (licenses: {{{comp.kind}: SPDX-ID}}).")
+    return "Remove the component or ask legal to take its license off the deny list."
+
+
+def _snippet(comp: Component, kind: str) -> str:
+    expires = (_dt.date.today() + _dt.timedelta(days=90)).isoformat()
+    return ("checks:\n  licenses:\n    options:\n      exceptions:\n"
+            f"        - component: \"{comp.subject}\"\n          kind: {kind}\n"
+            "          justification: \"<why this use is acceptable, e.g. a commercial license was bought>\"\n"
+            f"          approved_by: \"<name, role>\"\n          expires: {expires}\n")
+
+
+def _summary(components, rows, counts, cfg) -> str:
+    if not components:
+        return "No data, model or software was found to check licenses of."
+    bad = [r for r in rows if r["verdict"] != "pass" and r["type"] in ("data", "model")]
+    parts = []
+    for r in bad[:2]:
+        what = "dataset" if r["type"] == "data" else "model"
+        reason = {"noncommercial": "which forbids commercial use", "unknown": "no license could be established"}
+        lic = r["license"] or "unknown"
+        parts.append(f"the {what} '{r['component']}' is licensed {lic}" if r["license"] else
+                     f"no license could be established for the {what} '{r['component']}'")
+        if r["license"] and r["category"] in reason:
+            parts[-1] += f", {reason[r['category']]}"
+    head = ("; ".join(parts) + ". ") if parts else ""
+    head = head[:1].upper() + head[1:]
+    sw = sum(r["type"] == "software" for r in rows)
+    tail = (f"{len(rows)} components checked for {'commercial' if cfg['commercial'] else 'non-commercial'}, "
+            f"{cfg['distribution']} use ({sw} software): {counts['noncommercial']} non-commercial, "
+            f"{counts['copyleft']} copyleft, {counts['unknown']} without a clear license"
+            + (f", {counts['denied']} denied" if counts["denied"] else "") + ".")
+    return head + tail
+
+
+# --------------------------------------------------------------------------- CycloneDX
+
+def cyclonedx_json(result_or_components: Any) -> str:
+    """A CycloneDX 1.6 JSON SBOM of the components of a licenses check.
+
+    Accepts a :class:`~riskaudit.result.CheckResult` of this checker, its ``to_dict()``, a
+    whole report (``Report.to_dict()`` / report.json: its ``licenses`` check is used; no
+    components when it has none), the ``metrics["components"]`` rows, or :class:`Component`
+    objects. The report writer can save the result as ``sbom.cdx.json``.
+    """
+    from cyclonedx.model.bom import Bom
+    from cyclonedx.model.component import Component as CdxComponent, ComponentType
+    from cyclonedx.model.license import LicenseExpression
+    from cyclonedx.model import Property
+    from cyclonedx.output.json import JsonV1Dot6
+
+    rows = _rows_of(result_or_components)
+    bom = Bom()
+    types = {"data": ComponentType.DATA, "model": ComponentType.MACHINE_LEARNING_MODEL,
+             "software": ComponentType.LIBRARY}
+    used_refs = set()
+    for r in rows:
+        ref = f"{r['type']}:{r['component']}@{r.get('version') or ''}"
+        if ref in used_refs:
+            continue
+        used_refs.add(ref)
+        lic = r.get("license")
+        purl = None
+        if r["type"] == "software":
+            from packageurl import PackageURL
+
+            purl = PackageURL(type="pypi", name=r["component"].lower(), version=r.get("version") or None)
+        props = [Property(name="riskaudit:license_category", value=str(r.get("category"))),
+                 Property(name="riskaudit:verdict", value=str(r.get("verdict"))),
+                 Property(name="riskaudit:license_evidence", value=str(r.get("evidence"))[:500])]
+        if r.get("exception"):
+            props.append(Property(name="riskaudit:exception", value=str(r["exception"])))
+        bom.components.add(CdxComponent(
+            name=r["component"], type=types.get(r["type"], ComponentType.LIBRARY),
+            version=r.get("version") or None, bom_ref=ref, purl=purl,
+            licenses=[LicenseExpression(lic)] if lic else None, properties=props))
+    return JsonV1Dot6(bom).output_as_string(indent=2)
+
+
+def _rows_of(obj: Any) -> list[dict]:
+    if hasattr(obj, "metrics") and not isinstance(obj, dict):
+        return list(obj.metrics.get("components") or [])
+    if isinstance(obj, dict) and "checks" in obj:  # a whole report.json
+        obj = next((c for c in obj["checks"] if c.get("id") == LicensesChecker.id), {})
+    if isinstance(obj, dict):
+        return list((obj.get("metrics") or {}).get("components") or [])
+    rows = []
+    for item in obj:
+        if isinstance(item, Component):
+            v = verdict_of(item, LicensesChecker.validate_options({}))
+            rows.append(_row(item, v, Status.PASS, None) | {"verdict": ""})
+        else:
+            rows.append(dict(item))
+    return rows

@@ -1,0 +1,150 @@
+"""Software components: the installed Python distributions, or a requirements / lock file.
+
+A distribution's license is read, in this order, from its ``License-Expression`` (PEP 639),
+its ``License`` field (a name, or a whole license text compared with the SPDX texts), its
+``License ::`` trove classifiers, and last the license files it ships (``License-File``).
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import metadata
+from pathlib import Path
+
+from riskaudit.checks.licenses.sources import Component, Evidence, Problem
+from riskaudit.checks.licenses.spdx import normalize, normalize_classifier
+from riskaudit.checks.licenses.texts import identify_text, looks_like_license_text
+
+__all__ = ["environment_components", "requirement_components", "canonical", "is_requirements_file"]
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _resolve(dist: metadata.Distribution, minimum: float) -> list[Evidence]:
+    meta = dist.metadata
+    name = meta.get("Name") or "?"
+    where = f"{name} {meta.get('Version') or ''}".strip() + " METADATA"
+    expr = meta.get("License-Expression")
+    if expr:
+        n = normalize(expr)
+        return [Evidence(n.expression, "License-Expression (PEP 639)", f"{where}: License-Expression",
+                         note=n.note or expr)]
+    notes = []
+    lic = (meta.get("License") or "").strip()
+    long_text = "\n" in lic or len(lic) > 200
+    if lic and not long_text:
+        n = normalize(lic)
+        if n.expression:
+            return [Evidence(n.expression, "License field", f"{where}: License", note=n.note or lic)]
+        notes.append(n.note)
+    classifiers = [c for c in (meta.get_all("Classifier") or []) if c.startswith("License ::")]
+    found = []
+    for c in classifiers:
+        n = normalize_classifier(c)
+        if n.expression and n.expression not in found:
+            found.append(n.expression)
+    if found:
+        # Trove classifiers cannot say whether several licenses are a choice or apply to
+        # different parts; they are read as a choice, and the note says so.
+        expr = " OR ".join(f"({e})" if " " in e else e for e in found) if len(found) > 1 else found[0]
+        note = "; ".join(classifiers)
+        if len(found) > 1:
+            note = "several license classifiers, read as a choice: " + note
+        return [Evidence(normalize(expr).expression or expr, "trove classifier", f"{where}: Classifier", note=note)]
+    if long_text:
+        if looks_like_license_text(lic):
+            m = identify_text(lic, minimum)
+            if m.spdx_id:
+                return [Evidence(m.spdx_id, "License field (full text)", f"{where}: License",
+                                 score=m.score, note=f"text matches SPDX {m.spdx_id} ({m.score:.2f})")]
+        first = lic.splitlines()[0].strip()
+        n = normalize(first)
+        if n.expression:
+            return [Evidence(n.expression, "License field", f"{where}: License", note=f"first line {first!r}")]
+        notes.append("License field holds a text that matches no SPDX license")
+    for lf in meta.get_all("License-File") or []:
+        for cand in (f"licenses/{lf}", lf):
+            try:
+                text = dist.read_text(cand)
+            except Exception:  # noqa: BLE001 - broken installs must not stop the audit
+                text = None
+            if text:
+                m = identify_text(text, minimum)
+                if m.spdx_id:
+                    return [Evidence(m.spdx_id, "license file", f"{name}: {lf}", score=m.score,
+                                     note=f"text matches SPDX {m.spdx_id} ({m.score:.2f})")]
+                notes.append(f"license file {lf} matches no SPDX text well (best {m.best_candidate} {m.score:.2f})")
+                break
+    return [Evidence(None, "package metadata", where, note="; ".join(n for n in notes if n) or "no license metadata")]
+
+
+def environment_components(minimum: float = 0.8) -> list[Component]:
+    """One component per installed distribution (first on ``sys.path`` wins)."""
+    seen: dict[str, Component] = {}
+    for dist in metadata.distributions():
+        try:
+            name = dist.metadata.get("Name")
+        except Exception:  # noqa: BLE001
+            continue
+        if not name or canonical(name) in seen:
+            continue
+        comp = Component("software", name, dist.metadata.get("Version") or "")
+        try:
+            comp.evidence = _resolve(dist, minimum)
+        except Exception as exc:  # noqa: BLE001 - broken metadata is a finding, not a crash
+            comp.problems.append(Problem(f"{name} METADATA", f"cannot be read: {exc}"))
+        seen[canonical(name)] = comp
+    return sorted(seen.values(), key=lambda c: canonical(c.name))
+
+
+def is_requirements_file(path: Path) -> bool:
+    n = path.name.lower()
+    return (n.endswith(".txt") and "requirement" in n) or n.endswith(".lock") or \
+        (n.startswith("pylock") and n.endswith(".toml")) or n in ("requirements.in", "constraints.txt")
+
+
+def _requirement_names(path: Path) -> tuple[list[tuple[str, str]], list[Problem]]:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix.lower() in (".lock", ".toml"):
+        import tomllib
+
+        try:
+            doc = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            return [], [Problem(str(path), f"malformed TOML: {exc}")]
+        pkgs = doc.get("package") or doc.get("packages") or []
+        return [(str(p.get("name")), str(p.get("version") or "")) for p in pkgs
+                if isinstance(p, dict) and p.get("name")], []
+    out = []
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line or line.startswith(("-", "git+", "http:", "https:", "file:")):
+            continue
+        m = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*(?:===?\s*([^\s;,]+))?", line)
+        if m:
+            out.append((m.group(1), m.group(3) or ""))
+    return out, []
+
+
+def requirement_components(path: Path, minimum: float = 0.8) -> tuple[list[Component], list[Problem]]:
+    """Components named by a requirements or lock file; licenses from the installed metadata."""
+    names, problems = _requirement_names(path)
+    comps = []
+    seen = set()
+    for name, version in names:
+        if canonical(name) in seen:
+            continue
+        seen.add(canonical(name))
+        comp = Component("software", name, version)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            comp.evidence = [Evidence(None, "requirements file", str(path),
+                                      note="not installed here, so its license metadata cannot be read")]
+        else:
+            comp.version = comp.version or dist.metadata.get("Version") or ""
+            comp.evidence = _resolve(dist, minimum)
+        comps.append(comp)
+    return comps, problems

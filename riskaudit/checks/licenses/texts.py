@@ -1,0 +1,118 @@
+"""Identify a full license text by comparison with the SPDX license list's own texts.
+
+The reference texts come from the ``spdx`` package (the SPDX license-list data: ids,
+names and the license texts, CC0). A text is reduced to its set of word bigrams (lower
+case, punctuation, SPDX template markup such as ``<<var;...>>`` and placeholders such as
+``<year>`` removed); the score of a candidate is the Dice coefficient of the two sets,
+``2 |A & B| / (|A| + |B|)``. Bigrams keep versions apart (CC-BY-NC-4.0 against
+CC-BY-NC-SA-4.0, GPL-2.0 against GPL-3.0) where single words would not.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from dataclasses import dataclass
+
+__all__ = ["spdx_records", "identify_text", "TextMatch", "looks_like_license_text"]
+
+_MARKUP = re.compile(r"<<.*?>>|<[^<>\n]{1,60}>", re.S)
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _data_dir() -> str:
+    import spdx  # the SPDX license list data (ids, names, texts)
+
+    return os.path.join(os.path.dirname(spdx.__file__), "data")
+
+
+@functools.lru_cache(maxsize=1)
+def spdx_records() -> tuple[dict, ...]:
+    """The SPDX license list records: ``id``, ``name``, ``template`` (text file name)."""
+    with open(os.path.join(_data_dir(), "db.json"), encoding="utf-8") as fh:
+        db = json.load(fh)
+    return tuple(db["licenses"])
+
+
+def spdx_list_version() -> str:
+    with open(os.path.join(_data_dir(), "db.json"), encoding="utf-8") as fh:
+        return str(json.load(fh).get("version", ""))
+
+
+def shingles(text: str) -> frozenset[str]:
+    text = _MARKUP.sub(" ", text.lower().replace("licence", "license"))
+    words = _WORD.findall(text)
+    return frozenset(f"{a} {b}" for a, b in zip(words, words[1:]))
+
+
+@functools.lru_cache(maxsize=1)
+def _index() -> tuple[tuple[str, frozenset[str]], ...]:
+    from riskaudit.checks.licenses.spdx import licensing
+
+    out = []
+    seen = set()
+    base = _data_dir()
+    for rec in spdx_records():
+        path = os.path.join(base, rec["template"])
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except UnicodeDecodeError:
+            with open(path, encoding="latin-1") as fh:
+                text = fh.read()
+        except OSError:
+            continue
+        sid = rec["id"]
+        try:  # the list's deprecated ids ("GPL-2.0") in today's spelling ("GPL-2.0-only")
+            sid = licensing().parse(sid).render()
+        except Exception:
+            pass
+        if sid in seen:
+            continue
+        seen.add(sid)
+        grams = shingles(text)
+        if len(grams) >= 5:
+            out.append((sid, grams))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class TextMatch:
+    """The best SPDX match of a text: ``spdx_id`` None when no score reaches ``minimum``."""
+
+    spdx_id: str | None
+    score: float
+    best_candidate: str | None
+    runner_up: str | None
+    runner_up_score: float
+
+
+def identify_text(text: str, minimum: float = 0.8) -> TextMatch:
+    """Best SPDX license for a full license text, with its Dice score on word bigrams."""
+    doc = shingles(text)
+    if len(doc) < 5:
+        return TextMatch(None, 0.0, None, None, 0.0)
+    scores = []
+    n = len(doc)
+    for sid, grams in _index():
+        m = len(grams)
+        if min(n, m) * 2 / (n + m) < minimum * 0.5:  # cannot reach half the minimum
+            continue
+        inter = len(doc & grams)
+        if inter:
+            scores.append((2 * inter / (n + m), sid))
+    if not scores:
+        return TextMatch(None, 0.0, None, None, 0.0)
+    scores.sort(key=lambda t: (-t[0], len(t[1]), t[1]))  # ties: the plain id over its variants
+    best_score, best = scores[0]
+    second_score, second = scores[1] if len(scores) > 1 else (0.0, None)
+    return TextMatch(best if best_score >= minimum else None, round(best_score, 4), best,
+                     second, round(second_score, 4))
+
+
+def looks_like_license_text(text: str) -> bool:
+    """A long text with the vocabulary of a license (not one line naming one)."""
+    words = len(text.split())
+    return words >= 60 and bool(re.search(r"permission|warranty|licen[cs]e|copyright|rights", text, re.I))
