@@ -186,6 +186,9 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
     from riskaudit.scan import scan
 
     formats = parse_formats(settings.get("format") or "html,json")
+    for key, option in (("expectation_suite", "expectation_suite"), ("weights", "--weights")):
+        if settings.get(key) and not Path(settings[key]).exists():
+            raise InputError(f"{option}: file {settings[key]!r} does not exist")
     if not any(settings.get(k) for k in ("data", "reference", "model")):
         raise InputError("nothing to audit: no riskaudit.yaml in this folder and no --data, "
                          "--reference or --model given (see `riskaudit scan --help`)")

@@ -64,6 +64,11 @@ eval_mode: false
 licenses:
   model: Apache-2.0
 options:
+  data_validity:
+    # An explicit great-expectations expectation: applicants are adults under 110.
+    expectations:
+      - type: expect_column_values_to_be_between
+        kwargs: {column: age, min_value: 18, max_value: 110}
   fairness:
     positive_label: approved
     population: Applicants

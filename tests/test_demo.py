@@ -52,3 +52,11 @@ def test_demo_shows_each_checker_finding_something_real(demo_run):
     di = {f["subject"]: f for f in findings(report, "fairness") if f["id"] == "fairness.disparate_impact"}
     assert di["age_band"]["status"] == "fail" and di["age_band"]["value"] < 0.8
     assert di["sex"]["status"] == "pass"
+    # data_validity: leakage, label spellings, impossible values, a rare class
+    dv = [(f["id"].split(".")[1], f["subject"], f) for f in findings(report, "data_validity")]
+    leak = [f for k, _, f in dv if k == "train_test_leakage"]
+    assert leak[0]["status"] == "fail" and leak[0]["evidence"]["count"] == 40
+    assert [f["evidence"]["count"] for k, _, f in dv if k == "label_inconsistency" and f["status"] == "fail"] == [14]
+    assert any(k == "out_of_range" and s == "age" and f["status"] == "fail" for k, s, f in dv)  # explicit expectation
+    assert any(k == "out_of_range" and s == "debt_ratio" for k, s, f in dv)
+    assert any(k == "rare_class" and s == "manual_review" for k, s, f in dv)

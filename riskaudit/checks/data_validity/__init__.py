@@ -1,0 +1,530 @@
+"""data_validity: is the data fit to judge and train a model on?
+
+great-expectations validates the columns (see :mod:`.expectations`); the row-level checks
+it lacks (duplicates, train/test leakage, conflicting and inconsistent labels, rare
+classes, empty samples, outliers, representation) are in :mod:`.rows`; image and tensor
+datasets in :mod:`.images`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskaudit.checks.base import CheckContext, Checker, CheckOutput, Kind, Need, Option, OptionError
+from riskaudit.checks.data_validity import expectations as gxs
+from riskaudit.checks.data_validity import images as img
+from riskaudit.checks.data_validity import rows as rw
+from riskaudit.data import ARRAY_FEATURE
+from riskaudit.masking import safe_example
+from riskaudit.result import Finding, Severity, Status
+
+_PHRASES = {
+    "expect_column_values_to_not_be_null": "are missing",
+    "expect_column_values_to_be_in_set": "are not among the values seen in the reference data",
+    "expect_column_values_to_be_unique": "repeat another row's value",
+}
+
+
+class DataValidityChecker(Checker):
+    id = "data_validity"
+    description = ("Is the data fit to judge and train a model on: column validation with "
+                   "great-expectations, duplicates, leakage, label problems, rare classes.")
+    needs = frozenset({Need.DATA})
+    priority = 20  # after pii (10): example values of personal-data columns are masked
+    options = {
+        "range_margin": Option(0.5, "Inferred numeric ranges are the reference's [min, max] "
+                               "widened by this fraction of its span on each side (a column "
+                               "never negative in the reference stays at >= 0).", minimum=0.0),
+        "null_margin": Option(0.05, "A column may have this much larger a share of missing "
+                              "values than the reference before missing_values is reported.",
+                              minimum=0.0, maximum=1.0),
+        "max_categories": Option(50, "A text column with at most this many distinct values in "
+                                 "the reference is categorical: new values are out_of_range.",
+                                 minimum=1),
+        "expectations": Option((), "Explicit great-expectations expectations: a list of "
+                               "{type: expect_..., kwargs: {...}} (the names and arguments of "
+                               "great-expectations 1.x). Any failure is a `fail` finding.",
+                               type=(list, tuple), item_type=dict),
+        "outlier_method": Option("robust_z", "Outliers per numeric column: robust z-score "
+                                 "(median/MAD) or the IQR rule.", choices=("robust_z", "iqr")),
+        "robust_z": Option(3.5, "Robust z-score beyond which a value is an outlier "
+                           "(Iglewicz & Hoaglin's 3.5).", minimum=0.5),
+        "iqr_k": Option(3.0, "IQR multiplier of the IQR rule (Tukey's 'far out' fence 3.0).",
+                        minimum=0.1),
+    }
+    kinds = {
+        "missing_values": Kind("Share of a column's values missing beyond what the reference "
+                               "allows.", fail=0.1, warn=0.0, severity=Severity.MEDIUM),
+        "out_of_range": Kind("Share of a column's values outside the expected range or set.",
+                             fail=0.01, warn=0.0, severity=Severity.HIGH),
+        "type_mismatch": Kind("Share of a column's values of an unexpected type.", fail=0.01,
+                              warn=0.0, severity=Severity.HIGH),
+        "schema_mismatch": Kind("Columns missing from (fail) or added to (warn) the evaluation "
+                                "data compared with the reference.", fail=0.0,
+                                severity=Severity.HIGH),
+        "duplicate_rows": Kind("Share of rows that repeat an earlier row (or an id).", fail=0.05,
+                               warn=0.0, severity=Severity.MEDIUM),
+        "train_test_leakage": Kind("Share of evaluation rows that also occur in the reference "
+                                   "(training) data.", fail=0.01, warn=0.0,
+                                   severity=Severity.CRITICAL),
+        "conflicting_labels": Kind("Share of rows whose identical features carry different "
+                                   "labels.", fail=0.01, warn=0.0, severity=Severity.HIGH),
+        "label_inconsistency": Kind("Share of rows whose label is another spelling of a class "
+                                    "(case, whitespace, Unicode form).", fail=0.0,
+                                    severity=Severity.HIGH),
+        "rare_class": Kind("Samples of a class (below the level is bad; 0: absent from one "
+                           "dataset).", direction="below", warn=100, severity=Severity.MEDIUM),
+        "empty_sample": Kind("Share of samples that are empty: blank text, constant images, "
+                             "all-null rows.", fail=0.05, warn=0.0, severity=Severity.MEDIUM),
+        "outliers": Kind("Largest share of a numeric column's values that are outliers "
+                         "(evidence; never fails by default).", warn=0.05, severity=Severity.LOW),
+        "representation": Kind("Largest change in a sensitive group's share between reference "
+                               "and evaluation data.", warn=0.1, severity=Severity.MEDIUM),
+        "unreadable_file": Kind("Share of files in an image folder that could not be read.",
+                                fail=0.01, warn=0.0, severity=Severity.MEDIUM),
+    }
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.policy_specs = gxs.parse_entries(self.config["expectations"], "the policy")
+
+    @classmethod
+    def validate_options(cls, options):
+        """Also check that every explicit expectation is a great-expectations expectation
+        with valid arguments, so a typo stops the scan before any check runs."""
+        out = super().validate_options(options)
+        if out["expectations"]:
+            try:
+                for spec in gxs.parse_entries(out["expectations"], "the policy"):
+                    gxs.to_expectation(spec)
+            except ValueError as exc:
+                raise OptionError("expectations", str(exc)) from None
+        return out
+
+    # ------------------------------------------------------------------ run
+    def run(self, ctx: CheckContext) -> CheckOutput:
+        try:
+            return self._run(ctx)
+        finally:
+            self._hashers = {}  # they hold the frames and per-column hashes: free them
+
+    def _run(self, ctx: CheckContext) -> CheckOutput:
+        cur, ref = ctx.data, ctx.reference
+        pii = dict(ctx.shared.get("pii_columns") or {})
+        self._ctx, self._pii = ctx, pii
+        findings: list[Finding] = []
+        metrics: dict[str, Any] = {"charts": []}
+        datasets = [("current", cur)] + ([("reference", ref)] if ref is not None else [])
+        image = img.is_image_like(cur)
+
+        self._hashers = {name: rw.FrameHasher(ds.frame) for name, ds in datasets}
+        ctx.progress(0.05, "validating columns with great-expectations")
+        if not image:
+            findings += self._expectations(ctx, cur.frame,
+                                           None if ref is None or img.is_image_like(ref) else ref.frame,
+                                           metrics)
+        ctx.progress(0.6, "checking rows")
+        if image:
+            findings += self._image_checks(ctx, datasets, metrics)
+        else:
+            findings += self._row_checks(ctx, datasets)
+        ctx.progress(0.85, "checking labels and groups")
+        findings += self._label_checks(ctx, datasets, metrics)
+        if ref is not None and not image:
+            findings += self._representation(ctx, cur.frame, ref.frame)
+        for name, ds in datasets:
+            if ds.problems:
+                n = len(ds.problems) + ds.rows
+                findings.append(ctx.finding(
+                    "unreadable_file", self._subject("files", name),
+                    f"{len(ds.problems)} of {n} files in the {name} image folder could not be read "
+                    f"(share {{value}}; {self._levels('unreadable_file')}).",
+                    value=len(ds.problems) / n,
+                    evidence={"count": len(ds.problems), "dataset": name,
+                              "table": [{"path": p["path"], "error": str(p["error"])[:200]}
+                                        for p in ds.problems[:50]]}))
+        if not metrics["charts"]:
+            metrics.pop("charts")
+        metrics.update({"rows": cur.rows, "columns": cur.columns,
+                        "reference_rows": ref.rows if ref is not None else None})
+        return CheckOutput(findings=findings, summary=self._summary(findings, cur), metrics=metrics)
+
+    # ------------------------------------------------------------------ helpers
+    def _levels(self, kind: str) -> str:
+        lv = self._ctx.levels[kind]
+        word = "above" if lv.direction == "above" else "below"
+        parts = [f"{name} {word} {_num(level)}" for name, level in (("fail", lv.fail), ("warn", lv.warn))
+                 if level is not None]
+        return "policy: " + (", ".join(parts) if parts else "no level set")
+
+    @staticmethod
+    def _subject(name: str, dataset: str) -> str:
+        return name if dataset == "current" else f"{name} ({dataset})"
+
+    def _example(self, value, column):
+        if isinstance(value, float) and np.isnan(value):
+            return None
+        return safe_example(value, column, self._pii)
+
+    @staticmethod
+    def _summary(findings: list[Finding], cur) -> str:
+        bad = [f for f in findings if f.status != Status.PASS]
+        if not bad:
+            return f"No data problems were found in the {cur.rows:,} evaluation rows."
+        fails = [f for f in bad if f.status == Status.FAIL]
+        worst = (fails or bad)[0]
+        return (f"{len(fails)} failing and {len(bad) - len(fails)} warning data problems in the "
+                f"{cur.rows:,} evaluation rows; the first: {worst.message.rstrip('.')}.")
+
+    # ------------------------------------------------------------------ great-expectations
+    def _expectations(self, ctx, frame: pd.DataFrame, reference: pd.DataFrame | None,
+                      metrics: dict) -> list[Finding]:
+        cfg = self.config
+        specs = gxs.infer_specs(frame, reference, ids=ctx.ids, target=ctx.target,
+                                range_margin=cfg["range_margin"], null_margin=cfg["null_margin"],
+                                max_categories=cfg["max_categories"],
+                                distinct={"current": self._hashers["current"].factorized,
+                                          "reference": (self._hashers.get("reference") or
+                                                        self._hashers["current"]).factorized})
+        suite_specs, suite_path = gxs.load_suite_file(ctx.project)
+        specs = specs + list(self.policy_specs) + suite_specs
+        outcomes = gxs.validate(frame, specs)
+        metrics["expectations"] = {"evaluated": len(outcomes),
+                                   "failed": sum(not o.success for o in outcomes),
+                                   "from_policy": len(self.policy_specs),
+                                   "from_suite_file": len(suite_specs), "suite_file": suite_path}
+        findings = []
+        for o in outcomes:
+            if not o.success:
+                findings += self._outcome_findings(ctx, o)
+        return findings
+
+    def _outcome_findings(self, ctx, o: gxs.Outcome) -> list[Finding]:
+        spec = o.spec
+        column = ", ".join(spec.columns) or "table"
+        base = {"expectation": {"type": spec.type, "kwargs": _json_kwargs(spec.kwargs)},
+                "source": spec.source}
+        explicit = spec.source not in ("inferred from the reference data", "default")
+        if o.details.get("missing_columns"):
+            miss = o.details["missing_columns"]
+            return [ctx.finding("schema_mismatch", c, f"Column {c!r}, named by {spec.type} "
+                                f"({spec.source}), is not in the evaluation data.", value=1,
+                                status=Status.FAIL, evidence=base) for c in miss]
+        if spec.type == "expect_table_columns_to_match_set":
+            mism = (o.details or {}).get("mismatched") or {}
+            out = [ctx.finding("schema_mismatch", c, f"Column {c!r} of the reference data is "
+                               "missing from the evaluation data.", value=1, status=Status.FAIL,
+                               evidence=base) for c in mism.get("missing") or []]
+            out += [ctx.finding("schema_mismatch", c, f"Column {c!r} of the evaluation data is "
+                                "not in the reference data.", value=1, status=Status.WARN,
+                                evidence=base) for c in mism.get("unexpected") or []]
+            return out
+        kind = gxs.kind_of(spec.type)
+        if o.error:
+            return [ctx.finding("type_mismatch", column, f"Column {column!r} could not be checked "
+                                f"with {spec.type}: {o.error.splitlines()[0][:200]}",
+                                status=Status.FAIL, evidence={**base, "error": o.error[:500]})]
+        examples = [self._example(v, spec.columns[0] if spec.columns else None) for v in o.examples]
+        if o.unexpected_count is None:
+            observed = o.observed if isinstance(o.observed, (int, float, str, bool)) else None
+            return [ctx.finding(kind if kind != "missing_values" else "out_of_range", column,
+                                f"{column!r} fails {spec.type} ({spec.source})"
+                                + (f": observed {_num(observed)}." if observed is not None else "."),
+                                value=observed if isinstance(observed, (int, float)) else None,
+                                status=Status.FAIL, evidence={**base, "observed": observed})]
+        share = o.unexpected_count / max(o.rows, 1)
+        phrase = _PHRASES.get(spec.type)
+        if spec.type == "expect_column_values_to_be_between":
+            phrase = (f"lie outside [{_num(spec.kwargs.get('min_value'))}, "
+                      f"{_num(spec.kwargs.get('max_value'))}]")
+        elif spec.type == "expect_column_values_to_be_in_type_list":
+            phrase = f"are not of type {', '.join(map(str, spec.kwargs.get('type_list', [])[:4]))}"
+        phrase = phrase or f"fail {spec.type}"
+        level = f"{spec.source}: any failure fails" if explicit else self._levels(kind)
+        evidence = {**base, "count": o.unexpected_count, "share": share, "rows_checked": o.rows,
+                    "examples": examples}
+        return [ctx.finding(kind, column,
+                            f"{o.unexpected_count:,} of {o.rows:,} values of {column!r} {phrase} "
+                            f"(share {{value}}; {level}).",
+                            value=share, status=Status.FAIL if explicit else None, evidence=evidence)]
+
+    # ------------------------------------------------------------------ row checks
+    def _row_checks(self, ctx, datasets) -> list[Finding]:
+        findings: list[Finding] = []
+        hashes_norm = {}
+        hashers = self._hashers
+        for name, ds in datasets:
+            frame = ds.frame
+            n = len(frame)
+            feats = self._features(ctx, frame)
+            all_cols = [c for c in frame.columns if c not in ctx.ids]
+            # duplicate rows: every column but ids, text compared after whitespace/case
+            # normalization (the hashes leakage needs anyway: text is hashed once)
+            dup = rw.duplicates(hashers[name].rows(all_cols, normalize=True))
+            if dup.any():
+                findings.append(ctx.finding(
+                    "duplicate_rows", name,
+                    f"{int(dup.sum()):,} of {n:,} rows of the {name} data repeat an earlier row "
+                    f"(share {{value}}; {self._levels('duplicate_rows')}).",
+                    value=float(dup.sum()) / n,
+                    evidence={"count": int(dup.sum()), "dataset": name, "rows": rw.first_rows(dup),
+                              "columns_compared": len(all_cols)}))
+            hashes_norm[name] = hashers[name].rows(feats, normalize=True) if feats else None
+            # conflicting labels
+            if ctx.target and ctx.target in frame.columns and feats and ctx.task != "regression":
+                codes, _ = rw.label_codes(frame[ctx.target])
+                mask, groups = rw.conflicts(hashes_norm[name], codes)
+                if mask.any():
+                    findings.append(ctx.finding(
+                        "conflicting_labels", self._subject(ctx.target, name),
+                        f"{int(mask.sum()):,} of {n:,} rows of the {name} data ({groups:,} groups of "
+                        f"identical features) carry different labels (share {{value}}; "
+                        f"{self._levels('conflicting_labels')}).",
+                        value=float(mask.sum()) / n,
+                        evidence={"count": int(mask.sum()), "groups": groups, "dataset": name,
+                                  "rows": rw.first_rows(mask)}))
+            findings += self._empty(ctx, name, frame, hashers[name])
+            findings += self._outliers(ctx, name, frame, datasets)
+        if "reference" in hashes_norm and hashes_norm["current"] is not None:
+            cur, ref = datasets[0][1].frame, datasets[1][1].frame
+            feats = self._features(ctx, cur)
+            if all(f in ref.columns for f in feats):
+                leak = rw.leaked(hashes_norm["current"], hashers["reference"].rows(feats, normalize=True))
+                if leak.any():
+                    n = len(cur)
+                    findings.append(ctx.finding(
+                        "train_test_leakage", "current",
+                        f"{int(leak.sum()):,} of {n:,} evaluation rows also occur in the reference "
+                        f"(training) data (share {{value}}; {self._levels('train_test_leakage')}).",
+                        value=float(leak.sum()) / n,
+                        evidence={"count": int(leak.sum()), "rows": rw.first_rows(leak),
+                                  "columns_compared": list(feats),
+                                  "advice": "Remove the leaked rows from the evaluation data, or "
+                                            "split training and evaluation data by entity."}))
+        return findings
+
+    def _features(self, ctx, frame) -> list[str]:
+        feats = [f for f in ctx.features if f != ARRAY_FEATURE and f in frame.columns]
+        if not feats:
+            feats = [c for c in frame.columns if c != ctx.target and c not in ctx.ids]
+        return feats
+
+    def _empty(self, ctx, name, frame, hasher) -> list[Finding]:
+        out = []
+        n = len(frame)
+        for col in frame.columns:
+            if frame[col].dtype != object:
+                continue
+            mask = hasher.blank_text(col)
+            if mask.any():
+                out.append(ctx.finding(
+                    "empty_sample", self._subject(col, name),
+                    f"{int(mask.sum()):,} of {n:,} values of {col!r} in the {name} data are empty "
+                    f"or whitespace-only text (share {{value}}; {self._levels('empty_sample')}).",
+                    value=float(mask.sum()) / n,
+                    evidence={"count": int(mask.sum()), "dataset": name, "rows": rw.first_rows(mask)}))
+        cols = [c for c in frame.columns if c not in ctx.ids]
+        if cols:
+            mask = np.ones(n, dtype=bool)
+            for col in cols:
+                mask &= hasher.missing(col)
+                if not mask.any():
+                    break
+            if mask.any():
+                out.append(ctx.finding(
+                    "empty_sample", self._subject("all columns", name),
+                    f"{int(mask.sum()):,} of {n:,} rows of the {name} data have no value at all "
+                    f"(share {{value}}; {self._levels('empty_sample')}).",
+                    value=float(mask.sum()) / n,
+                    evidence={"count": int(mask.sum()), "dataset": name, "rows": rw.first_rows(mask)}))
+        return out
+
+    def _outliers(self, ctx, name, frame, datasets) -> list[Finding]:
+        """One finding per dataset: the numeric columns with outliers, worst first."""
+        ref = datasets[1][1].frame if len(datasets) > 1 else None
+        cfg = self.config
+        table, worst = [], None
+        for col in self._features(ctx, frame):
+            s = frame[col]
+            if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+                continue
+            values = s.to_numpy(dtype="float64", na_value=np.nan)
+            basis = values
+            if ref is not None and col in ref.columns and pd.api.types.is_numeric_dtype(ref[col]) \
+                    and not pd.api.types.is_bool_dtype(ref[col]):
+                basis = ref[col].to_numpy(dtype="float64", na_value=np.nan)
+            res = rw.outlier_mask(values, basis, cfg["outlier_method"], cfg["robust_z"], cfg["iqr_k"])
+            if res is None or not res[0].any():
+                continue
+            mask, stats = res
+            row = {"column": col, "count": int(mask.sum()), "share": round(float(mask.sum()) / len(s), 6),
+                   "method": stats["method"], "low": round(stats["low"], 6), "high": round(stats["high"], 6),
+                   "examples": rw.examples(s, mask, col, self._pii), "rows": rw.first_rows(mask, 10)}
+            table.append(row)
+        if not table:
+            return []
+        table.sort(key=lambda r: (-r["share"], r["column"]))
+        worst = table[0]
+        f = ctx.finding(
+            "outliers", self._subject(worst["column"], name),
+            f"{len(table)} numeric columns of the {name} data have outliers by the "
+            f"{worst['method']} rule; the most in {worst['column']!r}: {worst['count']:,} of "
+            f"{len(frame):,} values (share {{value}}; {self._levels('outliers')}).",
+            value=worst["share"], evidence={"dataset": name, "table": table[:50],
+                                            "rows": worst["rows"], "examples": worst["examples"]})
+        return [f] if f.status != Status.PASS else []
+
+    # ------------------------------------------------------------------ labels
+    def _label_checks(self, ctx, datasets, metrics) -> list[Finding]:
+        target = ctx.target
+        if not target or ctx.task == "regression":
+            return []
+        series = {name: ds.frame[target] for name, ds in datasets if target in ds.frame.columns}
+        if not series:
+            return []
+        findings = []
+        total_rows = sum(len(s) for s in series.values())
+        for g in rw.label_variants(series):
+            spellings = [{"label": self._example(v, target), **{f"{d}_count": g["counts"][v].get(d, 0)
+                                                                for d in series}} for v in g["values"]]
+            rows = {}
+            for d, s in series.items():
+                mask = (s.isin([v for v in g["values"] if v != g["canonical"]])).to_numpy()
+                if mask.any():
+                    rows[d] = rw.first_rows(mask)
+            findings.append(ctx.finding(
+                "label_inconsistency", g["label"],
+                f"{g['rows']:,} rows label class {g['canonical']!r} as "
+                f"{', '.join(repr(v) for v in g['values'] if v != g['canonical'])} "
+                f"(share {{value}} of labelled rows; {self._levels('label_inconsistency')}).",
+                value=g["rows"] / max(total_rows, 1),
+                evidence={"count": g["rows"], "canonical": g["canonical"], "table": spellings,
+                          "rows": rows.get("current", []),
+                          "reference_rows": rows.get("reference", []),
+                          "advice": "Normalize the label values (case, whitespace, Unicode form) "
+                                    "before training and evaluating."}))
+        counts = {d: rw.class_counts(s) for d, s in series.items()}
+        labels = sorted(set().union(*[set(c.index) for c in counts.values()]))
+        table = [{"class": self._example(c, target), **{f"{d}_count": int(counts[d].get(c, 0)) for d in counts}}
+                 for c in labels]
+        metrics["class_counts"] = table[:50]
+        if labels:
+            metrics["charts"].append({
+                "type": "bar", "title": f"Samples per class of {target}",
+                "labels": [str(c) for c in labels[:50]],
+                "values": [float(counts[next(iter(counts))].get(c, 0)) for c in labels[:50]],
+                "y_label": f"rows ({next(iter(counts))})"})
+        for c in labels:
+            present = {d: int(counts[d].get(c, 0)) for d in counts}
+            value = min(present.values())
+            where = min(present, key=present.get)
+            if value == 0:
+                other = [d for d in present if present[d] > 0]
+                msg = (f"Class {str(c)!r} is absent from the {where} data but has "
+                       f"{present[other[0]]:,} rows in the {other[0]} data ({self._levels('rare_class')}).")
+            else:
+                msg = (f"Class {str(c)!r} has "
+                       + " and ".join(f"{k:,} samples in the {d} data" for d, k in present.items())
+                       + f" ({self._levels('rare_class')}).")
+            f = ctx.finding("rare_class", str(c), msg, value=value, evidence={"counts": present})
+            if f.status != Status.PASS:
+                findings.append(f)
+        return findings
+
+    # ------------------------------------------------------------------ groups
+    def _representation(self, ctx, cur: pd.DataFrame, ref: pd.DataFrame) -> list[Finding]:
+        out = []
+        for col in ctx.sensitive:
+            if col not in cur.columns or col not in ref.columns:
+                continue
+            table = rw.representation(ref[col], cur[col])
+            masked = [{**r, "group": self._example(r["group"], col)} for r in table]
+            diffs = [abs(r["current_share"] - r["reference_share"]) for r in table]
+            i = int(np.argmax(diffs))
+            g = masked[i]
+            out.append(ctx.finding(
+                "representation", col,
+                f"The share of group {str(g['group'])!r} of {col!r} is {g['current_share']:.1%} in "
+                f"the evaluation data against {g['reference_share']:.1%} in the reference data "
+                f"(change {{value}}; {self._levels('representation')}).",
+                value=round(diffs[i], 6),
+                evidence={"table": masked[:50], "charts": [{
+                    "type": "histogram", "title": f"Share of each {col} group",
+                    "labels": [str(r["group"]) for r in masked[:50]],
+                    "series": [{"name": "reference", "values": [r["reference_share"] for r in masked[:50]]},
+                               {"name": "current", "values": [r["current_share"] for r in masked[:50]]}]}]}))
+        return out
+
+    # ------------------------------------------------------------------ images
+    def _image_checks(self, ctx, datasets, metrics) -> list[Finding]:
+        findings = []
+        arrays = [ds.array for _, ds in datasets if img.is_image_like(ds)]
+        names = [name for name, ds in datasets if img.is_image_like(ds)]
+        codes = img.content_codes(*arrays) or [None] * len(arrays)
+        for name, arr, code, (_, ds) in zip(names, arrays, codes, datasets):
+            n = len(arr)
+            counts = img.per_class(ds.frame, ctx.target)
+            if counts:
+                metrics.setdefault("images", {})[name] = {"samples": n, "per_class": counts}
+            if code is not None:
+                dup = rw.duplicates(code)
+                if dup.any():
+                    findings.append(ctx.finding(
+                        "duplicate_rows", self._subject("images", name),
+                        f"{int(dup.sum()):,} of {n:,} images of the {name} data are byte-identical "
+                        f"copies of an earlier image (share {{value}}; {self._levels('duplicate_rows')}).",
+                        value=float(dup.sum()) / n,
+                        evidence={"count": int(dup.sum()), "dataset": name, "rows": rw.first_rows(dup),
+                                  "charts": [{"type": "images", "title": "Duplicated images",
+                                              "images": img.thumbnails(arr, rw.first_rows(dup))}]}))
+                if ctx.target and ctx.target in ds.frame.columns:
+                    lc, _ = rw.label_codes(ds.frame[ctx.target])
+                    mask, groups = rw.conflicts(code.astype(np.uint64), lc)
+                    if mask.any():
+                        findings.append(ctx.finding(
+                            "conflicting_labels", self._subject(ctx.target, name),
+                            f"{int(mask.sum()):,} of {n:,} images of the {name} data ({groups:,} "
+                            f"groups of identical images) carry different labels (share {{value}}; "
+                            f"{self._levels('conflicting_labels')}).",
+                            value=float(mask.sum()) / n,
+                            evidence={"count": int(mask.sum()), "groups": groups, "dataset": name,
+                                      "rows": rw.first_rows(mask)}))
+            blank = img.blank(arr)
+            if blank.any():
+                findings.append(ctx.finding(
+                    "empty_sample", self._subject("images", name),
+                    f"{int(blank.sum()):,} of {n:,} images of the {name} data are blank (one "
+                    f"constant value) (share {{value}}; {self._levels('empty_sample')}).",
+                    value=float(blank.sum()) / n,
+                    evidence={"count": int(blank.sum()), "dataset": name, "rows": rw.first_rows(blank)}))
+        if len(codes) == 2 and codes[0] is not None and len(names) == 2:
+            leak = np.isin(codes[0], codes[1])
+            if leak.any():
+                n = len(codes[0])
+                findings.append(ctx.finding(
+                    "train_test_leakage", "images",
+                    f"{int(leak.sum()):,} of {n:,} evaluation images are byte-identical to a "
+                    f"reference image (share {{value}}; {self._levels('train_test_leakage')}).",
+                    value=float(leak.sum()) / n,
+                    evidence={"count": int(leak.sum()), "rows": rw.first_rows(leak),
+                              "sha256": [img.sample_sha256(arrays[0], i) for i in rw.first_rows(leak, 5)]}))
+        return findings
+
+
+def _num(x) -> str:
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    return str(x)
+
+
+def _json_kwargs(kwargs: dict) -> dict:
+    out = {}
+    for k, v in kwargs.items():
+        if isinstance(v, (list, tuple)) and len(v) > 20:
+            out[k] = list(v[:20]) + [f"... {len(v) - 20} more"]
+        else:
+            out[k] = v
+    return out

@@ -1,0 +1,384 @@
+"""Column-level validation with great-expectations 1.x.
+
+The suite is the union of expectations inferred from the reference data, explicit
+expectations in the policy and a user's great-expectations suite file. Every expectation
+is validated by great-expectations on an ephemeral, in-memory context that sends no usage
+analytics and draws no progress bars.
+
+Speed: great-expectations' pandas engine copies and boolean-filters the whole batch for
+every metric it computes (null filtering, ``unexpected_index`` bookkeeping). On a
+1,000,000 x 20 frame that made one suite take 19 s, 80% of it in pandas block copies.
+Each column's expectations therefore run on a one-column batch (``frame[[col]]``), so the
+engine filters one column instead of thirty; table-level expectations run on the full frame
+(their metrics do not filter rows). ``BASIC`` results keep the
+engine from building index lists (``BASIC``, 5 partial examples: 17% faster than ``SUMMARY``
+on that frame, with the same counts and examples).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from riskaudit.errors import InputError
+
+RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 5}
+NUMERIC_TYPES = ["int", "float", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                 "uint64", "float16", "float32", "float64", "Int8", "Int16", "Int32", "Int64",
+                 "UInt8", "UInt16", "UInt32", "UInt64", "Float32", "Float64"]
+BOOL_TYPES = ["bool", "bool_", "boolean"]
+STRING_TYPES = ["str", "string"]
+_META_KEYS = {"type", "expectation_type", "meta", "notes", "id", "kwargs", "rendered_content",
+              "description", "severity"}
+
+
+@dataclass
+class Spec:
+    """One expectation to validate, with where it came from (inferred, policy, suite file)."""
+
+    type: str
+    kwargs: dict
+    source: str
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        kw = self.kwargs
+        if "column" in kw:
+            return (str(kw["column"]),)
+        if "column_A" in kw and "column_B" in kw:
+            return (str(kw["column_A"]), str(kw["column_B"]))
+        if "column_list" in kw and isinstance(kw["column_list"], (list, tuple)):
+            return tuple(str(c) for c in kw["column_list"])
+        return ()
+
+
+@dataclass
+class Outcome:
+    """A failed expectation, reduced to what a finding needs."""
+
+    spec: Spec
+    success: bool
+    rows: int
+    unexpected_count: int | None = None
+    examples: list = field(default_factory=list)
+    observed: Any = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Keep great-expectations' logs, warnings and any stray output off the terminal."""
+    logger = logging.getLogger("great_expectations")
+    old_level, old_propagate = logger.level, logger.propagate
+    logger.setLevel(logging.CRITICAL + 1)
+    logger.propagate = False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                yield
+    finally:
+        logger.setLevel(old_level)
+        logger.propagate = old_propagate
+
+
+def _gx():
+    with quiet():
+        import great_expectations as gx  # slow import (~4 s): only when the check runs
+    return gx
+
+
+def make_context():
+    """An ephemeral context: in-memory stores, analytics off, progress bars off."""
+    gx = _gx()
+    from great_expectations.data_context.types.base import (
+        DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig)
+
+    config = DataContextConfig(analytics_enabled=False,
+                               progress_bars=ProgressBarsConfig(globally=False),
+                               store_backend_defaults=InMemoryStoreBackendDefaults())
+    with quiet():
+        return gx.get_context(project_config=config, mode="ephemeral")
+
+
+def to_expectation(spec: Spec):
+    """The great-expectations Expectation object of ``spec`` (raises ValueError on bad input)."""
+    _gx()
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    try:
+        with quiet():
+            return ExpectationConfiguration(type=spec.type, kwargs=dict(spec.kwargs)).to_domain_obj()
+    except Exception as exc:  # ExpectationNotFoundError, pydantic ValidationError, ...
+        first = str(exc).strip().splitlines()
+        raise ValueError(f"{spec.type}: {' '.join(x.strip() for x in first[:4]) or type(exc).__name__}") from None
+
+
+def parse_entries(entries: Sequence[Any], source: str) -> list[Spec]:
+    """Specs from a list of ``{type: expect_..., kwargs: {...}}`` (or kwargs given inline;
+    ``expectation_type`` as in great-expectations 0.x suite files is accepted too)."""
+    specs = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"item {i + 1} must be a mapping with 'type' and 'kwargs', got {entry!r}")
+        etype = entry.get("type", entry.get("expectation_type"))
+        if not isinstance(etype, str) or not etype.startswith("expect_"):
+            raise ValueError(f"item {i + 1} needs 'type': the name of a great-expectations "
+                             f"expectation such as expect_column_values_to_be_between, got {etype!r}")
+        kwargs = entry.get("kwargs")
+        if kwargs is None:
+            kwargs = {k: v for k, v in entry.items() if k not in _META_KEYS}
+        if not isinstance(kwargs, Mapping):
+            raise ValueError(f"item {i + 1} ({etype}): 'kwargs' must be a mapping")
+        specs.append(Spec(etype, _plain(dict(kwargs)), source))
+    return specs
+
+
+def _plain(value):
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def load_suite_file(project: Mapping[str, Any]) -> tuple[list[Spec], str | None]:
+    """Specs from the great-expectations suite JSON named by the project's ``expectation_suite``."""
+    name = project.get("expectation_suite") if project else None
+    if not name:
+        return [], None
+    path = Path(str(name))
+    if not path.is_absolute() and project.get("project_dir"):
+        path = Path(str(project["project_dir"])) / path
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"expectation_suite: file {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"expectation_suite: cannot read {str(path)!r} as a great-expectations "
+                         f"suite (JSON): {exc}") from None
+    entries = doc.get("expectations") if isinstance(doc, Mapping) else None
+    if not isinstance(entries, list):
+        raise InputError(f"expectation_suite: {str(path)!r} has no 'expectations' list")
+    try:
+        specs = parse_entries(entries, f"suite file {path.name}")
+        for spec in specs:
+            to_expectation(spec)
+    except ValueError as exc:
+        raise InputError(f"expectation_suite: {str(path)!r}: {exc}") from None
+    return specs, str(path)
+
+
+# --------------------------------------------------------------------------- inference
+
+def column_kind(series: pd.Series, max_categories: int, distinct=None) -> str:
+    """``bool``, ``numeric``, ``datetime``, ``categorical``, ``text``, ``mixed`` or ``empty``."""
+    if pd.api.types.is_bool_dtype(series):
+        return "bool"
+    if pd.api.types.is_numeric_dtype(series):
+        return "numeric"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "datetime"
+    inferred = pd.api.types.infer_dtype(series, skipna=True)
+    if inferred == "empty":
+        return "empty"
+    if inferred.startswith("mixed") or inferred in ("integer", "floating", "decimal", "boolean"):
+        # object columns holding numbers are numbers; mixed ones are their own kind
+        return "mixed" if inferred.startswith("mixed") else ("bool" if inferred == "boolean" else "numeric")
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return "categorical"
+    n_distinct = len(distinct(series.name)[1]) if distinct else series.nunique(dropna=True)
+    if n_distinct <= max_categories:
+        return "categorical"
+    return "text"
+
+
+def _type_list(kind: str) -> list[str] | None:
+    return {"numeric": NUMERIC_TYPES, "bool": BOOL_TYPES, "categorical": STRING_TYPES,
+            "text": STRING_TYPES}.get(kind)
+
+
+def _dominant_python_type(series: pd.Series) -> str:
+    """The most common Python type among the values, counted over distinct values."""
+    counts = series.value_counts(dropna=True)
+    if counts.empty:
+        return "str"
+    by_type = pd.Series(counts.to_numpy(), index=[type(v).__name__ for v in counts.index])
+    return str(by_type.groupby(level=0).sum().idxmax())
+
+
+def infer_specs(current: pd.DataFrame, reference: pd.DataFrame | None, *, ids: Sequence[str],
+                target: str | None, range_margin: float, null_margin: float,
+                max_categories: int, distinct: Mapping[str, Any] | None = None) -> list[Spec]:
+    """The inferred part of the suite (see the module docstring).
+
+    ``distinct``: per dataset (``current``, ``reference``) a function column -> (codes,
+    distinct values), to reuse a factorization already made for row hashing."""
+    specs: list[Spec] = []
+    src = "inferred from the reference data"
+    distinct = distinct or {}
+    kinds_cur = {c: column_kind(current[c], max_categories, distinct.get("current"))
+                 for c in current.columns}
+    if reference is None:
+        # No baseline: every column is expected complete, a mixed column to hold one type.
+        for col in current.columns:
+            specs.append(Spec("expect_column_values_to_not_be_null", {"column": col}, "default"))
+            if kinds_cur[col] == "mixed":
+                specs.append(Spec("expect_column_values_to_be_in_type_list",
+                                  {"column": col, "type_list": [_dominant_python_type(current[col])]},
+                                  "default"))
+        for col in ids:
+            if col in current.columns:
+                specs.append(Spec("expect_column_values_to_be_unique", {"column": col}, "default"))
+        return specs
+
+    specs.append(Spec("expect_table_columns_to_match_set",
+                      {"column_set": [str(c) for c in reference.columns], "exact_match": True}, src))
+    n_ref = max(len(reference), 1)
+    for col in reference.columns:
+        if col not in current.columns:
+            continue
+        ref = reference[col]
+        null_frac = float(ref.isna().sum()) / n_ref
+        mostly = 1.0 if null_frac == 0 else 1.0 - null_frac - null_margin
+        if mostly > 0:
+            kw = {"column": col} if mostly >= 1.0 else {"column": col, "mostly": round(mostly, 6)}
+            specs.append(Spec("expect_column_values_to_not_be_null", kw, src))
+        kind = column_kind(ref, max_categories, distinct.get("reference"))
+        cur_kind = kinds_cur[col]
+        types = _type_list(kind)
+        typed = types is not None and cur_kind != kind and not (
+            {kind, cur_kind} <= {"categorical", "text"} or cur_kind == "empty")
+        if typed:
+            # cheap dtype comparison first; great-expectations counts the offending values
+            specs.append(Spec("expect_column_values_to_be_in_type_list",
+                              {"column": col, "type_list": types}, src))
+        if col in ids:
+            specs.append(Spec("expect_column_values_to_be_unique", {"column": col}, src))
+            continue
+        if kind == "numeric" and cur_kind == "numeric":
+            values = pd.to_numeric(ref, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            values = values[np.isfinite(values)]
+            if len(values):
+                lo, hi = float(values.min()), float(values.max())
+                span = hi - lo if hi > lo else abs(hi)
+                margin = range_margin * span
+                low = lo - margin if lo < 0 else max(lo - margin, 0.0)  # never negative if never was
+                specs.append(Spec("expect_column_values_to_be_between",
+                                  {"column": col, "min_value": _round(low),
+                                   "max_value": _round(hi + margin)}, src))
+        elif kind == "categorical" and col != target and cur_kind in ("categorical", "text"):
+            uniques = distinct["reference"](col)[1] if "reference" in distinct else ref.dropna().unique()
+            values = sorted(map(str, uniques))
+            if values:
+                specs.append(Spec("expect_column_values_to_be_in_set",
+                                  {"column": col, "value_set": values}, src))
+        elif (kind == "mixed" or cur_kind == "mixed") and not typed:
+            specs.append(Spec("expect_column_values_to_be_in_type_list",
+                              {"column": col, "type_list": [_dominant_python_type(ref)]}, src))
+    for col in ids:
+        if col in current.columns and col not in reference.columns:
+            specs.append(Spec("expect_column_values_to_be_unique", {"column": col}, src))
+    return specs
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.12g}")
+
+
+# --------------------------------------------------------------------------- validation
+
+@contextlib.contextmanager
+def no_batch_fingerprint() -> Iterator[None]:
+    """Skip the MD5 fingerprint great-expectations' pandas engine computes over every batch
+    under 1 GB (``hash_pandas_object(df, index=True)``, stored only as a batch marker).
+
+    Profiled on 1,000,000 rows x 30 columns it took 20 of the 33 s spent in
+    great-expectations: every batch's text columns were factorized and hashed again. The
+    validation itself does not use the fingerprint.
+    """
+    from great_expectations.execution_engine import pandas_execution_engine as engine
+
+    old = engine.HASH_THRESHOLD
+    engine.HASH_THRESHOLD = 0
+    try:
+        yield
+    finally:
+        engine.HASH_THRESHOLD = old
+
+
+def validate(frame: pd.DataFrame, specs: Sequence[Spec]) -> list[Outcome]:
+    """Run ``specs`` on ``frame`` with great-expectations; return every outcome."""
+    if not specs:
+        return []
+    gx = _gx()
+    context = make_context()
+    with quiet():
+        batch_def = (context.data_sources.add_pandas("riskaudit")
+                     .add_dataframe_asset("current").add_batch_definition_whole_dataframe("all"))
+    groups: dict[tuple[str, ...], list[Spec]] = {}
+    outcomes: list[Outcome] = []
+    for spec in specs:
+        cols = spec.columns
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            outcomes.append(Outcome(spec, False, len(frame), details={"missing_columns": missing},
+                                    error=f"column {missing[0]!r} is not in the data"))
+            continue
+        groups.setdefault(cols, []).append(spec)
+    for index, (cols, group) in enumerate(groups.items()):
+        sub = frame[list(dict.fromkeys(cols))] if cols else frame
+        with quiet(), no_batch_fingerprint():
+            suite = gx.ExpectationSuite(name=f"riskaudit_{index}",
+                                        expectations=[to_expectation(s) for s in group])
+            batch = batch_def.get_batch(batch_parameters={"dataframe": sub})
+            result = batch.validate(suite, result_format=RESULT_FORMAT)
+        for spec, res in zip(group, result.results):
+            outcomes.append(_outcome(spec, res, len(frame)))
+    return outcomes
+
+
+def _outcome(spec: Spec, res, rows: int) -> Outcome:
+    info = res.result or {}
+    error = None
+    exc = res.exception_info or {}
+    if exc.get("raised_exception"):
+        error = exc.get("exception_message")
+    else:
+        for value in exc.values():
+            if isinstance(value, Mapping) and value.get("raised_exception"):
+                error = value.get("exception_message") or "great-expectations could not evaluate it"
+                break
+    count = info.get("unexpected_count")
+    examples = [None if isinstance(v, float) and math.isnan(v) else v
+                for v in (info.get("partial_unexpected_list") or [])[:5]]
+    return Outcome(spec, bool(res.success), int(info.get("element_count", rows) or rows),
+                   None if count is None else int(count), examples, info.get("observed_value"),
+                   info.get("details") or {}, error)
+
+
+def kind_of(expectation_type: str) -> str:
+    """The finding kind a failed expectation reports under."""
+    t = expectation_type
+    if "null" in t:
+        return "missing_values"
+    if "type" in t:
+        return "type_mismatch"
+    if t.startswith("expect_table_") or "column_to_exist" in t:
+        return "schema_mismatch"
+    if "unique" in t:
+        return "duplicate_rows"
+    return "out_of_range"

@@ -1,0 +1,301 @@
+"""Tests of the drift checker on real data (scikit-learn's bundled tables, the demo) with the
+real libraries (alibi-detect, torch, scikit-learn). Nothing is mocked."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from riskaudit.checks.base import OptionError
+from riskaudit.checks.drift import DriftChecker
+from riskaudit.result import Status
+from riskaudit.testing import check_checker, run_check
+
+FAST = {"latency_batch_sizes": [1, 32], "latency_repeats": 3, "bootstrap": 200, "mmd_permutations": 50}
+
+
+def _failed(res, kind):
+    return sorted(f.subject for f in res.findings if f.kind == kind and f.status == Status.FAIL)
+
+
+def _flagged(res, kind):
+    return sorted(f.subject for f in res.findings if f.kind == kind and f.status != Status.PASS)
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    return load_breast_cancer(as_frame=True).frame
+
+
+@pytest.fixture(scope="module")
+def demo_result(tmp_path_factory):
+    from riskaudit.demo import CLASSES, FEATURES, prepare_demo
+
+    d = tmp_path_factory.mktemp("demo")
+    prepare_demo(d)
+    return run_check(DriftChecker, data=d / "data/current.csv", reference=d / "data/reference.csv",
+                     model=d / "model.pt", target="decision", features=FEATURES, classes=CLASSES,
+                     task="classification", options={"drift": FAST})
+
+
+# ------------------------------------------------------------------ demo
+def test_demo_shows_data_drift_on_income_and_loan_and_concept_drift(demo_result):
+    res = demo_result
+    assert res.status == Status.FAIL
+    assert _flagged(res, "data_drift") == ["income", "loan_amount"]
+    assert _failed(res, "data_drift") == ["income", "loan_amount"]
+    assert _failed(res, "concept_drift") == ["accuracy"]
+    assert _failed(res, "label_drift") == ["decision"]
+    assert _failed(res, "prediction_drift") == ["predicted class"]
+    assert res.summary.startswith("2 of 6 inputs have shifted; the largest is income.")
+    assert "concept drift" in res.summary
+    # the table is sorted by effect size and carries p-values
+    rows = res.metrics["features"]
+    assert [r["feature"] for r in rows][:2] == ["income", "loan_amount"]
+    assert all(rows[i]["effect"] >= rows[i + 1]["effect"] for i in range(len(rows) - 1))
+    assert all("p_value" in r for r in rows)
+    # overlaid histograms for the drifted features only
+    charts = [c for f in res.findings if f.kind == "data_drift" for c in f.evidence.get("charts", [])]
+    assert [c["title"].split(":")[0] for c in charts] == ["income", "loan_amount"]
+    assert [s["name"] for s in charts[0]["series"]] == ["reference", "current"]
+    assert abs(sum(charts[0]["series"][0]["values"]) - 1) < 1e-9
+    concept = next(f for f in res.findings if f.kind == "concept_drift")
+    lo, hi = concept.evidence["interval_95"]
+    assert 0 < lo < concept.value < hi
+    assert concept.evidence["p_value"] < 1e-6
+    # model drift: figures recorded, no baseline
+    md = [f for f in res.findings if f.kind == "model_drift"]
+    assert len(md) == 1 and md[0].status == Status.PASS and "No baseline" in md[0].message
+    perf = res.metrics["model_performance"]
+    assert set(perf["latency_s"]) == {"1", "32"} and perf["throughput_per_s"] > 0
+    assert set(perf["latency_s"]["1"]) == {"p50", "p95", "p99", "batches", "rows"}
+
+
+# ------------------------------------------------------------------ false-positive control
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+def test_random_split_of_real_table_gives_no_data_drift_fail(cancer, seed):
+    """Tolerance: no data_drift fail (nor warn) on any of 5 random halves of breast_cancer
+    (30 features each; Bonferroni keeps the family-wise false-alarm rate at 5% per split)."""
+    perm = np.random.default_rng(seed).permutation(len(cancer))
+    half = len(cancer) // 2
+    ref, cur = cancer.iloc[perm[:half]], cancer.iloc[perm[half:]]
+    res = run_check(DriftChecker, data=cur, reference=ref, target="target", seed=seed,
+                    options={"drift": {"mmd_permutations": 50}})
+    assert res.status != Status.ERROR
+    assert _flagged(res, "data_drift") == []
+    assert len([f for f in res.findings if f.kind == "data_drift"]) == 30
+    assert res.summary.startswith("None of the 30 inputs has shifted measurably.")
+    assert _failed(res, "label_drift") == []
+
+
+def test_conformance_and_split_by_real_attribute():
+    """Diabetes split by sex: the features whose means really differ between the sexes
+    (standardized mean difference >= 0.3) drift, and bmi, whose mean barely moves (0.18 SD)
+    but whose distribution's shape does (KS p=0.0006); s1 (0.07 SD) and s2 (KS p=0.07) do not."""
+    d = load_diabetes(as_frame=True).frame
+    men = d["sex"] > 0
+    feats = [c for c in d.columns if c not in ("sex", "target")]
+    res = check_checker(DriftChecker, data=d[men], reference=d[~men], features=feats, target="target",
+                        options={"drift": {"mmd_permutations": 50}})
+    smd = ((d[men][feats].mean() - d[~men][feats].mean()) / d[feats].std()).abs()
+    flagged = _flagged(res, "data_drift")
+    assert set(smd[smd >= 0.3].index) <= set(flagged)
+    assert not set(smd[smd < 0.1].index) & set(flagged)
+    assert flagged == ["age", "bmi", "bp", "s3", "s4", "s5", "s6"]
+    assert res.summary.startswith("7 of 9 inputs have shifted; the largest is s3.")
+    mv = next(f for f in res.findings if f.kind == "multivariate_drift")
+    assert mv.status == Status.FAIL and mv.evidence["method"] == "mmd"
+    assert mv.evidence["sample_reference"] == int((~men).sum())
+    # no model: the model kinds are skipped and say why
+    assert res.metrics["skipped"]["concept_drift"] == "no model was given (--model)"
+
+
+# ------------------------------------------------------------------ concept drift
+def test_relabelling_part_of_current_triggers_concept_drift_not_data_drift(cancer):
+    perm = np.random.default_rng(11).permutation(len(cancer))
+    half = len(cancer) // 2
+    ref, cur = cancer.iloc[perm[:half]].copy(), cancer.iloc[perm[half:]].copy()
+    feats = [c for c in cancer.columns if c != "target"]
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(ref[feats], ref["target"])
+    # a different rule for 40% of the current rows: benign exactly when texture is low
+    rule = (cur["mean texture"] < cur["mean texture"].median()).astype(int).to_numpy()
+    pick = np.random.default_rng(12).random(len(cur)) < 0.4
+    cur.loc[cur.index[pick], "target"] = rule[pick]
+    res = run_check(DriftChecker, data=cur, reference=ref, target="target", features=feats,
+                    model=lambda x: clf.predict_proba(pd.DataFrame(x, columns=feats)), classes=(0, 1),
+                    task="classification", options={"drift": FAST})
+    assert res.status != Status.ERROR, res.summary
+    assert _failed(res, "concept_drift") == ["accuracy"]
+    assert _flagged(res, "data_drift") == []
+    assert _flagged(res, "prediction_drift") == []
+    c = next(f for f in res.findings if f.kind == "concept_drift")
+    assert c.evidence["reference"] > 0.95 and c.evidence["current"] < 0.9 and c.value > 0.1
+    assert c.evidence["test"] == "Fisher exact on errors"
+
+
+def test_regression_concept_drift_uses_cvm_on_losses():
+    d = load_diabetes(as_frame=True).frame
+    perm = np.random.default_rng(3).permutation(len(d))
+    ref, cur = d.iloc[perm[:221]].copy(), d.iloc[perm[221:]].copy()
+    feats = [c for c in d.columns if c != "target"]
+    from sklearn.linear_model import Ridge
+
+    reg = Ridge(alpha=0.1).fit(ref[feats], ref["target"])
+    cur["target"] = cur["target"] + 80 * np.sign(cur["bmi"].to_numpy())  # a new rule
+    res = run_check(DriftChecker, data=cur, reference=ref, target="target", features=feats, task="regression",
+                    model=lambda x: reg.predict(pd.DataFrame(x, columns=feats)), options={"drift": FAST})
+    c = next(f for f in res.findings if f.kind == "concept_drift")
+    assert c.subject == "mean absolute error" and c.status == Status.FAIL
+    assert c.evidence["test"] == "CVM on absolute errors" and c.value > 0.3
+    assert _flagged(res, "data_drift") == []
+
+
+# ------------------------------------------------------------------ model drift
+class _Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(30, 2)
+
+    def forward(self, x):
+        return self.lin(x)
+
+
+def test_slower_model_than_its_baseline_triggers_model_drift(cancer):
+    feats = [c for c in cancer.columns if c != "target"]
+    with torch.random.fork_rng():
+        torch.manual_seed(0)  # local: fork_rng restores the global state
+        net = _Net().eval()
+
+    def fast(x):
+        with torch.no_grad():
+            return net(torch.as_tensor(np.asarray(x, np.float32))).numpy()
+
+    def slow(x):
+        time.sleep(0.1)
+        return fast(x)
+
+    kw = dict(data=cancer.iloc[:200], reference=cancer.iloc[200:], target="target", features=feats,
+              classes=(0, 1), task="classification",
+              options={"drift": {**FAST, "multivariate_method": "none"}})
+    from riskaudit.checks.drift import DriftChecker as C
+    from riskaudit.registry import Registry
+    from riskaudit.scan import scan
+
+    base = scan(registry=Registry.from_classes([C]), policy={"name": "test"}, model=fast, **kw).to_dict()
+    again = run_check(C, model=fast, baseline=base, **kw)
+    slower = run_check(C, model=slow, baseline=base, **kw)
+    # the same model against its own baseline is compared figure by figure (timings on a
+    # shared machine are noisy, so no verdict is asserted for it)
+    assert {f.subject for f in again.findings if f.kind == "model_drift"} >= {"latency p50 @ batch 1",
+                                                                                "throughput @ batch 32"}
+    failed = _failed(slower, "model_drift")
+    assert "latency p50 @ batch 1" in failed and "throughput @ batch 32" in failed
+    assert "slower than in its baseline report" in slower.summary
+    shape = slower.metrics["model_performance"]
+    assert shape["version"] == 1 and shape["latency_s"]["1"]["p50"] >= 0.02
+
+
+def test_nonfinite_outputs_are_model_errors(cancer):
+    feats = [c for c in cancer.columns if c != "target"]
+
+    def broken(x):
+        out = np.tile([0.3, 0.7], (len(x), 1))
+        out[::4] = np.nan
+        return out
+
+    res = run_check(DriftChecker, data=cancer.iloc[:100], reference=cancer.iloc[100:], target="target",
+                    features=feats, classes=(0, 1), task="classification", model=broken,
+                    options={"drift": {**FAST, "multivariate_method": "none"}})
+    err = next(f for f in res.findings if f.kind == "model_error_rate")
+    assert err.status == Status.FAIL and err.value > 0.1
+
+
+# ------------------------------------------------------------------ images
+def test_images_drift_on_pooled_pixels():
+    x = load_digits().images.astype(np.float32)[:, None] / 16.0
+    y = load_digits().target
+    perm = np.random.default_rng(0).permutation(len(x))
+    a, b = perm[:300], perm[300:600]
+    same = run_check(DriftChecker, data=(x[b], y[b]), reference=(x[a], y[a]), options={"drift": FAST})
+    brighter = run_check(DriftChecker, data=(np.clip(x[b] * 1.3 + 0.1, 0, 1), y[b]), reference=(x[a], y[a]),
+                         options={"drift": FAST})
+    mv0 = next(f for f in same.findings if f.kind == "multivariate_drift")
+    mv1 = next(f for f in brighter.findings if f.kind == "multivariate_drift")
+    assert mv0.status == Status.PASS and mv1.status == Status.FAIL
+    assert mv1.evidence["representation"] == "8x8 average-pooled pixels"
+    assert brighter.summary.startswith("The images have shifted.")
+    assert not [f for f in brighter.findings if f.kind == "data_drift"]
+
+
+# ------------------------------------------------------------------ robustness
+def test_hostile_inputs_do_not_crash():
+    rng = np.random.default_rng(0)
+    n = 300
+
+    def frame(shift):
+        return pd.DataFrame({
+            "<script>alert(1)</script>": rng.normal(shift, 1, n),
+            "café ✓ ünïcode": rng.choice(["ja", "nein", "<b>x</b>", None], n),
+            "all_nan": np.full(n, np.nan),
+            "constant": np.ones(n),
+            "ident": [f"id-{shift}-{i}" for i in range(n)],
+            "flag": rng.random(n) < 0.5,
+            "with_inf": np.where(rng.random(n) < 0.1, np.inf, rng.normal(0, 1, n)),
+        })
+
+    res = check_checker(DriftChecker, data=frame(1.0), reference=frame(0.0),
+                        options={"drift": {"mmd_permutations": 50}})
+    assert _failed(res, "data_drift") == ["<script>alert(1)</script>"]
+    assert set(res.metrics["skipped_features"]) == {"all_nan", "ident"}
+    tiny = run_check(DriftChecker, data=frame(0.0).iloc[:3], reference=frame(0.0).iloc[:2])
+    assert tiny.status != Status.ERROR, tiny.summary
+
+
+def test_global_random_state_is_left_alone(cancer):
+    torch_state, np_state = torch.get_rng_state().clone(), np.random.get_state()
+    threads = torch.get_num_threads()
+    run_check(DriftChecker, data=cancer.iloc[:250], reference=cancer.iloc[250:],
+              options={"drift": {"mmd_permutations": 20}})
+    run_check(DriftChecker, data=cancer.iloc[:250], reference=cancer.iloc[250:],
+              options={"drift": {"multivariate_method": "classifier", "correction": "fdr"}})
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert torch.get_num_threads() == threads
+    after = np.random.get_state()
+    assert after[0] == np_state[0] and np.array_equal(after[1], np_state[1]) and after[2:] == np_state[2:]
+
+
+def test_options_are_validated():
+    with pytest.raises(OptionError):
+        DriftChecker(correction="holm")
+    with pytest.raises(OptionError):
+        DriftChecker(alpha=2.0)
+    assert DriftChecker(latency_batch_sizes=[1, 8]).config["latency_batch_sizes"] == (1, 8)
+
+
+def test_images_use_the_penultimate_layer_of_a_torch_model_and_restore_its_mode():
+    digits = load_digits()
+    x = digits.images.astype(np.float32)[:, None] / 16.0
+    y = digits.target
+    with torch.random.fork_rng():
+        torch.manual_seed(0)  # local: fork_rng restores the global state
+        net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 16), torch.nn.ReLU(),
+                                  torch.nn.Dropout(0.2), torch.nn.Linear(16, 10))
+    net.train()  # left in training mode on purpose: the checker must give it back that way
+    perm = np.random.default_rng(1).permutation(len(x))
+    a, b = perm[:300], perm[300:600]
+    res = run_check(DriftChecker, data=(np.clip(x[b] + 0.3, 0, 1), y[b]), reference=(x[a], y[a]), model=net,
+                    classes=tuple(range(10)), task="classification",
+                    options={"drift": {**FAST, "latency_batch_sizes": [8]}})
+    mv = next(f for f in res.findings if f.kind == "multivariate_drift")
+    assert mv.evidence["representation"] == "penultimate layer of the model"
+    assert mv.evidence["dimensions"] == 16 and mv.status == Status.FAIL
+    assert net.training is True
+    assert [f.kind for f in res.findings if f.kind == "prediction_drift"] == ["prediction_drift"]
