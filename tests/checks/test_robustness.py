@@ -296,6 +296,10 @@ def test_demo_fails_at_policy_epsilon_and_keeps_train_mode(tmp_path):
     assert {f.subject for f in failing} >= {"pgd@0.2"}
     pgd = next(f for f in failing if f.subject == "pgd@0.2")
     assert pgd.value < 0.8 and pgd.threshold == 0.8
+    assert pgd.value == pytest.approx(0.755, abs=0.01)  # 151 of 200 correct decisions survive
+    assert pgd.evidence["samples_attacked"] == 200 and pgd.evidence["clean_accuracy"] == pytest.approx(0.78, abs=0.005)
+    table = {r["feature"]: r for r in pgd.evidence["table"]}
+    assert set(table) == set(FEATURES) and table["age"]["role"] == "integer"
     assert "PGD" in pgd.evidence["advice"]
     assert "falls from" in res.summary
     assert res.metrics["charts"][0]["type"] == "line"

@@ -312,6 +312,15 @@ def feature_table(space: Space, res) -> list[dict]:
     return rows
 
 
+def _shrink(pix: np.ndarray, most: int = 32) -> np.ndarray:
+    """Average-pool a large image to at most ``most`` pixels a side (the report stays small)."""
+    f = int(math.ceil(max(pix.shape) / most))
+    if f <= 1:
+        return pix
+    h, w = (pix.shape[0] // f) * f, (pix.shape[1] // f) * f
+    return pix[:h, :w].reshape(h // f, f, w // f, f).mean(axis=(1, 3))
+
+
 def image_examples(space: Space, run: AttackRun, eps: float, subset, classes, limit: int) -> dict | None:
     res = run.results.get(eps)
     if res is None or res.examples is None:
@@ -331,6 +340,6 @@ def image_examples(space: Space, run: AttackRun, eps: float, subset, classes, li
                              (f"row {row}: perturbation (epsilon {space.eps_label(eps)}, scaled)", pert),
                              (f"row {row}: adversarial, predicted {classes[ya[i]]}", adv)):
             images.append({"caption": caption,
-                           "pixels": np.round(np.clip(pix, 0, 1), 4).tolist()})
+                           "pixels": np.round(np.clip(_shrink(pix), 0, 1), 4).tolist()})
     return {"type": "images", "title": f"Adversarial examples: {run.label} at epsilon {space.eps_label(eps)}",
             "images": images}
