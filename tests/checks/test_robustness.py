@@ -197,11 +197,15 @@ def test_black_box_plain_callable(cancer):
         return clf.predict_proba(np.asarray(batch, dtype=np.float64))
 
     cls, box = _capturing()
+    np_state, py_state, torch_state = np.random.get_state()[1].copy(), random.getstate(), torch.get_rng_state()
     opts = {"robustness": {"black_box_samples": 16, "query_budget": 200, "tabular_epsilons": [0.05, 1.0],
                            "tabular_epsilon": 1.0}}
     res = check_checker(cls, data=df.iloc[400:], reference=df.iloc[:400], model=predict, target="diagnosis",
                         features=feats, ids=["patient_id"], sensitive=["sex"], task="classification",
                         options=opts)
+    # Square and HopSkipJump draw from the global generators: seeded for the call, then put back
+    assert np.array_equal(np.random.get_state()[1], np_state) and random.getstate() == py_state
+    assert torch.equal(torch.get_rng_state(), torch_state)
     assert res.metrics["mode"] == "black-box" and res.metrics["attacks"] == ["square", "hopskipjump"]
     by = {f.subject: f for f in res.findings}
     assert set(by) == {"square@0.05", "square@1", "hopskipjump@0.05", "hopskipjump@1"}
