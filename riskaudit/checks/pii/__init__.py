@@ -60,6 +60,8 @@ class PiiChecker(Checker):
         "generalize": Option(True, "anonymize: generalize quasi-identifiers until k-anonymity holds", bool),
         "suppress": Option(True, "anonymize: blank the quasi-identifiers of records still below k "
                                  "after the last generalization step", bool),
+        "max_suppression": Option(0.05, "anonymize: share of records that may be suppressed instead "
+                                        "of generalizing further", float, minimum=0.0, maximum=1.0),
     }
     kinds = {
         "pii_detected": Kind("share of a column's rows holding personal data", direction="above",

@@ -9,6 +9,10 @@ import pandas as pd
 
 from riskaudit.checks.pii.columns import qi_meaning
 
+SUPPRESSED = "*"
+"""Marker of a suppressed quasi-identifier value; a record whose quasi-identifiers are all
+suppressed cannot be singled out through them and counts as anonymous."""
+
 
 def suggest_quasi_identifiers(frame: pd.DataFrame, exclude: Sequence[str] = ()) -> dict[str, str]:
     """Columns whose names mark them as quasi-identifiers (postcode, birth date or age, sex...)
@@ -48,6 +52,13 @@ def k_anonymity(frame: pd.DataFrame, qis: Sequence[str], k: int = 5,
     n = len(frame)
     row_sizes = sizes[ids] if n else np.zeros(0, dtype=np.int64)
     below = row_sizes < k
+    if n:
+        suppressed = (frame[list(qis)].astype("string") == SUPPRESSED).all(axis=1).to_numpy(dtype=bool)
+        below &= ~suppressed
+        if suppressed.any():
+            keep = ~suppressed
+            sizes = np.bincount(ids[keep]) if keep.any() else np.zeros(0, dtype=np.int64)
+            sizes = sizes[sizes > 0]
     out: dict[str, Any] = {
         "quasi_identifiers": list(qis),
         "k": int(k),
@@ -57,7 +68,7 @@ def k_anonymity(frame: pd.DataFrame, qis: Sequence[str], k: int = 5,
         "records_below_k": int(below.sum()),
         "share_below_k": float(below.mean()) if n else 0.0,
         "classes_below_k": int((sizes < k).sum()),
-        "unique_records": int((row_sizes == 1).sum()),
+        "unique_records": int(((row_sizes == 1) & below).sum()),
     }
     if sensitive is not None and sensitive in frame.columns and n:
         s = frame[sensitive].astype("string").fillna("<NA>")
