@@ -104,6 +104,32 @@ def _model_dir(p: Path) -> Path | None:
     return None
 
 
+_NAME_PAIR = None
+
+
+def lexicon_persons(text: str) -> list["Span"]:
+    """Person names found by a first-name + last-name lexicon (Faker's name lists, offline):
+    "Megan Smith", "Dr. Alan J. Turner". Adds recall where spaCy misses names, and gives
+    some name detection when no spaCy model is installed."""
+    global _NAME_PAIR
+    import re
+
+    from riskaudit.checks.pii.columns import name_lexicon
+
+    if _NAME_PAIR is None:
+        # a lookahead so that "Customer Crystal Hall" is also tried from "Crystal"
+        _NAME_PAIR = re.compile(r"\b(?=((?:(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s)?([A-Z][a-z'\-]+)"
+                                r"(?:\s[A-Z]\.)?\s([A-Z][a-z'\-]+)\b))")
+    first, last = name_lexicon()
+    out: list[Span] = []
+    for m in _NAME_PAIR.finditer(text):
+        if m.group(2).lower() in first and m.group(3).lower() in last:
+            start, end = m.start(1), m.end(1)
+            if not out or start >= out[-1].end:
+                out.append(Span("PERSON", start, end, 0.6))
+    return out
+
+
 @dataclass(frozen=True)
 class Span:
     entity: str
@@ -141,7 +167,8 @@ class Engine:
                                             ner_model_configuration=ner_conf)
                 nlp_engine.nlp = {"en": nlp}
             else:
-                nlp_engine = NoOpNlpEngine()
+                nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}])
+                nlp_engine.load()
             registry = RecognizerRegistry(supported_languages=["en"])
             registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)
             for rec in list(registry.recognizers):
@@ -195,6 +222,8 @@ class Engine:
                         or any(c.isdigit() or c in "@<>" for c in piece):
                     continue
             spans.append(Span(ent, r.start, r.end, float(r.score)))
+        if "PERSON" not in self.ignored and base <= 0.6:
+            spans.extend(lexicon_persons(text))
         # the domain of an email is not a URL; a date inside a phone number is not a date
         emails = [s for s in spans if s.entity == "EMAIL_ADDRESS"]
         if emails:

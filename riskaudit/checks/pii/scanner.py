@@ -15,8 +15,14 @@ from riskaudit.checks.pii.kanon import class_size_histogram, k_anonymity, sugges
 from riskaudit.masking import mask_value
 
 FREE_TEXT = "FREE_TEXT"
-NO_NER_NOTE = ("No English spaCy model is installed, so name detection inside free text was "
-               "limited; name-like columns were still found from their names and values.")
+
+
+def ner_note(engine) -> str:
+    if engine.has_ner:
+        return f"Names in free text found with {engine.model_note}."
+    return (f"No named-entity model was used ({engine.model_note}), so name detection inside free "
+            "text was limited to a name lexicon; name-like columns were still found from their "
+            "names and values.")
 
 
 def engine_for(cfg: Mapping[str, Any], model_spec: str | None):
@@ -111,7 +117,7 @@ def _free_text(col: str, values: list[str], engine, n_rows: int) -> dict[str, An
                     f"({share:.0%}) hold personal data ({top or 'none'})"),
         "evidence": {"entity_types": sorted(counts), "entity_counts": dict(sorted(counts.items())),
                      "rows_scanned": len(values), "rows": n_rows, "rows_with_pii": rows_with,
-                     "examples": examples, "name_detection": engine.model_note if engine.has_ner else NO_NER_NOTE,
+                     "examples": examples, "name_detection": ner_note(engine),
                      "advice": "Anonymize the text (riskaudit anonymize replaces each entity) or drop it."},
     }
 
@@ -134,7 +140,7 @@ def scan_dataset(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: str
         kan = k_anonymity(frame, qis, int(cfg["k"]), sensitive=lcol)
         chart = class_size_histogram(frame, qis, int(cfg["k"]))
     return {"columns": flagged, "kanon": kan, "chart": chart,
-            "ner_note": engine.model_note if engine.has_ner else NO_NER_NOTE,
+            "ner_note": ner_note(engine),
             "quasi_identifiers": qis,
             "text_columns": [r["column"] for r in results],
             "free_text_columns": [r["column"] for r in results if r["kind"] == "free_text"]}
