@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -190,7 +191,7 @@ def structured_verdict(column: str, values: Sequence[str], engine, min_share: fl
     meaning = name_meaning(column)
     n = len(values)
     counts: dict[str, int] = {}
-    for v in values:
+    for v, times in Counter(values).items():
         found = set()
         s = v.strip()
         if s and (any(c.isdigit() for c in s) or "@" in s or ":" in s):
@@ -200,7 +201,7 @@ def structured_verdict(column: str, values: Sequence[str], engine, min_share: fl
         elif s and looks_like_person(s):
             found.add("PERSON")
         for ent in found:
-            counts[ent] = counts.get(ent, 0) + 1
+            counts[ent] = counts.get(ent, 0) + times
     shares = {k: c / n for k, c in sorted(counts.items())} if n else {}
     if ner_person_share is not None:
         shares["PERSON"] = max(shares.get("PERSON", 0.0), ner_person_share)

@@ -56,11 +56,15 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
     out = []
     cols = list(columns) if columns is not None else text_columns(frame, cfg["ignore_columns"])
     for col in cols:
-        values = sample_values(frame[col], int(cfg["sample_size"]), full, rng)
+        # the verdict always comes from a seeded sample; `full` then measures the share over
+        # every row (vectorized, de-duplicated) and analyses every row of free text
+        values = sample_values(frame[col], int(cfg["sample_size"]), False, rng)
         values = [v for v in values if v.strip()]
         if not values:
             continue
         if is_free_text(values):
+            if full:
+                values = [v for v in sample_values(frame[col], 0, True, rng) if v.strip()]
             out.append(_free_text(col, values, engine, len(frame[col].dropna())))
         else:
             v = structured_verdict(col, values, engine, float(cfg["min_share"]))
@@ -69,8 +73,9 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
             share = v.share
             if full:
                 exact = full_share(frame[col], v.entity)
-                if exact is not None and v.basis != "values":
-                    share = max(share, exact)
+                if exact is not None:
+                    share = exact
+                    v.rows_scanned = int(frame[col].notna().sum())
             examples = []
             for val in values:
                 m = mask_value(val, v.entity)
