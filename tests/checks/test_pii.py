@@ -70,6 +70,7 @@ def clean_frame():
         "temperature": rng.normal(21, 3, N).round(1),
         "product_category": rng.choice(cats, N),
         "product_name": rng.choice(["Desk Lamp", "Garden Hose", "Coffee Grinder", "Yoga Mat"], N),
+        "name": rng.choice(["Desk Lamp", "Garden Hose", "Coffee Grinder", "Yoga Mat"], N),
         "event_id": [fake.hexify("^^^^^^^^^^^^^^^^") for _ in range(N)],
         "event_date": pd.date_range("2024-01-01", periods=N, freq="h").strftime("%Y-%m-%dT%H:%M:%S"),
         "review": rng.choice(sentences, N),
@@ -299,8 +300,14 @@ def test_scan_offline_prints_no_network_noise(tmp_path):
     env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
            "HOME": str(tmp_path / "home"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
            "HTTPS_PROXY": "http://10.255.255.1:9", "HTTP_PROXY": "http://10.255.255.1:9"}
-    proc = run_cli("scan", "--data", str(data), "--check", "pii", "--out", str(tmp_path / "r"),
-                   "--format", "json", env=env)
+    import subprocess
+
+    # a clean environment: nothing this test process configured (e.g. tldextract variables
+    # set by the in-process scans) may leak into the child
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TLDEXTRACT")}, **env}
+    proc = subprocess.run([sys.executable, "-m", "riskaudit", "scan", "--data", str(data), "--check", "pii",
+                           "--out", str(tmp_path / "r"), "--format", "json"],
+                          env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 1, proc.stderr  # personal data fails the default policy
     err = proc.stderr
     for noise in ("Traceback", "network disabled", "Warning", "suffix", "urlopen", "Exception"):
@@ -309,10 +316,8 @@ def test_scan_offline_prints_no_network_noise(tmp_path):
     (check,) = report["checks"]
     # control: the block is real; Presidio out of the box reaches for the public-suffix list
     # and prints a traceback in the same environment
-    import subprocess
-
     ctrl = subprocess.run([sys.executable, "-c", "from presidio_analyzer.predefined_recognizers import "
                            "EmailRecognizer; EmailRecognizer().analyze('mail a.b@example.com', ['EMAIL_ADDRESS'])"],
-                          env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+                          env=env, capture_output=True, text=True, timeout=120)
     assert "network disabled" in ctrl.stderr
     assert {f["subject"] for f in check["findings"] if f["id"] == "pii.pii_detected"} == {"email", "note"}

@@ -45,6 +45,8 @@ class PiiChecker(Checker):
                                  float, minimum=0.0, maximum=1.0),
         "spacy_model": Option(None, "spaCy pipeline for names in free text: a package name, a path, or "
                                     "'none'; default the first installed English pipeline", str),
+        "n_process": Option(1, "worker processes for spaCy on large free-text columns (1 = in process)",
+                            int, minimum=1, maximum=64),
         "ignore_entities": Option(["ORGANIZATION"], "entity types never reported", list, item_type=str),
         "ignore_columns": Option([], "columns not scanned", list, item_type=str),
         "phone_regions": Option(["US", "GB", "DE", "FR"], "regions whose phone formats are recognized",

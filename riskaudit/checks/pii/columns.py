@@ -208,7 +208,10 @@ def structured_verdict(column: str, values: Sequence[str], engine, min_share: fl
     compat = 0.0
     if meaning and n:
         pat = COMPATIBLE.get(meaning)
-        if pat is not None:
+        if meaning == "PERSON":
+            # the shape alone ("Desk Lamp") is not enough: names must be known first/last names
+            compat = shares.get("PERSON", 0.0)
+        elif pat is not None:
             compat = sum(1 for v in values if pat.match(v.strip())) / n
         if meaning == "DATE_OF_BIRTH":
             compat = max(compat, shares.get("DATE_TIME", 0.0))

@@ -65,7 +65,8 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
         if is_free_text(values):
             if full:
                 values = [v for v in sample_values(frame[col], 0, True, rng) if v.strip()]
-            out.append(_free_text(col, values, engine, len(frame[col].dropna())))
+            out.append(_free_text(col, values, engine, len(frame[col].dropna()),
+                                  int(cfg.get("n_process", 1))))
         else:
             v = structured_verdict(col, values, engine, float(cfg["min_share"]))
             if v.entity is None or v.confidence < float(cfg["min_confidence"]):
@@ -99,8 +100,8 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
     return out
 
 
-def _free_text(col: str, values: list[str], engine, n_rows: int) -> dict[str, Any]:
-    spans = engine.analyze_texts(values)
+def _free_text(col: str, values: list[str], engine, n_rows: int, n_process: int = 1) -> dict[str, Any]:
+    spans = engine.analyze_texts(values, n_process=n_process)
     counts: Counter = Counter()
     rows_with = 0
     examples: list[str] = []
