@@ -78,3 +78,29 @@ def test_demo_consistency_is_fixed_by_eval_mode(demo_run):
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
     assert report["checks"][[c["id"] for c in report["checks"]].index("consistency")]["status"] == "pass", proc.stderr
     assert proc.returncode == 0
+
+
+def test_demo_pii_is_found_and_never_shown_raw(demo_run):
+    import pandas as pd
+
+    tmp_path, _, _ = demo_run
+    out = tmp_path / "demo"
+    report = json.loads((out / "report.json").read_text())
+    flagged = {f["subject"] for f in findings(report, "pii", "fail") if f["id"] == "pii.pii_detected"}
+    assert {"name", "email", "notes"} <= flagged
+    assert any(f["id"] == "pii.reidentification_risk" for f in findings(report, "pii", "fail"))
+    # robustness: the demo model loses accuracy at the policy's epsilon
+    rb = [f for f in findings(report, "robustness", "fail") if f["id"] == "robustness.adversarial_accuracy"]
+    assert rb and all(f["evidence"]["epsilon"] == f["evidence"]["judged_epsilon"] for f in rb)
+    # no raw name, e-mail address or notes text reaches any report written
+    import html
+
+    raw = pd.concat([pd.read_csv(out / "inputs" / "data" / f) for f in ("current.csv", "reference.csv")])
+    secrets = set(raw["email"]) | set(raw["name"]) | {html.escape(n) for n in raw["name"]}
+    assert len(secrets) > 2000
+    texts = {p.name: p.read_text(errors="replace") for p in out.iterdir()
+             if p.is_file() and p.suffix in (".html", ".json", ".xml", ".md", ".sarif")}
+    assert "report.html" in texts
+    for name, text in texts.items():
+        leaked = [s for s in secrets if s in text]
+        assert not leaked, (name, leaked[:5])

@@ -1,0 +1,376 @@
+"""Write an anonymized copy of a dataset (``riskaudit anonymize DATA --out PATH``).
+
+1. The pii checker's scanner finds the personal-data columns (structured and free text).
+2. Structured columns: every value is transformed by the operator the policy names for the
+   column's entity type; free text: each entity inside the text is (presidio-anonymizer).
+   Operators: ``redact`` (remove), ``mask`` (``*``), ``replace`` (``<EMAIL_ADDRESS>``),
+   ``hash`` (salted SHA-256; the salt comes from the environment variable
+   ``RISKAUDIT_SALT`` or the policy's ``salt_file`` and is never written anywhere), ``keep``.
+3. Quasi-identifiers are generalized one step at a time (dates to month then year, postcodes
+   to shorter prefixes, ages to wider bands), always the one with the most distinct values,
+   until k-anonymity holds; records still below k are then suppressed (``*``) unless the
+   policy says stop (``suppress: false``).
+4. The copy is written atomically (temporary file + ``os.replace``); the input is only read.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from riskaudit.errors import InputError
+
+SALT_ENV = "RISKAUDIT_SALT"
+OPERATORS = ("redact", "mask", "replace", "hash", "keep")
+OUTPUT_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
+                   ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+MAX_STEPS = 40
+
+
+@dataclass
+class ColumnChange:
+    column: str
+    what: str
+    values_changed: int
+
+    def line(self) -> str:
+        return f"{self.column}: {self.what} ({self.values_changed} value{'s' if self.values_changed != 1 else ''} changed)"
+
+
+@dataclass
+class AnonymizeResult:
+    out: Path
+    rows: int
+    changes: list[ColumnChange] = field(default_factory=list)
+    kanon_before: dict[str, Any] | None = None
+    kanon_after: dict[str, Any] | None = None
+
+    def lines(self) -> list[str]:
+        out = [c.line() for c in self.changes] or ["no personal data found; the copy equals the input"]
+        if self.kanon_after is not None:
+            ka = self.kanon_after
+            met = ka["records_below_k"] == 0
+            out.append(f"k-anonymity over {', '.join(ka['quasi_identifiers'])}: k={ka['k']} "
+                       f"{'met' if met else 'NOT met'} (smallest class {ka['smallest_class']}, "
+                       f"{ka['records_below_k']} records below k; before: {self.kanon_before['records_below_k']})")
+        return out
+
+
+def load_salt(cfg: Mapping[str, Any]) -> bytes | None:
+    salt = os.environ.get(SALT_ENV)
+    if salt:
+        return salt.encode()
+    path = cfg.get("salt_file")
+    if path:
+        p = Path(path).expanduser()
+        try:
+            data = p.read_bytes().strip()
+        except OSError as exc:
+            raise InputError(f"pii option salt_file {str(p)!r} cannot be read ({exc.strerror})") from None
+        if not data:
+            raise InputError(f"pii option salt_file {str(p)!r} is empty")
+        return data
+    return None
+
+
+def salted_hash(value: str, salt: bytes) -> str:
+    import hashlib
+    import hmac
+
+    return hmac.new(salt, value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def _operator_for(entity: str, ops: Mapping[str, str]) -> str:
+    op = ops.get(entity, ops.get("DEFAULT", "replace"))
+    return op
+
+
+def _operator_configs(entities, ops, salt):
+    from presidio_anonymizer.entities import OperatorConfig
+
+    out = {}
+    for ent in set(entities) | {"DEFAULT"}:
+        op = _operator_for(ent, ops)
+        if op == "redact":
+            out[ent] = OperatorConfig("redact", {})
+        elif op == "mask":
+            out[ent] = OperatorConfig("mask", {"masking_char": "*", "chars_to_mask": 10_000,
+                                               "from_end": False})
+        elif op == "hash":
+            out[ent] = OperatorConfig("custom", {"lambda": lambda x, _s=salt: salted_hash(x, _s)})
+        elif op == "keep":
+            out[ent] = OperatorConfig("keep", {})
+        else:
+            out[ent] = OperatorConfig("replace", {"new_value": f"<{ent}>"})
+    return out
+
+
+def _value_op(entity: str, ops, salt) -> Callable[[str], str]:
+    op = _operator_for(entity, ops)
+    if op == "redact":
+        return lambda v: ""
+    if op == "mask":
+        return lambda v: "*" * min(len(v), 10)
+    if op == "hash":
+        return lambda v: salted_hash(v, salt)
+    if op == "keep":
+        return lambda v: v
+    return lambda v: f"<{entity}>"
+
+
+# --- generalization of quasi-identifiers ------------------------------------------------
+
+def _max_level(kind: str, series: pd.Series) -> int:
+    if kind == "postcode":
+        return int(series.dropna().astype(str).str.len().max() or 1)
+    if kind == "date":
+        return 4
+    if kind == "age":
+        return 4 if pd.api.types.is_numeric_dtype(series) else 1
+    return 1
+
+
+def _generalize(series: pd.Series, kind: str, level: int) -> pd.Series:
+    if level <= 0:
+        return series
+    if kind == "postcode":
+        s = series.astype("string")
+        keep = s.str.len() - level
+        out = [(v[:max(k, 0)] + "*" * (len(v) - max(k, 0))) if v is not pd.NA else v
+               for v, k in zip(s.fillna("").tolist(), keep.fillna(0).astype(int).tolist())]
+        res = pd.Series(out, index=series.index, dtype=object)
+        res[(res.str.strip("*") == "").fillna(True)] = "*"
+        return res.where(series.notna(), None)
+    if kind == "date":
+        if level >= 4:
+            return pd.Series("*", index=series.index, dtype=object)
+        d = pd.to_datetime(series, errors="coerce", format="mixed")
+        if level == 1:
+            res = d.dt.strftime("%Y-%m")
+        elif level == 2:
+            res = d.dt.strftime("%Y")
+        else:
+            res = (d.dt.year // 10 * 10).astype("Int64").astype("string") + "s"
+        return res.astype(object).where(d.notna(), None)
+    if kind == "age" and pd.api.types.is_numeric_dtype(series) and level < 4:
+        width = {1: 5, 2: 10, 3: 20}[level]
+        v = pd.to_numeric(series, errors="coerce")
+        lo = (np.floor(v / width) * width)
+        res = lo.astype("Int64").astype("string") + "-" + (lo + width - 1).astype("Int64").astype("string")
+        return res.astype(object).where(v.notna(), None)
+    return pd.Series("*", index=series.index, dtype=object)
+
+
+def _describe_level(kind: str, level: int, series: pd.Series) -> str:
+    if kind == "postcode":
+        return f"postcodes cut to a prefix ({level} trailing characters hidden)"
+    if kind == "date":
+        return {1: "dates generalized to year-month", 2: "dates generalized to year",
+                3: "dates generalized to decade"}.get(level, "dates suppressed")
+    if kind == "age" and level < 4 and pd.api.types.is_numeric_dtype(series):
+        return f"ages generalized to {({1: 5, 2: 10, 3: 20})[level]}-year bands"
+    return "values suppressed (*)"
+
+
+def anonymize_frame(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: str | None = None,
+                    seed: int = 0, salt: bytes | None = None) -> tuple[pd.DataFrame, AnonymizeResult]:
+    """The anonymized copy of ``frame`` and what changed (input frame untouched)."""
+    from riskaudit.checks.pii.columns import qi_meaning
+    from riskaudit.checks.pii.kanon import SUPPRESSED, k_anonymity, suggest_quasi_identifiers
+    from riskaudit.checks.pii.scanner import classify, engine_for
+
+    ops = {str(k).upper() if str(k).upper() != "DEFAULT" else "DEFAULT": str(v).lower()
+           for k, v in dict(cfg["operators"]).items()}
+    for ent, op in ops.items():
+        if op not in OPERATORS:
+            raise InputError(f"pii option operators.{ent}: unknown operator {op!r} "
+                             f"(known: {', '.join(OPERATORS)})")
+    out = frame.copy()
+    result = AnonymizeResult(out=Path("."), rows=len(frame))
+    engine = engine_for(cfg, model_spec)
+    rng = np.random.default_rng(seed)
+    scanned = classify(frame, {**cfg, "full": False}, engine, rng)
+    needs_salt = "hash" in ops.values()
+    if needs_salt and salt is None:
+        raise InputError(f"the 'hash' operator needs a salt: set the environment variable {SALT_ENV} "
+                         "or the policy option checks.pii.options.salt_file")
+    pii_cols = []
+    for col_info in scanned:
+        col = col_info["column"]
+        if col_info["kind"] == "structured":
+            ent = col_info["entity"]
+            fn = _value_op(ent, ops, salt)
+            s = frame[col]
+            mask = s.notna()
+            uniq = pd.unique(s[mask].astype(str))
+            mapping = {u: fn(u) for u in uniq}
+            new = s[mask].astype(str).map(mapping)
+            out[col] = out[col].astype(object)
+            out.loc[mask, col] = new
+            changed = int((new != s[mask].astype(str)).sum())
+            result.changes.append(ColumnChange(str(col), f"{ent} -> {_operator_for(ent, ops)}", changed))
+            pii_cols.append(col)
+        elif col_info["rows_with_pii"] > 0:
+            n_changed, ents = _anonymize_text_column(frame, out, col, engine, ops, salt)
+            if n_changed:
+                desc = ", ".join(f"{c} {e} -> {_operator_for(e, ops)}" for e, c in sorted(ents.items()))
+                result.changes.append(ColumnChange(str(col), f"entities in text: {desc}", n_changed))
+                pii_cols.append(col)
+    # quasi-identifiers
+    if cfg["quasi_identifiers"]:
+        qis = {q: (qi_meaning(q) or ("age" if pd.api.types.is_numeric_dtype(frame[q]) else "category"))
+               for q in cfg["quasi_identifiers"] if q in frame.columns}
+        missing = [q for q in cfg["quasi_identifiers"] if q not in frame.columns]
+        if missing:
+            raise InputError(f"pii option quasi_identifiers: column {missing[0]!r} is not in the data")
+    else:
+        qis = suggest_quasi_identifiers(frame, exclude=pii_cols)
+    k = int(cfg["k"])
+    if qis:
+        cols = list(qis)
+        result.kanon_before = k_anonymity(out, cols, k)
+        levels = {c: 0 for c in cols}
+        original = {c: frame[c] for c in cols}
+        state = result.kanon_before
+        steps = 0
+        budget = float(cfg["max_suppression"]) * len(out) if cfg["suppress"] else 0.0
+        while cfg["generalize"] and state["records_below_k"] > budget and steps < MAX_STEPS:
+            # coarsen before blanking a whole column: full suppression only when nothing else is left
+            cands = [c for c in cols if levels[c] + 1 < _max_level(qis[c], original[c])] or \
+                [c for c in cols if levels[c] < _max_level(qis[c], original[c])]
+            if not cands:
+                break
+            # greedy: the step that leaves the fewest records below k (ties: fewer steps taken)
+            trials = []
+            for c in cands:
+                trial = out.copy(deep=False)
+                trial[c] = _generalize(original[c], qis[c], levels[c] + 1)
+                below = k_anonymity(trial, cols, k)["records_below_k"]
+                trials.append((below, levels[c], c, trial[c]))
+            below, _, best, values = min(trials, key=lambda t: (t[0], t[1], t[2]))
+            levels[best] += 1
+            out[best] = values
+            state = k_anonymity(out, cols, k)
+            steps += 1
+        if state["records_below_k"] > 0 and cfg["suppress"]:
+            from riskaudit.checks.pii.kanon import equivalence_classes
+
+            ids, sizes = equivalence_classes(out, cols)
+            small = sizes[ids] < k
+            for c in cols:
+                out[c] = out[c].astype(object)
+                out.loc[small, c] = SUPPRESSED
+            state = k_anonymity(out, cols, k)
+            result.changes.append(ColumnChange(", ".join(cols), f"quasi-identifiers of records in classes "
+                                               f"below k={k} suppressed", int(small.sum()) * len(cols)))
+        for c in cols:
+            if levels[c]:
+                changed = int((out[c].astype(str) != frame[c].astype(str)).sum())
+                result.changes.append(ColumnChange(c, _describe_level(qis[c], levels[c], original[c]), changed))
+        result.kanon_after = state
+    return out, result
+
+
+def _anonymize_text_column(frame, out, col, engine, ops, salt):
+    from presidio_anonymizer import AnonymizerEngine
+    from presidio_anonymizer.entities import RecognizerResult
+
+    from riskaudit.checks.pii.engine import WEAK_ENTITIES
+
+    s = frame[col]
+    mask = s.notna()
+    texts = s[mask].astype(str).tolist()
+    uniq = list(dict.fromkeys(texts))
+    spans = engine.analyze_texts(uniq)
+    anon = AnonymizerEngine()
+    ents_all = {sp.entity for ss in spans for sp in ss}
+    configs = _operator_configs(ents_all, ops, salt)
+    counts: dict[str, int] = {}
+    mapping = {}
+    for text, ss in zip(uniq, spans):
+        ss = [sp for sp in ss if sp.entity not in WEAK_ENTITIES or sp.entity == "LOCATION"]
+        if not ss:
+            mapping[text] = text
+            continue
+        res = anon.anonymize(text=text, analyzer_results=[RecognizerResult(sp.entity, sp.start, sp.end, sp.score)
+                                                          for sp in ss], operators=configs)
+        mapping[text] = res.text
+    new = pd.Series(texts, index=s[mask].index).map(mapping)
+    changed = int((new != pd.Series(texts, index=new.index)).sum())
+    span_of = dict(zip(uniq, spans))
+    for t in texts:
+        for sp in span_of[t]:
+            if sp.entity not in WEAK_ENTITIES or sp.entity == "LOCATION":
+                counts[sp.entity] = counts.get(sp.entity, 0) + 1
+    out[col] = out[col].astype(object)
+    out.loc[mask, col] = new
+    return changed, counts
+
+
+def write_table(frame: pd.DataFrame, out: Path) -> None:
+    fmt = OUTPUT_SUFFIXES.get(out.suffix.lower())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    try:
+        if fmt == "csv":
+            frame.to_csv(tmp, index=False, sep="\t" if out.suffix.lower() == ".tsv" else ",")
+        elif fmt == "parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
+        os.replace(tmp, out)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def anonymize(data: str | os.PathLike, out: str | os.PathLike, *, policy: Any = "default",
+              force: bool = False, seed: int = 0, model_spec: str | None = None,
+              echo: Callable[[str], None] | None = None) -> AnonymizeResult:
+    """Anonymize the table at ``data`` into ``out``. Raises InputError for bad input."""
+    from riskaudit.checks.base import OptionError
+    from riskaudit.checks.pii import PiiChecker
+    from riskaudit.data import load_dataset
+    from riskaudit.errors import PolicyError
+    from riskaudit.policy import load_policy
+
+    src, dst = Path(data), Path(out)
+    if dst.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise InputError(f"--out {str(dst)!r}: unknown output type {dst.suffix or '(none)'}; "
+                         "use .csv, .tsv, .parquet or .jsonl")
+    if src.exists() and dst.exists() and src.resolve() == dst.resolve():
+        raise InputError(f"--out {str(dst)!r} is the input file; anonymize never overwrites its input")
+    if dst.exists() and not force:
+        raise InputError(f"--out {str(dst)!r} already exists; pass --force to replace it")
+    if dst.exists() and dst.is_dir():
+        raise InputError(f"--out {str(dst)!r} is a folder; give a file path")
+    ds = load_dataset(src, role="data")
+    if ds.kind != "table":
+        raise InputError(f"DATA {str(src)!r} is not a table (CSV, Parquet or JSON lines); "
+                         "anonymize works on tables")
+    try:
+        pol = load_policy(policy)
+    except PolicyError as exc:
+        raise InputError(str(exc)) from None
+    try:
+        cfg = PiiChecker.validate_options(pol.options("pii"))
+    except OptionError as exc:
+        raise InputError(f"{pol.source}: checks.pii.options.{exc.key}: {exc.reason}") from None
+    salt = load_salt(cfg)
+    frame, result = anonymize_frame(ds.frame, cfg, model_spec=model_spec, seed=seed, salt=salt)
+    write_table(frame, dst)
+    result.out = dst
+    if echo is not None:
+        for line in result.lines():
+            echo(line)
+    return result

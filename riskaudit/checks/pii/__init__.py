@@ -1,0 +1,141 @@
+"""Checker ``pii``: where personal data sits in the datasets, and how re-identifiable they are.
+
+- Structured text columns get a verdict from a seeded sample of their values (option
+  ``sample_size``; ``full`` scans every row): Presidio's recognizers on each value, a
+  name lexicon for person names, and what the column's name announces (``email``,
+  ``first_name``, ``dob``...), combined into an entity type and a confidence.
+- Free-text columns (sentences) are analysed with Presidio and, when an English spaCy
+  pipeline is installed, its named-entity model for person names; entities are counted.
+- Quasi-identifiers (declared in the policy or suggested from names: postcode, birth date
+  or age, sex...) are checked for k-anonymity, optionally with l-diversity.
+
+It runs first (priority 10) and leaves ``ctx.shared["pii_columns"] = {column: ENTITY}``
+for the other checkers, which mask example values of those columns.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskaudit.checks.base import Checker, CheckContext, CheckOutput, Kind, Need, Option
+from riskaudit.masking import mask_value
+from riskaudit.result import Severity
+
+FREE_TEXT = "FREE_TEXT"
+
+
+class PiiChecker(Checker):
+    id = "pii"
+    description = "Personal data in the datasets (Presidio) and re-identification risk (k-anonymity)."
+    needs = frozenset({Need.DATA})
+    priority = 10
+    options = {
+        "sample_size": Option(2000, "values sampled per column (seeded) unless `full`", int, minimum=10),
+        "full": Option(False, "scan every row instead of a sample (CLI --full)", bool),
+        "score_threshold": Option(0.5, "minimum Presidio score of an entity in free text", float,
+                                  minimum=0.0, maximum=1.0),
+        "min_share": Option(0.3, "share of a structured column's values that must hold an entity "
+                                 "(or fit the type its name announces) for a verdict", float,
+                            minimum=0.0, maximum=1.0),
+        "min_confidence": Option(0.6, "confidence needed to mark a structured column as personal data",
+                                 float, minimum=0.0, maximum=1.0),
+        "spacy_model": Option(None, "spaCy pipeline for names in free text: a package name, a path, or "
+                                    "'none'; default the first installed English pipeline", str),
+        "n_process": Option(1, "worker processes for spaCy on large free-text columns (1 = in process)",
+                            int, minimum=1, maximum=64),
+        "ignore_entities": Option(["ORGANIZATION"], "entity types never reported", list, item_type=str),
+        "ignore_columns": Option([], "columns not scanned", list, item_type=str),
+        "phone_regions": Option(["US", "GB", "DE", "FR"], "regions whose phone formats are recognized",
+                                list, item_type=str),
+        "quasi_identifiers": Option(None, "quasi-identifier columns; default: suggested from names",
+                                    list, item_type=str),
+        "k": Option(5, "k of k-anonymity: every combination of quasi-identifiers is shared by k records",
+                    int, minimum=2),
+        "l_diversity_column": Option(None, "sensitive column whose l-diversity is reported", str),
+        "operators": Option({"DEFAULT": "replace"}, "anonymize: operator per entity type "
+                            "(redact, mask, replace, hash, keep; DEFAULT for the rest)", dict),
+        "salt_file": Option(None, "anonymize: file holding the hash salt (else env RISKAUDIT_SALT)", str),
+        "generalize": Option(True, "anonymize: generalize quasi-identifiers until k-anonymity holds", bool),
+        "suppress": Option(True, "anonymize: blank the quasi-identifiers of records still below k "
+                                 "after the last generalization step", bool),
+        "max_suppression": Option(0.05, "anonymize: share of records that may be suppressed instead "
+                                        "of generalizing further", float, minimum=0.0, maximum=1.0),
+    }
+    kinds = {
+        "pii_detected": Kind("share of a column's rows holding personal data", direction="above",
+                             fail=0.01, warn=0.0, severity=Severity.HIGH),
+        "reidentification_risk": Kind("share of records in a quasi-identifier class smaller than k",
+                                      direction="above", fail=0.05, warn=0.0, severity=Severity.HIGH),
+    }
+
+    def run(self, ctx: CheckContext) -> CheckOutput:
+        from riskaudit.checks.pii.scanner import scan_dataset
+
+        cfg = self.config
+        model_spec = cfg["spacy_model"] or (ctx.project or {}).get("spacy_model")
+        datasets = [("current", ctx.data)]
+        if ctx.reference is not None and ctx.reference.kind == "table":
+            datasets.append(("reference", ctx.reference))
+        findings, pii_columns, metrics = [], {}, {"datasets": {}}
+        charts = []
+        note = None
+        for i, (role, ds) in enumerate(datasets):
+            ctx.progress(i / len(datasets), f"scanning {role} data for personal data")
+            res = scan_dataset(ds.frame, cfg, model_spec=model_spec,
+                               rng=ctx.rng(f"sample:{role}"), sensitive=ctx.sensitive,
+                               exclude=tuple(ctx.ids or ()) + (ctx.target,) if ctx.target else tuple(ctx.ids or ()))
+            note = res["ner_note"]
+            metrics["datasets"][role] = {k: v for k, v in res.items() if k not in ("columns", "kanon", "chart")}
+            for col in res["columns"]:
+                pii_columns.setdefault(col["column"], col["entity"])
+                findings.append(ctx.finding(
+                    "pii_detected", col["column"], col["message"] + " ({status}; policy level {threshold}).",
+                    value=col["share"], evidence={**col["evidence"], "dataset": role}))
+            kan = res["kanon"]
+            if kan is not None:
+                qis = kan["quasi_identifiers"]
+                msg = (f"{kan['records_below_k']} of {kan['rows']} {role} records "
+                       f"({kan['share_below_k']:.1%}) share their {', '.join(qis)} with fewer than "
+                       f"{kan['k']} others' (smallest class {kan['smallest_class']}); "
+                       "share {value} ({status}; policy level {threshold}).")
+                msg = msg.replace("others'", "records")
+                ev = dict(kan)
+                ev["charts"] = [res["chart"]]
+                ev["advice"] = ("Generalize or suppress the quasi-identifiers (riskaudit anonymize "
+                                "coarsens dates, postcodes and ages until k-anonymity holds).")
+                findings.append(ctx.finding("reidentification_risk", ", ".join(qis), msg,
+                                            value=kan["share_below_k"], evidence=ev))
+        ctx.shared["pii_columns"] = dict(pii_columns)
+        metrics["pii_columns"] = dict(pii_columns)
+        metrics["name_detection"] = note
+        if findings:
+            flagged = [f for f in findings if f.kind == "pii_detected"]
+            if flagged:
+                charts.append({"type": "bar", "title": "Share of rows holding personal data",
+                               "labels": [f.subject for f in flagged],
+                               "values": [float(f.value) for f in flagged], "y_label": "share"})
+        metrics["charts"] = charts
+        return CheckOutput(findings=findings, summary=_summary(findings, pii_columns, note), metrics=metrics)
+
+
+def _summary(findings, pii_columns, note) -> str:
+    parts = []
+    if pii_columns:
+        cols = sorted(pii_columns)
+        shown = ", ".join(cols[:6]) + (" and more" if len(cols) > 6 else "")
+        parts.append(f"{len(cols)} column{'s' if len(cols) != 1 else ''} hold personal data ({shown})")
+    else:
+        parts.append("No personal data was found")
+    risk = [f for f in findings if f.kind == "reidentification_risk"]
+    if risk:
+        worst = max(risk, key=lambda f: f.value or 0)
+        parts.append(f"{worst.value:.0%} of records can be singled out by {worst.subject} "
+                     f"(k={worst.evidence.get('k')})")
+    text = "; ".join(parts) + "."
+    if note and "limited" in note:
+        text += " " + note
+    return text

@@ -1,0 +1,248 @@
+"""What a column's name means, what its values look like, and the column verdict."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+# Column-name meanings: normalized name (lower snake case) -> entity type.
+_NAME_ALIASES = {
+    "EMAIL_ADDRESS": ["email", "e_mail", "mail", "email_address", "emailaddress", "mail_address",
+                      "email_addr", "contact_email", "user_email", "courriel"],
+    "PHONE_NUMBER": ["phone", "phone_number", "phonenumber", "telephone", "tel", "mobile",
+                     "mobile_number", "cell", "cellphone", "cell_phone", "msisdn", "phone_no",
+                     "contact_number", "fax"],
+    "PERSON": ["name", "full_name", "fullname", "first_name", "firstname", "given_name",
+               "givenname", "forename", "last_name", "lastname", "surname", "family_name",
+               "familyname", "middle_name", "customer_name", "patient_name", "person",
+               "person_name", "client_name", "employee_name", "applicant_name", "user_name_full",
+               "maiden_name", "nombre", "vorname", "nachname", "prenom", "nom"],
+    "DATE_OF_BIRTH": ["dob", "d_o_b", "birth_date", "birthdate", "date_of_birth", "birthday",
+                      "born", "born_on", "geburtsdatum", "birth_dt", "bday"],
+    "US_SSN": ["ssn", "social_security", "social_security_number", "ssn_number", "sin",
+               "national_id", "nino", "tax_id", "tin"],
+    "CREDIT_CARD": ["credit_card", "creditcard", "card_number", "cardnumber", "cc_number",
+                    "ccn", "card_no", "pan", "cc"],
+    "IBAN_CODE": ["iban", "bank_account", "account_number", "iban_code", "bank_account_number"],
+    "IP_ADDRESS": ["ip", "ip_address", "ipaddress", "ipv4", "ipv6", "client_ip", "remote_addr",
+                   "source_ip", "src_ip", "ip_addr"],
+    "STREET_ADDRESS": ["address", "street", "street_address", "home_address", "address_line",
+                       "address_line_1", "address1", "addr", "mailing_address"],
+    "US_PASSPORT": ["passport", "passport_number", "passport_no"],
+    "US_DRIVER_LICENSE": ["driver_license", "drivers_license", "driving_licence", "licence_number",
+                          "license_number", "dl_number"],
+}
+NAME_MEANING = {alias: ent for ent, aliases in _NAME_ALIASES.items() for alias in aliases}
+# "product_name" is not a person.
+_NOT_PERSON = {"product", "file", "company", "brand", "item", "category", "host", "display",
+               "column", "feature", "model", "org", "organization", "business", "street", "city",
+               "country", "app", "domain", "table", "field", "class", "label", "project", "team",
+               "store", "shop", "event", "dataset", "device", "server", "service", "sku", "vendor",
+               "merchant", "bank", "school", "state", "region", "user", "account", "group"}
+
+# Quasi-identifier kinds from names.
+_QI_ALIASES = {
+    "postcode": ["postcode", "post_code", "zip", "zipcode", "zip_code", "postal_code", "postalcode",
+                 "plz", "zip5", "postcode_prefix"],
+    "date": ["dob", "birth_date", "birthdate", "date_of_birth", "birthday", "birth_year",
+             "year_of_birth", "yob"],
+    "age": ["age", "age_years", "age_band", "age_group", "agegroup", "age_range"],
+    "sex": ["sex", "gender", "geschlecht"],
+    "category": ["race", "ethnicity", "marital_status", "nationality", "city", "county", "town",
+                 "zip3", "occupation", "religion"],
+}
+QI_MEANING = {alias: kind for kind, aliases in _QI_ALIASES.items() for alias in aliases}
+
+STRONG_VALUE_ENTITIES = frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER", "US_SSN", "CREDIT_CARD",
+                                   "IBAN_CODE", "IP_ADDRESS", "PERSON", "UK_NHS", "CRYPTO",
+                                   "MAC_ADDRESS", "UK_NINO", "US_ITIN", "US_PASSPORT"})
+
+# Fast full-column checks for --full (vectorized regexes; the sample chose the type).
+FAST_PATTERNS = {
+    "EMAIL_ADDRESS": r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}",
+    "PHONE_NUMBER": r"[+(]?[\d][\d\s().\-x+]{6,}\d",
+    "US_SSN": r"\d{3}[- .]?\d{2}[- .]?\d{4}",
+    "CREDIT_CARD": r"[\d][\d\s\-]{11,22}\d",
+    "IBAN_CODE": r"[A-Z]{2}\d{2}[A-Z0-9 ]{10,32}",
+    "IP_ADDRESS": r"(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f:]{2,39}:[0-9A-Fa-f:]*",
+    "PERSON": r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? )?[A-Z][a-zA-Z'\-]+(?: [A-Z]\.?)?(?: [A-Z][a-zA-Z'\-]+){0,3}(?: (?:Jr|Sr|II|III|IV|MD|PhD|DDS|DVM)\.?)?",
+    "DATE_OF_BIRTH": r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{1,2} [A-Za-z]{3,9} \d{4}|[A-Za-z]{3,9} \d{1,2},? \d{4}",
+    "STREET_ADDRESS": r"\d{1,6}\s+[A-Za-z0-9 .'\-]+.*",
+}
+# Values compatible with a name meaning (shape only): a hashed or replaced column is not.
+COMPATIBLE = {ent: re.compile(rf"^(?:{pat})$") for ent, pat in FAST_PATTERNS.items()}
+COMPATIBLE["US_PASSPORT"] = re.compile(r"^[A-Z0-9]{6,9}$")
+COMPATIBLE["US_DRIVER_LICENSE"] = re.compile(r"^[A-Z0-9\-]{5,15}$")
+
+
+def normalize_name(name: Any) -> str:
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name))
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def name_meaning(name: Any) -> str | None:
+    """Entity type a column name announces (``first_name`` -> PERSON), or None."""
+    norm = normalize_name(name)
+    if norm in NAME_MEANING:
+        return NAME_MEANING[norm]
+    tokens = norm.split("_")
+    for n in (3, 2, 1):
+        if len(tokens) >= n:
+            tail = "_".join(tokens[-n:])
+            if tail in NAME_MEANING:
+                ent = NAME_MEANING[tail]
+                if ent == "PERSON" and tail == "name" and len(tokens) > 1 and tokens[-2] in _NOT_PERSON:
+                    return None
+                if len(tail) <= 3 and n == 1 and len(tokens) > 1:
+                    continue  # "cc", "tel", "ip" only as the whole name or a prefix
+                return ent
+    if tokens and tokens[0] in ("email", "phone", "ssn", "iban", "dob"):
+        return NAME_MEANING[tokens[0]]
+    return None
+
+
+def qi_meaning(name: Any) -> str | None:
+    """Quasi-identifier kind of a column name (postcode, date, age, sex, category) or None."""
+    norm = normalize_name(name)
+    if norm in QI_MEANING:
+        return QI_MEANING[norm]
+    tokens = norm.split("_")
+    for tok in tokens:
+        if tok in ("postcode", "zip", "zipcode", "plz"):
+            return "postcode"
+        if tok in ("dob", "birthdate", "birthday"):
+            return "date"
+        if tok in ("sex", "gender"):
+            return "sex"
+    if tokens and tokens[0] == "age":
+        return "age"
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def name_lexicon() -> tuple[frozenset[str], frozenset[str]]:
+    """First and last names from Faker's locales (offline), lower case."""
+    first, last = set(), set()
+    import importlib
+
+    for loc in ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT"):
+        try:
+            mod = importlib.import_module(f"faker.providers.person.{loc}")
+        except ImportError:
+            continue
+        prov = mod.Provider
+        for attr in ("first_names", "first_names_female", "first_names_male"):
+            v = getattr(prov, attr, None)
+            if v:
+                first.update(x.lower() for x in v)
+        v = getattr(prov, "last_names", None)
+        if v:
+            last.update(x.lower() for x in v)
+    return frozenset(first), frozenset(last)
+
+
+_NAME_SHAPE = re.compile(COMPATIBLE["PERSON"].pattern)
+
+
+def looks_like_person(value: str) -> bool:
+    if not _NAME_SHAPE.match(value):
+        return False
+    first, last = name_lexicon()
+    toks = [t.strip(".").lower() for t in value.split()]
+    toks = [t for t in toks if t not in ("mr", "mrs", "ms", "miss", "dr", "prof", "jr", "sr", "ii",
+                                          "iii", "iv", "md", "phd", "dds", "dvm") and len(t) > 1]
+    if not toks:
+        return False
+    if len(toks) == 1:
+        return toks[0] in first or toks[0] in last
+    return toks[0] in first or toks[-1] in last
+
+
+def is_free_text(values: Sequence[str]) -> bool:
+    """Sentences rather than single values: most have four or more words."""
+    if not len(values):
+        return False
+    words = np.array([len(v.split()) for v in values])
+    return float(np.median(words)) >= 4
+
+
+@dataclass
+class Verdict:
+    column: str
+    entity: str | None
+    confidence: float
+    share: float
+    """share of (sampled) values that hold the entity"""
+    shares: dict[str, float] = field(default_factory=dict)
+    name_meaning: str | None = None
+    basis: str = ""
+    rows_scanned: int = 0
+
+
+def structured_verdict(column: str, values: Sequence[str], engine, min_share: float,
+                       ner_person_share: float | None = None) -> Verdict:
+    """Verdict for a column of short values from its name and the values' entities."""
+    meaning = name_meaning(column)
+    n = len(values)
+    counts: dict[str, int] = {}
+    for v, times in Counter(values).items():
+        found = set()
+        s = v.strip()
+        if s and (any(c.isdigit() for c in s) or "@" in s or ":" in s):
+            for span in engine.analyze_value(s):
+                if (span.end - span.start) >= 0.8 * len(s):
+                    found.add(span.entity)
+        elif s and looks_like_person(s):
+            found.add("PERSON")
+        for ent in found:
+            counts[ent] = counts.get(ent, 0) + times
+    shares = {k: c / n for k, c in sorted(counts.items())} if n else {}
+    if ner_person_share is not None:
+        shares["PERSON"] = max(shares.get("PERSON", 0.0), ner_person_share)
+    compat = 0.0
+    if meaning and n:
+        pat = COMPATIBLE.get(meaning)
+        if meaning == "PERSON":
+            # the shape alone ("Desk Lamp") is not enough: names must be known first/last names
+            compat = shares.get("PERSON", 0.0)
+        elif pat is not None:
+            compat = sum(1 for v in values if pat.match(v.strip())) / n
+        if meaning == "DATE_OF_BIRTH":
+            compat = max(compat, shares.get("DATE_TIME", 0.0))
+    best_ent, best_conf, best_share, basis = None, 0.0, 0.0, ""
+    for ent, share in shares.items():
+        if ent not in STRONG_VALUE_ENTITIES or share < min_share:
+            continue
+        conf = 0.5 + 0.45 * share + (0.05 if meaning == ent else 0.0)
+        if conf > best_conf:
+            best_ent, best_conf, best_share, basis = ent, conf, share, "values"
+            if meaning == ent:
+                basis = "name and values"
+    if meaning and compat >= min_share:
+        verified = shares.get(meaning, 0.0)
+        conf = min(1.0, 0.6 + 0.25 * compat + 0.15 * verified)
+        if conf > best_conf:
+            best_ent, best_conf, best_share = meaning, conf, max(compat, verified)
+            basis = "name and values" if verified >= min_share else "name and value format"
+    return Verdict(column=str(column), entity=best_ent, confidence=round(best_conf, 3),
+                   share=round(best_share, 4), shares={k: round(v, 4) for k, v in shares.items()},
+                   name_meaning=meaning, basis=basis, rows_scanned=n)
+
+
+def full_share(series: pd.Series, entity: str) -> float | None:
+    """Share of all non-null values of ``series`` shaped like ``entity`` (vectorized)."""
+    pat = FAST_PATTERNS.get(entity)
+    if pat is None:
+        return None
+    s = series.dropna().astype(str).str.strip()
+    if s.empty:
+        return 0.0
+    uniq = s.value_counts()
+    ok = uniq.index.to_series().str.fullmatch(pat).to_numpy(dtype=bool)
+    return float(uniq.to_numpy()[ok].sum() / len(s))

