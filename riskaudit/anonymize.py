@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from riskaudit.errors import InputError
+from riskaudit.reports.writer import atomic_path
 
 SALT_ENV = "RISKAUDIT_SALT"
 OPERATORS = ("redact", "mask", "replace", "hash", "keep")
@@ -315,23 +315,13 @@ def _anonymize_text_column(frame, out, col, engine, ops, salt):
 
 def write_table(frame: pd.DataFrame, out: Path) -> None:
     fmt = OUTPUT_SUFFIXES.get(out.suffix.lower())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
+    with atomic_path(out) as tmp:
         if fmt == "csv":
             frame.to_csv(tmp, index=False, sep="\t" if out.suffix.lower() == ".tsv" else ",")
         elif fmt == "parquet":
             frame.to_parquet(tmp, index=False)
         else:
             frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def anonymize(data: str | os.PathLike, out: str | os.PathLike, *, policy: Any = "default",
