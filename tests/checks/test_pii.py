@@ -322,3 +322,27 @@ def test_scan_offline_prints_no_network_noise(tmp_path):
                           env=env, capture_output=True, text=True, timeout=120)
     assert "network disabled" in ctrl.stderr
     assert {f["subject"] for f in check["findings"] if f["id"] == "pii.pii_detected"} == {"email", "note"}
+
+
+def test_recognizer_tuning_beyond_presidio_defaults():
+    """Phones in unassigned area codes, 2-series Mastercards and 19-digit Visas are found;
+    a phone number that passes the NHS checksum is not an NHS number without context; SSNs,
+    dates, IPs and hex ids are not phones."""
+    from riskaudit.checks.pii.engine import get_engine
+
+    eng = get_engine(None)
+
+    def found(text):
+        return [(s.entity, text[s.start:s.end]) for s in eng.analyze_texts([text])[0]]
+
+    for phone in ("(460)648-7647x5938", "+1-296-476-9930", "328.671.1587", "001-666-223-7582x57173"):
+        assert found(f"Please call us at {phone} tomorrow.") == [("PHONE_NUMBER", phone)], phone
+    for card in ("2231934421761047", "2720089577403825", "4314562087091634574"):
+        assert found(f"Charge the card {card} now.") == [("CREDIT_CARD", card)], card
+    assert all(e != "CREDIT_CARD" for e, _ in found("Charge the card 2231934421761048 now."))  # fails Luhn
+    # 401 023 2137 passes the NHS modulus-11 check
+    assert found("Call 401 023 2137 today.") == [("PHONE_NUMBER", "401 023 2137")]
+    assert ("UK_NHS", "401 023 2137") in found("Patient NHS number 401 023 2137 on file.")
+    for clean in ("SSN 123-45-6789 on file.", "Logged on 2024-01-15 at 10:30.", "From 192.168.100.254 today.",
+                  "Build 3f2a9c1e7b6d4a58 shipped.", "Version 2.4.1 of 12.05.2024."):
+        assert all(e != "PHONE_NUMBER" for e, _ in found(clean)), (clean, found(clean))
