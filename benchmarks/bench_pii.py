@@ -158,7 +158,6 @@ def main() -> None:
     logging.disable(logging.WARNING)
 
     from riskaudit.checks.pii import PiiChecker
-    from riskaudit.checks.pii.engine import get_engine
     from riskaudit.checks.pii.scanner import engine_for
 
     cfg = PiiChecker.validate_options({})

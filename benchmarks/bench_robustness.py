@@ -122,8 +122,8 @@ def main():
     target.close()
     med = statistics.median
     print()
-    print(f"| method (500 digits, PGD-20)                | median s | vs hand loop | adv. accuracy |")
-    print(f"|--------------------------------------------|---------:|-------------:|--------------:|")
+    print("| method (500 digits, PGD-20)                | median s | vs hand loop | adv. accuracy |")
+    print("|--------------------------------------------|---------:|-------------:|--------------:|")
     print(f"| hand-written torch PGD loop (peer)         | {med(t_hand):8.3f} | {1:11.2f}x | {acc_hand:13.3f} |")
     print(f"| ART ProjectedGradientDescentPyTorch        | {med(t_art):8.3f} | {med(t_art) / med(t_hand):11.2f}x | {acc_art:13.3f} |")
     print(f"| checker attack step (ART + projection/eval)| {med(t_chk):8.3f} | {med(t_chk) / med(t_hand):11.2f}x | {acc_chk:13.3f} |")

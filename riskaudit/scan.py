@@ -6,7 +6,6 @@ import contextlib
 import io
 import logging
 import platform
-import sys
 import time
 import traceback
 import warnings

@@ -85,7 +85,6 @@ def test_junit_has_a_case_per_finding_and_failures(hostile_report):
 
 
 def test_junit_marks_errors_and_skips():
-    from helpers import Hostile as _H  # noqa: F401
     from riskaudit.checks.base import CheckOutput, Checker, Kind, Need
 
     class Broken(Checker):

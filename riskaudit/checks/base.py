@@ -123,7 +123,7 @@ class Option:
         if value is None:
             if self.nullable or self.default is None:
                 return None
-            raise ValueError(f"must not be null")
+            raise ValueError("must not be null")
         typ = self.type if self.type is not None else type(self.default)
         if typ is float:
             typ = (int, float)

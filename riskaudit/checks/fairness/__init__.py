@@ -13,7 +13,6 @@ Without a model but with a target, the same metrics are computed on the labels t
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -15,14 +15,7 @@ for the other checkers, which mask example values of those columns.
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Any
-
-import numpy as np
-import pandas as pd
-
 from riskaudit.checks.base import Checker, CheckContext, CheckOutput, Kind, Need, Option
-from riskaudit.masking import mask_value
 from riskaudit.result import Severity
 
 FREE_TEXT = "FREE_TEXT"
@@ -87,7 +80,7 @@ class PiiChecker(Checker):
             ctx.progress(i / len(datasets), f"scanning {role} data for personal data")
             res = scan_dataset(ds.frame, cfg, model_spec=model_spec,
                                rng=ctx.rng(f"sample:{role}"), sensitive=ctx.sensitive,
-                               exclude=tuple(ctx.ids or ()) + (ctx.target,) if ctx.target else tuple(ctx.ids or ()))
+                               exclude=tuple(ctx.ids or ()) + ((ctx.target,) if ctx.target else ()))
             note = res["ner_note"]
             metrics["datasets"][role] = {k: v for k, v in res.items() if k not in ("columns", "kanon", "chart")}
             for col in res["columns"]:
@@ -100,9 +93,8 @@ class PiiChecker(Checker):
                 qis = kan["quasi_identifiers"]
                 msg = (f"{kan['records_below_k']} of {kan['rows']} {role} records "
                        f"({kan['share_below_k']:.1%}) share their {', '.join(qis)} with fewer than "
-                       f"{kan['k']} others' (smallest class {kan['smallest_class']}); "
+                       f"{kan['k'] - 1} others (k={kan['k']}; smallest class {kan['smallest_class']}); "
                        "share {value} ({status}; policy level {threshold}).")
-                msg = msg.replace("others'", "records")
                 ev = dict(kan)
                 ev["charts"] = [res["chart"]]
                 ev["advice"] = ("Generalize or suppress the quasi-identifiers (riskaudit anonymize "
