@@ -137,11 +137,11 @@ def test_digits_cnn_accuracy_falls_with_epsilon(digits):
     assert 0 < ev["mean_perturbation_norm"] <= 0.1 + 1e-6
     line = res.metrics["charts"][0]
     assert line["type"] == "line" and [s["name"] for s in line["series"]] == ["FGM", "PGD"]
-    if pgd.status != Status.PASS:
-        assert "adversarial training" in ev["advice"]
-        imgs = ev["charts"][0]
-        assert imgs["type"] == "images" and len(imgs["images"]) % 3 == 0
-        assert all(0 <= v <= 1 for im in imgs["images"] for row in im["pixels"] for v in row)
+    assert pgd.status == Status.FAIL, pgd.message  # the judged epsilon 0.1 breaks this small CNN
+    assert "adversarial training" in ev["advice"]
+    imgs = ev["charts"][0]
+    assert imgs["type"] == "images" and len(imgs["images"]) % 3 == 0
+    assert all(0 <= v <= 1 for im in imgs["images"] for row in im["pixels"] for v in row)
     assert not model.training
 
 
