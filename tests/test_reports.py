@@ -1,6 +1,7 @@
 """report.json schema and digest; HTML escaping; JUnit, Markdown and SARIF renderers."""
 
 import json
+import os
 import xml.etree.ElementTree as ET
 
 import jsonschema
@@ -124,6 +125,10 @@ def test_writer_is_atomic_and_renders_before_writing(hostile_report, tmp_path):
     written = write_reports(hostile_report, out, ["json", "html", "md", "junit"])
     assert sorted(p.name for p in out.iterdir()) == ["junit.xml", "report.html", "report.json", "summary.md"]
     assert json.loads(written["json"].read_text())["digest"] == hostile_report["digest"]
+    # readable by others as the umask allows (mkstemp alone would leave 0600)
+    mask = os.umask(0o22)
+    os.umask(mask)
+    assert {p.stat().st_mode & 0o777 for p in out.iterdir()} == {0o666 & ~mask}
     broken = dict(hostile_report)
     broken["checks"] = None  # makes every renderer raise
     with pytest.raises(TypeError):
