@@ -19,6 +19,7 @@ from riskaudit.checks.base import Checker, CheckContext, CheckOutput, Kind, Need
 from riskaudit.result import Severity
 
 FREE_TEXT = "FREE_TEXT"
+ROLE_NAMES = {"current": "Evaluation data", "reference": "Reference data"}
 
 
 class PiiChecker(Checker):
@@ -83,15 +84,16 @@ class PiiChecker(Checker):
                                exclude=tuple(ctx.ids or ()) + ((ctx.target,) if ctx.target else ()))
             note = res["ner_note"]
             metrics["datasets"][role] = {k: v for k, v in res.items() if k not in ("columns", "kanon", "chart")}
+            where = f"{ROLE_NAMES[role]}: " if len(datasets) > 1 else ""
             for col in res["columns"]:
                 pii_columns.setdefault(col["column"], col["entity"])
                 findings.append(ctx.finding(
-                    "pii_detected", col["column"], col["message"] + " ({status}; policy level {threshold}).",
+                    "pii_detected", col["column"], where + col["message"] + " ({status}; policy level {threshold}).",
                     value=col["share"], evidence={**col["evidence"], "dataset": role}))
             kan = res["kanon"]
             if kan is not None:
                 qis = kan["quasi_identifiers"]
-                msg = (f"{kan['records_below_k']} of {kan['rows']} {role} records "
+                msg = (f"{kan['records_below_k']} of {kan['rows']} {ROLE_NAMES[role].split()[0].lower()} records "
                        f"({kan['share_below_k']:.1%}) share their {', '.join(qis)} with fewer than "
                        f"{kan['k'] - 1} others (k={kan['k']}; smallest class {kan['smallest_class']}); "
                        "share {value} ({status}; policy level {threshold}).")
@@ -108,7 +110,8 @@ class PiiChecker(Checker):
             flagged = [f for f in findings if f.kind == "pii_detected"]
             if flagged:
                 charts.append({"type": "bar", "title": "Share of rows holding personal data",
-                               "labels": [f.subject for f in flagged],
+                               "labels": [f.subject if len(datasets) == 1 else
+                                          f"{f.subject} ({f.evidence['dataset']})" for f in flagged],
                                "values": [float(f.value) for f in flagged], "y_label": "share"})
         metrics["charts"] = charts
         return CheckOutput(findings=findings, summary=_summary(findings, pii_columns, note), metrics=metrics)
