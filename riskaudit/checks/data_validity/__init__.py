@@ -153,6 +153,15 @@ class DataValidityChecker(Checker):
         return CheckOutput(findings=findings, summary=self._summary(findings, cur), metrics=metrics)
 
     # ------------------------------------------------------------------ helpers
+    def _mask_finding(self, kind: str, subject: str, mask: np.ndarray, what: str, dataset: str,
+                      **evidence: Any):
+        """A finding about the rows where ``mask`` is true: "<count> of <n> <what> (share ...)"."""
+        count, n = int(mask.sum()), len(mask)
+        return self._ctx.finding(
+            kind, subject, f"{count:,} of {n:,} {what} (share {{value}}; {self._levels(kind)}).",
+            value=count / n,
+            evidence={"count": count, "dataset": dataset, "rows": rw.first_rows(mask), **evidence})
+
     def _levels(self, kind: str) -> str:
         lv = self._ctx.levels[kind]
         word = "above" if lv.direction == "above" else "below"
@@ -265,27 +274,19 @@ class DataValidityChecker(Checker):
             # normalization (the hashes leakage needs anyway: text is hashed once)
             dup = rw.duplicates(hashers[name].rows(all_cols, normalize=True))
             if dup.any():
-                findings.append(ctx.finding(
-                    "duplicate_rows", name,
-                    f"{int(dup.sum()):,} of {n:,} rows of the {name} data repeat an earlier row "
-                    f"(share {{value}}; {self._levels('duplicate_rows')}).",
-                    value=float(dup.sum()) / n,
-                    evidence={"count": int(dup.sum()), "dataset": name, "rows": rw.first_rows(dup),
-                              "columns_compared": len(all_cols)}))
+                findings.append(self._mask_finding(
+                    "duplicate_rows", name, dup, f"rows of the {name} data repeat an earlier row", name,
+                    columns_compared=len(all_cols)))
             hashes_norm[name] = hashers[name].rows(feats, normalize=True) if feats else None
             # conflicting labels
             if ctx.target and ctx.target in frame.columns and feats and ctx.task != "regression":
                 codes, _ = rw.label_codes(frame[ctx.target])
                 mask, groups = rw.conflicts(hashes_norm[name], codes)
                 if mask.any():
-                    findings.append(ctx.finding(
-                        "conflicting_labels", self._subject(ctx.target, name),
-                        f"{int(mask.sum()):,} of {n:,} rows of the {name} data ({groups:,} groups of "
-                        f"identical features) carry different labels (share {{value}}; "
-                        f"{self._levels('conflicting_labels')}).",
-                        value=float(mask.sum()) / n,
-                        evidence={"count": int(mask.sum()), "groups": groups, "dataset": name,
-                                  "rows": rw.first_rows(mask)}))
+                    findings.append(self._mask_finding(
+                        "conflicting_labels", self._subject(ctx.target, name), mask,
+                        f"rows of the {name} data ({groups:,} groups of identical features) carry "
+                        "different labels", name, groups=groups))
             findings += self._empty(ctx, name, frame, hashers[name])
             findings += self._outliers(ctx, name, frame, datasets)
         if "reference" in hashes_norm and hashes_norm["current"] is not None:
@@ -472,34 +473,24 @@ class DataValidityChecker(Checker):
             if code is not None:
                 dup = rw.duplicates(code)
                 if dup.any():
-                    findings.append(ctx.finding(
-                        "duplicate_rows", self._subject("images", name),
-                        f"{int(dup.sum()):,} of {n:,} images of the {name} data are byte-identical "
-                        f"copies of an earlier image (share {{value}}; {self._levels('duplicate_rows')}).",
-                        value=float(dup.sum()) / n,
-                        evidence={"count": int(dup.sum()), "dataset": name, "rows": rw.first_rows(dup),
-                                  "charts": [{"type": "images", "title": "Duplicated images",
-                                              "images": img.thumbnails(arr, rw.first_rows(dup))}]}))
+                    findings.append(self._mask_finding(
+                        "duplicate_rows", self._subject("images", name), dup,
+                        f"images of the {name} data are byte-identical copies of an earlier image", name,
+                        charts=[{"type": "images", "title": "Duplicated images",
+                                 "images": img.thumbnails(arr, rw.first_rows(dup))}]))
                 if ctx.target and ctx.target in ds.frame.columns:
                     lc, _ = rw.label_codes(ds.frame[ctx.target])
                     mask, groups = rw.conflicts(code.astype(np.uint64), lc)
                     if mask.any():
-                        findings.append(ctx.finding(
-                            "conflicting_labels", self._subject(ctx.target, name),
-                            f"{int(mask.sum()):,} of {n:,} images of the {name} data ({groups:,} "
-                            f"groups of identical images) carry different labels (share {{value}}; "
-                            f"{self._levels('conflicting_labels')}).",
-                            value=float(mask.sum()) / n,
-                            evidence={"count": int(mask.sum()), "groups": groups, "dataset": name,
-                                      "rows": rw.first_rows(mask)}))
+                        findings.append(self._mask_finding(
+                            "conflicting_labels", self._subject(ctx.target, name), mask,
+                            f"images of the {name} data ({groups:,} groups of identical images) carry "
+                            "different labels", name, groups=groups))
             blank = img.blank(arr)
             if blank.any():
-                findings.append(ctx.finding(
-                    "empty_sample", self._subject("images", name),
-                    f"{int(blank.sum()):,} of {n:,} images of the {name} data are blank (one "
-                    f"constant value) (share {{value}}; {self._levels('empty_sample')}).",
-                    value=float(blank.sum()) / n,
-                    evidence={"count": int(blank.sum()), "dataset": name, "rows": rw.first_rows(blank)}))
+                findings.append(self._mask_finding(
+                    "empty_sample", self._subject("images", name), blank,
+                    f"images of the {name} data are blank (one constant value)", name))
         if len(codes) == 2 and codes[0] is not None and len(names) == 2:
             leak = np.isin(codes[0], codes[1])
             if leak.any():

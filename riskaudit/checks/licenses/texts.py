@@ -16,6 +16,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from license_expression import ExpressionError
+
 __all__ = ["spdx_records", "identify_text", "TextMatch", "looks_like_license_text"]
 
 _MARKUP = re.compile(r"<<.*?>>|<[^<>\n]{1,60}>", re.S)
@@ -67,8 +69,8 @@ def _index() -> tuple[tuple[str, frozenset[str]], ...]:
         sid = rec["id"]
         try:  # the list's deprecated ids ("GPL-2.0") in today's spelling ("GPL-2.0-only")
             sid = licensing().parse(sid).render()
-        except Exception:
-            pass
+        except ExpressionError:  # an id the expression parser does not know stays as listed
+            sid = rec["id"]
         if sid in seen:
             continue
         seen.add(sid)
