@@ -89,6 +89,17 @@ def _diff_kind(doc: str, fail: float, warn: float | None, severity=Severity.HIGH
     return Kind(doc=doc, direction="above", fail=fail, warn=warn, severity=severity)
 
 
+# What the summary says per failing kind, in this order.
+SUMMARY_PHRASES = {
+    "nondeterministic_predictions": "predictions change from run to run",
+    "train_mode_layers": "layers were left in training mode (call model.eval())",
+    "batch_size_inconsistency": "predictions depend on the batch size",
+    "batch_composition_inconsistency": "predictions depend on the other samples in the batch",
+    "thread_inconsistency": "outputs change with the CPU thread count",
+    "device_inconsistency": "outputs differ between CPU and GPU",
+    "training_nondeterminism": "training is not reproducible",
+}
+
 class ConsistencyChecker(Checker):
     id = "consistency"
     description = "Same input, same prediction: batch size, batch companions, repeated runs, train-mode layers, threads, device."
@@ -487,22 +498,8 @@ class ConsistencyChecker(Checker):
                 return (f"On {n} inputs, batch-size and companion differences could not be judged "
                         "because the model is not deterministic.")
             return f"The model gave the same predictions for {n} inputs whatever the batch size, companions and run."
-        parts = []
         kinds = {f.kind for f in bad}
-        if "nondeterministic_predictions" in kinds:
-            parts.append("predictions change from run to run")
-        if "train_mode_layers" in kinds:
-            parts.append("layers were left in training mode (call model.eval())")
-        if "batch_size_inconsistency" in kinds:
-            parts.append("predictions depend on the batch size")
-        if "batch_composition_inconsistency" in kinds:
-            parts.append("predictions depend on the other samples in the batch")
-        if "thread_inconsistency" in kinds:
-            parts.append("outputs change with the CPU thread count")
-        if "device_inconsistency" in kinds:
-            parts.append("outputs differ between CPU and GPU")
-        if "training_nondeterminism" in kinds:
-            parts.append("training is not reproducible")
+        parts = [phrase for kind, phrase in SUMMARY_PHRASES.items() if kind in kinds]
         text = "; ".join(parts)
         return f"On {n} inputs, {text}."
 
