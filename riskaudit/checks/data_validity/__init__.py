@@ -267,7 +267,6 @@ class DataValidityChecker(Checker):
         hashers = self._hashers
         for name, ds in datasets:
             frame = ds.frame
-            n = len(frame)
             feats = self._features(ctx, frame)
             all_cols = [c for c in frame.columns if c not in ctx.ids]
             # duplicate rows: every column but ids, text compared after whitespace/case
@@ -295,16 +294,12 @@ class DataValidityChecker(Checker):
             if all(f in ref.columns for f in feats):
                 leak = rw.leaked(hashes_norm["current"], hashers["reference"].rows(feats, normalize=True))
                 if leak.any():
-                    n = len(cur)
-                    findings.append(ctx.finding(
-                        "train_test_leakage", "current",
-                        f"{int(leak.sum()):,} of {n:,} evaluation rows also occur in the reference "
-                        f"(training) data (share {{value}}; {self._levels('train_test_leakage')}).",
-                        value=float(leak.sum()) / n,
-                        evidence={"count": int(leak.sum()), "rows": rw.first_rows(leak),
-                                  "columns_compared": list(feats),
-                                  "advice": "Remove the leaked rows from the evaluation data, or "
-                                            "split training and evaluation data by entity."}))
+                    findings.append(self._mask_finding(
+                        "train_test_leakage", "current", leak,
+                        "evaluation rows also occur in the reference (training) data", "current",
+                        columns_compared=list(feats),
+                        advice="Remove the leaked rows from the evaluation data, or split training "
+                               "and evaluation data by entity."))
         return findings
 
     def _features(self, ctx, frame) -> list[str]:
@@ -321,12 +316,9 @@ class DataValidityChecker(Checker):
                 continue
             mask = hasher.blank_text(col)
             if mask.any():
-                out.append(ctx.finding(
-                    "empty_sample", self._subject(col, name),
-                    f"{int(mask.sum()):,} of {n:,} values of {col!r} in the {name} data are empty "
-                    f"or whitespace-only text (share {{value}}; {self._levels('empty_sample')}).",
-                    value=float(mask.sum()) / n,
-                    evidence={"count": int(mask.sum()), "dataset": name, "rows": rw.first_rows(mask)}))
+                out.append(self._mask_finding(
+                    "empty_sample", self._subject(col, name), mask,
+                    f"values of {col!r} in the {name} data are empty or whitespace-only text", name))
         cols = [c for c in frame.columns if c not in ctx.ids]
         if cols:
             mask = np.ones(n, dtype=bool)
@@ -335,12 +327,9 @@ class DataValidityChecker(Checker):
                 if not mask.any():
                     break
             if mask.any():
-                out.append(ctx.finding(
-                    "empty_sample", self._subject("all columns", name),
-                    f"{int(mask.sum()):,} of {n:,} rows of the {name} data have no value at all "
-                    f"(share {{value}}; {self._levels('empty_sample')}).",
-                    value=float(mask.sum()) / n,
-                    evidence={"count": int(mask.sum()), "dataset": name, "rows": rw.first_rows(mask)}))
+                out.append(self._mask_finding(
+                    "empty_sample", self._subject("all columns", name), mask,
+                    f"rows of the {name} data have no value at all", name))
         return out
 
     def _outliers(self, ctx, name, frame, datasets) -> list[Finding]:
@@ -494,14 +483,10 @@ class DataValidityChecker(Checker):
         if len(codes) == 2 and codes[0] is not None and len(names) == 2:
             leak = np.isin(codes[0], codes[1])
             if leak.any():
-                n = len(codes[0])
-                findings.append(ctx.finding(
-                    "train_test_leakage", "images",
-                    f"{int(leak.sum()):,} of {n:,} evaluation images are byte-identical to a "
-                    f"reference image (share {{value}}; {self._levels('train_test_leakage')}).",
-                    value=float(leak.sum()) / n,
-                    evidence={"count": int(leak.sum()), "rows": rw.first_rows(leak),
-                              "sha256": [img.sample_sha256(arrays[0], i) for i in rw.first_rows(leak, 5)]}))
+                findings.append(self._mask_finding(
+                    "train_test_leakage", "images", leak,
+                    "evaluation images are byte-identical to a reference image", "current",
+                    sha256=[img.sample_sha256(arrays[0], i) for i in rw.first_rows(leak, 5)]))
         return findings
 
 
