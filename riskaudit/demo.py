@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from riskaudit import __version__
+from riskaudit.reports.writer import atomic_path
 
 DEMO_SEED = 20261124
 FEATURES = ["age", "income", "debt_ratio", "credit_history_years", "num_late_payments", "loan_amount"]
@@ -227,12 +228,9 @@ def prepare_demo(folder: Path) -> Path:
     cached = cache_dir() / f"model-{key}.pt"
     if not cached.exists():
         model = train_demo_model(ref)
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".tmp{os.getpid()}")
-        with warnings.catch_warnings():
+        with atomic_path(cached) as tmp, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.jit.save(torch.jit.script(model), str(tmp))
-        os.replace(tmp, cached)
     shutil.copyfile(cached, folder / "model.pt")
     project = folder / "riskaudit.yaml"
     project.write_text(PROJECT_YAML, encoding="utf-8")
