@@ -169,6 +169,9 @@ class Kind:
     rows: more is worse) or ``"below"`` (a selection-rate ratio: less is worse).
     ``fail`` / ``warn`` are the default levels (None: never at that status from a value).
     A value exactly at a level is not past it.
+    ``why`` says in plain words why a finding of this kind matters (for the people affected
+    or the business); ``advice`` what to do about it. The report shows both to readers who
+    are not data scientists.
     """
 
     doc: str
@@ -176,6 +179,8 @@ class Kind:
     fail: float | None = None
     warn: float | None = None
     severity: Severity = Severity.MEDIUM
+    why: str = ""
+    advice: str = ""
 
     def __post_init__(self):
         if self.direction not in ("above", "below"):
