@@ -116,7 +116,7 @@ def _identity(rec: Mapping[str, Any], trust: TrustPolicy) -> tuple[str, str]:
 
 
 def _record_problem(rec: Mapping[str, Any], trust: TrustPolicy, att_sha: str | None, now: datetime,
-                    check_expiry: bool) -> str | None:
+                    check_expiry: bool, in_ledger: set | None) -> str | None:
     state = signature_state(rec)
     if state == "invalid":
         return "its signature does not verify (the record was forged or altered after signing)"
@@ -128,6 +128,9 @@ def _record_problem(rec: Mapping[str, Any], trust: TrustPolicy, att_sha: str | N
             return f"it is signed with a key the trust policy does not list for role {rec.get('role')!r}"
     if att_sha is not None and rec.get("attestation_sha256") != att_sha:
         return "it is about another attestation of this report (a replayed or stale decision)"
+    if in_ledger is not None and not trust.insecure and rec.get("decision") == "approve" \
+            and rec.get("signature") not in in_ledger:
+        return "the configured ledger does not hold it (recorded in another ledger, or its row was removed)"
     t = parse_time(rec.get("created_at"))
     if t is None:
         return "its time does not parse"
@@ -143,10 +146,12 @@ def _record_problem(rec: Mapping[str, Any], trust: TrustPolicy, att_sha: str | N
 
 def evaluate_records(report: Mapping[str, Any], records: Sequence[Mapping[str, Any]],
                      trust: TrustPolicy | None = None, att_sha: str | None = None,
-                     now: datetime | None = None, check_expiry: bool = True) -> list[dict[str, Any]]:
+                     now: datetime | None = None, check_expiry: bool = True,
+                     in_ledger: set | None = None) -> list[dict[str, Any]]:
     """Each record about this report with ``valid`` (it counts), ``why`` (if not), ``identity``
     (its key) and ``who`` (the trust policy's name for it). Without ``trust``, the report's own
-    requirements and any signer (what the HTML block and ``history`` show)."""
+    requirements and any signer (what the HTML block and ``history`` show). With ``in_ledger``
+    (the signatures a configured ledger holds), an approval the ledger lacks does not count."""
     now = now or datetime.now(timezone.utc)
     trust = trust or insecure_stand_in(report)
     out, seen = [], set()
@@ -158,7 +163,7 @@ def evaluate_records(report: Mapping[str, Any], records: Sequence[Mapping[str, A
         if fingerprint in seen:  # the same record from its file and from the ledger
             continue
         seen.add(fingerprint)
-        why = _record_problem(rec, trust, att_sha, now, check_expiry)
+        why = _record_problem(rec, trust, att_sha, now, check_expiry, in_ledger)
         identity, who = _identity(rec, trust)
         out.append({**rec, "valid": why is None, "why": why or "", "identity": identity, "who": who})
     rejections = [r for r in out if r["valid"] and r["decision"] == "reject"]
@@ -182,11 +187,13 @@ def _who(rec: Mapping[str, Any]) -> str:
 
 def approval_reasons(report: Mapping[str, Any], records: Sequence[Mapping[str, Any]],
                      trust: TrustPolicy | None = None, att_sha: str | None = None,
-                     now: datetime | None = None, check_expiry: bool = True) -> tuple[list[str], list[str]]:
+                     now: datetime | None = None, check_expiry: bool = True,
+                     in_ledger: set | None = None) -> tuple[list[str], list[str]]:
     """(blocking reasons, lines about records that did not count). Approvers are counted by
     key: one key counts once per role whatever names it signed with."""
     trust = trust or insecure_stand_in(report)
-    evaluated = evaluate_records(report, records, trust, att_sha, now=now, check_expiry=check_expiry)
+    evaluated = evaluate_records(report, records, trust, att_sha, now=now, check_expiry=check_expiry,
+                                 in_ledger=in_ledger)
     roles, blocking = required_roles(report, trust)
     for role, need in roles:
         keys = {r["identity"] for r in evaluated if r["valid"] and r["decision"] == "approve" and r["role"] == role}
@@ -344,16 +351,17 @@ def evaluate_gate(report_path: str | os.PathLike, trust: TrustPolicy | str | os.
     reasons += status_reasons(report, trust)
     reasons += _policy_reasons(report, trust)
     records, bad_files = load_records(rpath, report.get("digest"), folder=approvals_folder)
-    led = None
+    led, in_ledger = None, None
     ledger_file = configured_ledger(trust, ledger_path)
     if ledger_file is not None:
         led, ledger_records, ledger_problems = _ledger_evidence(ledger_file, str(report.get("digest")))
         reasons += ledger_problems
         records = list(records) + ledger_records
+        in_ledger = {r.get("signature") for r in ledger_records if r.get("signature")}
     try:
-        blocking, ignored = approval_reasons(report, records, trust, att_sha, now=now)
+        blocking, ignored = approval_reasons(report, records, trust, att_sha, now=now, in_ledger=in_ledger)
         if led is not None:
-            for r in evaluate_records(report, records, trust, att_sha, now=now):
+            for r in evaluate_records(report, records, trust, att_sha, now=now, in_ledger=in_ledger):
                 if r["valid"] and isinstance(r.get("ledger_head"), Mapping):
                     heads.append((f"the {_who(r)}", r["ledger_head"]))
             for what, head in heads:
