@@ -463,7 +463,22 @@ def test_ci_examples_gate_the_deploy_job_and_publish_the_reports():
     gl = yaml.safe_load((ROOT / "examples" / "ci" / "gitlab-ci.yml").read_text())
     assert gl["deploy"]["script"][0].startswith("riskaudit gate")
     assert gl["riskaudit-audit"]["artifacts"]["reports"]["junit"] == "riskaudit-report/junit.xml"
+    # the trust-policy flow: the scan is signed, every gate names the trust policy, none uses the escape hatch
+    gh_text = (ROOT / "examples" / "ci" / "github-actions.yml").read_text()
+    gl_text = (ROOT / "examples" / "ci" / "gitlab-ci.yml").read_text()
+    for text in (gh_text, gl_text):
+        gates = [line for line in text.splitlines() if "riskaudit gate " in line and not line.lstrip().startswith("#")]
+        assert gates and all('--trust "$TRUST"' in line for line in gates), gates
+        commands = [line.split(" #")[0] for line in text.splitlines() if not line.lstrip().startswith("#")]
+        assert any("--scanner-key" in c for c in commands)
+        assert not any(flag in c for c in commands for flag in ("--insecure", "--allow-project-code", "--trust-model"))
+    assert gh["env"]["TRUST"] == gl["variables"]["TRUST"] == "deploy/trust.yaml"
+    from riskaudit.trust import load_trust_policy
+
+    example = load_trust_policy(ROOT / "examples" / "ci" / "trust.yaml")
+    assert example.scanners and example.require_model_hash and not example.insecure
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert "--trust" in next(h for h in hooks if h["id"] == "riskaudit-gate")["args"]
     assert {h["id"]: h["entry"] for h in hooks} == {"riskaudit-gate": "riskaudit gate",
                                                     "riskaudit-scan": "riskaudit scan"}
 
