@@ -283,7 +283,8 @@ def approve(report_path: str | os.PathLike, *, role: str, approver: str, decisio
             ledger_path: str | os.PathLike | None = None, now: datetime | None = None,
             use_ledger: bool = True, trust=None) -> tuple[dict[str, Any], Path]:
     """Record a decision about the report at ``report_path``: the JSON file in ``approvals/``
-    next to it and a ledger row (plus the scan's row when missing). Returns (record, file).
+    next to it and a ledger row (plus the scan's row when missing and ``trust`` verified its
+    attestation; otherwise the scan's row is the scanner's to write). Returns (record, file).
 
     Refuses a report whose digest does not verify, one without a scan attestation
     (``report.intoto.json``) about exactly it, and a role the report does not require; with
@@ -326,7 +327,8 @@ def approve(report_path: str | os.PathLike, *, role: str, approver: str, decisio
                              now=now, private_key=key, attestation_sha256=att_sha)
         return record, write_record(record, folder)
     with ledger.Ledger(ledger_path) as led:
-        led.record_scan(report, rpath)
+        if trust is not None:  # only a scan a trusted scanner attested becomes a scan row here
+            led.record_scan(report, rpath)
         record = make_record(report, role=role, approver=approver, decision=decision, comment=comment,
                              now=now, private_key=key, attestation_sha256=att_sha, ledger_head=led.head())
         path = write_record(record, folder)

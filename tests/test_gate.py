@@ -152,6 +152,31 @@ def test_forged_and_rehashed_report(tmp_path):
         approve(w.audit.report, role="model-owner", approver="Mallory", key_path=w.owner[1])
 
 
+def test_forged_report_with_a_forged_attestation(tmp_path):
+    """The forger also re-signs the attestation with a key of their own."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from riskaudit.errors import InputError
+    from riskaudit.trust import load_trust_policy
+
+    w = _world(tmp_path, outcome="fail")
+    body = w.audit.reload()
+    body["status"] = "pass"
+    body["digest"] = compute_digest(body)
+    w.audit.report.write_text(json.dumps(body))
+    mallory = ed25519.Ed25519PrivateKey.generate()
+    attest(w.audit.report, body, mallory, ledger=tmp_path / "mallory.sqlite3")
+    with pytest.raises(InputError, match="not signed by a scanner the trust policy lists"):
+        approve(w.audit.report, role="model-owner", approver="O", key_path=w.owner[1],
+                trust=load_trust_policy(w.trust))
+    # without --trust the decision is recorded, but the ledger gains no scan row for the forgery
+    approve(w.audit.report, role="model-owner", approver="O", key_path=w.owner[1])
+    with Ledger() as led:
+        assert body["digest"] not in {s.digest for s in led.scans()}
+    sign_all(w)
+    only_reason_with(evaluate_gate(w.audit.report, w.trust), "not signed by a scanner the trust policy lists")
+
+
 def test_lax_project_policy_cannot_lower_the_requirements(tmp_path):
     """The audited side points its project at a policy that asks for no approvals."""
     import riskaudit
