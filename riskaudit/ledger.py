@@ -14,10 +14,19 @@ processes) queue on the write lock and none of their rows is lost.
 ``seq``: each row stores ``prev_hash`` (the ``row_hash`` of the row before it, or
 :data:`GENESIS`) and ``row_hash`` = SHA-256 of the canonical JSON of all its other columns,
 ``seq`` and ``prev_hash`` included. The ``meta`` table keeps the head (last ``seq`` and
-hash). :func:`verify` recomputes everything, so editing a row, deleting one (a gap, a
-broken link or a head mismatch), reordering rows or truncating the tail is detected.
-What a chain cannot stop is someone with write access recomputing every hash after an
-edit; the approval files' Ed25519 signatures and the report digest are the defence there.
+hash). :func:`verify` recomputes everything, so editing a row, deleting one from the
+middle, reordering rows or a head that disagrees with the chain is detected.
+
+What the chain alone cannot see: the last rows deleted *and* the head rewritten to the new
+last row (two SQL statements), or a whole new chain built by someone who can write the
+file. The signed evidence closes part of that: a scan attestation and every approval
+record carry the head at their time (:meth:`Ledger.head`), and ``riskaudit gate``
+(:meth:`Ledger.check_head`) refuses a ledger that no longer holds those rows, counts an
+approval only when its row is present, and keeps a rejection recorded here even when its
+file is gone. Rows newer than the last signed head, removed together with their files, stay
+undetectable; keep the ledger where neither approvers nor the audited side can write.
+This module is storage only: the decisions about what a ledger's rows mean live in
+:mod:`riskaudit.gate`.
 """
 
 from __future__ import annotations
