@@ -19,6 +19,7 @@ import click
 
 from riskaudit import __version__
 from riskaudit.errors import InputError, RiskauditError
+from riskaudit.inert import terminal
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -107,7 +108,7 @@ class StderrProgress:
         filled = int(width * max(0.0, min(1.0, fraction)))
         bar = "█" * filled + "░" * (width - filled)
         line = f"[{self._index}/{self._total}] {check_id:<14} {bar} {fraction * 100:3.0f}% {message[:40]}"
-        sys.stderr.write("\r" + line.ljust(100))
+        sys.stderr.write("\r" + terminal(line).ljust(100))
         sys.stderr.flush()
 
     def check_finished(self, result):
@@ -119,7 +120,7 @@ class StderrProgress:
             text = text[:159] + "…"
         if self.tty:
             sys.stderr.write("\r" + " " * 100 + "\r")
-        sys.stderr.write(text + "\n")
+        sys.stderr.write(terminal(text) + "\n")
         sys.stderr.flush()
 
 
@@ -178,7 +179,7 @@ def _record_in_ledger(report: dict, report_path: Path | None, ledger_path: str |
             led.record_scan(report, report_path)
             return led.head()
     except (RiskauditError, OSError) as exc:
-        click.echo(f"riskaudit: warning: the scan was not recorded in the audit ledger: {exc}", err=True)
+        click.echo(terminal(f"riskaudit: warning: the scan was not recorded in the audit ledger: {exc}"), err=True)
     return None
 
 
@@ -260,7 +261,7 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
     elif written.get("json") is not None:  # an earlier scan's attestation is not about this report
         written["json"].with_name("report.intoto.json").unlink(missing_ok=True)
     main_file = written.get("html") or written.get("json") or next(iter(written.values()))
-    click.echo(f"Verdict: {report.status.value.upper()} — report: {main_file}")
+    click.echo(terminal(f"Verdict: {report.status.value.upper()} — report: {main_file}"))
     return report.exit_code, out
 
 
@@ -403,13 +404,13 @@ def main(argv: list[str] | None = None) -> None:
         code = EXIT_USAGE
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else "riskaudit"
-        click.echo(f"riskaudit: error: {exc.format_message()} (see '{where} --help')", err=True)
+        click.echo(terminal(f"riskaudit: error: {exc.format_message()} (see '{where} --help')"), err=True)
         code = EXIT_USAGE
     except click.ClickException as exc:
-        click.echo(f"riskaudit: error: {exc.format_message()}", err=True)
+        click.echo(terminal(f"riskaudit: error: {exc.format_message()}"), err=True)
         code = exc.exit_code if exc.exit_code in (EXIT_FAIL, EXIT_USAGE) else EXIT_USAGE
     except RiskauditError as exc:
-        click.echo(f"riskaudit: error: {exc}", err=True)
+        click.echo(terminal(f"riskaudit: error: {exc}"), err=True)
         code = EXIT_USAGE
     except KeyboardInterrupt:
         click.echo("riskaudit: interrupted", err=True)
@@ -417,7 +418,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # an unexpected failure: one message, traceback only with -v
         if verbose:
             traceback.print_exc()
-        click.echo(f"riskaudit: unexpected error: {type(exc).__name__}: {exc} "
-                   "(run with -v for the traceback, and please report it)", err=True)
+        click.echo(terminal(f"riskaudit: unexpected error: {type(exc).__name__}: {exc} "
+                            "(run with -v for the traceback, and please report it)"), err=True)
         code = EXIT_USAGE
     sys.exit(code if isinstance(code, int) else 0)

@@ -217,3 +217,17 @@ def test_terminal_text_is_inert():
     shown = terminal("Carl\x1b[2K\r\x1b]0;owned\x07\nGate OPEN: fake\u202e\x00")
     assert shown == "Carl ⏎ Gate OPEN: fake"  # the OSC title and the line clear are gone
     assert all(ord(c) >= 32 for c in shown)
+
+
+def test_scan_progress_lines_are_inert(capsys):
+    from types import SimpleNamespace
+
+    from riskaudit.cli import StderrProgress
+    from riskaudit.result import Status
+
+    progress = StderrProgress()
+    progress.check_started("pii", "", 0, 1)
+    progress.check_finished(SimpleNamespace(id="pii", status=Status.PASS, duration_s=0.1,
+                                            summary="column '\x1b[2Jx'\nVerdict: PASS"))
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and err.count("\n") == 1 and "Verdict: PASS" in err
