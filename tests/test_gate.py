@@ -531,3 +531,20 @@ def write_scanner() -> str:
     from riskaudit.approvals import public_key_text
 
     return public_key_text(SCANNER.public_key())
+
+
+def test_configured_ledger_missing_damaged_or_named_by_the_trust_policy(world, tmp_path, monkeypatch):
+    sign_all(world)
+    only_reason_with(evaluate_gate(world.audit.report, world.trust, ledger_path=tmp_path / "none.sqlite3"),
+                     "the configured ledger")
+    conn = sqlite3.connect(tmp_path / "ledger.sqlite3")
+    conn.execute("UPDATE approvals SET comment = 'edited' WHERE seq = (SELECT MAX(seq) FROM approvals)")
+    conn.commit()
+    conn.close()
+    only_reason_with(evaluate_gate(world.audit.report, world.trust), "the ledger is damaged")
+    # the trust policy names the ledger (relative to itself); $RISKAUDIT_LEDGER is not needed
+    monkeypatch.delenv("RISKAUDIT_LEDGER")
+    named = write_trust(world.trust.with_name("named.yaml"), approvers=yaml_approvers(world),
+                        ledger="../ledger.sqlite3")
+    only_reason_with(evaluate_gate(world.audit.report, named), "the ledger is damaged")
+    assert evaluate_gate(world.audit.report, world.trust).open  # no ledger configured: files alone
