@@ -231,3 +231,44 @@ def test_scan_progress_lines_are_inert(capsys):
                                             summary="column '\x1b[2Jx'\nVerdict: PASS"))
     err = capsys.readouterr().err
     assert "\x1b" not in err and err.count("\n") == 1 and "Verdict: PASS" in err
+
+
+def test_end_to_end_trust_flow_through_the_command_line(tmp_path):
+    """keygen -> scan --scanner-key -> approve --key --trust -> gate --trust, each a real process."""
+    from approval_support import write_trust
+
+    env = {"RISKAUDIT_LEDGER": str(tmp_path / "ledger.sqlite3")}
+    keys = {}
+    for name in ("scanner", "olivia", "carl", "rita"):
+        proc = run_cli("keygen", "--out", str(tmp_path / "keys" / f"{name}.key"), env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        keys[name] = (tmp_path / "keys" / f"{name}.key.pub").read_text().strip()
+    trust = write_trust(tmp_path / "deploy" / "trust.yaml", scanners={"ci": keys["scanner"]},
+                        approvers={"model-owner": {"Olivia": keys["olivia"]}, "compliance": {"Carl": keys["carl"]},
+                                   "risk-officer": {"Rita": keys["rita"]}},
+                        approvals={tier: {outcome: [{"role": "model-owner", "count": 1},
+                                                    {"role": "compliance", "count": 1}]
+                                          for outcome in ("pass", "warn")} for tier in ("low", "medium", "high")},
+                        allow_warn=True, require={"model_hash": True})
+    pd.DataFrame({"a": np.arange(40.0), "b": np.ones(40), "y": [0, 1] * 20}).to_csv(tmp_path / "d.csv", index=False)
+    make_model(tmp_path / "m.pt")
+    proc = run_cli("scan", "--model", str(tmp_path / "m.pt"), "--data", str(tmp_path / "d.csv"), "--target", "y",
+                   "--check", "data_validity", "--format", "html,json", "--out", str(tmp_path / "audit"),
+                   "--scanner-key", str(tmp_path / "keys" / "scanner.key"), "-q", env=env, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    report = str(tmp_path / "audit" / "report.json")
+    gate = ["gate", report, "--trust", str(trust), "--model", str(tmp_path / "m.pt")]
+    proc = run_cli(*gate, env=env, timeout=120)
+    assert proc.returncode == 1 and "role 'model-owner': 0 of 1" in proc.stdout
+    # the report's own policy may ask for more (here a risk officer on warn): it can raise, never lower
+    required = {r["role"] for r in json.loads(Path(report).read_text())["approvals_required"]}
+    signers = {"model-owner": "olivia", "compliance": "carl", "risk-officer": "rita"}
+    for role, who in ((role, signers[role]) for role in sorted(required | {"model-owner", "compliance"})):
+        proc = run_cli("approve", report, "--role", role, "--approver", who.title(), "--key",
+                       str(tmp_path / "keys" / f"{who}.key"), "--trust", str(trust), env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+    proc = run_cli(*gate, env=env, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("Gate OPEN"), proc.stdout
+    make_model(tmp_path / "m.pt", seed=5)  # a different model under the audited name
+    proc = run_cli(*gate, env=env, timeout=120)
+    assert proc.returncode == 1 and "changed after the audit" in proc.stdout
