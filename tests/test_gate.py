@@ -548,3 +548,32 @@ def test_configured_ledger_missing_damaged_or_named_by_the_trust_policy(world, t
                         ledger="../ledger.sqlite3")
     only_reason_with(evaluate_gate(world.audit.report, named), "the ledger is damaged")
     assert evaluate_gate(world.audit.report, world.trust).open  # no ledger configured: files alone
+
+
+@pytest.mark.parametrize("envelope", [
+    "[]", "{}", "not json", '{"payload": "!!", "payloadType": "application/vnd.in-toto+json", "signatures": []}',
+    '{"payload": "e30=", "payloadType": "application/vnd.in-toto+json", "signatures": "x"}',
+    '{"payload": "e30=", "payloadType": "application/vnd.in-toto+json", "signatures": [{"keyid": 1, "sig": "%%"}]}',
+    '{"payload": "e30=", "payloadType": "text/plain", "signatures": []}',
+])
+def test_malformed_attestation_closes_the_gate_without_a_traceback(world, envelope):
+    sign_all(world)
+    (world.audit.folder / "report.intoto.json").write_text(envelope)
+    only_reason_with(evaluate_gate(world.audit.report, world.trust), "the report is not attested by a trusted scanner")
+    res = CliRunner().invoke(gate, [str(world.audit.report), "--trust", str(world.trust)])
+    assert res.exit_code == 1, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+
+
+def test_trusted_scanner_signing_a_statement_about_something_else(world):
+    """A genuine signature by the trusted key over a payload that is not this report's Statement."""
+    from securesystemslib.dsse import Envelope
+    from securesystemslib.signer import CryptoSigner, SSlibKey
+
+    sign_all(world)
+    for payload in (b"[1, 2]", json.dumps({"_type": "https://in-toto.io/Statement/v1", "subject": [],
+                                           "predicateType": "x", "predicate": {}}).encode()):
+        env = Envelope(payload=payload, payload_type="application/vnd.in-toto+json", signatures={})
+        env.sign(CryptoSigner(SCANNER, SSlibKey.from_crypto(SCANNER.public_key())))
+        (world.audit.folder / "report.intoto.json").write_text(json.dumps(env.to_dict()))
+        only_reason_with(evaluate_gate(world.audit.report, world.trust), "not a riskaudit scan Statement")
