@@ -125,12 +125,13 @@ def _keys_map(path: Path, where: str, value: Any) -> dict[str, str]:
 
 
 def _builtin_policy_sha(name: str) -> str | None:
-    try:
-        from riskaudit.policy import load_policy
+    """The sha256 a scan records for the built-in policy ``name`` (None: not a built-in name).
+    Only names: a path here would be read relative to wherever the gate runs."""
+    from riskaudit.policy import builtin_policy_dir, load_policy
 
-        return load_policy(name).sha256
-    except Exception:  # not a built-in name
+    if not name.replace("-", "").replace("_", "").isalnum() or not (builtin_policy_dir() / f"{name}.yaml").is_file():
         return None
+    return load_policy(str(builtin_policy_dir() / f"{name}.yaml")).sha256
 
 
 def load_trust_policy(path: str | os.PathLike) -> TrustPolicy:
