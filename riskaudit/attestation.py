@@ -193,9 +193,5 @@ def payload_sha256(envelope: Mapping[str, Any]) -> str | None:
         return None
 
 
-
-
-
-
 __all__ = ["sign", "write", "load", "verify", "statement", "payload_sha256", "attestation_path",
            "AttestationError", "VerifiedAttestation", "ATTESTATION_FILE", "PAYLOAD_TYPE", "PREDICATE_TYPE"]
