@@ -291,19 +291,10 @@ def test_replayed_approval_does_not_count(world, tmp_path):
         (approvals_dir(other.report) / src.name).write_text(json.dumps(rec))
     result = evaluate_gate(other.report, world.trust)
     assert len([r for r in result.reasons if "signature does not verify" in r]) == 2
-    # the same report re-attested (a new scan run): decisions about the old attestation are stale
-    attest(world.audit.report, world.audit.body, SCANNER)
-    world.audit.report.parent.joinpath("report.intoto.json").write_text(
-        world.audit.report.parent.joinpath("report.intoto.json").read_text())
-    body = json.loads((world.audit.folder / "report.intoto.json").read_text())
-    assert body["payloadType"] == "application/vnd.in-toto+json"
 
 
 def test_approval_of_an_earlier_attestation_is_stale(world, tmp_path):
     sign_all(world)
-    import time
-
-    time.sleep(0.01)
     with Ledger() as led:  # the ledger moved on: a re-attestation records a new head
         led.record_scan({**world.audit.body, "digest": "sha256:" + "0" * 64}, None)
     attest(world.audit.report, world.audit.body, SCANNER)
