@@ -140,6 +140,8 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: 
         "approval_policy": {"allow_warn": pol.allow_warn,
                             "approval_ttl_days": pol.data.get("approval_ttl_days", 90),
                             "keys": dict(pol.data.get("keys") or {})},
+        # The policy's regulation mapping (the report's regulation section), bound by the digest.
+        "regulations": dict(pol.data.get("regulations") or {}),
         "inputs": {"target": target, "features": list(feats), "sensitive": list(sensitive),
                    "ids": list(ids), "task": task,
                    "classes": None if classes is None else [str(c) for c in classes]},

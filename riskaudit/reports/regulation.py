@@ -1,0 +1,112 @@
+"""Regulation mapping: which provisions a report gives evidence for, per framework.
+
+The mapping lives in the policy pack (``regulations:`` in ``policies/default.yaml``): the
+frameworks with their provisions, and per finding kind the provisions its evidence speaks
+to. The scan copies the policy's mapping into the report (``manifest.regulations``), so the
+digest binds it. Two pseudo-kinds stand for the audit itself: ``audit.record`` (the report,
+its digest, manifest and ledger row: record-keeping, documentation) and ``audit.approvals``
+(the sign-off the policy requires: human oversight).
+
+A provision has *failing* evidence when a finding mapped to it failed, evidence *with
+warnings* when one warned, *passing* evidence when mapped findings ran and passed, and *no
+evidence* otherwise. This maps evidence; it does not certify compliance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+STATE_TEXT = {"fail": "failing evidence", "warn": "evidence with warnings", "pass": "passing evidence",
+              "none": "no evidence"}
+STATE_CSS = {"fail": "bad", "warn": "bad", "pass": "ok", "none": "none"}
+RANK = {"fail": 3, "warn": 2, "pass": 1, "none": 0}
+
+
+@dataclass
+class ProvisionView:
+    id: str
+    title: str
+    status: str
+    sources: str
+
+    @property
+    def state(self) -> str:
+        return STATE_TEXT[self.status]
+
+    @property
+    def css(self) -> str:
+        return STATE_CSS[self.status]
+
+
+@dataclass
+class FrameworkView:
+    id: str
+    title: str
+    provisions: list[ProvisionView] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out = {"failing": 0, "passing": 0, "none": 0}
+        for p in self.provisions:
+            out["failing" if p.status in ("fail", "warn") else "passing" if p.status == "pass" else "none"] += 1
+        return out
+
+
+def mapping_of(report: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The report's regulation mapping (bound by its digest), or the built-in default pack's."""
+    reg = (report.get("manifest") or {}).get("regulations")
+    if isinstance(reg, Mapping) and reg.get("frameworks"):
+        return reg
+    try:
+        from riskaudit.policy import load_policy
+
+        return load_policy("default").data.get("regulations") or {}
+    except Exception:
+        return {}
+
+
+def kind_statuses(report: Mapping[str, Any]) -> dict[str, str]:
+    """Worst status per finding kind that ran (``pass``/``warn``/``fail``), plus the audit's
+    own pseudo-kinds."""
+    out: dict[str, str] = {}
+    for c in report.get("checks") or []:
+        for f in c.get("findings") or []:
+            s = f.get("status")
+            if s in RANK and RANK[s] > RANK.get(out.get(f["id"], "none"), 0):
+                out[f["id"]] = s
+    if report.get("digest"):
+        out["audit.record"] = "pass"
+    if report.get("approvals_required"):
+        out["audit.approvals"] = "pass"
+    return out
+
+
+def framework_views(report: Mapping[str, Any]) -> list[FrameworkView]:
+    reg = mapping_of(report)
+    frameworks = reg.get("frameworks") or {}
+    kinds = reg.get("kinds") or {}
+    seen = kind_statuses(report)
+    views = []
+    for fw_id, fw in frameworks.items():
+        if not isinstance(fw, Mapping):
+            continue
+        view = FrameworkView(id=str(fw_id), title=str(fw.get("title", fw_id)))
+        for pid, ptitle in (fw.get("provisions") or {}).items():
+            status, sources = "none", []
+            for kind, targets in kinds.items():
+                if not isinstance(targets, Mapping) or pid not in (targets.get(fw_id) or []):
+                    continue
+                s = seen.get(kind)
+                if s is None:
+                    continue
+                sources.append(f"{kind} ({s})")
+                if RANK[s] > RANK[status]:
+                    status = s
+            view.provisions.append(ProvisionView(id=str(pid), title=str(ptitle), status=status,
+                                                 sources=", ".join(sources) or "—"))
+        views.append(view)
+    return views
+
+
+__all__ = ["framework_views", "kind_statuses", "mapping_of", "FrameworkView", "ProvisionView"]
