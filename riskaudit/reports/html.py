@@ -24,6 +24,7 @@ from typing import Any, Mapping, Sequence
 import jinja2
 from markupsafe import Markup
 
+from riskaudit.reports import chartnotes
 from riskaudit.reports.plain import KindText, humanize, kind_texts, number, with_unit
 from riskaudit.reports.svg import render_chart
 
@@ -190,7 +191,7 @@ def _split_evidence(evidence: Mapping[str, Any]):
     tables, charts, details, advice = [], [], [], ""
     for key, val in evidence.items():
         if key == "charts" and isinstance(val, list):
-            charts += [(spec, Markup(svg)) for spec, svg in ((s, render_chart(s)) for s in val) if svg]
+            charts += [spec for spec in val if isinstance(spec, Mapping)]
         elif key == "advice" and isinstance(val, str):
             advice = val
         elif isinstance(val, list) and val and isinstance(val[0], Mapping) and _table(val):
@@ -234,24 +235,12 @@ def _finding_view(f: Mapping[str, Any], texts: Mapping[str, KindText], policy: s
             seen_tables[key] = f"{f['subject']}"
             kept.append((title, t))
     threshold, source = _threshold_text(f, text, policy)
-    chart_svgs = [_with_threshold(spec, svg, f, unit) for spec, svg in charts]
+    chart_svgs = [Markup(svg) for svg in (render_chart(chartnotes.for_finding(spec, f, text)) for spec in charts) if svg]
     return FindingView(id=f["id"], kind_title=_kind_title(f["id"], texts), status=f["status"],
                        severity=f["severity"], subject=_subject(f), message=f["message"],
                        value=with_unit(f.get("value"), unit, ev), threshold=threshold,
                        why=text.why if text else "", advice=advice or (text.advice if text else ""),
                        source=source, tables=kept, shared_tables=shared, charts=chart_svgs, details=details)
-
-
-def _with_threshold(spec: Mapping[str, Any], svg: Markup, f: Mapping[str, Any], unit: str) -> Markup:
-    """Charts of a finding judge against its threshold: draw it when the chart's own values are on
-    the threshold's scale and the chart did not bring a reference line itself."""
-    thr = f.get("threshold")
-    if spec.get("reference_lines") or not isinstance(thr, (int, float)) or spec.get("type") != "bar":
-        return svg
-    if str(spec.get("scale", "")) != "threshold" and unit not in ("share",):
-        return svg
-    spec = dict(spec, reference_lines=[{"value": thr, "label": f"policy limit {with_unit(thr, unit)}"}])
-    return Markup(render_chart(spec) or svg)
 
 
 def _subject(f: Mapping[str, Any]) -> str:
@@ -392,7 +381,9 @@ def build_view(report: Mapping[str, Any], approvals: Sequence[Mapping[str, Any]]
         checks.append(CheckView(id=c["id"], title=humanize(c["id"]), status=c["status"], summary=c["summary"],
                                 description=c.get("description", ""),
                                 duration=f"{number(c.get('duration_s', 0) or 0, 2)} s", counts=c_counts,
-                                findings=views, charts=[svg for _, svg in m_charts], metrics=m_details,
+                                findings=views, metrics=m_details,
+                                charts=[Markup(svg) for svg in (render_chart(chartnotes.for_check(
+                                    spec, c["id"], fs, texts)) for spec in m_charts) if svg],
                                 tables=m_tables))
     drivers, more = _drivers(all_findings, texts, policy)
     rows = _approval_rows(report, approvals)
