@@ -71,7 +71,7 @@ def approve(report, role, approver, reject, comment, key_path, ledger_path):
     row into the audit ledger, then refreshes report.html's approval block when it is there.
     """
     from riskaudit.approvals import approve as record, load_records, load_report, report_file, rerender_html
-    from riskaudit.gate import approval_reasons
+    from riskaudit.gate import approval_reasons, status_reasons
 
     rec, path = record(report, role=role, approver=approver, decision="reject" if reject else "approve",
                        comment=comment, key_path=key_path, ledger_path=ledger_path)
@@ -80,8 +80,16 @@ def approve(report, role, approver, reject, comment, key_path, ledger_path):
                f"{rec['report_digest']}: {path}")
     body = load_report(report_file(report))
     blocking, _ = approval_reasons(body, load_records(report, body["digest"])[0])
-    click.echo("Approvals still needed: " + ("; ".join(r.split(" (record one")[0] for r in blocking)
-                                              if blocking else "none, every required role has signed"))
+    closed = status_reasons(body)  # signatures never open the gate on a status the policy does not deploy
+    if blocking:
+        click.echo("Approvals still needed: " + "; ".join(r.split(" (record one")[0] for r in blocking))
+    elif closed:
+        click.echo("Approvals still needed: none, every required role has signed; but the gate stays closed "
+                   "whatever is signed")
+    else:
+        click.echo("Approvals still needed: none, every required role has signed")
+    if closed:
+        click.echo("The gate stays closed whatever is signed: " + "; ".join(closed))
     try:
         html = rerender_html(report)
     except Exception as exc:  # the record is written; a rendering problem must not hide that
