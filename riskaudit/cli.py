@@ -235,6 +235,9 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
         "expectation_suite": settings.get("expectation_suite"),
         "spacy_model": settings.get("spacy_model"),
         "baseline_path": settings.get("baseline"),
+        "intended_purpose": settings.get("intended_purpose"),
+        "owner": settings.get("owner"),
+        "version": settings.get("version"),
     }
     project = {k: v for k, v in project.items() if v not in (None, {}, "")}
     seed = settings.get("seed", 0)
@@ -278,7 +281,7 @@ SCAN_OPTIONS = [
     click.option("--check", "check", multiple=True, help="Run only this checker (repeatable)."),
     click.option("--skip", multiple=True, help="Skip this checker (repeatable)."),
     click.option("--out", help="Report folder (default riskaudit-report/)."),
-    click.option("--format", "fmt", help="Any of html,json,junit,md,sarif (default html,json)."),
+    click.option("--format", "fmt", help="Any of html,json,junit,md,sarif,evidence (default html,json)."),
     click.option("--seed", type=int, help="Seed of every random choice (default 0)."),
     click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where the model runs."),
     click.option("--baseline", help="An earlier report.json of the same model (model drift; default: "

@@ -17,7 +17,7 @@ def demo_out(tmp_path_factory):
     from helpers import run_cli
 
     out = tmp_path_factory.mktemp("demo-report") / "demo"
-    proc = run_cli("demo", "--out", str(out), "--format", "html,json,md", timeout=300)
+    proc = run_cli("demo", "--out", str(out), "--format", "html,json,md,evidence", timeout=300)
     assert proc.returncode == 1 and (out / "report.json").exists(), proc.stderr
     return out
 

@@ -53,6 +53,34 @@ class FrameworkView:
         return out
 
 
+def for_report(reg: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The policy's mapping in the form stored in report.json: frameworks and provisions as
+    lists, so their order survives the report's sorted-key JSON."""
+    reg = reg or {}
+    frameworks = []
+    for fid, fw in (reg.get("frameworks") or {}).items():
+        if isinstance(fw, Mapping):
+            frameworks.append({"id": str(fid), "title": str(fw.get("title", fid)),
+                               "provisions": [{"id": str(k), "title": str(v)}
+                                              for k, v in (fw.get("provisions") or {}).items()]})
+    return {"frameworks": frameworks, "kinds": {str(k): dict(v) for k, v in (reg.get("kinds") or {}).items()
+                                                if isinstance(v, Mapping)}}
+
+
+def _ordered(reg: Mapping[str, Any]) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    frameworks = reg.get("frameworks") or []
+    if isinstance(frameworks, Mapping):
+        reg = for_report(reg)
+        frameworks = reg["frameworks"]
+    out = []
+    for fw in frameworks:
+        if isinstance(fw, Mapping):
+            out.append((str(fw.get("id")), str(fw.get("title", fw.get("id"))),
+                        [(str(p.get("id")), str(p.get("title", ""))) for p in fw.get("provisions") or []
+                         if isinstance(p, Mapping)]))
+    return out
+
+
 def mapping_of(report: Mapping[str, Any]) -> Mapping[str, Any]:
     """The report's regulation mapping (bound by its digest), or the built-in default pack's."""
     reg = (report.get("manifest") or {}).get("regulations")
@@ -84,15 +112,14 @@ def kind_statuses(report: Mapping[str, Any]) -> dict[str, str]:
 
 def framework_views(report: Mapping[str, Any]) -> list[FrameworkView]:
     reg = mapping_of(report)
-    frameworks = reg.get("frameworks") or {}
     kinds = reg.get("kinds") or {}
+    if not isinstance(kinds, Mapping):
+        kinds = {}
     seen = kind_statuses(report)
     views = []
-    for fw_id, fw in frameworks.items():
-        if not isinstance(fw, Mapping):
-            continue
-        view = FrameworkView(id=str(fw_id), title=str(fw.get("title", fw_id)))
-        for pid, ptitle in (fw.get("provisions") or {}).items():
+    for fw_id, fw_title, provisions in _ordered(reg):
+        view = FrameworkView(id=fw_id, title=fw_title)
+        for pid, ptitle in provisions:
             status, sources = "none", []
             for kind, targets in kinds.items():
                 if not isinstance(targets, Mapping) or pid not in (targets.get(fw_id) or []):
@@ -103,10 +130,10 @@ def framework_views(report: Mapping[str, Any]) -> list[FrameworkView]:
                 sources.append(f"{kind} ({s})")
                 if RANK[s] > RANK[status]:
                     status = s
-            view.provisions.append(ProvisionView(id=str(pid), title=str(ptitle), status=status,
+            view.provisions.append(ProvisionView(id=pid, title=ptitle, status=status,
                                                  sources=", ".join(sources) or "—"))
         views.append(view)
     return views
 
 
-__all__ = ["framework_views", "kind_statuses", "mapping_of", "FrameworkView", "ProvisionView"]
+__all__ = ["framework_views", "for_report", "kind_statuses", "mapping_of", "FrameworkView", "ProvisionView"]
