@@ -42,7 +42,7 @@ VERDICT_TEXT = {
              "be deployed until it runs in full.",
 }
 MAX_TABLE_ROWS = 50
-MAX_DRIVERS = 7
+MAX_DRIVERS = 6
 
 
 @dataclass
@@ -214,7 +214,7 @@ def _threshold_text(f: Mapping[str, Any], text: KindText | None, policy: str) ->
     ev = f.get("evidence") or {}
     check, _, kind = str(f["id"]).partition(".")
     level = "fail" if f["status"] == "fail" else ("warn" if f["status"] == "warn" else "fail")
-    source = f"policy “{policy}”, checks.{check}.thresholds.{kind}.{level} (or the checker's default)"
+    source = f"policy “{policy}” key checks.{check}.thresholds.{kind}.{level}, else the checker's default"
     if unit == "flag":
         return "any", source
     return with_unit(thr, unit, ev), source
@@ -284,8 +284,8 @@ def _drivers(findings: Sequence[Mapping[str, Any]], texts: Mapping[str, KindText
             found=str(worst["message"]), affected=affected,
             why=(text.why if text and text.why else (text.doc if text else "")),
             advice=(text.advice if text and text.advice else (advice if isinstance(advice, str) else "")),
-            threshold=(f"worst value {value}; {worst['status']} level {threshold} — {source}"
-                       if threshold != "—" else f"worst value {value}"),
+            threshold=(f"worst {value} against the {worst['status']} level {threshold} ({source})"
+                       if threshold != "—" else f"worst {value}"),
             count=len(group)))
     return out[:MAX_DRIVERS], out[MAX_DRIVERS:]
 
