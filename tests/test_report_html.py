@@ -69,3 +69,31 @@ def test_each_group_table_shown_once_and_passed_findings_in_the_appendix(demo_re
     # no snake_case headers anywhere
     for th in re.findall(r"<th>([^<]*)</th>", page):
         assert not re.search(r"[a-z]_[a-z]", th), th
+
+
+def test_figures_shown_agree_with_an_independent_count(demo_out, demo_scan):
+    """The leakage share in the verdict's drivers, recomputed with pandas from the demo's files."""
+    import pandas as pd
+
+    cur = pd.read_csv(demo_out / "inputs" / "data" / "current.csv")
+    ref = pd.read_csv(demo_out / "inputs" / "data" / "reference.csv")
+    leak = next(f for c in demo_scan["checks"] for f in c["findings"] if f["id"] == "data_validity.train_test_leakage")
+    cols = leak["evidence"]["columns_compared"]
+    seen = set(map(tuple, ref[cols].astype(str).itertuples(index=False)))
+    share = sum(tuple(r) in seen for r in cur[cols].astype(str).itertuples(index=False)) / len(cur)
+    assert abs(share - leak["value"]) < 1e-12
+    page = html.render(demo_scan)
+    decide = page[page.index('<section id="drivers">'):page.index('<section id="changes">')]
+    assert f"worst {share * 100:.3g} % against the fail level 1 %" in decide
+
+
+def test_hostile_report_fields_never_break_or_inject(demo_scan):
+    evil = "<script>alert(1)</script>"
+    bad = dict(demo_scan)
+    bad["changes"] = {"baseline": {"created_at": evil, "digest": 5}, "new": [{"title": evil}, 7], "worse": "x",
+                      "metrics": [None, {"title": evil, "before": [1], "after": {}}]}
+    bad["manifest"] = dict(demo_scan["manifest"], regulations={"frameworks": [{"id": "eu", "title": evil,
+                                                               "provisions": [{"id": evil, "title": 3}, "x"]}],
+                                                               "kinds": {"pii.pii_detected": {"eu": 5}, "x": 3}})
+    page = html.render(bad, approvals=[{"role": evil, "approver": evil, "public_key": evil, "decision": "approve"}])
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page

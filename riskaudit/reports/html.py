@@ -420,8 +420,25 @@ def build_view(report: Mapping[str, Any], approvals: Sequence[Mapping[str, Any]]
         approve_commands=commands or ["riskaudit approve report.json --role ROLE --approver 'YOUR NAME' "
                                       "--key KEYFILE --comment '...'"],
         manifest=manifest, tool_version=str(report.get("tool", {}).get("version", "")),
-        passed=passed, components=components, changes=report.get("changes") or None,
+        passed=passed, components=components, changes=_changes(report.get("changes")),
         frameworks=framework_views(report))
+
+
+def _changes(raw: Any) -> dict[str, Any] | None:
+    """The report's ``changes``, reduced to the strings the template shows; anything malformed
+    (report.json is attacker-controlled) is dropped rather than breaking the page."""
+    if not isinstance(raw, Mapping):
+        return None
+    base = raw.get("baseline") if isinstance(raw.get("baseline"), Mapping) else {}
+    out: dict[str, Any] = {"baseline": {k: str(base.get(k, "")) for k in ("created_at", "source", "status", "digest")}}
+    for section in ("new", "worse", "resolved", "better"):
+        items = raw.get(section) if isinstance(raw.get(section), list) else []
+        out[section] = [{k: str(x.get(k, "")) for k in ("title", "subject", "before", "after")}
+                        for x in items if isinstance(x, Mapping)]
+    metrics = raw.get("metrics") if isinstance(raw.get("metrics"), list) else []
+    out["metrics"] = [{k: str(m.get(k, "")) for k in ("title", "before", "after")} for m in metrics
+                      if isinstance(m, Mapping)]
+    return out
 
 
 def _environment() -> jinja2.Environment:

@@ -122,7 +122,8 @@ def framework_views(report: Mapping[str, Any]) -> list[FrameworkView]:
         for pid, ptitle in provisions:
             status, sources = "none", []
             for kind, targets in kinds.items():
-                if not isinstance(targets, Mapping) or pid not in (targets.get(fw_id) or []):
+                listed = targets.get(fw_id) if isinstance(targets, Mapping) else None
+                if not isinstance(listed, (list, tuple)) or pid not in listed:
                     continue
                 s = seen.get(kind)
                 if s is None:
