@@ -164,13 +164,24 @@ def _short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_SHARE_WORDS = ("share", "rate", "accuracy", "fraction", "tpr", "fpr", "selection", "precision", "recall")
+
+
 def _cell(value: Any, key: str = "") -> str:
-    """A table cell: numbers rounded; shares and rates as percents."""
-    if isinstance(value, float) and not isinstance(value, bool) and 0 <= value <= 1 and any(
-            w in key.lower() for w in ("share", "rate", "accuracy", "fraction", "tpr", "fpr", "selection")):
+    """A table cell: numbers rounded; shares and rates as percents; intervals as 'a to b'."""
+    if key.lower().replace(" ", "_") in ("p_value", "pvalue", "p") and isinstance(value, (int, float)) \
+            and not isinstance(value, bool):
+        return with_unit(value, "p_value")
+    if "rel_diff" in key.lower() and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return with_unit(value, "relative")
+    is_share = any(w in key.lower() for w in _SHARE_WORDS) and "threshold" not in key.lower()
+    if isinstance(value, float) and not isinstance(value, bool) and 0 <= value <= 1 and is_share:
         return with_unit(value, "share")
-    if isinstance(value, list) and len(value) == 2 and all(isinstance(x, (int, float)) for x in value):
-        return f"{_short(value[0])} to {_short(value[1])}"
+    if isinstance(value, list) and len(value) == 2 and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
+        return f"{_cell(float(value[0]), key)} to {_cell(float(value[1]), key)}"
+    if isinstance(value, (list, dict)) and not value:
+        return "none"
     return _short(value, 60)
 
 
@@ -197,7 +208,8 @@ def _split_evidence(evidence: Mapping[str, Any]):
         elif isinstance(val, list) and val and isinstance(val[0], Mapping) and _table(val):
             tables.append((humanize(key), _table(val)))
         else:
-            details.append((humanize(key), _cell(val, key) if not isinstance(val, (dict, list)) else _short(val)))
+            details.append((humanize(key), _cell(val, key) if not isinstance(val, (dict, list)) or not val
+                            or len(val) == 2 else _short(val)))
     return tables, charts, details, advice
 
 
@@ -230,7 +242,7 @@ def _finding_view(f: Mapping[str, Any], texts: Mapping[str, KindText], policy: s
     for title, t in tables:
         key = hashlib.sha256(json.dumps([t.columns, t.rows]).encode()).hexdigest()
         if key in seen_tables:
-            shared.append(f"{title}: the same table as under {seen_tables[key]}")
+            shared.append(f"{title}: shown above, under {seen_tables[key]}")
         else:
             seen_tables[key] = f"{f['subject']}"
             kept.append((title, t))
