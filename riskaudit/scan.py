@@ -137,6 +137,11 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: 
         "policy": pol.describe(),
         "risk_tier": tier,
         "checks_selected": sorted(selected),
+        # Each kind's plain-language texts (riskaudit.checks.base.Kind: unit, why, advice), so a
+        # report renders them wherever it is opened, for plugins as for built-in checkers.
+        "kind_texts": {f"{c.id}.{name}": {"unit": k.unit, "why": k.why, "advice": k.advice}
+                       for c in reg if c.id in selected for name, k in c.kinds.items()
+                       if k.unit or k.why or k.advice},
         # What `riskaudit gate` needs from the policy, bound to the report by its digest.
         "approval_policy": {"allow_warn": pol.allow_warn,
                             "approval_ttl_days": pol.data.get("approval_ttl_days", 90),

@@ -69,3 +69,33 @@ def test_headers_are_words():
     assert humanize("p_value") == "P value"
     assert humanize("wasserstein_sd") == "Wasserstein SD"
     assert humanize("tpr_difference") == "TPR difference"
+
+
+def test_a_plugin_kinds_texts_reach_its_html_report_through_the_scan():
+    """A plugin not installed here (registry passed in, as in a notebook) still gets its why,
+    advice and unit into the report: the scan carries them in the manifest."""
+    import pandas as pd
+
+    import riskaudit
+    from riskaudit.checks.base import CheckOutput, Checker, Need
+    from riskaudit.reports import html
+
+    class RowLimit(Checker):
+        id = "rowlimit"
+        description = "Fails when the data has more rows than allowed."
+        needs = frozenset({Need.DATA})
+        kinds = {"too_many_rows": Kind("rows above the limit", fail=2, unit="rows",
+                                       why="Reviewers cannot check this many rows <by hand>.",
+                                       advice="Split the data set into reviewable parts.")}
+
+        def run(self, ctx):
+            return CheckOutput([ctx.finding("too_many_rows", "data", "{value} rows", value=ctx.data.rows)], "rows")
+
+    rep = riskaudit.scan(data=pd.DataFrame({"a": range(5)}), registry=Registry.from_classes([RowLimit]),
+                         policy={"name": "t"}).to_dict()
+    assert rep["manifest"]["kind_texts"]["rowlimit.too_many_rows"]["unit"] == "rows"
+    page = html.render(rep)
+    decide = page[page.index('<section id="drivers">'):page.index('<section id="changes">')]
+    assert "Reviewers cannot check this many rows &lt;by hand&gt;." in decide
+    assert "Split the data set into reviewable parts." in decide
+    assert "worst 5 rows against the fail level 2 rows" in decide

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from riskaudit.reports.markdown import _cell
-from riskaudit.reports.plain import humanize, kind_texts, number, with_unit
+from riskaudit.reports.plain import humanize, number, texts_for, with_unit
 from riskaudit.reports.regulation import framework_views
 
 TODO = "**TO BE WRITTEN** by the provider:"
@@ -54,7 +54,7 @@ def _checks(report: Mapping[str, Any], ids: tuple[str, ...]) -> list[str]:
 
 
 def render(report: Mapping[str, Any]) -> str:
-    texts = kind_texts()
+    texts = texts_for(report)
     subj = report.get("subject") or {}
     man = report.get("manifest") or {}
     system = man.get("system") or {}

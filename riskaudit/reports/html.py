@@ -25,7 +25,7 @@ import jinja2
 from markupsafe import Markup
 
 from riskaudit.reports import chartnotes
-from riskaudit.reports.plain import KindText, humanize, kind_texts, number, with_unit
+from riskaudit.reports.plain import KindText, humanize, number, texts_for, with_unit
 from riskaudit.reports.svg import render_chart
 
 TEMPLATES = __import__("pathlib").Path(__file__).parent / "templates"
@@ -354,7 +354,7 @@ def build_view(report: Mapping[str, Any], approvals: Sequence[Mapping[str, Any]]
                texts: Mapping[str, KindText] | None = None) -> ReportView:
     from riskaudit.reports.regulation import framework_views
 
-    texts = kind_texts() if texts is None else texts
+    texts = texts_for(report) if texts is None else texts
     subj = report.get("subject", {})
     policy = str(subj.get("policy", {}).get("name"))
     checks, all_findings, passed = [], [], []

@@ -137,4 +137,19 @@ def kind_texts(registry: Any = None) -> dict[str, KindText]:
     return out
 
 
-__all__ = ["KindText", "humanize", "number", "percent", "with_unit", "kind_texts"]
+def texts_for(report: Mapping[str, Any]) -> dict[str, KindText]:
+    """The kind texts a report carries (``manifest.kind_texts``, written by the scan from the
+    checkers that ran, plugins included) over those of the checkers installed here."""
+    out = kind_texts()
+    carried = (report.get("manifest") or {}).get("kind_texts")
+    if isinstance(carried, Mapping):
+        for fid, t in carried.items():
+            if isinstance(t, Mapping):
+                base = out.get(str(fid), KindText())
+                out[str(fid)] = KindText(doc=base.doc, why=str(t.get("why") or base.why),
+                                         advice=str(t.get("advice") or base.advice),
+                                         unit=str(t.get("unit") or base.unit))
+    return out
+
+
+__all__ = ["KindText", "texts_for", "humanize", "number", "percent", "with_unit", "kind_texts"]
