@@ -179,3 +179,17 @@ def test_a_1000_finding_report_opens_in_under_two_seconds(browser, tmp_path):
 def test_demo_report_is_small(demo_out):
     size = (demo_out / "report.html").stat().st_size
     assert size < 300_000, f"report.html is {size / 1000:.0f} KB"
+
+
+def test_works_with_javascript_disabled(browser, demo_out):
+    ctx = browser.new_context(java_script_enabled=False, viewport={"width": 1400, "height": 900})
+    page = ctx.new_page()
+    page.goto((demo_out / "report.html").as_uri())
+    assert page.locator("#verdict .verdict").is_visible()
+    body = page.locator("#check-fairness > p").first
+    assert not body.is_visible()  # closed by default
+    page.locator("#check-fairness > summary").click()
+    assert body.is_visible()  # details open on a click, no script needed
+    page.locator('#toc a[href="#details"]').click()
+    assert abs(page.locator("#details").bounding_box()["y"]) < 5  # contents links jump there
+    ctx.close()
