@@ -164,6 +164,7 @@ def _short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_ROW_NAMES = {"group", "subject", "column", "feature", "name", "component", "layer", "class", "attack", "role"}
 _SHARE_WORDS = ("share", "rate", "accuracy", "fraction", "tpr", "fpr", "selection", "precision", "recall")
 
 
@@ -185,7 +186,7 @@ def _cell(value: Any, key: str = "") -> str:
     return _short(value, 60)
 
 
-def _table(rows: Sequence[Any]) -> TableView | None:
+def _table(rows: Sequence[Any], limit: int = MAX_TABLE_ROWS) -> TableView | None:
     if not rows or not all(isinstance(r, Mapping) for r in rows):
         return None
     cols: list[str] = []
@@ -193,9 +194,9 @@ def _table(rows: Sequence[Any]) -> TableView | None:
         for k in r:
             if k not in cols:
                 cols.append(str(k))
-    body = [[_cell(r.get(c), c) for c in cols] for r in rows[:MAX_TABLE_ROWS]]
-    return TableView(columns=[humanize(c) for c in cols], rows=body,
-                     truncated=max(len(rows) - MAX_TABLE_ROWS, 0))
+    cols.sort(key=lambda c: 0 if c.lower() in _ROW_NAMES else 1)  # what a row is about comes first
+    body = [[_cell(r.get(c), c) for c in cols] for r in rows[:limit]]
+    return TableView(columns=[humanize(c) for c in cols], rows=body, truncated=max(len(rows) - limit, 0))
 
 
 def _split_evidence(evidence: Mapping[str, Any]):
@@ -374,11 +375,7 @@ def build_view(report: Mapping[str, Any], approvals: Sequence[Mapping[str, Any]]
             if f["status"] == "pass":
                 ev = f.get("evidence") or {}
                 if f["id"] == "licenses.bill_of_materials" and isinstance(ev.get("table"), list):
-                    components = _table(ev["table"])
-                    if components is not None:
-                        components.truncated = 0
-                        components.rows = [[_cell(r.get(k), k) for k in r] for r in ev["table"]
-                                           if isinstance(r, Mapping)]
+                    components = _table(ev["table"], limit=5000)
                 text = texts.get(f["id"])
                 passed.append(FindingView(id=f["id"], kind_title=_kind_title(f["id"], texts), status="pass",
                                           severity=f["severity"], subject=_subject(f), message=f["message"],
@@ -388,7 +385,9 @@ def build_view(report: Mapping[str, Any], approvals: Sequence[Mapping[str, Any]]
                 views.append(_finding_view(f, texts, policy, seen))
         metrics = dict(c.get("metrics") or {})
         m_tables, m_charts, m_details, _ = _split_evidence(metrics)
-        if c["id"] == "licenses":
+        if c["id"] == "licenses" and isinstance(metrics.get("components"), list):
+            # the full component list goes to the appendix, once
+            components = _table(metrics["components"], limit=5000) or components
             m_tables = [(t, v) for t, v in m_tables if t != "Components"]
         checks.append(CheckView(id=c["id"], title=humanize(c["id"]), status=c["status"], summary=c["summary"],
                                 description=c.get("description", ""),
