@@ -50,7 +50,7 @@ def test_regulation_section_per_framework_from_the_policy_mapping(demo_scan):
     eu = {p.id: p for p in views["eu_ai_act"].provisions}
     assert set(eu) == {"Art. 9", "Art. 10", "Art. 12", "Art. 13", "Art. 14", "Art. 15", "Annex IV"}
     # the demo's fairness and leakage failures are failing evidence for data governance (Art. 10)
-    assert eu["Art. 10"].status == "fail" and "fairness.disparate_impact (fail)" in eu["Art. 10"].sources
+    assert eu["Art. 10"].status == "fail" and "Fairness: disparate impact (fail)" in eu["Art. 10"].sources
     assert eu["Art. 14"].status == "pass"  # the required sign-off is evidence of human oversight
     nist = {p.id: p for p in views["nist_ai_rmf"].provisions}
     assert nist["MEASURE 2.11"].status == "fail"

@@ -155,8 +155,8 @@ def last_approved_of_model(model_uri: str, ledger_path: str | None = None) -> di
     with Ledger(ledger_path, create=False) as led:
         seen: set[str] = set()
         for row in reversed(led.scans(name)):
-            if row.digest in seen:
-                continue
+            if row.digest in seen or row.status not in ("pass", "warn"):
+                continue  # fail / error never passes its policy: no need to read the report
             seen.add(row.digest)
             report = led.report(row.seq)
             if not verify_digest(report) or status_reasons(report):

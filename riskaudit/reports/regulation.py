@@ -110,6 +110,15 @@ def kind_statuses(report: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def _kind_title(kind: str) -> str:
+    from riskaudit.reports.plain import humanize
+
+    check, _, name = kind.partition(".")
+    if check == "audit":
+        return {"record": "this report and its ledger record", "approvals": "the required sign-offs"}.get(name, kind)
+    return f"{humanize(check)}: {humanize(name).lower()}"
+
+
 def framework_views(report: Mapping[str, Any]) -> list[FrameworkView]:
     reg = mapping_of(report)
     kinds = reg.get("kinds") or {}
@@ -128,11 +137,15 @@ def framework_views(report: Mapping[str, Any]) -> list[FrameworkView]:
                 s = seen.get(kind)
                 if s is None:
                     continue
-                sources.append(f"{kind} ({s})")
+                sources.append((-RANK[s], _kind_title(kind), s))
                 if RANK[s] > RANK[status]:
                     status = s
+            sources.sort()
+            shown = [f"{title} ({s})" for _, title, s in sources[:6]]
+            if len(sources) > 6:
+                shown.append(f"{len(sources) - 6} more")
             view.provisions.append(ProvisionView(id=pid, title=ptitle, status=status,
-                                                 sources=", ".join(sources) or "—"))
+                                                 sources="; ".join(shown) or "—"))
         views.append(view)
     return views
 
