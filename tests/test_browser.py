@@ -8,6 +8,7 @@ stays under 300 KB and a 1,000-finding report opens in under 2 s.
 """
 
 import io
+import json
 import re
 import shutil
 import time
@@ -83,9 +84,22 @@ def test_demo_report_in_chromium(browser, demo_out, width):
     page.close()
 
 
-def test_first_section_prints_on_at_most_three_pages(browser, demo_out):
+@pytest.mark.parametrize("with_changes", [False, True], ids=["demo", "demo-with-many-changes"])
+def test_first_section_prints_on_at_most_three_pages(browser, demo_out, demo_scan, tmp_path, with_changes):
+    path = demo_out / "report.html"
+    if with_changes:  # an earlier audit where half the problems passed and every value was 10 % lower
+        from riskaudit.reports.changes import compare
+
+        old = json.loads(json.dumps(demo_scan))
+        for i, f in enumerate(f for c in old["checks"] for f in c["findings"]):
+            f["status"] = "pass" if f["status"] != "pass" and i % 2 else f["status"]
+            f["value"] = f["value"] * 0.9 if isinstance(f.get("value"), float) else f.get("value")
+        report = dict(demo_scan, changes=compare(old, demo_scan, source="test"))
+        assert len(report["changes"]["new"]) + len(report["changes"]["worse"]) > 10
+        path = tmp_path / "report.html"
+        path.write_text(html.render(report), encoding="utf-8")
     w = Watched(browser, 1400)
-    w.open(demo_out / "report.html")
+    w.open(path)
     w.page.emulate_media(media="print")
     total = _pages(w.page.pdf(format="A4"))
     w.page.evaluate("document.querySelectorAll('main > :not(#decide)').forEach(e => e.remove())")

@@ -43,6 +43,7 @@ VERDICT_TEXT = {
 }
 MAX_TABLE_ROWS = 50
 MAX_DRIVERS = 6
+MAX_CHANGES = 6
 
 
 @dataclass
@@ -449,6 +450,11 @@ def _changes(raw: Any) -> dict[str, Any] | None:
     metrics = raw.get("metrics") if isinstance(raw.get("metrics"), list) else []
     out["metrics"] = [{k: str(m.get(k, "")) for k in ("title", "before", "after")} for m in metrics
                       if isinstance(m, Mapping)]
+    out["all"] = [dict(x, label=section) for section in ("new", "worse", "resolved", "better") for x in out[section]]
+    # the first pages show the few that matter most; the appendix lists them all
+    out["top"] = out["all"][:MAX_CHANGES]
+    out["more"] = max(len(out["all"]) - MAX_CHANGES, 0)
+    out["metrics_top"] = [m for m in out["metrics"] if m["before"] != m["after"]][:MAX_CHANGES]
     return out
 
 
