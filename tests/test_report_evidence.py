@@ -80,3 +80,10 @@ def test_policy_regulation_mapping_is_validated(tmp_path):
     with pytest.raises(PolicyError, match=r"unknown framework"):
         load_policy({"regulations": {"frameworks": {}, "kinds": {"a.b": {"nist": ["X"]}}}})
     assert load_policy("strict").data["regulations"]["kinds"]["fairness.disparate_impact"]["eu_ai_act"]
+
+
+def test_evidence_pack_names_files_not_machine_paths(demo_out, demo_scan):
+    text = (demo_out / "technical-documentation.md").read_text(encoding="utf-8")
+    files = [line for line in evidence.render(demo_scan).splitlines() if line.startswith(("- **Model file", "- **current", "- **reference"))]
+    assert len(files) == 3 and not any(str(demo_out) in line for line in files)  # the command keeps its paths
+    assert "`model.pt` (torchscript)" in evidence.render(demo_scan) and demo_scan["subject"]["model"]["sha256"] in text

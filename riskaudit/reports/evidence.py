@@ -20,6 +20,13 @@ DISCLAIMER = ("This pack maps the evidence of one riskaudit scan onto the struct
               "TO BE WRITTEN must be completed and the whole reviewed by the people accountable.")
 
 
+def _name(uri: Any) -> str:
+    """A file's name, not the scanning machine's absolute path (the sha256 identifies it)."""
+    from riskaudit.reports.html import _display_uri
+
+    return _display_uri(uri)
+
+
 def _todo(what: str) -> str:
     return f"> {TODO} {what}"
 
@@ -74,7 +81,7 @@ def render(report: Mapping[str, Any]) -> str:
           f"- **Intended purpose:** {field('intended_purpose', 'what the system is for, for whom, and its limits (project file: intended_purpose)')}",
           f"- **Provider / owner:** {field('owner', 'the accountable person or team (project file: owner)')}",
           f"- **Version:** {field('version', 'the version of the system (project file: version)')}",
-          f"- **Model file:** `{_cell(model.get('uri', 'none'))}` ({_cell(model.get('format', '—'))}), "
+          f"- **Model file:** `{_cell(_name(model.get('uri', 'none')))}` ({_cell(model.get('format', '—'))}), "
           f"sha256 `{_cell(model.get('sha256', '—'))}`" if model else "- **Model file:** none (data-only audit)",
           f"- **Software it was audited with:** Python {_cell(man.get('python'))}; "
           + ", ".join(f"{_cell(k)} {_cell(v)}" for k, v in sorted((man.get("packages") or {}).items())), "",
@@ -85,7 +92,7 @@ def render(report: Mapping[str, Any]) -> str:
     L += ["## 2. Elements of the AI system and its development", "",
           "### 2(d) Data requirements and data sets", ""]
     for role, d in (subj.get("datasets") or {}).items():
-        L.append(f"- **{_cell(role)}:** `{_cell(d.get('uri'))}`, {number(d.get('rows'))} rows × "
+        L.append(f"- **{_cell(role)}:** `{_cell(_name(d.get('uri')))}`, {number(d.get('rows'))} rows × "
                  f"{number(d.get('columns'))} columns, sha256 `{_cell(d.get('sha256'))}`")
     inputs = man.get("inputs") or {}
     L += ["", f"- Target: `{_cell(inputs.get('target'))}`; features: {_cell(', '.join(inputs.get('features') or []) or '—')}; "
