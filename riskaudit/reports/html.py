@@ -297,7 +297,7 @@ def _drivers(findings: Sequence[Mapping[str, Any]], texts: Mapping[str, KindText
             id=fid, title=_kind_title(fid, texts), status=worst["status"], severity=worst["severity"],
             found=str(worst["message"]), affected=affected,
             why=(text.why if text and text.why else (text.doc if text else "")),
-            advice=(text.advice if text and text.advice else (advice if isinstance(advice, str) else "")),
+            advice=(advice if isinstance(advice, str) and advice else (text.advice if text else "")),
             threshold=(f"worst {value} against the {worst['status']} level {threshold} ({source})"
                        if threshold != "—" else f"worst {value}"),
             count=len(group)))
