@@ -298,7 +298,8 @@ def _drivers(findings: Sequence[Mapping[str, Any]], texts: Mapping[str, KindText
             found=str(worst["message"]), affected=affected,
             why=(text.why if text and text.why else (text.doc if text else "")),
             advice=(advice if isinstance(advice, str) and advice else (text.advice if text else "")),
-            threshold=(f"worst {value} against the {worst['status']} level {threshold} ({source})"
+            threshold=(f"any such finding is a {worst['status']} ({source})" if unit == "flag" and source else
+                       f"worst {value} against the {worst['status']} level {threshold} ({source})"
                        if threshold != "—" else f"worst {value}"),
             count=len(group)))
     return out[:MAX_DRIVERS], out[MAX_DRIVERS:]
