@@ -32,6 +32,7 @@ LAZY_COMMANDS = {
     "keygen": ("riskaudit.commands.approvals:keygen", "Make an Ed25519 key pair for signing approvals."),
     "ledger": ("riskaudit.commands.approvals:ledger", "Inspect and verify the audit ledger."),
     "history": ("riskaudit.commands.approvals:history", "List past audits from the ledger."),
+    "diff": ("riskaudit.commands.diff:command", "What changed between two audits (report.json files)."),
 }
 
 
@@ -160,6 +161,31 @@ def _ledger_baseline(settings: dict[str, Any]) -> dict | None:
         return None
 
 
+def _with_changes(report, settings: dict[str, Any], baseline: dict | None):
+    """The report with what changed since the baseline report given, else since the last
+    approved audit of a model of the same file name in the ledger (none: unchanged)."""
+    import dataclasses
+
+    from riskaudit.reports.changes import compare, last_approved_of_model
+
+    source = f"--baseline {Path(settings['baseline']).name}" if settings.get("baseline") else ""
+    previous = baseline if source else None
+    model = (report.subject.get("model") or {}).get("uri")
+    if previous is None and model:
+        try:
+            previous = last_approved_of_model(model, ledger_path=settings.get("ledger"))
+        except (RiskauditError, OSError):
+            previous = None
+        source = f"the last approved audit of {Path(str(model)).name} in the ledger"
+    if previous is None:
+        return report
+    try:
+        return dataclasses.replace(report, changes=compare(previous, report.to_dict(), source=source))
+    except (TypeError, KeyError, AttributeError, ValueError) as exc:
+        click.echo(f"riskaudit: warning: could not compare with {source}: {exc}", err=True)
+        return report
+
+
 def _sbom(report: dict) -> dict[str, str]:
     """A CycloneDX SBOM beside the reports when the licenses checker ran."""
     ran = [c for c in report["checks"] if c["id"] == "licenses" and c["status"] not in ("skipped", "error")]
@@ -229,6 +255,9 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
         "expectation_suite": settings.get("expectation_suite"),
         "spacy_model": settings.get("spacy_model"),
         "baseline_path": settings.get("baseline"),
+        "intended_purpose": settings.get("intended_purpose"),
+        "owner": settings.get("owner"),
+        "version": settings.get("version"),
     }
     project = {k: v for k, v in project.items() if v not in (None, {}, "")}
     seed = settings.get("seed", 0)
@@ -249,6 +278,7 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
         risk_tier=settings.get("risk_tier"), project=project,
         baseline=baseline, registry=registry,
         observer=StderrProgress(quiet=quiet), command=command, verbose=verbose)
+    report = _with_changes(report, settings, baseline)
     body = report.to_dict()
     written = write_reports(body, out, formats, extra=_sbom(body))
     head = _record_in_ledger(body, written.get("json"), settings.get("ledger"))
@@ -279,7 +309,7 @@ SCAN_OPTIONS = [
     click.option("--check", "check", multiple=True, help="Run only this checker (repeatable)."),
     click.option("--skip", multiple=True, help="Skip this checker (repeatable)."),
     click.option("--out", help="Report folder (default riskaudit-report/)."),
-    click.option("--format", "fmt", help="Any of html,json,junit,md,sarif (default html,json)."),
+    click.option("--format", "fmt", help="Any of html,json,junit,md,sarif,evidence (default html,json)."),
     click.option("--seed", type=int, help="Seed of every random choice (default 0)."),
     click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where the model runs."),
     click.option("--baseline", help="An earlier report.json of the same model (model drift; default: "

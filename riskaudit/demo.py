@@ -47,6 +47,12 @@ DEMO_VERSION = "1"  # bump when the generator or the model changes (invalidates 
 
 PROJECT_YAML = """\
 # riskaudit project file for the demo. Paths are relative to this file.
+# What the model is for and who answers for it (the technical documentation, --format evidence).
+intended_purpose: >-
+  Demo only: triage of consumer loan applications into approved, denied or manual review,
+  as a recommendation to a loan officer who decides. Not for automated final decisions.
+owner: Demo credit-risk team
+version: demo-1
 model: model.pt
 data: data/current.csv
 reference: data/reference.csv

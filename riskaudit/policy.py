@@ -32,6 +32,7 @@ TOP_KEYS = {
     "approvals": "per risk tier and outcome: the roles that must approve and how many",
     "keys": "per role: Ed25519 public keys allowed to sign approvals",
     "extends": "a built-in policy name this one starts from",
+    "regulations": "frameworks and their provisions, and per finding kind the provisions it gives evidence for",
 }
 CHECK_KEYS = {"enabled", "options", "thresholds", "severity"}
 
@@ -242,7 +243,33 @@ def _validate(data: Mapping[str, Any], source: str) -> None:
                 c = r.get("count", 1)
                 if isinstance(c, bool) or not isinstance(c, int) or c < 1:
                     err(f"{rp}.count", f"must be a positive integer, got {c!r}")
+    _validate_regulations(data.get("regulations"), err)
     keys = data.get("keys") or {}
     if not isinstance(keys, Mapping) or not all(
             isinstance(v, list) and all(isinstance(x, str) for x in v) for v in keys.values()):
         err("keys", "must map each role to a list of public keys (strings)")
+
+
+def _validate_regulations(reg: Any, err) -> None:
+    """``regulations: {frameworks: {id: {title, provisions: {id: title}}}, kinds: {check.kind:
+    {framework: [provision, ...]}}}``; every provision a kind names must be declared."""
+    if reg is None:
+        return
+    if not isinstance(reg, Mapping) or set(reg) - {"frameworks", "kinds"}:
+        err("regulations", "must be a mapping with 'frameworks' and 'kinds'")
+    frameworks = reg.get("frameworks") or {}
+    if not isinstance(frameworks, Mapping):
+        err("regulations.frameworks", "must map a framework id to {title, provisions}")
+    for fid, fw in frameworks.items():
+        if not isinstance(fw, Mapping) or not isinstance(fw.get("provisions"), Mapping):
+            err(f"regulations.frameworks.{fid}", "must be a mapping with a title and provisions")
+    for kind, targets in (reg.get("kinds") or {}).items():
+        if not isinstance(targets, Mapping):
+            err(f"regulations.kinds.{kind}", "must map a framework id to a list of provisions")
+        for fid, provs in targets.items():
+            known = (frameworks.get(fid) or {}).get("provisions") if isinstance(frameworks.get(fid), Mapping) else None
+            if known is None:
+                err(f"regulations.kinds.{kind}.{fid}", f"unknown framework (known: {', '.join(map(str, frameworks))})")
+            if not isinstance(provs, list) or any(p not in known for p in provs):
+                err(f"regulations.kinds.{kind}.{fid}", f"must list provisions declared under "
+                    f"regulations.frameworks.{fid}.provisions, got {provs!r}")

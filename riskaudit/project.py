@@ -46,7 +46,12 @@ PROJECT_KEYS: dict[str, tuple[str, str]] = {
     "train_entry_point": (_STR, "package.module:function(seed) -> model, for training reproducibility"),
     "expectation_suite": (_STR, "a great-expectations suite JSON file for data_validity"),
     "spacy_model": (_STR, "path or name of a spaCy pipeline for the pii checker"),
+    # Descriptive fields for the technical documentation (--format evidence) and the report.
+    "intended_purpose": (_STR, "what the model is for, for whom, and what it must not be used for"),
+    "owner": (_STR, "the person or team accountable for the model"),
+    "version": (_STR, "the model's version as your organisation names it"),
 }
+DESCRIPTIVE_KEYS = ("intended_purpose", "owner", "version")
 PATH_KEYS = ("model", "weights", "data", "reference", "policy", "out", "baseline", "ledger", "expectation_suite",
              "spacy_model")
 

@@ -180,6 +180,9 @@ class Report:
     """Reproducibility: seed, versions, policy, command line, device (an addition to schema 1)."""
     risk_tier: str = "medium"
     tool: Mapping[str, str] = field(default_factory=dict)
+    changes: Mapping[str, Any] | None = None
+    """What changed since the last approved audit of this model (or a baseline report), from
+    :func:`riskaudit.reports.changes.compare`; absent when there is nothing to compare with."""
 
     @property
     def exit_code(self) -> int:
@@ -208,6 +211,8 @@ class Report:
             "approvals_required": jsonable(list(self.approvals_required)),
             "manifest": jsonable(self.manifest),
         }
+        if self.changes is not None:
+            body["changes"] = jsonable(self.changes)
         body["digest"] = compute_digest(body)
         return body
 

@@ -23,6 +23,7 @@ from riskaudit.errors import CheckerError, InputError, PolicyError
 from riskaudit.model import Model, load_model
 from riskaudit.policy import Policy, load_policy
 from riskaudit.registry import Registry
+from riskaudit.reports.regulation import for_report as regulation_for_report
 from riskaudit.result import CheckResult, Report, Status
 
 MANIFEST_PACKAGES = ("torch", "numpy", "pandas", "scikit-learn", "great-expectations", "fairlearn",
@@ -136,10 +137,20 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: 
         "policy": pol.describe(),
         "risk_tier": tier,
         "checks_selected": sorted(selected),
+        # Each kind's plain-language texts (riskaudit.checks.base.Kind: unit, why, advice), so a
+        # report renders them wherever it is opened, for plugins as for built-in checkers.
+        "kind_texts": {f"{c.id}.{name}": {"unit": k.unit, "why": k.why, "advice": k.advice}
+                       for c in reg if c.id in selected for name, k in c.kinds.items()
+                       if k.unit or k.why or k.advice},
         # What `riskaudit gate` needs from the policy, bound to the report by its digest.
         "approval_policy": {"allow_warn": pol.allow_warn,
                             "approval_ttl_days": pol.data.get("approval_ttl_days", 90),
                             "keys": dict(pol.data.get("keys") or {})},
+        # The policy's regulation mapping (the report's regulation section), bound by the digest.
+        "regulations": regulation_for_report(pol.data.get("regulations")),
+        # The project file's descriptive fields (intended purpose, owner, version), as written.
+        "system": {k: str(v) for k, v in (project or {}).items()
+                   if k in ("intended_purpose", "owner", "version") and v not in (None, "")},
         "inputs": {"target": target, "features": list(feats), "sensitive": list(sensitive),
                    "ids": list(ids), "task": task,
                    "classes": None if classes is None else [str(c) for c in classes]},

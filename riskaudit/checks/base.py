@@ -171,7 +171,11 @@ class Kind:
     A value exactly at a level is not past it.
     ``why`` says in plain words why a finding of this kind matters (for the people affected
     or the business); ``advice`` what to do about it. The report shows both to readers who
-    are not data scientists.
+    are not data scientists. ``unit`` names what ``value`` measures, so reports can print it
+    rounded with its unit: ``share`` (a fraction shown as a percent), ``points`` (a difference
+    of two shares, shown in percentage points), ``ratio``, ``relative`` (a relative change or
+    difference, shown as a percent), ``sd`` (standard deviations), ``p_value``, ``flag``
+    (1 yes / 0 no), or a countable noun in the plural (``rows``, ``samples``, ``layers``).
     """
 
     doc: str
@@ -181,6 +185,7 @@ class Kind:
     severity: Severity = Severity.MEDIUM
     why: str = ""
     advice: str = ""
+    unit: str = ""
 
     def __post_init__(self):
         if self.direction not in ("above", "below"):

@@ -85,8 +85,8 @@ ADVICE = {
 }
 
 
-def _diff_kind(doc: str, fail: float, warn: float | None, severity=Severity.HIGH) -> Kind:
-    return Kind(doc=doc, direction="above", fail=fail, warn=warn, severity=severity)
+def _diff_kind(doc: str, fail: float, warn: float | None, severity=Severity.HIGH, **texts) -> Kind:
+    return Kind(doc=doc, direction="above", fail=fail, warn=warn, severity=severity, unit="relative", **texts)
 
 
 # What the summary says per failing kind, in this order.
@@ -123,23 +123,41 @@ class ConsistencyChecker(Checker):
     }
     kinds = {
         "batch_size_inconsistency": _diff_kind(
-            "largest relative output difference against batch size 1 (any label flip fails)", 1e-4, 1e-5),
+            "largest relative output difference against batch size 1 (any label flip fails)", 1e-4, 1e-5,
+            why="A person's decision depends on how many other requests were processed with theirs, "
+                "so the same application can get a different answer on a busy day.",
+            advice=ADVICE["batch_size_inconsistency"]),
         "batch_composition_inconsistency": _diff_kind(
             "largest relative output difference when a sample's batch companions change "
-            "(any label flip fails)", 1e-4, 1e-5),
+            "(any label flip fails)", 1e-4, 1e-5,
+            why="A person's decision depends on whose requests happen to be processed with theirs.",
+            advice=ADVICE["batch_composition_inconsistency"]),
         "nondeterministic_predictions": _diff_kind(
-            "largest relative output difference between repeated runs of the same batch", 0.0, None),
+            "largest relative output difference between repeated runs of the same batch", 0.0, None,
+            why="Asking twice gives different answers: decisions cannot be reproduced, explained or "
+                "contested.",
+            advice=ADVICE["nondeterministic_predictions"]),
         "train_mode_layers": Kind(doc="mode-dependent layers left in training mode", direction="above",
-                                  fail=0.5, warn=None, severity=Severity.HIGH),
+                                  fail=0.5, warn=None, severity=Severity.HIGH, unit="flag",
+                                  why="The model was saved in training mode, so its answers are random or "
+                                      "depend on other requests; this is almost always a mistake.",
+                                  advice=ADVICE["train_mode_layers"]),
         "thread_inconsistency": _diff_kind(
             "largest relative output difference, one CPU thread against the default count "
-            "(any label flip fails)", 1e-4, 1e-5, Severity.MEDIUM),
+            "(any label flip fails)", 1e-4, 1e-5, Severity.MEDIUM,
+            why="Results change with the server's CPU settings, so production may not match the audit.",
+            advice=ADVICE["thread_inconsistency"]),
         "device_inconsistency": _diff_kind(
             "largest relative output difference, CPU against CUDA (any label flip fails)", 1e-2, 1e-3,
-            Severity.MEDIUM),
+            Severity.MEDIUM,
+            why="Results differ between CPU and GPU, so what was audited may not be what runs in production.",
+            advice=ADVICE["device_inconsistency"]),
         "training_nondeterminism": Kind(doc="parameter tensors that differ between two trainings "
                                         "with the same seed", direction="above", fail=0.5, warn=None,
-                                        severity=Severity.MEDIUM),
+                                        severity=Severity.MEDIUM, unit="flag",
+                                        why="The model cannot be rebuilt exactly from its code and data, so "
+                                            "an audit or an incident cannot be reproduced.",
+                                        advice=ADVICE["training_nondeterminism"]),
     }
 
     def __init__(self, **options: Any) -> None:

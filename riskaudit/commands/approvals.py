@@ -85,7 +85,7 @@ def approve(report, role, approver, reject, comment, key_path, trust_path, ledge
     With --trust, refuses a report whose attestation no trusted scanner signed.
     """
     from riskaudit.approvals import approve as record, load_records, load_report, report_file, rerender_html
-    from riskaudit.gate import approval_reasons
+    from riskaudit.gate import approval_reasons, status_reasons
     from riskaudit.trust import load_trust_policy
 
     trust = load_trust_policy(trust_path) if trust_path else None
@@ -97,9 +97,21 @@ def approve(report, role, approver, reject, comment, key_path, trust_path, ledge
     body = load_report(report_file(report))
     blocking, _ = approval_reasons(body, load_records(report, body["digest"])[0], trust,
                                    rec.get("attestation_sha256"))
-    echo("Approvals still needed: " + ("; ".join(r.split(" (record one")[0] for r in blocking)
-                                       if blocking else "none, every required role has signed")
-         + ("" if trust else " (by the report's own requirements; the gate applies the trust policy)"))
+    # Signatures never open the gate on a status it does not deploy (warn: the trust policy decides).
+    if trust is not None:
+        closed = status_reasons(body, trust)
+    elif body.get("status") in ("fail", "error"):
+        closed = [f"the report's status is {body.get('status')}"]
+    else:
+        closed = []
+    scope = "" if trust else " (by the report's own requirements; the gate applies the trust policy)"
+    if blocking:
+        echo("Approvals still needed: " + "; ".join(r.split(" (record one")[0] for r in blocking) + scope)
+    else:
+        echo("Approvals still needed: none, every required role has signed" + scope
+             + ("; but the gate stays closed whatever is signed" if closed else ""))
+    if closed:
+        echo("The gate stays closed whatever is signed: " + "; ".join(closed))
     try:
         html = rerender_html(report)
     except Exception as exc:  # the record is written; a rendering problem must not hide that

@@ -9,5 +9,6 @@ FORMATS = {
     "junit": ("junit.xml", "riskaudit.reports.junit"),
     "md": ("summary.md", "riskaudit.reports.markdown"),
     "sarif": ("report.sarif", "riskaudit.reports.sarif"),
+    "evidence": ("technical-documentation.md", "riskaudit.reports.evidence"),
 }
 """format name -> (file name in the report folder, renderer module)"""

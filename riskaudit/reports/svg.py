@@ -11,6 +11,8 @@ import math
 from html import escape
 from typing import Any, Mapping, Sequence
 
+from riskaudit.reports.plain import number
+
 W, H = 560, 240
 PAD_L, PAD_R, PAD_T, PAD_B = 56, 16, 28, 56
 PALETTE = ["#3366cc", "#dc6b2f", "#2e9e6a", "#a04cc2", "#c23b4c", "#7a7a7a"]
@@ -24,57 +26,138 @@ def _num(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
+def _nice_step(span: float, target: int = 5) -> float:
+    """A round tick step (1, 2, 2.5 or 5 times a power of ten) giving about ``target`` ticks."""
+    raw = span / max(target - 1, 1)
+    mag = 10 ** math.floor(math.log10(raw))
+    for m in (1, 2, 2.5, 5, 10):
+        if m * mag >= raw:
+            return m * mag
+    return 10 * mag
+
+
 def _nice_range(values: Sequence[float], include_zero: bool = True) -> tuple[float, float]:
     vals = [v for v in values if v is not None]
     lo = min(vals + ([0.0] if include_zero else [])) if vals else 0.0
     hi = max(vals) if vals else 1.0
     if hi == lo:
         hi = lo + (abs(lo) or 1.0)
-    pad = (hi - lo) * 0.08
-    return (lo if include_zero and lo == 0 else lo - pad), hi + pad
+    step = _nice_step(hi - lo)
+    return math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step
 
 
-def _frame(title: str, y_label: str, x_label: str, lo: float, hi: float) -> list[str]:
+def _ticks(lo: float, hi: float, log: bool = False) -> list[float]:
+    if log:
+        return [10.0 ** e for e in range(math.floor(lo), math.ceil(hi) + 1) if lo <= e <= hi]
+    step = _nice_step(hi - lo)
+    n = int(round((hi - lo) / step))
+    return [round(lo + i * step, 12) for i in range(n + 1)]
+
+
+def _frame(title: str, y_label: str, x_label: str, lo: float, hi: float, log: bool = False,
+           subtitle: str = "") -> list[str]:
+    short_title = title if len(title) <= 70 else title[:69] + "…"
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" role="img" '
              f'aria-label="{escape(title)}" class="chart">',
-             f'<text x="{W / 2}" y="16" text-anchor="middle" class="ct">{escape(title)}</text>']
-    for i in range(5):
-        v = lo + (hi - lo) * i / 4
-        y = _y(v, lo, hi)
+             f'<title>{escape(title)}</title>',
+             f'<text x="{W / 2}" y="16" text-anchor="middle" class="ct">{escape(short_title)}</text>']
+    if subtitle:
+        parts.append(f'<text x="{W / 2}" y="{PAD_T - 1}" text-anchor="middle" class="reflabel">'
+                     f'{escape(subtitle[:95])}</text>')
+    for v in _ticks(lo, hi, log):
+        y = _y(math.log10(v) if log else v, lo, hi)
         parts.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{PAD_L - 4}" y="{y + 4:.1f}" text-anchor="end" class="tick">{_fmt(v)}</text>')
+        parts.append(f'<text x="{PAD_L - 4}" y="{y + 4:.1f}" text-anchor="end" class="tick">{_fmt(v, log)}</text>')
     if y_label:
+        label = y_label + (" (log scale)" if log else "")
         parts.append(f'<text x="12" y="{(PAD_T + H - PAD_B) / 2}" transform="rotate(-90 12 '
-                     f'{(PAD_T + H - PAD_B) / 2})" text-anchor="middle" class="axis">{escape(y_label)}</text>')
+                     f'{(PAD_T + H - PAD_B) / 2})" text-anchor="middle" class="axis">{escape(label)}</text>')
     if x_label:
         parts.append(f'<text x="{(PAD_L + W - PAD_R) / 2}" y="{H - 6}" text-anchor="middle" '
                      f'class="axis">{escape(x_label)}</text>')
     return parts
 
 
-def _fmt(v: float) -> str:
-    if v == 0:
-        return "0"
-    if abs(v) >= 1000 or abs(v) < 0.01:
-        return f"{v:.2g}"
-    return f"{v:.3g}"
+def _fmt(v: float, log: bool = False) -> str:
+    """Tick and value text: plain rounded numbers; powers of ten on a log axis."""
+    if log and v < 1e-3:
+        return "10" + str(round(math.log10(v))).translate(_SUPERSCRIPT)
+    return number(v)
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _label_lines(label: str, width_px: float, max_lines: int = 2) -> tuple[list[str], bool]:
+    """Wrap ``label`` into at most ``max_lines`` lines that fit ``width_px`` (10 px text);
+    returns the lines and whether anything was cut (then the full label goes in a title)."""
+    per_line = max(int(width_px / 5.6), 3)
+    words, lines, cur = label.split(), [], ""
+    for w in words or [label]:
+        while len(w) > per_line:
+            if cur:
+                lines.append(cur)
+                cur = ""
+            lines.append(w[:per_line])
+            w = w[per_line:]
+        cand = f"{cur} {w}".strip()
+        if len(cand) <= per_line:
+            cur = cand
+        else:
+            lines.append(cur)
+            cur = w
+    if cur:
+        lines.append(cur)
+    cut = len(lines) > max_lines
+    lines = lines[:max_lines]
+    if cut:
+        lines[-1] = lines[-1][: max(per_line - 1, 1)] + "…"
+    return lines, cut
+
+
+def _x_label(label: str, cx: float, width_px: float) -> str:
+    lines, cut = _label_lines(label, width_px)
+    spans = "".join(f'<tspan x="{cx:.1f}" dy="{0 if i == 0 else 11}">{escape(t)}</tspan>'
+                    for i, t in enumerate(lines))
+    title = f"<title>{escape(label)}</title>" if cut or len(lines) > 1 else ""
+    return (f'<text x="{cx:.1f}" y="{H - PAD_B + 14}" text-anchor="middle" class="tick">'
+            f'{title}{spans}</text>')
 
 
 def _y(v: float, lo: float, hi: float) -> float:
     return PAD_T + (H - PAD_T - PAD_B) * (1 - (v - lo) / (hi - lo))
 
 
-def _ref_lines(spec: Mapping[str, Any], lo: float, hi: float) -> list[str]:
+def _ref_lines(spec: Mapping[str, Any], lo: float, hi: float, log: bool = False) -> list[str]:
     out = []
     for line in spec.get("reference_lines") or []:
         v = _num(line.get("value"))
-        if v is None or not lo <= v <= hi:
+        if v is None or (log and v <= 0):
             continue
-        y = _y(v, lo, hi)
+        pos = math.log10(v) if log else v
+        if not lo <= pos <= hi:
+            continue
+        y = _y(pos, lo, hi)
         out.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" class="ref"/>')
         out.append(f'<text x="{W - PAD_R}" y="{y - 4:.1f}" text-anchor="end" class="reflabel">'
                    f'{escape(str(line.get("label", "")))}</text>')
     return out
+
+
+def _log_range(values: Sequence[float]) -> tuple[float, float]:
+    pos = [v for v in values if v is not None and v > 0]
+    if not pos:
+        return -1.0, 0.0
+    return float(math.floor(math.log10(min(pos)))), float(math.ceil(math.log10(max(pos)) + 1e-12))
+
+
+def _use_log(spec: Mapping[str, Any], values: Sequence[float | None], refs: Sequence[float | None]) -> bool:
+    """Log scale when asked, or when every value is tiny (under 1 %) against a reference line."""
+    if spec.get("scale") == "log":
+        return True
+    vals = [v for v in values if v is not None]
+    lim = [r for r in refs if r is not None and r > 0]
+    return bool(vals and lim and min(v for v in vals) >= 0 and max(vals) < max(lim) / 100)
 
 
 def bar(spec: Mapping[str, Any]) -> str:
@@ -83,28 +166,41 @@ def bar(spec: Mapping[str, Any]) -> str:
     errors = spec.get("errors") or []
     refs = [_num(r.get("value")) for r in spec.get("reference_lines") or []]
     err_vals = [_num(e) for pair in errors for e in (pair or []) if pair]
-    lo, hi = _nice_range(values + err_vals + refs)
-    parts = _frame(str(spec.get("title", "")), str(spec.get("y_label", "")), str(spec.get("x_label", "")), lo, hi)
+    log = _use_log(spec, values, refs)
+    lo, hi = _log_range(values + err_vals + refs) if log else _nice_range(values + err_vals + refs)
+
+    def pos(v):
+        return (math.log10(v) if v > 0 else lo) if log else v
+
+    parts = _frame(str(spec.get("title", "")), str(spec.get("y_label", "")), str(spec.get("x_label", "")), lo, hi,
+                   log=log, subtitle=str(spec.get("subtitle", "")))
     n = max(len(labels), 1)
     slot = (W - PAD_L - PAD_R) / n
     bw = min(48.0, slot * 0.7)
+    marked = set(spec.get("highlight") or [])
     for i, (lab, v) in enumerate(zip(labels, values)):
         cx = PAD_L + slot * (i + 0.5)
         if v is not None:
-            y0, y1 = _y(max(lo, 0), lo, hi), _y(v, lo, hi)
+            y0, y1 = _y(lo if log else max(lo, 0), lo, hi), _y(pos(v), lo, hi)
+            color = "#b3261e" if i in marked else PALETTE[0]
             parts.append(f'<rect x="{cx - bw / 2:.1f}" y="{min(y0, y1):.1f}" width="{bw:.1f}" '
-                         f'height="{abs(y0 - y1):.1f}" fill="{PALETTE[0]}"><title>{escape(lab)}: '
+                         f'height="{abs(y0 - y1):.1f}" fill="{color}"><title>{escape(lab)}: '
                          f'{_fmt(v)}</title></rect>')
         if i < len(errors) and errors[i] and len(errors[i]) == 2:
             a, b = _num(errors[i][0]), _num(errors[i][1])
             if a is not None and b is not None:
-                ya, yb = _y(a, lo, hi), _y(b, lo, hi)
+                ya, yb = _y(pos(a), lo, hi), _y(pos(b), lo, hi)
                 parts.append(f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{ya:.1f}" y2="{yb:.1f}" class="err"/>'
                              f'<line x1="{cx - 6:.1f}" x2="{cx + 6:.1f}" y1="{ya:.1f}" y2="{ya:.1f}" class="err"/>'
                              f'<line x1="{cx - 6:.1f}" x2="{cx + 6:.1f}" y1="{yb:.1f}" y2="{yb:.1f}" class="err"/>')
-        short = lab if len(lab) <= 14 else lab[:13] + "…"
-        parts.append(f'<text x="{cx:.1f}" y="{H - PAD_B + 14}" text-anchor="middle" class="tick">{escape(short)}</text>')
-    parts += _ref_lines(spec, lo, hi)
+        parts.append(_x_label(lab, cx, slot - 2))
+    split = spec.get("split_before")
+    if isinstance(split, int) and 0 < split < n:
+        x = PAD_L + slot * split
+        parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{PAD_T}" y2="{H - PAD_B}" class="ref"/>'
+                     f'<text x="{x + 4:.1f}" y="{PAD_T + 10}" class="reflabel">'
+                     f'{escape(str(spec.get("split_label", "")))}</text>')
+    parts += _ref_lines(spec, lo, hi, log)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -119,7 +215,8 @@ def line(spec: Mapping[str, Any]) -> str:
     xlo, xhi = min(xv), max(xv)
     if xhi == xlo:
         xhi = xlo + 1
-    parts = _frame(str(spec.get("title", "")), str(spec.get("y_label", "")), str(spec.get("x_label", "")), lo, hi)
+    parts = _frame(str(spec.get("title", "")), str(spec.get("y_label", "")), str(spec.get("x_label", "")), lo, hi,
+                   subtitle=str(spec.get("subtitle", "")))
 
     def xp(x):
         return PAD_L + (W - PAD_L - PAD_R) * (x - xlo) / (xhi - xlo)
@@ -150,7 +247,8 @@ def histogram(spec: Mapping[str, Any]) -> str:
         labels = [_fmt(e) if e is not None else "" for e in edges[:nbins]] if edges else [str(i) for i in range(nbins)]
     vals = [_num(v) for s in series for v in s.get("values", [])]
     lo, hi = _nice_range(vals)
-    parts = _frame(str(spec.get("title", "")), str(spec.get("y_label", "share")), str(spec.get("x_label", "")), lo, hi)
+    parts = _frame(str(spec.get("title", "")), str(spec.get("y_label", "share")), str(spec.get("x_label", "")), lo, hi,
+                   subtitle=str(spec.get("subtitle", "")))
     slot = (W - PAD_L - PAD_R) / max(nbins, 1)
     k = max(len(series), 1)
     bw = slot * 0.85 / k
@@ -166,12 +264,11 @@ def histogram(spec: Mapping[str, Any]) -> str:
                          f'fill="{color}" fill-opacity="0.75"/>')
         parts.append(f'<text x="{PAD_L + 8 + 130 * j}" y="{H - 22}" class="legend" fill="{color}">'
                      f'■ {escape(str(s.get("name", "")))}</text>')
-    step = max(1, nbins // 8)
+    step = max(1, math.ceil(nbins / 8))
     for i in range(0, nbins, step):
         if i < len(labels):
-            short = labels[i] if len(labels[i]) <= 10 else labels[i][:9] + "…"
-            parts.append(f'<text x="{PAD_L + slot * (i + 0.5):.1f}" y="{H - PAD_B + 14}" text-anchor="middle" '
-                         f'class="tick">{escape(short)}</text>')
+            parts.append(_x_label(labels[i], PAD_L + slot * (i + 0.5), slot * step - 2))
+    parts += _ref_lines(spec, lo, hi)
     parts.append("</svg>")
     return "".join(parts)
 

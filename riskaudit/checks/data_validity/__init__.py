@@ -57,34 +57,88 @@ class DataValidityChecker(Checker):
     }
     kinds = {
         "missing_values": Kind("Share of a column's values missing beyond what the reference "
-                               "allows.", fail=0.1, warn=0.0, severity=Severity.MEDIUM),
+                               "allows.", fail=0.1, warn=0.0, severity=Severity.MEDIUM, unit="share",
+                               why="Rows with gaps are scored on guesses or dropped; if the gaps fall on "
+                                   "some groups more than others, those people get worse decisions.",
+                               advice="Find where the values are lost (form, export, join) and fix the "
+                                      "source; if they are truly unknown, impute them the same way in "
+                                      "training and in production and record how."),
         "out_of_range": Kind("Share of a column's values outside the expected range or set.",
-                             fail=0.01, warn=0.0, severity=Severity.HIGH),
+                             fail=0.01, warn=0.0, severity=Severity.HIGH, unit="share",
+                             why="Impossible values (a negative age, a ratio above 1) mean broken input "
+                                 "data; the model's answers for those rows cannot be trusted.",
+                             advice="Look at the example rows, correct or remove the impossible values at "
+                                    "their source, and add a validation rule that rejects them on entry."),
         "type_mismatch": Kind("Share of a column's values of an unexpected type.", fail=0.01,
-                              warn=0.0, severity=Severity.HIGH),
+                              warn=0.0, severity=Severity.HIGH, unit="share",
+                              why="Text where a number is expected is silently turned into a missing or "
+                                  "wrong value, so the affected rows are scored on corrupted input.",
+                              advice="Fix the export or parsing that produced the wrong type and re-run the "
+                                     "audit on the corrected data."),
         "schema_mismatch": Kind("Columns missing from (fail) or added to (warn) the evaluation "
                                 "data compared with the reference.", fail=0.0,
-                                severity=Severity.HIGH),
+                                severity=Severity.HIGH, unit="columns",
+                                why="A column the model was built with is missing or new, so the evaluation "
+                                    "does not describe the data the model will really see.",
+                                advice="Align the evaluation data with the training schema (same columns, "
+                                       "same names), or retrain and re-validate on the new schema."),
         "duplicate_rows": Kind("Share of rows that repeat an earlier row (or an id).", fail=0.05,
-                               warn=0.0, severity=Severity.MEDIUM),
+                               warn=0.0, severity=Severity.MEDIUM, unit="share",
+                               why="Repeated rows count some cases several times, so every figure in this "
+                                   "report leans towards them.",
+                               advice="Remove the duplicates (or explain why repeats are real) and re-run the "
+                                      "audit."),
         "train_test_leakage": Kind("Share of evaluation rows that also occur in the reference "
                                    "(training) data.", fail=0.01, warn=0.0,
-                                   severity=Severity.CRITICAL),
+                                   severity=Severity.CRITICAL, unit="share",
+                                   why="The model is tested on rows it has already seen, so its measured "
+                                       "accuracy is flattering and real users will see worse results.",
+                                   advice="Remove the overlapping rows from the evaluation data (split by "
+                                          "person or time, not by row) and re-measure performance."),
         "conflicting_labels": Kind("Share of rows whose identical features carry different "
-                                   "labels.", fail=0.01, warn=0.0, severity=Severity.HIGH),
+                                   "labels.", fail=0.01, warn=0.0, severity=Severity.HIGH, unit="share",
+                                   why="The same case labelled two ways means the labels are unreliable; "
+                                       "the model learns and is judged against noise.",
+                                   advice="Have the conflicting rows relabelled by someone accountable and "
+                                          "document the labelling rule."),
         "label_inconsistency": Kind("Share of rows whose label is another spelling of a class "
                                     "(case, whitespace, Unicode form).", fail=0.0,
-                                    severity=Severity.HIGH),
+                                    severity=Severity.HIGH, unit="share",
+                                    why="One outcome spelled two ways is treated as two classes, so those "
+                                        "rows are counted wrongly in training and evaluation.",
+                                    advice="Normalise the label spellings to one form at the source and "
+                                           "re-run the audit."),
         "rare_class": Kind("Samples of a class (below the level is bad; 0: absent from one "
-                           "dataset).", direction="below", warn=100, severity=Severity.MEDIUM),
+                           "dataset).", direction="below", warn=100, severity=Severity.MEDIUM,
+                           unit="samples",
+                           why="With this few examples the model's behaviour on this outcome is barely "
+                               "measured; cases of this kind may be handled badly without anyone noticing.",
+                           advice="Collect more examples of this class, or route such cases to a person and "
+                                  "say so in the model's documentation."),
         "empty_sample": Kind("Share of samples that are empty: blank text, constant images, "
-                             "all-null rows.", fail=0.05, warn=0.0, severity=Severity.MEDIUM),
+                             "all-null rows.", fail=0.05, warn=0.0, severity=Severity.MEDIUM, unit="share",
+                             why="Empty samples carry no information; the model's answers for them are "
+                                 "arbitrary and they distort the measured performance.",
+                             advice="Remove empty samples or fix the step that produced them, and decide how "
+                                    "production should handle an empty input."),
         "outliers": Kind("Largest share of a numeric column's values that are outliers "
-                         "(evidence; never fails by default).", warn=0.05, severity=Severity.LOW),
+                         "(evidence; never fails by default).", warn=0.05, severity=Severity.LOW,
+                         unit="share",
+                         why="Many extreme values can be data errors or a population the model was not "
+                             "built for.",
+                         advice="Check a few of the extreme rows: correct errors, or confirm they are real "
+                                "and covered by the training data."),
         "representation": Kind("Largest change in a sensitive group's share between reference "
-                               "and evaluation data.", warn=0.1, severity=Severity.MEDIUM),
+                               "and evaluation data.", warn=0.1, severity=Severity.MEDIUM, unit="points",
+                               why="A group whose share changed a lot is judged on a different mix of people "
+                                   "than the model was built for; its results may not hold.",
+                               advice="Confirm the evaluation data represents the people the model will "
+                                      "serve; re-sample or collect data for the groups that changed."),
         "unreadable_file": Kind("Share of files in an image folder that could not be read.",
-                                fail=0.01, warn=0.0, severity=Severity.MEDIUM),
+                                fail=0.01, warn=0.0, severity=Severity.MEDIUM, unit="share",
+                                why="Unreadable files are left out, so the audit covers less data than it "
+                                    "seems to.",
+                                advice="Replace or remove the broken files and re-run the audit."),
     }
 
     def __init__(self, **options: Any) -> None:

@@ -77,20 +77,48 @@ class DriftChecker(Checker):
     kinds = {
         "data_drift": Kind("Per-feature shift: Wasserstein distance in reference SDs (numeric) or "
                            "sqrt(PSI) (categorical); graded only when significant", "above",
-                           fail=0.1, warn=0.05, severity=Severity.MEDIUM),
+                           fail=0.1, warn=0.05, severity=Severity.MEDIUM, unit="shift",
+                           why="The people or cases the model sees now differ from those it was validated "
+                               "on, so its validated accuracy and fairness may no longer hold.",
+                           advice="Find out why this input changed (new population, new source, a bug); "
+                                  "re-validate on recent data and retrain if performance dropped."),
         "multivariate_drift": Kind("p-value of the joint test (MMD or classifier)", "below",
-                                   fail=0.01, warn=0.05, severity=Severity.MEDIUM),
+                                   fail=0.01, warn=0.05, severity=Severity.MEDIUM, unit="p_value",
+                                   why="Taken together, the inputs now differ from the validation data, "
+                                       "even where no single column changed much.",
+                                   advice="Compare recent data with the validation data feature by feature "
+                                          "and re-validate the model on recent data."),
         "prediction_drift": Kind("shift of the model's outputs (same scale as data_drift), graded only "
-                                 "when significant", "above", fail=0.2, warn=0.1, severity=Severity.MEDIUM),
+                                 "when significant", "above", fail=0.2, warn=0.1, severity=Severity.MEDIUM,
+                                 unit="shift",
+                                 why="The model now gives a different mix of decisions than at validation; "
+                                     "people may be approved or refused at a different rate.",
+                                 advice="Check whether the change is explained by the inputs; if not, "
+                                        "re-validate and recalibrate the model before deploying."),
         "label_drift": Kind("shift of the target (same scale as data_drift), graded only when significant",
-                            "above", fail=0.2, warn=0.1, severity=Severity.MEDIUM),
+                            "above", fail=0.2, warn=0.1, severity=Severity.MEDIUM, unit="shift",
+                            why="The real outcomes are distributed differently than at validation, so the "
+                                "model's error rates and thresholds may no longer fit.",
+                            advice="Re-validate on recent labelled data and review the decision threshold."),
         "concept_drift": Kind("performance lost from reference to current (accuracy points; regression: "
                               "relative MAE increase), graded only when the error test is significant",
-                              "above", fail=0.05, warn=0.02, severity=Severity.HIGH),
+                              "above", fail=0.05, warn=0.02, severity=Severity.HIGH, unit="points",
+                              why="The model is measurably less accurate on current data than at "
+                                  "validation: more people get a wrong decision.",
+                              advice="Retrain or recalibrate on recent data and re-run the audit before "
+                                     "deploying."),
         "model_drift": Kind("relative degradation of latency or throughput against the baseline report",
-                            "above", fail=1.0, warn=0.5, severity=Severity.MEDIUM),
+                            "above", fail=1.0, warn=0.5, severity=Severity.MEDIUM, unit="relative",
+                            why="The model is slower than the approved version; service levels and "
+                                "time-outs may be missed in production.",
+                            advice="Profile the model against the approved version and check the hardware "
+                                   "and batch settings it runs with."),
         "model_error_rate": Kind("share of failed batches plus non-finite outputs during the scan",
-                                 "above", fail=0.01, warn=0.0, severity=Severity.HIGH),
+                                 "above", fail=0.01, warn=0.0, severity=Severity.HIGH, unit="share",
+                                 why="Some inputs crash the model or give no usable answer; those cases get "
+                                     "no decision or a wrong one.",
+                                 advice="Reproduce the failing batches, fix the model or the input handling, "
+                                        "and decide what production does when the model fails."),
     }
 
     # ------------------------------------------------------------------ entry

@@ -72,17 +72,43 @@ class FairnessChecker(Checker):
     }
     kinds = {
         "disparate_impact": Kind("lowest / highest group selection rate (four-fifths rule)",
-                                 direction="below", fail=0.8, warn=0.9, severity=Severity.HIGH),
+                                 direction="below", fail=0.8, warn=0.9, severity=Severity.HIGH, unit="ratio",
+                                 why="One group receives the favourable outcome far less often than another; "
+                                     "under the four-fifths rule this is evidence of discrimination against "
+                                     "the people in that group.",
+                                 advice="Check whether a legitimate, documented factor explains the gap; if "
+                                        "not, mitigate (rebalance or reweight the training data, adjust "
+                                        "thresholds per group where lawful) and re-run the audit."),
         "demographic_parity": Kind("highest minus lowest group selection rate",
-                                   direction="above", fail=0.2, warn=0.1, severity=Severity.MEDIUM),
+                                   direction="above", fail=0.2, warn=0.1, severity=Severity.MEDIUM,
+                                   unit="points",
+                                   why="Groups are selected at clearly different rates; people in the "
+                                       "least-selected group are less likely to get the favourable outcome.",
+                                   advice="Find the features that drive the gap (often proxies of the group), "
+                                          "decide with the business owner whether it is justified, and "
+                                          "mitigate if it is not."),
         "equalized_odds": Kind("larger of the TPR and FPR differences between groups",
-                               direction="above", fail=0.2, warn=0.1, severity=Severity.MEDIUM),
+                               direction="above", fail=0.2, warn=0.1, severity=Severity.MEDIUM, unit="points",
+                               why="The model makes more mistakes of one kind for one group: deserving people "
+                                   "in it are wrongly refused, or others wrongly accepted, more often.",
+                               advice="Review the errors per group, add training data for the groups with "
+                                      "high error rates, or use a fairness-aware threshold, then re-audit."),
         "group_performance": Kind("overall accuracy minus the worst group's (classification); "
                                   "worst group's MAE over overall MAE, minus 1 (regression)",
-                                  direction="above", fail=0.1, warn=0.05, severity=Severity.MEDIUM),
+                                  direction="above", fail=0.1, warn=0.05, severity=Severity.MEDIUM,
+                                  unit="points",
+                                  why="The model is less accurate for one group than overall; people in that "
+                                      "group get more wrong decisions.",
+                                  advice="Collect more representative data for the worst group and check its "
+                                         "labels; re-train and re-audit."),
         "underrepresented_group": Kind("group size; below the level the group has insufficient "
                                        "data and is left out of pass/fail on disparities",
-                                       direction="below", fail=None, warn=30, severity=Severity.LOW),
+                                       direction="below", fail=None, warn=30, severity=Severity.LOW,
+                                       unit="rows",
+                                       why="Too few rows to measure how the model treats this group, so any "
+                                           "unfairness towards it would go unnoticed.",
+                                       advice="Collect more evaluation data for this group, or have a person "
+                                              "review its decisions until there is enough."),
     }
 
     @classmethod

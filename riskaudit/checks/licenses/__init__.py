@@ -67,17 +67,34 @@ class LicensesChecker(Checker):
     kinds = {
         "noncommercial_license": Kind(
             "1 when a license forbids commercial use (CC-BY-NC, ...) and the policy says commercial use",
-            fail=0.5, severity=Severity.HIGH),
+            fail=0.5, severity=Severity.HIGH, unit="flag",
+            why="The license forbids commercial use; using this component in a commercial product "
+                "breaches it and exposes the business to legal claims.",
+            advice="Obtain a commercial license, replace the component, or record a reviewed exception "
+                   "in the policy if the use is in fact non-commercial."),
         "copyleft_license": Kind(
             "share of copyleft obligations the intended distribution triggers (1 full, 0.5 partial)",
-            fail=0.75, warn=0.25, severity=Severity.MEDIUM),
+            fail=0.75, warn=0.25, severity=Severity.MEDIUM, unit="obligation",
+            why="Distributing the product may oblige the business to publish its own source code or "
+                "changes under the same license.",
+            advice="Have legal review how the component is distributed; replace it or record an approved "
+                   "exception in the policy."),
         "unknown_license": Kind("1 when no license could be established for a component", warn=0.5,
-                                severity=Severity.MEDIUM),
+                                severity=Severity.MEDIUM, unit="flag",
+                                why="Without a known license there is no proven right to use the component.",
+                                advice="Find the license from the component's source and declare it in the "
+                                       "project file, or replace the component."),
         "denied_license": Kind("1 when a component carries a license on the policy's deny list", fail=0.5,
-                               severity=Severity.HIGH),
+                               severity=Severity.HIGH, unit="flag",
+                               why="The organisation's policy forbids this license, usually because its terms put the "
+                                   "product or the business at legal risk.",
+                               advice="Replace the component or obtain an approved exception."),
         "malformed_metadata": Kind("1 when a license metadata file cannot be parsed", warn=0.5,
-                                   severity=Severity.LOW),
-        "bill_of_materials": Kind("number of components in the bill of materials (informational)"),
+                                   severity=Severity.LOW, unit="flag",
+                                   why="A license file that cannot be read may hide a license that applies.",
+                                   advice="Fix or replace the metadata file and re-run the audit."),
+        "bill_of_materials": Kind("number of components in the bill of materials (informational)",
+                                  unit="components"),
     }
 
     def __init__(self, **options: Any) -> None:

@@ -61,9 +61,18 @@ class PiiChecker(Checker):
     }
     kinds = {
         "pii_detected": Kind("share of a column's rows holding personal data", direction="above",
-                             fail=0.01, warn=0.0, severity=Severity.HIGH),
+                             fail=0.01, warn=0.0, severity=Severity.HIGH, unit="share",
+                             why="Personal data of real people is in the dataset; keeping or sharing it "
+                                 "without a legal basis breaches data-protection law (GDPR) and their privacy.",
+                             advice="Remove or pseudonymise the column (riskaudit anonymize), or document "
+                                    "the legal basis and the access controls that protect it."),
         "reidentification_risk": Kind("share of records in a quasi-identifier class smaller than k",
-                                      direction="above", fail=0.05, warn=0.0, severity=Severity.HIGH),
+                                      direction="above", fail=0.05, warn=0.0, severity=Severity.HIGH,
+                                      unit="share",
+                                      why="These people can be singled out by a few ordinary attributes "
+                                          "(age, sex, postcode) even without their name.",
+                                      advice="Generalise or suppress the quasi-identifiers until every "
+                                             "combination is shared by at least k people (riskaudit anonymize)."),
     }
 
     def run(self, ctx: CheckContext) -> CheckOutput:

@@ -89,7 +89,11 @@ class RobustnessChecker(Checker):
     kinds = {
         "adversarial_accuracy": Kind(
             "accuracy under attack at the policy's epsilon, as a fraction of clean accuracy",
-            direction="below", fail=0.8, warn=0.9, severity=Severity.HIGH),
+            direction="below", fail=0.8, warn=0.9, severity=Severity.HIGH, unit="share",
+            why="Small, deliberate changes to an input change the model's answer; someone could game "
+                "the decision, and ordinary noise may flip it too.",
+            advice="Train with adversarial examples or input constraints, check that the attacked "
+                   "features are ones a user can really change, and re-audit."),
     }
 
     def run(self, ctx: CheckContext) -> CheckOutput:

@@ -1,0 +1,101 @@
+"""Plain-language texts: every fail/warn-capable kind of every installed checker explains itself,
+and numbers reach the reader rounded with their unit."""
+
+import pytest
+
+from riskaudit.checks.base import Kind
+from riskaudit.registry import Registry
+from riskaudit.reports.plain import humanize, kind_texts, number, percent, with_unit
+
+UNITS = {"share", "points", "ratio", "relative", "sd", "shift", "p_value", "flag", "obligation"}
+
+
+def _graded_kinds():
+    reg = Registry.from_entry_points()
+    return [(c.id, name, kind) for c in reg for name, kind in c.kinds.items()
+            if kind.fail is not None or kind.warn is not None]
+
+
+@pytest.mark.parametrize("cid, name, kind", _graded_kinds(), ids=lambda x: x if isinstance(x, str) else "")
+def test_every_graded_kind_has_why_advice_and_unit(cid, name, kind: Kind):
+    assert len(kind.why.split()) >= 8, f"{cid}.{name}: Kind(why=...) must say why it matters in plain words"
+    assert len(kind.advice.split()) >= 6, f"{cid}.{name}: Kind(advice=...) must say what to do"
+    assert kind.unit, f"{cid}.{name}: Kind(unit=...) must name what the value measures"
+    assert kind.unit in UNITS or kind.unit.isalpha() and kind.unit.endswith("s"), kind.unit
+    assert "_" not in kind.why, f"{cid}.{name}: why has snake_case jargon"
+
+
+def test_kind_texts_reach_the_renderer_for_plugins_too():
+    from helpers import Hostile
+
+    texts = kind_texts(Registry.from_classes([Hostile]))
+    assert set(texts) == {f"{Hostile.id}.{k}" for k in Hostile.kinds}
+    builtin = kind_texts()
+    assert builtin["fairness.disparate_impact"].why and builtin["fairness.disparate_impact"].unit == "ratio"
+
+
+@pytest.mark.parametrize("value, unit, text", [
+    (0.03333333333333333, "share", "3.33 %"),
+    (0.0016666666666666668, "share", "0.167 %"),
+    (1.0, "share", "100 %"),
+    (0.0, "share", "0 %"),
+    (0.00001, "share", "< 0.01 %"),
+    (0.6330935251798561, "points", "63.3 percentage points"),
+    (0.5436574491355938, "sd", "0.54 standard deviations"),
+    (6.264935606485862e-08, "relative", "< 0.0001 %"),
+    (0.330626546851854, "relative", "33.1 %"),
+    (8.8e-20, "p_value", "p < 0.001"),
+    (0.04, "p_value", "p = 0.04"),
+    (25, "samples", "25 samples"),
+    (1, "rows", "1 row"),
+    (1.0, "flag", "yes"),
+    (0.5, "obligation", "partial"),
+    (0.755, "ratio", "0.76"),
+    (1234567.0, "", "1,234,567"),
+])
+def test_numbers_are_rounded_with_units(value, unit, text):
+    assert with_unit(value, unit) == text
+
+
+def test_number_never_uses_scientific_notation_for_ordinary_numbers():
+    for v in (0.27, 0.54, 0.81, 1e-3, 0.00012, 12345.678, 2.5e6, 0.1 + 0.2):
+        assert "e" not in number(v), v
+    assert number(0.1 + 0.2) == "0.3"
+    assert percent(0.12345) == "12.3 %"
+
+
+def test_headers_are_words():
+    assert humanize("rows_checked") == "Rows checked"
+    assert humanize("p_value") == "P value"
+    assert humanize("wasserstein_sd") == "Wasserstein SD"
+    assert humanize("tpr_difference") == "TPR difference"
+
+
+def test_a_plugin_kinds_texts_reach_its_html_report_through_the_scan():
+    """A plugin not installed here (registry passed in, as in a notebook) still gets its why,
+    advice and unit into the report: the scan carries them in the manifest."""
+    import pandas as pd
+
+    import riskaudit
+    from riskaudit.checks.base import CheckOutput, Checker, Need
+    from riskaudit.reports import html
+
+    class RowLimit(Checker):
+        id = "rowlimit"
+        description = "Fails when the data has more rows than allowed."
+        needs = frozenset({Need.DATA})
+        kinds = {"too_many_rows": Kind("rows above the limit", fail=2, unit="rows",
+                                       why="Reviewers cannot check this many rows <by hand>.",
+                                       advice="Split the data set into reviewable parts.")}
+
+        def run(self, ctx):
+            return CheckOutput([ctx.finding("too_many_rows", "data", "{value} rows", value=ctx.data.rows)], "rows")
+
+    rep = riskaudit.scan(data=pd.DataFrame({"a": range(5)}), registry=Registry.from_classes([RowLimit]),
+                         policy={"name": "t"}).to_dict()
+    assert rep["manifest"]["kind_texts"]["rowlimit.too_many_rows"]["unit"] == "rows"
+    page = html.render(rep)
+    decide = page[page.index('<section id="drivers">'):page.index('<section id="changes">')]
+    assert "Reviewers cannot check this many rows &lt;by hand&gt;." in decide
+    assert "Split the data set into reviewable parts." in decide
+    assert "worst 5 rows against the fail level 2 rows" in decide

@@ -1,0 +1,69 @@
+"""Honest charts: round ticks, plain numbers, labels that fit, the policy's threshold drawn."""
+
+import re
+
+from riskaudit.reports import chartnotes, svg
+from riskaudit.reports.plain import KindText
+
+
+def _ticks(doc):
+    return re.findall(r'class="tick">([^<]*)</text>', doc)
+
+
+def test_ticks_are_round_numbers_without_scientific_notation():
+    doc = svg.bar({"type": "bar", "labels": ["a", "b"], "values": [0.27, 0.81]})
+    ticks = _ticks(doc)
+    assert ticks[:5] == ["0", "0.25", "0.5", "0.75", "1"]  # not 0.27, 0.54, 0.81
+    doc = svg.bar({"type": "bar", "labels": ["a"], "values": [123456.0]})
+    assert all("e" not in t for t in _ticks(doc)) and "100,000" in _ticks(doc)
+    for lo_hi in ([0.0, 0.0123], [3.0, 17.0], [0.0, 1.0], [-2.5, 7.1]):
+        lo, hi = svg._nice_range(lo_hi)
+        steps = {round(b - a, 12) for a, b in zip(svg._ticks(lo, hi), svg._ticks(lo, hi)[1:])}
+        assert len(steps) == 1
+        step = steps.pop()
+        mant = step / 10 ** __import__("math").floor(__import__("math").log10(step))
+        assert round(mant, 6) in (1, 2, 2.5, 5), (lo_hi, step)
+        assert lo <= min(lo_hi) and hi >= max(lo_hi)
+
+
+def test_long_labels_wrap_or_abbreviate_with_the_full_text_in_a_title():
+    label = "a very long group name that cannot possibly fit under one bar"
+    doc = svg.bar({"type": "bar", "labels": [label, "b", "c", "d", "e", "f", "g", "h"], "values": [1] * 8})
+    assert f"<title>{label}</title>" in doc
+    assert "…" in doc
+    for t in re.findall(r"<tspan[^>]*>([^<]*)</tspan>", doc):
+        assert len(t) <= (svg.W - svg.PAD_L - svg.PAD_R) / 8 / 5.6 + 1, t
+
+
+def test_tiny_values_against_the_limit_get_a_log_scale_with_the_limit_drawn():
+    spec = {"type": "bar", "title": "Largest relative output difference against batch size 1",
+            "labels": ["2", "7"], "values": [6.3e-08, 7.8e-08], "y_label": "relative difference"}
+    finding = {"id": "consistency.batch_size_inconsistency", "status": "pass", "threshold": 1e-4,
+               "value": 7.8e-8, "subject": "batch_size=2"}
+    texts = {finding["id"]: KindText(unit="relative")}
+    doc = svg.bar(chartnotes.for_check(spec, "consistency", [finding], texts))
+    assert "log scale" in doc and 'class="ref"' in doc and "policy limit 0.01 %" in doc
+    heights = [float(h) for h in re.findall(r'<rect [^>]*height="([0-9.]+)"', doc)]
+    plot_h = svg.H - svg.PAD_T - svg.PAD_B
+    assert max(heights) < plot_h * 0.5  # far below the limit, not full-height bars
+
+
+def test_every_judged_chart_gets_its_threshold():
+    pii = {"type": "bar", "title": "Share of rows holding personal data", "labels": ["email"], "values": [1.0]}
+    f = {"id": "pii.pii_detected", "status": "fail", "threshold": 0.01, "value": 1.0, "subject": "email"}
+    doc = svg.bar(chartnotes.for_check(pii, "pii", [f], {f["id"]: KindText(unit="share")}))
+    assert "policy limit 1 %" in doc
+    kanon = {"type": "bar", "title": "Records by equivalence-class size", "labels": ["1", "2", "3", "4", ">=5"],
+             "values": [10.0, 4.0, 0, 0, 80.0]}
+    f = {"id": "pii.reidentification_risk", "status": "fail", "threshold": 0.05, "value": 0.15,
+         "evidence": {"k": 3}}
+    doc = svg.bar(chartnotes.for_finding(kanon, f, KindText(unit="share")))
+    assert "below k = 3" in doc and "policy limit 5 %" in doc and doc.count("#b3261e") == 2
+    hist = {"type": "histogram", "title": "income", "series": [{"name": "reference", "values": [0.5, 0.5]}],
+            "labels": ["a", "b"]}
+    f = {"id": "drift.data_drift", "status": "fail", "threshold": 0.1, "value": 0.54,
+         "evidence": {"effect_unit": "reference SDs (Wasserstein)"}}
+    doc = svg.histogram(chartnotes.for_finding(hist, f, KindText(unit="shift")))
+    assert "0.54 standard deviations · policy limit 0.1 standard deviations" in doc
+    own = {"type": "bar", "labels": ["a"], "values": [0.5], "reference_lines": [{"value": 0.4, "label": "own"}]}
+    assert chartnotes.for_finding(own, dict(f, id="fairness.disparate_impact"), KindText(unit="ratio")) == own
