@@ -25,7 +25,10 @@ def test_second_scan_lists_what_changed_since_the_approved_one(tmp_path):
     model = make_model(tmp_path / "model.pt")
     _frame(200, 0).to_csv(tmp_path / "clean.csv", index=False)
     _frame(200, 30).to_csv(tmp_path / "dups.csv", index=False)
-    common = ["--model", str(model), "--check", "data_validity", "--ledger", ledger, "-q"]
+    key = run_cli("keygen", "--out", str(tmp_path / "ci.key"))
+    assert key.returncode == 0, key.stderr
+    common = ["--model", str(model), "--check", "data_validity", "--ledger", ledger, "-q",
+              "--scanner-key", str(tmp_path / "ci.key")]
     first = run_cli("scan", "--data", str(tmp_path / "clean.csv"), "--out", str(tmp_path / "a"), *common)
     assert first.returncode == 0, first.stderr
     old = json.loads((tmp_path / "a" / "report.json").read_text())

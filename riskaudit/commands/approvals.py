@@ -108,8 +108,8 @@ def approve(report, role, approver, reject, comment, key_path, trust_path, ledge
     if blocking:
         echo("Approvals still needed: " + "; ".join(r.split(" (record one")[0] for r in blocking) + scope)
     else:
-        echo("Approvals still needed: none, every required role has signed" + scope
-             + ("; but the gate stays closed whatever is signed" if closed else ""))
+        echo("Approvals still needed: none, every required role has signed"
+             + ("; but the gate stays closed whatever is signed" if closed else "") + scope)
     if closed:
         echo("The gate stays closed whatever is signed: " + "; ".join(closed))
     try:

@@ -145,7 +145,7 @@ def _directions() -> dict[str, str]:
 def last_approved_of_model(model_uri: str, ledger_path: str | None = None) -> dict[str, Any] | None:
     """The newest audit in the ledger of a model with the same file name whose audit was
     approved (digest verifies, status passes its policy, every role signed), or None."""
-    from riskaudit.gate import approval_reasons, status_reasons
+    from riskaudit.gate import approval_reasons
     from riskaudit.ledger import Ledger, resolve_path
     from riskaudit.result import verify_digest
 
@@ -159,7 +159,7 @@ def last_approved_of_model(model_uri: str, ledger_path: str | None = None) -> di
                 continue  # fail / error never passes its policy: no need to read the report
             seen.add(row.digest)
             report = led.report(row.seq)
-            if not verify_digest(report) or status_reasons(report):
+            if not verify_digest(report) or report.get("status") not in ("pass", "warn"):
                 continue
             blocking, _ = approval_reasons(report, led.approvals(row.digest), check_expiry=False)
             if not blocking:

@@ -340,9 +340,16 @@ def _approval_rows(report: Mapping[str, Any], approvals: Sequence[Mapping[str, A
 
 
 def _gate_blocked(report: Mapping[str, Any]) -> list[str]:
+    """Why the status alone keeps every gate closed (fail, error). A warn depends on the
+    deploying side's trust policy (``allow_warn``), which the report cannot know."""
     from riskaudit.gate import status_reasons
+    from riskaudit.trust import insecure_stand_in
 
-    return status_reasons(report)
+    if report.get("status") == "pass":
+        return []
+    if report.get("status") == "warn":
+        return []
+    return status_reasons(report, insecure_stand_in(report))
 
 
 def _display_uri(uri: Any) -> str:
