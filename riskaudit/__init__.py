@@ -5,7 +5,7 @@
 
 from riskaudit import _offline  # noqa: F401  (must come first: no network, no telemetry)
 
-__version__ = "0.1.0"
+from riskaudit._version import __version__  # noqa: E402
 
 from riskaudit.errors import (  # noqa: E402
     CheckerError, InputError, ModelLoadError, PluginError, PolicyError, RiskauditError,

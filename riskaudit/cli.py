@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from riskaudit import __version__
+from riskaudit._version import __version__
 from riskaudit.errors import InputError, RiskauditError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2

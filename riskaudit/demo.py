@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from riskaudit import __version__
+from riskaudit._version import __version__
 from riskaudit.reports.writer import atomic_path
 
 DEMO_SEED = 20261124

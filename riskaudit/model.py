@@ -82,10 +82,6 @@ class Model:
             out["sha256"] = self.sha256
         return out
 
-    @property
-    def is_torch(self) -> bool:
-        return self.module is not None
-
     def forward(self, x: Any, *, batch_size: int = 256, seed: int | None = 0,
                 record: bool = True) -> np.ndarray:
         """Raw outputs for ``x`` (numpy array, or DataFrame for frame callables), batched.
@@ -118,10 +114,6 @@ class Model:
     def predict_proba(self, x: Any, **kw) -> np.ndarray:
         """Class probabilities (N x C): softmax of logits, or [1-p, p] for one output."""
         return to_proba(self.forward(x, **kw))
-
-    def predict_labels(self, x: Any, **kw) -> np.ndarray:
-        """Index of the most probable class (classification)."""
-        return self.predict_proba(x, **kw).argmax(axis=1)
 
     def predict_values(self, x: Any, **kw) -> np.ndarray:
         """Flattened outputs (regression)."""

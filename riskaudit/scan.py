@@ -11,14 +11,14 @@ import traceback
 import warnings
 from datetime import datetime, timezone
 from importlib import metadata
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
 
-from riskaudit import __version__
+from riskaudit._version import __version__
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, CheckSkipped, OptionError
-from riskaudit.data import ARRAY_FEATURE, Dataset, infer_task, load_dataset
+from riskaudit.data import ARRAY_FEATURE, Dataset, infer_task, labels_to_index, load_dataset  # noqa: F401
 from riskaudit.errors import CheckerError, InputError, PolicyError
 from riskaudit.model import Model, load_model
 from riskaudit.policy import Policy, load_policy
@@ -330,9 +330,3 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
-
-
-def labels_to_index(values: Iterable[Any], classes: Sequence[Any]) -> np.ndarray:
-    """Map label values to model output indices; unknown labels become -1."""
-    lookup = {str(c): i for i, c in enumerate(classes)}
-    return pd.Series(values).astype(str).map(lookup).fillna(-1).to_numpy(dtype=np.int64)

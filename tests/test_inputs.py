@@ -104,7 +104,7 @@ def test_torchscript_pt2_entrypoint_and_callable_predict_the_same(tmp_path, net,
     fn = load_model("usermodels:predict", search_paths=[tmp_path])
     assert fn.module is None and fn.format == "entrypoint"
     np.testing.assert_allclose(fn.forward(x), x[:, :3] * 2)
-    assert fn.predict_labels(x).shape == (150,)
+    assert fn.predict_proba(x).shape == (150, 3)
 
 
 def test_onnx_model(tmp_path, net, iris):

@@ -276,7 +276,7 @@ class CheckContext:
     def label_indices(self, ds: "Dataset") -> "np.ndarray":
         """The target of ``ds`` as model output indices (classification); -1 for labels the
         model does not know (``classes``)."""
-        from riskaudit.scan import labels_to_index
+        from riskaudit.data import labels_to_index  # pandas loads only when a checker needs it
 
         return labels_to_index(ds.frame[self.target], self.classes or ())
 

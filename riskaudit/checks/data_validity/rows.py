@@ -146,16 +146,6 @@ def _gather(codes: np.ndarray, per_unique: np.ndarray, missing) -> np.ndarray:
     return np.where(codes >= 0, per_unique[np.maximum(codes, 0)], missing)
 
 
-def column_hash(series: pd.Series, normalize: bool = False) -> np.ndarray:
-    """A uint64 hash per value; equal values (after normalizing text) hash equal."""
-    return FrameHasher(series.to_frame("c")).column("c", normalize)
-
-
-def row_hash(frame: pd.DataFrame, columns: Sequence[str], normalize: bool = False) -> np.ndarray:
-    """One uint64 per row over ``columns`` (order matters)."""
-    return FrameHasher(frame).rows(columns, normalize)
-
-
 def first_rows(mask: np.ndarray, limit: int = MAX_ROWS) -> list[int]:
     return [int(i) for i in np.flatnonzero(mask)[:limit]]
 
