@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from riskaudit import _scope
 from riskaudit._version import __version__
 from riskaudit.errors import InputError, RiskauditError
 
@@ -360,7 +361,8 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: exit with the code the command computed."""
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
     try:
-        code = cli.main(args=argv, prog_name="riskaudit", standalone_mode=False)
+        with _scope.offline():  # the whole command: no library reaches the network
+            code = cli.main(args=argv, prog_name="riskaudit", standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.exceptions.Abort:

@@ -28,6 +28,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from riskaudit._scope import torch_rng
 from riskaudit.data import sha256_file
 from riskaudit.errors import InputError, ModelLoadError
 
@@ -138,17 +139,10 @@ class Model:
             raise InputError(f"model {self.uri} returned non-numeric outputs")
         return out.astype(np.float32, copy=False) if np.issubdtype(out.dtype, np.floating) else out
 
-    @contextlib.contextmanager
-    def _rng_scope(self, seed: int | None):
+    def _rng_scope(self, seed: int | None) -> contextlib.AbstractContextManager[None]:
         if self.module is None or seed is None:
-            yield
-            return
-        import torch
-
-        devices = [torch.cuda.current_device()] if self.device.startswith("cuda") else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(int(seed))  # local: fork_rng restores the global state on exit
-            yield
+            return contextlib.nullcontext()
+        return torch_rng(seed, self.device)
 
 
 def to_proba(raw: np.ndarray) -> np.ndarray:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import io
-import logging
 import platform
 import time
 import traceback
-import warnings
 from datetime import datetime, timezone
 from importlib import metadata
 from typing import Any, Mapping, Protocol, Sequence
@@ -16,6 +13,7 @@ from typing import Any, Mapping, Protocol, Sequence
 import numpy as np
 import pandas as pd
 
+from riskaudit import _scope
 from riskaudit._version import __version__
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, CheckSkipped, OptionError
 from riskaudit.data import ARRAY_FEATURE, Dataset, infer_task, labels_to_index, load_dataset  # noqa: F401
@@ -162,7 +160,7 @@ def run_checker(checker_cls: type[Checker], options: Mapping[str, Any], ctx: Che
     t0 = time.perf_counter()
     try:
         checker = checker_cls(**options)
-        with quiet_libraries(verbose), preserved_model_state(ctx.model):
+        with _scope.offline(), quiet_libraries(verbose), preserved_model_state(ctx.model):
             out = checker.run(ctx)
         if not isinstance(out, CheckOutput):
             raise CheckerError(f"run() returned {type(out).__name__}, not CheckOutput")
@@ -192,36 +190,22 @@ def preserved_model_state(model: Model | None):
     if model is None or model.module is None:
         yield
         return
-    import torch
 
     flags = [(m, m.training) for m in model.module.modules()]
-    threads = torch.get_num_threads()
     try:
-        yield
+        with _scope.torch_threads(None):  # the count as it was, whatever the checker set
+            yield
     finally:
         for m, training in flags:
             if m.training != training:
                 m.train(training)
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
 
 
-@contextlib.contextmanager
-def quiet_libraries(verbose: bool = False):
+def quiet_libraries(verbose: bool = False) -> contextlib.AbstractContextManager[None]:
     """Keep third-party warnings, log lines and stray prints off the user's terminal."""
     if verbose:
-        yield
-        return
-    root = logging.getLogger()
-    old_level = root.level
-    root.setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with contextlib.redirect_stdout(io.StringIO()):
-            try:
-                yield
-            finally:
-                root.setLevel(old_level)
+        return contextlib.nullcontext()
+    return _scope.quiet(("",), stdout=True)
 
 
 def _select(reg: Registry, pol: Policy, checks: Sequence[str] | None, skip: Sequence[str]) -> set[str]:

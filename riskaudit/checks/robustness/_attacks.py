@@ -10,15 +10,14 @@ queries the model with an altered immutable or categorical feature.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from riskaudit._scope import global_rngs
 from riskaudit.errors import CheckerError
 
 WHITE_BOX = ("fgm", "pgd")
@@ -26,24 +25,9 @@ BLACK_BOX = ("square", "hopskipjump")
 LABELS = {"fgm": "FGM", "pgd": "PGD", "square": "Square attack", "hopskipjump": "HopSkipJump"}
 
 
-@contextlib.contextmanager
-def seeded(seed: int, device: str = "cpu"):
-    """Seed numpy's, Python's and torch's global generators for one ART call, then put back
-    whatever state they had: ART draws from the globals, the caller must not notice."""
-    import torch
-
-    np_state = np.random.get_state()
-    py_state = random.getstate()
-    devices = [torch.cuda.current_device()] if str(device).startswith("cuda") else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)  # local: fork_rng restores the global state on exit
-        np.random.seed(seed)  # restored below
-        random.seed(seed)
-        try:
-            yield
-        finally:
-            np.random.set_state(np_state)
-            random.setstate(py_state)
+# ART draws from numpy's, Python's and torch's global generators: each ART call runs
+# seeded inside this scope, which puts back the states they had.
+seeded = global_rngs
 
 
 @dataclass
