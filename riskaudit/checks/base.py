@@ -172,6 +172,9 @@ class Kind:
     ``why`` says in plain words why a finding of this kind matters (for the people affected
     or the business); ``advice`` what to do about it. The report shows both to readers who
     are not data scientists.
+    ``timed``: the value is a wall-clock measurement (latency, throughput), so two scans
+    with the same seed may differ in it; the conformance suite's determinism check then
+    compares only which findings there are.
     """
 
     doc: str
@@ -181,6 +184,7 @@ class Kind:
     severity: Severity = Severity.MEDIUM
     why: str = ""
     advice: str = ""
+    timed: bool = False
 
     def __post_init__(self):
         if self.direction not in ("above", "below"):

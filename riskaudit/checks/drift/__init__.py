@@ -88,7 +88,7 @@ class DriftChecker(Checker):
                               "relative MAE increase), graded only when the error test is significant",
                               "above", fail=0.05, warn=0.02, severity=Severity.HIGH),
         "model_drift": Kind("relative degradation of latency or throughput against the baseline report",
-                            "above", fail=1.0, warn=0.5, severity=Severity.MEDIUM),
+                            "above", fail=1.0, warn=0.5, severity=Severity.MEDIUM, timed=True),
         "model_error_rate": Kind("share of failed batches plus non-finite outputs during the scan",
                                  "above", fail=0.01, warn=0.0, severity=Severity.HIGH),
     }
