@@ -37,7 +37,7 @@ assertions). The checks:
                                  count, environment variables and logger levels are as before
 ``check_masking_respected``      values of columns marked as personal data
                                  (``ctx.shared["pii_columns"]``) never appear unmasked
-                                 (only for cases whose data has text columns)
+                                 (only for cases whose data has identifying text columns)
 ``check_model_state_restored``   the model's weights, train/eval flags, ``requires_grad`` and
                                  gradients are as before (only for cases with a torch module)
 
@@ -455,7 +455,8 @@ def check_global_state_untouched(case: Case) -> None:
 
 
 def _pii_candidates(case: Case) -> tuple[list[str], list[str]]:
-    """Text columns of the case's data that are not target or sensitive, and their values."""
+    """Identifying text columns of the case's data (mostly distinct values; not the target or a
+    sensitive attribute), and their values."""
     from riskaudit.data import load_dataset
 
     skip = {case.scan_kwargs.get("target"), *(case.scan_kwargs.get("sensitive") or ())}
@@ -470,7 +471,10 @@ def _pii_candidates(case: Case) -> tuple[list[str], list[str]]:
         for col in frame.columns:
             if col in skip or frame[col].dtype != object:
                 continue
-            texts = {v for v in frame[col].dropna().astype(str).unique()[:500]
+            distinct = frame[col].dropna().astype(str).unique()
+            if len(distinct) < 10 or len(distinct) < 0.5 * frame[col].notna().sum():
+                continue  # categories ("female", "second"), not identifying values like names or e-mails
+            texts = {v for v in distinct[:500]
                      if len(v) >= 6 and v not in names and not v.replace(".", "").replace("-", "").isdigit()}
             if texts:
                 columns[str(col)] = None

@@ -101,8 +101,9 @@ class WhiteBoxTarget:
         self.module.eval()  # attack the deployed behaviour; close() restores every flag
         # Gradients are needed for the input only: without this, every backward pass of the
         # attack also computes the weights' gradients (about twice the work). Restored by close().
-        self._grads = [(p, p.requires_grad) for p in self.module.parameters()]
-        for p, _ in self._grads:
+        # ART zeroes the weights' .grad (to None): the caller's stale gradients are put back too.
+        self._grads = [(p, p.requires_grad, p.grad) for p in self.module.parameters()]
+        for p, _, _ in self._grads:
             p.requires_grad_(False)
         wrapper = _make_wrapper(self.module, None if space.images else space.shift,
                                 None if space.images else space.scale, self.device)
@@ -134,9 +135,11 @@ class WhiteBoxTarget:
         for m, training in self._flags:
             if m.training != training:
                 m.train(training)
-        for p, req in self._grads:
+        for p, req, grad in self._grads:
             if p.requires_grad != req:
                 p.requires_grad_(req)
+            if p.grad is not grad:
+                p.grad = grad
 
 
 class BlackBoxTarget:
