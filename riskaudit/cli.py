@@ -209,15 +209,12 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
         "train_entry_point": settings.get("train_entry_point"),
         "expectation_suite": settings.get("expectation_suite"),
         "spacy_model": settings.get("spacy_model"),
-        "baseline_path": settings.get("baseline"),
     }
     project = {k: v for k, v in project.items() if v not in (None, {}, "")}
     seed = settings.get("seed", 0)
     baseline = _load_baseline(settings.get("baseline"))
     if baseline is None:
         baseline = _ledger_baseline(settings)
-        if baseline is not None:
-            project["baseline_source"] = "ledger: last approved audit of this model"
     report = scan(
         data=settings.get("data"), reference=settings.get("reference"), model=settings.get("model"),
         target=settings.get("target"), features=settings.get("features") or None,

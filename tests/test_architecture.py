@@ -126,3 +126,55 @@ def test_ledger_does_not_import_the_gate():
     graph = import_graph()
     assert "riskaudit.gate" not in graph["riskaudit.ledger"]
     assert [c for c in cycles(graph) if set(c) <= APPROVALS] == []
+
+
+# ----------------------------------------------------------------------------- the plugin API
+
+GUIDE = ROOT.parent / "docs" / "plugins.md"
+DOCUMENTED_MODULES = {"riskaudit.checks.base", "riskaudit.result", "riskaudit.errors", "riskaudit.masking",
+                      "riskaudit.testing"}
+
+
+def _public_members(cls) -> set[str]:
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(cls)}
+    names |= {n for n, v in vars(cls).items() if not n.startswith("_") and (callable(v) or isinstance(v, property))}
+    return {n for n in names if not n.startswith("_")}
+
+
+@pytest.mark.parametrize("qualname", ["riskaudit.checks.base:CheckContext", "riskaudit.data:Dataset",
+                                      "riskaudit.model:Model"])
+def test_the_plugin_guide_documents_every_public_member(qualname):
+    import importlib
+
+    module, name = qualname.split(":")
+    cls = getattr(importlib.import_module(module), name)
+    guide = GUIDE.read_text(encoding="utf-8")
+    missing = sorted(m for m in _public_members(cls) if f"`{m}" not in guide and f".{m}" not in guide)
+    assert missing == [], f"docs/plugins.md does not document {name}.{', '.join(missing)}"
+
+
+def test_every_chart_example_in_the_guide_is_valid():
+    import json
+    import re
+
+    from riskaudit.reports.svg import RENDERERS, validate_chart
+
+    specs = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)]
+    assert {s["type"] for s in specs} == set(RENDERERS)
+    assert all(validate_chart(s) == [] for s in specs)
+    assert validate_chart({"type": "bar", "title": "t", "labels": ["a"], "values": [1, 2]})  # and it can fail
+    assert validate_chart({"type": "pie", "title": "t"})
+
+
+def test_the_example_plugin_uses_only_the_documented_api():
+    src = ROOT.parent / "examples" / "plugin" / "src"
+    used = set()
+    for path in src.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("riskaudit"):
+                used.add(node.module)
+            elif isinstance(node, ast.Import):
+                used |= {a.name for a in node.names if a.name.startswith("riskaudit")}
+    assert used and used <= DOCUMENTED_MODULES, used - DOCUMENTED_MODULES
