@@ -233,7 +233,12 @@ def _load_torch_file(path: Path, sha: str, dev: str, trust: bool, eval_mode: boo
                             eval_mode=eval_mode, weights=None)
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:
+    except Exception as exc:  # torch raises several types; which one decides the message below
+        if not _pickles_objects(path, exc):
+            raise ModelLoadError(
+                f"--model: cannot read {str(path)!r} as a PyTorch file (TorchScript, torch.export, or a "
+                f"state dict for --weights); it may be damaged or of another format: "
+                f"{type(exc).__name__}: {_first_line(exc)}") from None
         if not trust:
             raise ModelLoadError(PICKLE_REFUSED.format(
                 path=str(path), what=f"torch.save of a whole object; safe loading said: {_first_line(exc)}")) from None
@@ -244,6 +249,18 @@ def _load_torch_file(path: Path, sha: str, dev: str, trust: bool, eval_mode: boo
         f"--model: {str(path)!r} holds weights only (a state dict of {len(obj) if hasattr(obj, '__len__') else '?'} "
         "entries), not a model. Name the architecture with --model package.module:Factory and "
         "pass this file with --weights.")
+
+
+def _pickles_objects(path: Path, exc: BaseException) -> bool:
+    """Whether safe loading refused ``path`` because it pickles Python objects (a whole model
+    saved with torch.save), rather than because it is damaged or not a PyTorch file at all."""
+    import pickle
+
+    if "Unsupported global" in str(exc):  # torch's weights-only unpickler met a class reference
+        return True
+    with open(path, "rb") as fh:
+        head = fh.read(1)
+    return isinstance(exc, pickle.UnpicklingError) and head == b"\x80"  # a pickle's PROTO opcode
 
 
 def _load_trusted_pickle(path: Path, sha: str, dev: str, eval_mode: bool) -> Model:
