@@ -174,6 +174,9 @@ def _build_model(ref: pd.DataFrame):
             self.net = nn.Sequential(nn.Linear(len(FEATURES), 32), nn.ReLU(), nn.Dropout(0.3),
                                      nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, len(CLASSES)))
 
+        mean: torch.Tensor
+        std: torch.Tensor
+
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.net((x - self.mean) / self.std)
 

@@ -131,6 +131,8 @@ class Model:
                 if isinstance(out, (tuple, list)):
                     out = out[0]
                 return out.detach().float().cpu().numpy()
+        if self.predict_fn is None:
+            raise InputError(f"model {self.uri} has neither a torch module nor a predict function")
         out = self.predict_fn(chunk)
         if hasattr(out, "detach"):
             out = out.detach().cpu().numpy()
@@ -357,7 +359,7 @@ def _from_object(obj: Any, *, uri: str, device: str, eval_mode: bool, weights: s
         raise InputError(f"--weights needs --model to name a torch.nn.Module; {uri} is a callable")
     if hasattr(obj, "predict_proba") and callable(obj.predict_proba):
         fn = obj.predict_proba
-    elif hasattr(obj, "predict") and callable(obj.predict) and not callable(getattr(type(obj), "__call__", None)):
+    elif hasattr(obj, "predict") and callable(obj.predict) and not callable(obj):
         fn = obj.predict
     elif callable(obj):
         fn = obj

@@ -158,4 +158,4 @@ def _resolve(folder: Path, key: str, value: str) -> str:
         return value  # an entry point
     if key == "spacy_model" and "/" not in value:
         return value  # a spaCy pipeline name
-    return str((folder / value)) if not Path(value).is_absolute() else value
+    return str(folder / value) if not Path(value).is_absolute() else value

@@ -8,7 +8,7 @@ import time
 import traceback
 from datetime import datetime, timezone
 from importlib import metadata
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -111,7 +111,7 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: 
                 sensitive=sensitive, ids=ids, task=task, model=mdl, classes=classes, seed=int(seed),
                 device=dev, levels=pol.levels(checker_cls), project=dict(project or {}),
                 shared=shared, baseline=baseline,
-                progress=lambda f, m="", _c=cid: observer.check_progress(_c, float(f), m))
+                progress=_progress(observer, cid))
             res = run_checker(checker_cls, checker_options[cid], ctx, verbose=verbose)
         results.append(res)
         observer.check_finished(res)
@@ -147,6 +147,13 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: 
                   approvals_required=tuple(pol.approvals_for(tier, status.value)),
                   manifest=manifest, risk_tier=tier,
                   tool={"name": "riskaudit", "version": __version__})
+
+
+def _progress(observer: Observer, check_id: str) -> Callable[[float, str], None]:
+    def progress(fraction: float, message: str = "") -> None:
+        observer.check_progress(check_id, float(fraction), message)
+
+    return progress
 
 
 def run_checker(checker_cls: type[Checker], options: Mapping[str, Any], ctx: CheckContext,
@@ -293,7 +300,7 @@ def _resolve_task(task, ds, ref, target) -> str | None:
     return task
 
 
-def _resolve_classes(classes, task, ds, ref, target):
+def _resolve_classes(classes, task, ds, ref, target) -> tuple[Any, ...] | None:
     if task != "classification" or target is None:
         return tuple(classes) if classes else None
     if classes:

@@ -101,7 +101,7 @@ class Case:
 
     @property
     def id(self) -> str:
-        return self.name or getattr(self.checker, "id", self.checker.__name__)
+        return self.name or str(getattr(self.checker, "id", self.checker.__name__))
 
     def __repr__(self) -> str:
         return f"Case({self.checker.__name__}, {self.id})"
@@ -142,7 +142,7 @@ def _process_state() -> dict[str, Any]:
                if isinstance(lg, logging.Logger)}
     return {
         "the Python random state": random.getstate(),
-        "numpy's global random state": np.random.get_state()[1].tobytes() + repr(np.random.get_state()[2:]).encode(),
+        "numpy's global random state": repr(np.random.get_state(legacy=True)),
         "torch's global random state": torch.get_rng_state().numpy().tobytes(),
         "torch's thread count": torch.get_num_threads(),
         "torch's grad mode": torch.is_grad_enabled(),

@@ -240,15 +240,15 @@ class CheckContext:
     """Everything a checker may read during one scan. Built by :func:`riskaudit.scan`."""
 
     checker_id: str
-    data: "Dataset | None"
-    reference: "Dataset | None"
+    data: Dataset | None
+    reference: Dataset | None
     target: str | None
     features: tuple[str, ...]
     sensitive: tuple[str, ...]
     ids: tuple[str, ...]
     task: str | None
     """``classification`` or ``regression`` (None without a target or model to infer from)."""
-    model: "Model | None"
+    model: Model | None
     classes: tuple[Any, ...] | None
     """Class labels in the order of the model's outputs (classification)."""
     seed: int
@@ -261,7 +261,7 @@ class CheckContext:
     ``spacy_model``; absent when not set. A plugin's own settings are its options."""
     shared: MutableMapping[str, Any] = field(default_factory=dict)
     """Written by earlier checkers for later ones (e.g. ``pii_columns``); one dict per scan."""
-    progress: Callable[[float, str], None] = lambda fraction, message="": None
+    progress: Callable[..., None] = field(default=lambda fraction, message="": None)
     """Report progress in [0, 1]; the CLI draws it on stderr."""
     baseline: Mapping[str, Any] | None = None
     """An earlier report.json of the same model (model drift), when one was given."""
@@ -279,14 +279,14 @@ class CheckContext:
         digest = hashlib.sha256(f"{self.seed}:{self.checker_id}:{name}".encode()).digest()
         return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
-    def model_inputs(self, ds: "Dataset") -> Any:
+    def model_inputs(self, ds: Dataset) -> Any:
         """What the model takes for ``ds``: a float32 array of the features in model order,
         or the feature DataFrame for a predict callable that asked for one."""
         if self.model is not None and self.model.accepts_frame:
             return ds.frame[list(self.features)]
         return ds.feature_matrix(self.features)
 
-    def label_indices(self, ds: "Dataset") -> "np.ndarray":
+    def label_indices(self, ds: Dataset) -> np.ndarray:
         """The target of ``ds`` as model output indices (classification); -1 for labels the
         model does not know (``classes``)."""
         from riskaudit.data import labels_to_index  # pandas loads only when a checker needs it

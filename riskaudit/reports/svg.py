@@ -59,7 +59,7 @@ def _num(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def _nice_range(values: Sequence[float], include_zero: bool = True) -> tuple[float, float]:
+def _nice_range(values: Sequence[float | None], include_zero: bool = True) -> tuple[float, float]:
     vals = [v for v in values if v is not None]
     lo = min(vals + ([0.0] if include_zero else [])) if vals else 0.0
     hi = max(vals) if vals else 1.0
@@ -317,7 +317,7 @@ def render_chart(spec: Any) -> str | None:
     """SVG for a chart spec, or None when the spec is not a known chart."""
     if not isinstance(spec, Mapping):
         return None
-    fn = RENDERERS.get(spec.get("type"))
+    fn = RENDERERS.get(str(spec.get("type")))
     if fn is None:
         return None
     try:

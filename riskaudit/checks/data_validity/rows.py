@@ -136,7 +136,7 @@ class FrameHasher:
             return np.zeros(len(codes), dtype=bool)
         blank = (self._texts(col, True) == "").to_numpy()
         if pd.api.types.infer_dtype(objs, skipna=True) != "string":
-            blank &= (objs.map(type) == str).to_numpy()
+            blank &= (objs.map(type) == str).to_numpy()  # noqa: E721  (elementwise: values of exact type str)
         return _gather(codes, blank, False)
 
 

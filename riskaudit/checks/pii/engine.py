@@ -138,7 +138,7 @@ def _model_dir(p: Path) -> Path | None:
 _NAME_PAIR = None
 
 
-def lexicon_persons(text: str) -> list["Span"]:
+def lexicon_persons(text: str) -> list[Span]:
     """Person names found by a first-name + last-name lexicon (Faker's name lists, offline):
     "Megan Smith", "Dr. Alan J. Turner". Adds recall where spaCy misses names, and gives
     some name detection when no spaCy model is installed."""
