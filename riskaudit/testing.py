@@ -56,7 +56,7 @@ import random
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -107,7 +107,7 @@ class Case:
         return f"Case({self.checker.__name__}, {self.id})"
 
 
-def _fail(case: Case, what: str) -> None:
+def _fail(case: Case, what: str) -> NoReturn:
     raise ConformanceError(f"checker {getattr(case.checker, 'id', case.checker.__name__)!r} "
                            f"({case.checker.__module__}.{case.checker.__qualname__}), case {case.id!r}: {what}")
 
