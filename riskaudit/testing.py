@@ -184,7 +184,7 @@ def _module_state(module: Any) -> dict[str, Any]:
 
 
 def _reference(case: Case) -> dict[str, Any]:
-    """The first scan of a case, with what it printed and the process and model state around it."""
+    """The first scan of a case, with what it printed and the model state around it."""
     if "reference" in case._runs:
         return case._runs["reference"]
     module = _torch_module(case)
