@@ -4,6 +4,8 @@ MLP saved with Dropout active, a reference split and declared licenses."""
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -21,7 +23,9 @@ from riskaudit.demo import prepare_demo
 from riskaudit.project import load_project
 from riskaudit.testing import Case, ConformanceError, check_checker, check_option_validation, parametrize_with_checks
 
-DEMO = load_project(prepare_demo(Path(tempfile.mkdtemp(prefix="riskaudit-conformance-")) / "inputs"))
+_FOLDER = tempfile.mkdtemp(prefix="riskaudit-conformance-")  # cases are built at collection time
+atexit.register(shutil.rmtree, _FOLDER, ignore_errors=True)
+DEMO = load_project(prepare_demo(Path(_FOLDER) / "inputs"))
 V = DEMO.values
 MODEL = torch.jit.load(V["model"])  # in memory, so the model-state check applies
 ROLES = {k: V[k] for k in ("target", "features", "sensitive", "ids", "classes", "task")}

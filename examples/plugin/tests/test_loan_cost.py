@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -16,7 +18,9 @@ from riskaudit.project import load_project
 from riskaudit.testing import Case, parametrize_with_checks, run_check
 from riskaudit_loan_cost import LoanCostChecker
 
-DEMO = load_project(prepare_demo(Path(tempfile.mkdtemp(prefix="loan-cost-")) / "inputs")).values
+_FOLDER = tempfile.mkdtemp(prefix="loan-cost-")  # cases are built at collection time
+atexit.register(shutil.rmtree, _FOLDER, ignore_errors=True)
+DEMO = load_project(prepare_demo(Path(_FOLDER) / "inputs")).values
 MODEL = torch.jit.load(DEMO["model"])
 INPUTS = {k: DEMO[k] for k in ("data", "target", "features", "sensitive", "ids", "classes")}
 
