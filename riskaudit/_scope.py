@@ -4,7 +4,8 @@ riskaudit is a library: a scan must leave the host process (a notebook, a CI job
 found it. Whatever has to change process-wide for a while — environment variables that
 keep libraries offline, logger levels, torch's thread count, the global random states an
 attack library draws from, a third-party module's global — changes only inside one of
-these context managers, and only here.
+these context managers, and only here. Heavy libraries (numpy, torch) are imported inside
+the helpers that need them.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import random
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
-
-import numpy as np
 
 OFFLINE_ENV = {
     # great-expectations sends usage analytics unless told not to.
@@ -127,6 +126,8 @@ def torch_rng(seed: int | None, device: str = "cpu") -> Iterator[None]:
 def global_rngs(seed: int, device: str = "cpu") -> Iterator[None]:
     """Seed numpy's, Python's and torch's global generators for a library that draws from
     them (ART), then put back the states they had: the caller does not notice."""
+    import numpy as np  # here, not at the top: the CLI imports this module and starts fast
+
     np_state = np.random.get_state()
     py_state = random.getstate()
     with torch_rng(seed, device):
