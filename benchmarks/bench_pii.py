@@ -115,9 +115,10 @@ def score(preds, gold):
 
 
 def plain_presidio(model_path):
-    from riskaudit.checks.pii.engine import configure_offline
+    from riskaudit.checks.pii.engine import offline_extractor, offline_scope
 
-    configure_offline()  # without it Presidio prints a traceback here (no network)
+    # for the rest of this benchmark process: without it Presidio prints a traceback (no network)
+    offline_scope(offline_extractor()).__enter__()
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 

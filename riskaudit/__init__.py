@@ -1,11 +1,11 @@
 """riskaudit: audit a trained model and its data before deployment.
 
 ``riskaudit.scan(...)`` runs the installed checkers and returns a :class:`Report`.
+Importing riskaudit changes nothing in the process: the offline settings of the libraries
+it uses apply only while a checker runs (``riskaudit/_scope.py``).
 """
 
-from riskaudit import _offline  # noqa: F401  (must come first: no network, no telemetry)
-
-__version__ = "0.1.0"
+from riskaudit._version import __version__
 
 from riskaudit.errors import (  # noqa: E402
     CheckerError, InputError, ModelLoadError, PluginError, PolicyError, RiskauditError,

@@ -53,7 +53,7 @@ class AnonymizeResult:
 
     def lines(self) -> list[str]:
         out = [c.line() for c in self.changes] or ["no personal data found; the copy equals the input"]
-        if self.kanon_after is not None:
+        if self.kanon_after is not None and self.kanon_before is not None:
             ka = self.kanon_after
             met = ka["records_below_k"] == 0
             out.append(f"k-anonymity over {', '.join(ka['quasi_identifiers'])}: k={ka['k']} "

@@ -17,7 +17,8 @@ from typing import Any
 
 import click
 
-from riskaudit import __version__
+from riskaudit import _scope
+from riskaudit._version import __version__
 from riskaudit.errors import InputError, RiskauditError
 from riskaudit.inert import terminal
 
@@ -254,7 +255,6 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
         "train_entry_point": settings.get("train_entry_point"),
         "expectation_suite": settings.get("expectation_suite"),
         "spacy_model": settings.get("spacy_model"),
-        "baseline_path": settings.get("baseline"),
         "intended_purpose": settings.get("intended_purpose"),
         "owner": settings.get("owner"),
         "version": settings.get("version"),
@@ -264,8 +264,6 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
     baseline = _load_baseline(settings.get("baseline"))
     if baseline is None:
         baseline = _ledger_baseline(settings)
-        if baseline is not None:
-            project["baseline_source"] = "ledger: last approved audit of this model"
     report = scan(
         data=settings.get("data"), reference=settings.get("reference"), model=settings.get("model"),
         target=settings.get("target"), features=settings.get("features") or None,
@@ -426,7 +424,8 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: exit with the code the command computed."""
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
     try:
-        code = cli.main(args=argv, prog_name="riskaudit", standalone_mode=False)
+        with _scope.offline():  # the whole command: no library reaches the network
+            code = cli.main(args=argv, prog_name="riskaudit", standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.exceptions.Abort:

@@ -11,7 +11,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -105,8 +105,10 @@ class Dataset:
                     "a predict callable that takes a DataFrame.")
         return sub.to_numpy(dtype=np.float32, na_value=np.nan)
 
-    def labels(self, target: str) -> np.ndarray:
-        return self.frame[target].to_numpy()
+def labels_to_index(values: Iterable[Any], classes: Sequence[Any]) -> np.ndarray:
+    """Map label values to model output indices; unknown labels become -1."""
+    lookup = {str(c): i for i, c in enumerate(classes)}
+    return pd.Series(values).astype(str).map(lookup).fillna(-1).to_numpy(dtype=np.int64)
 
 
 def load_dataset(source: Any, role: str = "data") -> Dataset:

@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from riskaudit import __version__
+from riskaudit._scope import torch_rng
+from riskaudit._version import __version__
 from riskaudit.reports.writer import atomic_path
 
 DEMO_SEED = 20261124
@@ -179,6 +180,9 @@ def _build_model(ref: pd.DataFrame):
             self.net = nn.Sequential(nn.Linear(len(FEATURES), 32), nn.ReLU(), nn.Dropout(0.3),
                                      nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, len(CLASSES)))
 
+        mean: torch.Tensor
+        std: torch.Tensor
+
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.net((x - self.mean) / self.std)
 
@@ -192,8 +196,7 @@ def train_demo_model(ref: pd.DataFrame, seed: int = DEMO_SEED):
     label = {c: i for i, c in enumerate(CLASSES)}
     y = torch.tensor(ref["decision"].map(label).to_numpy(), dtype=torch.long)
     x = torch.tensor(ref[FEATURES].to_numpy(dtype=np.float32))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)  # local to this block: fork_rng restores the global state
+    with torch_rng(seed):  # local to this block: the global state is restored
         model = _build_model(ref)
         opt = torch.optim.Adam(model.parameters(), lr=0.01)
         weights = torch.tensor([1.0, 1.0, 3.0])

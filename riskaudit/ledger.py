@@ -49,12 +49,6 @@ ENV_VAR = "RISKAUDIT_LEDGER"
 GENESIS = "0" * 64
 BUSY_TIMEOUT_MS = 60_000
 
-SCAN_COLUMNS = ("seq", "digest", "created_at", "recorded_at", "status", "risk_tier",
-                "model_uri", "model_sha256", "datasets", "policy_name", "policy_sha256",
-                "report_path", "report_json", "prev_hash")
-APPROVAL_COLUMNS = ("seq", "digest", "role", "approver", "decision", "comment", "approved_at",
-                    "recorded_at", "public_key", "signature", "record_path", "record_json",
-                    "prev_hash")
 
 # Each migration takes the schema from version i to i + 1 (index i). Append, never edit.
 MIGRATIONS: tuple[str, ...] = (
@@ -157,7 +151,7 @@ class Ledger:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> "Ledger":
+    def __enter__(self) -> Ledger:
         return self
 
     def __exit__(self, *exc) -> None:

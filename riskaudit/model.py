@@ -29,6 +29,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from riskaudit._scope import torch_rng
 from riskaudit.data import sha256_file
 from riskaudit.errors import InputError, ModelLoadError
 
@@ -90,10 +91,6 @@ class Model:
             out["sha256"] = self.sha256
         return out
 
-    @property
-    def is_torch(self) -> bool:
-        return self.module is not None
-
     def forward(self, x: Any, *, batch_size: int = 256, seed: int | None = 0,
                 record: bool = True) -> np.ndarray:
         """Raw outputs for ``x`` (numpy array, or DataFrame for frame callables), batched.
@@ -127,10 +124,6 @@ class Model:
         """Class probabilities (N x C): softmax of logits, or [1-p, p] for one output."""
         return to_proba(self.forward(x, **kw))
 
-    def predict_labels(self, x: Any, **kw) -> np.ndarray:
-        """Index of the most probable class (classification)."""
-        return self.predict_proba(x, **kw).argmax(axis=1)
-
     def predict_values(self, x: Any, **kw) -> np.ndarray:
         """Flattened outputs (regression)."""
         out = self.forward(x, **kw)
@@ -146,6 +139,8 @@ class Model:
                 if isinstance(out, (tuple, list)):
                     out = out[0]
                 return out.detach().float().cpu().numpy()
+        if self.predict_fn is None:
+            raise InputError(f"model {self.uri} has neither a torch module nor a predict function")
         out = self.predict_fn(chunk)
         if hasattr(out, "detach"):
             out = out.detach().cpu().numpy()
@@ -154,17 +149,10 @@ class Model:
             raise InputError(f"model {self.uri} returned non-numeric outputs")
         return out.astype(np.float32, copy=False) if np.issubdtype(out.dtype, np.floating) else out
 
-    @contextlib.contextmanager
-    def _rng_scope(self, seed: int | None):
+    def _rng_scope(self, seed: int | None) -> contextlib.AbstractContextManager[None]:
         if self.module is None or seed is None:
-            yield
-            return
-        import torch
-
-        devices = [torch.cuda.current_device()] if self.device.startswith("cuda") else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(int(seed))  # local: fork_rng restores the global state on exit
-            yield
+            return contextlib.nullcontext()
+        return torch_rng(seed, self.device)
 
 
 def to_proba(raw: np.ndarray) -> np.ndarray:
@@ -257,7 +245,12 @@ def _load_torch_file(path: Path, sha: str, dev: str, trust: bool, eval_mode: boo
                             eval_mode=eval_mode, weights=None)
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:
+    except Exception as exc:  # torch raises several types; which one decides the message below
+        if not _pickles_objects(path, exc):
+            raise ModelLoadError(
+                f"--model: cannot read {str(path)!r} as a PyTorch file (TorchScript, torch.export, or a "
+                f"state dict for --weights); it may be damaged or of another format: "
+                f"{type(exc).__name__}: {_first_line(exc)}") from None
         if not trust:
             raise ModelLoadError(PICKLE_REFUSED.format(
                 path=str(path), what=f"torch.save of a whole object; safe loading said: {_first_line(exc)}")) from None
@@ -268,6 +261,18 @@ def _load_torch_file(path: Path, sha: str, dev: str, trust: bool, eval_mode: boo
         f"--model: {str(path)!r} holds weights only (a state dict of {len(obj) if hasattr(obj, '__len__') else '?'} "
         "entries), not a model. Name the architecture with --model package.module:Factory and "
         "pass this file with --weights.")
+
+
+def _pickles_objects(path: Path, exc: BaseException) -> bool:
+    """Whether safe loading refused ``path`` because it pickles Python objects (a whole model
+    saved with torch.save), rather than because it is damaged or not a PyTorch file at all."""
+    import pickle
+
+    if "Unsupported global" in str(exc):  # torch's weights-only unpickler met a class reference
+        return True
+    with open(path, "rb") as fh:
+        head = fh.read(1)
+    return isinstance(exc, pickle.UnpicklingError) and head == b"\x80"  # a pickle's PROTO opcode
 
 
 def _load_trusted_pickle(path: Path, sha: str, dev: str, eval_mode: bool) -> Model:
@@ -364,7 +369,7 @@ def _from_object(obj: Any, *, uri: str, device: str, eval_mode: bool, weights: s
         raise InputError(f"--weights needs --model to name a torch.nn.Module; {uri} is a callable")
     if hasattr(obj, "predict_proba") and callable(obj.predict_proba):
         fn = obj.predict_proba
-    elif hasattr(obj, "predict") and callable(obj.predict) and not callable(getattr(type(obj), "__call__", None)):
+    elif hasattr(obj, "predict") and callable(obj.predict) and not callable(obj):
         fn = obj.predict
     elif callable(obj):
         fn = obj

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import yaml
 
-from riskaudit.checks.base import Levels, OptionError
+from riskaudit.checks.base import Checker, Levels, OptionError
 from riskaudit.errors import PolicyError
 from riskaudit.result import Severity
 
@@ -78,7 +78,7 @@ class Policy:
     def options(self, cid: str) -> dict[str, Any]:
         return dict(self.check_section(cid).get("options") or {})
 
-    def levels(self, checker: type) -> dict[str, Levels]:
+    def levels(self, checker: type[Checker]) -> dict[str, Levels]:
         sec = self.check_section(checker.id)
         th = sec.get("thresholds") or {}
         sev = sec.get("severity") or {}
@@ -98,7 +98,7 @@ class Policy:
         table = (self.data.get("approvals") or {}).get(tier) or {}
         return [{"role": r["role"], "count": int(r.get("count", 1))} for r in (table.get(outcome) or [])]
 
-    def validate_checks(self, registry: "Registry") -> None:
+    def validate_checks(self, registry: Registry) -> None:
         """Check every ``checks.<id>`` section against the installed checkers' declarations."""
         for cid, sec in (self.data.get("checks") or {}).items():
             where = f"{self.source}: checks.{cid}"

@@ -1,8 +1,11 @@
 """The project file (``riskaudit.yaml``): the scan's inputs, so a command line stays short.
 
 Keys mirror the ``scan`` options; relative paths are relative to the file's own folder;
-command-line options override the file. An unknown key or a wrong type is exit 2 naming
-the file and the key.
+command-line options override the file. A top-level key that is the id of an installed
+checker (a plugin's own configuration, e.g. ``loan_cost: {amount_column: loan_amount}``) holds
+that checker's options, exactly like ``options.<id>``; the scan validates them against the
+checker's declared ``options``. Any other unknown key or a wrong type is exit 2 naming the
+file and the key.
 """
 
 from __future__ import annotations
@@ -129,11 +132,19 @@ def _read(p: Path, implicit: bool) -> Project:
     if not isinstance(data, Mapping):
         raise PolicyError(f"project file {str(p)!r} must be a mapping of keys")
     values: dict[str, Any] = {}
+    sections: dict[str, Mapping[str, Any]] = {}
     folder = p.resolve().parent
     for key, value in data.items():
+        if key not in PROJECT_KEYS and isinstance(key, str) and key in installed_checker_ids():
+            if value is not None and not isinstance(value, Mapping):
+                raise PolicyError(f"project file {str(p)!r}: key {key!r} (the options of the {key} checker) "
+                                  f"must be a mapping, got {value!r}")
+            sections[key] = value or {}
+            continue
         if key not in PROJECT_KEYS:
             raise PolicyError(f"project file {str(p)!r}: unknown key {key!r} "
-                              f"(known: {', '.join(PROJECT_KEYS)})")
+                              f"(known: {', '.join(PROJECT_KEYS)}, or the id of an installed checker: "
+                              f"{', '.join(sorted(installed_checker_ids())) or 'none'})")
         kind = PROJECT_KEYS[key][0]
         if value is None:
             continue
@@ -153,7 +164,23 @@ def _read(p: Path, implicit: bool) -> Project:
         if key in PATH_KEYS and isinstance(value, str):
             value = _resolve(folder, key, value)
         values[key] = value
+    for cid, section in sections.items():
+        options = dict(values.get("options") or {})
+        both = sorted(set(section) & set(options.get(cid) or {}))
+        if both:
+            raise PolicyError(f"project file {str(p)!r}: {cid}.{both[0]} is also set under options.{cid}; "
+                              "give it once")
+        options[cid] = {**dict(section), **dict(options.get(cid) or {})}
+        values["options"] = options
     return Project(path=p.resolve(), values=values, implicit=implicit)
+
+
+def installed_checker_ids() -> frozenset[str]:
+    """Ids of the checkers registered in the ``riskaudit.checks`` entry-point group (names
+    only: nothing is imported)."""
+    from importlib import metadata
+
+    return frozenset(ep.name for ep in metadata.entry_points(group="riskaudit.checks"))
 
 
 def _resolve(folder: Path, key: str, value: str) -> str:
@@ -163,4 +190,4 @@ def _resolve(folder: Path, key: str, value: str) -> str:
         return value  # an entry point
     if key == "spacy_model" and "/" not in value:
         return value  # a spaCy pipeline name
-    return str((folder / value)) if not Path(value).is_absolute() else value
+    return str(folder / value) if not Path(value).is_absolute() else value

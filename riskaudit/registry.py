@@ -43,7 +43,7 @@ class Registry:
         self._plugins = dict(sorted(by_id.items(), key=lambda kv: (kv[1].checker.priority, kv[0])))
 
     @classmethod
-    def from_classes(cls, classes: Iterable[type[Checker]]) -> "Registry":
+    def from_classes(cls, classes: Iterable[type[Checker]]) -> Registry:
         """A registry of the given classes (tests, notebooks)."""
         infos = []
         for c in classes:
@@ -52,7 +52,7 @@ class Registry:
         return cls(infos)
 
     @classmethod
-    def from_entry_points(cls, group: str = ENTRY_POINT_GROUP) -> "Registry":
+    def from_entry_points(cls, group: str = ENTRY_POINT_GROUP) -> Registry:
         """Load every checker registered under ``group``; a broken plugin raises PluginError."""
         infos = []
         for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name):

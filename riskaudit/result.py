@@ -32,7 +32,7 @@ class Status(str, enum.Enum):
         return _STATUS_RANK[self]
 
     @staticmethod
-    def worst(statuses, default: "Status" = None) -> "Status":
+    def worst(statuses, default: Status | None = None) -> Status:
         default = Status.PASS if default is None else default
         items = list(statuses)
         return max(items, key=lambda s: s.rank) if items else default

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import io
-import logging
 import platform
 import time
 import traceback
-import warnings
 from datetime import datetime, timezone
 from importlib import metadata
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
 
-from riskaudit import __version__
+from riskaudit import _scope
+from riskaudit._version import __version__
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, CheckSkipped, OptionError
-from riskaudit.data import ARRAY_FEATURE, Dataset, infer_task, load_dataset
+from riskaudit.data import ARRAY_FEATURE, Dataset, infer_task, labels_to_index, load_dataset  # noqa: F401
 from riskaudit.errors import CheckerError, InputError, PolicyError
 from riskaudit.model import Model, load_model
 from riskaudit.policy import Policy, load_policy
@@ -114,7 +112,7 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: 
                 sensitive=sensitive, ids=ids, task=task, model=mdl, classes=classes, seed=int(seed),
                 device=dev, levels=pol.levels(checker_cls), project=dict(project or {}),
                 shared=shared, baseline=baseline,
-                progress=lambda f, m="", _c=cid: observer.check_progress(_c, float(f), m))
+                progress=_progress(observer, cid))
             res = run_checker(checker_cls, checker_options[cid], ctx, verbose=verbose)
         results.append(res)
         observer.check_finished(res)
@@ -162,6 +160,13 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: 
                   tool={"name": "riskaudit", "version": __version__})
 
 
+def _progress(observer: Observer, check_id: str) -> Callable[[float, str], None]:
+    def progress(fraction: float, message: str = "") -> None:
+        observer.check_progress(check_id, float(fraction), message)
+
+    return progress
+
+
 def run_checker(checker_cls: type[Checker], options: Mapping[str, Any], ctx: CheckContext,
                 verbose: bool = False) -> CheckResult:
     """Run one checker in ``ctx``: skipped when its needs are unmet, error when it raises."""
@@ -173,7 +178,7 @@ def run_checker(checker_cls: type[Checker], options: Mapping[str, Any], ctx: Che
     t0 = time.perf_counter()
     try:
         checker = checker_cls(**options)
-        with quiet_libraries(verbose), preserved_model_state(ctx.model):
+        with _scope.offline(), quiet_libraries(verbose), preserved_model_state(ctx.model):
             out = checker.run(ctx)
         if not isinstance(out, CheckOutput):
             raise CheckerError(f"run() returned {type(out).__name__}, not CheckOutput")
@@ -203,36 +208,22 @@ def preserved_model_state(model: Model | None):
     if model is None or model.module is None:
         yield
         return
-    import torch
 
     flags = [(m, m.training) for m in model.module.modules()]
-    threads = torch.get_num_threads()
     try:
-        yield
+        with _scope.torch_threads(None):  # the count as it was, whatever the checker set
+            yield
     finally:
         for m, training in flags:
             if m.training != training:
                 m.train(training)
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
 
 
-@contextlib.contextmanager
-def quiet_libraries(verbose: bool = False):
+def quiet_libraries(verbose: bool = False) -> contextlib.AbstractContextManager[None]:
     """Keep third-party warnings, log lines and stray prints off the user's terminal."""
     if verbose:
-        yield
-        return
-    root = logging.getLogger()
-    old_level = root.level
-    root.setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with contextlib.redirect_stdout(io.StringIO()):
-            try:
-                yield
-            finally:
-                root.setLevel(old_level)
+        return contextlib.nullcontext()
+    return _scope.quiet(("",), stdout=True)
 
 
 def _select(reg: Registry, pol: Policy, checks: Sequence[str] | None, skip: Sequence[str]) -> set[str]:
@@ -320,7 +311,7 @@ def _resolve_task(task, ds, ref, target) -> str | None:
     return task
 
 
-def _resolve_classes(classes, task, ds, ref, target):
+def _resolve_classes(classes, task, ds, ref, target) -> tuple[Any, ...] | None:
     if task != "classification" or target is None:
         return tuple(classes) if classes else None
     if classes:
@@ -341,9 +332,3 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
-
-
-def labels_to_index(values: Iterable[Any], classes: Sequence[Any]) -> np.ndarray:
-    """Map label values to model output indices; unknown labels become -1."""
-    lookup = {str(c): i for i, c in enumerate(classes)}
-    return pd.Series(values).astype(str).map(lookup).fillna(-1).to_numpy(dtype=np.int64)

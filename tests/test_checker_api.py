@@ -105,3 +105,20 @@ def test_duplicate_id_and_malformed_class_raise_naming_plugin():
 
     with pytest.raises(PluginError, match="declares no finding kinds"):
         Registry.from_classes([NoKinds])
+
+
+def test_project_file_section_under_a_checker_id_is_that_checkers_options(tmp_path):
+    from riskaudit.project import load_project
+
+    path = tmp_path / "riskaudit.yaml"
+    path.write_text("data: d.csv\nfairness: {positive_label: approved}\noptions: {fairness: {bootstrap: 0}}\n")
+    assert load_project(path).values["options"]["fairness"] == {"positive_label": "approved", "bootstrap": 0}
+    path.write_text("fairness: {bootstrap: 10}\noptions: {fairness: {bootstrap: 0}}\n")
+    with pytest.raises(PolicyError, match=r"fairness\.bootstrap is also set under options\.fairness"):
+        load_project(path)
+    path.write_text("fairness: [1, 2]\n")
+    with pytest.raises(PolicyError, match="must be a mapping"):
+        load_project(path)
+    path.write_text("fairnes: {bootstrap: 10}\n")
+    with pytest.raises(PolicyError, match="unknown key 'fairnes'.*installed checker: .*fairness"):
+        load_project(path)

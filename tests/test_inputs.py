@@ -104,7 +104,7 @@ def test_torchscript_pt2_entrypoint_and_callable_predict_the_same(tmp_path, net,
     fn = load_model("usermodels:predict", search_paths=[tmp_path])
     assert fn.module is None and fn.format == "entrypoint"
     np.testing.assert_allclose(fn.forward(x), x[:, :3] * 2)
-    assert fn.predict_labels(x).shape == (150,)
+    assert fn.predict_proba(x).shape == (150, 3)
 
 
 def test_onnx_model(tmp_path, net, iris):
@@ -172,3 +172,23 @@ def test_non_numeric_feature_for_a_tensor_model_is_named():
     ds = load_dataset(pd.DataFrame({"a": [1.0, 2.0], "city": ["x", "y"]}))
     with pytest.raises(InputError, match="'city'"):
         ds.feature_matrix(["a", "city"])
+
+
+def test_a_damaged_or_foreign_torch_file_is_not_called_a_pickle(tmp_path, net):
+    whole = tmp_path / "whole.pt"
+    torch.save(net, whole)
+    data = whole.read_bytes()
+    cases = {"truncated.pt": data[: len(data) // 2], "text.pt": b"hello, not a model\n",
+             "random.pt": bytes(range(1, 256)) * 4}
+    for name, content in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        for trust in (False, True):
+            with pytest.raises(ModelLoadError) as info:
+                load_model(str(path), trust=trust)
+            msg = str(info.value)
+            assert "cannot read" in msg and name in msg and "pickled" not in msg, (name, msg)
+    legacy = tmp_path / "legacy.pt"
+    torch.save(net, legacy, _use_new_zipfile_serialization=False)
+    with pytest.raises(ModelLoadError, match="pickled Python object"):
+        load_model(str(legacy))

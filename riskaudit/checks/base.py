@@ -1,5 +1,9 @@
 """The checker plugin interface. Built-in checkers and third-party plugins use it alike.
 
+The plugin author's guide is ``docs/plugins.md``: every ``CheckContext``, ``Dataset`` and
+``Model`` member a checker may use, ``ctx.shared``, the evidence conventions and every chart
+spec with an example. ``examples/plugin/`` is a complete third-party checker. In short:
+
 Writing a checker
 =================
 
@@ -21,8 +25,9 @@ attributes:
     ``skipped`` with the reason and never calls ``run``.
 ``options``
     a mapping of option name to :class:`Option` (default, type, constraint, doc). The
-    policy's ``checks.<id>.options`` are validated against it; an unknown or invalid key
-    stops the scan with exit 2 naming the policy file, the checker and the key.
+    policy's ``checks.<id>.options`` and the project file's section under the checker's id
+    (or ``options.<id>``) are validated against it; an unknown or invalid key stops the scan
+    with exit 2 naming the file, the checker and the key. ``self.config`` holds the values.
 ``kinds``
     a mapping of finding kind to :class:`Kind`: the default ``fail`` / ``warn`` levels,
     which direction is bad, and the default severity. Policies override levels and
@@ -31,15 +36,18 @@ attributes:
     checkers run in ascending priority (default 100); a checker whose results others use
     (``pii`` marks personal-data columns for masking) runs earlier.
 
-``run(ctx)`` receives a :class:`CheckContext` and returns a :class:`CheckOutput`. It
-builds findings with :meth:`CheckContext.finding`, which grades a value against the
-policy's levels for that kind. A checker never prints, never writes files, never calls
-``sys.exit`` and never seeds global random state: it takes its generators from
+``run(ctx)`` receives a :class:`CheckContext` (the inputs: ``ctx.data`` and
+``ctx.reference`` are :class:`riskaudit.data.Dataset`, ``ctx.model`` a
+:class:`riskaudit.model.Model`) and returns a :class:`CheckOutput`. It builds findings with
+:meth:`CheckContext.finding`, which grades a value against the policy's levels for that
+kind; ``evidence`` holds tables (lists of row mappings), ``advice`` and ``charts`` (specs
+documented in :mod:`riskaudit.reports.svg`). A checker never prints, never writes files,
+never calls ``sys.exit`` and never seeds global random state: it takes its generators from
 :meth:`CheckContext.rng`. Raising any exception ends the check with status ``error`` and
 the exception's message; the scan goes on and the gate stays closed.
 
-Run :func:`riskaudit.testing.check_checker` on your class in your tests: it is the
-conformance suite every built-in checker passes.
+Test your class with :mod:`riskaudit.testing` (``parametrize_with_checks`` or
+``check_checker``): the conformance suite every built-in checker passes.
 """
 
 from __future__ import annotations
@@ -176,6 +184,9 @@ class Kind:
     of two shares, shown in percentage points), ``ratio``, ``relative`` (a relative change or
     difference, shown as a percent), ``sd`` (standard deviations), ``p_value``, ``flag``
     (1 yes / 0 no), or a countable noun in the plural (``rows``, ``samples``, ``layers``).
+    ``timed``: the value is a wall-clock measurement (latency, throughput), so two scans
+    with the same seed may differ in it; the conformance suite's determinism check then
+    compares only which findings there are.
     """
 
     doc: str
@@ -186,6 +197,7 @@ class Kind:
     why: str = ""
     advice: str = ""
     unit: str = ""
+    timed: bool = False
 
     def __post_init__(self):
         if self.direction not in ("above", "below"):
@@ -233,15 +245,15 @@ class CheckContext:
     """Everything a checker may read during one scan. Built by :func:`riskaudit.scan`."""
 
     checker_id: str
-    data: "Dataset | None"
-    reference: "Dataset | None"
+    data: Dataset | None
+    reference: Dataset | None
     target: str | None
     features: tuple[str, ...]
     sensitive: tuple[str, ...]
     ids: tuple[str, ...]
     task: str | None
     """``classification`` or ``regression`` (None without a target or model to infer from)."""
-    model: "Model | None"
+    model: Model | None
     classes: tuple[Any, ...] | None
     """Class labels in the order of the model's outputs (classification)."""
     seed: int
@@ -249,11 +261,12 @@ class CheckContext:
     levels: Mapping[str, Levels]
     """Effective fail/warn levels per finding kind of this checker."""
     project: Mapping[str, Any] = field(default_factory=dict)
-    """Raw project settings that checkers may use (paths of inputs, declared licenses,
-    training entry point, baseline report path)."""
+    """Project settings, read-only: ``project_dir``, ``data_path``, ``reference_path``,
+    ``model_path``, ``licenses`` (declared), ``train_entry_point``, ``expectation_suite``,
+    ``spacy_model``; absent when not set. A plugin's own settings are its options."""
     shared: MutableMapping[str, Any] = field(default_factory=dict)
     """Written by earlier checkers for later ones (e.g. ``pii_columns``); one dict per scan."""
-    progress: Callable[[float, str], None] = lambda fraction, message="": None
+    progress: Callable[..., None] = field(default=lambda fraction, message="": None)
     """Report progress in [0, 1]; the CLI draws it on stderr."""
     baseline: Mapping[str, Any] | None = None
     """An earlier report.json of the same model (model drift), when one was given."""
@@ -271,17 +284,17 @@ class CheckContext:
         digest = hashlib.sha256(f"{self.seed}:{self.checker_id}:{name}".encode()).digest()
         return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
 
-    def model_inputs(self, ds: "Dataset") -> Any:
+    def model_inputs(self, ds: Dataset) -> Any:
         """What the model takes for ``ds``: a float32 array of the features in model order,
         or the feature DataFrame for a predict callable that asked for one."""
         if self.model is not None and self.model.accepts_frame:
             return ds.frame[list(self.features)]
         return ds.feature_matrix(self.features)
 
-    def label_indices(self, ds: "Dataset") -> "np.ndarray":
+    def label_indices(self, ds: Dataset) -> np.ndarray:
         """The target of ``ds`` as model output indices (classification); -1 for labels the
         model does not know (``classes``)."""
-        from riskaudit.scan import labels_to_index
+        from riskaudit.data import labels_to_index  # pandas loads only when a checker needs it
 
         return labels_to_index(ds.frame[self.target], self.classes or ())
 

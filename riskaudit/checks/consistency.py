@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from riskaudit._scope import torch_threads
 from riskaudit.checks.base import Checker, CheckOutput, Kind, Need, Option
 from riskaudit.model import to_proba
 from riskaudit.result import Severity, Status
@@ -272,11 +273,8 @@ class ConsistencyChecker(Checker):
                 skipped["threads"] = f"the model runs on {model.device}; CPU thread counts do not apply"
             else:
                 ctx.progress(0.85, "one CPU thread")
-                torch.set_num_threads(1)
-                try:
+                with torch_threads(1):
                     out, err = predict(x, n, seed0)
-                finally:
-                    torch.set_num_threads(default)
                 findings.append(self._compare(
                     ctx, "thread_inconsistency", f"threads=1 vs {default}", ref_n, out, err, rows, nondet,
                     what=f"on 1 CPU thread instead of {default}", ref_name=f"threads={default}",

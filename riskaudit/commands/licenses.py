@@ -72,7 +72,7 @@ def command(ctx: click.Context, paths, project_file, policy, commercial, distrib
                "data_path": values.get("data"), "reference_path": values.get("reference"),
                "model_path": values.get("model"), "licenses": values.get("licenses") or {}}
     project = {k: v for k, v in project.items() if v not in (None, {}, "")}
-    options = dict(((values.get("options") or {}).get("licenses") or {}))
+    options = dict((values.get("options") or {}).get("licenses") or {})
     options["paths"] = [str(Path(p).resolve()) for p in paths] + list(options.get("paths") or [])
     if commercial is not None:
         options["commercial"] = commercial

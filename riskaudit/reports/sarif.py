@@ -9,7 +9,8 @@ LEVEL = {"fail": "error", "warn": "warning"}
 
 
 def render(report: Mapping[str, Any]) -> str:
-    rules, results = {}, []
+    rules: dict[str, Any] = {}
+    results: list[dict[str, Any]] = []
     for check in report["checks"]:
         for f in check["findings"]:
             if f["status"] not in LEVEL:

@@ -1,8 +1,43 @@
 """Chart specs from checker evidence -> inline SVG strings (no scripts, no network).
 
 Every text that lands in the SVG is escaped here; the HTML template inserts the result as
-markup (``|safe``) because this module produced it. Spec shapes are documented in
-ARCHITECTURE.md ("Charts").
+markup (``|safe``) because this module produced it.
+
+Charts
+======
+
+A checker puts chart specs in a list under ``"charts"`` in a finding's ``evidence`` or in
+its ``metrics``; the HTML report draws each one under the finding (or the check). Specs are
+plain JSON data, so they also travel in ``report.json``. Every spec has ``type`` and
+``title``; :func:`validate_chart` lists what is wrong with one (the conformance suite in
+``riskaudit.testing`` runs it on every chart a checker emits). Numbers may be ``None`` (not
+drawn); text is escaped.
+
+``bar`` — one bar per label, optional error bars and horizontal reference lines::
+
+    {"type": "bar", "title": "Selection rate by sex", "labels": ["female", "male"],
+     "values": [0.31, 0.52], "errors": [[0.27, 0.35], [0.49, 0.55]],
+     "y_label": "selection rate", "x_label": "sex",
+     "reference_lines": [{"value": 0.42, "label": "overall"}]}
+
+``line`` — series over a shared numeric x axis::
+
+    {"type": "line", "title": "Accuracy vs. epsilon", "x": [0, 0.05, 0.1],
+     "series": [{"name": "FGM", "y": [0.95, 0.81, 0.60]}],
+     "x_label": "epsilon", "y_label": "accuracy",
+     "reference_lines": [{"value": 0.76, "label": "policy minimum"}]}
+
+``histogram`` — binned shares of one or more series; bins named by ``edges`` (numeric,
+one more than the bins) or ``labels`` (categories, one per bin)::
+
+    {"type": "histogram", "title": "income: reference vs current", "edges": [0, 10, 20, 30],
+     "series": [{"name": "reference", "values": [0.2, 0.5, 0.3]},
+                {"name": "current", "values": [0.1, 0.4, 0.5]}], "y_label": "share"}
+
+``images`` — small grey-scale thumbnails, pixel values in [0, 1] (rows of columns)::
+
+    {"type": "images", "title": "Adversarial examples",
+     "images": [{"caption": "7 -> 1", "pixels": [[0.0, 0.5], [1.0, 0.2]]}]}
 """
 
 from __future__ import annotations
@@ -36,7 +71,7 @@ def _nice_step(span: float, target: int = 5) -> float:
     return 10 * mag
 
 
-def _nice_range(values: Sequence[float], include_zero: bool = True) -> tuple[float, float]:
+def _nice_range(values: Sequence[float | None], include_zero: bool = True) -> tuple[float, float]:
     vals = [v for v in values if v is not None]
     lo = min(vals + ([0.0] if include_zero else [])) if vals else 0.0
     hi = max(vals) if vals else 1.0
@@ -300,11 +335,86 @@ def images(spec: Mapping[str, Any]) -> str:
 RENDERERS = {"bar": bar, "line": line, "histogram": histogram, "images": images}
 
 
+def _is_num(v: Any) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def _numbers(spec: Mapping[str, Any], key: str, problems: list[str], *, required: bool = True) -> list:
+    vals = spec.get(key)
+    if vals is None and not required:
+        return []
+    if not isinstance(vals, (list, tuple)) or not all(_is_num(v) for v in vals):
+        problems.append(f"'{key}' must be a list of numbers (or null)")
+        return []
+    return list(vals)
+
+
+def validate_chart(spec: Any) -> list[str]:
+    """What is wrong with a chart spec (empty when it is well-formed); see the module doc."""
+    if not isinstance(spec, Mapping):
+        return [f"a chart spec must be a mapping, got {type(spec).__name__}"]
+    kind = spec.get("type")
+    if kind not in RENDERERS:
+        return [f"unknown chart type {kind!r} (known: {', '.join(RENDERERS)})"]
+    problems: list[str] = []
+    if not isinstance(spec.get("title"), str) or not spec["title"]:
+        problems.append("'title' must be a non-empty string")
+    for ref in spec.get("reference_lines") or []:
+        if not isinstance(ref, Mapping) or not _is_num(ref.get("value")):
+            problems.append("each reference line must be {'value': number, 'label': text}")
+    if kind == "bar":
+        labels = spec.get("labels")
+        values = _numbers(spec, "values", problems)
+        if not isinstance(labels, (list, tuple)) or len(labels) != len(values):
+            problems.append("'labels' must be a list as long as 'values'")
+        errors = spec.get("errors")
+        if errors is not None and (not isinstance(errors, (list, tuple)) or len(errors) != len(values) or not all(
+                e is None or (isinstance(e, (list, tuple)) and len(e) == 2 and all(map(_is_num, e))) for e in errors)):
+            problems.append("'errors' must hold one [low, high] pair (or null) per bar")
+    elif kind == "line":
+        xs = _numbers(spec, "x", problems)
+        series = spec.get("series")
+        if not isinstance(series, (list, tuple)) or not series:
+            problems.append("'series' must be a non-empty list of {'name', 'y'}")
+        else:
+            for s in series:
+                if not isinstance(s, Mapping) or len(_numbers(s, "y", problems)) != len(xs):
+                    problems.append("each series needs 'y' with one number (or null) per x")
+    elif kind == "histogram":
+        series = spec.get("series")
+        if not isinstance(series, (list, tuple)) or not series:
+            problems.append("'series' must be a non-empty list of {'name', 'values'}")
+            return problems
+        bins = {len(_numbers(s, "values", problems)) if isinstance(s, Mapping) else -1 for s in series}
+        if len(bins) != 1:
+            problems.append("every series needs the same number of 'values' (one per bin)")
+        nbins = max(bins)
+        edges = _numbers(spec, "edges", problems, required=False)
+        labels = spec.get("labels")
+        if edges and len(edges) != nbins + 1:
+            problems.append("'edges' must have one more entry than there are bins")
+        if labels is not None and (not isinstance(labels, (list, tuple)) or len(labels) != nbins):
+            problems.append("'labels' must name each bin once")
+    elif kind == "images":
+        items = spec.get("images")
+        if not isinstance(items, (list, tuple)) or not items:
+            problems.append("'images' must be a non-empty list of {'caption', 'pixels'}")
+            return problems
+        for item in items:
+            px = item.get("pixels") if isinstance(item, Mapping) else None
+            ok = isinstance(px, (list, tuple)) and px and all(
+                isinstance(r, (list, tuple)) and all(v is None or (_is_num(v) and 0 <= v <= 1) for v in r) for r in px)
+            if not ok:
+                problems.append("each image needs 'pixels': rows of numbers in [0, 1]")
+                break
+    return problems
+
+
 def render_chart(spec: Any) -> str | None:
     """SVG for a chart spec, or None when the spec is not a known chart."""
     if not isinstance(spec, Mapping):
         return None
-    fn = RENDERERS.get(spec.get("type"))
+    fn = RENDERERS.get(str(spec.get("type")))
     if fn is None:
         return None
     try:

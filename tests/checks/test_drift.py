@@ -235,6 +235,18 @@ def test_images_drift_on_pooled_pixels():
     assert not [f for f in brighter.findings if f.kind == "data_drift"]
 
 
+def test_images_fall_back_to_pooled_pixels_and_say_why():
+    x = load_digits().images.astype(np.float32)[:, None] / 16.0
+    y = load_digits().target
+    wrong = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(5, 10))  # takes 5 inputs, not 64 pixels
+    res = run_check(DriftChecker, data=(x[300:500], y[300:500]), reference=(x[:200], y[:200]), model=wrong,
+                    task="classification", options={"drift": FAST})
+    assert res.status != Status.ERROR, res.summary
+    mv = next(f for f in res.findings if f.kind == "multivariate_drift")
+    how = mv.evidence["representation"]
+    assert how.startswith("8x8 average-pooled pixels (reading the penultimate layer failed: RuntimeError"), how
+
+
 # ------------------------------------------------------------------ robustness
 def test_hostile_inputs_do_not_crash():
     rng = np.random.default_rng(0)

@@ -345,3 +345,21 @@ def test_recognizer_tuning_beyond_presidio_defaults():
     for clean in ("SSN 123-45-6789 on file.", "Logged on 2024-01-15 at 10:30.", "From 192.168.100.254 today.",
                   "Build 3f2a9c1e7b6d4a58 shipped.", "Version 2.4.1 of 12.05.2024."):
         assert all(e != "PHONE_NUMBER" for e, _ in found(clean)), (clean, found(clean))
+
+
+def test_a_crashing_recognizer_is_an_error_naming_it_not_silence():
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    from riskaudit.checks.pii.engine import Engine
+    from riskaudit.errors import CheckerError
+
+    class Broken(PatternRecognizer):
+        def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
+            raise ValueError("bad state")
+
+    engine = Engine(None, "no model")
+    engine.pattern_recognizers.append(Broken(supported_entity="X", name="BrokenRecognizer",
+                                             patterns=[Pattern("x", r"x", 0.5)]))
+    with pytest.raises(CheckerError, match="BrokenRecognizer failed on a value: ValueError: bad state") as info:
+        engine.analyze_value("jane.doe@example.com")
+    assert "jane" not in str(info.value)  # the value itself may be personal data

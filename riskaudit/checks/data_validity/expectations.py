@@ -18,11 +18,9 @@ on that frame, with the same counts and examples).
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
 import math
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -30,6 +28,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from riskaudit import _scope
 from riskaudit.errors import InputError
 
 RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": 5}
@@ -76,21 +75,10 @@ class Outcome:
     error: str | None = None
 
 
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
+def quiet() -> contextlib.AbstractContextManager[None]:
     """Keep great-expectations' logs, warnings and any stray output off the terminal."""
-    logger = logging.getLogger("great_expectations")
-    old_level, old_propagate = logger.level, logger.propagate
-    logger.setLevel(logging.CRITICAL + 1)
-    logger.propagate = False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                yield
-    finally:
-        logger.setLevel(old_level)
-        logger.propagate = old_propagate
+    return _scope.quiet(("great_expectations",), level=logging.CRITICAL + 1, stdout=True, stderr=True,
+                        propagate=False)
 
 
 def _gx():
@@ -312,12 +300,8 @@ def no_batch_fingerprint() -> Iterator[None]:
     """
     from great_expectations.execution_engine import pandas_execution_engine as engine
 
-    old = engine.HASH_THRESHOLD
-    engine.HASH_THRESHOLD = 0
-    try:
+    with _scope.patched(engine, "HASH_THRESHOLD", 0):
         yield
-    finally:
-        engine.HASH_THRESHOLD = old
 
 
 def validate(frame: pd.DataFrame, specs: Sequence[Spec]) -> list[Outcome]:

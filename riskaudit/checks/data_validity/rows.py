@@ -136,7 +136,7 @@ class FrameHasher:
             return np.zeros(len(codes), dtype=bool)
         blank = (self._texts(col, True) == "").to_numpy()
         if pd.api.types.infer_dtype(objs, skipna=True) != "string":
-            blank &= (objs.map(type) == str).to_numpy()
+            blank &= (objs.map(type) == str).to_numpy()  # noqa: E721  (elementwise: values of exact type str)
         return _gather(codes, blank, False)
 
 
@@ -144,16 +144,6 @@ def _gather(codes: np.ndarray, per_unique: np.ndarray, missing) -> np.ndarray:
     if len(per_unique) == 0:
         return np.full(len(codes), missing, dtype=np.asarray(missing).dtype if not isinstance(missing, bool) else bool)
     return np.where(codes >= 0, per_unique[np.maximum(codes, 0)], missing)
-
-
-def column_hash(series: pd.Series, normalize: bool = False) -> np.ndarray:
-    """A uint64 hash per value; equal values (after normalizing text) hash equal."""
-    return FrameHasher(series.to_frame("c")).column("c", normalize)
-
-
-def row_hash(frame: pd.DataFrame, columns: Sequence[str], normalize: bool = False) -> np.ndarray:
-    """One uint64 per row over ``columns`` (order matters)."""
-    return FrameHasher(frame).rows(columns, normalize)
 
 
 def first_rows(mask: np.ndarray, limit: int = MAX_ROWS) -> list[int]:

@@ -108,7 +108,7 @@ class DriftChecker(Checker):
                               advice="Retrain or recalibrate on recent data and re-run the audit before "
                                      "deploying."),
         "model_drift": Kind("relative degradation of latency or throughput against the baseline report",
-                            "above", fail=1.0, warn=0.5, severity=Severity.MEDIUM, unit="relative",
+                            "above", fail=1.0, warn=0.5, severity=Severity.MEDIUM, unit="relative", timed=True,
                             why="The model is slower than the approved version; service levels and "
                                 "time-outs may be missed in production.",
                             advice="Profile the model against the approved version and check the hardware "
@@ -346,7 +346,7 @@ class DriftChecker(Checker):
         x = np.asarray(arr[idx], dtype=np.float32)
         if x.ndim == 3:
             x = x[:, None]
-        rep = self._penultimate(ctx, x)
+        rep, why_not = self._penultimate(ctx, x)
         if rep is not None:
             return rep, "penultimate layer of the model"
         s = self.config["image_size"]
@@ -355,34 +355,34 @@ class DriftChecker(Checker):
         with torch.no_grad():
             t = torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(np.ascontiguousarray(x.reshape(
                 len(x), -1, x.shape[-2], x.shape[-1]))), (min(s, x.shape[-2]), min(s, x.shape[-1])))
-        return t.reshape(len(x), -1).numpy(), f"{s}x{s} average-pooled pixels"
+        return t.reshape(len(x), -1).numpy(), f"{s}x{s} average-pooled pixels" + (f" ({why_not})" if why_not else "")
 
     def _penultimate(self, ctx, x):
+        """The inputs of the model's last linear layer for ``x``, or None and why not."""
         m = ctx.model
         if m is None or m.module is None:
-            return None
+            return None, ""
         import torch
 
-        try:
-            linears = [mod for mod in m.module.modules() if isinstance(mod, torch.nn.Linear)]
-        except Exception:
-            return None
-        if not linears or isinstance(m.module, torch.jit.ScriptModule):
-            return None
+        if isinstance(m.module, torch.jit.ScriptModule):
+            return None, "the penultimate layer of a TorchScript model cannot be hooked"
+        linears = [mod for mod in m.module.modules() if isinstance(mod, torch.nn.Linear)]
+        if not linears:
+            return None, "the model has no linear layer to read a representation from"
         got = []
         handle = linears[-1].register_forward_pre_hook(lambda mod, inp: got.append(inp[0].detach().float().cpu()))
         was_training = m.module.training
         try:
             m.module.eval()
             m.forward(x, batch_size=256, seed=ctx.seed_for("penultimate"), record=False)
-        except Exception:
-            return None
+        except Exception as exc:  # the model rejects these inputs: fall back, and say why
+            return None, f"reading the penultimate layer failed: {type(exc).__name__}: {str(exc)[:160]}"
         finally:
             handle.remove()
             m.module.train(was_training)
         if not got:
-            return None
-        return torch.cat([g.reshape(len(g), -1) for g in got]).numpy()
+            return None, "the last linear layer was never called"
+        return torch.cat([g.reshape(len(g), -1) for g in got]).numpy(), ""
 
     def _images(self, ctx, metrics):
         cfg = self.config

@@ -16,64 +16,30 @@ splits with a seeded ``StratifiedKFold`` and never calls ``np.random`` (its
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import math
-import warnings
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
+from riskaudit import _scope
+
 EPS = 1e-4
 """Share given to an empty bin or category in PSI (avoids log(0))."""
 
 
-@contextlib.contextmanager
 def quiet():
     """Silence alibi-detect's loggers and warnings; restore the previous levels."""
-    loggers = [logging.getLogger(n) for n in ("alibi_detect", "alibi", "sklearn")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, lv in zip(loggers, levels):
-            lg.setLevel(lv)
+    return _scope.quiet(("alibi_detect", "alibi", "sklearn"))
 
 
-@contextlib.contextmanager
-def torch_rng_scope(seed: int, device: str = "cpu"):
-    """Fork torch's global RNG (CPU and, on CUDA, the current device), seed the fork."""
-    import torch
+torch_rng_scope = _scope.torch_rng
+"""Fork torch's global RNG (CPU and, on CUDA, the current device), seed the fork."""
 
-    devices = [torch.cuda.current_device()] if device.startswith("cuda") and torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(int(seed))  # local: fork_rng restores the global state on exit
-        yield
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int):
-    """Run with ``n`` torch intra-op threads and restore the caller's count.
-
-    The MMD permutation loop gathers a (2n x 2n) kernel matrix per permutation: memory
-    bound, and on a busy machine extra threads only contend (measured here: 0.06 s per
-    permutation with one thread, 0.14 s with two, for 1,000 + 1,000 rows).
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    if n != before:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
+# The MMD permutation loop gathers a (2n x 2n) kernel matrix per permutation: memory
+# bound, and on a busy machine extra threads only contend (measured here: 0.06 s per
+# permutation with one thread, 0.14 s with two, for 1,000 + 1,000 rows).
+_torch_threads = _scope.torch_threads
 
 
 # ----------------------------------------------------------------------------- effect sizes

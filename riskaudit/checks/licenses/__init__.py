@@ -370,7 +370,8 @@ def _finding(ctx, comp: Component, v: dict, status: Status, exc: dict | None, cf
     lic = v.get("chosen") or v.get("license") or "unknown"
     cap = lambda t: t[:1].upper() + t[1:]  # noqa: E731
     if v["value"] == 0.0 and kind != "unknown_license":
-        msg = cap(f"{what} is licensed {lic} ({v['category'].replace('_', ' ')}), which allows the intended use ({_use_text(cfg)}).")
+        msg = cap(f"{what} is licensed {lic} ({v['category'].replace('_', ' ')}), which allows the intended use "
+                  f"({_use_text(cfg)}).")
         if v.get("allowed"):
             msg = cap(f"{what} is licensed {lic}, which the policy's allow list accepts.")
     else:

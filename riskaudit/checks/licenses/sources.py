@@ -11,7 +11,6 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from riskaudit.checks.licenses.spdx import find_in_prose, normalize
 from riskaudit.checks.licenses.texts import identify_text, looks_like_license_text
@@ -253,7 +252,3 @@ def read_folder(folder: Path, base: Path | None, minimum: float) -> tuple[list[E
         evidence += got[0]
         problems += got[1]
     return evidence, problems
-
-
-def reference_counts(components: list[Component]) -> dict[str, Any]:
-    return {k: sum(c.kind == k for c in components) for k in ("data", "model", "software")}

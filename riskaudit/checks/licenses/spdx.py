@@ -9,6 +9,8 @@ first, and sorts SPDX ids into the categories the policy judges.
 from __future__ import annotations
 
 import functools
+import json
+import os
 import re
 from dataclasses import dataclass
 
@@ -119,11 +121,24 @@ def _key(text: str) -> str:
     return re.sub(r"\s+", " ", t).strip()
 
 
+def spdx_data_dir() -> str:
+    """The folder of the SPDX license-list data shipped by the ``spdx`` package (CC0)."""
+    import spdx  # the SPDX license list data (ids, names, texts)
+
+    return os.path.join(os.path.dirname(spdx.__file__), "data")
+
+
+@functools.lru_cache(maxsize=1)
+def spdx_records() -> tuple[dict, ...]:
+    """The SPDX license list records: ``id``, ``name``, ``template`` (text file name)."""
+    with open(os.path.join(spdx_data_dir(), "db.json"), encoding="utf-8") as fh:
+        db = json.load(fh)
+    return tuple(db["licenses"])
+
+
 @functools.lru_cache(maxsize=1)
 def _spdx_names() -> dict[str, str]:
     """SPDX full names ("GNU General Public License v3.0 only") keyed like aliases."""
-    from riskaudit.checks.licenses.texts import spdx_records
-
     return {_key(rec["name"]): rec["id"] for rec in spdx_records()}
 
 

@@ -11,36 +11,18 @@ CC-BY-NC-SA-4.0, GPL-2.0 against GPL-3.0) where single words would not.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 from dataclasses import dataclass
 
 from license_expression import ExpressionError
 
+from riskaudit.checks.licenses.spdx import licensing, spdx_data_dir, spdx_records
+
 __all__ = ["spdx_records", "identify_text", "TextMatch", "looks_like_license_text"]
 
 _MARKUP = re.compile(r"<<.*?>>|<[^<>\n]{1,60}>", re.S)
 _WORD = re.compile(r"[a-z0-9]+")
-
-
-def _data_dir() -> str:
-    import spdx  # the SPDX license list data (ids, names, texts)
-
-    return os.path.join(os.path.dirname(spdx.__file__), "data")
-
-
-@functools.lru_cache(maxsize=1)
-def spdx_records() -> tuple[dict, ...]:
-    """The SPDX license list records: ``id``, ``name``, ``template`` (text file name)."""
-    with open(os.path.join(_data_dir(), "db.json"), encoding="utf-8") as fh:
-        db = json.load(fh)
-    return tuple(db["licenses"])
-
-
-def spdx_list_version() -> str:
-    with open(os.path.join(_data_dir(), "db.json"), encoding="utf-8") as fh:
-        return str(json.load(fh).get("version", ""))
 
 
 def shingles(text: str) -> frozenset[str]:
@@ -51,11 +33,9 @@ def shingles(text: str) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=1)
 def _index() -> tuple[tuple[str, frozenset[str]], ...]:
-    from riskaudit.checks.licenses.spdx import licensing
-
     out = []
     seen = set()
-    base = _data_dir()
+    base = spdx_data_dir()
     for rec in spdx_records():
         path = os.path.join(base, rec["template"])
         try:

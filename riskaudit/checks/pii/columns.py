@@ -71,8 +71,8 @@ FAST_PATTERNS = {
     "CREDIT_CARD": r"[\d][\d\s\-]{11,22}\d",
     "IBAN_CODE": r"[A-Z]{2}\d{2}[A-Z0-9 ]{10,32}",
     "IP_ADDRESS": r"(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f:]{2,39}:[0-9A-Fa-f:]*",
-    "PERSON": r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? )?[A-Z][a-zA-Z'\-]+(?: [A-Z]\.?)?(?: [A-Z][a-zA-Z'\-]+){0,3}(?: (?:Jr|Sr|II|III|IV|MD|PhD|DDS|DVM)\.?)?",
-    "DATE_OF_BIRTH": r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{1,2} [A-Za-z]{3,9} \d{4}|[A-Za-z]{3,9} \d{1,2},? \d{4}",
+    "PERSON": r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? )?[A-Z][a-zA-Z'\-]+(?: [A-Z]\.?)?(?: [A-Z][a-zA-Z'\-]+){0,3}(?: (?:Jr|Sr|II|III|IV|MD|PhD|DDS|DVM)\.?)?",  # noqa: E501
+    "DATE_OF_BIRTH": r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{1,2} [A-Za-z]{3,9} \d{4}|[A-Za-z]{3,9} \d{1,2},? \d{4}",  # noqa: E501
     "STREET_ADDRESS": r"\d{1,6}\s+[A-Za-z0-9 .'\-]+.*",
 }
 # Values compatible with a name meaning (shape only): a hashed or replaced column is not.

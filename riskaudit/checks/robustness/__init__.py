@@ -26,10 +26,10 @@ so two scans give the same numbers and no caller sees its global random state ch
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numpy as np
 
+from riskaudit._scope import torch_threads
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, CheckSkipped, Kind, Need, Option
 from riskaudit.result import Severity, Status
 
@@ -259,19 +259,7 @@ class RobustnessChecker(Checker):
                 f"{_lvl(lv.fail if status == Status.FAIL else lv.warn)} of clean accuracy." + tail)
 
 
-@contextlib.contextmanager
-def _torch_threads(n: int):
-    """Run with ``n`` torch CPU threads (0: unchanged) and put the old count back."""
-    import torch
-
-    old = torch.get_num_threads()
-    if n and n != old:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != old:
-            torch.set_num_threads(old)
+_torch_threads = torch_threads  # n torch CPU threads (0: unchanged), the old count put back
 
 
 def _lvl(v):

@@ -10,15 +10,14 @@ queries the model with an altered immutable or categorical feature.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from riskaudit._scope import global_rngs
 from riskaudit.errors import CheckerError
 
 WHITE_BOX = ("fgm", "pgd")
@@ -26,24 +25,9 @@ BLACK_BOX = ("square", "hopskipjump")
 LABELS = {"fgm": "FGM", "pgd": "PGD", "square": "Square attack", "hopskipjump": "HopSkipJump"}
 
 
-@contextlib.contextmanager
-def seeded(seed: int, device: str = "cpu"):
-    """Seed numpy's, Python's and torch's global generators for one ART call, then put back
-    whatever state they had: ART draws from the globals, the caller must not notice."""
-    import torch
-
-    np_state = np.random.get_state()
-    py_state = random.getstate()
-    devices = [torch.cuda.current_device()] if str(device).startswith("cuda") else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)  # local: fork_rng restores the global state on exit
-        np.random.seed(seed)  # restored below
-        random.seed(seed)
-        try:
-            yield
-        finally:
-            np.random.set_state(np_state)
-            random.setstate(py_state)
+# ART draws from numpy's, Python's and torch's global generators: each ART call runs
+# seeded inside this scope, which puts back the states they had.
+seeded = global_rngs
 
 
 @dataclass
@@ -117,8 +101,9 @@ class WhiteBoxTarget:
         self.module.eval()  # attack the deployed behaviour; close() restores every flag
         # Gradients are needed for the input only: without this, every backward pass of the
         # attack also computes the weights' gradients (about twice the work). Restored by close().
-        self._grads = [(p, p.requires_grad) for p in self.module.parameters()]
-        for p, _ in self._grads:
+        # ART zeroes the weights' .grad (to None): the caller's stale gradients are put back too.
+        self._grads = [(p, p.requires_grad, p.grad) for p in self.module.parameters()]
+        for p, _, _ in self._grads:
             p.requires_grad_(False)
         wrapper = _make_wrapper(self.module, None if space.images else space.shift,
                                 None if space.images else space.scale, self.device)
@@ -150,9 +135,11 @@ class WhiteBoxTarget:
         for m, training in self._flags:
             if m.training != training:
                 m.train(training)
-        for p, req in self._grads:
+        for p, req, grad in self._grads:
             if p.requires_grad != req:
                 p.requires_grad_(req)
+            if p.grad is not grad:
+                p.grad = grad
 
 
 class BlackBoxTarget:

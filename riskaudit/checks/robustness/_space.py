@@ -60,11 +60,6 @@ class Space:
         """ART's mask: 1 where the attack may perturb (tables), None for images."""
         return None if self.images else self.mutable.astype(np.float32)
 
-    def to_raw(self, z: np.ndarray) -> np.ndarray:
-        if self.images:
-            return np.asarray(z, dtype=np.float32)
-        return np.asarray(z, dtype=np.float64) * self.scale + self.shift
-
     def to_scaled(self, x: np.ndarray) -> np.ndarray:
         if self.images:
             return np.asarray(x, dtype=np.float32)
