@@ -340,30 +340,7 @@ def approve(report_path: str | os.PathLike, *, role: str, approver: str, decisio
     return record, path
 
 
-def rerender_html(report_path: str | os.PathLike, now: datetime | None = None) -> Path | None:
-    """Re-render ``report.html`` next to the report with the approval status block.
-
-    Only when a ``report.html`` is already there and the HTML renderer accepts approvals
-    (``riskaudit.reports.html.render(report, approvals=[...])``); returns the file or None.
-    """
-    from riskaudit.gate import annotate_records
-
-    rpath = report_file(report_path)
-    html_path = rpath.parent / "report.html"
-    if not html_path.exists():
-        return None
-    try:
-        from riskaudit.reports.html import render
-    except ImportError:
-        return None
-    from riskaudit.reports.writer import atomic_write
-
-    report = load_report(rpath)
-    records, _ = load_records(rpath, report["digest"])
-    atomic_write(html_path, render(report, approvals=annotate_records(report, records, now=now)))
-    return html_path
-
 
 __all__ = ["approve", "make_record", "write_record", "load_records", "load_report", "signature_state",
-           "generate_keypair", "load_private_key", "public_key_text", "rerender_html", "approvals_dir",
+           "generate_keypair", "load_private_key", "public_key_text", "approvals_dir",
            "RECORD_SCHEMA", "DECISIONS"]

@@ -177,7 +177,6 @@ def evaluate_records(report: Mapping[str, Any], records: Sequence[Mapping[str, A
     return out
 
 
-annotate_records = evaluate_records  # what the HTML re-render passes to the renderer
 
 
 def _who(rec: Mapping[str, Any]) -> str:
@@ -414,5 +413,27 @@ def last_approved_report(model_sha256: str, ledger_path: str | os.PathLike | Non
     return None
 
 
+def rerender_html(report_path: str | os.PathLike, now: datetime | None = None) -> Path | None:
+    """Re-render ``report.html`` next to the report with the approval status block.
+
+    Only when a ``report.html`` is already there and the HTML renderer accepts approvals
+    (``riskaudit.reports.html.render(report, approvals=[...])``); returns the file or None.
+    """
+    rpath = report_file(report_path)
+    html_path = rpath.parent / "report.html"
+    if not html_path.exists():
+        return None
+    try:
+        from riskaudit.reports.html import render
+    except ImportError:
+        return None
+    from riskaudit.reports.writer import atomic_write
+
+    report = load_report(rpath)
+    records, _ = load_records(rpath, report["digest"])
+    atomic_write(html_path, render(report, approvals=evaluate_records(report, records, now=now)))
+    return html_path
+
+
 __all__ = ["GateResult", "evaluate_gate", "evaluate_records", "approval_reasons", "status_reasons",
-           "file_reasons", "dataset_hash", "required_roles", "last_approved_report", "NO_TRUST_POLICY"]
+           "file_reasons", "dataset_hash", "required_roles", "last_approved_report", "rerender_html", "NO_TRUST_POLICY"]

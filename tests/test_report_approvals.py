@@ -43,7 +43,7 @@ def test_on_a_fail_with_every_role_signed_approve_and_html_say_the_gate_stays_cl
 def test_on_a_pass_the_block_names_the_missing_roles_and_no_closed_gate(tmp_path):
     audit = make_audit(tmp_path / "p", outcome="pass", html=True)
     approve(audit.report, role="model-owner", approver="Olivia")
-    from riskaudit.approvals import rerender_html
+    from riskaudit.gate import rerender_html
 
     rerender_html(audit.report)
     page = (audit.folder / "report.html").read_text(encoding="utf-8")

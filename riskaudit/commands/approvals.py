@@ -84,8 +84,8 @@ def approve(report, role, approver, reject, comment, key_path, trust_path, ledge
     row into the audit ledger, then refreshes report.html's approval block when it is there.
     With --trust, refuses a report whose attestation no trusted scanner signed.
     """
-    from riskaudit.approvals import approve as record, load_records, load_report, report_file, rerender_html
-    from riskaudit.gate import approval_reasons, status_reasons
+    from riskaudit.approvals import approve as record, load_records, load_report, report_file
+    from riskaudit.gate import approval_reasons, rerender_html, status_reasons
     from riskaudit.trust import load_trust_policy
 
     trust = load_trust_policy(trust_path) if trust_path else None
