@@ -125,7 +125,7 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
             ctx = CheckContext(
                 checker_id=cid, data=ds, reference=ref, train=trn, target=target, features=feats,
                 sensitive=sensitive, ids=ids, task=task, model=mdl, classes=classes, seed=int(seed),
-                device=dev, levels=pol.levels(checker_cls), project=dict(project or {}),
+                device=dev, levels=pol.levels(checker_cls), project={**dict(project or {}), "risk_tier": tier},
                 shared=shared, baseline=baseline,
                 progress=lambda f, m="", _c=cid: observer.check_progress(_c, float(f), m))
             res = run_checker(checker_cls, checker_options[cid], ctx, verbose=verbose)
