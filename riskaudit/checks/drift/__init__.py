@@ -526,6 +526,10 @@ class DriftChecker(Checker):
         cfg = self.config
         if xc is None:
             return []
+        if getattr(ctx.model, "stored_columns", None):  # a table of predictions has no latency
+            metrics.setdefault("skipped", {})["model_drift"] = ("only stored predictions were given "
+                                                                "(--predictions/--scores)")
+            return []
         figs = perf.measure(ctx.model, xc, cfg["latency_batch_sizes"], cfg["latency_repeats"],
                             ctx.seed_for("latency"))
         metrics["model_performance"] = figs
