@@ -31,6 +31,7 @@ LAZY_COMMANDS = {
     "keygen": ("riskaudit.commands.approvals:keygen", "Make an Ed25519 key pair for signing approvals."),
     "ledger": ("riskaudit.commands.approvals:ledger", "Inspect and verify the audit ledger."),
     "history": ("riskaudit.commands.approvals:history", "List past audits from the ledger."),
+    "init": ("riskaudit.commands.init:command", "Write a commented riskaudit.yaml from a model and data files."),
 }
 
 
