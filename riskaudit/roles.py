@@ -32,6 +32,9 @@ from riskaudit.model import Model
 ID_NAME = re.compile(r"(^|[_\-\s])(id|uuid|guid|key|number|no)$|^(id|uuid|index)$|_id$", re.I)
 SENSITIVE_NAMES = ("sex", "gender", "race", "ethnicity", "ethnic", "religion", "age_band", "age_group",
                    "nationality", "disability", "marital", "sexual_orientation", "pregnan", "citizenship")
+SHAPE_ERROR = re.compile(r"shape|size|dimension|mat1|mat2|features|columns|must match|"
+                         r"expected\b.*\b(inputs?|features?|columns?|channels?)\b", re.I)
+"""A probe call's error about the inputs' shape (torch, scikit-learn, onnxruntime wording)."""
 TARGET_NAMES = ("label", "target", "y", "class", "outcome", "decision", "default", "churn")
 
 
@@ -168,6 +171,14 @@ def check_columns(ds, ref, trn, target, feats, sensitive, ids, stored=()) -> Non
             raise InputError(f"prediction column {c!r} is also listed in --features")
 
 
+def check_roles(ds: Dataset | None, ref: Dataset | None, trn: Dataset | None) -> None:
+    """The reference must not be the training data: drift would measure the train/test gap."""
+    if ref is not None and trn is not None and ref.sha256 == trn.sha256:
+        raise InputError(f"--reference {ref.uri} and --train {trn.uri} hold the same data; the reference must "
+                         "be held-out data the model was validated on (drift against training data measures "
+                         "the train/test gap). Give held-out data as --reference, or leave it out")
+
+
 def declared_input_width(model: Model) -> int | None:
     """The input width a model declares: an ONNX signature, or the first layer of a torch
     module when it is a Linear layer (``in_features``). None when it declares none."""
@@ -267,6 +278,8 @@ def check_model_inputs(model: Model | None, feats: Sequence[str], ids: Sequence[
         try:
             out = np.asarray(model.forward(x, batch_size=2, record=False))
         except Exception as exc:
+            if not SHAPE_ERROR.search(str(exc)):
+                return  # not about the inputs' shape (a server down ...): the checkers report it
             width = declared_input_width(model)
             takes = f"the model (first layer: {width} inputs)" if width else "the model"
             msg = _error_line(exc)

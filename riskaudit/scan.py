@@ -95,6 +95,7 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
     target = target if target is not None else (ds.default_target if ds is not None else None)
     sensitive = tuple(sensitive or ())
     ids = tuple(ids or ())
+    roles.check_roles(ds, ref, trn)
     stored = roles.stored_prediction_columns(predictions, scores, model)
     feats = roles.resolve_features(ds or ref or trn, features, target, ids, sensitive, stored)
     roles.check_columns(ds, ref, trn, target, feats, sensitive, ids, stored)
@@ -157,10 +158,11 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
                             "approval_ttl_days": pol.data.get("approval_ttl_days", 90),
                             "keys": dict(pol.data.get("keys") or {})},
         "inputs": {"target": target, "features": list(feats), "sensitive": list(sensitive),
-                   "ids": list(ids), "task": task, "predictions": predictions,
-                   "scores": list(scores) if scores else None,
+                   "ids": list(ids), "task": task,
                    "classes": None if classes is None else [str(c) for c in classes]},
     }
+    if stored:
+        manifest["inputs"].update(predictions=predictions, scores=list(scores) if scores else None)
     return Report(created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                   status=status, subject=subject, checks=tuple(results),
                   approvals_required=tuple(pol.approvals_for(tier, status.value)),

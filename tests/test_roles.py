@@ -100,3 +100,26 @@ def test_project_file_train_key(example, tmp_path):
         f"train: {example['train']}\npredictions: pred\nscores: [p0, p1]\n")
     values = load_project(tmp_path / "riskaudit.yaml").values
     assert values["train"] == str(example["train"]) and values["scores"] == ["p0", "p1"]
+
+
+def test_training_data_as_reference_is_refused_or_flagged(example):
+    with pytest.raises(InputError, match="hold the same data"):
+        riskaudit.scan(data=str(example["eval"]), train=str(example["train"]), reference=str(example["train"]),
+                       target="label", ids=["patient_id"], sensitive=["sex", "age_band"], checks=["drift"])
+
+
+def test_old_projects_with_training_data_as_reference_are_told_what_is_unreliable(tmp_path):
+    from riskaudit.demo import CLASSES, FEATURES, prepare_demo
+
+    prepare_demo(tmp_path)
+    fast = {"drift": {"multivariate_method": "none", "latency_repeats": 3, "bootstrap": 50}}
+    old = riskaudit.scan(data=str(tmp_path / "data/current.csv"), reference=str(tmp_path / "data/train.csv"),
+                         model=str(tmp_path / "model.pt"), target="decision", features=FEATURES, classes=CLASSES,
+                         checks=["drift"], options=fast)
+    drift = old.check("drift")
+    assert any(f.kind == "concept_drift" and f.status.value != "pass" for f in drift.findings)
+    assert "No training data was given (--train)" in drift.summary
+    new = riskaudit.scan(data=str(tmp_path / "data/current.csv"), reference=str(tmp_path / "data/validation.csv"),
+                         train=str(tmp_path / "data/train.csv"), model=str(tmp_path / "model.pt"), target="decision",
+                         features=FEATURES, classes=CLASSES, checks=["drift"], options=fast)
+    assert "No training data was given" not in new.check("drift").summary

@@ -596,6 +596,10 @@ class DriftChecker(Checker):
                            ("model_error_rate", "the model produced errors")):
             if any(f.kind == kind and f.status != Status.PASS for f in findings):
                 parts.append(text[0].upper() + text[1:] + ".")
+        if ctx.train is None and any(f.kind == "concept_drift" and f.status != Status.PASS for f in findings):
+            parts.append("No training data was given (--train): if the reference is the training data, this "
+                         "concept drift is the train/test gap, not a change since validation; give held-out "
+                         "data as --reference and the training data as --train.")
         if any(f.kind == "model_drift" and f.evidence.get("baseline", 0) is None for f in findings):
             parts.append("No baseline report exists for model drift.")
         if ctx.model is None:
