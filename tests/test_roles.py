@@ -123,3 +123,12 @@ def test_old_projects_with_training_data_as_reference_are_told_what_is_unreliabl
                          train=str(tmp_path / "data/train.csv"), model=str(tmp_path / "model.pt"), target="decision",
                          features=FEATURES, classes=CLASSES, checks=["drift"], options=fast)
     assert "No training data was given" not in new.check("drift").summary
+
+
+def test_training_data_is_scanned_for_personal_data(tmp_path):
+    train = pd.DataFrame({"email": [f"user{i}@example.org" for i in range(40)], "x": np.arange(40.0),
+                          "y": [0, 1] * 20})
+    data = pd.DataFrame({"x": np.arange(40.0), "y": [0, 1] * 20})
+    rep = riskaudit.scan(data=data, train=train, target="y", checks=["pii"])
+    found = [f for f in rep.check("pii").findings if f.kind == "pii_detected"]
+    assert [(f.subject, f.evidence.get("dataset")) for f in found] == [("email", "train")]
