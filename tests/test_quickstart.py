@@ -8,9 +8,11 @@ import json
 import re
 import shlex
 
+import jsonschema
 import pandas as pd
 import pytest
 
+from riskaudit.reports.json_report import load_schema
 from riskaudit.result import Report
 from helpers import ROOT, run_cli
 from quickstart_support import build_example
@@ -38,6 +40,8 @@ def test_readme_quick_start_command_runs_verbatim(example):
     assert proc.returncode in (0, 1), proc.stderr
     assert "Traceback" not in proc.stderr
     report = json.loads((example / "audit" / "report.json").read_text())
+    jsonschema.validate(report, load_schema())
+    assert (example / "audit" / "report.html").stat().st_size > 0
     errors = {c["id"]: c["summary"] for c in report["checks"] if c["status"] == "error"}
     assert not errors, errors
     ran = {c["id"] for c in report["checks"] if c["status"] != "skipped"}

@@ -109,3 +109,7 @@ def test_bad_stored_predictions_are_exit_2(parts, tmp_path):
     assert proc.returncode in (0, 1), proc.stderr
     report = json.loads((tmp_path / "ok" / "report.json").read_text())
     assert report["subject"]["model"]["format"] == "predictions"
+    import jsonschema
+    from riskaudit.reports.json_report import load_schema
+
+    jsonschema.validate(report, load_schema())
