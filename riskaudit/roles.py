@@ -131,8 +131,6 @@ def stored_predictions_model(predictions: str | None, scores: Sequence[str] | No
     return m
 
 
-
-
 def resolve_features(ds: Dataset | None, features: Sequence[str] | None, target: str | None,
                      ids: Sequence[str], sensitive: Sequence[str], stored: Sequence[str]) -> tuple[str, ...]:
     """The model's input columns: ``features`` when given, else every column of ``ds`` but
@@ -158,8 +156,7 @@ def check_columns(ds, ref, trn, target, feats, sensitive, ids, stored=()) -> Non
         need += [("--features", f) for f in feats if f != ARRAY_FEATURE]
         if d is first:
             need += [("--sensitive", s) for s in sensitive] + [("--ids", i) for i in ids]
-            need += [("--scores" if len(stored) > 1 or stored and target is None else "--predictions/--scores",
-                      c) for c in stored]
+            need += [("--predictions/--scores", c) for c in stored]
         for opt, col in need:
             if col not in cols:
                 raise InputError(f"{opt} column {col!r} is not in {role} file {d.uri} "

@@ -4,7 +4,6 @@ scikit-learn's bundled data sets, with edge cases; properties instead of pinned 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
