@@ -16,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 
 from riskaudit.checks.base import OptionError
 from riskaudit.checks.robustness import RobustnessChecker, stratified_subset
+from riskaudit.errors import InputError
 from riskaudit.result import Status
 from riskaudit.testing import check_checker, run_check
 
@@ -406,8 +407,8 @@ def test_black_box_dataframe_callable_and_feature_table(cancer):
 
 
 def test_output_width_mismatch_is_a_clear_error():
+    # found by the scan's probe call before any checker runs: exit 2, not a checker error
     d = load_iris(as_frame=True)
-    res = run_check(RobustnessChecker, data=d.frame, model=torch.nn.Linear(4, 2), target="target",
-                    task="classification", device="cpu")
-    assert res.status == Status.ERROR
-    assert "2 outputs per sample but the data has 3 classes" in res.summary
+    with pytest.raises(InputError, match="gives 2 scores per row, but there are 3 classes"):
+        run_check(RobustnessChecker, data=d.frame, model=torch.nn.Linear(4, 2), target="target",
+                  task="classification", device="cpu")
