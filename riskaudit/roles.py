@@ -213,7 +213,8 @@ def _suggest(d: Dataset, feats: Sequence[str], ids: Sequence[str], sensitive: Se
     text = ("Name the model's inputs, in the order it takes them, with --features COL,COL "
             "(or `features:` in riskaudit.yaml)")
     if idc:
-        text += f"; mark identifier columns with --ids ({_shown(idc, 4)} look like ids)"
+        text += (f"; mark identifier columns with --ids ({_shown(idc, 4)} "
+                 f"{'looks like an id' if len(idc) == 1 else 'look like ids'})")
     if sens:
         text += f"; name protected attributes with --sensitive ({_shown(sens, 4)})"
     return text + "."

@@ -41,7 +41,7 @@ def test_width_mismatch_is_exit_2_naming_counts_and_columns(example, tmp_path):
                    "--target", "label", "--sensitive", "sex", "--sensitive", "age_band",
                    "--out", str(tmp_path / "a"))
     assert_usage_error(proc, "the model takes 30 inputs", "31 feature columns", "'patient_id'",
-                       "--features", "--ids ('patient_id' look like ids)")
+                       "--features", "--ids ('patient_id' looks like an id)")
     assert not (tmp_path / "a").exists()
 
 
