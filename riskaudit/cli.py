@@ -253,7 +253,7 @@ SCAN_OPTIONS = [
     click.option("--features", help="Model input columns, comma-separated, in model order (default: every "
                  "column but the target, ids, sensitive attributes and prediction columns)."),
     click.option("--sensitive", multiple=True, help="Protected attribute (repeatable)."),
-    click.option("--ids", help="Identifier columns, comma-separated (never features)."),
+    click.option("--ids", multiple=True, help="Identifier columns, never model inputs (repeatable, or comma-separated)."),
     click.option("--task", type=click.Choice(["classification", "regression"]), help="Default: inferred."),
     click.option("--policy", help="Built-in policy name (default, strict) or a YAML file."),
     click.option("--check", "check", multiple=True, help="Run only this checker (repeatable)."),
@@ -297,7 +297,7 @@ def scan(ctx, project_file, **opts):
         "predictions": opts["predictions"],
         "scores": _comma_list([opts["scores"]]) if opts["scores"] else None,
         "features": _comma_list([opts["features"]]) if opts["features"] else None,
-        "sensitive": list(opts["sensitive"]) or None, "ids": _comma_list([opts["ids"]]) if opts["ids"] else None,
+        "sensitive": list(opts["sensitive"]) or None, "ids": _comma_list(opts["ids"]) or None,
         "task": opts["task"], "policy": opts["policy"], "check": _comma_list(opts["check"]) or None,
         "skip": _comma_list(opts["skip"]) or None, "out": opts["out"], "format": opts["fmt"],
         "seed": opts["seed"], "device": opts["device"], "baseline": opts["baseline"], "ledger": opts["ledger"],

@@ -3,6 +3,8 @@ the three data roles (train / reference / data)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -132,3 +134,13 @@ def test_training_data_is_scanned_for_personal_data(tmp_path):
     rep = riskaudit.scan(data=data, train=train, target="y", checks=["pii"])
     found = [f for f in rep.check("pii").findings if f.kind == "pii_detected"]
     assert [(f.subject, f.evidence.get("dataset")) for f in found] == [("email", "train")]
+
+
+def test_ids_option_is_repeatable_and_comma_separated(example, tmp_path):
+    for args in (["--ids", "patient_id", "--ids", "age_band"], ["--ids", "patient_id,age_band"]):
+        out = tmp_path / "r"
+        proc = run_cli("scan", "--model", str(example["model"]), "--data", str(example["eval"]), "--target", "label",
+                       *args, "--sensitive", "sex", "--check", "data_validity", "--out", str(out), "--format", "json")
+        assert proc.returncode in (0, 1), proc.stderr
+        inputs = json.loads((out / "report.json").read_text())["manifest"]["inputs"]
+        assert inputs["ids"] == ["patient_id", "age_band"] and len(inputs["features"]) == 30
