@@ -273,9 +273,11 @@ def check_model_inputs(model: Model | None, feats: Sequence[str], ids: Sequence[
                 x = d.feature_matrix(feats)[:2]
         if opt != "--data" and present[0][0] == "--data":
             continue  # one probe call (on the data under audit) is enough
+        counts = (model.errors, model.nonfinite)
         try:
             out = np.asarray(model.forward(x, batch_size=2, record=False))
         except Exception as exc:
+            model.errors, model.nonfinite = counts  # the probe is not part of the audit's figures
             if not SHAPE_ERROR.search(str(exc)):
                 return  # not about the inputs' shape (a server down ...): the checkers report it
             width = declared_input_width(model)
@@ -284,6 +286,7 @@ def check_model_inputs(model: Model | None, feats: Sequence[str], ids: Sequence[
             hint = _suggest(d, feats, ids, sensitive) if feats and feats != (ARRAY_FEATURE,) else ""
             raise InputError(f"{takes} could not be called on the {len(feats)} feature column(s) of {opt} "
                              f"file {d.uri} ({_shown(feats)}): {msg}. {hint}".rstrip()) from None
+        model.errors, model.nonfinite = counts
         if task == "classification" and classes and out.ndim == 2 and out.shape[1] not in (1, len(classes)):
             raise InputError(f"the model gives {out.shape[1]} scores per row, but there are {len(classes)} "
                              f"classes ({_shown(classes)}); name the classes in the model's output order "
