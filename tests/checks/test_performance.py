@@ -139,6 +139,9 @@ def test_checker_figures_are_sklearn_figures_and_inside_their_intervals():
     _, rc, _, s = skm.precision_recall_fscore_support(y, proba.argmax(1), labels=[0, 1, 2], zero_division=0)
     assert [per_class[c]["recall"] for c in model.classes_] == pytest.approx(rc, abs=1e-4)
     assert [per_class[c]["support"] for c in model.classes_] == list(s)
+    for row in per_class.values():
+        lo, hi = map(float, row["recall interval"].split(" to "))
+        assert lo - 1e-3 <= row["recall"] <= hi + 1e-3
     kinds = {f.kind for f in res.findings}
     assert {"model_performance", "baseline_comparison", "calibration", "generalization_gap"} <= kinds
     calib = next(f for f in res.findings if f.kind == "calibration")

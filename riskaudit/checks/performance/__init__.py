@@ -210,14 +210,28 @@ class PerformanceChecker(Checker):
         return out
 
     def _per_class(self, ctx, cur):
+        """Precision, recall and F1 per class, each with its bootstrap interval."""
         y, proba, _ = cur
         k = proba.shape[1]
-        cm = M.confusion(y, proba.argmax(axis=1), k)
-        pc = M.per_class(cm)
+        pred = proba.argmax(axis=1)
+        pc = M.per_class(M.confusion(y, pred, k))
+
+        def per_class(i):
+            d = M.per_class(M.confusion(y[i], pred[i], k))
+            return {f"{m}:{c}": float(d[m][c]) for m in ("precision", "recall", "f1") for c in range(k)}
+
+        draws = M.bootstrap(per_class, len(y), self.config["bootstrap"], ctx.rng("per-class"))
         names = list(ctx.classes or range(k))
-        return [{"class": str(names[c]) if c < len(names) else str(c), "support": int(pc["support"][c]),
-                 "precision": round(float(pc["precision"][c]), 4), "recall": round(float(pc["recall"][c]), 4),
-                 "f1": round(float(pc["f1"][c]), 4)} for c in range(k)]
+        rows = []
+        for c in range(k):
+            row: dict[str, Any] = {"class": str(names[c]) if c < len(names) else str(c),
+                                   "support": int(pc["support"][c])}
+            for m in ("precision", "recall", "f1"):
+                ci = M.interval(draws[f"{m}:{c}"], self.config["confidence"])
+                row[m] = round(float(pc[m][c]), 4)
+                row[f"{m} interval"] = "" if ci is None else f"{ci[0]:.3f} to {ci[1]:.3f}"
+            rows.append(row)
+        return rows
 
     def _baseline_source(self, ctx):
         for name, ds in (("training", ctx.train), ("reference", ctx.reference), ("audited", ctx.data)):
