@@ -144,3 +144,24 @@ def test_ids_option_is_repeatable_and_comma_separated(example, tmp_path):
         assert proc.returncode in (0, 1), proc.stderr
         inputs = json.loads((out / "report.json").read_text())["manifest"]["inputs"]
         assert inputs["ids"] == ["patient_id", "age_band"] and len(inputs["features"]) == 30
+
+
+def test_onnx_signature_width_mismatch_is_exit_2(example, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    import warnings
+
+    import torch
+
+    path = tmp_path / "m.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(torch.nn.Linear(30, 2), torch.zeros(1, 30), str(path), dynamo=False,
+                          input_names=["x"], dynamic_axes={"x": {0: "n"}})
+    frame = pd.read_csv(example["eval"])
+    with pytest.raises(InputError, match=r"the model takes 30 inputs, but --data .* has 31 feature columns"):
+        riskaudit.scan(model=str(path), data=frame, target="label", sensitive=["sex", "age_band"],
+                       checks=["data_validity"])
+    rep = riskaudit.scan(model=str(path), data=frame, target="label", ids=["patient_id"],
+                         sensitive=["sex", "age_band"], checks=["performance"])
+    assert rep.check("performance").status.value != "error"
