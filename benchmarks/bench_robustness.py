@@ -144,7 +144,7 @@ def main():
         prepare_demo(folder)  # trains the demo model once, then it is cached
         t = time.perf_counter()
         res = run_check(RobustnessChecker, data=str(folder / "data" / "current.csv"),
-                        reference=str(folder / "data" / "reference.csv"), model=str(folder / "model.pt"),
+                        reference=str(folder / "data" / "validation.csv"), model=str(folder / "model.pt"),
                         target="decision", features=FEATURES, classes=CLASSES, sensitive=["sex", "age_band"],
                         ids=["applicant_id"], task="classification", device="cpu", policy=policy)
         total = time.perf_counter() - t

@@ -34,6 +34,7 @@ LAZY_COMMANDS = {
     "ledger": ("riskaudit.commands.approvals:ledger", "Inspect and verify the audit ledger."),
     "history": ("riskaudit.commands.approvals:history", "List past audits from the ledger."),
     "diff": ("riskaudit.commands.diff:command", "What changed between two audits (report.json files)."),
+    "init": ("riskaudit.commands.init:command", "Write a commented riskaudit.yaml from a model and data files."),
 }
 
 
@@ -235,9 +236,9 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
     for key, option in (("expectation_suite", "expectation_suite"), ("weights", "--weights")):
         if settings.get(key) and not Path(settings[key]).exists():
             raise InputError(f"{option}: file {settings[key]!r} does not exist")
-    if not any(settings.get(k) for k in ("data", "reference", "model")):
+    if not any(settings.get(k) for k in ("data", "reference", "train", "model")):
         raise InputError("nothing to audit: no riskaudit.yaml in this folder and no --data, "
-                         "--reference or --model given (see `riskaudit scan --help`)")
+                         "--reference, --train or --model given (see `riskaudit scan --help`)")
     out = Path(settings.get("out") or "riskaudit-report")
     scanner_key = _scanner_key(settings, formats)
     registry = Registry.from_entry_points()
@@ -250,6 +251,7 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
         "project_dir": str(project_dir),
         "data_path": settings.get("data"),
         "reference_path": settings.get("reference"),
+        "train_path": settings.get("train"),
         "model_path": settings.get("model"),
         "licenses": settings.get("licenses") or {},
         "train_entry_point": settings.get("train_entry_point"),
@@ -266,6 +268,8 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
         baseline = _ledger_baseline(settings)
     report = scan(
         data=settings.get("data"), reference=settings.get("reference"), model=settings.get("model"),
+        train=settings.get("train"), predictions=settings.get("predictions"),
+        scores=settings.get("scores") or None,
         target=settings.get("target"), features=settings.get("features") or None,
         sensitive=settings.get("sensitive") or (), ids=settings.get("ids") or (),
         task=settings.get("task"), classes=settings.get("classes") or None,
@@ -297,11 +301,15 @@ SCAN_OPTIONS = [
     click.option("--model", help="TorchScript (.pt/.pth), torch.export (.pt2), ONNX, or package.module:attr."),
     click.option("--weights", help="State dict for the module an entry point names (weights_only load)."),
     click.option("--data", help="Evaluation dataset: CSV, Parquet, JSON lines, NPZ or image folder."),
-    click.option("--reference", help="Training / reference dataset."),
+    click.option("--reference", help="Held-out data the model was validated on: the baseline of drift."),
+    click.option("--train", help="The data the model was fitted on: leakage, generalization gap."),
+    click.option("--predictions", help="Column of stored predictions, audited instead of a model."),
+    click.option("--scores", help="Columns of stored class scores (comma-separated, class order), instead of a model."),
     click.option("--target", help="Label column."),
-    click.option("--features", help="Model input columns, comma-separated, in model order."),
+    click.option("--features", help="Model input columns, comma-separated, in model order (default: every "
+                 "column but the target, ids, sensitive attributes and prediction columns)."),
     click.option("--sensitive", multiple=True, help="Protected attribute (repeatable)."),
-    click.option("--ids", help="Identifier columns, comma-separated (never features)."),
+    click.option("--ids", multiple=True, help="Identifier columns, never model inputs (repeatable, or comma-separated)."),
     click.option("--task", type=click.Choice(["classification", "regression"]), help="Default: inferred."),
     click.option("--policy", help="Built-in policy name (default, strict) or a YAML file."),
     click.option("--check", "check", multiple=True, help="Run only this checker (repeatable)."),
@@ -348,9 +356,11 @@ def scan(ctx, project_file, **opts):
     settings = dict(project.values)
     cli_values = {
         "model": opts["model"], "weights": opts["weights"], "data": opts["data"],
-        "reference": opts["reference"], "target": opts["target"],
+        "reference": opts["reference"], "train": opts["train"], "target": opts["target"],
+        "predictions": opts["predictions"],
+        "scores": _comma_list([opts["scores"]]) if opts["scores"] else None,
         "features": _comma_list([opts["features"]]) if opts["features"] else None,
-        "sensitive": list(opts["sensitive"]) or None, "ids": _comma_list([opts["ids"]]) if opts["ids"] else None,
+        "sensitive": list(opts["sensitive"]) or None, "ids": _comma_list(opts["ids"]) or None,
         "task": opts["task"], "policy": opts["policy"], "check": _comma_list(opts["check"]) or None,
         "skip": _comma_list(opts["skip"]) or None, "out": opts["out"], "format": opts["fmt"],
         "seed": opts["seed"], "device": opts["device"], "baseline": opts["baseline"], "ledger": opts["ledger"],

@@ -19,6 +19,12 @@ What the demo shows, checker by checker (each defect is planted on purpose):
   and the approval rule changed (debt weighs more), so the labels no longer follow the
   model (concept drift).
 - robustness: a tabular MLP whose accuracy falls under small PGD perturbations.
+- performance: after the rule change the model's balanced accuracy on the evaluation data
+  is below the medium-tier minimum and below its training figure (the train/data gap).
+
+The data comes in three roles: ``train.csv`` (what the model was fitted on: leakage and
+the generalization gap), ``validation.csv`` (an independent held-out sample drawn like the
+training data: the baseline of drift) and ``current.csv`` (the data under audit).
 - licenses: the dataset ships under CC-BY-NC-4.0, which forbids commercial use.
 """
 
@@ -43,6 +49,8 @@ FEATURES = ["age", "income", "debt_ratio", "credit_history_years", "num_late_pay
 SENSITIVE = ["sex", "age_band"]
 CLASSES = ["approved", "denied", "manual_review"]
 N_REFERENCE = 3000
+"""Rows of the training table (named for its old role; kept for compatibility)."""
+N_VALIDATION = 1000
 N_CURRENT = 1200
 DEMO_VERSION = "1"  # bump when the generator or the model changes (invalidates the cache)
 
@@ -55,8 +63,11 @@ intended_purpose: >-
 owner: Demo credit-risk team
 version: demo-1
 model: model.pt
+# The data under audit now, the data the model was fitted on (leakage, overfitting) and
+# held-out data it was validated on at approval time (the baseline of drift).
 data: data/current.csv
-reference: data/reference.csv
+train: data/train.csv
+reference: data/validation.csv
 target: decision
 # Model inputs, in the order the model takes them.
 features: [age, income, debt_ratio, credit_history_years, num_late_payments, loan_amount]
@@ -143,7 +154,7 @@ def _applicants(n: int, rng: np.random.Generator, *, income_scale: float, loan_s
 
 
 def make_demo_data(seed: int = DEMO_SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The reference (training) and current (evaluation) tables, defects planted."""
+    """The training and current (evaluation) tables, defects planted."""
     rng = np.random.default_rng(seed)
     ref = _applicants(N_REFERENCE, rng, income_scale=1.0, loan_scale=1.0, debt_weight=2.5,
                       faker_seed=seed, id_offset=0)
@@ -163,6 +174,13 @@ def make_demo_data(seed: int = DEMO_SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
     cur.loc[17, "age"] = 212
     cur.loc[29, "debt_ratio"] = 3.5
     return ref, cur
+
+
+def make_demo_validation(seed: int = DEMO_SEED) -> pd.DataFrame:
+    """Held-out validation data drawn like the training data, from its own generator: the
+    reference of drift (an independent sample, never the training rows)."""
+    return _applicants(N_VALIDATION, np.random.default_rng(seed + 2), income_scale=1.0, loan_scale=1.0,
+                       debt_weight=2.5, faker_seed=seed + 2, id_offset=300000)
 
 
 def _build_model(ref: pd.DataFrame):
@@ -225,14 +243,15 @@ def prepare_demo(folder: Path) -> Path:
     data_dir = folder / "data"
     data_dir.mkdir(exist_ok=True)
     ref, cur = make_demo_data()
-    ref.to_csv(data_dir / "reference.csv", index=False)
+    ref.to_csv(data_dir / "train.csv", index=False)
+    make_demo_validation().to_csv(data_dir / "validation.csv", index=False)
     cur.to_csv(data_dir / "current.csv", index=False)
     (data_dir / "LICENSE").write_text(LICENSE_TEXT, encoding="utf-8")
     (data_dir / "datapackage.json").write_text(json.dumps({
         "name": "demo-credit-applications", "title": "Demo credit applications (synthetic)",
         "licenses": [{"name": "CC-BY-NC-4.0", "title": "Creative Commons Attribution-NonCommercial 4.0",
                       "path": "https://creativecommons.org/licenses/by-nc/4.0/"}],
-        "resources": [{"path": "reference.csv"}, {"path": "current.csv"}]}, indent=2), encoding="utf-8")
+        "resources": [{"path": "train.csv"}, {"path": "validation.csv"}, {"path": "current.csv"}]}, indent=2), encoding="utf-8")
     key = hashlib.sha256(pd.util.hash_pandas_object(ref, index=False).to_numpy().tobytes()).hexdigest()[:16]
     cached = cache_dir() / f"model-{key}.pt"
     if not cached.exists():

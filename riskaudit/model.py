@@ -84,6 +84,8 @@ class Model:
     """Batches that raised."""
     nonfinite: int = 0
     """Outputs that were NaN or infinite."""
+    input_width: int | None = None
+    """Number of inputs per sample the model declares (ONNX signature), when it declares one."""
 
     def describe(self) -> dict[str, Any]:
         out = {"uri": self.uri, "format": self.format}
@@ -308,7 +310,9 @@ def _load_onnx(path: Path, sha: str) -> Model:
     def run(x):
         return sess.run(None, {name: np.ascontiguousarray(x, dtype=np.float32)})[0]
 
-    return Model(uri=str(path), format="onnx", sha256=sha, predict_fn=run)
+    shape = sess.get_inputs()[0].shape
+    width = shape[-1] if len(shape) == 2 and isinstance(shape[-1], int) else None
+    return Model(uri=str(path), format="onnx", sha256=sha, predict_fn=run, input_width=width)
 
 
 def _import_entry_point(text: str, search_paths: Sequence[str | os.PathLike]) -> Any:

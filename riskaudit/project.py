@@ -25,7 +25,10 @@ PROJECT_KEYS: dict[str, tuple[str, str]] = {
     "model": (_STR, "model file or package.module:attr entry point"),
     "weights": (_STR, "a state dict for the entry point's module (loaded with weights_only=True)"),
     "data": (_STR, "the evaluation dataset"),
-    "reference": (_STR, "the training / reference dataset"),
+    "reference": (_STR, "held-out data the model was validated on (the baseline of drift)"),
+    "train": (_STR, "the data the model was fitted on (leakage, generalization gap)"),
+    "predictions": (_STR, "column of stored predicted labels or values (instead of a model)"),
+    "scores": (_LIST, "columns of stored class scores, in class order (instead of a model)"),
     "target": (_STR, "label column"),
     "features": (_LIST, "model input columns in model order"),
     "sensitive": (_LIST, "protected attributes"),
@@ -55,7 +58,7 @@ PROJECT_KEYS: dict[str, tuple[str, str]] = {
     "version": (_STR, "the model's version as your organisation names it"),
 }
 DESCRIPTIVE_KEYS = ("intended_purpose", "owner", "version")
-PATH_KEYS = ("model", "weights", "data", "reference", "policy", "out", "baseline", "ledger", "expectation_suite",
+PATH_KEYS = ("model", "weights", "data", "reference", "train", "policy", "out", "baseline", "ledger", "expectation_suite",
              "spacy_model")
 
 

@@ -16,7 +16,8 @@ import pandas as pd
 from riskaudit import _scope
 from riskaudit._version import __version__
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, CheckSkipped, OptionError
-from riskaudit.data import ARRAY_FEATURE, Dataset, infer_task, labels_to_index, load_dataset  # noqa: F401
+from riskaudit import roles
+from riskaudit.data import infer_task, labels_to_index, load_dataset  # noqa: F401  (labels_to_index: re-exported)
 from riskaudit.errors import CheckerError, InputError, PolicyError
 from riskaudit.model import Model, load_model
 from riskaudit.policy import Policy, load_policy
@@ -50,7 +51,8 @@ class NullObserver:
         pass
 
 
-def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: str | None = None,
+def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: Any = None,
+         target: str | None = None,
          features: Sequence[str] | None = None, sensitive: Sequence[str] = (),
          ids: Sequence[str] = (), task: str | None = None, classes: Sequence[Any] | None = None,
          policy: Any = "default", checks: Sequence[str] | None = None, skip: Sequence[str] = (),
@@ -59,12 +61,18 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: 
          options: Mapping[str, Mapping[str, Any]] | None = None, risk_tier: str | None = None,
          project: Mapping[str, Any] | None = None, baseline: Mapping[str, Any] | None = None,
          registry: Registry | None = None, observer: Observer | None = None,
-         command: str | None = None, verbose: bool = False) -> Report:
+         command: str | None = None, verbose: bool = False, predictions: str | None = None,
+         scores: Sequence[str] | None = None) -> Report:
     """Audit ``model`` and its data under ``policy``; return the :class:`Report`.
 
-    ``data`` / ``reference``: paths, DataFrames, ``(x, y)`` arrays or Datasets. ``model``: a
+    ``data`` (the data under audit now), ``reference`` (held-out data the model was validated
+    on: the baseline of drift) and ``train`` (the data it was fitted on: leakage, the
+    generalization gap): paths, DataFrames, ``(x, y)`` arrays or Datasets. ``model``: a
     path, a ``package.module:attr`` entry point, an ``nn.Module``, a predict callable or a
-    Model. ``options`` overrides checker options per checker id (project file). Input
+    Model. ``predictions`` / ``scores`` name columns of stored predictions (labels / class
+    scores) that stand in for a model: the checks that need the model itself are skipped.
+    ``features`` defaults to every column but the target, ids, sensitive attributes and
+    prediction columns. ``options`` overrides checker options per checker id (project file). Input
     errors raise :class:`riskaudit.errors.RiskauditError` before any checker runs; a checker
     that fails becomes status ``error`` and the scan goes on.
     """
@@ -82,20 +90,27 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: 
 
     ds = load_dataset(data, "data") if data is not None else None
     ref = load_dataset(reference, "reference") if reference is not None else None
+    trn = load_dataset(train, "train") if train is not None else None
     target = target if target is not None else (ds.default_target if ds is not None else None)
     sensitive = tuple(sensitive or ())
     ids = tuple(ids or ())
-    feats = _resolve_features(ds or ref, features, target, ids)
-    _check_columns(ds, ref, target, feats, sensitive, ids)
-    task = _resolve_task(task, ds, ref, target)
-    classes = _resolve_classes(classes, task, ds, ref, target)
+    roles.check_roles(ds, ref, trn)
+    stored = roles.stored_prediction_columns(predictions, scores, model)
+    feats = roles.resolve_features(ds or ref or trn, features, target, ids, sensitive, stored)
+    roles.check_columns(ds, ref, trn, target, feats, sensitive, ids, stored)
+    task = _resolve_task(task, ds, ref, target, trn)
+    classes = _resolve_classes(classes, task, ds, ref, target, trn)
 
     mdl = None
-    if model is not None:
+    if stored:
+        mdl = roles.stored_predictions_model(predictions, scores, task, classes)
+    elif model is not None:
         search = [(project or {}).get("project_dir")] if (project or {}).get("project_dir") else []
         mdl = load_model(model, trust=trust_model, device=device, weights=weights,
                          eval_mode=eval_mode, search_paths=[p for p in search if p] + ["."])
     dev = mdl.device if mdl is not None else ("cpu" if device == "auto" else device)
+    roles.check_model_inputs(mdl, feats, ids, sensitive, task, classes,
+                             [("--data", ds), ("--reference", ref), ("--train", trn)])
 
     shared: dict[str, Any] = {}
     results: list[CheckResult] = []
@@ -108,9 +123,9 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: 
                               description=checker_cls.description)
         else:
             ctx = CheckContext(
-                checker_id=cid, data=ds, reference=ref, target=target, features=feats,
+                checker_id=cid, data=ds, reference=ref, train=trn, target=target, features=feats,
                 sensitive=sensitive, ids=ids, task=task, model=mdl, classes=classes, seed=int(seed),
-                device=dev, levels=pol.levels(checker_cls), project=dict(project or {}),
+                device=dev, levels=pol.levels(checker_cls), project={**dict(project or {}), "risk_tier": tier},
                 shared=shared, baseline=baseline,
                 progress=_progress(observer, cid))
             res = run_checker(checker_cls, checker_options[cid], ctx, verbose=verbose)
@@ -125,6 +140,8 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: 
         subject["datasets"]["current"] = ds.describe()
     if ref is not None:
         subject["datasets"]["reference"] = ref.describe()
+    if trn is not None:
+        subject["datasets"]["train"] = trn.describe()
     manifest = {
         "seed": int(seed),
         "command": command,
@@ -153,6 +170,8 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: 
                    "ids": list(ids), "task": task,
                    "classes": None if classes is None else [str(c) for c in classes]},
     }
+    if stored:
+        manifest["inputs"].update(predictions=predictions, scores=list(scores) if scores else None)
     return Report(created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                   status=status, subject=subject, checks=tuple(results),
                   approvals_required=tuple(pol.approvals_for(tier, status.value)),
@@ -259,49 +278,19 @@ def _checker_options(reg: Registry, pol: Policy, overrides: Mapping[str, Mapping
     return out
 
 
-def _resolve_features(ds: Dataset | None, features, target, ids) -> tuple[str, ...]:
-    if ds is None:
-        return tuple(features or ())
-    if features:
-        return tuple(features)
-    if ds.array is not None and ds.array.ndim > 2:
-        return (ARRAY_FEATURE,)
-    drop = {target, *ids, "path"} if ds.kind == "images" else {target, *ids}
-    return tuple(c for c in ds.frame.columns if c not in drop)
-
-
-def _check_columns(ds, ref, target, feats, sensitive, ids) -> None:
-    for d in (ds, ref):
-        if d is None:
-            continue
-        role = "--data" if d is ds else "--reference"
-        cols = set(d.frame.columns)
-        need = [("--target", target)] if target is not None and (d is ds or target in cols or ds is None) else []
-        need += [("--features", f) for f in feats if f != ARRAY_FEATURE]
-        need += [("--sensitive", s) for s in sensitive] if d is ds or ds is None else []
-        need += [("ids", i) for i in ids] if d is ds or ds is None else []
-        for opt, col in need:
-            if col not in cols:
-                shown = ", ".join(list(map(repr, d.frame.columns[:12]))) + (" ..." if len(cols) > 12 else "")
-                raise InputError(f"{opt} column {col!r} is not in {role} file {d.uri} "
-                                 f"(columns: {shown})")
-    if target is not None and target in feats:
-        raise InputError(f"--target column {target!r} is also listed in --features")
-
-
-def _resolve_task(task, ds, ref, target) -> str | None:
+def _resolve_task(task, ds, ref, target, trn=None) -> str | None:
     if task is not None:
         if task not in ("classification", "regression"):
             raise InputError(f"--task must be classification or regression, got {task!r}")
     if target is None:
         return task
-    labelled = ds if ds is not None and target in ds.frame.columns else ref
+    labelled = next(d for d in (ds, ref, trn) if d is not None and target in d.frame.columns)
     series = labelled.frame[target]
     if series.isna().all():
         raise InputError(f"--target column {target!r} of {labelled.uri} has no values (all empty)")
     task = task or infer_task(series)
     if task == "classification":
-        values = pd.concat([d.frame[target] for d in (ds, ref) if d is not None and target in d.frame.columns])
+        values = pd.concat([d.frame[target] for d in (ds, ref, trn) if d is not None and target in d.frame.columns])
         if values.dropna().nunique() < 2:
             only = values.dropna().iloc[0]
             raise InputError(f"--target column {target!r} of {labelled.uri} has a single class "
@@ -311,12 +300,13 @@ def _resolve_task(task, ds, ref, target) -> str | None:
     return task
 
 
-def _resolve_classes(classes, task, ds, ref, target) -> tuple[Any, ...] | None:
+def _resolve_classes(classes, task, ds, ref, target, trn=None) -> tuple[Any, ...] | None:
     if task != "classification" or target is None:
         return tuple(classes) if classes else None
     if classes:
         return tuple(classes)
-    base = ref if ref is not None and target in ref.frame.columns else ds
+    # the model's classes: those it was fitted on (train), else validated on, else audited
+    base = next(d for d in (trn, ref, ds) if d is not None and target in d.frame.columns)
     vals = base.frame[target].dropna().unique().tolist()
     try:
         return tuple(sorted(vals))

@@ -36,7 +36,8 @@ def test_demo_writes_all_reports(demo_run):
     assert verify_digest(report)
     assert {"report.html", "report.json", "junit.xml", "summary.md"} <= {p.name for p in out.iterdir()}
     assert report["subject"]["model"]["format"] == "torchscript"
-    assert report["subject"]["datasets"]["reference"]["rows"] == 3000
+    assert report["subject"]["datasets"]["train"]["rows"] == 3000
+    assert report["subject"]["datasets"]["reference"]["rows"] == 1000
     assert elapsed < 60, f"demo took {elapsed:.1f}s"
 
 
@@ -95,7 +96,7 @@ def test_demo_pii_is_found_and_never_shown_raw(demo_run):
     # no raw name, e-mail address or notes text reaches any report written
     import html
 
-    raw = pd.concat([pd.read_csv(out / "inputs" / "data" / f) for f in ("current.csv", "reference.csv")])
+    raw = pd.concat([pd.read_csv(out / "inputs" / "data" / f) for f in ("current.csv", "train.csv", "validation.csv")])
     secrets = set(raw["email"]) | set(raw["name"]) | {html.escape(n) for n in raw["name"]}
     assert len(secrets) > 2000
     texts = {p.name: p.read_text(errors="replace") for p in out.iterdir()

@@ -86,25 +86,33 @@ class Need(str, enum.Enum):
     DATA = "data"
     """the evaluation dataset (``--data``)"""
     REFERENCE = "reference"
-    """the training / reference dataset (``--reference``)"""
+    """held-out data the model was validated on, the baseline of drift (``--reference``)"""
+    TRAIN = "train"
+    """the data the model was fitted on (``--train``)"""
     TARGET = "target"
     """a label column (``--target``)"""
     SENSITIVE = "sensitive"
     """at least one protected attribute (``--sensitive``)"""
     MODEL = "model"
-    """any model: a file, a module or a predict callable (``--model``)"""
+    """a model that can be called on new inputs: a file, a module or a predict callable
+    (``--model``); stored predictions (``--predictions``/``--scores``) do not meet it"""
     TORCH_MODULE = "torch_module"
     """a torch module for white-box access (gradients, layers)"""
 
 
+
 NEED_REASONS = {
     Need.DATA: "no evaluation data was given (--data)",
-    Need.REFERENCE: "no reference data was given (--reference)",
+    Need.REFERENCE: "no reference data was given (--reference: held-out data the model was validated on)",
+    Need.TRAIN: "no training data was given (--train)",
     Need.TARGET: "no target column was named (--target)",
     Need.SENSITIVE: "no sensitive attribute was named (--sensitive)",
     Need.MODEL: "no model was given (--model)",
     Need.TORCH_MODULE: "the model is not a torch module (white-box access needed)",
 }
+
+STORED_PREDICTIONS_REASON = ("only stored predictions were given (--predictions/--scores), and "
+                             "this check needs the model itself")
 
 _MISSING = object()
 
@@ -270,6 +278,9 @@ class CheckContext:
     """Report progress in [0, 1]; the CLI draws it on stderr."""
     baseline: Mapping[str, Any] | None = None
     """An earlier report.json of the same model (model drift), when one was given."""
+    train: "Dataset | None" = None
+    """The data the model was fitted on (``--train``): leakage, the generalization gap.
+    ``reference`` is the held-out validation data (drift's baseline), never the training data."""
 
     def rng(self, name: str = "") -> np.random.Generator:
         """A generator seeded from the scan's seed, this checker's id and ``name``.
@@ -287,6 +298,12 @@ class CheckContext:
     def model_inputs(self, ds: Dataset) -> Any:
         """What the model takes for ``ds``: a float32 array of the features in model order,
         or the feature DataFrame for a predict callable that asked for one."""
+        stored = getattr(self.model, "stored_columns", None)
+        if stored:  # a table of stored predictions stands in for the model: its columns
+            missing = [c for c in stored if c not in ds.frame.columns]
+            if missing:
+                raise CheckerError(f"{ds.uri} has no prediction column {missing[0]!r}")
+            return ds.frame[list(stored)]
         if self.model is not None and self.model.accepts_frame:
             return ds.frame[list(self.features)]
         return ds.feature_matrix(self.features)
@@ -367,15 +384,18 @@ class Checker(abc.ABC):
     @classmethod
     def unmet_needs(cls, ctx: CheckContext) -> list[str]:
         """Reasons this checker cannot run in ``ctx`` (empty when it can)."""
+        stored = bool(getattr(ctx.model, "stored_columns", None))
         have = {
             Need.DATA: ctx.data is not None,
             Need.REFERENCE: ctx.reference is not None,
             Need.TARGET: ctx.target is not None,
             Need.SENSITIVE: bool(ctx.sensitive),
-            Need.MODEL: ctx.model is not None,
+            Need.TRAIN: ctx.train is not None,
+            Need.MODEL: ctx.model is not None and not stored,
             Need.TORCH_MODULE: ctx.model is not None and ctx.model.module is not None,
         }
-        return [NEED_REASONS[n] for n in sorted(cls.needs, key=lambda n: n.value) if not have[n]]
+        return [STORED_PREDICTIONS_REASON if n == Need.MODEL and stored else NEED_REASONS[n]
+                for n in sorted(cls.needs, key=lambda n: n.value) if not have[n]]
 
     @abc.abstractmethod
     def run(self, ctx: CheckContext) -> CheckOutput:

@@ -41,7 +41,7 @@ def demo_result(tmp_path_factory):
 
     d = tmp_path_factory.mktemp("demo")
     prepare_demo(d)
-    return run_check(DriftChecker, data=d / "data/current.csv", reference=d / "data/reference.csv",
+    return run_check(DriftChecker, data=d / "data/current.csv", reference=d / "data/validation.csv",
                      model=d / "model.pt", target="decision", features=FEATURES, classes=CLASSES,
                      task="classification", options={"drift": FAST})
 

@@ -172,6 +172,8 @@ class DataValidityChecker(Checker):
         findings: list[Finding] = []
         metrics: dict[str, Any] = {"charts": []}
         datasets = [("current", cur)] + ([("reference", ref)] if ref is not None else [])
+        if ctx.train is not None and img.is_image_like(ctx.train) == img.is_image_like(cur):
+            datasets.append(("train", ctx.train))  # leakage is judged against the training data
         image = img.is_image_like(cur)
 
         self._hashers = {name: rw.FrameHasher(ds.frame) for name, ds in datasets}
@@ -342,15 +344,19 @@ class DataValidityChecker(Checker):
                         "different labels", name, groups=groups))
             findings += self._empty(ctx, name, frame, hashers[name])
             findings += self._outliers(ctx, name, frame, datasets)
-        if "reference" in hashes_norm and hashes_norm["current"] is not None:
-            cur, ref = datasets[0][1].frame, datasets[1][1].frame
+        others = dict(datasets[1:])
+        # leakage is judged against the training data when given, else the reference
+        other = next((o for o in ("train", "reference") if o in others), None)
+        if other is not None and hashes_norm["current"] is not None:
+            cur, ref = datasets[0][1].frame, others[other].frame
             feats = self._features(ctx, cur)
             if all(f in ref.columns for f in feats):
-                leak = rw.leaked(hashes_norm["current"], hashers["reference"].rows(feats, normalize=True))
+                leak = rw.leaked(hashes_norm["current"], hashers[other].rows(feats, normalize=True))
                 if leak.any():
+                    what = "training" if other == "train" else "reference (training)"
                     findings.append(self._mask_finding(
                         "train_test_leakage", "current", leak,
-                        "evaluation rows also occur in the reference (training) data", "current",
+                        f"evaluation rows also occur in the {what} data", "current",
                         columns_compared=list(feats),
                         advice="Remove the leaked rows from the evaluation data, or split training "
                                "and evaluation data by entity."))
@@ -534,12 +540,13 @@ class DataValidityChecker(Checker):
                 findings.append(self._mask_finding(
                     "empty_sample", self._subject("images", name), blank,
                     f"images of the {name} data are blank (one constant value)", name))
-        if len(codes) == 2 and codes[0] is not None and len(names) == 2:
-            leak = np.isin(codes[0], codes[1])
+        j = names.index("train") if "train" in names else 1
+        if len(codes) >= 2 and codes[0] is not None and len(names) >= 2:
+            leak = np.isin(codes[0], codes[j])
             if leak.any():
                 findings.append(self._mask_finding(
                     "train_test_leakage", "images", leak,
-                    "evaluation images are byte-identical to a reference image", "current",
+                    f"evaluation images are byte-identical to a {names[j]} image", "current",
                     sha256=[img.sample_sha256(arrays[0], i) for i in rw.first_rows(leak, 5)]))
         return findings
 

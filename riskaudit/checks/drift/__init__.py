@@ -554,6 +554,10 @@ class DriftChecker(Checker):
         cfg = self.config
         if xc is None:
             return []
+        if getattr(ctx.model, "stored_columns", None):  # a table of predictions has no latency
+            metrics.setdefault("skipped", {})["model_drift"] = ("only stored predictions were given "
+                                                                "(--predictions/--scores)")
+            return []
         figs = perf.measure(ctx.model, xc, cfg["latency_batch_sizes"], cfg["latency_repeats"],
                             ctx.seed_for("latency"))
         metrics["model_performance"] = figs
@@ -620,6 +624,10 @@ class DriftChecker(Checker):
                            ("model_error_rate", "the model produced errors")):
             if any(f.kind == kind and f.status != Status.PASS for f in findings):
                 parts.append(text[0].upper() + text[1:] + ".")
+        if ctx.train is None and any(f.kind == "concept_drift" and f.status != Status.PASS for f in findings):
+            parts.append("No training data was given (--train): if the reference is the training data, this "
+                         "concept drift is the train/test gap, not a change since validation; give held-out "
+                         "data as --reference and the training data as --train.")
         if any(f.kind == "model_drift" and f.evidence.get("baseline", 0) is None for f in findings):
             parts.append("No baseline report exists for model drift.")
         if ctx.model is None:

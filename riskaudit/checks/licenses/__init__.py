@@ -167,7 +167,8 @@ def build_components(*, project: dict | None = None, data=None, reference=None, 
             path = base / path
         return path if path.exists() else None
 
-    data_paths = [resolve(project.get("data_path")), resolve(project.get("reference_path"))]
+    data_paths = [resolve(project.get("data_path")), resolve(project.get("reference_path")),
+                  resolve(project.get("train_path"))]
     if not any(data_paths):
         data_paths = [_path_of(data), _path_of(reference)]
     model_paths = [resolve(project.get("model_path")) or _path_of(model)]

@@ -19,7 +19,7 @@ from riskaudit.checks.base import Checker, CheckContext, CheckOutput, Kind, Need
 from riskaudit.result import Severity
 
 FREE_TEXT = "FREE_TEXT"
-ROLE_NAMES = {"current": "Evaluation data", "reference": "Reference data"}
+ROLE_NAMES = {"current": "Evaluation data", "reference": "Reference data", "train": "Training data"}
 
 
 class PiiChecker(Checker):
@@ -83,6 +83,8 @@ class PiiChecker(Checker):
         datasets = [("current", ctx.data)]
         if ctx.reference is not None and ctx.reference.kind == "table":
             datasets.append(("reference", ctx.reference))
+        if ctx.train is not None and ctx.train.kind == "table":
+            datasets.append(("train", ctx.train))  # personal data the model was fitted on
         findings, pii_columns, metrics = [], {}, {"datasets": {}}
         charts = []
         note = None

@@ -126,7 +126,9 @@ def build_space(ctx, *, immutable, categorical) -> Space:
         raise CheckSkipped(f"feature {non_numeric[0]!r} is not numeric; the attacks perturb numeric model "
                            "inputs only (encode categorical columns before the model).")
     x = frame.to_numpy(dtype=np.float64, na_value=np.nan)
-    ref_ds = ctx.reference if ctx.reference is not None and all(ctx.reference.has_column(c) for c in feats) else ds
+    # feature scales from held-out reference data, else the training data, else the data itself
+    ref_ds = next((d for d in (ctx.reference, ctx.train)
+                   if d is not None and all(d.has_column(c) for c in feats)), ds)
     rframe = ref_ds.frame[feats]
     if any(not (pd.api.types.is_numeric_dtype(rframe[c]) or pd.api.types.is_bool_dtype(rframe[c])) for c in feats):
         ref_ds, rframe = ds, frame

@@ -1,0 +1,392 @@
+"""The ``performance`` checker: is the model good enough, and did it learn or memorize?
+
+Roles: ``data`` (with the target) is judged; ``train`` (optional) gives the generalization
+gap (overfitting); the trivial baseline (majority class / mean) is fitted on ``train``,
+else ``reference``, else ``data``. A model or stored predictions (``--predictions`` /
+``--scores``) is needed; stored labels alone give no scores, so ROC AUC, log loss and
+calibration are then skipped with that reason.
+
+Classification: accuracy, balanced accuracy, per-class precision / recall / F1, ROC AUC
+(binary or one-vs-rest), log loss and expected calibration error with a reliability
+diagram. Regression: MAE, RMSE, R². Every figure has a seeded bootstrap interval.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from riskaudit.checks.base import Checker, CheckContext, CheckOutput, CheckSkipped, Kind, Need, Option
+from riskaudit.checks.performance import _metrics as M
+from riskaudit.result import Severity, Status
+
+NAMES = {"accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy", "macro_f1": "Macro F1",
+         "roc_auc": "ROC AUC", "log_loss": "Log loss", "ece": "Calibration error (ECE)",
+         "mae": "Mean absolute error", "rmse": "Root mean squared error", "r2": "R²"}
+CLASSIFICATION_GRADED = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc")
+REGRESSION_GRADED = ("r2",)
+DEFAULT_MINIMUMS = {
+    "low": {"balanced_accuracy": 0.6, "roc_auc": 0.6, "r2": 0.0},
+    "medium": {"balanced_accuracy": 0.7, "roc_auc": 0.75, "r2": 0.25},
+    "high": {"balanced_accuracy": 0.8, "roc_auc": 0.85, "r2": 0.5},
+}
+
+
+class PerformanceChecker(Checker):
+    id = "performance"
+    description = ("Model quality: accuracy, per-class precision/recall/F1, ROC AUC, log loss and "
+                   "calibration (regression: MAE, RMSE, R²), the train/data gap (overfitting) and a "
+                   "trivial baseline (underfitting), with bootstrap intervals.")
+    needs = frozenset({Need.DATA, Need.TARGET})
+    priority = 60
+    options = {
+        "minimums": Option(DEFAULT_MINIMUMS, "per risk tier (low/medium/high): the lowest acceptable value "
+                           "of each graded metric (accuracy, balanced_accuracy, macro_f1, roc_auc; regression: "
+                           "r2). A fail level set for model_performance in the policy overrides them.", dict),
+        "warn_margin": Option(0.05, "a metric less than this above its minimum warns", float,
+                              minimum=0.0, maximum=1.0),
+        "bootstrap": Option(200, "bootstrap resamples of every interval (seeded by --seed)", int, minimum=20),
+        "confidence": Option(0.95, "confidence level of the intervals", float, minimum=0.5, maximum=0.999),
+        "calibration_bins": Option(10, "equal-width confidence bins of the calibration error", int,
+                                   minimum=2, maximum=100),
+        "max_rows": Option(100_000, "rows per dataset (a seeded subsample above)", int, minimum=50),
+    }
+    kinds = {
+        "model_performance": Kind(
+            "a metric below the minimum of the policy's risk tier (see the minimums option)", "below",
+            fail=None, warn=None, severity=Severity.HIGH,
+            why="A model below the agreed minimum makes too many wrong decisions for the people "
+                "and processes that rely on it.",
+            advice="Improve the model (more or better data, features, tuning) or lower the risk it may "
+                   "take (a lower tier, a human review of its decisions) before deployment."),
+        "generalization_gap": Kind(
+            "drop from the training data to the data under audit (balanced accuracy points; regression: "
+            "relative RMSE increase), graded only when the bootstrap interval excludes no drop", "above",
+            fail=0.1, warn=0.05, severity=Severity.MEDIUM,
+            why="A model much better on its training data than on new data has memorized its training "
+                "examples (overfitting): its real-world performance is the lower figure, and it can "
+                "degrade further on data that differs a little more.",
+            advice="Regularize, simplify or stop training earlier, get more training data, and judge the "
+                   "model only on held-out data."),
+        "baseline_comparison": Kind(
+            "improvement over a trivial model (balanced accuracy points over always predicting the "
+            "majority class; regression: share of the RMSE of always predicting the mean removed)", "below",
+            fail=0.02, warn=0.1, severity=Severity.HIGH,
+            why="A model hardly better than always giving the same answer has not learned the task "
+                "(underfitting); its decisions are close to arbitrary for the minority cases.",
+            advice="Check the labels and features for errors, give the model informative features, or "
+                   "use a more capable model; do not deploy one that does not beat the trivial answer."),
+        "calibration": Kind(
+            "expected calibration error: mean gap between the model's confidence and its accuracy", "above",
+            fail=0.15, warn=0.05, severity=Severity.MEDIUM,
+            why="When the model's stated confidence does not match how often it is right, thresholds "
+                "and risk scores built on its probabilities mislead the people who use them.",
+            advice="Recalibrate the scores on held-out data (Platt scaling, isotonic regression or "
+                   "temperature scaling) and audit again."),
+    }
+
+    @classmethod
+    def validate_options(cls, options):
+        out = super().validate_options(options)
+        from riskaudit.checks.base import OptionError
+
+        for tier, table in (out["minimums"] or {}).items():
+            if tier not in ("low", "medium", "high") or not isinstance(table, dict):
+                raise OptionError("minimums", f"keys must be low, medium, high with a mapping each, got {tier!r}")
+            for metric, value in table.items():
+                if metric not in CLASSIFICATION_GRADED + REGRESSION_GRADED:
+                    raise OptionError("minimums", f"{tier}.{metric}: unknown metric (graded: "
+                                      f"{', '.join(CLASSIFICATION_GRADED + REGRESSION_GRADED)})")
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise OptionError("minimums", f"{tier}.{metric} must be a number, got {value!r}")
+        return out
+
+    # ------------------------------------------------------------------ run
+    def run(self, ctx: CheckContext) -> CheckOutput:
+        if ctx.model is None:
+            raise CheckSkipped("no model and no stored predictions were given (--model, --predictions or --scores)")
+        if ctx.task not in ("classification", "regression"):
+            raise CheckSkipped("the task is neither classification nor regression")
+        self.ctx = ctx
+        cfg = self.config
+        regression = ctx.task == "regression"
+        labels_only = bool(getattr(ctx.model, "label_column", None)) and not regression
+        skipped: dict[str, str] = {}
+        if labels_only:
+            skipped["roc_auc, log_loss, calibration"] = ("only predicted labels were given (--predictions); "
+                                                         "pass the class scores with --scores")
+        ctx.progress(0.05, "predicting the data under audit")
+        cur = self._outcomes(ctx, ctx.data, "data", regression)
+        trn = None
+        if ctx.train is None:
+            skipped["generalization_gap"] = "no training data was given (--train)"
+        elif not ctx.train.has_column(ctx.target):
+            skipped["generalization_gap"] = f"the training data has no target column {ctx.target!r}"
+        else:
+            ctx.progress(0.3, "predicting the training data")
+            try:
+                trn = self._outcomes(ctx, ctx.train, "train", regression)
+            except Exception as exc:  # e.g. stored predictions absent from the training table
+                skipped["generalization_gap"] = f"the training data could not be predicted ({exc})"
+        ctx.progress(0.5, "bootstrap intervals")
+        fn = (lambda y, p: M.regression(y, p)) if regression else \
+            (lambda y, p: M.classification(y, p, cfg["calibration_bins"], scores=not labels_only))
+        point = fn(cur[0], cur[1])
+        draws = M.bootstrap(lambda i: fn(cur[0][i], cur[1][i]), len(cur[0]), cfg["bootstrap"], ctx.rng("bootstrap"))
+        ci = {k: M.interval(v, cfg["confidence"]) for k, v in draws.items()}
+        findings, metrics = [], {"rows": int(len(cur[0])), "confidence": cfg["confidence"],
+                                 "data": _rounded(point), "intervals": {k: _round_pair(v) for k, v in ci.items()}}
+        if cur[2]:
+            metrics["rows_without_known_label"] = cur[2]
+        findings += self._graded(ctx, point, ci, regression)
+        if not regression:
+            metrics["per_class"] = self._per_class(ctx, cur)
+            if findings:
+                findings[0] = _with_table(findings[0], metrics["per_class"])
+        findings.append(self._baseline(ctx, cur, point, draws, regression))
+        if trn is not None:
+            ctx.progress(0.75, "generalization gap")
+            findings.append(self._gap(ctx, cur, trn, fn, regression, metrics))
+        if not regression and not labels_only:
+            findings.append(self._calibration(ctx, cur, point, ci))
+        if skipped:
+            metrics["skipped"] = skipped
+        return CheckOutput(findings=findings, summary=self._summary(point, ci, findings, regression, skipped),
+                           metrics=metrics)
+
+    # ------------------------------------------------------------------ inputs
+    def _outcomes(self, ctx, ds, name, regression):
+        """(true values, predictions, rows left out): label indices and class probabilities, or
+        numbers and predicted numbers; rows without a known label are left out."""
+        frame = ds.frame
+        if len(frame) > self.config["max_rows"]:
+            idx = np.sort(ctx.rng(f"rows-{name}").choice(len(frame), self.config["max_rows"], replace=False))
+            ds = _subset(ds, idx)
+        x = ctx.model_inputs(ds)
+        raw = ctx.model.forward(x, seed=ctx.seed_for("predictions"))
+        if regression:
+            y = np.asarray(ds.frame[ctx.target], dtype=np.float64)
+            pred = raw.reshape(len(raw), -1)[:, 0].astype(np.float64)
+            keep = np.isfinite(y) & np.isfinite(pred)
+            return y[keep], pred[keep], int((~keep).sum())
+        from riskaudit.model import to_proba
+
+        proba = to_proba(raw)
+        k = len(ctx.classes or ())
+        if proba.shape[1] != k:
+            if not (proba.shape[1] == 2 and k < 2):
+                raise CheckSkipped(f"the model gives {proba.shape[1]} scores per row for {k} classes")
+        y = ctx.label_indices(ds)
+        keep = (y >= 0) & np.isfinite(proba).all(axis=1)
+        return y[keep], proba[keep], int((~keep).sum())
+
+    # ------------------------------------------------------------------ findings
+    def _minimums(self, ctx, regression) -> tuple[dict[str, float], str]:
+        graded = REGRESSION_GRADED if regression else CLASSIFICATION_GRADED
+        tier = str((ctx.project or {}).get("risk_tier") or "medium")
+        table = {m: float(v) for m, v in ((self.config["minimums"] or {}).get(tier) or {}).items() if m in graded}
+        lv = ctx.levels["model_performance"]
+        if lv.fail is not None:  # the policy set one level for every graded metric
+            return {m: float(lv.fail) for m in (table or graded[:1])}, "the policy's minimum"
+        return table, f"the minimum for a {tier}-risk model"
+
+    def _graded(self, ctx, point, ci, regression):
+        mins, source = self._minimums(ctx, regression)
+        lv = ctx.levels["model_performance"]
+        out = []
+        for metric, minimum in mins.items():
+            value = point.get(metric)
+            if value is None or not np.isfinite(value):
+                continue
+            warn_at = float(lv.warn) if lv.warn is not None else minimum + self.config["warn_margin"]
+            status = Status.FAIL if value < minimum else Status.WARN if value < warn_at else Status.PASS
+            out.append(ctx.finding(
+                "model_performance", metric,
+                f"{NAMES[metric]} is {value:.3f} on the data under audit ({self._ci(ci.get(metric))}); "
+                f"{source} is {minimum:.2f}.",
+                value=round(value, 6), status=status, threshold=minimum,
+                evidence={"interval": _round_pair(ci.get(metric)), "minimum": minimum, "warn_below": warn_at}))
+        return out
+
+    def _per_class(self, ctx, cur):
+        """Precision, recall and F1 per class, each with its bootstrap interval."""
+        y, proba, _ = cur
+        k = proba.shape[1]
+        pred = proba.argmax(axis=1)
+        pc = M.per_class(M.confusion(y, pred, k))
+
+        def per_class(i):
+            d = M.per_class(M.confusion(y[i], pred[i], k))
+            return {f"{m}:{c}": float(d[m][c]) for m in ("precision", "recall", "f1") for c in range(k)}
+
+        draws = M.bootstrap(per_class, len(y), self.config["bootstrap"], ctx.rng("per-class"))
+        names = list(ctx.classes or range(k))
+        rows = []
+        for c in range(k):
+            row: dict[str, Any] = {"class": str(names[c]) if c < len(names) else str(c),
+                                   "support": int(pc["support"][c])}
+            for m in ("precision", "recall", "f1"):
+                ci = M.interval(draws[f"{m}:{c}"], self.config["confidence"])
+                row[m] = round(float(pc[m][c]), 4)
+                row[f"{m} interval"] = "" if ci is None else f"{ci[0]:.3f} to {ci[1]:.3f}"
+            rows.append(row)
+        return rows
+
+    def _baseline_source(self, ctx):
+        for name, ds in (("training", ctx.train), ("reference", ctx.reference), ("audited", ctx.data)):
+            if ds is not None and ds.has_column(ctx.target):
+                return name, ds
+        return "audited", ctx.data
+
+    def _baseline(self, ctx, cur, point, draws, regression):
+        cfg = self.config
+        src_name, src = self._baseline_source(ctx)
+        y, pred, _ = cur
+        rng = ctx.rng("baseline")
+        if regression:
+            mean = float(np.nanmean(np.asarray(src.frame[ctx.target], dtype=np.float64)))
+            base_rmse = float(np.sqrt(np.mean((y - mean) ** 2)))
+
+            def skill(i):
+                b = float(np.sqrt(np.mean((y[i] - mean) ** 2)))
+                return {"v": 1 - float(np.sqrt(np.mean((pred[i] - y[i]) ** 2))) / b if b > 0 else float("nan")}
+
+            value = 1 - point["rmse"] / base_rmse if base_rmse > 0 else float("nan")
+            ci = M.interval(M.bootstrap(skill, len(y), cfg["bootstrap"], rng)["v"], cfg["confidence"])
+            text = (f"The model removes {value:.0%} of the error of always predicting the {src_name} data's mean "
+                    f"{mean:.4g} (RMSE {point['rmse']:.4g} against {base_rmse:.4g}; {self._ci(ci)}).")
+            ev = {"baseline": "mean", "baseline_value": mean, "baseline_rmse": base_rmse, "fitted_on": src_name}
+        else:
+            idx = ctx.label_indices(src)
+            idx = idx[idx >= 0]
+            k = cur[1].shape[1]
+            majority = int(np.bincount(idx, minlength=k).argmax()) if len(idx) else 0
+            base = np.full(len(y), majority)
+
+            def lift(i):
+                m = M.balanced_accuracy(M.confusion(y[i], pred[i].argmax(axis=1), k))
+                return {"v": m - M.balanced_accuracy(M.confusion(y[i], base[i], k))}
+
+            base_bal = M.balanced_accuracy(M.confusion(y, base, k))
+            base_acc = float(np.mean(y == majority))
+            value = point["balanced_accuracy"] - base_bal
+            ci = M.interval(M.bootstrap(lift, len(y), cfg["bootstrap"], rng)["v"], cfg["confidence"])
+            label = (ctx.classes or range(k))[majority]
+            text = (f"Balanced accuracy is {value:.3f} above always predicting the {src_name} data's majority "
+                    f"class {str(label)[:40]!r} ({point['balanced_accuracy']:.3f} against {base_bal:.3f}; "
+                    f"{self._ci(ci)}); that trivial model's accuracy would be {base_acc:.3f} against the "
+                    f"model's {point['accuracy']:.3f}.")
+            ev = {"baseline": "majority class", "majority_class": str(label), "fitted_on": src_name,
+                  "baseline_balanced_accuracy": base_bal, "baseline_accuracy": base_acc}
+        return ctx.finding("baseline_comparison", "trivial baseline", text, value=round(float(value), 6),
+                           evidence={**ev, "interval": _round_pair(ci)})
+
+    def _gap(self, ctx, cur, trn, fn, regression, metrics):
+        cfg = self.config
+        key = "rmse" if regression else "balanced_accuracy"
+        pt, pc = fn(trn[0], trn[1]), fn(cur[0], cur[1])
+
+        def gap(a, b):
+            if regression:
+                return b[key] / a[key] - 1 if a[key] > 0 else float("nan")
+            return a[key] - b[key]
+
+        value = gap(pt, pc)
+        rng_t, rng_c = ctx.rng("gap-train"), ctx.rng("gap-data")
+        draws = np.array([gap(fn(trn[0][i], trn[1][i]), fn(cur[0][j], cur[1][j]))
+                          for i, j in ((rng_t.integers(0, len(trn[0]), len(trn[0])),
+                                        rng_c.integers(0, len(cur[0]), len(cur[0])))
+                                       for _ in range(cfg["bootstrap"]))])
+        ci = M.interval(draws, cfg["confidence"])
+        significant = ci is not None and ci[0] > 0
+        metrics["train"] = _rounded(pt)
+        lv = ctx.levels["generalization_gap"]
+        if regression:
+            text = (f"The RMSE is {value:.0%} higher on the data under audit ({pc[key]:.4g}) than on the "
+                    f"training data ({pt[key]:.4g}); {self._ci(ci)}.")
+        else:
+            text = (f"Balanced accuracy drops by {value:.3f} from the training data ({pt[key]:.3f}) to the data "
+                    f"under audit ({pc[key]:.3f}); {self._ci(ci)}.")
+        if not significant:
+            text += " The interval includes zero (no drop), so the gap is not graded."
+        chart_keys = [k for k in ("accuracy", "balanced_accuracy", "roc_auc", "macro_f1", "r2") if k in pc
+                      and np.isfinite(pc[k]) and np.isfinite(pt.get(k, np.nan))]
+        ev = {"interval": _round_pair(ci), "significant": significant, "train_rows": int(len(trn[0])),
+              "train": _rounded(pt), "data": _rounded(pc),
+              "charts": [{"type": "bar", "title": "Training data against the data under audit",
+                          "labels": [f"{NAMES[k]} ({s})" for k in chart_keys for s in ("train", "data")],
+                          "values": [round(float(d[k]), 4) for k in chart_keys for d in (pt, pc)],
+                          "y_label": "score"}]}
+        status = None if significant else Status.PASS
+        return ctx.finding("generalization_gap", f"{key} (train → data)", text, value=round(float(value), 6),
+                           status=status, threshold=None if significant else (lv.fail if lv.fail is not None else lv.warn),
+                           evidence=ev)
+
+    def _calibration(self, ctx, cur, point, ci):
+        y, proba, _ = cur
+        b = M.calibration_bins(y, proba, self.config["calibration_bins"])
+        chart = {"type": "line", "title": "Reliability diagram: accuracy per confidence bin",
+                 "x": [round(float(v), 4) for v in b["confidence"]],
+                 "series": [{"name": "model", "y": [round(float(v), 4) for v in b["accuracy"]]},
+                            {"name": "perfect calibration", "y": [round(float(v), 4) for v in b["confidence"]]}],
+                 "x_label": "mean confidence in the bin", "y_label": "accuracy in the bin"}
+        table = [{"confidence from": round(float(lo), 2), "to": round(float(hi), 2), "rows": int(n),
+                  "mean confidence": round(float(c), 4), "accuracy": round(float(a), 4)}
+                 for lo, hi, n, c, a in zip(b["lower"], b["upper"], b["count"], b["confidence"], b["accuracy"])]
+        return ctx.finding(
+            "calibration", "predicted probabilities",
+            f"On average the model's confidence is {point['ece']:.3f} away from its accuracy "
+            f"(expected calibration error over {self.config['calibration_bins']} bins; {self._ci(ci.get('ece'))}).",
+            value=round(point["ece"], 6), evidence={"interval": _round_pair(ci.get("ece")), "table": table,
+                                                    "charts": [chart]})
+
+    def _ci(self, ci) -> str:
+        return _ci_text(ci, self.config["confidence"])
+
+    def _summary(self, point, ci, findings, regression, skipped) -> str:
+        if regression:
+            head = (f"R² {point['r2']:.3f}, RMSE {point['rmse']:.4g} and MAE {point['mae']:.4g} on the data "
+                    "under audit")
+        else:
+            head = (f"Accuracy {point['accuracy']:.3f}, balanced accuracy {point['balanced_accuracy']:.3f} "
+                    f"({self._ci(ci.get('balanced_accuracy'))})")
+            if np.isfinite(point.get("roc_auc", np.nan)):
+                head += f", ROC AUC {point['roc_auc']:.3f}"
+            head += " on the data under audit"
+        bad = [f for f in findings if f.status != Status.PASS]
+        words = {"model_performance": "below the minimum", "generalization_gap": "overfitting (train/data gap)",
+                 "baseline_comparison": "little better than a trivial model", "calibration": "poorly calibrated"}
+        tail = "; ".join(dict.fromkeys(f"{words[f.kind]} ({f.status.value})" for f in bad))
+        text = head + (f"; {tail}" if tail else "; no quality problem at the policy's levels") + "."
+        if "generalization_gap" in skipped:
+            text += f" The train/data gap was not measured: {skipped['generalization_gap']}."
+        return text
+
+
+def _subset(ds, idx):
+    from riskaudit.data import Dataset
+
+    arr = ds.array[idx] if ds.array is not None else None
+    return Dataset(frame=ds.frame.iloc[idx].reset_index(drop=True), uri=ds.uri, sha256=ds.sha256,
+                   kind=ds.kind, array=arr)
+
+
+def _with_table(finding, table):
+    from dataclasses import replace
+
+    return replace(finding, evidence={**finding.evidence, "table": table})
+
+
+def _ci_text(ci, confidence: float = 0.95) -> str:
+    if ci is None:
+        return "no interval"
+    return f"{confidence:.0%} interval {ci[0]:.3f} to {ci[1]:.3f}"
+
+
+def _round_pair(ci) -> list[float] | None:
+    return None if ci is None else [round(ci[0], 6), round(ci[1], 6)]
+
+
+def _rounded(d: dict[str, Any]) -> dict[str, float | None]:
+    return {k: (round(float(v), 6) if np.isfinite(v) else None) for k, v in d.items()}

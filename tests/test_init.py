@@ -1,0 +1,61 @@
+"""`riskaudit init` writes a commented riskaudit.yaml that `riskaudit scan` runs unedited."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import assert_usage_error, run_cli
+from quickstart_support import build_example, feature_columns
+from riskaudit.project import load_project
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("init")
+    build_example(folder)
+    return folder
+
+
+def test_init_then_scan_runs_without_editing(example):
+    proc = run_cli("init", "--model", "model.pt", "--data", "eval.csv", "--train", "train.csv",
+                   "--reference", "validation.csv", cwd=example)
+    assert proc.returncode == 0, proc.stderr
+    assert "it validates" in proc.stdout
+    text = (example / "riskaudit.yaml").read_text()
+    assert text.count("#") >= 8  # every guess is commented
+    values = load_project(example / "riskaudit.yaml").values
+    frame = pd.read_csv(example / "eval.csv")
+    assert values["target"] == "label" and values["ids"] == ["patient_id"]
+    assert values["sensitive"] == ["sex", "age_band"] and values["task"] == "classification"
+    assert values["features"] == feature_columns(frame) and values["classes"] == ["benign", "malignant"]
+    assert values["train"].endswith("train.csv") and values["reference"].endswith("validation.csv")
+    scan = run_cli("scan", "--out", "audit", cwd=example, timeout=600)
+    assert scan.returncode in (0, 1), scan.stderr
+    report = json.loads((example / "audit" / "report.json").read_text())
+    assert not [c["id"] for c in report["checks"] if c["status"] == "error"]
+    # an existing file is not replaced without --force
+    again = run_cli("init", "--data", "eval.csv", cwd=example)
+    assert_usage_error(again, "exists", "--force")
+
+
+def test_init_quotes_hostile_names_and_reports_what_does_not_validate(tmp_path):
+    df = pd.DataFrame({"row_id": np.arange(30), "a": np.linspace(0, 1, 30),
+                       "b\nmodel: evil.pt  # x": np.arange(30.0) % 7, "outcome": [0, 1, 2] * 10})
+    df.to_csv(tmp_path / "d.csv", index=False)
+    proc = run_cli("init", "--data", "d.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    values = load_project(tmp_path / "riskaudit.yaml").values
+    assert "model" not in values and values["target"] == "outcome" and values["ids"] == ["row_id"]
+    assert values["features"] == ["a", "b\nmodel: evil.pt  # x"]
+    # a model whose width does not fit: the file is written, and the message says why it fails
+    import torch
+
+    torch.jit.save(torch.jit.script(torch.nn.Linear(5, 3)), str(tmp_path / "m.pt"))
+    bad = run_cli("init", "--data", "d.csv", "--model", "m.pt", "--out", "other.yaml", cwd=tmp_path)
+    assert_usage_error(bad, "does not validate", "the model takes 5 inputs")
+    assert (tmp_path / "other.yaml").exists()
+    assert_usage_error(run_cli("init", "--out", "none.yaml", cwd=tmp_path), "at least one dataset")
