@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
+from riskaudit._lazy import lazy_module
+np = lazy_module("numpy")
 
 from riskaudit.data import sha256_file
 from riskaudit.errors import InputError, ModelLoadError

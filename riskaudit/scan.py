@@ -13,8 +13,9 @@ from datetime import datetime, timezone
 from importlib import metadata
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
-import numpy as np
-import pandas as pd
+from riskaudit._lazy import lazy_module
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 from riskaudit import __version__
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, CheckSkipped, OptionError

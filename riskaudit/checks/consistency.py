@@ -39,7 +39,8 @@ import sys
 import time
 from typing import Any
 
-import numpy as np
+from riskaudit._lazy import lazy_module
+np = lazy_module("numpy")
 
 from riskaudit.checks.base import Checker, CheckOutput, Kind, Need, Option
 from riskaudit.model import to_proba

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import pandas as pd
+from riskaudit._lazy import lazy_module
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 from riskaudit.checks.base import Checker, CheckContext, CheckOutput, Kind, Need, Option
 from riskaudit.masking import safe_example

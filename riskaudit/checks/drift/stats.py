@@ -22,8 +22,9 @@ import math
 import warnings
 from typing import Any, Sequence
 
-import numpy as np
-import pandas as pd
+from riskaudit._lazy import lazy_module
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 EPS = 1e-4
 """Share given to an empty bin or category in PSI (avoids log(0))."""

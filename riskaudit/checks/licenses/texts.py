@@ -16,7 +16,6 @@ import os
 import re
 from dataclasses import dataclass
 
-from license_expression import ExpressionError
 
 __all__ = ["spdx_records", "identify_text", "TextMatch", "looks_like_license_text"]
 
@@ -51,6 +50,8 @@ def shingles(text: str) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=1)
 def _index() -> tuple[tuple[str, frozenset[str]], ...]:
+    from license_expression import ExpressionError
+
     from riskaudit.checks.licenses.spdx import licensing
 
     out = []

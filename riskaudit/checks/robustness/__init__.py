@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-import numpy as np
+from riskaudit._lazy import lazy_module
+np = lazy_module("numpy")
 
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, CheckSkipped, Kind, Need, Option
 from riskaudit.result import Severity, Status
