@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from approval_support import make_audit
@@ -86,3 +87,49 @@ def test_report_values_from_numpy_still_become_plain_json():
                     "nan": np.float64("nan")})
     assert out == {"i": 3, "f": 0.5, "b": True, "a": [0, 1], "nan": None}
     assert type(out["i"]) is int and type(out["b"]) is bool
+
+
+# ---------------------------------------------------------------- checkers pay only for what they use
+CHECK_PROBE = """
+import json, os, sys
+import pandas as pd
+from riskaudit.checks.pii import PiiChecker
+from riskaudit.testing import run_check
+res = run_check(PiiChecker, data=pd.read_csv(os.environ["PROBE_DATA"]))
+heavy = json.loads(os.environ["PROBE_HEAVY"])
+with open(os.environ["PROBE_OUT"], "w") as fh:
+    json.dump({"status": res.status.value, "summary": res.summary,
+               "subjects": sorted(f.subject for f in res.findings if f.status.value != "pass"),
+               "loaded": sorted(m for m in heavy if m in sys.modules)}, fh)
+"""
+
+
+def probe_pii(tmp_path, frame) -> dict:
+    data, out = tmp_path / "data.csv", tmp_path / "probe.json"
+    frame.to_csv(data, index=False)
+    env = {**os.environ, "PROBE_OUT": str(out), "PROBE_DATA": str(data),
+           "PROBE_HEAVY": json.dumps(["presidio_analyzer", "spacy", "torch", "transformers"])}
+    proc = subprocess.run([sys.executable, "-c", CHECK_PROBE], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0 and out.exists(), proc.stderr
+    return json.loads(out.read_text())
+
+
+def test_pii_on_a_table_without_text_loads_no_nlp_library(tmp_path):
+    from sklearn.datasets import load_diabetes
+
+    res = probe_pii(tmp_path, load_diabetes(as_frame=True).frame)  # age, sex (coded), bmi ... all numeric
+    assert res["status"] != "error", res["summary"]
+    assert res["loaded"] == [], res["loaded"]
+
+
+def test_pii_with_text_loads_presidio_but_not_transformers(tmp_path):
+    from faker import Faker
+
+    fake = Faker("de_DE")
+    fake.seed_instance(3)
+    frame = pd.DataFrame({"email": [fake.email() for _ in range(60)], "score": range(60)})
+    res = probe_pii(tmp_path, frame)
+    assert res["status"] != "error", res["summary"]
+    assert "email" in res["subjects"]  # Presidio still finds the addresses
+    assert "presidio_analyzer" in res["loaded"] and "transformers" not in res["loaded"], res["loaded"]

@@ -131,8 +131,10 @@ def _free_text(col: str, values: list[str], engine, n_rows: int, n_process: int 
 def scan_dataset(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: str | None,
                  rng: np.random.Generator, sensitive: Sequence[str] = (),
                  exclude: Sequence[str] = ()) -> dict[str, Any]:
-    engine = engine_for(cfg, model_spec)
-    results = classify(frame, cfg, engine, rng)
+    columns = text_columns(frame, cfg["ignore_columns"])
+    # Presidio and spaCy (with torch under thinc) load only for a table with text columns
+    engine = engine_for(cfg, model_spec) if columns else None
+    results = classify(frame, cfg, engine, rng, columns) if columns else []
     flagged = [r for r in results if r["kind"] == "structured" or r["rows_with_pii"] > 0]
     pii_cols = {r["column"] for r in flagged}
     qis_declared = cfg["quasi_identifiers"]
@@ -146,7 +148,8 @@ def scan_dataset(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: str
         kan = k_anonymity(frame, qis, int(cfg["k"]), sensitive=lcol)
         chart = class_size_histogram(frame, qis, int(cfg["k"]))
     return {"columns": flagged, "kanon": kan, "chart": chart,
-            "ner_note": ner_note(engine),
+            "ner_note": ner_note(engine) if engine is not None else
+            "No text column, so no named-entity model was needed.",
             "quasi_identifiers": qis,
             "text_columns": [r["column"] for r in results],
             "free_text_columns": [r["column"] for r in results if r["kind"] == "free_text"]}
