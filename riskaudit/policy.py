@@ -141,7 +141,9 @@ def load_policy(spec: Any = "default") -> Policy:
 def _load_file(path: Path, source: str) -> Policy:
     try:
         raw = path.read_bytes()
-        data = yaml.safe_load(raw.decode("utf-8"))
+        # libyaml's safe loader when PyYAML has it: the same documents, 5-10x faster than
+        # the pure-Python one on the built-in policies (0.2 s of every scan)
+        data = yaml.load(raw.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except UnicodeDecodeError:
         raise PolicyError(f"{source}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
