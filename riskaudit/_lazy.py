@@ -14,9 +14,11 @@ from typing import Any
 
 
 class LazyModule:
-    """A stand-in for a module, imported on the first attribute access."""
+    """A stand-in for a module, imported on the first attribute access.
 
-    __slots__ = ("_lazy_name", "_lazy_module")
+    Each attribute read is then kept in the instance's ``__dict__``, so later reads are
+    plain attribute look-ups (``__getattr__`` runs only on a miss), as fast as a module's.
+    """
 
     def __init__(self, name: str):
         object.__setattr__(self, "_lazy_name", name)
@@ -30,7 +32,9 @@ class LazyModule:
         return module
 
     def __getattr__(self, attr: str) -> Any:
-        return getattr(self._load(), attr)
+        value = getattr(self._load(), attr)
+        object.__setattr__(self, attr, value)
+        return value
 
     def __setattr__(self, attr: str, value: Any) -> None:
         raise AttributeError(f"cannot set {attr!r} on the lazily imported module {self._lazy_name!r}")
