@@ -99,6 +99,7 @@ res = run_check(PiiChecker, data=pd.read_csv(os.environ["PROBE_DATA"]))
 heavy = json.loads(os.environ["PROBE_HEAVY"])
 with open(os.environ["PROBE_OUT"], "w") as fh:
     json.dump({"status": res.status.value, "summary": res.summary,
+               "name_detection": res.metrics.get("name_detection"),
                "subjects": sorted(f.subject for f in res.findings if f.status.value != "pass"),
                "loaded": sorted(m for m in heavy if m in sys.modules)}, fh)
 """
@@ -123,7 +124,7 @@ def test_pii_on_a_table_without_text_loads_no_nlp_library(tmp_path):
     assert res["loaded"] == [], res["loaded"]
 
 
-def test_pii_with_text_loads_presidio_but_not_transformers(tmp_path):
+def test_pii_with_structured_text_loads_presidio_but_no_ner_model_nor_transformers(tmp_path):
     from faker import Faker
 
     fake = Faker("de_DE")
@@ -133,3 +134,5 @@ def test_pii_with_text_loads_presidio_but_not_transformers(tmp_path):
     assert res["status"] != "error", res["summary"]
     assert "email" in res["subjects"]  # Presidio still finds the addresses
     assert "presidio_analyzer" in res["loaded"] and "transformers" not in res["loaded"], res["loaded"]
+    # structured columns only: the spaCy named-entity model was not loaded
+    assert res["name_detection"] == "No free-text column, so no named-entity model was needed."
