@@ -160,7 +160,7 @@ class Span:
 
 @contextlib.contextmanager
 def _presidio_without_transformers():
-    """Import Presidio without Hugging Face transformers (1-2 s of imports, 1.5 s measured).
+    """Import Presidio without Hugging Face transformers (about 1 s of imports on two cores).
 
     ``presidio_analyzer`` imports ``transformers`` at import time for its optional
     TransformersNlpEngine, which riskaudit never uses (its recognizer is removed below).
