@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-import yaml
+from riskaudit._lazy import lazy_module
+
+yaml = lazy_module("yaml")  # parsed only when a policy is loaded (not for --help)
 
 from riskaudit.checks.base import Levels, OptionError
 from riskaudit.errors import PolicyError
