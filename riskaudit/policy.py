@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-import yaml
+from riskaudit._lazy import lazy_module
+
+yaml = lazy_module("yaml")  # parsed only when a policy is loaded (not for --help)
 
 from riskaudit.checks.base import Checker, Levels, OptionError
 from riskaudit.errors import PolicyError
@@ -142,7 +144,9 @@ def load_policy(spec: Any = "default") -> Policy:
 def _load_file(path: Path, source: str) -> Policy:
     try:
         raw = path.read_bytes()
-        data = yaml.safe_load(raw.decode("utf-8"))
+        # libyaml's safe loader when PyYAML has it: the same documents, 5-10x faster than
+        # the pure-Python one on the built-in policies (0.2 s of every scan)
+        data = yaml.load(raw.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except UnicodeDecodeError:
         raise PolicyError(f"{source}: not UTF-8 text") from None
     except yaml.YAMLError as exc:

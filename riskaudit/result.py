@@ -10,10 +10,10 @@ import enum
 import hashlib
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-import numpy as np
 
 SCHEMA_VERSION = "1"
 
@@ -52,6 +52,15 @@ class Severity(str, enum.Enum):
         return ["low", "medium", "high", "critical"].index(self.value)
 
 
+class _NoNumpy:
+    """Stands for numpy in :func:`jsonable` while numpy is not imported (matches nothing)."""
+
+    class integer: ...  # noqa: E701
+    class floating: ...  # noqa: E701
+    class bool_: ...  # noqa: E701
+    class ndarray: ...  # noqa: E701
+
+
 def jsonable(value: Any) -> Any:
     """Convert numpy / pandas scalars, tuples, sets and non-finite floats to JSON-safe values.
 
@@ -61,6 +70,8 @@ def jsonable(value: Any) -> Any:
         return value
     if isinstance(value, enum.Enum):
         return value.value
+    # numpy is looked up, not imported: no numpy value exists before numpy is imported
+    np = sys.modules.get("numpy") or _NoNumpy
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return int(value)
     if isinstance(value, (float, np.floating)):

@@ -10,8 +10,9 @@ from datetime import datetime, timezone
 from importlib import metadata
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
-import numpy as np
-import pandas as pd
+from riskaudit._lazy import lazy_module
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 from riskaudit import _scope
 from riskaudit._version import __version__

@@ -59,7 +59,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, MutableMapping, Sequence
 
-import numpy as np
+from riskaudit._lazy import lazy_module
+np = lazy_module("numpy")
 
 from riskaudit.errors import CheckerError, PluginError
 from riskaudit.result import Finding, Severity, Status

@@ -33,13 +33,15 @@ The model is never left in a changed mode, thread count or device.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import sys
 import time
 from typing import Any
 
-import numpy as np
+from riskaudit._lazy import lazy_module
+np = lazy_module("numpy")
 
 from riskaudit._scope import torch_threads
 from riskaudit.checks.base import Checker, CheckOutput, Kind, Need, Option
@@ -182,8 +184,11 @@ class ConsistencyChecker(Checker):
                                {"skipped": {"all": "the evaluation data has no rows"}})
         n = min(int(self.config["sample_size"]), n_all)
         rows = np.sort(ctx.rng("subset").choice(n_all, size=n, replace=False))
-        x_all = ctx.model_inputs(ds)
-        x = x_all.iloc[rows].reset_index(drop=True) if hasattr(x_all, "iloc") else np.asarray(x_all)[rows]
+        # only the subset's model inputs are built (not a float32 copy of every row)
+        sub = dataclasses.replace(ds, frame=ds.frame.iloc[rows].reset_index(drop=True),
+                                  array=None if ds.array is None else ds.array[rows])
+        x = ctx.model_inputs(sub)
+        x = x if hasattr(x, "iloc") else np.asarray(x)
         comp_cfg = self.config["composition_batch_size"]
         extra = {min(int(comp_cfg), n)} if comp_cfg else set()
         sizes = sorted({min(int(b), n) for b in self.config["batch_sizes"]} | {1, n} | extra)

@@ -311,3 +311,113 @@ def test_images_use_the_penultimate_layer_of_a_torch_model_and_restore_its_mode(
     assert mv.evidence["dimensions"] == 16 and mv.status == Status.FAIL
     assert net.training is True
     assert [f.kind for f in res.findings if f.kind == "prediction_drift"] == ["prediction_drift"]
+
+
+# ------------------------------------------------------------------ scipy directly, alibi-detect as the oracle
+def _shifted_halves(cancer):
+    """The breast-cancer table split in two random halves; three columns of the second moved."""
+    x = cancer.drop(columns="target").to_numpy(np.float64)
+    order = np.random.default_rng(0).permutation(len(x))
+    ref, cur = x[order[:284]], x[order[284:]].copy()
+    cur[:, [0, 5, 9]] += 0.3 * ref[:, [0, 5, 9]].std(axis=0)
+    return ref, cur
+
+
+def _codes(cancer):
+    """Integer-coded categories from real columns: quartiles, a two-level column (Yates'
+    correction), the diagnosis, and a level seen only in the current half."""
+    x = cancer.drop(columns="target")
+    cols = [pd.qcut(x[c], 4, labels=False).to_numpy() for c in ("mean radius", "mean texture", "worst area")]
+    cols += [(x["mean smoothness"] > x["mean smoothness"].median()).to_numpy(int), cancer["target"].to_numpy()]
+    codes = np.column_stack(cols).astype(np.int64)
+    order = np.random.default_rng(1).permutation(len(codes))
+    ref, cur = codes[order[:300]].copy(), codes[order[300:]].copy()
+    ref[ref[:, 2] == 3, 2] = 2  # level 3 of 'worst area' only in the current half
+    return ref, cur
+
+
+def test_per_feature_ks_equals_alibi_detect_ksdrift(cancer):
+    from alibi_detect.cd import KSDrift
+
+    from riskaudit.checks.drift import stats
+
+    ref, cur = _shifted_halves(cancer)
+    p, d = stats.ks_pvalues(ref, cur)
+    out = KSDrift(ref.astype(np.float32), p_val=0.05).predict(cur.astype(np.float32), drift_type="feature")["data"]
+    np.testing.assert_allclose(p, out["p_val"], rtol=1e-6, atol=0)
+    np.testing.assert_allclose(d, out["distance"], rtol=1e-6, atol=0)
+    assert (p[[0, 5, 9]] < 0.05).all() and p.min() < 1e-3 < p.max()  # the moved columns are among the small ones
+    # one column each (how the checker calls it for a label or a prediction) gives the same figures
+    p1, d1 = stats.ks_pvalues(ref[:, 3:4], cur[:, 3:4])
+    assert p1[0] == p[3] and d1[0] == d[3]
+
+
+def test_per_feature_chi2_equals_alibi_detect_chisquaredrift(cancer):
+    from alibi_detect.cd import ChiSquareDrift
+
+    from riskaudit.checks.drift import stats
+
+    ref, cur = _codes(cancer)
+    ks = [int(max(ref[:, f].max(), cur[:, f].max())) + 1 for f in range(ref.shape[1])]
+    p, d = stats.chi2_pvalues(ref, cur, ks)
+    det = ChiSquareDrift(ref, p_val=0.05, categories_per_feature={f: k for f, k in enumerate(ks)})
+    out = det.predict(cur, drift_type="feature")["data"]
+    np.testing.assert_allclose(p, out["p_val"], rtol=1e-6, atol=0)
+    np.testing.assert_allclose(d, out["distance"], rtol=1e-6, atol=0)
+    assert p[2] < 1e-6  # the level only the current half has
+    # edge cases alibi-detect cannot take: one category in all, an unused declared level
+    one = np.zeros((50, 1), np.int64)
+    assert stats.chi2_pvalues(one, one, [1])[0][0] == 1.0
+    p_extra, d_extra = stats.chi2_pvalues(ref[:, :1], cur[:, :1], [ks[0] + 2])
+    assert p_extra[0] == p[0] and d_extra[0] == d[0]
+
+
+def test_fdr_fisher_and_cvm_equal_alibi_detect(cancer):
+    from alibi_detect.cd import CVMDrift, FETDrift
+    from alibi_detect.utils.statstest import fdr
+
+    from riskaudit.checks.drift import stats
+
+    ref, cur = _shifted_halves(cancer)
+    p, _ = stats.ks_pvalues(ref, cur)
+    for q in (0.05, 1e-12):  # some below their cut-off, then none
+        below, thr = fdr(p, q_val=q)
+        ours = stats.fdr_threshold(p, q)
+        assert ours[0] == bool(below)
+        assert ours[1] == pytest.approx(float(thr if below else thr[0]), rel=1e-12)
+    assert stats.corrected_threshold(p, 0.05, "fdr") == pytest.approx(float(fdr(p, q_val=0.05)[1]), rel=1e-12)
+
+    err_ref = (cancer["mean radius"].to_numpy()[:284] > 15).astype(np.int64)
+    err_cur = (cancer["mean radius"].to_numpy()[284:] > 14).astype(np.int64)
+    oracle = FETDrift(err_ref.reshape(-1, 1), p_val=0.05, alternative="greater").predict(err_cur.reshape(-1, 1))
+    assert stats.fet_errors(err_ref, err_cur) == pytest.approx(float(oracle["data"]["p_val"][0]), rel=1e-9)
+
+    loss_ref, loss_cur = ref[:, 0] ** 2 / 100, cur[:, 0] ** 2 / 100
+    oracle = CVMDrift(loss_ref.astype(np.float32).reshape(-1, 1), p_val=0.05).predict(
+        loss_cur.astype(np.float32).reshape(-1, 1))
+    assert stats.cvm_losses(loss_ref, loss_cur) == pytest.approx(float(oracle["data"]["p_val"][0]), rel=1e-6)
+
+
+def test_multivariate_none_never_imports_alibi_detect(cancer, tmp_path):
+    """A fresh interpreter runs the whole drift check with the multivariate test off."""
+    import subprocess
+    import sys
+
+    x = cancer.drop(columns="target")
+    x.iloc[:284].to_csv(tmp_path / "ref.csv", index=False)
+    shifted = x.iloc[284:].copy()
+    shifted["mean radius"] += 2.0
+    shifted.to_csv(tmp_path / "cur.csv", index=False)
+    code = (
+        "import sys\n"
+        "from riskaudit.checks.drift import DriftChecker\n"
+        "from riskaudit.testing import run_check\n"
+        f"res = run_check(DriftChecker, data={str(tmp_path / 'cur.csv')!r}, reference={str(tmp_path / 'ref.csv')!r},\n"
+        "                options={'drift': {'multivariate_method': 'none'}})\n"
+        "print(res.status.value, sorted(f.subject for f in res.findings if f.status.value != 'pass'))\n"
+        "print('alibi_detect' in sys.modules, 'torch' in sys.modules)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    status_line, modules_line = proc.stdout.strip().splitlines()[-2:]
+    assert "mean radius" in status_line and not status_line.startswith("error"), status_line
+    assert modules_line == "False False", proc.stdout

@@ -412,3 +412,44 @@ def test_output_width_mismatch_is_a_clear_error():
     with pytest.raises(InputError, match="gives 2 scores per row, but there are 3 classes"):
         run_check(RobustnessChecker, data=d.frame, model=torch.nn.Linear(4, 2), target="target",
                   task="classification", device="cpu")
+
+
+def test_large_data_statistics_from_seeded_samples_stated_in_the_report(cancer):
+    """Clean accuracy on a sample of the evaluation rows, feature statistics on a sample of the
+    reference rows; both agree with scikit-learn / numpy computed on exactly those rows."""
+    from sklearn.metrics import accuracy_score
+
+    import copy
+
+    df, feats, model = cancer
+    model = copy.deepcopy(model).eval()  # the fixture's model stays in training mode
+    cls, box = _capturing()
+    opts = {"robustness": {"samples": 40, "tabular_epsilons": [0.2], "evaluation_rows": 120,
+                           "reference_rows": 150}}
+    data, ref = df.iloc[300:], df.iloc[:300]
+    res = run_check(cls, data=data, reference=ref, model=model, target="diagnosis", features=feats,
+                    ids=["patient_id"], sensitive=["sex"], task="classification", device="cpu", options=opts)
+    assert res.status != Status.ERROR, res.summary
+    space = box["checker"].last_space
+    assert res.metrics["evaluation_rows"] == {"used": 120, "of": len(data), "sampled": True}
+    assert res.metrics["reference_rows_for_statistics"] == {"used": 150, "of": 300, "sampled": True}
+    assert f"120 of the {len(data)} evaluation rows" in res.summary and "150 of 300 reference rows" in res.summary
+    rows = space.rows
+    assert len(rows) == len(set(rows.tolist())) == 120 and rows.max() < len(data)
+    assert np.array_equal(space.x_raw, data[feats].to_numpy(np.float64)[rows])  # the sampled rows, in order
+    with torch.no_grad():
+        pred = model(torch.as_tensor(space.x_raw, dtype=torch.float32)).argmax(1).numpy()
+    oracle = accuracy_score(data["diagnosis"].to_numpy()[rows], pred)
+    assert res.metrics["clean_accuracy"] == pytest.approx(oracle, abs=1e-4)
+    # the scale is the standard deviation of 150 of the reference rows: between the extremes
+    # of any 150 rows, and within sampling error of the full reference's
+    full = ref[feats].to_numpy(np.float64)
+    mutable = space.mutable
+    assert np.all(space.raw_lo >= full.min(0)) and np.all(space.raw_hi <= full.max(0))
+    rel = np.abs(space.scale[mutable] / full.std(0)[mutable] - 1)
+    assert np.median(rel) < 0.15  # SE of an SD from 150 rows is about 6%
+    # below the limits nothing is sampled and the report says nothing about samples
+    small = run_check(RobustnessChecker, data=data, reference=ref, model=model, target="diagnosis",
+                      features=feats, ids=["patient_id"], sensitive=["sex"], task="classification", device="cpu",
+                      options={"robustness": {"samples": 40, "tabular_epsilons": [0.2]}})
+    assert small.metrics["evaluation_rows"]["sampled"] is False and "sample of" not in small.summary

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import pandas as pd
+from riskaudit._lazy import lazy_module
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, Kind, Need, Option, OptionError
 from riskaudit.checks.data_validity import expectations as gxs
 from riskaudit.checks.data_validity import images as img
-from riskaudit.checks.data_validity import rows as rw
+rw = lazy_module("riskaudit.checks.data_validity.rows")
 from riskaudit.data import ARRAY_FEATURE
 from riskaudit.masking import safe_example
 from riskaudit.result import Finding, Severity, Status

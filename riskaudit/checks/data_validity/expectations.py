@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-import numpy as np
-import pandas as pd
+from riskaudit._lazy import lazy_module
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 from riskaudit import _scope
 from riskaudit.errors import InputError

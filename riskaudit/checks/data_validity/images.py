@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hashlib
 
-import numpy as np
-import pandas as pd
+from riskaudit._lazy import lazy_module
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 
 def is_image_like(ds) -> bool:

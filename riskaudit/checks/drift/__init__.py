@@ -2,7 +2,8 @@
 
 Compares the current dataset (``--data``) with the reference (``--reference``) and, for
 model drift, the current scan's operational figures with an earlier report
-(``--baseline``). Every hypothesis test is alibi-detect's (see :mod:`.stats`).
+(``--baseline``). The multivariate tests are alibi-detect's, the per-feature tests the scipy
+functions alibi-detect wraps (see :mod:`.stats`).
 
 A feature (or the prediction / label distribution) is graded on its *effect size* — the
 Wasserstein distance in reference standard deviations for numbers, sqrt(PSI) for
@@ -18,8 +19,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import pandas as pd
+from riskaudit._lazy import lazy_module
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 from riskaudit.checks.base import Checker, CheckContext, CheckOutput, Kind, Need, Option
 from riskaudit.masking import safe_example

@@ -22,7 +22,8 @@ from __future__ import annotations
 import time
 from typing import Any, Mapping, Sequence
 
-import numpy as np
+from riskaudit._lazy import lazy_module
+np = lazy_module("numpy")
 
 VERSION = 1
 

@@ -1,10 +1,15 @@
 """Statistical helpers of the drift checker.
 
-The hypothesis tests are alibi-detect's (KSDrift, ChiSquareDrift, CVMDrift, FETDrift,
-MMDDrift with the pytorch backend, ClassifierDrift with the sklearn backend); this module
-only prepares their inputs, computes effect sizes (population stability index,
-Wasserstein distance in reference standard deviations, Jensen-Shannon distance) and keeps
-alibi-detect from touching global state.
+The multivariate tests are alibi-detect's (MMDDrift with the pytorch backend,
+ClassifierDrift with the sklearn backend), imported only when a multivariate test runs:
+``import alibi_detect`` loads every detector, torch and transformers (about 4.6 s on two
+cores). The per-feature tests call the scipy functions alibi-detect's KSDrift,
+ChiSquareDrift, CVMDrift and FETDrift wrap (``ks_2samp`` asymptotic, ``chi2_contingency``,
+``cramervonmises_2samp``, ``fisher_exact``) with the same inputs, dtypes and corrections;
+tests/checks/test_drift.py keeps those detectors as the oracle (figures equal). This module
+also computes effect sizes (population stability index, Wasserstein distance in reference
+standard deviations, Jensen-Shannon distance) and keeps alibi-detect from touching global
+state.
 
 Random state: alibi-detect's MMD permutation test draws from torch's *global* generator
 (``torch.randperm``). :func:`torch_rng_scope` forks that generator
@@ -19,8 +24,9 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-import numpy as np
-import pandas as pd
+from riskaudit._lazy import lazy_module
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 from riskaudit import _scope
 
@@ -102,24 +108,52 @@ def categorical_effects(ref_codes: np.ndarray, cur_codes: np.ndarray, k: int) ->
 # ----------------------------------------------------------------------------- tests
 
 def ks_pvalues(ref: np.ndarray, cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column two-sample KS (alibi-detect KSDrift): p-values and statistics."""
-    from alibi_detect.cd import KSDrift
+    """Per-column two-sample KS, as alibi-detect's KSDrift computes it: float32 inputs,
+    scipy's asymptotic ``ks_2samp``, float32 results. Returns p-values and statistics."""
+    from scipy.stats import ks_2samp
 
-    with quiet():
-        det = KSDrift(np.asarray(ref, np.float32), p_val=0.05)
-        out = det.predict(np.asarray(cur, np.float32), drift_type="feature")["data"]
-    return np.atleast_1d(out["p_val"]).astype(float), np.atleast_1d(out["distance"]).astype(float)
+    r = np.asarray(ref, np.float32).reshape(len(ref), -1)
+    c = np.asarray(cur, np.float32).reshape(len(cur), -1)
+    p_val = np.zeros(r.shape[1], dtype=np.float32)
+    dist = np.zeros_like(p_val)
+    for f in range(r.shape[1]):
+        res = ks_2samp(r[:, f], c[:, f], alternative="two-sided", method="asymp")
+        dist[f], p_val[f] = res.statistic, res.pvalue
+    return p_val.astype(float), dist.astype(float)
 
 
 def chi2_pvalues(ref_codes: np.ndarray, cur_codes: np.ndarray, ks: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column chi-squared (alibi-detect ChiSquareDrift) on integer-coded categories."""
-    from alibi_detect.cd import ChiSquareDrift
+    """Per-column chi-squared on integer-coded categories (``0 .. k-1``), as alibi-detect's
+    ChiSquareDrift computes it: scipy's ``chi2_contingency`` (Yates' correction when there
+    are two categories) on the 2 x k table of counts, float32 results. A category seen in
+    neither sample is left out of the table (alibi-detect would fail on its zero column)."""
+    from scipy.stats import chi2_contingency
 
-    cats = {i: int(k) for i, k in enumerate(ks)}
-    with quiet():
-        det = ChiSquareDrift(np.asarray(ref_codes, np.int64), p_val=0.05, categories_per_feature=cats)
-        out = det.predict(np.asarray(cur_codes, np.int64), drift_type="feature")["data"]
-    return np.atleast_1d(out["p_val"]).astype(float), np.atleast_1d(out["distance"]).astype(float)
+    r = np.asarray(ref_codes, np.int64).reshape(len(ref_codes), -1)
+    c = np.asarray(cur_codes, np.int64).reshape(len(cur_codes), -1)
+    p_val = np.zeros(r.shape[1], dtype=np.float32)
+    dist = np.zeros_like(p_val)
+    for f, k in enumerate(ks):
+        k = max(int(k), int(r[:, f].max(initial=-1)) + 1, int(c[:, f].max(initial=-1)) + 1)
+        table = np.vstack([np.bincount(r[:, f], minlength=k), np.bincount(c[:, f], minlength=k)])
+        table = table[:, table.sum(axis=0) > 0]
+        if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():  # one category, or an empty sample
+            dist[f], p_val[f] = 0.0, 1.0
+            continue
+        res = chi2_contingency(table)
+        dist[f], p_val[f] = res.statistic, res.pvalue
+    return p_val.astype(float), dist.astype(float)
+
+
+def fdr_threshold(p_values: np.ndarray, q_val: float) -> tuple[bool, float]:
+    """Benjamini-Hochberg, as alibi-detect's ``utils.statstest.fdr``: whether any sorted
+    p-value is below its cut-off ``q * i / n``, and the largest cut-off that holds (the
+    smallest one when none does)."""
+    p = np.sort(np.asarray(p_values, float))
+    n = len(p)
+    cuts = q_val * (np.arange(n) + 1) / n
+    below = np.flatnonzero(p < cuts)
+    return (True, float(cuts[below.max()])) if len(below) else (False, float(cuts[0]))
 
 
 def corrected_threshold(p_values: np.ndarray, alpha: float, correction: str) -> float:
@@ -131,11 +165,8 @@ def corrected_threshold(p_values: np.ndarray, alpha: float, correction: str) -> 
         return alpha
     if correction == "bonferroni":
         return alpha / len(p)
-    from alibi_detect.utils.statstest import fdr
-
-    with quiet():
-        below, thr = fdr(p, q_val=alpha)
-    # alibi returns the largest BH cut-off that holds (or the smallest one when none does)
+    below, thr = fdr_threshold(p, alpha)
+    # the largest BH cut-off that holds (or just under the smallest one when none does)
     return float(thr) if below else float(alpha / len(p)) * 0.999999
 
 
@@ -179,23 +210,23 @@ def classifier_test(x_ref: np.ndarray, x_cur: np.ndarray, cat_mask: np.ndarray, 
 
 
 def fet_errors(err_ref: np.ndarray, err_cur: np.ndarray) -> float:
-    """alibi-detect FETDrift: is the current error indicator (1 = wrong) more often 1?"""
-    from alibi_detect.cd import FETDrift
+    """Is the current error indicator (1 = wrong) more often 1? Fisher's exact test, one-sided,
+    on the table alibi-detect's FETDrift builds (scipy's ``fisher_exact``)."""
+    from scipy.stats import fisher_exact
 
-    with quiet():
-        det = FETDrift(np.asarray(err_ref, np.int64).reshape(-1, 1), p_val=0.05, alternative="greater")
-        out = det.predict(np.asarray(err_cur, np.int64).reshape(-1, 1))["data"]
-    return float(np.atleast_1d(out["p_val"])[0])
+    r, c = np.asarray(err_ref, np.int64).ravel(), np.asarray(err_cur, np.int64).ravel()
+    table = np.array([[c.sum(), r.sum()], [len(c) - c.sum(), len(r) - r.sum()]])
+    return float(fisher_exact(table, alternative="greater").pvalue)
 
 
 def cvm_losses(loss_ref: np.ndarray, loss_cur: np.ndarray) -> float:
-    """alibi-detect CVMDrift on per-sample losses (regression)."""
-    from alibi_detect.cd import CVMDrift
+    """Cramér-von Mises two-sample test on per-sample losses (regression), as alibi-detect's
+    CVMDrift computes it: float32 inputs, scipy's ``cramervonmises_2samp``, a float32 p-value."""
+    from scipy.stats import cramervonmises_2samp
 
-    with quiet():
-        det = CVMDrift(np.asarray(loss_ref, np.float32).reshape(-1, 1), p_val=0.05)
-        out = det.predict(np.asarray(loss_cur, np.float32).reshape(-1, 1))["data"]
-    return float(np.atleast_1d(out["p_val"])[0])
+    res = cramervonmises_2samp(np.asarray(loss_ref, np.float32).ravel(),
+                               np.asarray(loss_cur, np.float32).ravel(), method="auto")
+    return float(np.float32(res.pvalue))
 
 
 # ----------------------------------------------------------------------------- charts

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-import pandas as pd
+from riskaudit._lazy import lazy_module
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 from riskaudit.checks.base import (Checker, CheckContext, CheckOutput, CheckSkipped, Kind, Need,
                                    Option, OptionError)
 from riskaudit.errors import CheckerError
 from riskaudit.result import Severity, Status
 
-from . import _counts as C
+C = lazy_module("riskaudit.checks.fairness._counts")
 
 MISSING = "(missing)"
 MAX_GROUPS = 50

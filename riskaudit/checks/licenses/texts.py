@@ -15,7 +15,6 @@ import os
 import re
 from dataclasses import dataclass
 
-from license_expression import ExpressionError
 
 from riskaudit.checks.licenses.spdx import licensing, spdx_data_dir, spdx_records
 
@@ -33,6 +32,8 @@ def shingles(text: str) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=1)
 def _index() -> tuple[tuple[str, frozenset[str]], ...]:
+    from license_expression import ExpressionError
+
     out = []
     seen = set()
     base = spdx_data_dir()

@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
+import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -169,6 +171,28 @@ class Span:
     score: float
 
 
+@contextlib.contextmanager
+def _presidio_without_transformers():
+    """Import Presidio without Hugging Face transformers (about 1 s of imports on two cores).
+
+    ``presidio_analyzer`` imports ``transformers`` at import time for its optional
+    TransformersNlpEngine, which riskaudit never uses (its recognizer is removed below).
+    Presidio treats a failed import as "not installed", so while Presidio is first imported
+    ``sys.modules["transformers"]`` is ``None`` (an import of it raises ImportError); the
+    entry is removed afterwards. Left alone when either is already imported. Presidio
+    imported this way in a process cannot build its transformers NLP engine there.
+    """
+    if "transformers" in sys.modules or "presidio_analyzer" in sys.modules:
+        yield
+        return
+    sys.modules["transformers"] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if "transformers" in sys.modules and sys.modules["transformers"] is None:
+            del sys.modules["transformers"]
+
+
 class Engine:
     """A tuned Presidio analyzer. Build with :func:`get_engine` (cached per model)."""
 
@@ -179,7 +203,8 @@ class Engine:
                  ignored: Sequence[str] = DEFAULT_IGNORED,
                  phone_regions: Sequence[str] = ("US", "GB", "DE", "FR")):
         self._tld = offline_extractor()
-        with offline_scope(self._tld):
+        with offline_scope(self._tld), warnings.catch_warnings(), _presidio_without_transformers():
+            warnings.simplefilter("ignore")
             from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerRegistry
             from presidio_analyzer.nlp_engine import NerModelConfiguration, NoOpNlpEngine, SpacyNlpEngine
             from presidio_analyzer import Pattern, PatternRecognizer

@@ -30,6 +30,43 @@ def engine_for(cfg: Mapping[str, Any], model_spec: str | None):
                       tuple(cfg["phone_regions"]))
 
 
+class TextEngines:
+    """Presidio's pattern recognizers for structured columns; the spaCy named-entity model
+    loads only when a free-text column is analysed (a table of codes and categories never
+    pays for it). Structured verdicts do not use the NER model either way."""
+
+    def __init__(self, cfg: Mapping[str, Any], model_spec: str | None):
+        self.cfg, self.model_spec = cfg, model_spec
+        self._patterns = self._ner = None
+
+    def analyze_value(self, value: str, threshold: float = 0.3):
+        if self._patterns is None:
+            self._patterns = self._ner or engine_for(self.cfg, "off")
+        return self._patterns.analyze_value(value, threshold)
+
+    @property
+    def ner(self):
+        if self._ner is None:
+            self._ner = engine_for(self.cfg, self.model_spec)
+        return self._ner
+
+    def analyze_texts(self, texts, **kw):
+        return self.ner.analyze_texts(texts, **kw)
+
+    @property
+    def has_ner(self) -> bool:
+        return self.ner.has_ner
+
+    @property
+    def model_note(self) -> str:
+        return self.ner.model_note
+
+    def note(self) -> str:
+        if self._ner is None:
+            return "No free-text column, so no named-entity model was needed."
+        return ner_note(self._ner)
+
+
 def text_columns(frame: pd.DataFrame, ignore: Sequence[str] = ()) -> list[str]:
     out = []
     for col in frame.columns:
@@ -131,8 +168,10 @@ def _free_text(col: str, values: list[str], engine, n_rows: int, n_process: int 
 def scan_dataset(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: str | None,
                  rng: np.random.Generator, sensitive: Sequence[str] = (),
                  exclude: Sequence[str] = ()) -> dict[str, Any]:
-    engine = engine_for(cfg, model_spec)
-    results = classify(frame, cfg, engine, rng)
+    columns = text_columns(frame, cfg["ignore_columns"])
+    # Presidio and spaCy (with torch under thinc) load only for a table with text columns
+    engine = TextEngines(cfg, model_spec) if columns else None
+    results = classify(frame, cfg, engine, rng, columns) if columns else []
     flagged = [r for r in results if r["kind"] == "structured" or r["rows_with_pii"] > 0]
     pii_cols = {r["column"] for r in flagged}
     qis_declared = cfg["quasi_identifiers"]
@@ -146,7 +185,8 @@ def scan_dataset(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: str
         kan = k_anonymity(frame, qis, int(cfg["k"]), sensitive=lcol)
         chart = class_size_histogram(frame, qis, int(cfg["k"]))
     return {"columns": flagged, "kanon": kan, "chart": chart,
-            "ner_note": ner_note(engine),
+            "ner_note": engine.note() if engine is not None else
+            "No text column, so no named-entity model was needed.",
             "quasi_identifiers": qis,
             "text_columns": [r["column"] for r in results],
             "free_text_columns": [r["column"] for r in results if r["kind"] == "free_text"]}

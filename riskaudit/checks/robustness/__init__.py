@@ -27,7 +27,8 @@ so two scans give the same numbers and no caller sees its global random state ch
 from __future__ import annotations
 
 import math
-import numpy as np
+from riskaudit._lazy import lazy_module
+np = lazy_module("numpy")
 
 from riskaudit._scope import torch_threads
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, CheckSkipped, Kind, Need, Option
@@ -35,7 +36,7 @@ from riskaudit.result import Severity, Status
 
 from riskaudit.checks.robustness._attacks import (BLACK_BOX, WHITE_BOX, AttackRun, BlackBoxTarget,
                                                   WhiteBoxTarget, run_attack)
-from riskaudit.checks.robustness._space import Space, build_space
+from riskaudit.checks.robustness._space import Space, build_space, sample_rows
 
 __all__ = ["RobustnessChecker"]
 
@@ -85,6 +86,12 @@ class RobustnessChecker(Checker):
                              "own setting for images. The previous setting is restored.", type=int, minimum=0,
                           maximum=1024),
         "examples": Option(3, "adversarial image examples shown in the report", type=int, minimum=0, maximum=20),
+        "evaluation_rows": Option(20000, "clean accuracy is measured, and the attacked samples drawn, on a seeded "
+                                         "sample of at most this many evaluation rows (0: every row); the report "
+                                         "says when it sampled", type=int, minimum=0),
+        "reference_rows": Option(100000, "feature statistics (mean, standard deviation, valid range) from a seeded "
+                                         "sample of at most this many reference rows (0: every row)",
+                                 type=int, minimum=0),
     }
     kinds = {
         "adversarial_accuracy": Kind(
@@ -106,7 +113,10 @@ class RobustnessChecker(Checker):
         if len(classes) < 2:
             raise CheckSkipped("the model has fewer than two classes, so no prediction can be flipped.")
         ds = ctx.data
-        space = build_space(ctx, immutable=cfg["immutable"], categorical=cfg["categorical"])
+        n_all = len(ds.array) if ds.array is not None and list(ctx.features) == ["x"] else len(ds.frame)
+        rows = sample_rows(ctx.rng("evaluation"), n_all, cfg["evaluation_rows"])
+        space = build_space(ctx, immutable=cfg["immutable"], categorical=cfg["categorical"], rows=rows,
+                            reference_rows=cfg["reference_rows"])
         white = ctx.model.module is not None
         attacks = [a.lower() for a in cfg["white_box_attacks" if white else "black_box_attacks"]]
         allowed = WHITE_BOX if white else BLACK_BOX
@@ -124,6 +134,8 @@ class RobustnessChecker(Checker):
             raise CheckSkipped("the policy's epsilon sweep holds no positive epsilon.")
 
         y_all = ctx.label_indices(ds)
+        if rows is not None:
+            y_all = y_all[rows]
         usable = (y_all >= 0) & space.finite_rows
         if not usable.any():
             raise CheckSkipped("no evaluation row has a known label and finite feature values.")
@@ -238,9 +250,20 @@ class RobustnessChecker(Checker):
                    "epsilon_unit": space.eps_unit, "norm": cfg["norm"], "partial": partial,
                    "attacks": [r.name for r in runs], "immutable_features": list(space.frozen_names),
                    "integer_features": list(space.integer_names), "charts": [curve],
+                   "evaluation_rows": {"used": int(len(space.x_raw)), "of": int(space.evaluation_total),
+                                       "sampled": space.rows is not None},
+                   "reference_rows_for_statistics": (
+                       {"used": space.reference_sample[0], "of": space.reference_sample[1], "sampled": True}
+                       if space.reference_sample else {"sampled": False}),
                    "seconds": {r.name: round(r.seconds, 3) for r in runs}}
-        return CheckOutput(findings=out, summary=self._summary(runs, worst, clean_acc, lv, space, judged, partial),
-                           metrics=metrics)
+        summary = self._summary(runs, worst, clean_acc, lv, space, judged, partial)
+        if space.rows is not None:
+            summary += (f" Clean accuracy was measured, and the attacked samples drawn, on a seeded sample of "
+                        f"{len(space.x_raw):,} of the {space.evaluation_total:,} evaluation rows.")
+        if space.reference_sample:
+            summary += (f" Feature scales and ranges come from a seeded sample of {space.reference_sample[0]:,} "
+                        f"of {space.reference_sample[1]:,} reference rows.")
+        return CheckOutput(findings=out, summary=summary, metrics=metrics)
 
     @staticmethod
     def _summary(runs, worst, clean_acc, lv, space, judged, partial):
@@ -327,7 +350,7 @@ def image_examples(space: Space, run: AttackRun, eps: float, subset, classes, li
         orig = (x0[i].mean(axis=0) - lo) / (hi - lo)
         adv = (xa[i].mean(axis=0) - lo) / (hi - lo)
         pert = 0.5 + 0.5 * (xa[i] - x0[i]).mean(axis=0) / max(eps, 1e-12)
-        row = int(subset[res.indices[i]]) if res.indices is not None else int(i)
+        row = space.row_number(int(subset[res.indices[i]]) if res.indices is not None else int(i))
         for caption, pix in ((f"row {row}: original, label {classes[y0[i]]}", orig),
                              (f"row {row}: perturbation (epsilon {space.eps_label(eps)}, scaled)", pert),
                              (f"row {row}: adversarial, predicted {classes[ya[i]]}", adv)):

@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+from riskaudit._lazy import lazy_module
+np = lazy_module("numpy")
 
 from riskaudit._scope import global_rngs
 from riskaudit.errors import CheckerError

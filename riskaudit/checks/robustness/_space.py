@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-import pandas as pd
+from riskaudit._lazy import lazy_module
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 from riskaudit.checks.base import CheckSkipped
 
@@ -42,6 +43,16 @@ class Space:
     integer_names: tuple[str, ...] = ()
     image_range: tuple[float, float] = (0.0, 1.0)
     frame_columns: dict[str, Any] = field(default_factory=dict)
+    rows: np.ndarray | None = None
+    """Evaluation row numbers of ``x_raw`` when it holds a seeded sample (None: every row)."""
+    evaluation_total: int = 0
+    """Evaluation rows in the dataset (``len(x_raw)`` unless sampled)."""
+    reference_sample: tuple[int, int] | None = None
+    """(rows used, rows in the reference) when the feature statistics come from a sample."""
+
+    def row_number(self, i: int) -> int:
+        """The evaluation data's row number of position ``i`` of ``x_raw``."""
+        return int(self.rows[i]) if self.rows is not None else int(i)
 
     @property
     def eps_unit(self) -> str:
@@ -102,11 +113,26 @@ class Space:
         return np.abs(d).max(axis=1) if norm == np.inf else np.linalg.norm(d, axis=1)
 
 
-def build_space(ctx, *, immutable, categorical) -> Space:
+def sample_rows(rng: np.random.Generator, n: int, limit: int) -> np.ndarray | None:
+    """Sorted seeded sample of ``limit`` of ``n`` row numbers; None when every row is used."""
+    if not limit or n <= limit:
+        return None
+    return np.sort(rng.choice(n, size=int(limit), replace=False))
+
+
+def build_space(ctx, *, immutable, categorical, rows: np.ndarray | None = None,
+                reference_rows: int = 0) -> Space:
+    """The perturbation space of the evaluation rows ``rows`` (None: all of them).
+
+    The feature statistics (mean, standard deviation, valid range, binary and integer
+    features) need only a sample: with ``reference_rows`` > 0 they come from a seeded sample
+    of at most that many reference rows (``Space.reference_sample`` says how many).
+    """
     ds = ctx.data
     feats = list(ctx.features)
     if ds.array is not None and ds.array.ndim > 2 and feats == ["x"]:
-        x = np.asarray(ds.array, dtype=np.float32)
+        total = len(ds.array)
+        x = np.asarray(ds.array if rows is None else ds.array[rows], dtype=np.float32)
         finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
         vals = x[finite]
         vmin = float(vals.min()) if vals.size else 0.0
@@ -118,8 +144,9 @@ def build_space(ctx, *, immutable, categorical) -> Space:
         else:
             lo, hi = vmin, vmax if vmax > vmin else vmin + 1.0
         return Space(images=True, x_raw=x, x_scaled=x, finite_rows=finite, lo=lo, hi=hi,
-                     image_range=(lo, hi))
-    frame = ds.frame[feats]
+                     image_range=(lo, hi), rows=rows, evaluation_total=total)
+    total = len(ds.frame)
+    frame = ds.frame[feats] if rows is None else ds.frame.iloc[rows][feats]
     non_numeric = [c for c in feats if not (pd.api.types.is_numeric_dtype(frame[c])
                                             or pd.api.types.is_bool_dtype(frame[c]))]
     if non_numeric:
@@ -129,9 +156,11 @@ def build_space(ctx, *, immutable, categorical) -> Space:
     # feature scales from held-out reference data, else the training data, else the data itself
     ref_ds = next((d for d in (ctx.reference, ctx.train)
                    if d is not None and all(d.has_column(c) for c in feats)), ds)
-    rframe = ref_ds.frame[feats]
+    ref_rows = sample_rows(ctx.rng("space"), len(ref_ds.frame), reference_rows)
+    rframe = ref_ds.frame[feats] if ref_rows is None else ref_ds.frame.iloc[ref_rows][feats]
+    reference_sample = None if ref_rows is None else (len(ref_rows), len(ref_ds.frame))
     if any(not (pd.api.types.is_numeric_dtype(rframe[c]) or pd.api.types.is_bool_dtype(rframe[c])) for c in feats):
-        ref_ds, rframe = ds, frame
+        ref_ds, rframe, reference_sample = ds, frame, None
     r = rframe.to_numpy(dtype=np.float64, na_value=np.nan)
     r = r[np.isfinite(r).all(axis=1)]
     if len(r) == 0:
@@ -163,6 +192,7 @@ def build_space(ctx, *, immutable, categorical) -> Space:
     hi = np.where(hi > lo, hi, lo + 1.0).astype(np.float32)
     return Space(images=False, x_raw=x, x_scaled=x_scaled, finite_rows=finite, lo=lo, hi=hi,
                  shift=shift, scale=scale, mutable=mutable, integer=integer, raw_lo=raw_lo, raw_hi=raw_hi,
+                 rows=rows, evaluation_total=total, reference_sample=reference_sample,
                  names=tuple(feats), frozen_names=tuple(c for c in feats if c in frozen_names),
                  integer_names=tuple(c for j, c in enumerate(feats) if integer[j]),
                  frame_columns={c: frame[c].dtype for c in feats})

@@ -1,0 +1,34 @@
+"""Inference batches sized to the inputs, not a fixed 256 rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.datasets import load_digits
+
+from riskaudit.model import BATCH_BYTES, MAX_BATCH, MIN_BATCH, Model, auto_batch_size
+
+
+def test_batch_rows_follow_the_input_size():
+    assert auto_batch_size(np.zeros((1_000_000, 20), np.float32)) == MAX_BATCH
+    assert auto_batch_size(np.zeros((100, 20), np.float32)) == 100  # never more than the rows
+    assert auto_batch_size(np.zeros((50_000, 1, 28, 28), np.float32)) == BATCH_BYTES // (4 * 28 * 28)
+    assert auto_batch_size(np.zeros((500, 3, 224, 224), np.float32)) == MIN_BATCH
+    assert auto_batch_size(np.zeros((0, 5), np.float32)) == 1
+
+
+def test_default_batches_give_the_outputs_of_fixed_256_row_batches():
+    x, y = load_digits(return_X_y=True)
+    x = np.repeat(x.astype(np.float32) / 16, 12, axis=0)  # 21,564 rows of 64 pixels
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)  # local: fork_rng restores the global state
+        module = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10)).eval()
+    model = Model(uri="digits-mlp", format="module", module=module)
+    auto = model.forward(x)
+    sizes = [n for n, _ in model.latencies]
+    assert sizes[0] == auto_batch_size(x) == MAX_BATCH and sum(sizes) == len(x) and len(sizes) == 2
+    model.latencies.clear()
+    fixed = model.forward(x, batch_size=256)
+    assert len(model.latencies) == int(np.ceil(len(x) / 256))
+    # same rows through the same layers: equal up to float32 kernel differences between batch shapes
+    np.testing.assert_allclose(auto, fixed, rtol=1e-5, atol=1e-5)

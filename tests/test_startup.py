@@ -1,0 +1,138 @@
+"""Start-up cost: the commands that only list, print or decide load no numerical library.
+
+A property, not a timing: each command runs in a fresh interpreter, which then reports the
+heavy modules present in ``sys.modules``. Timings are in ``benchmarks/bench_e2e.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from approval_support import make_audit
+
+HEAVY = ("numpy", "pandas", "pyarrow", "torch", "scipy", "sklearn", "presidio_analyzer", "spacy",
+         "fairlearn", "art", "alibi_detect", "great_expectations", "transformers", "jinja2",
+         "license_expression", "onnxruntime", "cyclonedx")
+
+PROBE = """
+import json, os, sys
+from riskaudit.cli import main
+try:
+    main(sys.argv[1:])
+    code = 0
+except SystemExit as exc:
+    code = exc.code
+heavy = json.loads(os.environ["PROBE_HEAVY"])
+with open(os.environ["PROBE_OUT"], "w") as fh:
+    json.dump({"code": code, "loaded": sorted(m for m in heavy if m in sys.modules)}, fh)
+"""
+
+
+def probe(tmp_path, *args: str) -> dict:
+    out = tmp_path / "probe.json"
+    env = {**os.environ, "PROBE_OUT": str(out), "PROBE_HEAVY": json.dumps(HEAVY),
+           "RISKAUDIT_LEDGER": str(tmp_path / "ledger.sqlite3")}
+    proc = subprocess.run([sys.executable, "-c", PROBE, *args], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert out.exists(), proc.stderr
+    result = json.loads(out.read_text())
+    result["stdout"], result["stderr"] = proc.stdout, proc.stderr
+    return result
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["checks"], ["checks", "-v"],
+                                  ["scan", "--help"], ["gate", "--help"]])
+def test_listing_and_help_import_no_heavy_library(tmp_path, args):
+    res = probe(tmp_path, *args)
+    assert res["code"] == 0, res["stderr"]
+    assert res["loaded"] == [], f"riskaudit {' '.join(args)} imported {res['loaded']}"
+    if args == ["checks"]:  # the listing still names every built-in checker
+        for cid in ("pii", "data_validity", "licenses", "consistency", "fairness", "drift", "robustness"):
+            assert cid in res["stdout"]
+
+
+def test_gate_on_a_real_report_imports_no_heavy_library(tmp_path):
+    audit = make_audit(tmp_path / "audit")
+    res = probe(tmp_path, "gate", str(audit.report), "--model", str(audit.model), "--data", str(audit.data))
+    assert res["code"] == 1, res["stdout"] + res["stderr"]  # nobody signed: closed, for that reason
+    assert "Gate CLOSED" in res["stdout"] and "approval" in res["stdout"], res["stdout"]
+    assert res["loaded"] == [], f"riskaudit gate imported {res['loaded']}"
+
+
+def test_a_lazily_imported_module_behaves_like_the_module():
+    from riskaudit._lazy import lazy_module
+
+    fractions = lazy_module("fractions")
+    assert "not loaded yet" in repr(fractions) or "fractions" in sys.modules
+    assert fractions.Fraction(1, 3) + fractions.Fraction(1, 6) == fractions.Fraction(1, 2)
+    assert "loaded" in repr(fractions) and "Fraction" in dir(fractions)
+    with pytest.raises(AttributeError):
+        fractions.no_such_name
+    with pytest.raises(AttributeError):
+        fractions.Fraction = int
+
+
+def test_report_values_from_numpy_still_become_plain_json():
+    import numpy as np
+
+    from riskaudit.result import jsonable
+
+    out = jsonable({"i": np.int64(3), "f": np.float32(0.5), "b": np.bool_(True), "a": np.arange(2),
+                    "nan": np.float64("nan")})
+    assert out == {"i": 3, "f": 0.5, "b": True, "a": [0, 1], "nan": None}
+    assert type(out["i"]) is int and type(out["b"]) is bool
+
+
+# ---------------------------------------------------------------- checkers pay only for what they use
+CHECK_PROBE = """
+import json, os, sys
+import pandas as pd
+from riskaudit.checks.pii import PiiChecker
+from riskaudit.testing import run_check
+res = run_check(PiiChecker, data=pd.read_csv(os.environ["PROBE_DATA"]))
+heavy = json.loads(os.environ["PROBE_HEAVY"])
+with open(os.environ["PROBE_OUT"], "w") as fh:
+    json.dump({"status": res.status.value, "summary": res.summary,
+               "name_detection": res.metrics.get("name_detection"),
+               "subjects": sorted(f.subject for f in res.findings if f.status.value != "pass"),
+               "loaded": sorted(m for m in heavy if m in sys.modules)}, fh)
+"""
+
+
+def probe_pii(tmp_path, frame) -> dict:
+    data, out = tmp_path / "data.csv", tmp_path / "probe.json"
+    frame.to_csv(data, index=False)
+    env = {**os.environ, "PROBE_OUT": str(out), "PROBE_DATA": str(data),
+           "PROBE_HEAVY": json.dumps(["presidio_analyzer", "spacy", "torch", "transformers"])}
+    proc = subprocess.run([sys.executable, "-c", CHECK_PROBE], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0 and out.exists(), proc.stderr
+    return json.loads(out.read_text())
+
+
+def test_pii_on_a_table_without_text_loads_no_nlp_library(tmp_path):
+    from sklearn.datasets import load_diabetes
+
+    res = probe_pii(tmp_path, load_diabetes(as_frame=True).frame)  # age, sex (coded), bmi ... all numeric
+    assert res["status"] != "error", res["summary"]
+    assert res["loaded"] == [], res["loaded"]
+
+
+def test_pii_with_structured_text_loads_presidio_but_no_ner_model_nor_transformers(tmp_path):
+    from faker import Faker
+
+    fake = Faker("de_DE")
+    fake.seed_instance(3)
+    frame = pd.DataFrame({"email": [fake.email() for _ in range(60)], "score": range(60)})
+    res = probe_pii(tmp_path, frame)
+    assert res["status"] != "error", res["summary"]
+    assert "email" in res["subjects"]  # Presidio still finds the addresses
+    assert "presidio_analyzer" in res["loaded"] and "transformers" not in res["loaded"], res["loaded"]
+    # structured columns only: the spaCy named-entity model was not loaded
+    assert res["name_detection"] == "No free-text column, so no named-entity model was needed."
