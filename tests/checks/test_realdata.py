@@ -142,3 +142,62 @@ def test_a_text_column_is_not_coerced():
     ref = ref.assign(note="x")
     res = run_check(DataValidityChecker, data=cur, reference=ref, target="target")
     assert not [f for f in res.findings if f.kind == "type_mismatch"]
+
+
+# ---------------------------------------------------------------- drift
+
+def test_classifier_two_sample_test_is_calibrated_on_random_splits():
+    """Under no drift (random halves of ISLR Wage) p < 0.05 must occur in about 5% of splits.
+
+    300 splits of 2 x 60 rows: the share's standard error is 1.3 points, so [0.03, 0.07]
+    holds a calibrated test with probability > 0.9 and rejects the old out-of-fold KS test
+    (9.6% on 500 splits)."""
+    from riskaudit.checks.drift import stats
+
+    df, _ = r_frame("wage")
+    df = df.drop(columns=["logwage", "region"])  # region: one value; logwage = log(wage)
+    cats = [c for c in df.columns if df[c].dtype == object]
+    x = df.assign(**{c: pd.factorize(df[c])[0] for c in cats}).to_numpy(np.float64)
+    mask = np.array([c in cats for c in df.columns])
+    p = []
+    for seed in range(300):
+        idx = np.random.default_rng(seed).permutation(len(x))
+        p.append(stats.classifier_test(x[idx[:60]], x[idx[60:120]], mask, seed=seed)["p_value"])
+    p = np.array(p)
+    assert 0.03 <= (p < 0.05).mean() <= 0.07, (p < 0.05).mean()
+    assert (p < 0.01).mean() <= 0.025
+    # and it has power: a shifted wage is found
+    idx = np.random.default_rng(0).permutation(len(x))
+    shifted = x[idx[300:600]].copy()
+    shifted[:, list(df.columns).index("wage")] *= 1.5
+    assert stats.classifier_test(x[idx[:300]], shifted, mask, seed=0)["p_value"] < 0.01
+
+
+def test_wasserstein_effect_is_scipys_exactly():
+    from scipy.stats import wasserstein_distance
+
+    from riskaudit.checks.drift import stats
+
+    df, _ = r_frame("cps1988")
+    ref, cur = random_split(df, seed=5)
+    for col in ("wage", "experience", "education"):
+        r, c = ref[col].to_numpy(float), cur[col].to_numpy(float) * 1.1
+        eff = stats.numeric_effects(r, c)
+        assert eff["wasserstein_sd"] == pytest.approx(wasserstein_distance(r, c) / np.std(r), rel=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(R_SETS))
+def test_random_split_of_clean_r_data_never_fails_drift(name):
+    from riskaudit.checks.drift import DriftChecker
+
+    df, label = r_frame(name)
+    if len(df) > 6000:
+        df = df.sample(6000, random_state=0)
+    ref, cur = random_split(df, seed=1, share=0.5)
+    res = run_check(DriftChecker, data=cur, reference=ref, target=label,
+                    options={"drift": {"mmd_permutations": 50}})
+    assert res.status != Status.ERROR, res.summary
+    assert not [f for f in res.findings if f.status == Status.FAIL], \
+        [(f.id, f.subject, f.message) for f in res.findings if f.status == Status.FAIL]
+    mv = [f for f in res.findings if f.kind == "multivariate_drift"]
+    assert mv and 0.0 <= mv[0].value <= 1.0

@@ -306,7 +306,8 @@ class DriftChecker(Checker):
         metrics["multivariate"] = out
         name = "MMD" if method == "mmd" else "classifier two-sample"
         msg = (f"Joint {name} test over {len(mask)} features on {len(xr)} + {len(xc)} sampled rows: "
-               f"statistic {out['statistic']:.3g}, p-value {{value}} (policy {{status}} level {{threshold}}).")
+               f"{out.get('statistic_name', 'statistic')} {out['statistic']:.3g}, p-value {{value}} "
+               f"(policy {{status}} level {{threshold}}).")
         return ctx.finding("multivariate_drift", "all features", msg, value=out["p_value"], evidence=out)
 
     # ------------------------------------------------------------------ images
