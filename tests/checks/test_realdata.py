@@ -201,3 +201,68 @@ def test_random_split_of_clean_r_data_never_fails_drift(name):
         [(f.id, f.subject, f.message) for f in res.findings if f.status == Status.FAIL]
     mv = [f for f in res.findings if f.kind == "multivariate_drift"]
     assert mv and 0.0 <= mv[0].value <= 1.0
+
+
+# ---------------------------------------------------------------- fairness
+
+HMDA_FEATURES = ["pirat", "hirat", "lvrat", "chist", "mhist", "unemp"]
+
+
+def test_undefined_rate_is_reported_and_the_exclusion_stated_against_fairlearn():
+    """AER HMDA: of the 48 applicants refused mortgage insurance only 4 got their loan. With
+    those 4 rows removed the group (44 rows, above the 30-row minimum) has no positive label
+    (approved): its true positive rate is undefined. fairlearn counts it as 0; riskaudit
+    leaves it out, says so, and gives fairlearn's figure too."""
+    from fairlearn.metrics import MetricFrame, equalized_odds_difference, false_positive_rate, true_positive_rate
+    from sklearn.linear_model import LogisticRegression
+
+    from riskaudit.checks.fairness import FairnessChecker
+
+    df, _ = r_frame("hmda")
+    df = df.assign(approved=(df["deny"] == "no").astype(int)).drop(columns="deny")
+    df = df[~((df["insurance"] == "yes") & (df["approved"] == 1))].reset_index(drop=True)
+    assert ((df["insurance"] == "yes").sum(), df.loc[df["insurance"] == "yes", "approved"].sum()) == (44, 0)
+    x = df[HMDA_FEATURES].to_numpy(np.float32)
+    lr = LogisticRegression(max_iter=2000).fit(x, df["approved"])
+    res = run_check(FairnessChecker, data=df, model=lr.predict_proba, target="approved",
+                    features=HMDA_FEATURES, sensitive=["insurance"], classes=[0, 1],
+                    options={"fairness": {"bootstrap": 0}})
+    assert res.status != Status.ERROR, res.summary
+    y_true, y_pred, sf = df["approved"].to_numpy(), lr.predict(x), df["insurance"]
+    eo = _one(res, "equalized_odds", "insurance")
+    # the group and the rate are named, with the reason
+    assert eo.evidence["undefined_rates"] == [{"group": "yes", "rate": "true positive rate",
+                                               "reason": "it has no rows with the positive label"}]
+    assert "'yes' is left out of the true positive rate difference" in eo.message
+    # fairlearn's figure (undefined counted as 0) is given, and equals fairlearn's
+    as_zero = equalized_odds_difference(y_true, y_pred, sensitive_features=sf)
+    assert eo.evidence["difference_with_undefined_as_zero"] == pytest.approx(as_zero, abs=1e-9)
+    assert f"as fairlearn does, gives {as_zero:.2f}" in eo.message
+    assert "TPR n/a" in eo.message  # one group left with a TPR: no TPR difference
+    # the graded value: TPR difference over the groups where it is defined, FPR over all
+    # (here only the FPR difference: one group is left with a TPR)
+    fpr_diff = MetricFrame(metrics=false_positive_rate, y_true=y_true, y_pred=y_pred,
+                           sensitive_features=sf).difference()
+    assert eo.value == pytest.approx(fpr_diff, abs=1e-9)
+    assert eo.status == Status.PASS and as_zero > 0.2  # fairlearn's convention would fail it
+    table = {r["group"]: r for r in eo.evidence["table"]}
+    assert table["yes"]["true_positive_rate"] is None
+    assert "true positive rate undefined: no positive labels" in table["yes"]["note"]
+    # three groups, the rate defined for two: the TPR difference is theirs (fairlearn on them)
+    seg = np.where(df["insurance"] == "yes", "refused insurance", "afam " + df["afam"])
+    df3 = df.assign(segment=seg)
+    res = run_check(FairnessChecker, data=df3, model=lr.predict_proba, target="approved",
+                    features=HMDA_FEATURES, sensitive=["segment"], classes=[0, 1],
+                    options={"fairness": {"bootstrap": 0}})
+    eo = _one(res, "equalized_odds", "segment")
+    sf = df3["segment"]
+    defined = (sf != "refused insurance").to_numpy()
+    tpr_diff = MetricFrame(metrics=true_positive_rate, y_true=y_true[defined], y_pred=y_pred[defined],
+                           sensitive_features=sf[defined]).difference()
+    fpr_diff = MetricFrame(metrics=false_positive_rate, y_true=y_true, y_pred=y_pred,
+                           sensitive_features=sf).difference()
+    assert eo.evidence["tpr_difference"] == pytest.approx(tpr_diff, abs=1e-9)
+    assert eo.value == pytest.approx(max(tpr_diff, fpr_diff), abs=1e-9)
+    assert eo.evidence["difference_with_undefined_as_zero"] == pytest.approx(
+        equalized_odds_difference(y_true, y_pred, sensitive_features=sf), abs=1e-9)
+    assert [u["group"] for u in eo.evidence["undefined_rates"]] == ["refused insurance"]
