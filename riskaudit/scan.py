@@ -184,11 +184,15 @@ def run_checker(checker_cls: type[Checker], options: Mapping[str, Any], ctx: Che
 
 @contextlib.contextmanager
 def preserved_model_state(model: Model | None):
-    """Restore every submodule's train/eval flag and torch's thread count after a checker.
+    """Restore every submodule's train/eval flag and torch's thread count after a checker,
+    and give it fresh model counters (latencies, errors, non-finite outputs).
 
     Attack libraries call ``model.eval()``; the consistency checker must still see the
-    model as it was saved, whatever ran before it.
+    model as it was saved, whatever ran before it; its probes of batch sizes the model
+    rejects are not drift's model errors.
     """
+    if model is not None:
+        model.reset_counters()
     if model is None or model.module is None:
         yield
         return

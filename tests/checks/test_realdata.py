@@ -266,3 +266,66 @@ def test_undefined_rate_is_reported_and_the_exclusion_stated_against_fairlearn()
     assert eo.evidence["difference_with_undefined_as_zero"] == pytest.approx(
         equalized_odds_difference(y_true, y_pred, sensitive_features=sf), abs=1e-9)
     assert [u["group"] for u in eo.evidence["undefined_rates"]] == ["refused insurance"]
+
+
+# ---------------------------------------------------------------- model state per checker
+
+def test_each_checker_gets_fresh_model_counters_drift_alone_equals_full_scan(tmp_path):
+    """consistency probes batch sizes (and may make the model fail on purpose); drift's
+    model_error_rate must count only drift's own batches: --check drift == the scan's drift."""
+    from riskaudit.demo import CLASSES, FEATURES, prepare_demo
+    from riskaudit.scan import scan
+
+    prepare_demo(tmp_path)
+    kw = dict(data=tmp_path / "data/current.csv", reference=tmp_path / "data/reference.csv",
+              model=tmp_path / "model.pt", target="decision", features=FEATURES, classes=CLASSES,
+              task="classification", options={"drift": {"mmd_permutations": 20, "bootstrap": 50,
+                                                        "latency_repeats": 3}})
+    both = scan(checks=["consistency", "drift"], **kw).check("drift")
+    alone = scan(checks=["drift"], **kw).check("drift")
+    assert both.status == alone.status
+
+    def view(res):
+        return sorted((f.id, f.subject, f.status.value,
+                       None if f.kind == "model_drift" else f.value) for f in res.findings)
+
+    assert view(both) == view(alone)
+    err = [f for f in alone.findings if f.kind == "model_error_rate"]
+    assert err and err[0].value == 0.0
+
+
+class StaticBatchModel:
+    """A logistic regression behind a predict callable that, like an ONNX export with a
+    fixed batch dimension, rejects some batch sizes (here 7 rows)."""
+
+    def __init__(self, x, y):
+        from sklearn.linear_model import LogisticRegression
+
+        self.lr = LogisticRegression(max_iter=5000).fit(x, y)
+
+    def __call__(self, x):
+        if len(x) == 7:
+            raise ValueError("this model was exported for other batch sizes")
+        return self.lr.predict_proba(x)
+
+
+def test_consistency_probes_are_not_drifts_model_errors():
+    from sklearn.datasets import load_breast_cancer
+
+    from riskaudit.scan import scan
+
+    df = load_breast_cancer(as_frame=True).frame
+    ref, cur = random_split(df, seed=0, share=0.5)
+    feats = [c for c in df.columns if c != "target"]
+    model = StaticBatchModel(ref[feats].to_numpy(np.float32), ref["target"])
+    kw = dict(data=cur, reference=ref, model=model, target="target", features=feats, classes=[0, 1],
+              options={"drift": {"mmd_permutations": 20, "bootstrap": 50, "latency_repeats": 3,
+                                 "latency_batch_sizes": [64]}})
+    report = scan(checks=["consistency", "drift"], **kw)
+    probes = report.check("consistency")
+    assert probes.status == Status.FAIL  # batch size 7 failed there, and it says so
+    both, alone = report.check("drift"), scan(checks=["drift"], **kw).check("drift")
+    err_both = [f for f in both.findings if f.kind == "model_error_rate"][0]
+    err_alone = [f for f in alone.findings if f.kind == "model_error_rate"][0]
+    assert err_alone.value == 0.0 and err_both.value == err_alone.value
+    assert err_both.status == Status.PASS
