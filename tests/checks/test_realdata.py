@@ -329,3 +329,19 @@ def test_consistency_probes_are_not_drifts_model_errors():
     err_alone = [f for f in alone.findings if f.kind == "model_error_rate"][0]
     assert err_alone.value == 0.0 and err_both.value == err_alone.value
     assert err_both.status == Status.PASS
+
+
+def test_consistency_summary_when_the_model_cannot_run_at_all():
+    from sklearn.datasets import load_breast_cancer
+
+    from riskaudit.checks.consistency import ConsistencyChecker
+
+    def broken(x):
+        raise RuntimeError("weights file is truncated")
+
+    df = load_breast_cancer(as_frame=True).frame
+    res = run_check(ConsistencyChecker, data=df, model=broken, target="target",
+                    features=[c for c in df.columns if c != "target"], classes=[0, 1])
+    assert res.status != Status.ERROR
+    assert "could not predict" in res.summary and "weights file is truncated" in res.summary
+    assert "change from run to run" not in res.summary
