@@ -145,11 +145,17 @@ class ConsistencyChecker(Checker):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self._bs_diffs: dict[int, dict[str, Any]] = {}
-        bad = [b for b in self.config["batch_sizes"] if b < 1]
+
+    @classmethod
+    def validate_options(cls, options):
+        """Also every batch size >= 1, checked before any checker runs (exit 2 naming the key)."""
+        out = super().validate_options(options)
+        bad = [b for b in out["batch_sizes"] if b < 1]
         if bad:
             from riskaudit.checks.base import OptionError
 
             raise OptionError("batch_sizes", f"batch sizes must be >= 1, got {bad[0]}")
+        return out
 
     # ------------------------------------------------------------------ run
     def run(self, ctx):
