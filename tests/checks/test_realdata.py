@@ -345,3 +345,25 @@ def test_consistency_summary_when_the_model_cannot_run_at_all():
     assert res.status != Status.ERROR
     assert "could not predict" in res.summary and "weights file is truncated" in res.summary
     assert "change from run to run" not in res.summary
+
+
+def test_drift_reads_a_typo_column_as_numbers(tmp_path):
+    """8 'unknown' in ISLR Wage's age (read from CSV: the column becomes text) must not turn
+    age into a categorical feature: it is tested with KS on the numbers, like the clean data."""
+    from scipy.stats import ks_2samp
+
+    from riskaudit.checks.drift import DriftChecker
+
+    df, label = r_frame("wage")
+    ref, cur = random_split(df, seed=3, share=0.5)
+    typo = cur.copy()
+    typo["age"] = typo["age"].astype(object)
+    typo.loc[[3, 50, 99, 400, 500, 600, 700, 800], "age"] = "unknown"
+    typo.to_csv(tmp_path / "typo.csv", index=False)
+    res = run_check(DriftChecker, data=tmp_path / "typo.csv", reference=ref, target=label,
+                    options={"drift": {"mmd_permutations": 20}})
+    row = next(r for r in res.metrics["features"] if r["feature"] == "age")
+    assert row["type"] == "numeric" and row["test"] == "KS"
+    clean = pd.to_numeric(typo["age"], errors="coerce").dropna()
+    assert row["p_value"] == pytest.approx(ks_2samp(ref["age"], clean).pvalue, rel=1e-2, abs=1e-3)
+    assert res.status != Status.FAIL
