@@ -7,7 +7,6 @@ one paragraph on stderr and no traceback (``-v`` shows tracebacks of unexpected 
 from __future__ import annotations
 
 import importlib
-import json
 import shlex
 import sys
 import time
@@ -130,45 +129,6 @@ def _comma_list(values) -> list[str]:
     return out
 
 
-def _load_baseline(path: str | None) -> dict | None:
-    if not path:
-        return None
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"--baseline: file {path!r} does not exist")
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"--baseline: {path!r} is not a report.json ({exc})") from None
-    if not isinstance(data, dict) or data.get("schema_version") != "1":
-        raise InputError(f"--baseline: {path!r} is not a riskaudit report.json (schema_version 1)")
-    return data
-
-
-def _ledger_baseline(settings: dict[str, Any]) -> dict | None:
-    """The last approved audit of the same model file, from the ledger (drift's baseline)."""
-    model = settings.get("model")
-    if not model or not Path(model).is_file():
-        return None
-    from riskaudit.data import sha256_file
-    from riskaudit.ledger import last_approved_report
-
-    try:
-        return last_approved_report(sha256_file(model), ledger_path=settings.get("ledger"))
-    except RiskauditError:
-        return None
-
-
-def _sbom(report: dict) -> dict[str, str]:
-    """A CycloneDX SBOM beside the reports when the licenses checker ran."""
-    ran = [c for c in report["checks"] if c["id"] == "licenses" and c["status"] not in ("skipped", "error")]
-    if not ran:
-        return {}
-    from riskaudit.checks.licenses import cyclonedx_json
-
-    return {"sbom.cdx.json": cyclonedx_json(report)}
-
-
 def _record_in_ledger(report: dict, report_path: Path | None, ledger_path: str | None) -> None:
     from riskaudit.ledger import record_scan
 
@@ -195,10 +155,6 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
     out = Path(settings.get("out") or "riskaudit-report")
     registry = Registry.from_entry_points()
     options = {k: dict(v or {}) for k, v in (settings.get("options") or {}).items()}
-    if settings.get("full"):
-        if "pii" not in registry:
-            raise InputError("--full applies to the pii checker, which is not installed")
-        options.setdefault("pii", {})["full"] = True
     project = {
         "project_dir": str(project_dir),
         "data_path": settings.get("data"),
@@ -212,11 +168,6 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
     }
     project = {k: v for k, v in project.items() if v not in (None, {}, "")}
     seed = settings.get("seed", 0)
-    baseline = _load_baseline(settings.get("baseline"))
-    if baseline is None:
-        baseline = _ledger_baseline(settings)
-        if baseline is not None:
-            project["baseline_source"] = "ledger: last approved audit of this model"
     report = scan(
         data=settings.get("data"), reference=settings.get("reference"), model=settings.get("model"),
         target=settings.get("target"), features=settings.get("features") or None,
@@ -227,10 +178,13 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
         trust_model=bool(settings.get("trust_model")), weights=settings.get("weights"),
         eval_mode=bool(settings.get("eval_mode")), options=options,
         risk_tier=settings.get("risk_tier"), project=project,
-        baseline=baseline, registry=registry,
+        baseline=settings.get("baseline") or None, ledger=settings.get("ledger"),
+        full=bool(settings.get("full")), registry=registry,
         observer=StderrProgress(quiet=quiet), command=command, verbose=verbose)
     body = report.to_dict()
-    written = write_reports(body, out, formats, extra=_sbom(body))
+    from riskaudit.checks.licenses import sbom_files
+
+    written = write_reports(body, out, formats, extra=sbom_files(body))
     _record_in_ledger(body, written.get("json"), settings.get("ledger"))
     main_file = written.get("html") or written.get("json") or next(iter(written.values()))
     click.echo(f"Verdict: {report.status.value.upper()} — report: {main_file}")

@@ -367,3 +367,56 @@ def test_drift_reads_a_typo_column_as_numbers(tmp_path):
     clean = pd.to_numeric(typo["age"], errors="coerce").dropna()
     assert row["p_value"] == pytest.approx(ks_2samp(ref["age"], clean).pvalue, rel=1e-2, abs=1e-3)
     assert res.status != Status.FAIL
+
+
+# ---------------------------------------------------------------- library == command line
+
+def test_library_scan_and_cli_give_the_same_findings_on_the_same_inputs(tmp_path):
+    """The demo project through `riskaudit scan` (a real subprocess) and through
+    riskaudit.scan() with the same inputs: pii --full, the ledger baseline lookup and the SBOM
+    now live in the library, so the findings and the SBOM's components agree."""
+    import json
+    import os
+
+    import yaml
+
+    from riskaudit.checks.licenses import sbom_files
+    from riskaudit.demo import prepare_demo
+    from riskaudit.scan import scan
+    from helpers import run_cli
+
+    project_file = prepare_demo(tmp_path / "inputs")
+    ledger = str(tmp_path / "ledger.sqlite3")
+    checks = ["data_validity", "licenses", "pii", "drift"]
+    proc = run_cli("scan", str(project_file), "--out", str(tmp_path / "out"), "--format", "json",
+                   "--full", "--ledger", ledger, *[a for c in checks for a in ("--check", c)], "-q",
+                   env={"RISKAUDIT_LEDGER": ledger})
+    assert proc.returncode in (0, 1), proc.stderr
+    cli_report = json.loads((tmp_path / "out" / "report.json").read_text())
+
+    p = yaml.safe_load(project_file.read_text())
+    folder = project_file.parent
+    lib = scan(data=str(folder / p["data"]), reference=str(folder / p["reference"]),
+               model=str(folder / p["model"]), target=p["target"], features=p["features"],
+               sensitive=p["sensitive"], ids=p["ids"], classes=p["classes"], task=p["task"],
+               policy=p["policy"], eval_mode=p["eval_mode"], options=p["options"], checks=checks,
+               full=True, ledger=ledger,
+               project={"project_dir": str(folder), "data_path": p["data"], "reference_path": p["reference"],
+                        "model_path": p["model"], "licenses": p["licenses"]}).to_dict()
+
+    def view(report):
+        out = {}
+        for c in report["checks"]:
+            out[c["id"]] = (c["status"], sorted(
+                (f["id"], f["subject"], f["status"],
+                 None if f["id"] in ("drift.model_drift",) or not isinstance(f["value"], (int, float))
+                 else round(float(f["value"]), 9)) for f in c["findings"]))
+        return out
+
+    assert view(lib) == view(cli_report)
+    pii = next(c for c in lib["checks"] if c["id"] == "pii")
+    assert pii["status"] != "skipped"
+    cli_sbom = json.loads((tmp_path / "out" / "sbom.cdx.json").read_text())
+    lib_sbom = json.loads(sbom_files(lib)["sbom.cdx.json"])
+    assert sorted(c["bom-ref"] for c in cli_sbom["components"]) == sorted(c["bom-ref"] for c in lib_sbom["components"])
+    assert os.path.exists(ledger)

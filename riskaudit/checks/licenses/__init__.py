@@ -30,7 +30,7 @@ from riskaudit.checks.licenses.software import (environment_components, find_pro
 from riskaudit.checks.licenses.spdx import evaluate, license_ids, license_list, normalize
 from riskaudit.result import Finding, Severity, Status
 
-__all__ = ["LicensesChecker", "cyclonedx_json", "build_components", "COPYLEFT_WEIGHT"]
+__all__ = ["LicensesChecker", "cyclonedx_json", "build_components", "sbom_files", "COPYLEFT_WEIGHT"]
 
 # How much of a license's copyleft a use triggers (the copyleft_license value): 1 = the
 # terms bind the product as used, 0.5 = partly (weak copyleft, or not a distribution), 0 = not.
@@ -566,6 +566,15 @@ def cyclonedx_json(result_or_components: Any) -> str:
             version=r.get("version") or None, bom_ref=ref, purl=purl,
             licenses=[LicenseExpression(lic)] if lic else None, properties=props))
     return JsonV1Dot6(bom).output_as_string(indent=2)
+
+
+def sbom_files(report: dict) -> dict[str, str]:
+    """``{"sbom.cdx.json": ...}`` for a report whose licenses check ran, else ``{}``: what
+    ``riskaudit scan`` writes beside the reports (library callers pass it to
+    ``write_reports(..., extra=sbom_files(report))``)."""
+    ran = [c for c in report.get("checks", []) if c.get("id") == LicensesChecker.id
+           and c.get("status") not in ("skipped", "error")]
+    return {"sbom.cdx.json": cyclonedx_json(report)} if ran else {}
 
 
 def _rows_of(obj: Any) -> list[dict]:
