@@ -1,8 +1,10 @@
 """The project file (``riskaudit.yaml``): the scan's inputs, so a command line stays short.
 
 Keys mirror the ``scan`` options; relative paths are relative to the file's own folder;
-command-line options override the file. An unknown key or a wrong type is exit 2 naming
-the file and the key.
+command-line options override the file. The file is validated against the project JSON
+Schema of :mod:`riskaudit.schema` (checker options: when the scan merges them with the
+policy's, before any checker runs); an unknown key or a wrong type is exit 2 naming the
+file and the key.
 """
 
 from __future__ import annotations
@@ -98,22 +100,16 @@ def load_project(path: str | Path | None) -> Project:
         raise PolicyError(f"project file {str(p)!r} must be a mapping of keys")
     values: dict[str, Any] = {}
     folder = p.resolve().parent
+    from riskaudit.schema import first_error, project_schema
+
+    err = first_error(dict(data), project_schema(PROJECT_KEYS))
+    if err is not None:
+        key, msg = err
+        raise PolicyError(f"project file {str(p)!r}: key {key!r}: {msg}")
     for key, value in data.items():
-        if key not in PROJECT_KEYS:
-            raise PolicyError(f"project file {str(p)!r}: unknown key {key!r} "
-                              f"(known: {', '.join(PROJECT_KEYS)})")
         kind = PROJECT_KEYS[key][0]
         if value is None:
             continue
-        ok = {
-            _STR: isinstance(value, (str, int, float)) and not isinstance(value, bool),
-            _INT: isinstance(value, int) and not isinstance(value, bool),
-            _BOOL: isinstance(value, bool),
-            _LIST: isinstance(value, (list, str)),
-            _MAP: isinstance(value, Mapping),
-        }[kind]
-        if not ok:
-            raise PolicyError(f"project file {str(p)!r}: key {key!r} must be {kind}, got {value!r}")
         if kind == _STR:
             value = str(value)
         if kind == _LIST:
