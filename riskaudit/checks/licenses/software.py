@@ -95,8 +95,9 @@ def _resolve(dist: metadata.Distribution, minimum: float) -> list[Evidence]:
 
 
 def riskaudit_closure() -> frozenset[str]:
-    """Canonical names of riskaudit and every distribution it requires, transitively (no
-    extras; environment markers evaluated here): the auditor's tools, not the model's."""
+    """Canonical names of riskaudit and every distribution it requires, transitively, its own
+    extras included (onnx, ner, test: tools installed to audit); environment markers
+    evaluated here. These are the auditor's tools, not the model's."""
     from packaging.requirements import InvalidRequirement, Requirement
 
     seen: set[str] = set()
@@ -116,8 +117,11 @@ def riskaudit_closure() -> frozenset[str]:
             except InvalidRequirement:
                 continue
             if req.marker is not None:
+                extras = [""]
+                if name == "riskaudit":
+                    extras += metadata.metadata(name).get_all("Provides-Extra") or []
                 try:
-                    if not req.marker.evaluate({"extra": ""}):
+                    if not any(req.marker.evaluate({"extra": e}) for e in extras):
                         continue
                 except Exception:  # noqa: BLE001 - an odd marker: not part of the closure
                     continue
