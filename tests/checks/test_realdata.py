@@ -420,3 +420,20 @@ def test_library_scan_and_cli_give_the_same_findings_on_the_same_inputs(tmp_path
     lib_sbom = json.loads(sbom_files(lib)["sbom.cdx.json"])
     assert sorted(c["bom-ref"] for c in cli_sbom["components"]) == sorted(c["bom-ref"] for c in lib_sbom["components"])
     assert os.path.exists(ledger)
+
+
+# ---------------------------------------------------------------- scikit-learn's bundled sets
+
+@pytest.mark.parametrize("loader", ["load_iris", "load_wine", "load_breast_cancer", "load_diabetes"])
+def test_random_split_of_bundled_sklearn_data_never_fails_validity_or_drift(loader):
+    import sklearn.datasets
+
+    from riskaudit.checks.drift import DriftChecker
+
+    df = getattr(sklearn.datasets, loader)(as_frame=True).frame
+    ref, cur = random_split(df, seed=7, share=0.5)
+    for checker, opts in ((DataValidityChecker, None), (DriftChecker, {"drift": {"mmd_permutations": 50}})):
+        res = run_check(checker, data=cur, reference=ref, target="target", options=opts)
+        assert res.status != Status.ERROR, res.summary
+        assert not [f for f in res.findings if f.status == Status.FAIL], \
+            [(f.id, f.subject, f.message) for f in res.findings if f.status == Status.FAIL]
