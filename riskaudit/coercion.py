@@ -55,6 +55,22 @@ def _numeric_share(series: pd.Series) -> tuple[float, pd.Series, np.ndarray, pd.
     return share, parsed, codes, uniq
 
 
+SCREEN = 1000
+"""Up to 2 x SCREEN values are parsed first; a column is parsed in full only when most of
+the non-missing ones are numbers."""
+
+
+def _mostly_numeric_sample(series: pd.Series) -> bool:
+    if len(series) > 2 * SCREEN:  # fixed positions (a local generator): no aliasing with strides
+        pos = np.sort(np.random.default_rng(len(series)).choice(len(series), 2 * SCREEN, replace=False))
+        series = series.iloc[pos]
+    values = series.dropna()
+    if values.empty:
+        return False
+    values = values.map(lambda v: np.nan if isinstance(v, (bool, np.bool_)) else (v.strip() if isinstance(v, str) else v))
+    return float(pd.to_numeric(values, errors="coerce").notna().mean()) > DOMINANT_SHARE * 0.8
+
+
 def coerce_frame(frame: pd.DataFrame, skip: Iterable[str] = ()) -> tuple[pd.DataFrame, dict[str, Stray]]:
     """``frame`` with its mostly-numeric text/object columns coerced to float64, and the stray
     cells of each coerced column. The frame itself is returned unchanged (not copied) when no
@@ -73,6 +89,8 @@ def coerce_frame(frame: pd.DataFrame, skip: Iterable[str] = ()) -> tuple[pd.Data
         inferred = pd.api.types.infer_dtype(s, skipna=True)
         if inferred in ("empty", "boolean", "datetime", "date", "bytes"):
             continue
+        if not _mostly_numeric_sample(s):
+            continue  # cheap screen: a text column is not factorized and parsed in full
         share, parsed, codes, uniq = _numeric_share(s)
         if share <= DOMINANT_SHARE:
             continue

@@ -437,3 +437,18 @@ def test_random_split_of_bundled_sklearn_data_never_fails_validity_or_drift(load
         assert res.status != Status.ERROR, res.summary
         assert not [f for f in res.findings if f.status == Status.FAIL], \
             [(f.id, f.subject, f.message) for f in res.findings if f.status == Status.FAIL]
+
+
+def test_coercion_screen_is_not_fooled_by_regularly_placed_strays():
+    """CPS1988's wage (28,155 rows) with a stray value in every 50th row: the cheap screen
+    that spares free-text columns a full parse must still see a column of numbers."""
+    from riskaudit.coercion import coerce_frame
+
+    df, _ = r_frame("cps1988")
+    wage = df["wage"].astype(object)
+    wage.iloc[::50] = "unknown"
+    frame, strays = coerce_frame(df.assign(wage=wage, note=[f"case {i}" for i in range(len(df))]))
+    assert strays["wage"].count == len(range(0, len(df), 50))
+    assert frame["wage"].dtype == np.float64 and "note" not in strays and frame["note"].dtype == object
+    expected = pd.to_numeric(wage, errors="coerce")
+    assert np.array_equal(frame["wage"].to_numpy(), expected.to_numpy(dtype=float), equal_nan=True)
