@@ -6,13 +6,17 @@ in git, so a pull request can carry the sign-off) and a row of the audit ledger:
     {"schema": "riskaudit-approval/1", "report_digest": "sha256:…", "role": "compliance",
      "approver": "Ada Lovelace", "decision": "approve", "comment": "",
      "created_at": "2026-11-24T13:00:00Z", "model_sha256": "…", "policy_sha256": "…",
-     "public_key": "<base64 Ed25519 raw key>", "signature": "<base64>"}
+     "attestation_sha256": "…", "ledger_head": {"seq": 12, "head": "…"},
+     "public_key": "ed25519:<base64 Ed25519 raw key>", "signature": "<base64>"}
 
-The signature (Ed25519, the ``cryptography`` library) covers the canonical JSON of every
-other field, so the decision, role, time and digest cannot be changed without breaking it.
-``public_key`` and ``signature`` are absent for an unsigned record. A policy's ``keys``
-lists the public keys allowed per role; for such a role only records signed by one of them
-count (see :mod:`riskaudit.gate`).
+A record is a signed statement about the scan's attestation (``report.intoto.json``, see
+:mod:`riskaudit.attestation`): ``attestation_sha256`` is the SHA-256 of its signed payload,
+``ledger_head`` the audit ledger's head when the decision was recorded (so a ledger whose
+tail was cut off later no longer holds it). The signature (Ed25519, the ``cryptography``
+library) covers the canonical JSON of every other field, so the decision, role, time and
+digest cannot be changed without breaking it. The approver is the *key*: ``riskaudit gate``
+counts a record only when the trust policy lists its key for the role, and the name typed
+in ``approver`` is a label (see :mod:`riskaudit.gate`, :mod:`riskaudit.trust`).
 """
 
 from __future__ import annotations
@@ -28,11 +32,11 @@ from typing import Any, Mapping
 
 from riskaudit.errors import InputError
 from riskaudit.result import canonical_json, compute_digest
+from riskaudit.trust import KEY_PREFIX, normalize_key
 
 RECORD_SCHEMA = "riskaudit-approval/1"
 DECISIONS = ("approve", "reject")
 APPROVALS_DIR = "approvals"
-KEY_PREFIX = "ed25519:"
 REQUIRED_FIELDS = ("report_digest", "role", "approver", "decision", "created_at")
 
 
@@ -91,10 +95,6 @@ def public_key_text(public_key) -> str:
     return KEY_PREFIX + base64.b64encode(raw).decode("ascii")
 
 
-def normalize_key(text: str) -> str:
-    return KEY_PREFIX + str(text).strip().removeprefix(KEY_PREFIX)
-
-
 def generate_keypair(private_path: str | os.PathLike, *, overwrite: bool = False) -> tuple[Path, Path, str]:
     """Write an Ed25519 private key (PEM, PKCS#8, mode 0600) and ``<path>.pub`` (the public key
     line). Returns (private path, public path, public key text)."""
@@ -111,9 +111,17 @@ def generate_keypair(private_path: str | os.PathLike, *, overwrite: bool = False
     text = public_key_text(key.public_key())
     try:
         priv.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(priv, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
+        # A new file created 0600 and renamed over the old one: an existing file's mode
+        # (say 0644) never carries over to the private key.
+        tmp = priv.with_name(f".{priv.name}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pem)
+            os.replace(tmp, priv)
+        finally:
+            tmp.unlink(missing_ok=True)
         pub.write_text(text + "\n", encoding="ascii")
     except OSError as exc:
         raise InputError(f"--out: cannot write the key pair to {str(priv)!r}: {exc.strerror}") from None
@@ -161,7 +169,9 @@ def signing_payload(record: Mapping[str, Any]) -> bytes:
 
 
 def make_record(report: Mapping[str, Any], *, role: str, approver: str, decision: str = "approve",
-                comment: str = "", now: datetime | None = None, private_key=None) -> dict[str, Any]:
+                comment: str = "", now: datetime | None = None, private_key=None,
+                attestation_sha256: str | None = None,
+                ledger_head: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A new approval record for ``report`` (signed when ``private_key`` is given)."""
     role, approver = (role or "").strip(), (approver or "").strip()
     if not role:
@@ -181,6 +191,8 @@ def make_record(report: Mapping[str, Any], *, role: str, approver: str, decision
         "created_at": utc_timestamp(now),
         "model_sha256": (subj.get("model") or {}).get("sha256"),
         "policy_sha256": (subj.get("policy") or {}).get("sha256"),
+        "attestation_sha256": attestation_sha256,
+        "ledger_head": dict(ledger_head) if ledger_head else None,
     }
     if private_key is not None:
         record["public_key"] = public_key_text(private_key.public_key())
@@ -269,33 +281,59 @@ def load_records(report_path: str | os.PathLike, digest: str | None = None,
 def approve(report_path: str | os.PathLike, *, role: str, approver: str, decision: str = "approve",
             comment: str = "", key_path: str | os.PathLike | None = None,
             ledger_path: str | os.PathLike | None = None, now: datetime | None = None,
-            use_ledger: bool = True) -> tuple[dict[str, Any], Path]:
+            use_ledger: bool = True, trust=None) -> tuple[dict[str, Any], Path]:
     """Record a decision about the report at ``report_path``: the JSON file in ``approvals/``
-    next to it and a ledger row (plus the scan's row when missing). Returns (record, file).
+    next to it and a ledger row (plus the scan's row when missing and ``trust`` verified its
+    attestation; otherwise the scan's row is the scanner's to write). Returns (record, file).
 
-    Refuses a report whose digest does not verify, and a role the report does not require.
+    Refuses a report whose digest does not verify, one without a scan attestation
+    (``report.intoto.json``) about exactly it, and a role the report does not require; with
+    ``trust`` (a :class:`~riskaudit.trust.TrustPolicy`), also an attestation not signed by a
+    scanner it lists and a role it does not know.
     """
-    from riskaudit import ledger
+    from riskaudit import attestation, ledger
 
     rpath = report_file(report_path)
     report = load_report(rpath)
     if compute_digest(report) != report["digest"]:
         raise InputError(f"REPORT: {str(rpath)!r} was changed after the scan (its digest does not "
                          "verify), so it cannot be approved; re-run the scan")
+    att_path = attestation.attestation_path(rpath)
+    try:
+        envelope = attestation.load(att_path)
+        if trust is not None:
+            att_sha = attestation.verify(envelope, report, trust.scanners).payload_sha256
+        else:
+            stmt = json.loads(base64.b64decode(envelope["payload"], validate=True))
+            if (stmt.get("predicate") or {}).get("report", {}).get("digest") != report["digest"]:
+                raise attestation.AttestationError(f"{str(att_path)!r} is about another report")
+            att_sha = attestation.payload_sha256(envelope)
+    except attestation.AttestationError as exc:
+        raise InputError(f"REPORT: cannot approve {str(rpath)!r}: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise InputError(f"REPORT: cannot approve {str(rpath)!r}: {str(att_path)!r} is not a scan "
+                         "attestation (a DSSE envelope of an in-toto Statement)") from None
     roles = [r.get("role") for r in report.get("approvals_required") or []]
+    if trust is not None:
+        roles = sorted(set(roles) | set(trust.approvers))
     if role.strip() not in roles:
-        allowed = ", ".join(roles) if roles else "none: this outcome needs no approval"
-        raise InputError(f"--role {role!r}: this report's policy does not ask for that role "
-                         f"(roles required: {allowed})")
+        allowed = ", ".join(map(str, roles)) if roles else "none: this outcome needs no approval"
+        raise InputError(f"--role {role!r}: neither this report's policy nor the trust policy asks for "
+                         f"that role (roles: {allowed})")
     key = load_private_key(key_path) if key_path else None
-    record = make_record(report, role=role, approver=approver, decision=decision, comment=comment,
-                         now=now, private_key=key)
-    path = write_record(record, approvals_dir(rpath))
-    if use_ledger:
+    folder = approvals_dir(rpath)
+    if not use_ledger:
+        record = make_record(report, role=role, approver=approver, decision=decision, comment=comment,
+                             now=now, private_key=key, attestation_sha256=att_sha)
+        return record, write_record(record, folder)
+    with ledger.Ledger(ledger_path) as led:
+        if trust is not None:  # only a scan a trusted scanner attested becomes a scan row here
+            led.record_scan(report, rpath)
+        record = make_record(report, role=role, approver=approver, decision=decision, comment=comment,
+                             now=now, private_key=key, attestation_sha256=att_sha, ledger_head=led.head())
+        path = write_record(record, folder)
         try:
-            with ledger.Ledger(ledger_path) as led:
-                led.record_scan(report, rpath)
-                led.record_approval(record, path)
+            led.record_approval(record, path)
         except BaseException:
             path.unlink(missing_ok=True)  # file and ledger agree: neither holds the decision
             raise

@@ -18,6 +18,7 @@ import click
 
 from riskaudit import __version__
 from riskaudit.errors import InputError, RiskauditError
+from riskaudit.inert import terminal
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -106,7 +107,7 @@ class StderrProgress:
         filled = int(width * max(0.0, min(1.0, fraction)))
         bar = "█" * filled + "░" * (width - filled)
         line = f"[{self._index}/{self._total}] {check_id:<14} {bar} {fraction * 100:3.0f}% {message[:40]}"
-        sys.stderr.write("\r" + line.ljust(100))
+        sys.stderr.write("\r" + terminal(line).ljust(100))
         sys.stderr.flush()
 
     def check_finished(self, result):
@@ -118,7 +119,7 @@ class StderrProgress:
             text = text[:159] + "…"
         if self.tty:
             sys.stderr.write("\r" + " " * 100 + "\r")
-        sys.stderr.write(text + "\n")
+        sys.stderr.write(terminal(text) + "\n")
         sys.stderr.flush()
 
 
@@ -129,13 +130,31 @@ def _comma_list(values) -> list[str]:
     return out
 
 
-def _record_in_ledger(report: dict, report_path: Path | None, ledger_path: str | None) -> None:
-    from riskaudit.ledger import record_scan
+def _record_in_ledger(report: dict, report_path: Path | None, ledger_path: str | None) -> dict | None:
+    """Record the scan; returns the ledger's head after it (None when it could not be recorded)."""
+    from riskaudit.ledger import Ledger
 
     try:
-        record_scan(report, report_path, ledger_path=ledger_path)
+        with Ledger(ledger_path) as led:
+            led.record_scan(report, report_path)
+            return led.head()
     except (RiskauditError, OSError) as exc:
-        click.echo(f"riskaudit: warning: the scan was not recorded in the audit ledger: {exc}", err=True)
+        click.echo(terminal(f"riskaudit: warning: the scan was not recorded in the audit ledger: {exc}"), err=True)
+    return None
+
+
+def _scanner_key(settings: dict[str, Any], formats) -> Any:
+    """The scanner's Ed25519 private key (--scanner-key), checked before the scan starts."""
+    if not settings.get("scanner_key"):
+        return None
+    from riskaudit.approvals import load_private_key
+
+    if "json" not in formats:
+        raise InputError("--scanner-key signs report.json: add json to --format")
+    try:
+        return load_private_key(settings["scanner_key"])
+    except InputError as exc:
+        raise InputError(str(exc).replace("--key:", "--scanner-key:", 1)) from None
 
 
 def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbose: bool,
@@ -153,6 +172,7 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
         raise InputError("nothing to audit: no riskaudit.yaml in this folder and no --data, "
                          "--reference or --model given (see `riskaudit scan --help`)")
     out = Path(settings.get("out") or "riskaudit-report")
+    scanner_key = _scanner_key(settings, formats)
     registry = Registry.from_entry_points()
     options = {k: dict(v or {}) for k, v in (settings.get("options") or {}).items()}
     project = {
@@ -185,9 +205,17 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
     from riskaudit.checks.licenses import sbom_files
 
     written = write_reports(body, out, formats, extra=sbom_files(body))
-    _record_in_ledger(body, written.get("json"), settings.get("ledger"))
+    head = _record_in_ledger(body, written.get("json"), settings.get("ledger"))
+    if scanner_key is not None:  # the in-toto attestation of this report, signed (DSSE, Ed25519)
+        from riskaudit import attestation
+
+        att = attestation.write(attestation.sign(body, scanner_key, ledger_head=head), written["json"].parent)
+        if not quiet:
+            click.echo(f"Signed the scan attestation: {att}", err=True)
+    elif written.get("json") is not None:  # an earlier scan's attestation is not about this report
+        written["json"].with_name("report.intoto.json").unlink(missing_ok=True)
     main_file = written.get("html") or written.get("json") or next(iter(written.values()))
-    click.echo(f"Verdict: {report.status.value.upper()} — report: {main_file}")
+    click.echo(terminal(f"Verdict: {report.status.value.upper()} — report: {main_file}"))
     return report.exit_code, out
 
 
@@ -213,6 +241,11 @@ SCAN_OPTIONS = [
     click.option("--ledger", help="The audit ledger (default $RISKAUDIT_LEDGER or ~/.riskaudit/ledger.sqlite3)."),
     click.option("--trust-model", is_flag=True, default=None, help="Allow unpickling the model file. Only for files you trust."),
     click.option("--eval-mode", is_flag=True, default=None, help="Call model.eval() after loading."),
+    click.option("--scanner-key", help="Ed25519 private key (CI secret) that signs the scan attestation "
+                 "report.intoto.json, which `riskaudit gate --trust` requires."),
+    click.option("--allow-project-code", is_flag=True, default=False,
+                 help="Let an implicitly found ./riskaudit.yaml import code or unpickle (train_entry_point, "
+                      "module:attr models, trust_model)."),
     click.option("--full", is_flag=True, default=False, help="pii: scan every row, not a sample."),
     click.option("-q", "--quiet", is_flag=True, help="Print only the verdict line."),
     click.option("-v", "--verbose", is_flag=True, help="Show library warnings and tracebacks."),
@@ -236,6 +269,8 @@ def scan(ctx, project_file, **opts):
     from riskaudit.project import load_project
 
     project = load_project(project_file)
+    if project.implicit and not opts["allow_project_code"]:
+        project.refuse_code()
     settings = dict(project.values)
     cli_values = {
         "model": opts["model"], "weights": opts["weights"], "data": opts["data"],
@@ -246,6 +281,7 @@ def scan(ctx, project_file, **opts):
         "skip": _comma_list(opts["skip"]) or None, "out": opts["out"], "format": opts["fmt"],
         "seed": opts["seed"], "device": opts["device"], "baseline": opts["baseline"], "ledger": opts["ledger"],
         "trust_model": opts["trust_model"], "eval_mode": opts["eval_mode"], "full": opts["full"] or None,
+        "scanner_key": opts["scanner_key"],
     }
     settings.update({k: v for k, v in cli_values.items() if v is not None})
     command = "riskaudit " + shlex.join(sys.argv[1:]) if sys.argv and "riskaudit" in sys.argv[0] else None
@@ -322,13 +358,13 @@ def main(argv: list[str] | None = None) -> None:
         code = EXIT_USAGE
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else "riskaudit"
-        click.echo(f"riskaudit: error: {exc.format_message()} (see '{where} --help')", err=True)
+        click.echo(terminal(f"riskaudit: error: {exc.format_message()} (see '{where} --help')"), err=True)
         code = EXIT_USAGE
     except click.ClickException as exc:
-        click.echo(f"riskaudit: error: {exc.format_message()}", err=True)
+        click.echo(terminal(f"riskaudit: error: {exc.format_message()}"), err=True)
         code = exc.exit_code if exc.exit_code in (EXIT_FAIL, EXIT_USAGE) else EXIT_USAGE
     except RiskauditError as exc:
-        click.echo(f"riskaudit: error: {exc}", err=True)
+        click.echo(terminal(f"riskaudit: error: {exc}"), err=True)
         code = EXIT_USAGE
     except KeyboardInterrupt:
         click.echo("riskaudit: interrupted", err=True)
@@ -336,7 +372,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # an unexpected failure: one message, traceback only with -v
         if verbose:
             traceback.print_exc()
-        click.echo(f"riskaudit: unexpected error: {type(exc).__name__}: {exc} "
-                   "(run with -v for the traceback, and please report it)", err=True)
+        click.echo(terminal(f"riskaudit: unexpected error: {type(exc).__name__}: {exc} "
+                            "(run with -v for the traceback, and please report it)"), err=True)
         code = EXIT_USAGE
     sys.exit(code if isinstance(code, int) else 0)

@@ -14,10 +14,19 @@ processes) queue on the write lock and none of their rows is lost.
 ``seq``: each row stores ``prev_hash`` (the ``row_hash`` of the row before it, or
 :data:`GENESIS`) and ``row_hash`` = SHA-256 of the canonical JSON of all its other columns,
 ``seq`` and ``prev_hash`` included. The ``meta`` table keeps the head (last ``seq`` and
-hash). :func:`verify` recomputes everything, so editing a row, deleting one (a gap, a
-broken link or a head mismatch), reordering rows or truncating the tail is detected.
-What a chain cannot stop is someone with write access recomputing every hash after an
-edit; the approval files' Ed25519 signatures and the report digest are the defence there.
+hash). :func:`verify` recomputes everything, so editing a row, deleting one from the
+middle, reordering rows or a head that disagrees with the chain is detected.
+
+What the chain alone cannot see: the last rows deleted *and* the head rewritten to the new
+last row (two SQL statements), or a whole new chain built by someone who can write the
+file. The signed evidence closes part of that: a scan attestation and every approval
+record carry the head at their time (:meth:`Ledger.head`), and ``riskaudit gate``
+(:meth:`Ledger.check_head`) refuses a ledger that no longer holds those rows, counts an
+approval only when its row is present, and keeps a rejection recorded here even when its
+file is gone. Rows newer than the last signed head, removed together with their files, stay
+undetectable; keep the ledger where neither approvers nor the audited side can write.
+This module is storage only: the decisions about what a ledger's rows mean live in
+:mod:`riskaudit.gate`.
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from riskaudit.errors import InputError
-from riskaudit.result import canonical_json, verify_digest
+from riskaudit.result import canonical_json
 
 ENV_VAR = "RISKAUDIT_LEDGER"
 GENESIS = "0" * 64
@@ -299,6 +308,30 @@ class Ledger:
                             f"{head.get('head_seq')} rows: the last row(s) were deleted or the head edited")
         return problems
 
+    def head(self) -> dict[str, Any]:
+        """The chain head as recorded in ``meta``: ``{"seq": N, "head": "<row hash>"}``."""
+        meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        return {"seq": int(meta.get("head_seq", 0)), "head": str(meta.get("head_hash", GENESIS))}
+
+    def check_head(self, head: Mapping[str, Any]) -> str | None:
+        """Why the ledger no longer holds the row ``head`` names (taken from a signed attestation
+        or approval), or None when it does: the tail was truncated or rewritten if not."""
+        try:
+            seq, expected = int(head.get("seq")), str(head.get("head"))
+        except (TypeError, ValueError):
+            return f"the recorded ledger head {dict(head)!r} is malformed"
+        if seq == 0:
+            return None if expected == GENESIS else "the recorded ledger head names row 0 with a non-genesis hash"
+        for table in ("scans", "approvals"):
+            row = self.conn.execute(f"SELECT row_hash FROM {table} WHERE seq = ?", (seq,)).fetchone()
+            if row is not None:
+                if row[0] != expected:
+                    return (f"row {seq} of the ledger is not the row signed evidence recorded there "
+                            "(the ledger was rewritten)")
+                return None
+        return (f"the ledger has no row {seq}, which signed evidence recorded as its head: rows were "
+                "deleted from its tail (truncated) or the ledger was replaced")
+
     def count(self) -> int:
         return sum(self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("scans", "approvals"))
 
@@ -339,36 +372,5 @@ def history(model: str | None = None, ledger_path: str | os.PathLike | None = No
         return led.scans(model)
 
 
-def last_approved_report(model_sha256: str, ledger_path: str | os.PathLike | None = None,
-                         ) -> dict[str, Any] | None:
-    """The newest report of this model whose audit was approved, or None.
-
-    "Approved" means what the gate means, short of expiry and file hashes: the stored
-    report's digest verifies, its status passes its policy, and every role it requires has
-    enough valid approvals in the ledger with no rejection after them. The model drift
-    checker uses it as its default baseline.
-    """
-    from riskaudit.gate import approval_reasons, status_reasons
-
-    if not model_sha256 or not resolve_path(ledger_path).exists():
-        return None
-    key = model_sha256.lower().removeprefix("sha256:")
-    with Ledger(ledger_path, create=False) as led:
-        rows = led.conn.execute("SELECT seq, digest FROM scans WHERE model_sha256 = ? ORDER BY seq DESC",
-                                (key,)).fetchall()
-        seen: set[str] = set()
-        for seq, digest in rows:
-            if digest in seen:
-                continue
-            seen.add(digest)
-            report = led.report(seq)
-            if not verify_digest(report) or status_reasons(report):
-                continue
-            blocking, _ = approval_reasons(report, led.approvals(digest), check_expiry=False)
-            if not blocking:
-                return report
-    return None
-
-
 __all__ = ["Ledger", "ScanRow", "default_ledger_path", "record_scan", "record_approval", "verify",
-           "history", "last_approved_report", "SCHEMA_VERSION", "ENV_VAR"]
+           "history", "SCHEMA_VERSION", "ENV_VAR"]

@@ -5,7 +5,8 @@ Supported: TorchScript (``.pt``/``.pth``), ``torch.export`` archives (``.pt2``),
 ``nn.Module``, a factory of one or a predict callable, and the same objects in memory.
 
 Never unpickles a model file without ``trust=True`` (``--trust-model``): a pickle can run
-arbitrary code when loaded. State dicts load only with ``torch.load(weights_only=True)``
+arbitrary code when loaded. ``.pt2`` archives hold pickles (weights, constants, example
+inputs), so they need ``trust=True`` too and are refused before torch opens them. State dicts load only with ``torch.load(weights_only=True)``
 into the architecture an entry point names.
 
 The model's train/eval mode is left as it was saved unless ``eval_mode=True``: the
@@ -39,6 +40,13 @@ PICKLE_REFUSED = (
     "author put in it, so riskaudit refuses it. Export the model with torch.jit.save, "
     "torch.export or ONNX, or name its class with --model package.module:Factory and its "
     "weights with --weights; pass --trust-model only if you trust the file's origin.")
+
+
+PT2_REFUSED = (
+    "{path} is a torch.export archive (.pt2). torch.export.load unpickles the weights, constants "
+    "and example inputs stored in it, and a pickle runs whatever code its author put in it, so "
+    "riskaudit refuses it. Pass --trust-model only if you trust the file's origin, or save the "
+    "model as TorchScript (torch.jit.save) or ONNX.")
 
 
 def resolve_device(device: str) -> str:
@@ -216,6 +224,8 @@ def load_model(spec: Any, *, trust: bool = False, device: str = "auto", weights:
     if suffix == ".onnx":
         return _load_onnx(path, sha)
     if suffix == ".pt2":
+        if not trust:  # refused before torch opens the archive at all
+            raise ModelLoadError(PT2_REFUSED.format(path=text))
         try:
             ep = torch.export.load(str(path))
         except Exception as exc:

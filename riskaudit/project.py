@@ -59,10 +59,34 @@ class Project:
 
     path: Path | None
     values: dict[str, Any] = field(default_factory=dict)
+    implicit: bool = False
+    """Found as ./riskaudit.yaml rather than named on the command line."""
 
     @property
     def folder(self) -> Path:
         return self.path.parent if self.path else Path.cwd()
+
+    def code_it_runs(self) -> list[str]:
+        """The settings that would import code or unpickle a file, as ``key: value``."""
+        out = []
+        if self.values.get("train_entry_point"):
+            out.append(f"train_entry_point: {self.values['train_entry_point']!r}")
+        model = self.values.get("model")
+        if isinstance(model, str) and ":" in model and not Path(model).exists():
+            out.append(f"model: {model!r} (a module:attr entry point)")
+        if self.values.get("trust_model"):
+            out.append("trust_model: true (unpickles the model file)")
+        return out
+
+    def refuse_code(self) -> None:
+        """Raise :class:`PolicyError` when this (implicitly found) file would run code."""
+        found = self.code_it_runs()
+        if found:
+            raise PolicyError(
+                f"project file {str(self.path)!r} was found implicitly in the working folder and would run "
+                f"code from it ({'; '.join(found)}); a checkout being audited must not run code just by "
+                "being scanned. If you trust this folder, pass --allow-project-code (or remove those keys "
+                "and give --model FILE on the command line)")
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -77,8 +101,11 @@ def load_project(path: str | Path | None) -> Project:
         default = Path(DEFAULT_PROJECT_FILE)
         if not default.exists():
             return Project(path=None)
-        path = default
-    p = Path(path)
+        return _read(default, implicit=True)
+    return _read(Path(path), implicit=False)
+
+
+def _read(p: Path, implicit: bool) -> Project:
     if not p.exists():
         raise PolicyError(f"project file {str(p)!r} does not exist")
     if p.is_dir():
@@ -117,7 +144,7 @@ def load_project(path: str | Path | None) -> Project:
         if key in PATH_KEYS and isinstance(value, str):
             value = _resolve(folder, key, value)
         values[key] = value
-    return Project(path=p.resolve(), values=values)
+    return Project(path=p.resolve(), values=values, implicit=implicit)
 
 
 def _resolve(folder: Path, key: str, value: str) -> str:

@@ -195,7 +195,7 @@ def resolve_baseline(baseline: Any, model: Any, ledger: str | None) -> tuple[dic
         return None, None
     from riskaudit.data import sha256_file
     from riskaudit.errors import RiskauditError
-    from riskaudit.ledger import last_approved_report
+    from riskaudit.gate import last_approved_report
 
     try:
         found = last_approved_report(sha256_file(model), ledger_path=ledger)

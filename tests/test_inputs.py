@@ -91,7 +91,7 @@ def test_torchscript_pt2_entrypoint_and_callable_predict_the_same(tmp_path, net,
     torch.save(net.state_dict(), sd)
     models = {
         "torchscript": load_model(str(ts)),
-        "torch.export": load_model(str(pt2)),
+        "torch.export": load_model(str(pt2), trust=True),  # our own archive: .pt2 holds pickles
         "entrypoint": load_model("usermodels:Net", weights=str(sd), search_paths=[tmp_path]),
         "module": load_model(net),
     }

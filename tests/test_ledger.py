@@ -13,9 +13,8 @@ from approval_support import make_audit
 from riskaudit import ledger as ledger_mod
 from riskaudit.approvals import approve
 from riskaudit.commands.approvals import history, ledger as ledger_cmd
-from riskaudit.ledger import (
-    MIGRATIONS, SCHEMA_VERSION, Ledger, default_ledger_path, last_approved_report, record_scan, verify,
-)
+from riskaudit.gate import last_approved_report  # decision logic: not in the storage module
+from riskaudit.ledger import MIGRATIONS, SCHEMA_VERSION, Ledger, default_ledger_path, record_scan, verify
 
 
 @pytest.fixture()
@@ -89,7 +88,8 @@ def test_newer_schema_and_non_database_are_input_errors(tmp_path, db):
 def test_ledger_verify_passes_on_an_intact_ledger(filled, db):
     res = CliRunner().invoke(ledger_cmd, ["verify"])
     assert res.exit_code == 0
-    assert res.output.strip() == f"Ledger {db} is intact: 4 rows, hash chain verified (schema version 2)."
+    assert res.output.strip().startswith(f"Ledger {db} is intact: 4 rows, hash chain verified (schema version 2). "
+                                         "A chain cannot show rows cut from its tail")
 
 
 def _sql(db, statement, *params):
@@ -139,12 +139,12 @@ def test_history_lists_audits_and_filters_by_model(filled):
     runner = CliRunner()
     res = runner.invoke(history, [])
     assert res.exit_code == 0 and len(res.output.splitlines()) == 3
-    assert "approvals: model-owner:Olivia" in res.output.splitlines()[0]
+    assert "approvals: model-owner:Olivia (unsigned)" in res.output.splitlines()[0]
     sha = a.body["subject"]["model"]["sha256"]
     res = runner.invoke(history, ["--model", sha[:10], "--json"])
     rows = [json.loads(line) for line in res.output.splitlines()]
     assert [r["digest"] for r in rows] == [a.body["digest"], b.body["digest"]]
-    assert rows[0]["approvals"] == ["model-owner:Olivia"] and rows[1]["approvals"] == []
+    assert rows[0]["approvals"] == ["model-owner:Olivia (unsigned)"] and rows[1]["approvals"] == []
     res = runner.invoke(history, ["--model", "model.pt", "--json"])
     assert len(res.output.splitlines()) == 3  # all three files are called model.pt
     res = runner.invoke(history, ["--model", "sha256:" + "f" * 64])

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from riskaudit.errors import RiskauditError
+from riskaudit.inert import shell_command, terminal
 
 EXIT_OK, EXIT_CLOSED, EXIT_USAGE = 0, 1, 2
 
@@ -29,7 +30,7 @@ class InputProblem(click.ClickException):
     exit_code = EXIT_USAGE
 
     def show(self, file=None) -> None:
-        click.echo(f"riskaudit: error: {self.format_message()}", err=True)
+        click.echo(f"riskaudit: error: {terminal(self.format_message())}", err=True)
 
 
 def _guard(fn):
@@ -54,69 +55,97 @@ def _guard(fn):
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
+TRUST_OPTION = click.option(
+    "--trust", "trust_path", type=click.Path(dir_okay=False),
+    help="Trust policy (YAML, kept by the deploying side): trusted scanner and approver keys, required approvals.")
+
+
+def echo(text: str = "", err: bool = False) -> None:
+    """Print one line with every escape sequence and control character removed (the values
+    come from reports and approval files that others write)."""
+    click.echo(terminal(text), err=err)
+
+
 @click.command("approve", context_settings=CONTEXT)
 @click.argument("report", type=click.Path())
-@click.option("--role", required=True, help="The role you sign as (one the report requires).")
-@click.option("--approver", required=True, help="Your name.")
+@click.option("--role", required=True, help="The role you sign as (one the report or the trust policy requires).")
+@click.option("--approver", required=True, help="Your name (a label: the gate identifies you by your key).")
 @click.option("--reject", is_flag=True, help="Record a rejection instead of an approval.")
 @click.option("--comment", default="", help="Why (kept in the record).")
 @click.option("--key", "key_path", type=click.Path(dir_okay=False),
-              help="Ed25519 private key (from `riskaudit keygen`) to sign the record with.")
+              help="Your Ed25519 private key (from `riskaudit keygen`); only signed records count at the gate.")
+@TRUST_OPTION
 @LEDGER_OPTION
 @_guard
-def approve(report, role, approver, reject, comment, key_path, ledger_path):
-    """Record an approval (or, with --reject, a rejection) bound to REPORT's digest.
+def approve(report, role, approver, reject, comment, key_path, trust_path, ledger_path):
+    """Record an approval (or, with --reject, a rejection) of REPORT's signed scan attestation.
 
     Writes a JSON file into approvals/ next to the report (commit it with the report) and a
     row into the audit ledger, then refreshes report.html's approval block when it is there.
+    With --trust, refuses a report whose attestation no trusted scanner signed.
     """
     from riskaudit.approvals import approve as record, load_records, load_report, report_file, rerender_html
     from riskaudit.gate import approval_reasons
+    from riskaudit.trust import load_trust_policy
 
+    trust = load_trust_policy(trust_path) if trust_path else None
     rec, path = record(report, role=role, approver=approver, decision="reject" if reject else "approve",
-                       comment=comment, key_path=key_path, ledger_path=ledger_path)
-    signed = "signed" if rec.get("signature") else "unsigned"
-    click.echo(f"Recorded {rec['decision']} by {rec['approver']} as {rec['role']} ({signed}) for report "
-               f"{rec['report_digest']}: {path}")
+                       comment=comment, key_path=key_path, ledger_path=ledger_path, trust=trust)
+    signed = "signed" if rec.get("signature") else "UNSIGNED: it will not count at a gate with a trust policy"
+    echo(f"Recorded {rec['decision']} by {rec['approver']!r} as {rec['role']!r} ({signed}) for report "
+         f"{rec['report_digest']}: {path}")
     body = load_report(report_file(report))
-    blocking, _ = approval_reasons(body, load_records(report, body["digest"])[0])
-    click.echo("Approvals still needed: " + ("; ".join(r.split(" (record one")[0] for r in blocking)
-                                              if blocking else "none, every required role has signed"))
+    blocking, _ = approval_reasons(body, load_records(report, body["digest"])[0], trust,
+                                   rec.get("attestation_sha256"))
+    echo("Approvals still needed: " + ("; ".join(r.split(" (record one")[0] for r in blocking)
+                                       if blocking else "none, every required role has signed")
+         + ("" if trust else " (by the report's own requirements; the gate applies the trust policy)"))
     try:
         html = rerender_html(report)
     except Exception as exc:  # the record is written; a rendering problem must not hide that
-        click.echo(f"riskaudit: note: report.html was not refreshed: {type(exc).__name__}: {exc}", err=True)
+        echo(f"riskaudit: note: report.html was not refreshed: {type(exc).__name__}: {exc}", err=True)
     else:
         if html is not None:
-            click.echo(f"Updated the approval status in {html}")
+            echo(f"Updated the approval status in {html}")
 
 
 @click.command("gate", context_settings=CONTEXT)
 @click.argument("report", type=click.Path())
+@TRUST_OPTION
 @click.option("--model", "model_path", type=click.Path(), help="The model file to deploy: must hash to the audited one.")
 @click.option("--data", "data_path", type=click.Path(), help="The data file or folder to deploy: must hash to an audited one.")
 @click.option("--approvals", "approvals_folder", type=click.Path(file_okay=False),
               help="Folder of approval records (default: approvals/ next to the report).")
+@click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False),
+              help="Audit ledger to consult (default: the trust policy's `ledger`, else $RISKAUDIT_LEDGER, else none).")
+@click.option("--insecure-no-trust-policy", "insecure", is_flag=True,
+              help="LOCAL EXPERIMENTS ONLY: judge by the report's own requirements; anyone who can edit "
+                   "the report can open such a gate. Never in CI.")
 @click.pass_context
 @_guard
-def gate(ctx, report, model_path, data_path, approvals_folder):
-    """Exit 0 only if REPORT's model may be deployed; otherwise exit 1 with every reason.
+def gate(ctx, report, trust_path, model_path, data_path, approvals_folder, ledger_path, insecure):
+    """Exit 0 only if REPORT may be deployed under TRUST_POLICY; otherwise exit 1 with every reason.
 
-    Checks the digest, the status against the policy, the approvals the report requires
-    (signatures, roles, expiry, rejections) and, when given, the model and data hashes.
+    TRUST_POLICY is a YAML file the deploying repository keeps: the scanner keys whose signed
+    attestation (report.intoto.json) makes a report trusted, the approver keys allowed per role,
+    and the approvals each risk tier needs, which nothing in the report can lower. Approvers
+    count once per key, a rejection in the configured ledger keeps the gate closed, --model and
+    --data must hash to what was audited, and without --trust the gate stays closed.
     """
     from riskaudit.gate import evaluate_gate
 
-    result = evaluate_gate(report, model_path=model_path, data_path=data_path,
-                           approvals_folder=approvals_folder)
+    if trust_path and insecure:
+        raise InputProblem("--insecure-no-trust-policy: give either --trust or this flag, not both")
+    result = evaluate_gate(report, trust_path, model_path=model_path, data_path=data_path,
+                           approvals_folder=approvals_folder, ledger_path=ledger_path, insecure=insecure)
     if result.open:
-        click.echo("Gate OPEN: the audit verifies and every required approval is in place.")
+        echo("Gate OPEN: the audit verifies and every required approval is in place.")
         for note in result.notes:
-            click.echo(f"note: {note}")
+            echo(f"note: {note}")
         ctx.exit(EXIT_OK)
-    click.echo(f"Gate CLOSED ({len(result.reasons)} reason{'s' if len(result.reasons) != 1 else ''}):")
+    echo(f"Gate CLOSED ({len(result.reasons)} reason{'s' if len(result.reasons) != 1 else ''}):")
     for reason in result.reasons:
-        click.echo(f"- {reason}")
+        echo(f"- {reason}")
     ctx.exit(EXIT_CLOSED)
 
 
@@ -126,14 +155,16 @@ def gate(ctx, report, model_path, data_path, approvals_folder):
 @click.option("--force", is_flag=True, help="Overwrite an existing key pair.")
 @_guard
 def keygen(out, force):
-    """Make an Ed25519 key pair for signing approvals (riskaudit approve --key)."""
+    """Make an Ed25519 key pair: an approver's (riskaudit approve --key) or a CI scanner's (scan --scanner-key)."""
     from riskaudit.approvals import generate_keypair
 
     priv, pub, text = generate_keypair(out, overwrite=force)
-    click.echo(f"Private key: {priv} (keep it secret; sign with: riskaudit approve REPORT --key {priv} ...)")
-    click.echo(f"Public key:  {pub}")
-    click.echo("Allow it in the policy, under the role it signs for:")
-    click.echo(f"keys:\n  ROLE:\n    - \"{text}\"")
+    echo(f"Private key: {priv} (mode 0600, keep it secret; sign with: "
+         f"{shell_command('riskaudit', 'approve', 'REPORT', '--key', str(priv))} ... "
+         f"or {shell_command('riskaudit', 'scan', '--scanner-key', str(priv))} ...)")
+    echo(f"Public key:  {pub}")
+    echo("List it in the deploying side's trust policy, under `approvers: ROLE: NAME:` or `scanners: NAME:`:")
+    click.echo(f'    NAME: "{text}"')
 
 
 @click.group("ledger", context_settings=CONTEXT)
@@ -153,11 +184,13 @@ def ledger_verify(ctx, ledger_path):
         problems = led.verify()
         rows, path, version = led.count(), led.path, led.schema_version
     if problems:
-        click.echo(f"Ledger {path} is DAMAGED ({len(problems)} problem{'s' if len(problems) != 1 else ''}):")
+        echo(f"Ledger {path} is DAMAGED ({len(problems)} problem{'s' if len(problems) != 1 else ''}):")
         for p in problems:
-            click.echo(f"- {p}")
+            echo(f"- {p}")
         ctx.exit(EXIT_CLOSED)
-    click.echo(f"Ledger {path} is intact: {rows} rows, hash chain verified (schema version {version}).")
+    echo(f"Ledger {path} is intact: {rows} rows, hash chain verified (schema version {version}). "
+         "A chain cannot show rows cut from its tail: `riskaudit gate` compares it with the heads "
+         "recorded in signed attestations and approvals.")
     ctx.exit(EXIT_OK)
 
 
@@ -189,11 +222,11 @@ def history(model, as_json, ledger_path):
         for s in scans:
             report = led.report(s.seq)
             evaluated = evaluate_records(report, led.approvals(s.digest))
-            signed = sorted({f"{r['role']}:{r['approver']}" + ("" if r["decision"] == "approve" else " (rejected)")
+            signed = sorted({f"{r['role']}:{r['who']}" + ("" if r["decision"] == "approve" else " (rejected)")
                              for r in evaluated if r["valid"]})
             rows.append((s, signed))
     if not rows:
-        click.echo(f"No audits recorded for model {model!r}." if model else "No audits recorded yet.")
+        echo(f"No audits recorded for model {model!r}." if model else "No audits recorded yet.")
         return
     if as_json:
         for s, signed in rows:
@@ -201,6 +234,6 @@ def history(model, as_json, ledger_path):
         return
     for s, signed in rows:
         model_text = f"{Path(s.model_uri).name if s.model_uri else '-'} {(s.model_sha256 or '')[:12]}"
-        click.echo(f"{s.created_at or s.recorded_at}  {str(s.status).upper():<5}  {s.risk_tier or '-':<6}  "
+        echo(f"{s.created_at or s.recorded_at}  {str(s.status).upper():<5}  {s.risk_tier or '-':<6}  "
                    f"{model_text:<32}  {s.digest[:19]}  approvals: {', '.join(signed) or 'none'}  "
                    f"{s.report_path or ''}")

@@ -15,6 +15,7 @@ from typing import Any, Mapping, Sequence
 import jinja2
 from markupsafe import Markup
 
+from riskaudit.inert import shell_command
 from riskaudit.reports.svg import render_chart
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -153,8 +154,9 @@ def _approval_rows(report: Mapping[str, Any], approvals: Sequence[Mapping[str, A
         mine = [a for a in approvals or [] if a.get("role") == req["role"]]
         rows.append(ApprovalRow(
             role=req["role"], required=int(req.get("count", 1)),
-            signed=[str(a.get("approver")) for a in mine if a.get("decision", "approve") == "approve" and a.get("valid", True)],
-            rejected=[str(a.get("approver")) for a in mine if a.get("decision") == "reject"]))
+            signed=[str(a.get("who") or a.get("approver")) for a in mine
+                    if a.get("decision", "approve") == "approve" and a.get("valid", True)],
+            rejected=[str(a.get("who") or a.get("approver")) for a in mine if a.get("decision") == "reject"]))
     return rows
 
 
@@ -206,9 +208,10 @@ def build_view(report: Mapping[str, Any], approvals: Sequence[Mapping[str, Any]]
         model=f"{model.get('uri')} ({model.get('format')})" if model else "no model (data-only audit)",
         datasets=datasets, counts=counts, check_counts=check_counts, checks=checks,
         top_findings=all_findings[:12], approvals=rows,
-        approve_commands=[f'riskaudit approve report.json --role {a.role} --approver "YOUR NAME" --comment "..."'
+        approve_commands=[shell_command("riskaudit", "approve", "report.json", "--role", a.role, "--approver",
+                                        "YOUR NAME", "--key", "YOUR.key", "--comment", "...")
                           for a in rows if a.missing] or
-                         ['riskaudit approve report.json --role ROLE --approver "YOUR NAME" --comment "..."'],
+                         ["riskaudit approve report.json --role ROLE --approver 'YOUR NAME' --key YOUR.key --comment ..."],
         manifest=manifest, tool_version=str(report.get("tool", {}).get("version", "")))
 
 
