@@ -118,7 +118,11 @@ def test_source_available_data_is_judged_against_the_intended_use(tmp_path, lic,
     f = next(f for f in res.findings if f.subject.startswith("data:"))
     assert f.kind == "restricted_use_license" and f.status == expected, f.message
     assert lic in f.message
-    assert res.metrics["license_list"]["spdx_license_list_version"]  # recorded in the report
+    version = res.metrics["license_list"]["spdx_license_list_version"]  # recorded in the report
+    about = Path(__import__("license_expression").__file__).parent / "data" / "license_key_index.json.ABOUT"
+    assert f"spdx_license_list_version: {version}" in about.read_text()
+    bom = next(f for f in res.findings if f.kind == "bill_of_materials")
+    assert f"SPDX license list {version}" in bom.message
 
 
 def test_software_scope_is_the_projects_requirements_when_found(tmp_path):

@@ -116,7 +116,9 @@ class LicensesChecker(Checker):
         bom = out.findings[0]
         if bom.kind == "bill_of_materials":
             out.findings[0] = dataclasses.replace(
-                bom, message=bom.message.rstrip(".") + f"; software scope: {_scope_text(scope)}.",
+                bom, message=bom.message.rstrip(".") + f"; software scope: {_scope_text(scope)}; "
+                f"license categories from the SPDX license list "
+                f"{license_list()['spdx_license_list_version'] or '(version unknown)'}.",
                 evidence={**bom.evidence, "software_scope": scope, "license_list": license_list()})
         return out
 
