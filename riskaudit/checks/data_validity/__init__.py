@@ -351,11 +351,12 @@ class DataValidityChecker(Checker):
         return [self._hashers[name].column(c, True) for c in columns]
 
     def _by_chance(self, finding: Finding, chance) -> Finding:
-        """Cap at warn a failing duplicate/leakage/conflict finding that the feature space
-        explains: shuffling each column independently (``chance(rng)``) gives at least
-        ``chance_ratio`` of the observed share."""
+        """Cap at warn a duplicate/leakage/conflict finding that the feature space explains
+        (and say so): shuffling each column independently (``chance(rng)``) gives at least
+        ``chance_ratio`` of the observed share. The chance share is in the evidence of every
+        such finding that is not a pass."""
         ratio = self.config["chance_ratio"]
-        if finding.status != Status.FAIL or ratio <= 0:
+        if finding.status == Status.PASS or ratio <= 0:
             return finding
         expected = chance(self._ctx.rng(f"chance-{finding.kind}-{finding.subject}"))
         observed = float(finding.value)
@@ -365,7 +366,7 @@ class DataValidityChecker(Checker):
         message = (finding.message.rstrip(".") +
                    f". Identical rows are expected by chance here: with each column's values "
                    f"shuffled independently {expected:.1%} of rows would count (the columns have "
-                   f"few distinct combinations for this many rows), so this is not failed "
+                   f"few distinct combinations for this many rows), so this is at most a warning "
                    f"(policy chance_ratio {_num(ratio)}).")
         evidence["advice"] = ("Rows this coarse cannot tell individuals apart: identical rows are "
                               "different people sharing the same attributes. Add an id column "
