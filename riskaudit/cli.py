@@ -7,7 +7,6 @@ one paragraph on stderr and no traceback (``-v`` shows tracebacks of unexpected 
 from __future__ import annotations
 
 import importlib
-import json
 import shlex
 import sys
 import time
@@ -134,36 +133,7 @@ def _comma_list(values) -> list[str]:
     return out
 
 
-def _load_baseline(path: str | None) -> dict | None:
-    if not path:
-        return None
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"--baseline: file {path!r} does not exist")
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"--baseline: {path!r} is not a report.json ({exc})") from None
-    if not isinstance(data, dict) or data.get("schema_version") != "1":
-        raise InputError(f"--baseline: {path!r} is not a riskaudit report.json (schema_version 1)")
-    return data
-
-
-def _ledger_baseline(settings: dict[str, Any]) -> dict | None:
-    """The last approved audit of the same model file, from the ledger (drift's baseline)."""
-    model = settings.get("model")
-    if not model or not Path(model).is_file():
-        return None
-    from riskaudit.data import sha256_file
-    from riskaudit.gate import last_approved_report
-
-    try:
-        return last_approved_report(sha256_file(model), ledger_path=settings.get("ledger"))
-    except RiskauditError:
-        return None
-
-
-def _with_changes(report, settings: dict[str, Any], baseline: dict | None):
+def _with_changes(report, settings: dict[str, Any]):
     """The report with what changed since the baseline report given, else since the last
     approved audit of a model of the same file name in the ledger (none: unchanged)."""
     import dataclasses
@@ -171,7 +141,12 @@ def _with_changes(report, settings: dict[str, Any], baseline: dict | None):
     from riskaudit.reports.changes import compare, last_approved_of_model
 
     source = f"--baseline {Path(settings['baseline']).name}" if settings.get("baseline") else ""
-    previous = baseline if source else None
+    if source:
+        from riskaudit.scan import load_baseline
+
+        previous = load_baseline(settings["baseline"])
+    else:
+        previous = None
     model = (report.subject.get("model") or {}).get("uri")
     if previous is None and model:
         try:
@@ -186,16 +161,6 @@ def _with_changes(report, settings: dict[str, Any], baseline: dict | None):
     except (TypeError, KeyError, AttributeError, ValueError) as exc:
         click.echo(f"riskaudit: warning: could not compare with {source}: {exc}", err=True)
         return report
-
-
-def _sbom(report: dict) -> dict[str, str]:
-    """A CycloneDX SBOM beside the reports when the licenses checker ran."""
-    ran = [c for c in report["checks"] if c["id"] == "licenses" and c["status"] not in ("skipped", "error")]
-    if not ran:
-        return {}
-    from riskaudit.checks.licenses import cyclonedx_json
-
-    return {"sbom.cdx.json": cyclonedx_json(report)}
 
 
 def _record_in_ledger(report: dict, report_path: Path | None, ledger_path: str | None) -> dict | None:
@@ -243,10 +208,6 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
     scanner_key = _scanner_key(settings, formats)
     registry = Registry.from_entry_points()
     options = {k: dict(v or {}) for k, v in (settings.get("options") or {}).items()}
-    if settings.get("full"):
-        if "pii" not in registry:
-            raise InputError("--full applies to the pii checker, which is not installed")
-        options.setdefault("pii", {})["full"] = True
     project = {
         "project_dir": str(project_dir),
         "data_path": settings.get("data"),
@@ -263,9 +224,6 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
     }
     project = {k: v for k, v in project.items() if v not in (None, {}, "")}
     seed = settings.get("seed", 0)
-    baseline = _load_baseline(settings.get("baseline"))
-    if baseline is None:
-        baseline = _ledger_baseline(settings)
     report = scan(
         data=settings.get("data"), reference=settings.get("reference"), model=settings.get("model"),
         train=settings.get("train"), predictions=settings.get("predictions"),
@@ -278,11 +236,14 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
         trust_model=bool(settings.get("trust_model")), weights=settings.get("weights"),
         eval_mode=bool(settings.get("eval_mode")), options=options,
         risk_tier=settings.get("risk_tier"), project=project,
-        baseline=baseline, registry=registry,
+        baseline=settings.get("baseline") or None, ledger=settings.get("ledger"),
+        full=bool(settings.get("full")), registry=registry,
         observer=StderrProgress(quiet=quiet), command=command, verbose=verbose)
-    report = _with_changes(report, settings, baseline)
+    report = _with_changes(report, settings)
     body = report.to_dict()
-    written = write_reports(body, out, formats, extra=_sbom(body))
+    from riskaudit.checks.licenses import sbom_files
+
+    written = write_reports(body, out, formats, extra=sbom_files(body))
     head = _record_in_ledger(body, written.get("json"), settings.get("ledger"))
     if scanner_key is not None:  # the in-toto attestation of this report, signed (DSSE, Ed25519)
         from riskaudit import attestation

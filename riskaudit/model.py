@@ -103,13 +103,20 @@ class Model:
     accepts_frame: bool = False
     """True when the predict callable is given a DataFrame of the features (non-numeric)."""
     latencies: list[tuple[int, float]] = field(default_factory=list)
-    """(batch size, seconds) of every batch predicted so far."""
+    """(batch size, seconds) of every batch predicted so far by the running checker."""
     errors: int = 0
-    """Batches that raised."""
+    """Batches that raised (running checker)."""
     nonfinite: int = 0
-    """Outputs that were NaN or infinite."""
+    """Outputs that were NaN or infinite (running checker)."""
     input_width: int | None = None
     """Number of inputs per sample the model declares (ONNX signature), when it declares one."""
+
+    def reset_counters(self) -> None:
+        """Start ``latencies``, ``errors`` and ``nonfinite`` afresh (the scan does it before
+        each checker: one checker's deliberate probes are not another's model errors)."""
+        self.latencies = []
+        self.errors = 0
+        self.nonfinite = 0
 
     def describe(self) -> dict[str, Any]:
         out = {"uri": self.uri, "format": self.format}

@@ -1,7 +1,9 @@
 """Policies: which checkers run, with which options and levels, and who must approve.
 
-A policy is YAML, validated on load. Every error names the file and the key's path, e.g.
-``policies/mine.yaml: checks.fairness.thresholds.disparate_impcat: unknown finding kind``.
+A policy is YAML, validated on load against the JSON Schema of :mod:`riskaudit.schema` (the
+checkers' own sections once the installed checkers are known). Every error names the file
+and the key's path, e.g. ``policies/mine.yaml: checks.fairness.thresholds.disparate_impcat:
+unknown finding kind``.
 """
 
 from __future__ import annotations
@@ -100,8 +102,11 @@ class Policy:
         table = (self.data.get("approvals") or {}).get(tier) or {}
         return [{"role": r["role"], "count": int(r.get("count", 1))} for r in (table.get(outcome) or [])]
 
-    def validate_checks(self, registry: Registry) -> None:
-        """Check every ``checks.<id>`` section against the installed checkers' declarations."""
+    def validate_checks(self, registry: "Registry") -> None:
+        """Check every ``checks.<id>`` section against the installed checkers' declarations
+        (their options, finding kinds and severities, in the policy JSON Schema)."""
+        from riskaudit.schema import first_error, policy_schema
+
         for cid, sec in (self.data.get("checks") or {}).items():
             where = f"{self.source}: checks.{cid}"
             if cid not in registry:
@@ -109,15 +114,13 @@ class Policy:
                     continue  # built-in policies carry sections for every built-in checker
                 raise PolicyError(f"{where}: unknown checker (installed: {', '.join(registry.ids)})")
             checker = registry[cid]
-            try:
+            err = first_error({"checks": {cid: sec}}, policy_schema({cid: checker}))
+            if err is not None:
+                raise PolicyError(f"{self.source}: {err[0]}: {err[1]}")
+            try:  # what a schema cannot say (an expectation's arguments, an exception's dates)
                 checker.validate_options(sec.get("options") or {})
             except OptionError as exc:
                 raise PolicyError(f"{where}.options.{exc.key}: {exc.reason}") from None
-            for group in ("thresholds", "severity"):
-                for kind in (sec.get(group) or {}):
-                    if kind not in checker.kinds:
-                        raise PolicyError(f"{where}.{group}.{kind}: unknown finding kind of "
-                                          f"{cid} (known: {', '.join(checker.kinds)})")
 
 
 def load_policy(spec: Any = "default") -> Policy:
@@ -178,102 +181,26 @@ def _build(data: dict[str, Any], source: str, raw: bytes) -> Policy:
 
 
 def _validate(data: Mapping[str, Any], source: str) -> None:
-    def err(path: str, msg: str):
-        raise PolicyError(f"{source}: {path}: {msg}")
+    """Against the policy JSON Schema (:mod:`riskaudit.schema`); the first error names the key."""
+    from riskaudit.schema import first_error, policy_schema
 
-    for key in data:
-        if key not in TOP_KEYS:
-            err(str(key), f"unknown key (known: {', '.join(TOP_KEYS)})")
-    if "extends" in data and (not isinstance(data["extends"], str) or data["extends"] not in builtin_policy_names()):
-        err("extends", f"must name a built-in policy ({', '.join(builtin_policy_names())}), got {data['extends']!r}")
-    for key in ("name", "description"):
-        if key in data and not isinstance(data[key], str):
-            err(key, f"must be a string, got {data[key]!r}")
-    if "risk_tier" in data and data["risk_tier"] not in TIERS:
-        err("risk_tier", f"must be one of {', '.join(TIERS)}, got {data['risk_tier']!r}")
-    if "allow_warn" in data and not isinstance(data["allow_warn"], bool):
-        err("allow_warn", f"must be true or false, got {data['allow_warn']!r}")
-    if "approval_ttl_days" in data:
-        v = data["approval_ttl_days"]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
-            err("approval_ttl_days", f"must be a positive number, got {v!r}")
-    checks = data.get("checks") or {}
-    if not isinstance(checks, Mapping):
-        err("checks", "must be a mapping of checker id to settings")
-    for cid, sec in checks.items():
-        p = f"checks.{cid}"
-        if sec is None:
-            continue
-        if not isinstance(sec, Mapping):
-            err(p, "must be a mapping with enabled / options / thresholds / severity")
-        for k in sec:
-            if k not in CHECK_KEYS:
-                err(f"{p}.{k}", f"unknown key (known: {', '.join(sorted(CHECK_KEYS))})")
-        if "enabled" in sec and not isinstance(sec["enabled"], bool):
-            err(f"{p}.enabled", f"must be true or false, got {sec['enabled']!r}")
-        if "options" in sec and not isinstance(sec["options"] or {}, Mapping):
-            err(f"{p}.options", "must be a mapping")
-        for kind, lv in (sec.get("thresholds") or {}).items():
-            if not isinstance(lv, Mapping):
-                err(f"{p}.thresholds.{kind}", "must be a mapping with fail and/or warn")
-            for lk, lval in lv.items():
-                if lk not in ("fail", "warn"):
-                    err(f"{p}.thresholds.{kind}.{lk}", "unknown key (known: fail, warn)")
-                if lval is not None and (isinstance(lval, bool) or not isinstance(lval, (int, float))):
-                    err(f"{p}.thresholds.{kind}.{lk}", f"must be a number or null, got {lval!r}")
-        for kind, sv in (sec.get("severity") or {}).items():
-            if sv not in [s.value for s in Severity]:
-                err(f"{p}.severity.{kind}", f"must be one of low, medium, high, critical, got {sv!r}")
-    approvals = data.get("approvals") or {}
-    if not isinstance(approvals, Mapping):
-        err("approvals", "must be a mapping of risk tier to outcomes")
-    for tier, table in approvals.items():
-        if tier not in TIERS:
-            err(f"approvals.{tier}", f"unknown risk tier (known: {', '.join(TIERS)})")
-        if not isinstance(table, Mapping):
-            err(f"approvals.{tier}", "must be a mapping of outcome (pass, warn, fail) to roles")
-        for outcome, roles in table.items():
-            if outcome not in OUTCOMES:
-                err(f"approvals.{tier}.{outcome}", f"unknown outcome (known: {', '.join(OUTCOMES)})")
-            if not isinstance(roles, list):
-                err(f"approvals.{tier}.{outcome}", "must be a list of {role, count}")
-            for i, r in enumerate(roles):
-                rp = f"approvals.{tier}.{outcome}[{i}]"
-                if not isinstance(r, Mapping) or not isinstance(r.get("role"), str) or not r["role"]:
-                    err(rp, "must be a mapping with a non-empty 'role'")
-                extra = set(r) - {"role", "count"}
-                if extra:
-                    err(f"{rp}.{sorted(extra)[0]}", "unknown key (known: role, count)")
-                c = r.get("count", 1)
-                if isinstance(c, bool) or not isinstance(c, int) or c < 1:
-                    err(f"{rp}.count", f"must be a positive integer, got {c!r}")
-    _validate_regulations(data.get("regulations"), err)
-    keys = data.get("keys") or {}
-    if not isinstance(keys, Mapping) or not all(
-            isinstance(v, list) and all(isinstance(x, str) for x in v) for v in keys.values()):
-        err("keys", "must map each role to a list of public keys (strings)")
+    err = first_error(data, policy_schema(builtin_names=builtin_policy_names()))
+    if err is not None:
+        key, msg = err
+        raise PolicyError(f"{source}: {key}: {msg}" if key else f"{source}: {msg}")
+    _check_regulation_references(data.get("regulations") or {}, source)
 
 
-def _validate_regulations(reg: Any, err) -> None:
-    """``regulations: {frameworks: {id: {title, provisions: {id: title}}}, kinds: {check.kind:
-    {framework: [provision, ...]}}}``; every provision a kind names must be declared."""
-    if reg is None:
-        return
-    if not isinstance(reg, Mapping) or set(reg) - {"frameworks", "kinds"}:
-        err("regulations", "must be a mapping with 'frameworks' and 'kinds'")
+def _check_regulation_references(reg: Mapping[str, Any], source: str) -> None:
+    """Every provision a finding kind names must be declared under its framework (what a
+    schema cannot say)."""
     frameworks = reg.get("frameworks") or {}
-    if not isinstance(frameworks, Mapping):
-        err("regulations.frameworks", "must map a framework id to {title, provisions}")
-    for fid, fw in frameworks.items():
-        if not isinstance(fw, Mapping) or not isinstance(fw.get("provisions"), Mapping):
-            err(f"regulations.frameworks.{fid}", "must be a mapping with a title and provisions")
     for kind, targets in (reg.get("kinds") or {}).items():
-        if not isinstance(targets, Mapping):
-            err(f"regulations.kinds.{kind}", "must map a framework id to a list of provisions")
         for fid, provs in targets.items():
-            known = (frameworks.get(fid) or {}).get("provisions") if isinstance(frameworks.get(fid), Mapping) else None
+            known = (frameworks.get(fid) or {}).get("provisions")
             if known is None:
-                err(f"regulations.kinds.{kind}.{fid}", f"unknown framework (known: {', '.join(map(str, frameworks))})")
-            if not isinstance(provs, list) or any(p not in known for p in provs):
-                err(f"regulations.kinds.{kind}.{fid}", f"must list provisions declared under "
-                    f"regulations.frameworks.{fid}.provisions, got {provs!r}")
+                raise PolicyError(f"{source}: regulations.kinds.{kind}.{fid}: unknown framework "
+                                  f"(known: {', '.join(map(str, frameworks))})")
+            if any(p not in known for p in provs):
+                raise PolicyError(f"{source}: regulations.kinds.{kind}.{fid}: must list provisions declared "
+                                  f"under regulations.frameworks.{fid}.provisions, got {provs!r}")

@@ -3,8 +3,9 @@
 Keys mirror the ``scan`` options; relative paths are relative to the file's own folder;
 command-line options override the file. A top-level key that is the id of an installed
 checker (a plugin's own configuration, e.g. ``loan_cost: {amount_column: loan_amount}``) holds
-that checker's options, exactly like ``options.<id>``; the scan validates them against the
-checker's declared ``options``. Any other unknown key or a wrong type is exit 2 naming the
+that checker's options, exactly like ``options.<id>``. The rest of the file is validated
+against the project JSON Schema of :mod:`riskaudit.schema` (checker options: when the scan
+merges them with the policy's, before any checker runs); an unknown key or a wrong type is exit 2 naming the
 file and the key.
 """
 
@@ -137,29 +138,27 @@ def _read(p: Path, implicit: bool) -> Project:
     values: dict[str, Any] = {}
     sections: dict[str, Mapping[str, Any]] = {}
     folder = p.resolve().parent
+    from riskaudit.schema import first_error, project_schema
+
+    checker_ids = installed_checker_ids()
     for key, value in data.items():
-        if key not in PROJECT_KEYS and isinstance(key, str) and key in installed_checker_ids():
+        if key not in PROJECT_KEYS and isinstance(key, str) and key in checker_ids:
             if value is not None and not isinstance(value, Mapping):
                 raise PolicyError(f"project file {str(p)!r}: key {key!r} (the options of the {key} checker) "
                                   f"must be a mapping, got {value!r}")
             sections[key] = value or {}
-            continue
-        if key not in PROJECT_KEYS:
-            raise PolicyError(f"project file {str(p)!r}: unknown key {key!r} "
-                              f"(known: {', '.join(PROJECT_KEYS)}, or the id of an installed checker: "
-                              f"{', '.join(sorted(installed_checker_ids())) or 'none'})")
+    rest = {k: v for k, v in data.items() if k not in sections}
+    err = first_error(rest, project_schema(PROJECT_KEYS))
+    if err is not None:
+        key, msg = err
+        if key in rest and key not in PROJECT_KEYS:
+            msg += (f" (known: {', '.join(PROJECT_KEYS)}, or the id of an installed checker: "
+                    f"{', '.join(sorted(checker_ids)) or 'none'})")
+        raise PolicyError(f"project file {str(p)!r}: key {key!r}: {msg}")
+    for key, value in rest.items():
         kind = PROJECT_KEYS[key][0]
         if value is None:
             continue
-        ok = {
-            _STR: isinstance(value, (str, int, float)) and not isinstance(value, bool),
-            _INT: isinstance(value, int) and not isinstance(value, bool),
-            _BOOL: isinstance(value, bool),
-            _LIST: isinstance(value, (list, str)),
-            _MAP: isinstance(value, Mapping),
-        }[kind]
-        if not ok:
-            raise PolicyError(f"project file {str(p)!r}: key {key!r} must be {kind}, got {value!r}")
         if kind == _STR:
             value = str(value)
         if kind == _LIST:

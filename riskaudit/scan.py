@@ -8,7 +8,8 @@ import time
 import traceback
 from datetime import datetime, timezone
 from importlib import metadata
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from riskaudit._lazy import lazy_module
 np = lazy_module("numpy")
@@ -60,7 +61,8 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
          seed: int = 0, device: str = "auto", trust_model: bool = False,
          weights: str | None = None, eval_mode: bool = False,
          options: Mapping[str, Mapping[str, Any]] | None = None, risk_tier: str | None = None,
-         project: Mapping[str, Any] | None = None, baseline: Mapping[str, Any] | None = None,
+         project: Mapping[str, Any] | None = None, baseline: Any = None,
+         ledger: str | None = None, full: bool = False,
          registry: Registry | None = None, observer: Observer | None = None,
          command: str | None = None, verbose: bool = False, predictions: str | None = None,
          scores: Sequence[str] | None = None) -> Report:
@@ -76,6 +78,12 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
     prediction columns. ``options`` overrides checker options per checker id (project file). Input
     errors raise :class:`riskaudit.errors.RiskauditError` before any checker runs; a checker
     that fails becomes status ``error`` and the scan goes on.
+
+    ``baseline``: an earlier report (dict, or the path of its report.json) for model drift;
+    None: the last approved audit of the same model file in the audit ledger (``ledger``,
+    default $RISKAUDIT_LEDGER), as ``riskaudit scan`` does. ``full``: the pii checker scans
+    every row (``--full``). The command line calls exactly this, so the same inputs give
+    the same findings.
     """
     observer = observer or NullObserver()
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
@@ -84,7 +92,12 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
     reg = registry if registry is not None else Registry.from_entry_points()
     pol.validate_checks(reg)
     selected = _select(reg, pol, checks, skip)
-    checker_options = _checker_options(reg, pol, options or {})
+    options = {k: dict(v or {}) for k, v in (options or {}).items()}
+    if full:
+        if "pii" not in reg:
+            raise InputError("--full applies to the pii checker, which is not installed")
+        options.setdefault("pii", {})["full"] = True
+    checker_options = _checker_options(reg, pol, options)
     tier = risk_tier or pol.risk_tier
     if tier not in ("low", "medium", "high"):
         raise InputError(f"risk_tier must be low, medium or high, got {tier!r}")
@@ -102,6 +115,10 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
     task = _resolve_task(task, ds, ref, target, trn)
     classes = _resolve_classes(classes, task, ds, ref, target, trn)
 
+    project = dict(project or {})
+    baseline, source = resolve_baseline(baseline, model, ledger)
+    if source:
+        project.setdefault("baseline_source", source)
     mdl = None
     if stored:
         mdl = roles.stored_predictions_model(predictions, scores, task, classes)
@@ -187,6 +204,42 @@ def _progress(observer: Observer, check_id: str) -> Callable[[float, str], None]
     return progress
 
 
+def load_baseline(path: Any) -> dict:
+    """An earlier report.json (schema_version 1), or InputError naming ``--baseline``."""
+    import json
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"--baseline: file {str(path)!r} does not exist")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"--baseline: {str(path)!r} is not a report.json ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema_version") != "1":
+        raise InputError(f"--baseline: {str(path)!r} is not a riskaudit report.json (schema_version 1)")
+    return data
+
+
+def resolve_baseline(baseline: Any, model: Any, ledger: str | None) -> tuple[dict | None, str | None]:
+    """(baseline report, where it came from): given as a dict or a path, else the last
+    approved audit of the same model file in the ledger, else none."""
+    if isinstance(baseline, Mapping):
+        return dict(baseline), None
+    if baseline is not None:
+        return load_baseline(baseline), None
+    if not isinstance(model, (str, Path)) or not Path(model).is_file():
+        return None, None
+    from riskaudit.data import sha256_file
+    from riskaudit.errors import RiskauditError
+    from riskaudit.gate import last_approved_report
+
+    try:
+        found = last_approved_report(sha256_file(model), ledger_path=ledger)
+    except RiskauditError:
+        return None, None
+    return (found, "ledger: last approved audit of this model") if found is not None else (None, None)
+
+
 def run_checker(checker_cls: type[Checker], options: Mapping[str, Any], ctx: CheckContext,
                 verbose: bool = False) -> CheckResult:
     """Run one checker in ``ctx``: skipped when its needs are unmet, error when it raises."""
@@ -220,11 +273,15 @@ def run_checker(checker_cls: type[Checker], options: Mapping[str, Any], ctx: Che
 
 @contextlib.contextmanager
 def preserved_model_state(model: Model | None):
-    """Restore every submodule's train/eval flag and torch's thread count after a checker.
+    """Restore every submodule's train/eval flag and torch's thread count after a checker,
+    and give it fresh model counters (latencies, errors, non-finite outputs).
 
     Attack libraries call ``model.eval()``; the consistency checker must still see the
-    model as it was saved, whatever ran before it.
+    model as it was saved, whatever ran before it; its probes of batch sizes the model
+    rejects are not drift's model errors.
     """
+    if model is not None:
+        model.reset_counters()
     if model is None or model.module is None:
         yield
         return

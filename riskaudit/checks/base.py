@@ -368,11 +368,22 @@ class Checker(abc.ABC):
 
     @classmethod
     def validate_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
-        """Return the full option dict (defaults filled in) or raise :class:`OptionError`."""
+        """Return the full option dict (defaults filled in) or raise :class:`OptionError`.
+
+        The values are checked against the JSON Schema generated from ``options``
+        (:func:`riskaudit.schema.checker_options_schema`, the same schema policies and
+        project files are validated with), then normalized (lists to tuples)."""
         unknown = sorted(set(options) - set(cls.options))
         if unknown:
             known = ", ".join(sorted(cls.options)) or "none"
             raise OptionError(unknown[0], f"unknown option (known: {known})")
+        from riskaudit.schema import checker_options_schema, first_error
+
+        err = first_error(dict(options), checker_options_schema(cls))
+        if err is not None:
+            key, msg = err
+            name = key.split(".", 1)[0].split("[", 1)[0]
+            raise OptionError(name, msg if key == name else f"{key[len(name):].lstrip('.')}: {msg}")
         out = {}
         for name, opt in cls.options.items():
             value = options.get(name, opt.default)

@@ -166,11 +166,17 @@ class ConsistencyChecker(Checker):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self._bs_diffs: dict[int, dict[str, Any]] = {}
-        bad = [b for b in self.config["batch_sizes"] if b < 1]
+
+    @classmethod
+    def validate_options(cls, options):
+        """Also every batch size >= 1, checked before any checker runs (exit 2 naming the key)."""
+        out = super().validate_options(options)
+        bad = [b for b in out["batch_sizes"] if b < 1]
         if bad:
             from riskaudit.checks.base import OptionError
 
             raise OptionError("batch_sizes", f"batch sizes must be >= 1, got {bad[0]}")
+        return out
 
     # ------------------------------------------------------------------ run
     def run(self, ctx):
@@ -334,7 +340,8 @@ class ConsistencyChecker(Checker):
             "skipped": skipped,
             "charts": [self._chart(sizes, self._bs_diffs)] if self._bs_diffs and 1 in outs else [],
         }
-        return CheckOutput(findings, self._summary(findings, n), metrics)
+        never = None if (outs or len(rep_outs) > 0) else next(iter(errors.values()), rep_err)
+        return CheckOutput(findings, self._summary(findings, n, never), metrics)
 
     # ------------------------------------------------------------------ parts
     @staticmethod
@@ -512,7 +519,10 @@ class ConsistencyChecker(Checker):
                 "labels": labels, "values": values, "y_label": "relative difference"}
 
     @staticmethod
-    def _summary(findings, n):
+    def _summary(findings, n, never: str | None = None):
+        if never is not None:  # not one prediction: nothing was compared
+            return (f"The model could not predict the {n} inputs at any batch size (it raised "
+                    f"{never}), so consistency could not be measured.")
         bad = [f for f in findings if f.status != Status.PASS and not f.evidence.get("inconclusive")]
         if not bad:
             if any(f.status != Status.PASS for f in findings):

@@ -128,7 +128,9 @@ def test_injected_out_of_range(injected):
 def test_injected_type_mismatch(injected):
     _, _, res = injected
     f = _one(res, "type_mismatch", "mean texture")
-    assert f.evidence["count"] == 4 and f.evidence["examples"] == ["n/a"] * 4
+    # only the offending cells, distinct examples, their rows
+    assert f.evidence["count"] == 4 and f.evidence["examples"] == ["n/a"]
+    assert f.evidence["rows"] == [7, 17, 27, 37]
 
 
 def test_injected_schema_mismatch(injected):

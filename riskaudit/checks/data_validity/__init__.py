@@ -8,6 +8,7 @@ datasets in :mod:`.images`.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from riskaudit._lazy import lazy_module
@@ -18,6 +19,7 @@ from riskaudit.checks.base import CheckContext, Checker, CheckOutput, Kind, Need
 from riskaudit.checks.data_validity import expectations as gxs
 from riskaudit.checks.data_validity import images as img
 rw = lazy_module("riskaudit.checks.data_validity.rows")
+coercion = lazy_module("riskaudit.coercion")
 from riskaudit.data import ARRAY_FEATURE
 from riskaudit.masking import safe_example
 from riskaudit.result import Finding, Severity, Status
@@ -55,6 +57,11 @@ class DataValidityChecker(Checker):
                            "(Iglewicz & Hoaglin's 3.5).", minimum=0.5),
         "iqr_k": Option(3.0, "IQR multiplier of the IQR rule (Tukey's 'far out' fence 3.0).",
                         minimum=0.1),
+        "chance_ratio": Option(0.5, "Duplicates, leakage and conflicting labels are not failed "
+                               "(at most warn) when the columns' values shuffled independently "
+                               "give at least this share of the observed count by chance: the "
+                               "feature space has too few distinct rows for identical rows to "
+                               "be a defect. 0 turns the rule off.", minimum=0.0, maximum=1.0),
     }
     kinds = {
         "missing_values": Kind("Share of a column's values missing beyond what the reference "
@@ -167,15 +174,33 @@ class DataValidityChecker(Checker):
             self._hashers = {}  # they hold the frames and per-column hashes: free them
 
     def _run(self, ctx: CheckContext) -> CheckOutput:
-        cur, ref = ctx.data, ctx.reference
+        cur, ref, train = ctx.data, ctx.reference, ctx.train
         pii = dict(ctx.shared.get("pii_columns") or {})
         self._ctx, self._pii = ctx, pii
         findings: list[Finding] = []
         metrics: dict[str, Any] = {"charts": []}
-        datasets = [("current", cur)] + ([("reference", ref)] if ref is not None else [])
-        if ctx.train is not None and img.is_image_like(ctx.train) == img.is_image_like(cur):
-            datasets.append(("train", ctx.train))  # leakage is judged against the training data
         image = img.is_image_like(cur)
+        # stray values ("unknown" among numbers) are reported cell by cell; every other check
+        # compares the values coerced to the column's dominant type
+        self._raw, strays = {}, {}
+        if not image:
+            keep = set(ctx.ids) | ({ctx.target} if ctx.target else set())
+            self._raw["current"] = cur.frame
+            frame, strays["current"] = coercion.coerce_frame(cur.frame, keep)
+            cur = dataclasses.replace(cur, frame=frame)
+            if ref is not None and not img.is_image_like(ref):
+                self._raw["reference"] = ref.frame
+                frame, strays["reference"] = coercion.coerce_frame(ref.frame, keep)
+                ref = dataclasses.replace(ref, frame=frame)
+            if train is not None and not img.is_image_like(train):
+                self._raw["train"] = train.frame
+                frame, strays["train"] = coercion.coerce_frame(train.frame, keep)
+                train = dataclasses.replace(train, frame=frame)
+        datasets = [("current", cur)] + ([("reference", ref)] if ref is not None else [])
+        if train is not None and img.is_image_like(train) == image:
+            datasets.append(("train", train))  # leakage is judged against the training data
+        for name, found in strays.items():
+            findings += self._stray_findings(name, found, len(self._raw[name]))
 
         self._hashers = {name: rw.FrameHasher(ds.frame) for name, ds in datasets}
         ctx.progress(0.05, "validating columns with great-expectations")
@@ -210,6 +235,19 @@ class DataValidityChecker(Checker):
         return CheckOutput(findings=findings, summary=self._summary(findings, cur), metrics=metrics)
 
     # ------------------------------------------------------------------ helpers
+    def _stray_findings(self, name: str, strays: dict[str, coercion.Stray], n: int) -> list[Finding]:
+        """type_mismatch for the cells that are not of their column's dominant type."""
+        out = []
+        for col, st in strays.items():
+            out.append(self._mask_finding(
+                "type_mismatch", self._subject(col, name), st.mask,
+                f"values of {col!r} in the {name} data are not numbers in a column of numbers; "
+                "the other checks read them as missing", name,
+                examples=[self._example(v, col) for v in st.examples], dominant_type=st.dominant,
+                advice="Fix or remove the stray values at the source, or declare them as missing "
+                       "values when the data is read."))
+        return out
+
     def _mask_finding(self, kind: str, subject: str, mask: np.ndarray, what: str, dataset: str,
                       **evidence: Any):
         """A finding about the rows where ``mask`` is true: "<count> of <n> <what> (share ...)"."""
@@ -257,7 +295,13 @@ class DataValidityChecker(Checker):
                                                         self._hashers["current"]).factorized})
         suite_specs, suite_path = gxs.load_suite_file(ctx.project)
         specs = specs + list(self.policy_specs) + suite_specs
-        outcomes = gxs.validate(frame, specs)
+        raw = self._raw.get("current", frame)
+        if raw is frame:
+            outcomes = gxs.validate(frame, specs)
+        else:  # missing values as read (a stray value is not a missing one); the rest coerced
+            null = [s.type == "expect_column_values_to_not_be_null" for s in specs]
+            outcomes = (gxs.validate(raw, [s for s, n in zip(specs, null) if n])
+                        + gxs.validate(frame, [s for s, n in zip(specs, null) if not n]))
         metrics["expectations"] = {"evaluated": len(outcomes),
                                    "failed": sum(not o.success for o in outcomes),
                                    "from_policy": len(self.policy_specs),
@@ -330,19 +374,22 @@ class DataValidityChecker(Checker):
             # normalization (the hashes leakage needs anyway: text is hashed once)
             dup = rw.duplicates(hashers[name].rows(all_cols, normalize=True))
             if dup.any():
-                findings.append(self._mask_finding(
+                findings.append(self._by_chance(self._mask_finding(
                     "duplicate_rows", name, dup, f"rows of the {name} data repeat an earlier row", name,
-                    columns_compared=len(all_cols)))
+                    columns_compared=len(all_cols)),
+                    lambda rng: rw.chance_share("duplicate_rows", self._cols(name, all_cols), rng)))
             hashes_norm[name] = hashers[name].rows(feats, normalize=True) if feats else None
             # conflicting labels
             if ctx.target and ctx.target in frame.columns and feats and ctx.task != "regression":
                 codes, _ = rw.label_codes(frame[ctx.target])
                 mask, groups = rw.conflicts(hashes_norm[name], codes)
                 if mask.any():
-                    findings.append(self._mask_finding(
+                    findings.append(self._by_chance(self._mask_finding(
                         "conflicting_labels", self._subject(ctx.target, name), mask,
                         f"rows of the {name} data ({groups:,} groups of identical features) carry "
-                        "different labels", name, groups=groups))
+                        "different labels", name, groups=groups),
+                        lambda rng: rw.chance_share("conflicting_labels", self._cols(name, feats), rng,
+                                                    labels=codes)))
             findings += self._empty(ctx, name, frame, hashers[name])
             findings += self._outliers(ctx, name, frame, datasets)
         others = dict(datasets[1:])
@@ -355,13 +402,41 @@ class DataValidityChecker(Checker):
                 leak = rw.leaked(hashes_norm["current"], hashers[other].rows(feats, normalize=True))
                 if leak.any():
                     what = "training" if other == "train" else "reference (training)"
-                    findings.append(self._mask_finding(
+                    findings.append(self._by_chance(self._mask_finding(
                         "train_test_leakage", "current", leak,
                         f"evaluation rows also occur in the {what} data", "current",
                         columns_compared=list(feats),
                         advice="Remove the leaked rows from the evaluation data, or split training "
-                               "and evaluation data by entity."))
+                               "and evaluation data by entity."),
+                        lambda rng: rw.chance_share("train_test_leakage", self._cols("current", feats),
+                                                    rng, reference=self._cols(other, feats))))
         return findings
+
+    def _cols(self, name: str, columns) -> list[np.ndarray]:
+        return [self._hashers[name].column(c, True) for c in columns]
+
+    def _by_chance(self, finding: Finding, chance) -> Finding:
+        """Cap at warn a duplicate/leakage/conflict finding that the feature space explains
+        (and say so): shuffling each column independently (``chance(rng)``) gives at least
+        ``chance_ratio`` of the observed share. The chance share is in the evidence of every
+        such finding that is not a pass."""
+        ratio = self.config["chance_ratio"]
+        if finding.status == Status.PASS or ratio <= 0:
+            return finding
+        expected = chance(self._ctx.rng(f"chance-{finding.kind}-{finding.subject}"))
+        observed = float(finding.value)
+        evidence = {**finding.evidence, "chance_share": round(expected, 6)}
+        if expected < ratio * observed:
+            return dataclasses.replace(finding, evidence=evidence)
+        message = (finding.message.rstrip(".") +
+                   f". Identical rows are expected by chance here: with each column's values "
+                   f"shuffled independently {expected:.1%} of rows would count (the columns have "
+                   f"few distinct combinations for this many rows), so this is at most a warning "
+                   f"(policy chance_ratio {_num(ratio)}).")
+        evidence["advice"] = ("Rows this coarse cannot tell individuals apart: identical rows are "
+                              "different people sharing the same attributes. Add an id column "
+                              "(--ids) to find real duplicates and leakage.")
+        return dataclasses.replace(finding, status=Status.WARN, message=message, evidence=evidence)
 
     def _features(self, ctx, frame) -> list[str]:
         feats = [f for f in ctx.features if f != ARRAY_FEATURE and f in frame.columns]

@@ -168,6 +168,43 @@ def conflicts(h: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, int]:
     return mask, int(pd.Series(h[mask]).nunique())
 
 
+def _combine(columns: Sequence[np.ndarray]) -> np.ndarray:
+    h = np.zeros(len(columns[0]) if columns else 0, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for c in columns:
+            h = (h * _MULT) ^ c
+    return h
+
+
+def _shuffled(columns: Sequence[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    return _combine([c[rng.permutation(len(c))] for c in columns])
+
+
+def chance_share(kind: str, columns: Sequence[np.ndarray], rng: np.random.Generator, *,
+                 reference: Sequence[np.ndarray] | None = None, labels: np.ndarray | None = None,
+                 shuffles: int = 3) -> float:
+    """Share of rows that would be duplicates / leaked / conflicting by chance alone.
+
+    Each column's values (per-column hashes) are shuffled independently, which keeps every
+    column's distribution and breaks the rows apart: what is left is what the feature
+    space itself produces. Few distinct values per column for many rows (people described by
+    sex, year and a yes/no) give many identical rows by chance; one continuous column gives
+    none. The mean over ``shuffles`` seeded shuffles."""
+    if not columns or len(columns[0]) == 0:
+        return 0.0
+    shares = []
+    for _ in range(shuffles):
+        h = _shuffled(columns, rng)
+        if kind == "duplicate_rows":
+            mask = duplicates(h)
+        elif kind == "train_test_leakage":
+            mask = leaked(h, _shuffled(reference, rng))
+        else:
+            mask = conflicts(h, labels[rng.permutation(len(labels))])[0]
+        shares.append(float(mask.mean()))
+    return float(np.mean(shares))
+
+
 def label_codes(series: pd.Series) -> tuple[np.ndarray, dict[Any, str]]:
     """Codes of the normalized labels (-1 for missing) and the raw -> normalized map."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)

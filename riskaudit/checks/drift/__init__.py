@@ -17,6 +17,7 @@ The figures of model drift are stored under ``metrics["model_performance"]`` (sh
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from riskaudit._lazy import lazy_module
@@ -24,12 +25,27 @@ np = lazy_module("numpy")
 pd = lazy_module("pandas")
 
 from riskaudit.checks.base import Checker, CheckContext, CheckOutput, Kind, Need, Option
+from riskaudit.coercion import coerce_frame
 from riskaudit.masking import safe_example
 from riskaudit.result import Severity, Status
 
 from . import perf, stats
 
 _NOTE_NO_MODEL = "no model was given (--model)"
+
+
+def _coerced(ctx: CheckContext) -> CheckContext:
+    """The context with both tables' stray values ("unknown" among numbers) read as missing,
+    so a typo does not turn a numeric column into categories (data_validity reports them)."""
+    keep = set(ctx.ids) | ({ctx.target} if ctx.target else set())
+    out = {}
+    for name in ("data", "reference"):
+        ds = getattr(ctx, name)
+        if ds is not None and ds.array is None:
+            frame, _ = coerce_frame(ds.frame, keep)
+            if frame is not ds.frame:
+                out[name] = dataclasses.replace(ds, frame=frame)
+    return dataclasses.replace(ctx, **out) if out else ctx
 
 
 def _pct(change: float, worse: str, better: str) -> str:
@@ -125,6 +141,7 @@ class DriftChecker(Checker):
 
     # ------------------------------------------------------------------ entry
     def run(self, ctx: CheckContext) -> CheckOutput:
+        ctx = _coerced(ctx)
         cfg = self.config
         findings: list = []
         metrics: dict[str, Any] = {}
@@ -336,7 +353,8 @@ class DriftChecker(Checker):
         metrics["multivariate"] = out
         name = "MMD" if method == "mmd" else "classifier two-sample"
         msg = (f"Joint {name} test over {len(mask)} features on {len(xr)} + {len(xc)} sampled rows: "
-               f"statistic {out['statistic']:.3g}, p-value {{value}} (policy {{status}} level {{threshold}}).")
+               f"{out.get('statistic_name', 'statistic')} {out['statistic']:.3g}, p-value {{value}} "
+               f"(policy {{status}} level {{threshold}}).")
         return ctx.finding("multivariate_drift", "all features", msg, value=out["p_value"], evidence=out)
 
     # ------------------------------------------------------------------ images

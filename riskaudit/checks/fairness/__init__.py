@@ -363,6 +363,12 @@ class FairnessChecker(Checker):
                 lo, hi = _ci(bmet["selection_rate"][:, i], q)
                 row["selection_rate_ci"] = [lo, hi]
             row["note"] = "insufficient data" if small[i] else ""
+            if not regression and mode == "model" and prep["has_target"] and not small[i]:
+                gaps = [(m, why) for m, why in (("true_positive_rate", "no positive labels"),
+                                                ("false_positive_rate", "no negative labels"))
+                        if not math.isfinite(met[m][i])]
+                if gaps:
+                    row["note"] = "; ".join(f"{m.replace('_', ' ')} undefined: {why}" for m, why in gaps)
             table.append(row)
         overall_row = {"group": "(overall)", "size": int(np.sum(sizes))}
         for m in metric_names:
@@ -476,15 +482,41 @@ class FairnessChecker(Checker):
                 tpr, fpr = met["true_positive_rate"], met["false_positive_rate"]
                 p1, b1, _ = disparity(tpr, None if bmet is None else bmet["true_positive_rate"], "diff")
                 p2, b2, _ = disparity(fpr, None if bmet is None else bmet["false_positive_rate"], "diff")
+                # a difference needs two groups where the rate is defined
+                if np.isfinite(tpr[usable]).sum() < 2:
+                    p1, b1 = float("nan"), None if b1 is None else np.full_like(b1, np.nan)
+                if np.isfinite(fpr[usable]).sum() < 2:
+                    p2, b2 = float("nan"), None if b2 is None else np.full_like(b2, np.nan)
                 pt = float(np.nanmax([p1, p2])) if np.isfinite([p1, p2]).any() else float("nan")
                 bs = None if b1 is None else np.fmax(b1, b2)
                 ci = _ci(bs, q) if bs is not None else None
+                # a rate without a denominator (a group with no positive / no negative labels)
+                # is undefined: it is left out and the finding says so; fairlearn (through
+                # scikit-learn's normalized confusion matrix) counts it as 0 instead
+                undefined = [{"group": gl[i], "rate": name, "reason": why}
+                             for i in usable
+                             for name, vals, why in (
+                                 ("true positive rate", tpr, "it has no rows with the positive label"),
+                                 ("false positive rate", fpr, "it has no rows with a negative label"))
+                             if not math.isfinite(vals[i])]
+                eo_ev = dict(base_ev, ci=ci, tpr_difference=_num(p1), fpr_difference=_num(p2))
+                note = ""
+                if undefined:
+                    f1, _, _ = disparity(np.nan_to_num(tpr, nan=0.0), None, "diff")
+                    f2, _, _ = disparity(np.nan_to_num(fpr, nan=0.0), None, "diff")
+                    as_zero = max(f1, f2)
+                    eo_ev.update(undefined_rates=undefined, difference_with_undefined_as_zero=_num(as_zero))
+                    note = (" " + "; ".join(f"group {u['group']!r} is left out of the "
+                                             f"{u['rate']} difference: {u['reason']}, so its "
+                                             f"{u['rate']} is undefined" for u in undefined[:5])
+                            + (f" (and {len(undefined) - 5} more)" if len(undefined) > 5 else "")
+                            + f". Counting an undefined rate as 0, as fairlearn does, gives "
+                              f"{_fmt(as_zero)}.")
                 findings.append(self._graded(
                     ctx, "equalized_odds", label, pt, ci,
                     f"True/false positive rates of {label} differ by up to {_fmt(pt)} between "
                     f"groups (TPR {_fmt(p1)}, FPR {_fmt(p2)}; policy maximum {{threshold}})"
-                    f"{_ci_text(ci)}.", dict(base_ev, ci=ci, tpr_difference=_num(p1),
-                                             fpr_difference=_num(p2))))
+                    f"{_ci_text(ci)}.{note}", eo_ev))
                 acc = met["accuracy"][usable]
                 if np.isfinite(acc).any():
                     w = int(np.nanargmin(acc))

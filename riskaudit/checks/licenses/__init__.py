@@ -17,18 +17,20 @@ components as a CycloneDX SBOM.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from riskaudit.checks.base import Checker, CheckContext, CheckOutput, Kind, Option, OptionError
 from riskaudit.checks.licenses.sources import MODEL_SUFFIXES, Component, Evidence, read_folder
-from riskaudit.checks.licenses.software import (environment_components, is_requirements_file,
-                                                requirement_components)
-from riskaudit.checks.licenses.spdx import evaluate, normalize
+from riskaudit.checks.licenses.software import (environment_components, find_project_requirements,
+                                                is_requirements_file, requirement_components,
+                                                riskaudit_closure)
+from riskaudit.checks.licenses.spdx import evaluate, license_ids, license_list, normalize
 from riskaudit.result import Finding, Severity, Status
 
-__all__ = ["LicensesChecker", "cyclonedx_json", "build_components", "COPYLEFT_WEIGHT"]
+__all__ = ["LicensesChecker", "cyclonedx_json", "build_components", "sbom_files", "COPYLEFT_WEIGHT"]
 
 # How much of a license's copyleft a use triggers (the copyleft_license value): 1 = the
 # terms bind the product as used, 0.5 = partly (weak copyleft, or not a distribution), 0 = not.
@@ -57,8 +59,10 @@ class LicensesChecker(Checker):
                              "kind (optional), approved_by (optional)}", list, item_type=dict),
         "paths": Option([], "more files or folders to examine (data, model, or a requirements/lock file)",
                         list, item_type=str),
-        "software": Option("environment", "software components: 'environment' (installed distributions) "
-                           "or 'none'", str, choices=("environment", "none")),
+        "software": Option("auto", "software components: 'auto' (the project's requirements / lock / "
+                           "pyproject file when one is found, else the installed distributions minus "
+                           "riskaudit's own dependencies), 'environment' (every installed distribution) "
+                           "or 'none'", str, choices=("auto", "environment", "none")),
         "requirements": Option(None, "a requirements or lock file read instead of the environment", str,
                                nullable=True),
         "text_match_minimum": Option(0.8, "Dice score on word bigrams a full license text needs to be "
@@ -89,6 +93,16 @@ class LicensesChecker(Checker):
                                why="The organisation's policy forbids this license, usually because its terms put the "
                                    "product or the business at legal risk.",
                                advice="Replace the component or obtain an approved exception."),
+        "restricted_use_license": Kind(
+            "1 when a source-available license restricts the intended use (BUSL-1.1: commercial "
+            "production use; SSPL-1.0: offering it as a service), 0.5 when it may (SSPL-1.0 shipped, "
+            "Elastic-2.0 in a SaaS product: legal review)", fail=0.75, warn=0.25, severity=Severity.HIGH,
+            unit="flag",
+            why="A source-available license (such as the Business Source License or SSPL) can forbid "
+                "using the component in production or offering it as a service without a commercial "
+                "license, so deploying the model may breach the license.",
+            advice="Ask legal to review the license against how the model will be used; buy a commercial "
+                   "license or replace the component before deployment."),
         "malformed_metadata": Kind("1 when a license metadata file cannot be parsed", warn=0.5,
                                    severity=Severity.LOW, unit="flag",
                                    why="A license file that cannot be read may hide a license that applies.",
@@ -99,17 +113,41 @@ class LicensesChecker(Checker):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self.exceptions = [_validate_exception(i, e) for i, e in enumerate(self.config["exceptions"])]
+        self.exceptions = [_normalized_exception(e) for e in self.config["exceptions"]]
+
+    @classmethod
+    def validate_options(cls, options):
+        """Also check every exception entry, so a bad one stops the scan (exit 2, naming the
+        key) before any checker runs."""
+        out = super().validate_options(options)
+        for i, e in enumerate(out["exceptions"]):
+            _validate_exception(i, e)
+        return out
 
     def run(self, ctx: CheckContext) -> CheckOutput:
         cfg = self.config
         ctx.progress(0.0, "reading license evidence")
+        scope: dict = {}
         components, problems = build_components(
             project=ctx.project, data=ctx.data, reference=ctx.reference, model=ctx.model,
             paths=cfg["paths"], software=cfg["software"], requirements=cfg["requirements"],
-            minimum=cfg["text_match_minimum"])
+            minimum=cfg["text_match_minimum"], scope_out=scope)
         ctx.progress(0.8, "judging licenses")
-        return judge(ctx, components, problems, cfg, self.exceptions)
+        out = judge(ctx, components, problems, cfg, self.exceptions)
+        out.metrics["software_scope"] = scope
+        out.metrics["license_list"] = license_list()
+        bom = out.findings[0]
+        if bom.kind == "bill_of_materials":
+            out.findings[0] = dataclasses.replace(
+                bom, message=bom.message.rstrip(".") + f"; software scope: {_scope_text(scope)}; "
+                f"license categories from the SPDX license list "
+                f"{license_list()['spdx_license_list_version'] or '(version unknown)'}.",
+                evidence={**bom.evidence, "software_scope": scope, "license_list": license_list()})
+        return out
+
+
+def _normalized_exception(e: dict) -> dict:
+    return _validate_exception(0, e)
 
 
 def _validate_exception(i: int, e: dict) -> dict:
@@ -153,9 +191,11 @@ def _path_of(obj) -> Path | None:
 
 def build_components(*, project: dict | None = None, data=None, reference=None, model=None,
                      paths: Sequence[str] = (), software: str = "environment",
-                     requirements: str | None = None, minimum: float = 0.8) -> tuple[list[Component], list]:
+                     requirements: str | None = None, minimum: float = 0.8,
+                     scope_out: dict | None = None) -> tuple[list[Component], list]:
     """The bill of materials of a project: data and model components with their evidence,
-    and the software components. Returns ``(components, problems)``."""
+    and the software components (see :func:`software_scope`; ``scope_out`` receives which
+    scope was used). Returns ``(components, problems)``."""
     project = dict(project or {})
     base = Path(project["project_dir"]) if project.get("project_dir") else None
 
@@ -219,13 +259,37 @@ def build_components(*, project: dict | None = None, data=None, reference=None, 
             for c in targets:
                 c.evidence.append(Evidence(n.expression, "project file", f"licenses.{kind}",
                                            note=n.note or str(decl)))
-    if req is not None:
-        comps, probs = requirement_components(req, minimum)
+    scope = software_scope(software, req, base, model_paths)
+    if scope["file"] is not None:
+        comps, probs = requirement_components(Path(scope["file"]), minimum)
         components += comps
         problems += probs
-    elif software == "environment":
-        components += environment_components(minimum)
+    elif scope["kind"] in ("environment", "environment minus riskaudit"):
+        components += environment_components(minimum, exclude=scope.get("excluded", ()))
+    if isinstance(scope_out, dict):
+        scope_out.update({k: v for k, v in scope.items() if k != "excluded"},
+                         excluded=len(scope.get("excluded", ())))
     return components, problems
+
+
+def software_scope(software: str, requirements: Path | None, base: Path | None,
+                   model_paths: Sequence[Path | None]) -> dict:
+    """Which software the bill of materials covers, and why.
+
+    ``auto``: the model's runtime as the project declares it — a requirements / lock /
+    pyproject file in the project folder (else the model's folder) — or, when there is none,
+    the installed distributions minus riskaudit's own dependency closure (what the auditor
+    brought, not what the model needs)."""
+    if requirements is not None:
+        return {"kind": "requirements file", "file": str(requirements)}
+    if software in ("none", "environment"):
+        return {"kind": software, "file": None}
+    folders = [base] + [p if p.is_dir() else p.parent for p in model_paths if p is not None]
+    for folder in folders:
+        found = find_project_requirements(folder) if folder is not None else None
+        if found is not None:
+            return {"kind": "project file", "file": str(found)}
+    return {"kind": "environment minus riskaudit", "file": None, "excluded": riskaudit_closure()}
 
 
 # --------------------------------------------------------------------------- judging
@@ -243,10 +307,10 @@ def verdict_of(comp: Component, cfg: dict) -> dict:
     notes = [j[3] for j in judged if j[3]]
     if len(lics) > 1:
         notes.append(f"the sources name {', '.join(lics)}; the most restrictive, {chosen}, is applied")
-    ids = set(chosen.replace("(", " ").replace(")", " ").split()) - {"AND", "OR", "WITH"}
+    ids = set(license_ids(chosen))  # WITH exceptions are not licenses
     out = {"license": lic, "chosen": chosen, "category": cat, "note": "; ".join(notes), "ids": sorted(ids)}
     deny = set(cfg["deny"])
-    all_ids = set(" ".join(lics).replace("(", " ").replace(")", " ").split()) - {"AND", "OR", "WITH"}
+    all_ids = {k for one in lics for k in license_ids(one)}
     if all_ids & deny:
         out.update(kind="denied_license", value=1.0, denied=sorted(all_ids & deny))
     elif ids and ids <= set(cfg["allow"]):
@@ -258,6 +322,9 @@ def verdict_of(comp: Component, cfg: dict) -> dict:
     elif cat in ("strong_copyleft", "weak_copyleft", "network_copyleft"):
         key = "share_alike" if chosen.upper().startswith("CC-BY-SA") else cat
         out.update(kind="copyleft_license", value=COPYLEFT_WEIGHT[cfg["distribution"]][key])
+    elif cat == "restricted_use":
+        value, why = restricted_use(chosen, cfg)
+        out.update(kind="restricted_use_license", value=value, restriction=why)
     elif cat in ("unknown", "proprietary"):
         out.update(kind="unknown_license", value=1.0)
     else:
@@ -265,8 +332,38 @@ def verdict_of(comp: Component, cfg: dict) -> dict:
     return out
 
 
+def restricted_use(chosen: str, cfg: dict) -> tuple[float, str]:
+    """(value, what the license restricts) of a source-available license for the intended use."""
+    up = chosen.upper()
+    dist = cfg["distribution"]
+    if up.startswith("SSPL"):
+        return ({"saas": 1.0, "distributed": 0.5}.get(dist, 0.0),
+                "offering the software, or a service built on it, to others requires releasing the "
+                "source of the whole service stack under the SSPL")
+    if up.startswith("ELASTIC"):
+        return (0.5 if dist == "saas" else 0.0,
+                "it may not be provided to others as a hosted or managed service")
+    return (1.0 if cfg["commercial"] else 0.0,
+            "production use needs the licensor's Additional Use Grant or a commercial license "
+            "(until the Change Date)" if up.startswith("BUSL") else
+            "commercial production use is restricted by the licensor")
+
+
+def _scope_text(scope: dict) -> str:
+    kind = scope.get("kind")
+    if scope.get("file"):
+        return f"the packages of {scope['file']} ({kind})"
+    if kind == "environment minus riskaudit":
+        return (f"the installed Python distributions minus riskaudit and its own "
+                f"{scope.get('excluded', 0)} dependencies (no requirements, lock or pyproject file found)")
+    if kind == "environment":
+        return "every installed Python distribution"
+    return "no software (software: none)"
+
+
 def _kind_of(cat: str) -> str:
     return {"noncommercial": "noncommercial_license", "unknown": "unknown_license",
+            "restricted_use": "restricted_use_license",
             "proprietary": "unknown_license"}.get(cat, "copyleft_license" if "copyleft" in cat else "noncommercial_license")
 
 
@@ -282,6 +379,7 @@ _MESSAGES = {
     "copyleft_license": "{what} is licensed {lic} ({cat}), whose terms bind a {dist} product{use}.",
     "unknown_license": "No license could be established for {what}{use}.",
     "denied_license": "{what} carries {lic}, which the policy denies.",
+    "restricted_use_license": "{what} is licensed {lic} (source-available): {restriction}{use}.",
 }
 
 
@@ -300,7 +398,7 @@ def judge(ctx: CheckContext, components: list[Component], problems: list, cfg: d
     today = _dt.date.today().isoformat()
     rows = []
     unknown_software = []
-    counts = {"noncommercial": 0, "copyleft": 0, "unknown": 0, "denied": 0}
+    counts = {"noncommercial": 0, "copyleft": 0, "unknown": 0, "denied": 0, "restricted": 0}
     for comp in components:
         v = verdict_of(comp, cfg)
         kind, value = v["kind"], v["value"]
@@ -314,7 +412,8 @@ def judge(ctx: CheckContext, components: list[Component], problems: list, cfg: d
         rows.append(_row(comp, v, status, exc_info))
         if status != Status.PASS:
             counts[{"noncommercial_license": "noncommercial", "copyleft_license": "copyleft",
-                    "unknown_license": "unknown", "denied_license": "denied"}[kind]] += 1
+                    "unknown_license": "unknown", "denied_license": "denied",
+                    "restricted_use_license": "restricted"}[kind]] += 1
         if comp.kind == "software" and kind == "unknown_license" and status != Status.PASS:
             unknown_software.append((comp, v))
             continue
@@ -377,7 +476,8 @@ def _finding(ctx, comp: Component, v: dict, status: Status, exc: dict | None, cf
             msg = cap(f"{what} is licensed {lic}, which the policy's allow list accepts.")
     else:
         msg = cap(_MESSAGES[kind].format(what=what, lic=lic, cat=v["category"].replace("_", " "),
-                                     dist=cfg["distribution"], use=f" (intended use: {_use_text(cfg)})"))
+                                     dist=cfg["distribution"], use=f" (intended use: {_use_text(cfg)})",
+                                     restriction=v.get("restriction", "")))
     evidence: dict[str, Any] = {
         "component": comp.subject, "type": comp.kind, "license": lic, "category": v["category"],
         "sources": [e.to_dict() for e in comp.evidence], "paths": comp.paths,
@@ -409,6 +509,10 @@ def _advice(kind: str, comp: Component) -> str:
     if kind == "copyleft_license":
         return ("Check that the product can meet the license's terms (source offer, same license for "
                 "derived works) or replace the component; set the distribution option to the real use.")
+    if kind == "restricted_use_license":
+        return ("Read the license's use grant (BUSL: the Additional Use Grant and Change Date), buy a "
+                "commercial license, or replace the component; set the commercial / distribution "
+                "options to the real use.")
     if kind == "unknown_license":
         return (f"Add a LICENSE file or a datapackage.json / card 'license:' to the {comp.kind}, or declare "
                 f"it in the project file (licenses: {{{comp.kind}: SPDX-ID}}).")
@@ -442,6 +546,7 @@ def _summary(components, rows, counts, cfg) -> str:
     tail = (f"{len(rows)} components checked for {'commercial' if cfg['commercial'] else 'non-commercial'}, "
             f"{cfg['distribution']} use ({sw} software): {counts['noncommercial']} non-commercial, "
             f"{counts['copyleft']} copyleft, {counts['unknown']} without a clear license"
+            + (f", {counts['restricted']} source-available with use restrictions" if counts["restricted"] else "")
             + (f", {counts['denied']} denied" if counts["denied"] else "") + ".")
     return head + tail
 
@@ -488,6 +593,15 @@ def cyclonedx_json(result_or_components: Any) -> str:
             version=r.get("version") or None, bom_ref=ref, purl=purl,
             licenses=[LicenseExpression(lic)] if lic else None, properties=props))
     return JsonV1Dot6(bom).output_as_string(indent=2)
+
+
+def sbom_files(report: dict) -> dict[str, str]:
+    """``{"sbom.cdx.json": ...}`` for a report whose licenses check ran, else ``{}``: what
+    ``riskaudit scan`` writes beside the reports (library callers pass it to
+    ``write_reports(..., extra=sbom_files(report))``)."""
+    ran = [c for c in report.get("checks", []) if c.get("id") == LicensesChecker.id
+           and c.get("status") not in ("skipped", "error")]
+    return {"sbom.cdx.json": cyclonedx_json(report)} if ran else {}
 
 
 def _rows_of(obj: Any) -> list[dict]:

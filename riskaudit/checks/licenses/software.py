@@ -15,7 +15,21 @@ from riskaudit.checks.licenses.sources import Component, Evidence, Problem
 from riskaudit.checks.licenses.spdx import normalize, normalize_classifier
 from riskaudit.checks.licenses.texts import identify_text, looks_like_license_text
 
-__all__ = ["environment_components", "requirement_components", "canonical", "is_requirements_file"]
+__all__ = ["environment_components", "requirement_components", "canonical", "is_requirements_file",
+           "find_project_requirements", "riskaudit_closure"]
+
+# Where a project declares its runtime, in the order they are looked for: locks first (exact
+# versions), then requirements, then the pyproject's dependencies.
+PROJECT_FILES = ("pylock.toml", "uv.lock", "poetry.lock", "requirements.lock", "requirements.txt",
+                 "requirements.in", "pyproject.toml")
+
+
+def _tomllib():
+    try:
+        import tomllib  # Python 3.11+
+    except ModuleNotFoundError:  # Python 3.10: the same parser, as the tomli package
+        import tomli as tomllib
+    return tomllib
 
 
 def canonical(name: str) -> str:
@@ -80,15 +94,61 @@ def _resolve(dist: metadata.Distribution, minimum: float) -> list[Evidence]:
     return [Evidence(None, "package metadata", where, note="; ".join(n for n in notes if n) or "no license metadata")]
 
 
-def environment_components(minimum: float = 0.8) -> list[Component]:
-    """One component per installed distribution (first on ``sys.path`` wins)."""
+def riskaudit_closure() -> frozenset[str]:
+    """Canonical names of riskaudit and every distribution it requires, transitively, its own
+    extras included (onnx, ner, test: tools installed to audit); environment markers
+    evaluated here. These are the auditor's tools, not the model's."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    seen: set[str] = set()
+    todo = ["riskaudit"]
+    while todo:
+        name = canonical(todo.pop())
+        if name in seen:
+            continue
+        try:
+            reqs = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        seen.add(name)
+        for raw in reqs:
+            try:
+                req = Requirement(raw)
+            except InvalidRequirement:
+                continue
+            if req.marker is not None:
+                extras = [""]
+                if name == "riskaudit":
+                    extras += metadata.metadata(name).get_all("Provides-Extra") or []
+                try:
+                    if not any(req.marker.evaluate({"extra": e}) for e in extras):
+                        continue
+                except Exception:  # noqa: BLE001 - an odd marker: not part of the closure
+                    continue
+            todo.append(req.name)
+    return frozenset(seen)
+
+
+def find_project_requirements(folder: Path) -> Path | None:
+    """The project's own runtime declaration in ``folder`` (see PROJECT_FILES), if any."""
+    for name in PROJECT_FILES:
+        p = folder / name
+        if p.is_file():
+            return p
+    return None
+
+
+def environment_components(minimum: float = 0.8, exclude=()) -> list[Component]:
+    """One component per installed distribution (first on ``sys.path`` wins), but those
+    whose canonical name is in ``exclude``."""
+    exclude = frozenset(exclude)
     seen: dict[str, Component] = {}
     for dist in metadata.distributions():
         try:
             name = dist.metadata.get("Name")
         except Exception:  # noqa: BLE001
             continue
-        if not name or canonical(name) in seen:
+        if not name or canonical(name) in seen or canonical(name) in exclude:
             continue
         comp = Component("software", name, dist.metadata.get("Version") or "")
         try:
@@ -102,18 +162,20 @@ def environment_components(minimum: float = 0.8) -> list[Component]:
 def is_requirements_file(path: Path) -> bool:
     n = path.name.lower()
     return (n.endswith(".txt") and "requirement" in n) or n.endswith(".lock") or \
-        (n.startswith("pylock") and n.endswith(".toml")) or n in ("requirements.in", "constraints.txt")
+        (n.startswith("pylock") and n.endswith(".toml")) or n in ("requirements.in", "constraints.txt",
+                                                                  "pyproject.toml")
 
 
 def _requirement_names(path: Path) -> tuple[list[tuple[str, str]], list[Problem]]:
     text = path.read_text(encoding="utf-8", errors="replace")
     if path.suffix.lower() in (".lock", ".toml"):
-        import tomllib
-
+        tomllib = _tomllib()
         try:
             doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             return [], [Problem(str(path), f"malformed TOML: {exc}")]
+        if path.name.lower() == "pyproject.toml":
+            return _pyproject_names(doc), []
         pkgs = doc.get("package") or doc.get("packages") or []
         return [(str(p.get("name")), str(p.get("version") or "")) for p in pkgs
                 if isinstance(p, dict) and p.get("name")], []
@@ -126,6 +188,20 @@ def _requirement_names(path: Path) -> tuple[list[tuple[str, str]], list[Problem]
         if m:
             out.append((m.group(1), m.group(3) or ""))
     return out, []
+
+
+def _pyproject_names(doc: dict) -> list[tuple[str, str]]:
+    """Runtime dependencies of a pyproject.toml: PEP 621 ``[project] dependencies`` or
+    Poetry's ``[tool.poetry.dependencies]`` (python itself left out)."""
+    raw = list((doc.get("project") or {}).get("dependencies") or [])
+    poetry = ((doc.get("tool") or {}).get("poetry") or {}).get("dependencies") or {}
+    raw += [str(k) for k in poetry if str(k).lower() != "python"]
+    out = []
+    for item in raw:
+        m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*(?:===?\s*([^\s;,]+))?", str(item))
+        if m:
+            out.append((m.group(1), m.group(2) or ""))
+    return out
 
 
 def requirement_components(path: Path, minimum: float = 0.8) -> tuple[list[Component], list[Problem]]:

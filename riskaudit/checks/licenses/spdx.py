@@ -3,7 +3,10 @@
 Parsing and rendering of expressions is done by the ``license-expression`` library
 (``get_spdx_licensing()``); this module only maps the common spellings that are not SPDX
 ids ("Apache 2.0", "BSD", "GPLv3+", trove classifiers, Creative Commons URLs) onto SPDX ids
-first, and sorts SPDX ids into the categories the policy judges.
+first, and sorts SPDX ids into the categories the policy judges: license families by rule,
+every other id by the ScanCode LicenseDB category license-expression bundles (SPDX list
+3.27 in license-expression 30.4: BUSL-1.1, SSPL-1.0, Elastic-2.0, PolyForm are there); an
+id on no list is ``unknown``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import os
 import re
 from dataclasses import dataclass
 
-__all__ = ["Normalized", "normalize", "normalize_url", "category", "CATEGORIES", "evaluate"]
+__all__ = ["Normalized", "normalize", "normalize_url", "category", "CATEGORIES", "evaluate",
+           "license_ids", "license_list"]
 
 # Spellings seen in package metadata and model/data cards, keyed by _key(spelling).
 _ALIASES = {
@@ -53,6 +57,21 @@ _ALIASES = {
     "cc-by-nc-sa": "CC-BY-NC-SA-4.0", "cc-by-nc-nd": "CC-BY-NC-ND-4.0", "cc-by-nd": "CC-BY-ND-4.0",
     "dual bsd/gpl": "BSD-3-Clause OR GPL-2.0-or-later", "apache 2.0 or mit": "Apache-2.0 OR MIT",
     "mit or apache 2.0": "MIT OR Apache-2.0", "apache-2.0 or bsd-3-clause": "Apache-2.0 OR BSD-3-Clause",
+}
+
+# Source-available licenses (SPDX 3.x ids the old list lacks), by their usual names; keyed
+# through _key like the aliases above.
+_SOURCE_AVAILABLE_NAMES = {
+    "Business Source License 1.1": "BUSL-1.1", "BUSL-1.1": "BUSL-1.1", "BUSL": "BUSL-1.1",
+    "BSL 1.1": "BUSL-1.1", "BSL-1.1": "BUSL-1.1", "Business Source License": "BUSL-1.1",
+    "Server Side Public License": "SSPL-1.0", "Server Side Public License v1": "SSPL-1.0",
+    "Server Side Public License, Version 1": "SSPL-1.0", "SSPL": "SSPL-1.0", "SSPLv1": "SSPL-1.0",
+    "SSPL 1.0": "SSPL-1.0", "Elastic License 2.0": "Elastic-2.0", "Elastic License v2": "Elastic-2.0",
+    "ELv2": "Elastic-2.0", "Elastic-2.0": "Elastic-2.0", "Elastic License 2.0 (ELv2)": "Elastic-2.0",
+    "PolyForm Noncommercial License 1.0.0": "PolyForm-Noncommercial-1.0.0",
+    "PolyForm Noncommercial 1.0.0": "PolyForm-Noncommercial-1.0.0",
+    "PolyForm Noncommercial": "PolyForm-Noncommercial-1.0.0",
+    "PolyForm Small Business License 1.0.0": "PolyForm-Small-Business-1.0.0",
 }
 
 # Trove classifiers (the last part after "License ::") to SPDX.
@@ -95,7 +114,15 @@ _EMPTY = {"", "unknown", "none", "null", "n/a", "na", "other", "dual license", "
           "see license file", "see license.txt", "license.txt", "license", "custom"}
 
 CATEGORIES = ("permissive", "weak_copyleft", "strong_copyleft", "network_copyleft",
-              "noncommercial", "proprietary", "unknown")
+              "noncommercial", "restricted_use", "proprietary", "unknown")
+
+# ScanCode LicenseDB categories (license-expression's bundled index) -> policy categories,
+# for the ids the family rules in category() do not settle.
+_SCANCODE = {"Permissive": "permissive", "Public Domain": "permissive",
+             "Copyleft": "strong_copyleft", "Copyleft Limited": "weak_copyleft",
+             "Source-available": "restricted_use", "Free Restricted": "restricted_use",
+             "Proprietary Free": "proprietary", "Commercial": "proprietary",
+             "CLA": "unknown", "Patent License": "unknown", "Unstated License": "unknown"}
 
 
 @dataclass(frozen=True)
@@ -111,6 +138,62 @@ def licensing():
     from license_expression import get_spdx_licensing
 
     return get_spdx_licensing()
+
+
+@functools.lru_cache(maxsize=1)
+def _scancode_index() -> dict[str, tuple[str, bool]]:
+    """SPDX key (upper case) -> (ScanCode category, is_exception), from the ScanCode
+    LicenseDB index that license-expression bundles (the SPDX list version in
+    :func:`license_list`)."""
+    from license_expression import get_license_index
+
+    out: dict[str, tuple[str, bool]] = {}
+    for rec in get_license_index():
+        cat = str(rec.get("category") or "")
+        exc = bool(rec.get("is_exception"))
+        for key in [rec.get("spdx_license_key"), *(rec.get("other_spdx_license_keys") or [])]:
+            if key:
+                out.setdefault(str(key).upper(), (cat, exc))
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def license_list() -> dict[str, object]:
+    """Which license list the categories come from: recorded in the report."""
+    import importlib.metadata as md
+    import os
+
+    import license_expression
+
+    version = ""
+    about = os.path.join(os.path.dirname(license_expression.__file__), "data", "license_key_index.json.ABOUT")
+    try:
+        with open(about, encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("spdx_license_list_version:"):
+                    version = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    try:
+        lib = md.version("license-expression")
+    except md.PackageNotFoundError:
+        lib = ""
+    return {"source": "ScanCode LicenseDB index bundled with license-expression", "library_version": lib,
+            "spdx_license_list_version": version, "keys": len(_scancode_index())}
+
+
+def license_ids(expression: str) -> list[str]:
+    """The license keys of an SPDX expression, without ``WITH`` exceptions
+    (license-expression's symbols, decomposed)."""
+    lic = licensing()
+    try:
+        expr = lic.parse(expression, validate=False)
+    except Exception:  # license_expression raises several types for bad input
+        return []
+    if expr is None:
+        return []
+    return sorted({s.key for s in lic.license_symbols(expr, unique=True, decompose=True)
+                   if not getattr(s, "is_exception", False)})
 
 
 def _key(text: str) -> str:
@@ -305,18 +388,29 @@ def category(spdx_id: str) -> str:
         return "unknown"
     if re.search(r"(^|-)NC(-|$)|NONCOMMERCIAL", up):
         return "noncommercial"
-    if re.match(r"(AGPL|SSPL|OSL-3)", up):
+    known = _scancode_index().get(up)
+    if known is not None:  # on the current list: its ScanCode category, refined
+        sc = known[0]
+        if sc == "Copyleft":
+            return "network_copyleft" if re.match(r"(AGPL|OSL-3)", up) else "strong_copyleft"
+        if sc == "Copyleft Limited":
+            return "strong_copyleft" if re.match(r"(CC-BY-SA|ODBL|EUPL|GFDL|CECILL-2)", up) else "weak_copyleft"
+        return _SCANCODE.get(sc, "unknown")
+    # not on the list (an old or misspelt id): license families by name, else unknown
+    if re.match(r"(BUSL|SSPL|ELASTIC|POLYFORM|CONFLUENT-COMMUNITY|COMMONS-CLAUSE)", up):
+        return "restricted_use"  # source-available: production / service use restricted
+    if re.match(r"(AGPL|OSL-3)", up):
         return "network_copyleft"
-    if re.match(r"(GPL|CC-BY-SA|ODBL|EUPL|OSL|GFDL|SLEEPYCAT|CECILL-2|QPL|RPL)", up):
+    if re.match(r"(GPL|CC-BY-SA|ODBL|EUPL|GFDL|CECILL-2)", up):
         return "strong_copyleft"
-    if re.match(r"(LGPL|MPL|EPL|CDDL|CPL|MS-RL|CECILL-C|ERLPL|APSL|IPL)", up):
+    if re.match(r"(LGPL|MPL-|EPL-|CDDL-|CECILL-C)", up):
         return "weak_copyleft"
-    return "permissive"
+    return "unknown"  # not on the current SPDX list: nothing to judge it by
 
 
 # Rank of a category for the user (lower is freer), used to pick from an OR and to combine AND.
 _RANK = {"permissive": 0, "weak_copyleft": 1, "strong_copyleft": 2, "network_copyleft": 3,
-         "unknown": 4, "proprietary": 5, "noncommercial": 6}
+         "unknown": 4, "restricted_use": 5, "proprietary": 6, "noncommercial": 7}
 
 
 def evaluate(expression: str) -> tuple[str, str, str]:
@@ -355,3 +449,6 @@ def evaluate(expression: str) -> tuple[str, str, str]:
 
     cat, chosen = walk(expr)
     return cat, chosen, "; ".join(notes)
+
+
+_ALIASES.update({_key(k): v for k, v in _SOURCE_AVAILABLE_NAMES.items()})

@@ -195,10 +195,10 @@ class RobustnessChecker(Checker):
                         f"budget of {cfg['time_budget_s']:g} s ran out first.",
                         value=None, status=status, evidence={**base_ev, "samples_attacked": 0}))
                     continue
-                share = round(res.robust / res.n, 4)
-                adv_acc = round(clean_acc * share, 4)
+                share = res.robust / res.n  # graded unrounded; rounded only where shown
+                adv_acc = clean_acc * share
                 ev = {**base_ev, "samples_attacked": res.n, "samples_planned": len(subset),
-                      "adversarial_accuracy": adv_acc, "robust_share": share,
+                      "adversarial_accuracy": round(adv_acc, 4), "robust_share": round(share, 4),
                       "attack_success_rate": round(1 - share, 4),
                       "mean_perturbation_norm": None if res.mean_norm is None else round(res.mean_norm, 6)}
                 partial_note = (f" (partial: {res.n} of {len(subset)} samples within the time budget)"

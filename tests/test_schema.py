@@ -1,0 +1,68 @@
+"""One JSON Schema (generated from the checkers' Option declarations) validates checker
+options, policies and project files; a bad option stops the scan with exit 2 naming the key,
+before any checker runs."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+from helpers import assert_usage_error, run_cli
+from riskaudit.errors import PolicyError
+from riskaudit.policy import builtin_policy_dir, builtin_policy_names, load_policy
+from riskaudit.project import PROJECT_KEYS, load_project
+from riskaudit.registry import Registry
+from riskaudit.schema import checker_options_schema, errors, policy_schema, project_schema
+
+
+@pytest.fixture(scope="module")
+def checkers():
+    reg = Registry.from_entry_points()
+    return {cid: reg[cid] for cid in reg.ids}
+
+
+def test_generated_schemas_are_valid_json_schema_and_builtin_policies_pass(checkers):
+    for schema in [policy_schema(checkers, builtin_policy_names()), project_schema(PROJECT_KEYS, checkers),
+                   *[checker_options_schema(c) for c in checkers.values()]]:
+        Draft202012Validator.check_schema(schema)
+    for name in builtin_policy_names():
+        doc = yaml.safe_load((builtin_policy_dir() / f"{name}.yaml").read_text())
+        assert errors(doc, policy_schema(checkers, builtin_policy_names())) == []
+    # every default of every option satisfies its own schema
+    for cid, cls in checkers.items():
+        defaults = {n: list(o.default) if isinstance(o.default, tuple) else o.default
+                    for n, o in cls.options.items()}
+        assert errors(defaults, checker_options_schema(cls)) == [], cid
+
+
+@pytest.mark.parametrize("options, needle", [
+    ({"drift": {"alpha": 2}}, "checks.drift.options.alpha: must be <= 0.5"),
+    ({"drift": {"correction": "holm"}}, "checks.drift.options.correction: must be one of"),
+    ({"consistency": {"batch_sizes": [1, 0]}}, "checks.consistency.options.batch_sizes: batch sizes must be >= 1"),
+    ({"licenses": {"exceptions": [{"component": "data:data"}]}}, "checks.licenses.options.exceptions: exceptions[0]"),
+    ({"licenses": {"sofware": "none"}}, "checks.licenses.options.sofware: unknown option"),
+    ({"data_validity": {"chance_ratio": 2}}, "checks.data_validity.options.chance_ratio: must be <= 1"),
+])
+def test_bad_policy_option_names_the_key(tmp_path, options, needle):
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump({"extends": "default", "checks": {c: {"options": o} for c, o in options.items()}}))
+    pol = load_policy(str(path))
+    with pytest.raises(PolicyError) as info:
+        pol.validate_checks(Registry.from_entry_points())
+        from riskaudit.scan import _checker_options
+        _checker_options(Registry.from_entry_points(), pol, {})
+    assert needle in str(info.value) and "mine.yaml" in str(info.value)
+
+
+def test_project_file_keys_and_options_are_checked_before_any_checker(tmp_path):
+    bad_type = tmp_path / "a.yaml"
+    bad_type.write_text("data: d.csv\nseed: many\n")
+    with pytest.raises(PolicyError, match="'seed': must be an integer"):
+        load_project(bad_type)
+    (tmp_path / "d.csv").write_text("a,b,y\n1,2,0\n3,4,1\n5,6,0\n")
+    bad_option = tmp_path / "riskaudit.yaml"
+    bad_option.write_text("data: d.csv\ntarget: y\noptions:\n  licenses:\n    distribution: everywhere\n")
+    proc = run_cli("scan", str(bad_option), "--out", str(tmp_path / "never"), cwd=tmp_path)
+    assert_usage_error(proc, "licenses", "distribution", "everywhere")
+    assert not (tmp_path / "never").exists()
