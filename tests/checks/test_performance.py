@@ -218,3 +218,17 @@ def test_skipped_without_a_model_and_gap_skipped_without_train():
     res = run_check(PerformanceChecker, model=model.predict_proba, data=df, target="label")
     assert res.metrics["skipped"]["generalization_gap"] == "no training data was given (--train)"
     assert "not measured" in res.summary
+
+
+def test_rows_with_labels_the_model_does_not_know_are_left_out_and_said():
+    df = _frame(load_iris(as_frame=True))
+    feats = [c for c in df.columns if c != "label"]
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(df[feats].to_numpy(np.float32), df["label"])
+    data = df.copy()
+    data.loc[:4, "label"] = "Setosa "  # a misspelt label: not one of the model's classes
+    res = run_check(PerformanceChecker, model=model.predict_proba, data=data, target="label",
+                    classes=list(model.classes_))
+    assert res.metrics["rows_without_known_label"] == 5 and "5 rows without a label" in res.summary
+    kept = data.iloc[5:]
+    pred = model.predict(kept[feats].to_numpy(np.float32))
+    assert res.metrics["data"]["accuracy"] == pytest.approx(skm.accuracy_score(kept["label"], pred), abs=1e-6)

@@ -50,7 +50,8 @@ class PerformanceChecker(Checker):
         "confidence": Option(0.95, "confidence level of the intervals", float, minimum=0.5, maximum=0.999),
         "calibration_bins": Option(10, "equal-width confidence bins of the calibration error", int,
                                    minimum=2, maximum=100),
-        "max_rows": Option(100_000, "rows per dataset (a seeded subsample above)", int, minimum=50),
+        "max_rows": Option(50_000, "rows per dataset (a seeded subsample above; the bootstrap's cost grows "
+                           "with it, its intervals hardly narrow past it)", int, minimum=50),
     }
     kinds = {
         "model_performance": Kind(
@@ -152,8 +153,11 @@ class PerformanceChecker(Checker):
             findings.append(self._calibration(ctx, cur, point, ci))
         if skipped:
             metrics["skipped"] = skipped
-        return CheckOutput(findings=findings, summary=self._summary(point, ci, findings, regression, skipped),
-                           metrics=metrics)
+        summary = self._summary(point, ci, findings, regression, skipped)
+        if cur[2]:
+            summary += (f" {cur[2]:,} rows without a label the model knows (or with non-finite outputs) were "
+                        "left out.")
+        return CheckOutput(findings=findings, summary=summary, metrics=metrics)
 
     # ------------------------------------------------------------------ inputs
     def _outcomes(self, ctx, ds, name, regression):
