@@ -56,7 +56,7 @@ class PerformanceChecker(Checker):
     kinds = {
         "model_performance": Kind(
             "a metric below the minimum of the policy's risk tier (see the minimums option)", "below",
-            fail=None, warn=None, severity=Severity.HIGH,
+            fail=None, warn=None, severity=Severity.HIGH, unit="ratio",
             why="A model below the agreed minimum makes too many wrong decisions for the people "
                 "and processes that rely on it.",
             advice="Improve the model (more or better data, features, tuning) or lower the risk it may "
@@ -64,7 +64,7 @@ class PerformanceChecker(Checker):
         "generalization_gap": Kind(
             "drop from the training data to the data under audit (balanced accuracy points; regression: "
             "relative RMSE increase), graded only when the bootstrap interval excludes no drop", "above",
-            fail=0.1, warn=0.05, severity=Severity.MEDIUM,
+            fail=0.1, warn=0.05, severity=Severity.MEDIUM, unit="points",
             why="A model much better on its training data than on new data has memorized its training "
                 "examples (overfitting): its real-world performance is the lower figure, and it can "
                 "degrade further on data that differs a little more.",
@@ -73,14 +73,14 @@ class PerformanceChecker(Checker):
         "baseline_comparison": Kind(
             "improvement over a trivial model (balanced accuracy points over always predicting the "
             "majority class; regression: share of the RMSE of always predicting the mean removed)", "below",
-            fail=0.02, warn=0.1, severity=Severity.HIGH,
+            fail=0.02, warn=0.1, severity=Severity.HIGH, unit="points",
             why="A model hardly better than always giving the same answer has not learned the task "
                 "(underfitting); its decisions are close to arbitrary for the minority cases.",
             advice="Check the labels and features for errors, give the model informative features, or "
                    "use a more capable model; do not deploy one that does not beat the trivial answer."),
         "calibration": Kind(
             "expected calibration error: mean gap between the model's confidence and its accuracy", "above",
-            fail=0.15, warn=0.05, severity=Severity.MEDIUM,
+            fail=0.15, warn=0.05, severity=Severity.MEDIUM, unit="share",
             why="When the model's stated confidence does not match how often it is right, thresholds "
                 "and risk scores built on its probabilities mislead the people who use them.",
             advice="Recalibrate the scores on held-out data (Platt scaling, isotonic regression or "
