@@ -71,7 +71,7 @@ def _sslib_key(public_key_text: str):
 
 def statement(report: Mapping[str, Any], ledger_head: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The in-toto Statement about ``report`` (subjects: the model and dataset digests)."""
-    from riskaudit import __version__
+    from riskaudit._version import __version__
 
     subj = report.get("subject") or {}
     subjects = []

@@ -13,6 +13,8 @@ A node may carry ``x-message`` (the message for any error of that node) and an o
 
 from __future__ import annotations
 
+import functools
+
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -203,11 +205,19 @@ def _message(err) -> tuple[str, str]:
     return _path(path), err.message
 
 
+@functools.lru_cache(maxsize=1)
+def _validator_class():
+    """Draft 2020-12, where a Python tuple is an array too (option defaults are tuples)."""
+    from jsonschema import Draft202012Validator, validators
+
+    checker = Draft202012Validator.TYPE_CHECKER.redefine(
+        "array", lambda _checker, instance: isinstance(instance, (list, tuple)))
+    return validators.extend(Draft202012Validator, type_checker=checker)
+
+
 def errors(instance: Any, schema: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Every error as (key path, message), in document order (shallowest first)."""
-    from jsonschema import Draft202012Validator
-
-    validator = Draft202012Validator(schema)
+    validator = _validator_class()(schema)
     found = []
     for err in validator.iter_errors(instance):
         # a propertyNames error's instance is the offending key; its path is the mapping's
