@@ -152,8 +152,8 @@ def _read(p: Path, implicit: bool) -> Project:
     if err is not None:
         key, msg = err
         if key in rest and key not in PROJECT_KEYS:
-            msg += (f" (known: {', '.join(PROJECT_KEYS)}, or the id of an installed checker: "
-                    f"{', '.join(sorted(checker_ids)) or 'none'})")
+            raise PolicyError(f"project file {str(p)!r}: unknown key {key!r} (known: {', '.join(PROJECT_KEYS)}, "
+                              f"or the id of an installed checker: {', '.join(sorted(checker_ids)) or 'none'})")
         raise PolicyError(f"project file {str(p)!r}: key {key!r}: {msg}")
     for key, value in rest.items():
         kind = PROJECT_KEYS[key][0]

@@ -277,7 +277,7 @@ def test_each_checker_gets_fresh_model_counters_drift_alone_equals_full_scan(tmp
     from riskaudit.scan import scan
 
     prepare_demo(tmp_path)
-    kw = dict(data=tmp_path / "data/current.csv", reference=tmp_path / "data/reference.csv",
+    kw = dict(data=tmp_path / "data/current.csv", reference=tmp_path / "data/validation.csv", train=tmp_path / "data/train.csv",
               model=tmp_path / "model.pt", target="decision", features=FEATURES, classes=CLASSES,
               task="classification", options={"drift": {"mmd_permutations": 20, "bootstrap": 50,
                                                         "latency_repeats": 3}})
@@ -396,13 +396,13 @@ def test_library_scan_and_cli_give_the_same_findings_on_the_same_inputs(tmp_path
 
     p = yaml.safe_load(project_file.read_text())
     folder = project_file.parent
-    lib = scan(data=str(folder / p["data"]), reference=str(folder / p["reference"]),
+    lib = scan(data=str(folder / p["data"]), reference=str(folder / p["reference"]), train=str(folder / p["train"]),
                model=str(folder / p["model"]), target=p["target"], features=p["features"],
                sensitive=p["sensitive"], ids=p["ids"], classes=p["classes"], task=p["task"],
                policy=p["policy"], eval_mode=p["eval_mode"], options=p["options"], checks=checks,
                full=True, ledger=ledger,
                project={"project_dir": str(folder), "data_path": p["data"], "reference_path": p["reference"],
-                        "model_path": p["model"], "licenses": p["licenses"]}).to_dict()
+                        "train_path": p["train"], "model_path": p["model"], "licenses": p["licenses"]}).to_dict()
 
     def view(report):
         out = {}
