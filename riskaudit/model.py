@@ -305,7 +305,7 @@ def _import_entry_point(text: str, search_paths: Sequence[str | os.PathLike]) ->
             obj = importlib.import_module(mod_name)
         except ImportError as exc:
             raise InputError(f"--model {text}: cannot import module {mod_name!r}: {exc}") from None
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # user code may call sys.exit at import
             raise InputError(f"--model {text}: importing {mod_name!r} failed: "
                              f"{type(exc).__name__}: {_first_line(exc)}") from None
         for part in attr.split("."):
@@ -339,7 +339,7 @@ def _from_object(obj: Any, *, uri: str, device: str, eval_mode: bool, weights: s
     if is_class and issubclass(obj, torch.nn.Module) or (callable(obj) and _required_positional(obj) == 0):
         try:
             made = obj()
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise InputError(f"--model {uri}: calling the factory failed: "
                              f"{type(exc).__name__}: {_first_line(exc)}") from None
         if isinstance(made, torch.nn.Module):

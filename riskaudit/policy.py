@@ -32,8 +32,10 @@ TOP_KEYS = {
     "approvals": "per risk tier and outcome: the roles that must approve and how many",
     "keys": "per role: Ed25519 public keys allowed to sign approvals",
     "extends": "a built-in policy name this one starts from",
+    "max_runtime": "seconds a scan (scan_s) and each checker (check_s) may run; null = no limit",
 }
-CHECK_KEYS = {"enabled", "options", "thresholds", "severity"}
+CHECK_KEYS = {"enabled", "options", "thresholds", "severity", "max_runtime_s"}
+DEFAULT_MAX_RUNTIME = {"scan_s": 3600, "check_s": 900}
 
 
 def builtin_policy_dir() -> Path:
@@ -77,6 +79,19 @@ class Policy:
     def options(self, cid: str) -> dict[str, Any]:
         return dict(self.check_section(cid).get("options") or {})
 
+    @property
+    def scan_budget(self) -> float | None:
+        """Seconds the whole scan may run (``max_runtime.scan_s``; None = no limit)."""
+        return _seconds((self.data.get("max_runtime") or {}), "scan_s")
+
+    def check_budget(self, cid: str) -> tuple[float | None, str]:
+        """Seconds checker ``cid`` may run and the policy key that says so."""
+        sec = self.check_section(cid)
+        if "max_runtime_s" in sec:
+            v = sec["max_runtime_s"]
+            return (None if v is None else float(v)), f" (policy key checks.{cid}.max_runtime_s)"
+        return _seconds((self.data.get("max_runtime") or {}), "check_s"), " (policy key max_runtime.check_s)"
+
     def levels(self, checker: type) -> dict[str, Levels]:
         sec = self.check_section(checker.id)
         th = sec.get("thresholds") or {}
@@ -115,6 +130,11 @@ class Policy:
                     if kind not in checker.kinds:
                         raise PolicyError(f"{where}.{group}.{kind}: unknown finding kind of "
                                           f"{cid} (known: {', '.join(checker.kinds)})")
+
+
+def _seconds(section: Mapping[str, Any], key: str) -> float | None:
+    v = section.get(key, DEFAULT_MAX_RUNTIME[key]) if isinstance(section, Mapping) else DEFAULT_MAX_RUNTIME[key]
+    return None if v is None else float(v)
 
 
 def load_policy(spec: Any = "default") -> Policy:
@@ -192,6 +212,17 @@ def _validate(data: Mapping[str, Any], source: str) -> None:
         v = data["approval_ttl_days"]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
             err("approval_ttl_days", f"must be a positive number, got {v!r}")
+    def positive_or_null(path: str, v: Any) -> None:
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0):
+            err(path, f"must be a positive number of seconds or null (no limit), got {v!r}")
+
+    tb = data.get("max_runtime") or {}
+    if not isinstance(tb, Mapping):
+        err("max_runtime", "must be a mapping with scan_s and/or check_s")
+    for k, v in tb.items():
+        if k not in DEFAULT_MAX_RUNTIME:
+            err(f"max_runtime.{k}", f"unknown key (known: {', '.join(DEFAULT_MAX_RUNTIME)})")
+        positive_or_null(f"max_runtime.{k}", v)
     checks = data.get("checks") or {}
     if not isinstance(checks, Mapping):
         err("checks", "must be a mapping of checker id to settings")
@@ -204,6 +235,8 @@ def _validate(data: Mapping[str, Any], source: str) -> None:
         for k in sec:
             if k not in CHECK_KEYS:
                 err(f"{p}.{k}", f"unknown key (known: {', '.join(sorted(CHECK_KEYS))})")
+        if "max_runtime_s" in sec:
+            positive_or_null(f"{p}.max_runtime_s", sec["max_runtime_s"])
         if "enabled" in sec and not isinstance(sec["enabled"], bool):
             err(f"{p}.enabled", f"must be true or false, got {sec['enabled']!r}")
         if "options" in sec and not isinstance(sec["options"] or {}, Mapping):

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from riskaudit import __version__
+from riskaudit.budget import BudgetExceeded, interrupt_watch, time_limit
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, CheckSkipped, OptionError
 from riskaudit.data import ARRAY_FEATURE, Dataset, infer_task, load_dataset
 from riskaudit.errors import CheckerError, InputError, PolicyError
@@ -100,6 +101,7 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: 
 
     shared: dict[str, Any] = {}
     results: list[CheckResult] = []
+    started = time.perf_counter()
     total = len(reg)
     for index, cid in enumerate(reg.ids):
         checker_cls = reg[cid]
@@ -114,7 +116,9 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: 
                 device=dev, levels=pol.levels(checker_cls), project=dict(project or {}),
                 shared=shared, baseline=baseline,
                 progress=lambda f, m="", _c=cid: observer.check_progress(_c, float(f), m))
-            res = run_checker(checker_cls, checker_options[cid], ctx, verbose=verbose)
+            budget, note = checker_budget(pol, cid, started)
+            res = run_checker(checker_cls, checker_options[cid], ctx, verbose=verbose,
+                              budget_s=budget, budget_note=note)
         results.append(res)
         observer.check_finished(res)
 
@@ -152,25 +156,53 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: 
 
 
 def run_checker(checker_cls: type[Checker], options: Mapping[str, Any], ctx: CheckContext,
-                verbose: bool = False) -> CheckResult:
-    """Run one checker in ``ctx``: skipped when its needs are unmet, error when it raises."""
+                verbose: bool = False, budget_s: float | None = None,
+                budget_note: str = "") -> CheckResult:
+    """Run one checker in ``ctx``: skipped when its needs are unmet, error when it raises.
+
+    ``budget_s``: seconds the checker may run (None: no limit); past it the checker (and the
+    model call it is in) is stopped and becomes ``error``, naming ``budget_note`` (where the
+    budget comes from). ``SystemExit``, ``KeyboardInterrupt`` or any other ``BaseException``
+    that user code raises inside the checker is that checker's error too; only a real Ctrl-C
+    (SIGINT) still stops the scan.
+    """
     desc = checker_cls.description
     unmet = checker_cls.unmet_needs(ctx)
     if unmet:
         return CheckResult(id=ctx.checker_id, status=Status.SKIPPED,
                            summary="Skipped: " + "; ".join(unmet) + ".", description=desc)
     t0 = time.perf_counter()
+    out = None
     try:
-        checker = checker_cls(**options)
-        with quiet_libraries(verbose), preserved_model_state(ctx.model):
-            out = checker.run(ctx)
+        with interrupt_watch() as interrupt:
+            try:
+                checker = checker_cls(**options)
+                with time_limit(budget_s), quiet_libraries(verbose), preserved_model_state(ctx.model):
+                    out = checker.run(ctx)
+            except BudgetExceeded:
+                if out is None:
+                    raise
         if not isinstance(out, CheckOutput):
             raise CheckerError(f"run() returned {type(out).__name__}, not CheckOutput")
     except CheckSkipped as exc:
         return CheckResult(id=ctx.checker_id, status=Status.SKIPPED, summary=f"Skipped: {exc}",
                            duration_s=time.perf_counter() - t0, description=desc)
-    except Exception as exc:  # one checker's failure never kills the scan
-        msg = str(exc) if isinstance(exc, CheckerError) else f"{type(exc).__name__}: {exc}"
+    except BudgetExceeded:
+        took = time.perf_counter() - t0
+        return CheckResult(id=ctx.checker_id, status=Status.ERROR,
+                           summary=(f"The check was stopped after {took:.0f} s: it ran past its time "
+                                    f"budget of {budget_s:g} s{budget_note}. Raise the budget or "
+                                    "find what hangs (a model call that never returns?)."),
+                           duration_s=took, description=desc)
+    except BaseException as exc:  # one checker's failure never kills the scan
+        if isinstance(exc, KeyboardInterrupt) and interrupt.received:
+            raise  # the user pressed Ctrl-C: stop the scan
+        if isinstance(exc, CheckerError):
+            msg = str(exc)
+        elif isinstance(exc, SystemExit):
+            msg = f"code it called tried to end the program (SystemExit({exc.code!r}))"
+        else:
+            msg = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         metrics = {"traceback": traceback.format_exc(limit=8)} if verbose else {}
         return CheckResult(id=ctx.checker_id, status=Status.ERROR,
                            summary=f"The check could not complete: {msg}",
@@ -180,6 +212,18 @@ def run_checker(checker_cls: type[Checker], options: Mapping[str, Any], ctx: Che
     return CheckResult(id=ctx.checker_id, status=status, summary=out.summary,
                        duration_s=time.perf_counter() - t0, findings=findings,
                        metrics=dict(out.metrics), description=desc)
+
+
+def checker_budget(pol: Policy, cid: str, scan_started: float) -> tuple[float | None, str]:
+    """Seconds checker ``cid`` may run: its own budget, capped by what is left of the scan's."""
+    own, own_note = pol.check_budget(cid)
+    total = pol.scan_budget
+    if total is None:
+        return own, own_note
+    left = total - (time.perf_counter() - scan_started)
+    if own is not None and own <= left:
+        return own, own_note
+    return max(left, 0.0), f" (what was left of the scan's {total:g} s, policy key max_runtime.scan_s)"
 
 
 @contextlib.contextmanager

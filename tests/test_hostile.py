@@ -1,0 +1,194 @@
+"""Hostile runtime: models that hang or end the program, endless inputs, bad files.
+
+Every scan must end, with a report, and turn what user code does into that checker's error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import textwrap
+import threading
+import time
+
+import pandas as pd
+import pytest
+from sklearn.datasets import load_iris
+
+from helpers import assert_usage_error, run_cli
+from riskaudit.budget import BudgetExceeded, time_limit
+from riskaudit.checks.base import CheckContext, CheckOutput, Checker
+from riskaudit.policy import load_policy
+from riskaudit.errors import PolicyError
+from riskaudit.result import Status
+from riskaudit.scan import run_checker
+
+HOSTILE_MODELS = textwrap.dedent('''
+    import sys
+    import time
+
+    import torch
+
+
+    class _Base(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 3)
+
+
+    class Sleeps(_Base):
+        def forward(self, x):
+            time.sleep(10_000)
+            return self.lin(x)
+
+
+    class Spins(_Base):
+        """Busy Python loop that swallows ordinary exceptions."""
+        def forward(self, x):
+            while True:
+                try:
+                    sum(range(1000))
+                except Exception:
+                    pass
+
+
+    class Exits(_Base):
+        def forward(self, x):
+            sys.exit(0)
+
+
+    class Interrupts(_Base):
+        def forward(self, x):
+            raise KeyboardInterrupt
+
+
+    class Base(_Base):
+        def forward(self, x):
+            raise BaseException("user code raised a BaseException")
+''')
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    (root / "hostile_models.py").write_text(HOSTILE_MODELS)
+    frame = load_iris(as_frame=True).frame
+    frame.columns = ["a", "b", "c", "d", "y"]
+    frame.to_csv(root / "iris.csv", index=False)
+    (root / "budget.yaml").write_text("extends: default\nmax_runtime: {check_s: 2, scan_s: 200}\n"
+                                      "checks: {data_validity: {max_runtime_s: 150}}\n")
+    return root
+
+
+def _scan(project, model, out, *extra):
+    return run_cli("scan", "--data", "iris.csv", "--target", "y", "--model", f"hostile_models:{model}",
+                   "--check", "consistency", "--check", "data_validity", "--policy", "budget.yaml",
+                   "--out", str(out), "--format", "json,junit", *extra, cwd=project, timeout=120)
+
+
+@pytest.mark.parametrize("model", ["Sleeps", "Spins"])
+def test_a_model_that_never_returns_is_stopped_at_its_budget(project, tmp_path, model):
+    t0 = time.monotonic()
+    proc = _scan(project, model, tmp_path / "out")
+    took = time.monotonic() - t0
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    checks = {c["id"]: c for c in report["checks"]}
+    assert checks["consistency"]["status"] == "error"
+    assert "time budget of 2 s" in checks["consistency"]["summary"]
+    assert "max_runtime.check_s" in checks["consistency"]["summary"]
+    assert checks["data_validity"]["status"] not in ("error", "skipped")  # the others go on
+    assert 2 <= checks["consistency"]["duration_s"] < 10
+    assert took < 90
+
+
+@pytest.mark.parametrize("model, needle", [("Exits", "SystemExit(0)"), ("Interrupts", "KeyboardInterrupt"),
+                                           ("Base", "BaseException: user code raised")])
+def test_exit_and_interrupt_from_user_code_are_that_checkers_error(project, tmp_path, model, needle):
+    proc = _scan(project, model, tmp_path / "out")
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    checks = {c["id"]: c for c in report["checks"]}
+    assert checks["consistency"]["status"] == "error"
+    assert needle in checks["consistency"]["summary"]
+    assert checks["data_validity"]["status"] not in ("error", "skipped")
+    assert "Traceback" not in proc.stderr
+
+
+def test_the_scan_budget_caps_each_checker(project, tmp_path):
+    (project / "scan_budget.yaml").write_text("extends: default\nmax_runtime: {check_s: 100, scan_s: 3}\n")
+    proc = run_cli("scan", "--data", "iris.csv", "--target", "y", "--model", "hostile_models:Sleeps",
+                   "--check", "consistency", "--policy", "scan_budget.yaml", "--out", str(tmp_path / "o"),
+                   "--format", "json", cwd=project, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    check = json.loads((tmp_path / "o" / "report.json").read_text())["checks"]
+    cons = next(c for c in check if c["id"] == "consistency")
+    assert cons["status"] == "error" and "max_runtime.scan_s" in cons["summary"]
+
+
+class _Sleeper(Checker):
+    id = "sleeper"
+    description = "sleeps or spins"
+    needs = frozenset()
+    mode = "sleep"
+
+    def run(self, ctx):
+        if self.mode == "sleep":
+            time.sleep(10_000)
+        while True:  # a Python loop
+            try:
+                sum(range(1000))
+            except Exception:
+                pass
+        return CheckOutput([], summary="never")
+
+
+def _ctx():
+    return CheckContext(checker_id="sleeper", data=None, reference=None, target=None, features=(),
+                        sensitive=(), ids=(), task=None, model=None, classes=None, seed=0,
+                        device="cpu", levels={})
+
+
+def test_run_checker_budget_on_the_main_thread():
+    t0 = time.monotonic()
+    res = run_checker(_Sleeper, {}, _ctx(), budget_s=0.5, budget_note=" (test)")
+    assert res.status == Status.ERROR and "time budget of 0.5 s (test)" in res.summary
+    assert time.monotonic() - t0 < 5
+    # the alarm is off afterwards: nothing fires in later code
+    time.sleep(0.8)
+
+
+def test_run_checker_budget_off_the_main_thread():
+    class Spinner(_Sleeper):
+        mode = "spin"
+
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault("res", run_checker(Spinner, {}, _ctx(), budget_s=0.5)))
+    t0 = time.monotonic()
+    t.start()
+    t.join(20)
+    assert not t.is_alive()
+    assert box["res"].status == Status.ERROR and "time budget" in box["res"].summary
+    assert time.monotonic() - t0 < 10
+
+
+def test_time_limit_does_not_fire_after_a_quick_block():
+    with time_limit(0.3):
+        pass
+    time.sleep(0.6)  # a stray BudgetExceeded would fail this test
+    with pytest.raises(BudgetExceeded):
+        with time_limit(0.2):
+            time.sleep(5)
+
+
+def test_policy_validates_max_runtime():
+    pol = load_policy({"max_runtime": {"check_s": 5}, "checks": {"pii": {"max_runtime_s": None}}})
+    assert pol.check_budget("fairness")[0] == 5 and pol.check_budget("pii")[0] is None
+    assert pol.scan_budget == 3600  # the default stays
+    assert load_policy("default").check_budget("drift")[0] == 900
+    for bad, where in (({"max_runtime": {"check_s": 0}}, "max_runtime.check_s"),
+                       ({"max_runtime": {"scan": 5}}, "max_runtime.scan"),
+                       ({"checks": {"pii": {"max_runtime_s": "1h"}}}, "checks.pii.max_runtime_s")):
+        with pytest.raises(PolicyError, match=where):
+            load_policy(bad)
