@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +26,50 @@ ARRAY_FEATURE = "x"
 """Feature name of an array dataset whose samples are images or tensors (not columns)."""
 
 
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Streamed SHA-256 of a file (constant memory)."""
+def file_kind(mode: int) -> str | None:
+    """None for a regular file or folder; otherwise what the path is (for messages)."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    for test, name in ((stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISFIFO, "named pipe (FIFO)"), (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return name
+    return "special file"
+
+
+def require_regular(path: str | os.PathLike, what: str) -> None:
+    """Refuse a device, FIFO or socket before anything reads it (an endless input never ends).
+
+    ``what`` names the option, e.g. ``--data``. A missing path is left to the caller.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    kind = file_kind(mode)
+    if kind is not None:
+        raise InputError(f"{what}: {str(path)!r} is a {kind}, not a regular file or folder; "
+                         "riskaudit reads only files and folders (a device or pipe may never end)")
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20, what: str = "input") -> str:
+    """Streamed SHA-256 of a regular file (constant memory); InputError for anything else.
+
+    The file is opened non-blocking (a FIFO does not wait for a writer) and checked with
+    ``fstat`` on the open descriptor, so a path swapped for a device after a check is still
+    refused.
+    """
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        kind = file_kind(os.fstat(fd).st_mode)
+        if kind is not None or stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise InputError(f"{what}: {str(path)!r} is a {kind or 'folder'}, not a regular file; "
+                             "riskaudit reads only regular files (a device or pipe may never end)")
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as fh:
         while True:
             block = fh.read(chunk)
             if not block:
@@ -138,6 +179,7 @@ def _check_not_empty(frame: pd.DataFrame, what: str) -> None:
 def _load_path(path: Path, role: str) -> Dataset:
     if not path.exists():
         raise InputError(f"--{role}: file {str(path)!r} does not exist")
+    require_regular(path, f"--{role}")
     if path.is_dir():
         return _load_image_folder(path, role)
     fmt = TABLE_SUFFIXES.get(path.suffix.lower())
@@ -147,7 +189,7 @@ def _load_path(path: Path, role: str) -> Dataset:
                          "or a folder of images with one sub-folder per class")
     if not os.access(path, os.R_OK):
         raise InputError(f"--{role}: file {str(path)!r} is not readable")
-    sha = sha256_file(path)
+    sha = sha256_file(path, what=f"--{role}")
     if fmt == "npz":
         return _load_npz(path, sha, role)
     try:

@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from riskaudit.data import sha256_file
+from riskaudit.data import require_regular, sha256_file
 from riskaudit.errors import InputError, ModelLoadError
 
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".sav", ".dill"}
@@ -198,10 +198,11 @@ def load_model(spec: Any, *, trust: bool = False, device: str = "auto", weights:
     if not path.exists():
         raise InputError(f"--model: file {text!r} does not exist (and it is not a "
                          "package.module:attr entry point)")
+    require_regular(path, "--model")
     if path.is_dir():
         raise InputError(f"--model: {text!r} is a folder; give the model file")
     suffix = path.suffix.lower()
-    sha = sha256_file(path)
+    sha = sha256_file(path, what="--model")
     if suffix in PICKLE_SUFFIXES:
         if not trust:
             raise ModelLoadError(PICKLE_REFUSED.format(path=text, what=f"a {suffix} file"))
@@ -373,6 +374,7 @@ def _from_module(module: Any, *, uri: str, fmt: str, sha: str | None, device: st
         wpath = Path(weights)
         if not wpath.exists():
             raise InputError(f"--weights: file {weights!r} does not exist")
+        require_regular(wpath, "--weights")
         try:
             state = torch.load(str(wpath), map_location="cpu", weights_only=True)
         except Exception as exc:

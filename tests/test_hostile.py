@@ -192,3 +192,45 @@ def test_policy_validates_max_runtime():
                        ({"checks": {"pii": {"max_runtime_s": "1h"}}}, "checks.pii.max_runtime_s")):
         with pytest.raises(PolicyError, match=where):
             load_policy(bad)
+
+
+def _special_files(tmp_path):
+    """A symlink to /dev/zero, a FIFO and a Unix socket, each named like a data file."""
+    (tmp_path / "zero.csv").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "fifo.csv")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(tmp_path / "sock.parquet"))
+    return sock, {"zero.csv": "character device", "fifo.csv": "named pipe", "sock.parquet": "socket"}
+
+
+@pytest.mark.parametrize("option", ["--data", "--reference"])
+def test_devices_fifos_and_sockets_are_refused_before_reading(tmp_path, option):
+    sock, files = _special_files(tmp_path)
+    try:
+        for name, kind in [("/dev/zero", "character device"), *files.items()]:
+            proc = run_cli("scan", option, name, "--out", str(tmp_path / "out"), cwd=tmp_path, timeout=60)
+            assert_usage_error(proc, option, kind, "not a regular file")
+        assert not (tmp_path / "out").exists()
+    finally:
+        sock.close()
+
+
+def test_a_model_path_to_a_device_or_fifo_is_refused(tmp_path):
+    sock, _ = _special_files(tmp_path)
+    sock.close()
+    (tmp_path / "model.pt").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "model.onnx")
+    pd.DataFrame({"a": [1, 2, 3], "y": [0, 1, 0]}).to_csv(tmp_path / "d.csv", index=False)
+    for model, kind in (("model.pt", "character device"), ("model.onnx", "named pipe"), ("/dev/zero", "character")):
+        proc = run_cli("scan", "--data", "d.csv", "--model", model, cwd=tmp_path, timeout=60)
+        assert_usage_error(proc, "--model", kind)
+
+
+def test_sha256_file_refuses_what_is_not_a_regular_file(tmp_path):
+    from riskaudit.data import sha256_file
+    from riskaudit.errors import InputError
+
+    os.mkfifo(tmp_path / "p")
+    for path in ("/dev/zero", tmp_path / "p", tmp_path):
+        with pytest.raises(InputError, match="not a regular file"):
+            sha256_file(path)
