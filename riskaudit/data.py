@@ -277,8 +277,12 @@ def _load_image_folder(root: Path, role: str) -> Dataset:
                 images.append(im.convert("L") if im.mode in ("1", "L", "I;16", "I") else im.convert("RGB"))
             labels.append(label)
             paths.append(f.relative_to(root).as_posix())
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            problems.append({"path": f.relative_to(root).as_posix(), "error": str(exc)})
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError,
+                SyntaxError, MemoryError) as exc:
+            # Pillow's limits stay on: a decompression bomb or a truncated file is one
+            # unreadable file (a data_validity finding), never the end of the scan
+            problems.append({"path": f.relative_to(root).as_posix(),
+                             "error": f"{type(exc).__name__}: {exc}"})
     if not images:
         raise InputError(f"--{role}: no image in {str(root)!r} could be read "
                          f"(first error: {problems[0]['error']})")

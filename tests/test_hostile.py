@@ -234,3 +234,50 @@ def test_sha256_file_refuses_what_is_not_a_regular_file(tmp_path):
     for path in ("/dev/zero", tmp_path / "p", tmp_path):
         with pytest.raises(InputError, match="not a regular file"):
             sha256_file(path)
+
+
+def _bomb_png(path, side=40_000):
+    """A real PNG made with Pillow whose header then claims side x side pixels (a bomb)."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    Image.new("L", (8, 8)).save(path)
+    raw = bytearray(path.read_bytes())
+    assert raw[12:16] == b"IHDR"
+    raw[16:24] = struct.pack(">II", side, side)
+    raw[29:33] = struct.pack(">I", zlib.crc32(bytes(raw[12:29])) & 0xFFFFFFFF)
+    path.write_bytes(bytes(raw))
+
+
+def test_decompression_bombs_and_truncated_images_are_unreadable_file_findings(tmp_path):
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    root = tmp_path / "imgs"
+    for i in range(40):
+        cls = root / str(digits.target[i] % 2)
+        cls.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((digits.images[i] * 16).astype(np.uint8), mode="L").save(cls / f"{i}.png")
+    _bomb_png(root / "0" / "bomb.png")
+    with pytest.raises(Image.DecompressionBombError):  # Pillow's limit is kept
+        Image.open(root / "0" / "bomb.png")
+    good = (root / "1" / "1.png").read_bytes()
+    big = root / "1" / "big.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8)).save(big)
+    (root / "1" / "truncated.png").write_bytes(big.read_bytes()[:400])
+    assert good
+    proc = run_cli("scan", "--data", str(root), "--check", "data_validity", "--out", str(tmp_path / "out"),
+                   "--format", "json", cwd=tmp_path, timeout=180)
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    dv = next(c for c in report["checks"] if c["id"] == "data_validity")
+    assert dv["status"] != "error", dv["summary"]
+    finding = next(f for f in dv["findings"] if f["id"] == "data_validity.unreadable_file")
+    listed = json.dumps(finding["evidence"])
+    assert "0/bomb.png" in listed and "DecompressionBombError" in listed
+    assert "1/truncated.png" in listed
+    assert finding["value"] == pytest.approx(2 / 43)
