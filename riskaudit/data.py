@@ -90,8 +90,39 @@ def sha256_tree(root: Path, files: Sequence[Path]) -> str:
 def sha256_frame(frame: pd.DataFrame) -> str:
     h = hashlib.sha256()
     h.update("\0".join(map(str, frame.columns)).encode("utf-8"))
+    nested = nested_columns(frame)
+    if nested:  # lists / dicts are unhashable: hash their text form
+        frame = frame.assign(**{c: frame[c].map(repr) for c in nested})
     h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return h.hexdigest()
+
+
+_NESTED = (list, tuple, dict, set, frozenset, np.ndarray)
+
+
+def nested_columns(frame: pd.DataFrame, probe: int = 1000) -> dict[str, str]:
+    """Columns holding lists, arrays, structs (dicts) or maps: {column: what they hold}.
+
+    Checks that compare, hash or count values cannot use them; they are reported as
+    unsupported and skipped. Object columns are probed on their first ``probe`` non-null
+    values and a strided sample of the rest.
+    """
+    out = {}
+    for col in frame.columns:
+        s = frame[col]
+        if s.dtype != object:
+            continue
+        vals = s.dropna()
+        if vals.empty:
+            continue
+        step = max(1, len(vals) // probe)
+        sample = pd.concat([vals.iloc[:probe], vals.iloc[::step]])
+        kinds = {type(v).__name__ for v in sample.tolist() if isinstance(v, _NESTED)}
+        if kinds:
+            names = {"ndarray": "list", "tuple": "list", "dict": "struct/map", "set": "set",
+                     "frozenset": "set"}
+            out[str(col)] = " / ".join(sorted({names.get(k, k) for k in kinds}))
+    return out
 
 
 @dataclass
@@ -114,6 +145,22 @@ class Dataset:
     """Files that could not be read (image folders): ``{"path", "error"}``."""
     path: Path | None = None
     default_target: str | None = None
+    unsupported: dict[str, str] = field(default_factory=dict)
+    """Columns whose values are nested (lists, structs, maps): ``{column: what}``. Checks
+    that cannot use them skip them and data_validity reports them."""
+
+    def __post_init__(self) -> None:
+        if not self.unsupported and self.frame is not None:
+            self.unsupported = nested_columns(self.frame)
+
+    def without_unsupported(self) -> "Dataset":
+        """This dataset without its nested columns (the same object when it has none)."""
+        if not self.unsupported:
+            return self
+        import dataclasses
+
+        return dataclasses.replace(self, frame=self.frame.drop(columns=list(self.unsupported)),
+                                   unsupported=dict(self.unsupported))
 
     @property
     def rows(self) -> int:

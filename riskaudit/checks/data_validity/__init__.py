@@ -85,6 +85,8 @@ class DataValidityChecker(Checker):
                                "and evaluation data.", warn=0.1, severity=Severity.MEDIUM),
         "unreadable_file": Kind("Share of files in an image folder that could not be read.",
                                 fail=0.01, warn=0.0, severity=Severity.MEDIUM),
+        "unsupported_column": Kind("Columns of nested values (lists, structs, maps) that the "
+                                   "checks cannot use and skip.", warn=0.0, severity=Severity.LOW),
     }
 
     def __init__(self, **options: Any) -> None:
@@ -112,7 +114,10 @@ class DataValidityChecker(Checker):
             self._hashers = {}  # they hold the frames and per-column hashes: free them
 
     def _run(self, ctx: CheckContext) -> CheckOutput:
-        cur, ref = ctx.data, ctx.reference
+        nested = [(name, ds) for name, ds in (("current", ctx.data), ("reference", ctx.reference))
+                  if ds is not None and ds.unsupported]
+        cur = ctx.data.without_unsupported()
+        ref = ctx.reference.without_unsupported() if ctx.reference is not None else None
         pii = dict(ctx.shared.get("pii_columns") or {})
         self._ctx, self._pii = ctx, pii
         findings: list[Finding] = []
@@ -146,6 +151,16 @@ class DataValidityChecker(Checker):
                     evidence={"count": len(ds.problems), "dataset": name,
                               "table": [{"path": p["path"], "error": str(p["error"])[:200]}
                                         for p in ds.problems[:50]]}))
+        for name, ds in nested:
+            cols = ds.unsupported
+            findings.append(ctx.finding(
+                "unsupported_column", self._subject("columns", name),
+                f"{len(cols)} column{'s' if len(cols) != 1 else ''} of the {name} data hold nested "
+                f"values and were skipped: " + ", ".join(f"{c!r} ({t})" for c, t in cols.items()) + ".",
+                value=len(cols),
+                evidence={"dataset": name, "table": [{"column": c, "type": t} for c, t in cols.items()],
+                          "advice": "Flatten these columns (one scalar per column) to have them "
+                                    "validated, or leave them out of the data given to the audit."}))
         if not metrics["charts"]:
             metrics.pop("charts")
         metrics.update({"rows": cur.rows, "columns": cur.columns,
