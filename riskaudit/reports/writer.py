@@ -114,7 +114,7 @@ def write_reports(report: Mapping[str, Any], out_dir: str | os.PathLike, formats
 
 
 def _bytes(content: str | bytes) -> bytes:
-    return content.encode("utf-8") if isinstance(content, str) else bytes(content)
+    return content.encode("utf-8", errors="backslashreplace") if isinstance(content, str) else bytes(content)
 
 
 def _write_file(path: Path, content: bytes) -> None:
