@@ -21,6 +21,7 @@ from riskaudit.budget import BudgetExceeded, interrupt_watch, time_limit
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, CheckSkipped, OptionError
 from riskaudit.data import ARRAY_FEATURE, Dataset, infer_task, load_dataset
 from riskaudit.errors import CheckerError, InputError, PolicyError
+from riskaudit.masking import ReportMasker
 from riskaudit.model import Model, load_model
 from riskaudit.policy import Policy, load_policy
 from riskaudit.registry import Registry
@@ -102,6 +103,7 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: 
     shared: dict[str, Any] = {}
     results: list[CheckResult] = []
     started = time.perf_counter()
+    masker = report_masker(reg, checker_options, (ds, ref), shared, project)
     total = len(reg)
     for index, cid in enumerate(reg.ids):
         checker_cls = reg[cid]
@@ -117,8 +119,8 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: 
                 shared=shared, baseline=baseline,
                 progress=lambda f, m="", _c=cid: observer.check_progress(_c, float(f), m))
             budget, note = checker_budget(pol, cid, started)
-            res = run_checker(checker_cls, checker_options[cid], ctx, verbose=verbose,
-                              budget_s=budget, budget_note=note)
+            res = masker.result(run_checker(checker_cls, checker_options[cid], ctx, verbose=verbose,
+                                            budget_s=budget, budget_note=note))
         results.append(res)
         observer.check_finished(res)
 
@@ -146,7 +148,7 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, target: 
                             "keys": dict(pol.data.get("keys") or {})},
         "inputs": {"target": target, "features": list(feats), "sensitive": list(sensitive),
                    "ids": list(ids), "task": task,
-                   "classes": None if classes is None else [str(c) for c in classes]},
+                   "classes": None if classes is None else masker.value([str(c) for c in classes])},
     }
     return Report(created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                   status=status, subject=subject, checks=tuple(results),
@@ -224,6 +226,25 @@ def checker_budget(pol: Policy, cid: str, scan_started: float) -> tuple[float | 
     if own is not None and own <= left:
         return own, own_note
     return max(left, 0.0), f" (what was left of the scan's {total:g} s, policy key max_runtime.scan_s)"
+
+
+def report_masker(reg: Registry, checker_options: Mapping[str, Mapping[str, Any]], datasets,
+                  shared: Mapping[str, Any], project: Mapping[str, Any] | None) -> ReportMasker:
+    """The one place masking is enforced: every check result passes through it (see masking.py).
+
+    The PII engine is the pii checker's own, built with the policy's pii options (or its
+    defaults when pii is not installed or not selected).
+    """
+    frames = [d.frame for d in datasets if d is not None]
+
+    def engine():
+        from riskaudit.checks.pii import PiiChecker
+        from riskaudit.checks.pii.scanner import engine_for
+
+        cfg = checker_options.get("pii") or PiiChecker.validate_options({})
+        return engine_for(cfg, cfg.get("spacy_model") or (project or {}).get("spacy_model"))
+
+    return ReportMasker(frames, shared, engine_factory=engine)
 
 
 @contextlib.contextmanager
