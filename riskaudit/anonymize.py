@@ -221,8 +221,13 @@ def anonymize_frame(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: 
                          "or the policy option checks.pii.options.salt_file")
     pii_cols = []
     structured = {c["column"]: c for c in scanned if c["kind"] == "structured"}
-    n_process = int(cfg.get("n_process", 1))
-    for col in text_columns(frame, cfg["ignore_columns"]):
+    text_cols = text_columns(frame, cfg["ignore_columns"])
+    # every distinct cell of the other text columns, analysed once (across columns), in
+    # parallel worker processes
+    spans = analyze_cells(engine, [v for col in text_cols if str(col) not in structured
+                                   for v in _distinct_texts(frame[col])],
+                          workers=_workers(cfg))
+    for col in text_cols:
         col_info = structured.get(str(col))
         if col_info is not None:
             # a column of personal data: every value is replaced as a whole
@@ -242,7 +247,7 @@ def anonymize_frame(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: 
             continue
         # any other text column: every cell is analysed, every entity found is replaced,
         # whatever share of the column holds personal data
-        n_changed, ents = _anonymize_text_column(frame, out, col, engine, ops, salt, n_process)
+        n_changed, ents = _anonymize_text_column(frame, out, col, spans, ops, salt)
         if n_changed:
             desc = ", ".join(f"{c} {e} -> {_operator_for(e, ops)}" for e, c in sorted(ents.items()))
             result.changes.append(ColumnChange(str(col), f"entities in text: {desc}", n_changed, dict(ents)))
@@ -304,10 +309,58 @@ def anonymize_frame(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: 
 
 REPLACED_WEAK = frozenset({"LOCATION"})
 """Weak entity types still replaced in text (addresses); dates, URLs and nationalities stay."""
+MIN_PARALLEL = 2000
+"""Fewer distinct cells than this are analysed in process (a worker costs more than it saves)."""
+
+_WORKER_ENGINE = None
 
 
-def _anonymize_text_column(frame, out, col, engine, ops, salt, n_process: int = 1):
-    """Analyse every distinct non-empty value of ``col`` and replace each entity found.
+def _workers(cfg: Mapping[str, Any]) -> int:
+    """Worker processes for the analysis: the pii option n_process when above 1, else every
+    core this process may use."""
+    n = int(cfg.get("n_process", 1) or 1)
+    if n > 1:
+        return n
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _distinct_texts(series: pd.Series) -> list[str]:
+    return [t for t in pd.unique(series.dropna().astype(str)) if t.strip()]
+
+
+def _analyze_chunk(texts: list[str]):
+    return _WORKER_ENGINE.analyze_texts(texts)
+
+
+def analyze_cells(engine, texts: list[str], workers: int = 1) -> dict[str, list]:
+    """Spans of every distinct text, analysed by ``engine`` (the pii checker's).
+
+    With ``workers`` > 1 and enough texts, forked worker processes share the loaded engine
+    (copy-on-write) and each analyses a contiguous chunk: the whole Presidio pipeline runs
+    in parallel, not only spaCy.
+    """
+    import multiprocessing
+
+    texts = list(dict.fromkeys(texts))
+    if workers <= 1 or len(texts) < MIN_PARALLEL or "fork" not in multiprocessing.get_all_start_methods():
+        return dict(zip(texts, engine.analyze_texts(texts))) if texts else {}
+    global _WORKER_ENGINE
+    _WORKER_ENGINE = engine
+    size = max(500, -(-len(texts) // (workers * 4)))
+    chunks = [texts[i:i + size] for i in range(0, len(texts), size)]
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            results = pool.map(_analyze_chunk, chunks, chunksize=1)
+    finally:
+        _WORKER_ENGINE = None
+    return {t: sp for chunk, res in zip(chunks, results) for t, sp in zip(chunk, res)}
+
+
+def _anonymize_text_column(frame, out, col, spans, ops, salt):
+    """Replace each entity found in each cell of ``col`` (``spans``: text -> spans).
 
     Returns (cells changed, {entity type: replacements over all cells}).
     """
@@ -321,19 +374,21 @@ def _anonymize_text_column(frame, out, col, engine, ops, salt, n_process: int = 
     texts = s[mask].astype(str)
     codes, uniq = pd.factorize(texts, sort=False)
     uniq = [str(u) for u in uniq]
-    todo = [u for u in uniq if u.strip()]
-    spans = dict(zip(todo, engine.analyze_texts(todo, n_process=n_process))) if todo else {}
     freq = np.bincount(codes, minlength=len(uniq)) if len(codes) else np.zeros(0, dtype=int)
     anon = None
     counts: dict[str, int] = {}
     mapping = list(uniq)
+    configs_for: dict[frozenset, dict] = {}
     for i, text in enumerate(uniq):
         kept = [sp for sp in spans.get(text, ()) if sp.entity not in WEAK_ENTITIES or sp.entity in REPLACED_WEAK]
         if not kept:
             continue
         if anon is None:
             anon = AnonymizerEngine()
-            configs = _operator_configs({sp.entity for ss in spans.values() for sp in ss}, ops, salt)
+        key = frozenset(sp.entity for sp in kept)
+        if key not in configs_for:
+            configs_for[key] = _operator_configs(key, ops, salt)
+        configs = configs_for[key]
         res = anon.anonymize(text=text, analyzer_results=[RecognizerResult(sp.entity, sp.start, sp.end, sp.score)
                                                           for sp in kept], operators=configs)
         mapping[i] = res.text

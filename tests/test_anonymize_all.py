@@ -84,3 +84,21 @@ def test_the_input_had_what_the_old_sample_missed(hostile_table):
     share = frame["contact"].isin(emails).mean()
     assert 0 < share < PiiChecker.validate_options({})["min_share"]
     assert sum(bool(re.search(r"@", n)) for n in frame["note"]) == 1
+
+
+def test_parallel_analysis_agrees_with_the_engine_in_process():
+    from faker import Faker
+
+    from riskaudit.anonymize import MIN_PARALLEL, analyze_cells
+
+    fake = Faker("en_US")
+    fake.seed_instance(5)
+    texts = [fake.email() if i % 3 == 0 else fake.name() if i % 3 == 1 else fake.sentence(nb_words=5)
+             for i in range(MIN_PARALLEL + 300)]
+    engine = engine_for(PiiChecker.validate_options({}), None)
+    parallel = analyze_cells(engine, texts, workers=2)
+    engine._memo.clear()
+    alone = dict(zip(texts, engine.analyze_texts(texts)))
+    assert parallel.keys() == alone.keys()
+    assert parallel == alone
+    assert sum(1 for v in parallel.values() if v) > len(texts) // 2
