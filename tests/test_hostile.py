@@ -295,18 +295,24 @@ def test_nested_parquet_columns_are_reported_as_unsupported_and_skipped(tmp_path
                           "info": [{"k": i % 4, "s": "v"} for i in range(n)],
                           "words": [["x", "y"][: 1 + i % 2] for i in range(n)], "y": [0, 1] * (n // 2)})
     frame.to_parquet(tmp_path / "nested.parquet")
+    ref = frame.assign(a=rng.normal(size=n))
+    ref.to_parquet(tmp_path / "nested_ref.parquet")
     kinds = {f.name: str(f.type) for f in pq.read_schema(tmp_path / "nested.parquet")}
     assert kinds["tags"].startswith("list") and kinds["info"].startswith("struct")
     ds = load_dataset(tmp_path / "nested.parquet")
     assert set(ds.unsupported) == {"tags", "info", "words"} and ds.unsupported["info"] == "struct/map"
-    proc = run_cli("scan", "--data", "nested.parquet", "--target", "y", "--check", "data_validity",
-                   "--check", "pii", "--out", "out", "--format", "json", cwd=tmp_path, timeout=180)
+    proc = run_cli("scan", "--data", "nested.parquet", "--reference", "nested_ref.parquet", "--target", "y",
+                   "--check", "data_validity", "--check", "pii", "--check", "drift", "--out", "out",
+                   "--format", "json", cwd=tmp_path, timeout=180)
     assert proc.returncode in (0, 1), proc.stderr
     checks = {c["id"]: c for c in json.loads((tmp_path / "out" / "report.json").read_text())["checks"]}
     assert checks["pii"]["status"] != "error", checks["pii"]["summary"]
+    assert checks["drift"]["status"] != "error", checks["drift"]["summary"]
+    assert set(checks["drift"]["metrics"]["skipped_features"]) == {"tags", "info", "words"}
     dv = checks["data_validity"]
     assert dv["status"] == "warn", dv["summary"]
-    (finding,) = [f for f in dv["findings"] if f["id"] == "data_validity.unsupported_column"]
+    (finding, in_ref) = [f for f in dv["findings"] if f["id"] == "data_validity.unsupported_column"]
+    assert in_ref["subject"] == "columns (reference)"
     assert finding["value"] == 3
     assert {r["column"] for r in finding["evidence"]["table"]} == {"tags", "info", "words"}
     # the in-memory frame with lists is hashed too (no 'unhashable type')
