@@ -134,3 +134,34 @@ def interrupt_watch() -> Iterator[_Interrupt]:
         yield state
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def hard_grace(scan_s: float) -> float:
+    """Seconds past the scan's budget before the last-resort stop (10%, at least 5 s)."""
+    return max(5.0, 0.1 * scan_s)
+
+
+@contextlib.contextmanager
+def hard_deadline(seconds: float | None, on_expiry) -> Iterator[None]:
+    """Last resort for the command line: call ``on_expiry()`` from a watchdog thread once
+    ``seconds`` have passed (it should print and ``os._exit``).
+
+    For what the per-checker stop cannot end: model code that catches ``BaseException`` in
+    a loop, or a blocking call off the main thread. It needs the interpreter lock, so a C
+    loop that never releases it is still out of reach.
+    """
+    if seconds is None:
+        yield
+        return
+    done = threading.Event()
+
+    def watch():
+        if not done.wait(seconds):
+            on_expiry()
+
+    dog = threading.Thread(target=watch, name="riskaudit-hard-deadline", daemon=True)
+    dog.start()
+    try:
+        yield
+    finally:
+        done.set()

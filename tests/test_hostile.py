@@ -63,6 +63,16 @@ HOSTILE_MODELS = textwrap.dedent('''
             raise KeyboardInterrupt
 
 
+    class Stubborn(_Base):
+        """Swallows every exception, the budget's included."""
+        def forward(self, x):
+            while True:
+                try:
+                    time.sleep(0.05)
+                except BaseException:
+                    pass
+
+
     class Base(_Base):
         def forward(self, x):
             raise BaseException("user code raised a BaseException")
@@ -125,6 +135,22 @@ def test_the_scan_budget_caps_each_checker(project, tmp_path):
     check = json.loads((tmp_path / "o" / "report.json").read_text())["checks"]
     cons = next(c for c in check if c["id"] == "consistency")
     assert cons["status"] == "error" and "max_runtime.scan_s" in cons["summary"]
+
+
+def test_a_checker_that_cannot_be_stopped_still_ends_the_process(project, tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "report.json").write_text("previous")
+    (project / "stubborn.yaml").write_text("extends: default\nmax_runtime: {check_s: 2, scan_s: 4}\n")
+    t0 = time.monotonic()
+    proc = run_cli("scan", "--data", "iris.csv", "--target", "y", "--model", "hostile_models:Stubborn",
+                   "--check", "consistency", "--policy", "stubborn.yaml", "--out", str(out),
+                   "--format", "json", "-q", cwd=project, timeout=120)
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert time.monotonic() - t0 < 60
+    assert "could not be stopped" in proc.stderr and "Traceback" not in proc.stderr
+    assert (out / "report.json").read_text() == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
 
 
 class _Sleeper(Checker):
