@@ -448,7 +448,11 @@ def anonymize(data: str | os.PathLike, out: str | os.PathLike, *, policy: Any = 
         raise InputError(f"{pol.source}: checks.pii.options.{exc.key}: {exc.reason}") from None
     salt = load_salt(cfg)
     frame, result = anonymize_frame(ds.frame, cfg, model_spec=model_spec, seed=seed, salt=salt)
-    write_table(frame, dst)
+    try:
+        write_table(frame, dst)
+    except OSError as exc:
+        raise InputError(f"--out {str(dst)!r}: cannot write the copy ({exc.strerror or exc}); "
+                         "nothing was written") from None
     result.out = dst
     if echo is not None:
         for line in result.lines():

@@ -102,3 +102,26 @@ def test_parallel_analysis_agrees_with_the_engine_in_process():
     assert parallel.keys() == alone.keys()
     assert parallel == alone
     assert sum(1 for v in parallel.values() if v) > len(texts) // 2
+
+
+def test_a_full_disk_while_writing_the_copy_is_exit_2_without_leftovers(tmp_path, monkeypatch, capsys):
+    import errno
+    import os
+
+    from riskaudit import cli
+
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"note": ["nothing personal"] * 20, "n": range(20)}).to_csv(src, index=False)
+    real = pd.DataFrame.to_csv
+
+    def full(self, path, *a, **kw):  # the fault itself is simulated: half a file, then ENOSPC
+        real(self.head(5), path, *a, **kw)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["anonymize", str(src), "--out", str(tmp_path / "out.csv")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "out.csv" in err and os.strerror(errno.ENOSPC) in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
