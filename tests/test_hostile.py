@@ -43,6 +43,13 @@ HOSTILE_MODELS = textwrap.dedent('''
             return self.lin(x)
 
 
+    class SleepsMarked(_Base):
+        def forward(self, x):
+            open("forward-started", "w").close()
+            time.sleep(10_000)
+            return self.lin(x)
+
+
     class Spins(_Base):
         """Busy Python loop that swallows ordinary exceptions."""
         def forward(self, x):
@@ -151,6 +158,34 @@ def test_a_checker_that_cannot_be_stopped_still_ends_the_process(project, tmp_pa
     assert "could not be stopped" in proc.stderr and "Traceback" not in proc.stderr
     assert (out / "report.json").read_text() == "previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
+
+
+def test_a_real_ctrl_c_still_stops_the_scan(project, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    marker = project / "forward-started"
+    marker.unlink(missing_ok=True)
+    proc = subprocess.Popen([sys.executable, "-m", "riskaudit", "scan", "--data", "iris.csv", "--target", "y",
+                             "--model", "hostile_models:SleepsMarked", "--check", "consistency",
+                             "--out", str(tmp_path / "o"), "-q"], cwd=project,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert marker.exists(), proc.communicate(timeout=5)
+        proc.send_signal(signal.SIGINT)  # inside the model's forward, inside the checker
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # the scan stops as on any Ctrl-C (click turns it into "aborted", exit 2); it is not
+    # recorded as the checker's error (exit 1 with a report)
+    assert proc.returncode == 2, (out, err)
+    assert "aborted" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
 
 
 class _Sleeper(Checker):
