@@ -179,7 +179,8 @@ def run_checker(checker_cls: type[Checker], options: Mapping[str, Any], ctx: Che
         with interrupt_watch() as interrupt:
             try:
                 checker = checker_cls(**options)
-                with time_limit(budget_s), quiet_libraries(verbose), preserved_model_state(ctx.model):
+                # the timer is innermost: disarmed before the model state is restored
+                with quiet_libraries(verbose), preserved_model_state(ctx.model), time_limit(budget_s):
                     out = checker.run(ctx)
             except BudgetExceeded:
                 if out is None:
