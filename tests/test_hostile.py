@@ -11,7 +11,9 @@ import socket
 import textwrap
 import threading
 import time
+import xml.etree.ElementTree as ET
 
+import jsonschema
 import pandas as pd
 import pytest
 from sklearn.datasets import load_iris
@@ -21,6 +23,7 @@ from riskaudit.budget import BudgetExceeded, time_limit
 from riskaudit.checks.base import CheckContext, CheckOutput, Checker
 from riskaudit.policy import load_policy
 from riskaudit.errors import PolicyError
+from riskaudit.reports.json_report import load_schema
 from riskaudit.result import Status
 from riskaudit.scan import run_checker
 
@@ -111,6 +114,8 @@ def test_a_model_that_never_returns_is_stopped_at_its_budget(project, tmp_path, 
     took = time.monotonic() - t0
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     report = json.loads((tmp_path / "out" / "report.json").read_text())
+    jsonschema.validate(report, load_schema())
+    ET.parse(tmp_path / "out" / "junit.xml")  # the error is a well-formed test case
     checks = {c["id"]: c for c in report["checks"]}
     assert checks["consistency"]["status"] == "error"
     assert "time budget of 2 s" in checks["consistency"]["summary"]
@@ -366,7 +371,9 @@ def test_nested_parquet_columns_are_reported_as_unsupported_and_skipped(tmp_path
                    "--check", "data_validity", "--check", "pii", "--check", "drift", "--out", "out",
                    "--format", "json", cwd=tmp_path, timeout=180)
     assert proc.returncode in (0, 1), proc.stderr
-    checks = {c["id"]: c for c in json.loads((tmp_path / "out" / "report.json").read_text())["checks"]}
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    jsonschema.validate(report, load_schema())
+    checks = {c["id"]: c for c in report["checks"]}
     assert checks["pii"]["status"] != "error", checks["pii"]["summary"]
     assert checks["drift"]["status"] != "error", checks["drift"]["summary"]
     assert set(checks["drift"]["metrics"]["skipped_features"]) == {"tags", "info", "words"}

@@ -11,12 +11,14 @@ import html
 import json
 import sqlite3
 
+import jsonschema
 import numpy as np
 import pandas as pd
 import pytest
 
 from helpers import run_cli
 from riskaudit.masking import ReportMasker, mask_value
+from riskaudit.reports.json_report import load_schema
 
 LOCALES = ["en_US", "en_GB", "de_DE", "fr_FR"]
 
@@ -90,6 +92,7 @@ def _texts(root):
 def test_the_scan_marked_the_columns_and_reported_them(scanned):
     root, _, _ = scanned
     report = json.loads((root / "out" / "report.json").read_text())
+    jsonschema.validate(report, load_schema())
     pii = next(c for c in report["checks"] if c["id"] == "pii")
     marked = set(pii["metrics"]["pii_columns"])
     assert {"full_name", "email", "phone", "owner", "note", "agent"} <= marked, marked

@@ -48,6 +48,8 @@ def test_other_files_in_the_folder_stay_and_nothing_is_left_beside_it(tmp_path):
     (out / "notes.txt").write_text("mine")
     write_reports(_report(1), out, ["json", "html"])
     assert (out / "approvals" / "a.json").read_text() == "{}" and (out / "notes.txt").read_text() == "mine"
+    # the previous scan's junit/md/sarif are gone: they would contradict the new report.json
+    assert sorted(p.name for p in out.iterdir()) == ["approvals", "notes.txt", "report.html", "report.json"]
     assert json.loads((out / "report.json").read_text())["subject"]["policy"]["name"] == "p1"
     assert _leftovers(tmp_path) == [] and not [p for p in out.rglob("*.tmp")]
 

@@ -59,6 +59,8 @@ def parse_formats(text: str | Iterable[str]) -> list[str]:
 
 
 STAGING_TAG, OLD_TAG = ".staging-", ".old-"
+REPORT_FILES = frozenset({name for name, _ in FORMATS.values()} | {"sbom.cdx.json"})
+"""Files a scan writes: never carried over from the previous scan's folder."""
 
 
 def write_reports(report: Mapping[str, Any], out_dir: str | os.PathLike, formats: Iterable[str],
@@ -71,7 +73,8 @@ def write_reports(report: Mapping[str, Any], out_dir: str | os.PathLike, formats
     ``RENAME_EXCHANGE`` on Linux; elsewhere two renames, between which ``out_dir`` briefly
     does not exist). A reader therefore sees the previous scan's files or this scan's,
     never a mix. Other files in ``out_dir`` (approvals, the demo's inputs) are hard-linked
-    into the staging folder first, so they stay. On any failure (full disk, read-only
+    into the staging folder first, so they stay; report files of a format this scan did
+    not write are dropped (they belong to the previous scan). On any failure (full disk, read-only
     target) the staging folder is removed, ``out_dir`` is untouched and InputError names
     the folder. ``extra`` adds files (name -> content), e.g. an SBOM.
     """
@@ -92,7 +95,8 @@ def write_reports(report: Mapping[str, Any], out_dir: str | os.PathLike, formats
         try:
             parent.mkdir(parents=True, exist_ok=True)
             os.mkdir(staging, 0o777)
-            names = {name for name, _ in rendered.values()}
+            # every report file of an earlier scan is left behind, whichever formats it had
+            names = {name for name, _ in rendered.values()} | REPORT_FILES
             if target.is_dir():
                 _carry_over(target, staging, skip=names)
             for name, content in rendered.values():
