@@ -7,6 +7,7 @@ pii checker, which runs first) and through :func:`safe_example` always.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 import numpy as np
@@ -62,7 +63,9 @@ class ReportMasker:
        and label columns included), found in the data or the reference, is replaced by its
        mask wherever it occurs (as a whole value or inside a sentence).
     2. Any span that the PII engine recognises as a personal-data entity (not the weak
-       types: dates, URLs, locations, nationalities) is replaced by its mask.
+       types: dates, URLs, locations, nationalities) is replaced by its mask: e-mails,
+       cards, IBANs and the like; names of two capitalized words or more; phone numbers
+       of 7 digits or more.
     """
 
     def __init__(self, frames=(), shared=None, engine_factory=None):
@@ -135,15 +138,16 @@ class ReportMasker:
         return self._engine
 
     def _mask_entities(self, texts: list[str]) -> dict[str, str]:
-        engine = self._get_engine()
-        todo = [t for t in dict.fromkeys(texts) if len(t) >= MIN_VALUE_CHARS and any(c.isalnum() for c in t)]
-        if engine is None or not todo:
+        todo = [t for t in dict.fromkeys(texts) if _candidate(t)]
+        engine = self._get_engine() if todo else None
+        if engine is None:
             return {}
         from riskaudit.checks.pii.engine import WEAK_ENTITIES
 
         out = {}
         for text, spans in zip(todo, engine.analyze_texts(todo)):
-            strong = sorted((s for s in spans if s.entity not in WEAK_ENTITIES), key=lambda s: s.start)
+            strong = sorted((s for s in spans if s.entity not in WEAK_ENTITIES
+                             and _plausible(s.entity, text[s.start:s.end])), key=lambda s: s.start)
             if not strong:
                 continue
             parts, pos = [], 0
@@ -190,6 +194,30 @@ class ReportMasker:
         findings = tuple(dataclasses.replace(f, **m) for f, m in zip(res.findings, masked["findings"]))
         return dataclasses.replace(res, summary=masked["summary"], metrics=masked["metrics"],
                                    findings=findings)
+
+
+_NAME_WORDS = re.compile(r"\b[A-Z][\w'’-]+\s+(?:[\w'’.-]+\s+)*?[A-Z][\w'’-]+")
+MIN_PHONE_DIGITS = 7
+
+
+def _candidate(text: str) -> bool:
+    """Worth the engine: a digit or '@' (e-mails, phones, cards, IBANs...) or two capitalized
+    words (a name). Report text is mostly the checkers' own sentences, column names and
+    single labels; on those, named-entity recognition alone is unreliable ('integer',
+    'PHONE_NUMBER' read as names), so it is not asked."""
+    if len(text) < MIN_VALUE_CHARS:
+        return False
+    return "@" in text or any(c.isdigit() for c in text) or _NAME_WORDS.search(text) is not None
+
+
+def _plausible(entity: str, span: str) -> bool:
+    """Spans the masker accepts: a name of two capitalized words or more, a phone number of
+    at least 7 digits (counts like '1640' are not phones), any other strong type."""
+    if entity == "PERSON":
+        return _NAME_WORDS.fullmatch(span.strip()) is not None
+    if entity == "PHONE_NUMBER":
+        return sum(c.isdigit() for c in span) >= MIN_PHONE_DIGITS
+    return True
 
 
 def _bounded(text: str, start: int, end: int, value: str) -> bool:
