@@ -155,3 +155,19 @@ def test_a_reader_never_sees_files_from_two_scans(tmp_path):
         t.join()
     assert seen and not mixed
     assert _leftovers(tmp_path) == []
+
+
+def test_the_working_folder_is_not_swapped_but_written_file_by_file(tmp_path, monkeypatch):
+    (tmp_path / "data.csv").write_text("a\n1\n")
+    (tmp_path / ".git").mkdir()
+    monkeypatch.chdir(tmp_path)
+    inode = os.stat(tmp_path).st_ino
+    written = write_reports(_report(0), ".", ["json", "html"])
+    assert os.stat(tmp_path).st_ino == inode  # the same folder, not a copy swapped in
+    assert (tmp_path / "data.csv").read_text() == "a\n1\n" and (tmp_path / ".git").is_dir()
+    assert json.loads(written["json"].read_text())["digest"]
+    sub = tmp_path / "repo"
+    (sub / ".git").mkdir(parents=True)
+    write_reports(_report(1), sub, ["json"])
+    assert (sub / ".git").is_dir() and (sub / "report.json").exists()
+    assert _leftovers(tmp_path) == [".git"]

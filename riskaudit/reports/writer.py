@@ -77,6 +77,10 @@ def write_reports(report: Mapping[str, Any], out_dir: str | os.PathLike, formats
     not write are dropped (they belong to the previous scan). On any failure (full disk, read-only
     target) the staging folder is removed, ``out_dir`` is untouched and InputError names
     the folder. ``extra`` adds files (name -> content), e.g. an SBOM.
+
+    ``--out .`` (the working folder or one above it), a git repository or a folder whose
+    parent is not writable is not swapped: each file is replaced atomically, report.json
+    last (a reader may then see a mix while the files are replaced).
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -88,6 +92,8 @@ def write_reports(report: Mapping[str, Any], out_dir: str | os.PathLike, formats
     for name, content in (extra or {}).items():
         rendered[name] = (name, _bytes(content))
     target = out.resolve() if out.is_symlink() else out.absolute()  # swap the folder, not a link
+    if not _swappable(target):
+        return _write_in_place(target, out, rendered)
     parent = target.parent
     _remove_stale(parent, target.name)
     staging = parent / f".{target.name}{STAGING_TAG}{os.getpid()}-{secrets.token_hex(4)}"
@@ -114,6 +120,36 @@ def write_reports(report: Mapping[str, Any], out_dir: str | os.PathLike, formats
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+    return {key: out / name for key, (name, _) in rendered.items()}
+
+
+def _swappable(target: Path) -> bool:
+    """A folder that may be swapped whole: not the working folder or one above it, not a
+    repository, and its parent takes a new folder."""
+    try:
+        cwd = Path.cwd().resolve()
+        real = target.resolve()
+    except OSError:
+        return False
+    if real == cwd or real in cwd.parents or real.parent == real:
+        return False
+    if (real / ".git").exists():
+        return False
+    parent = real.parent
+    return parent.is_dir() and os.access(parent, os.W_OK | os.X_OK) if parent.exists() else True
+
+
+def _write_in_place(target: Path, out: Path, rendered) -> dict[str, Path]:
+    """Fallback for a folder that is not swapped (``--out .``): each file atomically,
+    report.json last, so a reader that finds the new report.json finds the new set."""
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        items = sorted(rendered.values(), key=lambda item: item[0] == "report.json")
+        for name, content in items:
+            atomic_write(target / name, content)
+    except OSError as exc:
+        raise InputError(f"--out {str(out)!r}: cannot write the reports ({exc.strerror or exc}); "
+                         "the previous reports in that folder were left as they were") from None
     return {key: out / name for key, (name, _) in rendered.items()}
 
 
