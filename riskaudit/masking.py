@@ -144,8 +144,13 @@ class ReportMasker:
             return {}
         from riskaudit.checks.pii.engine import WEAK_ENTITIES
 
+        try:
+            found = engine.analyze_texts(todo)
+        except Exception:  # the engine failed on this text: the value rule still applied
+            self._engine_failed, self._engine = True, None
+            return {}
         out = {}
-        for text, spans in zip(todo, engine.analyze_texts(todo)):
+        for text, spans in zip(todo, found):
             strong = sorted((s for s in spans if s.entity not in WEAK_ENTITIES
                              and _plausible(s.entity, text[s.start:s.end])), key=lambda s: s.start)
             if not strong:

@@ -192,6 +192,11 @@ def run_checker(checker_cls: type[Checker], options: Mapping[str, Any], ctx: Che
                            duration_s=time.perf_counter() - t0, description=desc)
     except BudgetExceeded:
         took = time.perf_counter() - t0
+        if budget_s is not None and budget_s <= 0:
+            return CheckResult(id=ctx.checker_id, status=Status.ERROR,
+                               summary=("The check did not run: the checks before it used up the "
+                                        f"scan's time budget{budget_note}."),
+                               duration_s=took, description=desc)
         return CheckResult(id=ctx.checker_id, status=Status.ERROR,
                            summary=(f"The check was stopped after {took:.0f} s: it ran past its time "
                                     f"budget of {budget_s:g} s{budget_note}. Raise the budget or "
@@ -226,7 +231,9 @@ def checker_budget(pol: Policy, cid: str, scan_started: float) -> tuple[float | 
     left = total - (time.perf_counter() - scan_started)
     if own is not None and own <= left:
         return own, own_note
-    return max(left, 0.0), f" (what was left of the scan's {total:g} s, policy key max_runtime.scan_s)"
+    if left <= 0:
+        return 0.0, f" of {total:g} s (policy key max_runtime.scan_s)"
+    return left, f" (what was left of the scan's {total:g} s, policy key max_runtime.scan_s)"
 
 
 def report_masker(reg: Registry, checker_options: Mapping[str, Mapping[str, Any]], datasets,

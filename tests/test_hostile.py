@@ -385,3 +385,32 @@ def test_nested_parquet_columns_are_reported_as_unsupported_and_skipped(tmp_path
     assert {r["column"] for r in finding["evidence"]["table"]} == {"tags", "info", "words"}
     # the in-memory frame with lists is hashed too (no 'unhashable type')
     assert len(load_dataset(frame).sha256) == 64
+
+
+def test_checkers_after_a_spent_scan_budget_are_errors_that_say_so():
+    from riskaudit.registry import Registry
+    from riskaudit.scan import scan
+
+    from riskaudit.checks.base import Kind
+
+    class Slow(_Sleeper):
+        id = "slow"
+        priority = 1
+        kinds = {"x": Kind("x")}
+
+    class After(Checker):
+        id = "after"
+        description = "runs after"
+        needs = frozenset()
+        priority = 2
+        kinds = {"x": Kind("x")}
+
+        def run(self, ctx):
+            return CheckOutput([], summary="ran")
+
+    report = scan(registry=Registry.from_classes([Slow, After]),
+                  policy={"name": "t", "max_runtime": {"scan_s": 1, "check_s": 100}})
+    slow, after = report.check("slow"), report.check("after")
+    assert slow.status == Status.ERROR and "max_runtime.scan_s" in slow.summary
+    assert after.status == Status.ERROR and "did not run" in after.summary and "1 s" in after.summary
+    assert report.exit_code == 1
