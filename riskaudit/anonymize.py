@@ -1,8 +1,11 @@
 """Write an anonymized copy of a dataset (``riskaudit anonymize DATA --out PATH``).
 
-1. The pii checker's scanner finds the personal-data columns (structured and free text).
-2. Structured columns: every value is transformed by the operator the policy names for the
-   column's entity type; free text: each entity inside the text is (presidio-anonymizer).
+1. The pii checker's scanner finds the personal-data columns (a seeded sample decides).
+2. Those columns: every value is transformed by the operator the policy names for the
+   column's entity type. Every other text column: every cell (not a sample) is analysed by
+   the same engine and each entity found inside it is transformed (presidio-anonymizer),
+   whatever share of the column holds personal data. Replacements are counted per column
+   and entity type.
    Operators: ``redact`` (remove), ``mask`` (``*``), ``replace`` (``<EMAIL_ADDRESS>``),
    ``hash`` (salted SHA-256; the salt comes from the environment variable
    ``RISKAUDIT_SALT`` or the policy's ``salt_file`` and is never written anywhere), ``keep``.
@@ -38,6 +41,8 @@ class ColumnChange:
     column: str
     what: str
     values_changed: int
+    entities: dict[str, int] = field(default_factory=dict)
+    """Replacements per entity type (a whole value counts once)."""
 
     def line(self) -> str:
         return f"{self.column}: {self.what} ({self.values_changed} value{'s' if self.values_changed != 1 else ''} changed)"
@@ -51,8 +56,22 @@ class AnonymizeResult:
     kanon_before: dict[str, Any] | None = None
     kanon_after: dict[str, Any] | None = None
 
+    def replaced(self) -> dict[str, dict[str, int]]:
+        """Replacements per column and entity type."""
+        out: dict[str, dict[str, int]] = {}
+        for c in self.changes:
+            for ent, n in c.entities.items():
+                out.setdefault(c.column, {})[ent] = out.get(c.column, {}).get(ent, 0) + n
+        return out
+
     def lines(self) -> list[str]:
         out = [c.line() for c in self.changes] or ["no personal data found; the copy equals the input"]
+        totals: dict[str, int] = {}
+        for per in self.replaced().values():
+            for ent, n in per.items():
+                totals[ent] = totals.get(ent, 0) + n
+        if totals:
+            out.append("replaced in all: " + ", ".join(f"{n} {e}" for e, n in sorted(totals.items())))
         if self.kanon_after is not None and self.kanon_before is not None:
             ka = self.kanon_after
             met = ka["records_below_k"] == 0
@@ -183,7 +202,7 @@ def anonymize_frame(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: 
     """The anonymized copy of ``frame`` and what changed (input frame untouched)."""
     from riskaudit.checks.pii.columns import qi_meaning
     from riskaudit.checks.pii.kanon import SUPPRESSED, k_anonymity, suggest_quasi_identifiers
-    from riskaudit.checks.pii.scanner import classify, engine_for
+    from riskaudit.checks.pii.scanner import classify, engine_for, text_columns
 
     ops = {str(k).upper() if str(k).upper() != "DEFAULT" else "DEFAULT": str(v).lower()
            for k, v in dict(cfg["operators"]).items()}
@@ -201,9 +220,17 @@ def anonymize_frame(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: 
         raise InputError(f"the 'hash' operator needs a salt: set the environment variable {SALT_ENV} "
                          "or the policy option checks.pii.options.salt_file")
     pii_cols = []
-    for col_info in scanned:
-        col = col_info["column"]
-        if col_info["kind"] == "structured":
+    structured = {c["column"]: c for c in scanned if c["kind"] == "structured"}
+    text_cols = text_columns(frame, cfg["ignore_columns"])
+    # every distinct cell of the other text columns, analysed once (across columns), in
+    # parallel worker processes
+    spans = analyze_cells(engine, [v for col in text_cols if str(col) not in structured
+                                   for v in _distinct_texts(frame[col])],
+                          workers=_workers(cfg))
+    for col in text_cols:
+        col_info = structured.get(str(col))
+        if col_info is not None:
+            # a column of personal data: every value is replaced as a whole
             ent = col_info["entity"]
             fn = _value_op(ent, ops, salt)
             s = frame[col]
@@ -214,14 +241,17 @@ def anonymize_frame(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: 
             out[col] = out[col].astype(object)
             out.loc[mask, col] = new
             changed = int((new != s[mask].astype(str)).sum())
-            result.changes.append(ColumnChange(str(col), f"{ent} -> {_operator_for(ent, ops)}", changed))
+            result.changes.append(ColumnChange(str(col), f"{ent} -> {_operator_for(ent, ops)}", changed,
+                                               {ent: changed} if changed else {}))
             pii_cols.append(col)
-        elif col_info["rows_with_pii"] > 0:
-            n_changed, ents = _anonymize_text_column(frame, out, col, engine, ops, salt)
-            if n_changed:
-                desc = ", ".join(f"{c} {e} -> {_operator_for(e, ops)}" for e, c in sorted(ents.items()))
-                result.changes.append(ColumnChange(str(col), f"entities in text: {desc}", n_changed))
-                pii_cols.append(col)
+            continue
+        # any other text column: every cell is analysed, every entity found is replaced,
+        # whatever share of the column holds personal data
+        n_changed, ents = _anonymize_text_column(frame, out, col, spans, ops, salt)
+        if n_changed:
+            desc = ", ".join(f"{c} {e} -> {_operator_for(e, ops)}" for e, c in sorted(ents.items()))
+            result.changes.append(ColumnChange(str(col), f"entities in text: {desc}", n_changed, dict(ents)))
+            pii_cols.append(col)
     # quasi-identifiers
     if cfg["quasi_identifiers"]:
         qis = {q: (qi_meaning(q) or ("age" if pd.api.types.is_numeric_dtype(frame[q]) else "category"))
@@ -277,7 +307,63 @@ def anonymize_frame(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: 
     return out, result
 
 
-def _anonymize_text_column(frame, out, col, engine, ops, salt):
+REPLACED_WEAK = frozenset({"LOCATION"})
+"""Weak entity types still replaced in text (addresses); dates, URLs and nationalities stay."""
+MIN_PARALLEL = 2000
+"""Fewer distinct cells than this are analysed in process (a worker costs more than it saves)."""
+
+_WORKER_ENGINE = None
+
+
+def _workers(cfg: Mapping[str, Any]) -> int:
+    """Worker processes for the analysis: the pii option n_process when above 1, else every
+    core this process may use."""
+    n = int(cfg.get("n_process", 1) or 1)
+    if n > 1:
+        return n
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _distinct_texts(series: pd.Series) -> list[str]:
+    return [t for t in pd.unique(series.dropna().astype(str)) if t.strip()]
+
+
+def _analyze_chunk(texts: list[str]):
+    return _WORKER_ENGINE.analyze_texts(texts)
+
+
+def analyze_cells(engine, texts: list[str], workers: int = 1) -> dict[str, list]:
+    """Spans of every distinct text, analysed by ``engine`` (the pii checker's).
+
+    With ``workers`` > 1 and enough texts, forked worker processes share the loaded engine
+    (copy-on-write) and each analyses a contiguous chunk: the whole Presidio pipeline runs
+    in parallel, not only spaCy.
+    """
+    import multiprocessing
+
+    texts = list(dict.fromkeys(texts))
+    if workers <= 1 or len(texts) < MIN_PARALLEL or "fork" not in multiprocessing.get_all_start_methods():
+        return dict(zip(texts, engine.analyze_texts(texts))) if texts else {}
+    global _WORKER_ENGINE
+    _WORKER_ENGINE = engine
+    size = max(500, -(-len(texts) // (workers * 4)))
+    chunks = [texts[i:i + size] for i in range(0, len(texts), size)]
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            results = pool.map(_analyze_chunk, chunks, chunksize=1)
+    finally:
+        _WORKER_ENGINE = None
+    return {t: sp for chunk, res in zip(chunks, results) for t, sp in zip(chunk, res)}
+
+
+def _anonymize_text_column(frame, out, col, spans, ops, salt):
+    """Replace each entity found in each cell of ``col`` (``spans``: text -> spans).
+
+    Returns (cells changed, {entity type: replacements over all cells}).
+    """
     from presidio_anonymizer import AnonymizerEngine
     from presidio_anonymizer.entities import RecognizerResult
 
@@ -285,31 +371,35 @@ def _anonymize_text_column(frame, out, col, engine, ops, salt):
 
     s = frame[col]
     mask = s.notna()
-    texts = s[mask].astype(str).tolist()
-    uniq = list(dict.fromkeys(texts))
-    spans = engine.analyze_texts(uniq)
-    anon = AnonymizerEngine()
-    ents_all = {sp.entity for ss in spans for sp in ss}
-    configs = _operator_configs(ents_all, ops, salt)
+    texts = s[mask].astype(str)
+    codes, uniq = pd.factorize(texts, sort=False)
+    uniq = [str(u) for u in uniq]
+    freq = np.bincount(codes, minlength=len(uniq)) if len(codes) else np.zeros(0, dtype=int)
+    anon = None
     counts: dict[str, int] = {}
-    mapping = {}
-    for text, ss in zip(uniq, spans):
-        ss = [sp for sp in ss if sp.entity not in WEAK_ENTITIES or sp.entity == "LOCATION"]
-        if not ss:
-            mapping[text] = text
+    mapping = list(uniq)
+    configs_for: dict[frozenset, dict] = {}
+    for i, text in enumerate(uniq):
+        kept = [sp for sp in spans.get(text, ()) if sp.entity not in WEAK_ENTITIES or sp.entity in REPLACED_WEAK]
+        if not kept:
             continue
+        if anon is None:
+            anon = AnonymizerEngine()
+        key = frozenset(sp.entity for sp in kept)
+        if key not in configs_for:
+            configs_for[key] = _operator_configs(key, ops, salt)
+        configs = configs_for[key]
         res = anon.anonymize(text=text, analyzer_results=[RecognizerResult(sp.entity, sp.start, sp.end, sp.score)
-                                                          for sp in ss], operators=configs)
-        mapping[text] = res.text
-    new = pd.Series(texts, index=s[mask].index).map(mapping)
-    changed = int((new != pd.Series(texts, index=new.index)).sum())
-    span_of = dict(zip(uniq, spans))
-    for t in texts:
-        for sp in span_of[t]:
-            if sp.entity not in WEAK_ENTITIES or sp.entity == "LOCATION":
-                counts[sp.entity] = counts.get(sp.entity, 0) + 1
-    out[col] = out[col].astype(object)
-    out.loc[mask, col] = new
+                                                          for sp in kept], operators=configs)
+        mapping[i] = res.text
+        for sp in kept:
+            counts[sp.entity] = counts.get(sp.entity, 0) + int(freq[i])
+    new_uniq = np.array(mapping, dtype=object)
+    new = pd.Series(new_uniq[codes] if len(codes) else [], index=texts.index, dtype=object)
+    changed = int((new != texts).sum())
+    if changed:
+        out[col] = out[col].astype(object)
+        out.loc[mask, col] = new
     return changed, counts
 
 
@@ -358,7 +448,11 @@ def anonymize(data: str | os.PathLike, out: str | os.PathLike, *, policy: Any = 
         raise InputError(f"{pol.source}: checks.pii.options.{exc.key}: {exc.reason}") from None
     salt = load_salt(cfg)
     frame, result = anonymize_frame(ds.frame, cfg, model_spec=model_spec, seed=seed, salt=salt)
-    write_table(frame, dst)
+    try:
+        write_table(frame, dst)
+    except OSError as exc:
+        raise InputError(f"--out {str(dst)!r}: cannot write the copy ({exc.strerror or exc}); "
+                         "nothing was written") from None
     result.out = dst
     if echo is not None:
         for line in result.lines():

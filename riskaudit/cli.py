@@ -224,6 +224,7 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
     }
     project = {k: v for k, v in project.items() if v not in (None, {}, "")}
     seed = settings.get("seed", 0)
+    _arm_last_resort_stop(settings.get("policy") or "default")
     report = scan(
         data=settings.get("data"), reference=settings.get("reference"), model=settings.get("model"),
         train=settings.get("train"), predictions=settings.get("predictions"),
@@ -256,6 +257,33 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
     main_file = written.get("html") or written.get("json") or next(iter(written.values()))
     click.echo(terminal(f"Verdict: {report.status.value.upper()} — report: {main_file}"))
     return report.exit_code, out
+
+
+def _arm_last_resort_stop(policy_spec) -> None:
+    """End the process if the scan outlives its budget by far (a checker that could not be
+    stopped): one message, exit 1, the previous reports left as they were. Armed only
+    inside a click command; disarmed when the command's context closes."""
+    import os
+
+    from riskaudit.budget import hard_deadline, hard_grace
+    from riskaudit.policy import load_policy
+
+    ctx = click.get_current_context(silent=True)
+    budget = load_policy(policy_spec).scan_budget
+    if ctx is None or budget is None:
+        return
+    limit = budget + hard_grace(budget)
+
+    def expire():
+        sys.stderr.write(f"\nriskaudit: error: the scan ran {limit:.0f} s, past its time budget of {budget:g} s "
+                         "(policy key max_runtime.scan_s), and a checker could not be stopped; no report "
+                         "was written (the previous reports, if any, are unchanged)\n")
+        sys.stderr.flush()
+        os._exit(EXIT_FAIL)
+
+    guard = hard_deadline(limit, expire)
+    guard.__enter__()
+    ctx.call_on_close(lambda: guard.__exit__(None, None, None))
 
 
 SCAN_OPTIONS = [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +27,50 @@ ARRAY_FEATURE = "x"
 """Feature name of an array dataset whose samples are images or tensors (not columns)."""
 
 
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Streamed SHA-256 of a file (constant memory)."""
+def file_kind(mode: int) -> str | None:
+    """None for a regular file or folder; otherwise what the path is (for messages)."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    for test, name in ((stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISFIFO, "named pipe (FIFO)"), (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return name
+    return "special file"
+
+
+def require_regular(path: str | os.PathLike, what: str) -> None:
+    """Refuse a device, FIFO or socket before anything reads it (an endless input never ends).
+
+    ``what`` names the option, e.g. ``--data``. A missing path is left to the caller.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    kind = file_kind(mode)
+    if kind is not None:
+        raise InputError(f"{what}: {str(path)!r} is a {kind}, not a regular file or folder; "
+                         "riskaudit reads only files and folders (a device or pipe may never end)")
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20, what: str = "input") -> str:
+    """Streamed SHA-256 of a regular file (constant memory); InputError for anything else.
+
+    The file is opened non-blocking (a FIFO does not wait for a writer) and checked with
+    ``fstat`` on the open descriptor, so a path swapped for a device after a check is still
+    refused.
+    """
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        kind = file_kind(os.fstat(fd).st_mode)
+        if kind is not None or stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise InputError(f"{what}: {str(path)!r} is a {kind or 'folder'}, not a regular file; "
+                             "riskaudit reads only regular files (a device or pipe may never end)")
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as fh:
         while True:
             block = fh.read(chunk)
             if not block:
@@ -50,8 +91,39 @@ def sha256_tree(root: Path, files: Sequence[Path]) -> str:
 def sha256_frame(frame: pd.DataFrame) -> str:
     h = hashlib.sha256()
     h.update("\0".join(map(str, frame.columns)).encode("utf-8"))
+    nested = nested_columns(frame)
+    if nested:  # lists / dicts are unhashable: hash their text form
+        frame = frame.assign(**{c: frame[c].map(repr) for c in nested})
     h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return h.hexdigest()
+
+
+_NESTED = (list, tuple, dict, set, frozenset, np.ndarray)
+
+
+def nested_columns(frame: pd.DataFrame, probe: int = 1000) -> dict[str, str]:
+    """Columns holding lists, arrays, structs (dicts) or maps: {column: what they hold}.
+
+    Checks that compare, hash or count values cannot use them; they are reported as
+    unsupported and skipped. Object columns are probed on their first ``probe`` non-null
+    values and a strided sample of the rest.
+    """
+    out = {}
+    for col in frame.columns:
+        s = frame[col]
+        if s.dtype != object:
+            continue
+        vals = s.dropna()
+        if vals.empty:
+            continue
+        step = max(1, len(vals) // probe)
+        sample = pd.concat([vals.iloc[:probe], vals.iloc[::step]])
+        kinds = {type(v).__name__ for v in sample.tolist() if isinstance(v, _NESTED)}
+        if kinds:
+            names = {"ndarray": "list", "tuple": "list", "dict": "struct/map", "set": "set",
+                     "frozenset": "set"}
+            out[str(col)] = " / ".join(sorted({names.get(k, k) for k in kinds}))
+    return out
 
 
 @dataclass
@@ -74,6 +146,22 @@ class Dataset:
     """Files that could not be read (image folders): ``{"path", "error"}``."""
     path: Path | None = None
     default_target: str | None = None
+    unsupported: dict[str, str] = field(default_factory=dict)
+    """Columns whose values are nested (lists, structs, maps): ``{column: what}``. Checks
+    that cannot use them skip them and data_validity reports them."""
+
+    def __post_init__(self) -> None:
+        if not self.unsupported and self.frame is not None:
+            self.unsupported = nested_columns(self.frame)
+
+    def without_unsupported(self) -> "Dataset":
+        """This dataset without its nested columns (the same object when it has none)."""
+        if not self.unsupported:
+            return self
+        import dataclasses
+
+        return dataclasses.replace(self, frame=self.frame.drop(columns=list(self.unsupported)),
+                                   unsupported=dict(self.unsupported))
 
     @property
     def rows(self) -> int:
@@ -150,6 +238,7 @@ def _check_not_empty(frame: pd.DataFrame, what: str) -> None:
 def _load_path(path: Path, role: str) -> Dataset:
     if not path.exists():
         raise InputError(f"--{role}: file {str(path)!r} does not exist")
+    require_regular(path, f"--{role}")
     if path.is_dir():
         return _load_image_folder(path, role)
     fmt = TABLE_SUFFIXES.get(path.suffix.lower())
@@ -159,7 +248,7 @@ def _load_path(path: Path, role: str) -> Dataset:
                          "or a folder of images with one sub-folder per class")
     if not os.access(path, os.R_OK):
         raise InputError(f"--{role}: file {str(path)!r} is not readable")
-    sha = sha256_file(path)
+    sha = sha256_file(path, what=f"--{role}")
     if fmt == "npz":
         return _load_npz(path, sha, role)
     try:
@@ -247,8 +336,12 @@ def _load_image_folder(root: Path, role: str) -> Dataset:
                 images.append(im.convert("L") if im.mode in ("1", "L", "I;16", "I") else im.convert("RGB"))
             labels.append(label)
             paths.append(f.relative_to(root).as_posix())
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            problems.append({"path": f.relative_to(root).as_posix(), "error": str(exc)})
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError,
+                SyntaxError, MemoryError) as exc:
+            # Pillow's limits stay on: a decompression bomb or a truncated file is one
+            # unreadable file (a data_validity finding), never the end of the scan
+            problems.append({"path": f.relative_to(root).as_posix(),
+                             "error": f"{type(exc).__name__}: {exc}"})
     if not images:
         raise InputError(f"--{role}: no image in {str(root)!r} could be read "
                          f"(first error: {problems[0]['error']})")

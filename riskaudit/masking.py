@@ -7,7 +7,11 @@ pii checker, which runs first) and through :func:`safe_example` always.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
 
 MAX_EXAMPLE_CHARS = 60
 
@@ -36,3 +40,235 @@ def safe_example(value: Any, column: str | None = None,
     if isinstance(value, str) and len(value) > MAX_EXAMPLE_CHARS:
         return value[:MAX_EXAMPLE_CHARS] + "…"
     return value
+
+
+# --- the report as a whole ---------------------------------------------------------------
+# Masking is a property of the report, enforced in one place: `riskaudit.scan` passes every
+# CheckResult (and the manifest's class list) through a ReportMasker before anyone sees it
+# (the progress observer, the report files, the ledger). Checkers may mask their examples
+# too; the masker catches what they miss.
+
+MIN_VALUE_CHARS = 3
+"""Shorter values of a personal-data column ("F", "NY") are not searched for in the text."""
+MIN_DIGITS_ANALYSED = 9
+"""Integers with this many digits or more are checked by the PII engine (card numbers...)."""
+
+
+class ReportMasker:
+    """Masks personal data wherever it appears in check results.
+
+    Two rules, applied to every string (dict keys included) and to long integers:
+
+    1. Any value of a column the pii checker marked (``shared["pii_columns"]``: the target
+       and label columns included), found in the data or the reference, is replaced by its
+       mask wherever it occurs (as a whole value or inside a sentence).
+    2. Any span that the PII engine recognises as a personal-data entity (not the weak
+       types: dates, URLs, locations, nationalities) is replaced by its mask: e-mails,
+       cards, IBANs and the like; names of two capitalized words or more; phone numbers
+       of 7 digits or more.
+    """
+
+    def __init__(self, frames=(), shared=None, engine_factory=None):
+        self._frames = [f for f in frames if f is not None]
+        self._shared = shared if shared is not None else {}
+        self._engine_factory = engine_factory
+        self._engine = None
+        self._engine_failed = False
+        self._columns_seen: dict | None = None
+        self._index: dict[str, list[tuple[str, str]]] = {}
+        self._cache: dict[str, str] = {}
+
+    # -- rule 1: values of marked columns -------------------------------------------------
+    def _refresh_values(self) -> None:
+        cols = dict(self._shared.get("pii_columns") or {})
+        if cols == self._columns_seen:
+            return
+        self._columns_seen = cols
+        self._cache.clear()
+        values: dict[str, str] = {}
+        for frame in self._frames:
+            for col, entity in cols.items():
+                if col not in frame.columns:
+                    continue
+                s = frame[col].dropna()
+                for v in pd.unique(s.astype(str)):
+                    v = v.strip()
+                    if len(v) >= MIN_VALUE_CHARS:
+                        values.setdefault(v, None if entity == "FREE_TEXT" else entity)
+        index: dict[str, list[tuple[str, str]]] = {}
+        for v, ent in values.items():
+            index.setdefault(v[:MIN_VALUE_CHARS], []).append((v, ent))
+        for bucket in index.values():
+            bucket.sort(key=lambda t: -len(t[0]))
+        self._index = index
+
+    def _mask_values(self, text: str) -> str:
+        index = self._index
+        if not index or len(text) < MIN_VALUE_CHARS:
+            return text
+        out, i, n, last = [], 0, len(text), 0
+        while i <= n - MIN_VALUE_CHARS:
+            bucket = index.get(text[i:i + MIN_VALUE_CHARS])
+            hit = None
+            if bucket:
+                for v, ent in bucket:
+                    end = i + len(v)
+                    if text.startswith(v, i) and _bounded(text, i, end, v):
+                        hit = (v, ent, end)
+                        break
+            if hit is None:
+                i += 1
+                continue
+            v, ent, end = hit
+            out.append(text[last:i])
+            out.append(mask_value(v, ent))
+            i = last = end
+        if not out:
+            return text
+        out.append(text[last:])
+        return "".join(out)
+
+    # -- rule 2: what the engine recognises ---------------------------------------------
+    def _get_engine(self):
+        if self._engine is None and not self._engine_failed and self._engine_factory is not None:
+            try:
+                self._engine = self._engine_factory()
+            except Exception:  # no Presidio / spaCy: rule 1 still applies
+                self._engine_failed = True
+        return self._engine
+
+    def _mask_entities(self, texts: list[str]) -> dict[str, str]:
+        todo = [t for t in dict.fromkeys(texts) if _candidate(t)]
+        engine = self._get_engine() if todo else None
+        if engine is None:
+            return {}
+        from riskaudit.checks.pii.engine import WEAK_ENTITIES
+
+        try:
+            found = engine.analyze_texts(todo)
+        except Exception:  # the engine failed on this text: the value rule still applied
+            self._engine_failed, self._engine = True, None
+            return {}
+        out = {}
+        for text, spans in zip(todo, found):
+            strong = sorted((s for s in spans if s.entity not in WEAK_ENTITIES
+                             and _plausible(s.entity, text[s.start:s.end])), key=lambda s: s.start)
+            if not strong:
+                continue
+            parts, pos = [], 0
+            for s in strong:
+                if s.start < pos:
+                    continue
+                parts += [text[pos:s.start], mask_value(text[s.start:s.end], s.entity)]
+                pos = s.end
+            out[text] = "".join(parts) + text[pos:]
+        return out
+
+    # -- applying both ------------------------------------------------------------------
+    def strings(self, texts) -> dict[str, str]:
+        """Masked form of each of ``texts`` (cached across calls)."""
+        self._refresh_values()
+        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if todo:
+            first = {t: self._mask_values(t) for t in todo}
+            second = self._mask_entities(list(first.values()))
+            for t in todo:
+                self._cache[t] = second.get(first[t], first[t])
+        return {t: self._cache[t] for t in texts}
+
+    def value(self, obj: Any) -> Any:
+        """``obj`` (any JSON-like structure) with every string and long integer masked."""
+        found: list[str] = []
+        _collect(obj, found)
+        if not found:
+            return obj
+        table = self.strings(found)
+        return _rebuild(obj, table)
+
+    def result(self, res):
+        """A CheckResult with its summary, findings and metrics masked."""
+        import dataclasses
+
+        if res is None:
+            return res
+        bundle = {"summary": res.summary, "metrics": dict(res.metrics),
+                  "findings": [{"subject": f.subject, "message": f.message, "value": f.value,
+                                "threshold": f.threshold, "evidence": dict(f.evidence)}
+                               for f in res.findings]}
+        masked = self.value(bundle)
+        findings = tuple(dataclasses.replace(f, **m) for f, m in zip(res.findings, masked["findings"]))
+        return dataclasses.replace(res, summary=masked["summary"], metrics=masked["metrics"],
+                                   findings=findings)
+
+
+_NAME_WORDS = re.compile(r"\b[A-Z][\w'’-]+\s+(?:[\w'’.-]+\s+)*?[A-Z][\w'’-]+")
+MIN_PHONE_DIGITS = 7
+
+
+def _candidate(text: str) -> bool:
+    """Worth the engine: a digit or '@' (e-mails, phones, cards, IBANs...) or two capitalized
+    words (a name). Report text is mostly the checkers' own sentences, column names and
+    single labels; on those, named-entity recognition alone is unreliable ('integer',
+    'PHONE_NUMBER' read as names), so it is not asked."""
+    if len(text) < MIN_VALUE_CHARS:
+        return False
+    return "@" in text or any(c.isdigit() for c in text) or _NAME_WORDS.search(text) is not None
+
+
+def _plausible(entity: str, span: str) -> bool:
+    """Spans the masker accepts: a name of two capitalized words or more, a phone number of
+    at least 7 digits (counts like '1640' are not phones), any other strong type."""
+    if entity == "PERSON":
+        return _NAME_WORDS.fullmatch(span.strip()) is not None
+    if entity == "PHONE_NUMBER":
+        return sum(c.isdigit() for c in span) >= MIN_PHONE_DIGITS
+    return True
+
+
+def _bounded(text: str, start: int, end: int, value: str) -> bool:
+    """The match is not part of a longer word ('May' inside 'Mayor')."""
+    if value[0].isalnum() and start > 0 and text[start - 1].isalnum():
+        return False
+    if value[-1].isalnum() and end < len(text) and text[end].isalnum():
+        return False
+    return True
+
+
+def _is_long_int(obj: Any) -> bool:
+    return (isinstance(obj, (int, np.integer)) and not isinstance(obj, (bool, np.bool_))
+            and len(str(abs(int(obj)))) >= MIN_DIGITS_ANALYSED)
+
+
+def _collect(obj: Any, found: list[str]) -> None:
+    if isinstance(obj, str):
+        found.append(obj)
+    elif _is_long_int(obj):
+        found.append(str(int(obj)))
+    elif isinstance(obj, Mapping):
+        for k, v in obj.items():
+            if isinstance(k, str):
+                found.append(k)
+            _collect(v, found)
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        for v in obj:
+            _collect(v, found)
+    elif isinstance(obj, np.ndarray) and obj.dtype.kind in "OUSi":
+        for v in obj.tolist():
+            _collect(v, found)
+
+
+def _rebuild(obj: Any, table: Mapping[str, str]) -> Any:
+    if isinstance(obj, str):
+        return table.get(obj, obj)
+    if _is_long_int(obj):
+        text = str(int(obj))
+        return obj if table.get(text, text) == text else table[text]
+    if isinstance(obj, Mapping):
+        return {(table.get(k, k) if isinstance(k, str) else k): _rebuild(v, table) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_rebuild(v, table) for v in obj) if isinstance(obj, tuple) else [_rebuild(v, table) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return [_rebuild(v, table) for v in sorted(obj, key=str)]
+    if isinstance(obj, np.ndarray) and obj.dtype.kind in "OUSi":
+        return [_rebuild(v, table) for v in obj.tolist()]
+    return obj

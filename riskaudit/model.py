@@ -31,7 +31,7 @@ from riskaudit._lazy import lazy_module
 np = lazy_module("numpy")
 
 from riskaudit._scope import torch_rng
-from riskaudit.data import sha256_file
+from riskaudit.data import require_regular, sha256_file
 from riskaudit.errors import InputError, ModelLoadError
 
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".sav", ".dill"}
@@ -230,10 +230,11 @@ def load_model(spec: Any, *, trust: bool = False, device: str = "auto", weights:
     if not path.exists():
         raise InputError(f"--model: file {text!r} does not exist (and it is not a "
                          "package.module:attr entry point)")
+    require_regular(path, "--model")
     if path.is_dir():
         raise InputError(f"--model: {text!r} is a folder; give the model file")
     suffix = path.suffix.lower()
-    sha = sha256_file(path)
+    sha = sha256_file(path, what="--model")
     if suffix in PICKLE_SUFFIXES:
         if not trust:
             raise ModelLoadError(PICKLE_REFUSED.format(path=text, what=f"a {suffix} file"))
@@ -358,7 +359,7 @@ def _import_entry_point(text: str, search_paths: Sequence[str | os.PathLike]) ->
             obj = importlib.import_module(mod_name)
         except ImportError as exc:
             raise InputError(f"--model {text}: cannot import module {mod_name!r}: {exc}") from None
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # user code may call sys.exit at import
             raise InputError(f"--model {text}: importing {mod_name!r} failed: "
                              f"{type(exc).__name__}: {_first_line(exc)}") from None
         for part in attr.split("."):
@@ -392,7 +393,7 @@ def _from_object(obj: Any, *, uri: str, device: str, eval_mode: bool, weights: s
     if is_class and issubclass(obj, torch.nn.Module) or (callable(obj) and _required_positional(obj) == 0):
         try:
             made = obj()
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise InputError(f"--model {uri}: calling the factory failed: "
                              f"{type(exc).__name__}: {_first_line(exc)}") from None
         if isinstance(made, torch.nn.Module):
@@ -426,6 +427,7 @@ def _from_module(module: Any, *, uri: str, fmt: str, sha: str | None, device: st
         wpath = Path(weights)
         if not wpath.exists():
             raise InputError(f"--weights: file {weights!r} does not exist")
+        require_regular(wpath, "--weights")
         try:
             state = torch.load(str(wpath), map_location="cpu", weights_only=True)
         except Exception as exc:

@@ -37,8 +37,10 @@ TOP_KEYS = {
     "keys": "per role: Ed25519 public keys allowed to sign approvals",
     "extends": "a built-in policy name this one starts from",
     "regulations": "frameworks and their provisions, and per finding kind the provisions it gives evidence for",
+    "max_runtime": "seconds a scan (scan_s) and each checker (check_s) may run; null = no limit",
 }
-CHECK_KEYS = {"enabled", "options", "thresholds", "severity"}
+CHECK_KEYS = {"enabled", "options", "thresholds", "severity", "max_runtime_s"}
+DEFAULT_MAX_RUNTIME = {"scan_s": 3600, "check_s": 900}
 
 
 def builtin_policy_dir() -> Path:
@@ -82,6 +84,19 @@ class Policy:
     def options(self, cid: str) -> dict[str, Any]:
         return dict(self.check_section(cid).get("options") or {})
 
+    @property
+    def scan_budget(self) -> float | None:
+        """Seconds the whole scan may run (``max_runtime.scan_s``; None = no limit)."""
+        return _seconds((self.data.get("max_runtime") or {}), "scan_s")
+
+    def check_budget(self, cid: str) -> tuple[float | None, str]:
+        """Seconds checker ``cid`` may run and the policy key that says so."""
+        sec = self.check_section(cid)
+        if "max_runtime_s" in sec:
+            v = sec["max_runtime_s"]
+            return (None if v is None else float(v)), f" (policy key checks.{cid}.max_runtime_s)"
+        return _seconds((self.data.get("max_runtime") or {}), "check_s"), " (policy key max_runtime.check_s)"
+
     def levels(self, checker: type[Checker]) -> dict[str, Levels]:
         sec = self.check_section(checker.id)
         th = sec.get("thresholds") or {}
@@ -121,6 +136,11 @@ class Policy:
                 checker.validate_options(sec.get("options") or {})
             except OptionError as exc:
                 raise PolicyError(f"{where}.options.{exc.key}: {exc.reason}") from None
+
+
+def _seconds(section: Mapping[str, Any], key: str) -> float | None:
+    v = section.get(key, DEFAULT_MAX_RUNTIME[key]) if isinstance(section, Mapping) else DEFAULT_MAX_RUNTIME[key]
+    return None if v is None else float(v)
 
 
 def load_policy(spec: Any = "default") -> Policy:

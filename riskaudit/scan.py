@@ -17,10 +17,12 @@ pd = lazy_module("pandas")
 
 from riskaudit import _scope
 from riskaudit._version import __version__
+from riskaudit.budget import BudgetExceeded, interrupt_watch, time_limit
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, CheckSkipped, OptionError
 from riskaudit import roles
 from riskaudit.data import infer_task, labels_to_index, load_dataset  # noqa: F401  (labels_to_index: re-exported)
 from riskaudit.errors import CheckerError, InputError, PolicyError
+from riskaudit.masking import ReportMasker
 from riskaudit.model import Model, load_model
 from riskaudit.policy import Policy, load_policy
 from riskaudit.registry import Registry
@@ -132,6 +134,8 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
 
     shared: dict[str, Any] = {}
     results: list[CheckResult] = []
+    started = time.perf_counter()
+    masker = report_masker(reg, checker_options, (ds, ref), shared, project)
     total = len(reg)
     for index, cid in enumerate(reg.ids):
         checker_cls = reg[cid]
@@ -146,7 +150,9 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
                 device=dev, levels=pol.levels(checker_cls), project={**dict(project or {}), "risk_tier": tier},
                 shared=shared, baseline=baseline,
                 progress=_progress(observer, cid))
-            res = run_checker(checker_cls, checker_options[cid], ctx, verbose=verbose)
+            budget, note = checker_budget(pol, cid, started)
+            res = masker.result(run_checker(checker_cls, checker_options[cid], ctx, verbose=verbose,
+                                            budget_s=budget, budget_note=note))
         results.append(res)
         observer.check_finished(res)
 
@@ -186,7 +192,7 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
                    if k in ("intended_purpose", "owner", "version") and v not in (None, "")},
         "inputs": {"target": target, "features": list(feats), "sensitive": list(sensitive),
                    "ids": list(ids), "task": task,
-                   "classes": None if classes is None else [str(c) for c in classes]},
+                   "classes": None if classes is None else masker.value([str(c) for c in classes])},
     }
     if stored:
         manifest["inputs"].update(predictions=predictions, scores=list(scores) if scores else None)
@@ -241,25 +247,60 @@ def resolve_baseline(baseline: Any, model: Any, ledger: str | None) -> tuple[dic
 
 
 def run_checker(checker_cls: type[Checker], options: Mapping[str, Any], ctx: CheckContext,
-                verbose: bool = False) -> CheckResult:
-    """Run one checker in ``ctx``: skipped when its needs are unmet, error when it raises."""
+                verbose: bool = False, budget_s: float | None = None,
+                budget_note: str = "") -> CheckResult:
+    """Run one checker in ``ctx``: skipped when its needs are unmet, error when it raises.
+
+    ``budget_s``: seconds the checker may run (None: no limit); past it the checker (and the
+    model call it is in) is stopped and becomes ``error``, naming ``budget_note`` (where the
+    budget comes from). ``SystemExit``, ``KeyboardInterrupt`` or any other ``BaseException``
+    that user code raises inside the checker is that checker's error too; only a real Ctrl-C
+    (SIGINT) still stops the scan.
+    """
     desc = checker_cls.description
     unmet = checker_cls.unmet_needs(ctx)
     if unmet:
         return CheckResult(id=ctx.checker_id, status=Status.SKIPPED,
                            summary="Skipped: " + "; ".join(unmet) + ".", description=desc)
     t0 = time.perf_counter()
+    out = None
     try:
-        checker = checker_cls(**options)
-        with _scope.offline(), quiet_libraries(verbose), preserved_model_state(ctx.model):
-            out = checker.run(ctx)
+        with interrupt_watch() as interrupt:
+            try:
+                checker = checker_cls(**options)
+                # the timer is innermost: disarmed before the model state is restored
+                with _scope.offline(), quiet_libraries(verbose), preserved_model_state(ctx.model), \
+                        time_limit(budget_s):
+                    out = checker.run(ctx)
+            except BudgetExceeded:
+                if out is None:
+                    raise
         if not isinstance(out, CheckOutput):
             raise CheckerError(f"run() returned {type(out).__name__}, not CheckOutput")
     except CheckSkipped as exc:
         return CheckResult(id=ctx.checker_id, status=Status.SKIPPED, summary=f"Skipped: {exc}",
                            duration_s=time.perf_counter() - t0, description=desc)
-    except Exception as exc:  # one checker's failure never kills the scan
-        msg = str(exc) if isinstance(exc, CheckerError) else f"{type(exc).__name__}: {exc}"
+    except BudgetExceeded:
+        took = time.perf_counter() - t0
+        if budget_s is not None and budget_s <= 0:
+            return CheckResult(id=ctx.checker_id, status=Status.ERROR,
+                               summary=("The check did not run: the checks before it used up the "
+                                        f"scan's time budget{budget_note}."),
+                               duration_s=took, description=desc)
+        return CheckResult(id=ctx.checker_id, status=Status.ERROR,
+                           summary=(f"The check was stopped after {took:.0f} s: it ran past its time "
+                                    f"budget of {budget_s:g} s{budget_note}. Raise the budget or "
+                                    "find what hangs (a model call that never returns?)."),
+                           duration_s=took, description=desc)
+    except BaseException as exc:  # one checker's failure never kills the scan
+        if isinstance(exc, KeyboardInterrupt) and interrupt.received:
+            raise  # the user pressed Ctrl-C: stop the scan
+        if isinstance(exc, CheckerError):
+            msg = str(exc)
+        elif isinstance(exc, SystemExit):
+            msg = f"code it called tried to end the program (SystemExit({exc.code!r}))"
+        else:
+            msg = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         metrics = {"traceback": traceback.format_exc(limit=8)} if verbose else {}
         return CheckResult(id=ctx.checker_id, status=Status.ERROR,
                            summary=f"The check could not complete: {msg}",
@@ -269,6 +310,39 @@ def run_checker(checker_cls: type[Checker], options: Mapping[str, Any], ctx: Che
     return CheckResult(id=ctx.checker_id, status=status, summary=out.summary,
                        duration_s=time.perf_counter() - t0, findings=findings,
                        metrics=dict(out.metrics), description=desc)
+
+
+def checker_budget(pol: Policy, cid: str, scan_started: float) -> tuple[float | None, str]:
+    """Seconds checker ``cid`` may run: its own budget, capped by what is left of the scan's."""
+    own, own_note = pol.check_budget(cid)
+    total = pol.scan_budget
+    if total is None:
+        return own, own_note
+    left = total - (time.perf_counter() - scan_started)
+    if own is not None and own <= left:
+        return own, own_note
+    if left <= 0:
+        return 0.0, f" of {total:g} s (policy key max_runtime.scan_s)"
+    return left, f" (what was left of the scan's {total:g} s, policy key max_runtime.scan_s)"
+
+
+def report_masker(reg: Registry, checker_options: Mapping[str, Mapping[str, Any]], datasets,
+                  shared: Mapping[str, Any], project: Mapping[str, Any] | None) -> ReportMasker:
+    """The one place masking is enforced: every check result passes through it (see masking.py).
+
+    The PII engine is the pii checker's own, built with the policy's pii options (or its
+    defaults when pii is not installed or not selected).
+    """
+    frames = [d.frame for d in datasets if d is not None]
+
+    def engine():
+        from riskaudit.checks.pii import PiiChecker
+        from riskaudit.checks.pii.scanner import engine_for
+
+        cfg = checker_options.get("pii") or PiiChecker.validate_options({})
+        return engine_for(cfg, cfg.get("spacy_model") or (project or {}).get("spacy_model"))
+
+    return ReportMasker(frames, shared, engine_factory=engine)
 
 
 @contextlib.contextmanager

@@ -67,11 +67,15 @@ def checker_options_schema(checker: type["Checker"]) -> dict[str, Any]:
             "additionalProperties": False, "x-unknown": "unknown option"}
 
 
+SECONDS: dict[str, Any] = {"type": ["number", "null"], "exclusiveMinimum": 0, "x-message": "must be a positive number of seconds or null (no limit)"}
+
+
 def _checks_schema(checkers: Mapping[str, type["Checker"]] | None) -> dict[str, Any]:
     section = {
         "type": ["object", "null"], "x-message": "must be a mapping with enabled / options / thresholds / severity",
         "properties": {
             "enabled": {"type": "boolean"},
+            "max_runtime_s": SECONDS,
             "options": {"type": ["object", "null"]},
             "thresholds": {"type": ["object", "null"], "additionalProperties": {
                 "type": "object", "x-message": "must be a mapping with fail and/or warn",
@@ -129,6 +133,8 @@ def policy_schema(checkers: Mapping[str, type["Checker"]] | None = None,
                               "additionalProperties": roles}},
             "keys": {"type": ["object", "null"], "additionalProperties": {"type": "array", "items": {"type": "string"}},
                      "x-message": "must map each role to a list of public keys (strings)"},
+            "max_runtime": {"type": ["object", "null"], "x-message": "must be a mapping with scan_s and/or check_s",
+                            "properties": {"scan_s": SECONDS, "check_s": SECONDS}, "additionalProperties": False},
             "regulations": {
                 "type": ["object", "null"], "x-message": "must be a mapping with 'frameworks' and 'kinds'",
                 "properties": {

@@ -6,8 +6,19 @@ a skipped checker is a skipped test case; ``warn`` findings pass with a system-o
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from typing import Any, Mapping
+
+# Characters XML 1.0 does not allow anywhere (control characters, lone surrogates,
+# U+FFFE/U+FFFF). ElementTree writes them as they are, and parsers then reject the file.
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with every XML-illegal character written as a visible escape (``\\x07``)."""
+    return XML_ILLEGAL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
+                           else f"\\u{ord(m.group()):04x}", text)
 
 
 def render(report: Mapping[str, Any]) -> str:
@@ -43,4 +54,5 @@ def render(report: Mapping[str, Any]) -> str:
     for k, v in totals.items():
         suites.set(k, str(v))
     ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    # the illegal characters can only come from names, messages and values: escape them last
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml_safe(ET.tostring(suites, encoding="unicode")) + "\n"

@@ -143,10 +143,17 @@ class DataValidityChecker(Checker):
                                advice="Confirm the evaluation data represents the people the model will "
                                       "serve; re-sample or collect data for the groups that changed."),
         "unreadable_file": Kind("Share of files in an image folder that could not be read.",
-                                fail=0.01, warn=0.0, severity=Severity.MEDIUM, unit="share",
-                                why="Unreadable files are left out, so the audit covers less data than it "
-                                    "seems to.",
-                                advice="Replace or remove the broken files and re-run the audit."),
+                               fail=0.01, warn=0.0, severity=Severity.MEDIUM, unit="share",
+                               why="Unreadable files are left out, so the audit covers less data than it "
+                                   "seems to.",
+                               advice="Replace or remove the broken files and re-run the audit."),
+        "unsupported_column": Kind("Columns of nested values (lists, structs, maps) that the "
+                                   "checks cannot use and skip.", warn=0.0, severity=Severity.LOW,
+                                   unit="columns",
+                                   why="Columns of nested values are left out of every data check, so "
+                                       "problems inside them go unseen.",
+                                   advice="Flatten the nested columns into plain columns (one value per cell) "
+                                          "if they matter for the model, and audit again."),
     }
 
     def __init__(self, **options: Any) -> None:
@@ -174,7 +181,12 @@ class DataValidityChecker(Checker):
             self._hashers = {}  # they hold the frames and per-column hashes: free them
 
     def _run(self, ctx: CheckContext) -> CheckOutput:
-        cur, ref, train = ctx.data, ctx.reference, ctx.train
+        nested = [(name, ds) for name, ds in (("current", ctx.data), ("reference", ctx.reference),
+                                              ("train", ctx.train))
+                  if ds is not None and ds.unsupported]
+        cur = ctx.data.without_unsupported()
+        ref = ctx.reference.without_unsupported() if ctx.reference is not None else None
+        train = ctx.train.without_unsupported() if ctx.train is not None else None
         pii = dict(ctx.shared.get("pii_columns") or {})
         self._ctx, self._pii = ctx, pii
         findings: list[Finding] = []
@@ -228,6 +240,16 @@ class DataValidityChecker(Checker):
                     evidence={"count": len(ds.problems), "dataset": name,
                               "table": [{"path": p["path"], "error": str(p["error"])[:200]}
                                         for p in ds.problems[:50]]}))
+        for name, ds in nested:
+            cols = ds.unsupported
+            findings.append(ctx.finding(
+                "unsupported_column", self._subject("columns", name),
+                f"{len(cols)} column{'s' if len(cols) != 1 else ''} of the {name} data hold nested "
+                f"values and were skipped: " + ", ".join(f"{c!r} ({t})" for c, t in cols.items()) + ".",
+                value=len(cols),
+                evidence={"dataset": name, "table": [{"column": c, "type": t} for c, t in cols.items()],
+                          "advice": "Flatten these columns (one scalar per column) to have them "
+                                    "validated, or leave them out of the data given to the audit."}))
         if not metrics["charts"]:
             metrics.pop("charts")
         metrics.update({"rows": cur.rows, "columns": cur.columns,

@@ -200,6 +200,9 @@ class DriftChecker(Checker):
             if f not in cur.columns or f not in ref.columns:
                 skipped[f] = "missing from " + ("the current data" if f not in cur.columns else "the reference")
                 continue
+            if f in ctx.data.unsupported or f in ctx.reference.unsupported:
+                skipped[f] = "nested values (lists, structs or maps) are not supported"
+                continue
             a, b = ref[f], cur[f]
             num = all(pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) for s in (a, b))
             if num:

@@ -1,0 +1,416 @@
+"""Hostile runtime: models that hang or end the program, endless inputs, bad files.
+
+Every scan must end, with a report, and turn what user code does into that checker's error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import textwrap
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+import jsonschema
+import pandas as pd
+import pytest
+from sklearn.datasets import load_iris
+
+from helpers import assert_usage_error, run_cli
+from riskaudit.budget import BudgetExceeded, time_limit
+from riskaudit.checks.base import CheckContext, CheckOutput, Checker
+from riskaudit.policy import load_policy
+from riskaudit.errors import PolicyError
+from riskaudit.reports.json_report import load_schema
+from riskaudit.result import Status
+from riskaudit.scan import run_checker
+
+HOSTILE_MODELS = textwrap.dedent('''
+    import sys
+    import time
+
+    import torch
+
+
+    class _Base(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 3)
+
+
+    class Sleeps(_Base):
+        def forward(self, x):
+            time.sleep(10_000)
+            return self.lin(x)
+
+
+    class SleepsMarked(_Base):
+        def forward(self, x):
+            open("forward-started", "w").close()
+            time.sleep(10_000)
+            return self.lin(x)
+
+
+    class Spins(_Base):
+        """Busy Python loop that swallows ordinary exceptions."""
+        def forward(self, x):
+            while True:
+                try:
+                    sum(range(1000))
+                except Exception:
+                    pass
+
+
+    class Exits(_Base):
+        def forward(self, x):
+            sys.exit(0)
+
+
+    class Interrupts(_Base):
+        def forward(self, x):
+            raise KeyboardInterrupt
+
+
+    class Stubborn(_Base):
+        """Swallows every exception, the budget's included."""
+        def forward(self, x):
+            while True:
+                try:
+                    time.sleep(0.05)
+                except BaseException:
+                    pass
+
+
+    class Base(_Base):
+        def forward(self, x):
+            raise BaseException("user code raised a BaseException")
+''')
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    (root / "hostile_models.py").write_text(HOSTILE_MODELS)
+    frame = load_iris(as_frame=True).frame
+    frame.columns = ["a", "b", "c", "d", "y"]
+    frame.to_csv(root / "iris.csv", index=False)
+    (root / "budget.yaml").write_text("extends: default\nmax_runtime: {check_s: 2, scan_s: 200}\n"
+                                      "checks: {data_validity: {max_runtime_s: 150}}\n")
+    return root
+
+
+def _scan(project, model, out, *extra):
+    return run_cli("scan", "--data", "iris.csv", "--target", "y", "--model", f"hostile_models:{model}",
+                   "--check", "consistency", "--check", "data_validity", "--policy", "budget.yaml",
+                   "--out", str(out), "--format", "json,junit", *extra, cwd=project, timeout=120)
+
+
+@pytest.mark.parametrize("model", ["Sleeps", "Spins"])
+def test_a_model_that_never_returns_is_stopped_at_its_budget(project, tmp_path, model):
+    t0 = time.monotonic()
+    proc = _scan(project, model, tmp_path / "out")
+    took = time.monotonic() - t0
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    jsonschema.validate(report, load_schema())
+    ET.parse(tmp_path / "out" / "junit.xml")  # the error is a well-formed test case
+    checks = {c["id"]: c for c in report["checks"]}
+    assert checks["consistency"]["status"] == "error"
+    assert "time budget of 2 s" in checks["consistency"]["summary"]
+    assert "max_runtime.check_s" in checks["consistency"]["summary"]
+    assert checks["data_validity"]["status"] not in ("error", "skipped")  # the others go on
+    assert 2 <= checks["consistency"]["duration_s"] < 10
+    assert took < 90
+
+
+@pytest.mark.parametrize("model, needle", [("Exits", "SystemExit(0)"), ("Interrupts", "KeyboardInterrupt"),
+                                           ("Base", "BaseException: user code raised")])
+def test_exit_and_interrupt_from_user_code_are_that_checkers_error(project, tmp_path, model, needle):
+    proc = _scan(project, model, tmp_path / "out")
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    checks = {c["id"]: c for c in report["checks"]}
+    assert checks["consistency"]["status"] == "error"
+    assert needle in checks["consistency"]["summary"]
+    assert checks["data_validity"]["status"] not in ("error", "skipped")
+    assert "Traceback" not in proc.stderr
+
+
+def test_the_scan_budget_caps_each_checker(project, tmp_path):
+    (project / "scan_budget.yaml").write_text("extends: default\nmax_runtime: {check_s: 100, scan_s: 3}\n")
+    proc = run_cli("scan", "--data", "iris.csv", "--target", "y", "--model", "hostile_models:Sleeps",
+                   "--check", "consistency", "--policy", "scan_budget.yaml", "--out", str(tmp_path / "o"),
+                   "--format", "json", cwd=project, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    check = json.loads((tmp_path / "o" / "report.json").read_text())["checks"]
+    cons = next(c for c in check if c["id"] == "consistency")
+    assert cons["status"] == "error" and "max_runtime.scan_s" in cons["summary"]
+
+
+def test_a_checker_that_cannot_be_stopped_still_ends_the_process(project, tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "report.json").write_text("previous")
+    (project / "stubborn.yaml").write_text("extends: default\nmax_runtime: {check_s: 2, scan_s: 4}\n")
+    t0 = time.monotonic()
+    proc = run_cli("scan", "--data", "iris.csv", "--target", "y", "--model", "hostile_models:Stubborn",
+                   "--check", "consistency", "--policy", "stubborn.yaml", "--out", str(out),
+                   "--format", "json", "-q", cwd=project, timeout=120)
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert time.monotonic() - t0 < 60
+    assert "could not be stopped" in proc.stderr and "Traceback" not in proc.stderr
+    assert (out / "report.json").read_text() == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
+
+
+def test_a_real_ctrl_c_still_stops_the_scan(project, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    marker = project / "forward-started"
+    marker.unlink(missing_ok=True)
+    proc = subprocess.Popen([sys.executable, "-m", "riskaudit", "scan", "--data", "iris.csv", "--target", "y",
+                             "--model", "hostile_models:SleepsMarked", "--check", "consistency",
+                             "--out", str(tmp_path / "o"), "-q"], cwd=project,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert marker.exists(), proc.communicate(timeout=5)
+        proc.send_signal(signal.SIGINT)  # inside the model's forward, inside the checker
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # the scan stops as on any Ctrl-C (click turns it into "aborted", exit 2); it is not
+    # recorded as the checker's error (exit 1 with a report)
+    assert proc.returncode == 2, (out, err)
+    assert "aborted" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+class _Sleeper(Checker):
+    id = "sleeper"
+    description = "sleeps or spins"
+    needs = frozenset()
+    mode = "sleep"
+
+    def run(self, ctx):
+        if self.mode == "sleep":
+            time.sleep(10_000)
+        while True:  # a Python loop
+            try:
+                sum(range(1000))
+            except Exception:
+                pass
+        return CheckOutput([], summary="never")
+
+
+def _ctx():
+    return CheckContext(checker_id="sleeper", data=None, reference=None, target=None, features=(),
+                        sensitive=(), ids=(), task=None, model=None, classes=None, seed=0,
+                        device="cpu", levels={})
+
+
+def test_run_checker_budget_on_the_main_thread():
+    t0 = time.monotonic()
+    res = run_checker(_Sleeper, {}, _ctx(), budget_s=0.5, budget_note=" (test)")
+    assert res.status == Status.ERROR and "time budget of 0.5 s (test)" in res.summary
+    assert time.monotonic() - t0 < 5
+    # the alarm is off afterwards: nothing fires in later code
+    time.sleep(0.8)
+
+
+def test_run_checker_budget_off_the_main_thread():
+    class Spinner(_Sleeper):
+        mode = "spin"
+
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault("res", run_checker(Spinner, {}, _ctx(), budget_s=0.5)))
+    t0 = time.monotonic()
+    t.start()
+    t.join(20)
+    assert not t.is_alive()
+    assert box["res"].status == Status.ERROR and "time budget" in box["res"].summary
+    assert time.monotonic() - t0 < 10
+
+
+def test_time_limit_does_not_fire_after_a_quick_block():
+    with time_limit(0.3):
+        pass
+    time.sleep(0.6)  # a stray BudgetExceeded would fail this test
+    with pytest.raises(BudgetExceeded):
+        with time_limit(0.2):
+            time.sleep(5)
+
+
+def test_policy_validates_max_runtime():
+    pol = load_policy({"max_runtime": {"check_s": 5}, "checks": {"pii": {"max_runtime_s": None}}})
+    assert pol.check_budget("fairness")[0] == 5 and pol.check_budget("pii")[0] is None
+    assert pol.scan_budget == 3600  # the default stays
+    assert load_policy("default").check_budget("drift")[0] == 900
+    for bad, where in (({"max_runtime": {"check_s": 0}}, "max_runtime.check_s"),
+                       ({"max_runtime": {"scan": 5}}, "max_runtime.scan"),
+                       ({"checks": {"pii": {"max_runtime_s": "1h"}}}, "checks.pii.max_runtime_s")):
+        with pytest.raises(PolicyError, match=where):
+            load_policy(bad)
+
+
+def _special_files(tmp_path):
+    """A symlink to /dev/zero, a FIFO and a Unix socket, each named like a data file."""
+    (tmp_path / "zero.csv").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "fifo.csv")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(tmp_path / "sock.parquet"))
+    return sock, {"zero.csv": "character device", "fifo.csv": "named pipe", "sock.parquet": "socket"}
+
+
+@pytest.mark.parametrize("option", ["--data", "--reference"])
+def test_devices_fifos_and_sockets_are_refused_before_reading(tmp_path, option):
+    sock, files = _special_files(tmp_path)
+    try:
+        for name, kind in [("/dev/zero", "character device"), *files.items()]:
+            proc = run_cli("scan", option, name, "--out", str(tmp_path / "out"), cwd=tmp_path, timeout=60)
+            assert_usage_error(proc, option, kind, "not a regular file")
+        assert not (tmp_path / "out").exists()
+    finally:
+        sock.close()
+
+
+def test_a_model_path_to_a_device_or_fifo_is_refused(tmp_path):
+    sock, _ = _special_files(tmp_path)
+    sock.close()
+    (tmp_path / "model.pt").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "model.onnx")
+    pd.DataFrame({"a": [1, 2, 3], "y": [0, 1, 0]}).to_csv(tmp_path / "d.csv", index=False)
+    for model, kind in (("model.pt", "character device"), ("model.onnx", "named pipe"), ("/dev/zero", "character")):
+        proc = run_cli("scan", "--data", "d.csv", "--model", model, cwd=tmp_path, timeout=60)
+        assert_usage_error(proc, "--model", kind)
+
+
+def test_sha256_file_refuses_what_is_not_a_regular_file(tmp_path):
+    from riskaudit.data import sha256_file
+    from riskaudit.errors import InputError
+
+    os.mkfifo(tmp_path / "p")
+    for path in ("/dev/zero", tmp_path / "p", tmp_path):
+        with pytest.raises(InputError, match="not a regular file"):
+            sha256_file(path)
+
+
+def _bomb_png(path, side=40_000):
+    """A real PNG made with Pillow whose header then claims side x side pixels (a bomb)."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    Image.new("L", (8, 8)).save(path)
+    raw = bytearray(path.read_bytes())
+    assert raw[12:16] == b"IHDR"
+    raw[16:24] = struct.pack(">II", side, side)
+    raw[29:33] = struct.pack(">I", zlib.crc32(bytes(raw[12:29])) & 0xFFFFFFFF)
+    path.write_bytes(bytes(raw))
+
+
+def test_decompression_bombs_and_truncated_images_are_unreadable_file_findings(tmp_path):
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    root = tmp_path / "imgs"
+    for i in range(40):
+        cls = root / str(digits.target[i] % 2)
+        cls.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((digits.images[i] * 16).astype(np.uint8), mode="L").save(cls / f"{i}.png")
+    _bomb_png(root / "0" / "bomb.png")
+    with pytest.raises(Image.DecompressionBombError):  # Pillow's limit is kept
+        Image.open(root / "0" / "bomb.png")
+    good = (root / "1" / "1.png").read_bytes()
+    big = root / "1" / "big.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8)).save(big)
+    (root / "1" / "truncated.png").write_bytes(big.read_bytes()[:400])
+    assert good
+    proc = run_cli("scan", "--data", str(root), "--check", "data_validity", "--out", str(tmp_path / "out"),
+                   "--format", "json", cwd=tmp_path, timeout=180)
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    dv = next(c for c in report["checks"] if c["id"] == "data_validity")
+    assert dv["status"] != "error", dv["summary"]
+    finding = next(f for f in dv["findings"] if f["id"] == "data_validity.unreadable_file")
+    listed = json.dumps(finding["evidence"])
+    assert "0/bomb.png" in listed and "DecompressionBombError" in listed
+    assert "1/truncated.png" in listed
+    assert finding["value"] == pytest.approx(2 / 43)
+
+
+def test_nested_parquet_columns_are_reported_as_unsupported_and_skipped(tmp_path):
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from riskaudit.data import load_dataset
+
+    n = 300
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=n), "tags": [[i % 3, i % 5] for i in range(n)],
+                          "info": [{"k": i % 4, "s": "v"} for i in range(n)],
+                          "words": [["x", "y"][: 1 + i % 2] for i in range(n)], "y": [0, 1] * (n // 2)})
+    frame.to_parquet(tmp_path / "nested.parquet")
+    ref = frame.assign(a=rng.normal(size=n))
+    ref.to_parquet(tmp_path / "nested_ref.parquet")
+    kinds = {f.name: str(f.type) for f in pq.read_schema(tmp_path / "nested.parquet")}
+    assert kinds["tags"].startswith("list") and kinds["info"].startswith("struct")
+    ds = load_dataset(tmp_path / "nested.parquet")
+    assert set(ds.unsupported) == {"tags", "info", "words"} and ds.unsupported["info"] == "struct/map"
+    proc = run_cli("scan", "--data", "nested.parquet", "--reference", "nested_ref.parquet", "--target", "y",
+                   "--check", "data_validity", "--check", "pii", "--check", "drift", "--out", "out",
+                   "--format", "json", cwd=tmp_path, timeout=180)
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    jsonschema.validate(report, load_schema())
+    checks = {c["id"]: c for c in report["checks"]}
+    assert checks["pii"]["status"] != "error", checks["pii"]["summary"]
+    assert checks["drift"]["status"] != "error", checks["drift"]["summary"]
+    assert set(checks["drift"]["metrics"]["skipped_features"]) == {"tags", "info", "words"}
+    dv = checks["data_validity"]
+    assert dv["status"] == "warn", dv["summary"]
+    (finding, in_ref) = [f for f in dv["findings"] if f["id"] == "data_validity.unsupported_column"]
+    assert in_ref["subject"] == "columns (reference)"
+    assert finding["value"] == 3
+    assert {r["column"] for r in finding["evidence"]["table"]} == {"tags", "info", "words"}
+    # the in-memory frame with lists is hashed too (no 'unhashable type')
+    assert len(load_dataset(frame).sha256) == 64
+
+
+def test_checkers_after_a_spent_scan_budget_are_errors_that_say_so():
+    from riskaudit.registry import Registry
+    from riskaudit.scan import scan
+
+    from riskaudit.checks.base import Kind
+
+    class Slow(_Sleeper):
+        id = "slow"
+        priority = 1
+        kinds = {"x": Kind("x")}
+
+    class After(Checker):
+        id = "after"
+        description = "runs after"
+        needs = frozenset()
+        priority = 2
+        kinds = {"x": Kind("x")}
+
+        def run(self, ctx):
+            return CheckOutput([], summary="ran")
+
+    report = scan(registry=Registry.from_classes([Slow, After]),
+                  policy={"name": "t", "max_runtime": {"scan_s": 1, "check_s": 100}})
+    slow, after = report.check("slow"), report.check("after")
+    assert slow.status == Status.ERROR and "max_runtime.scan_s" in slow.summary
+    assert after.status == Status.ERROR and "did not run" in after.summary and "1 s" in after.summary
+    assert report.exit_code == 1
