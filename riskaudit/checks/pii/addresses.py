@@ -43,18 +43,23 @@ def address_patterns() -> list[tuple[str, str]]:
         ("German street name in words",
          rf"\b(?:Am|An der|Auf dem|Im|In der|Zum|Zur) {_WORD} \d{{1,5}}[a-z]?\b"),
         ("number, then street type (French)",
-         rf"\b\d{{1,4}}(?: ?(?:bis|ter))?,? (?:{_FR}) (?:(?:de la|de l'|des|du|de|d'|la|le|les) ?)?"
+         rf"\b\d{{1,4}}(?: ?(?:bis|ter))?,? (?i:{_FR}) (?:(?:de la|de l'|des|du|de|d'|la|le|les) ?)?"
          rf"{_WORD}(?: (?:de |du |des )?{_WORD}){{0,3}}"),
         ("street type, name, number (Spanish, Italian)",
-         rf"\b(?:{_ES}|{_IT}) (?:(?:de la|de los|de las|del|de|di|dei|delle|della) )?{_WORD}"
+         rf"\b(?i:{_ES}|{_IT}) (?:(?:de la|de los|de las|del|de|di|dei|delle|della) )?{_WORD}"
          rf"(?: (?:de |del |di )?{_WORD}){{0,3}},? (?:n\.?º ?)?\d{{1,4}}\b"),
     ]
 
 
 def address_recognizer(language: str = "en"):
+    import re
+
     from presidio_analyzer import Pattern, PatternRecognizer
 
+    # case-sensitive (Presidio's default flags ignore case): "Am Markt 3" is an address,
+    # "am Montag 240" is not
     return PatternRecognizer(
         supported_entity="STREET_ADDRESS", name="StreetAddressRecognizer", supported_language=language,
+        global_regex_flags=re.DOTALL | re.MULTILINE,
         patterns=[Pattern(n, p, 0.6) for n, p in address_patterns()],
         context=["address", "adresse", "anschrift", "dirección", "indirizzo", "adres", "lives", "wohnt"])

@@ -14,26 +14,38 @@ import pandas as pd
 # Column-name meanings: normalized name (lower snake case) -> entity type.
 _NAME_ALIASES = {
     "EMAIL_ADDRESS": ["email", "e_mail", "mail", "email_address", "emailaddress", "mail_address",
-                      "email_addr", "contact_email", "user_email", "courriel"],
+                      "email_addr", "contact_email", "user_email", "courriel", "correo",
+                      "correo_electronico", "posta_elettronica", "e_mail_adresse", "mailadres"],
     "PHONE_NUMBER": ["phone", "phone_number", "phonenumber", "telephone", "tel", "mobile",
                      "mobile_number", "cell", "cellphone", "cell_phone", "msisdn", "phone_no",
-                     "contact_number", "fax"],
+                     "contact_number", "fax", "telefon", "telefonnummer", "handy", "telephone",
+                     "portable", "telefono", "movil", "cellulare", "telefoon", "telefoonnummer",
+                     "mobiel"],
     "PERSON": ["name", "full_name", "fullname", "first_name", "firstname", "given_name",
                "givenname", "forename", "last_name", "lastname", "surname", "family_name",
                "familyname", "middle_name", "customer_name", "patient_name", "person",
                "person_name", "client_name", "employee_name", "applicant_name", "user_name_full",
-               "maiden_name", "nombre", "vorname", "nachname", "prenom", "nom"],
+               "maiden_name", "nombre", "vorname", "nachname", "prenom", "nom", "nom_complet",
+               "apellido", "apellidos", "nome", "cognome", "naam", "voornaam", "achternaam"],
     "DATE_OF_BIRTH": ["dob", "d_o_b", "birth_date", "birthdate", "date_of_birth", "birthday",
-                      "born", "born_on", "geburtsdatum", "birth_dt", "bday"],
+                      "born", "born_on", "geburtsdatum", "birth_dt", "bday", "date_naissance",
+                      "date_de_naissance", "fecha_nacimiento", "fecha_de_nacimiento",
+                      "data_nascita", "data_di_nascita", "geboortedatum"],
     "US_SSN": ["ssn", "social_security", "social_security_number", "ssn_number", "sin",
-               "national_id", "nino", "tax_id", "tin"],
+               "national_id", "nino", "tax_id", "tin", "steuer_id", "steueridentifikationsnummer",
+               "numero_insee", "insee", "nir", "nif", "nie", "dni", "codice_fiscale", "bsn",
+               "burgerservicenummer", "aadhaar", "tfn", "nric"],
     "CREDIT_CARD": ["credit_card", "creditcard", "card_number", "cardnumber", "cc_number",
-                    "ccn", "card_no", "pan", "cc"],
+                    "ccn", "card_no", "pan", "cc", "kreditkarte", "kartennummer", "numero_carte",
+                    "carte_bancaire", "tarjeta", "numero_tarjeta", "carta", "carta_di_credito",
+                    "kaartnummer", "creditcard_nummer"],
     "IBAN_CODE": ["iban", "bank_account", "account_number", "iban_code", "bank_account_number"],
     "IP_ADDRESS": ["ip", "ip_address", "ipaddress", "ipv4", "ipv6", "client_ip", "remote_addr",
                    "source_ip", "src_ip", "ip_addr"],
     "STREET_ADDRESS": ["address", "street", "street_address", "home_address", "address_line",
-                       "address_line_1", "address1", "addr", "mailing_address"],
+                       "address_line_1", "address1", "addr", "mailing_address", "adresse",
+                       "anschrift", "strasse", "direccion", "domicilio", "indirizzo", "adres",
+                       "straat"],
     "US_PASSPORT": ["passport", "passport_number", "passport_no"],
     "US_DRIVER_LICENSE": ["driver_license", "drivers_license", "driving_licence", "licence_number",
                           "license_number", "dl_number"],
@@ -93,7 +105,10 @@ COMPATIBLE["US_DRIVER_LICENSE"] = re.compile(r"^[A-Z0-9\-]{5,15}$")
 
 
 def normalize_name(name: Any) -> str:
-    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name))
+    import unicodedata
+
+    text = "".join(c for c in unicodedata.normalize("NFKD", str(name)) if not unicodedata.combining(c))
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text)
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
@@ -113,7 +128,8 @@ def name_meaning(name: Any) -> str | None:
                 if len(tail) <= 3 and n == 1 and len(tokens) > 1:
                     continue  # "cc", "tel", "ip" only as the whole name or a prefix
                 return ent
-    if tokens and tokens[0] in ("email", "phone", "ssn", "iban", "dob"):
+    if tokens and (tokens[0] in ("email", "phone", "ssn", "iban", "dob")
+                   or (len(tokens[0]) >= 5 and NAME_MEANING.get(tokens[0]) not in (None, "PERSON"))):
         return NAME_MEANING[tokens[0]]
     return None
 
@@ -203,14 +219,14 @@ def name_tokens(value: str) -> list[str] | None:
 
 def looks_like_person(value: str, strict: bool = False) -> bool:
     """Known first or last names (Faker's lists for every language). ``strict``: a known
-    first name followed by a known last name, as a column without a name-like title needs
+    first name followed by a family name, as a column without a name-like title needs
     (a city named after a family, "Boyer", is not a person)."""
     toks = name_tokens(value)
     if not toks:
         return False
     first, last = name_lexicon()
-    if strict:
-        return len(toks) >= 2 and toks[0] in first and toks[-1] in last
+    if strict:  # a known first name and a family name (known or not: "Angela Merkel")
+        return len(toks) >= 2 and toks[0] in first and (toks[-1] in last or len(toks) <= 3)
     if len(toks) == 1:
         return toks[0] in first or toks[0] in last
     return toks[0] in first or toks[-1] in last
@@ -220,7 +236,8 @@ def is_free_text(values: Sequence[str]) -> bool:
     """Sentences rather than single values: most have four or more words."""
     if not len(values):
         return False
-    words = np.array([len(v.split()) for v in values])
+    # words with letters: "+33 5 49 62 58 51" is a phone number, not a sentence
+    words = np.array([sum(1 for w in v.split() if sum(c.isalpha() for c in w) >= 2) for v in values])
     return float(np.median(words)) >= 4
 
 

@@ -163,13 +163,20 @@ def lexicon_persons(text: str, language: str | None = None) -> list["Span"]:
                                 rf"(?:\s{up}\.)?\s((?:(?:van|von|de|der|den|di|da|del|le|la)\s)*"
                                 rf"{up}{low}+(?:[-'’]{up}?{low}+)?)(?!\w)))")
     first, last = name_lexicon(language)
+    first_any, last_any = name_lexicon(None)
     out: list[Span] = []
     for m in _NAME_PAIR.finditer(text):
         given = m.group(2)
         family = m.group(3).split()[-1]
         if not (given[0].isupper() and family[0].isupper()):
             continue
-        if given.lower() in first and (family.lower() in last or m.group(3).lower() in last):
+        g, f = given.lower(), family.lower()
+        # a first name of the text's language (or English) and a known family name, or a
+        # first name of any language followed by a capitalised word (most family names
+        # are in no list: "Angela Merkel"); the word must not be a first name again
+        # ("Paris Hilton" stays found, "Rose Rose" does not)
+        if (g in first and (f in last or m.group(3).lower() in last)) \
+                or (g in first_any and (f in last_any or f not in first_any)):
             start, end = m.start(1), m.end(1)
             if not out or start >= out[-1].end:
                 out.append(Span("PERSON", start, end, 0.6))

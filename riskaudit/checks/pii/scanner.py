@@ -119,7 +119,14 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
         values = [v for v in values if v.strip()]
         if not values or not _worth_scanning(frame[col], values):
             continue
-        if is_free_text(values):
+        verdict = None
+        if is_free_text(values) and np.median([len(v) for v in values]) <= 60:
+            # short multi-word values may be addresses ("Urbanización de Domitila Calatayud
+            # 10 Apt. 80"): a structured verdict first
+            verdict = structured_verdict(col, values, engine, float(cfg["min_share"]))
+            if verdict.entity is None or verdict.confidence < float(cfg["min_confidence"]):
+                verdict = None
+        if verdict is None and is_free_text(values):
             if full:
                 values = [v for v in sample_values(frame[col], 0, True, rng) if v.strip()]
             lang, agree = detect_language(values)
@@ -132,7 +139,7 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
             item["evidence"]["language_share"] = round(agree, 3)
             out.append(item)
         else:
-            v = structured_verdict(col, values, engine, float(cfg["min_share"]))
+            v = verdict or structured_verdict(col, values, engine, float(cfg["min_share"]))
             if v.entity is None or v.confidence < float(cfg["min_confidence"]):
                 continue
             share = v.share
