@@ -183,6 +183,15 @@ def lexicon_persons(text: str, language: str | None = None) -> list["Span"]:
     return out
 
 
+def _has_known_name(piece: str) -> bool:
+    import re
+
+    from riskaudit.checks.pii.columns import name_lexicon
+
+    first, last = name_lexicon(None)
+    return any(w in first or w in last for w in re.findall(r"[^\W\d_]+", piece.lower()))
+
+
 @dataclass(frozen=True)
 class Span:
     entity: str
@@ -338,6 +347,11 @@ class Engine:
                 if len(piece.strip()) < 2 or not any(c.isalpha() for c in piece) \
                         or any(c.isdigit() or c in "@<>" for c in piece):
                     continue
+            if ent == "PERSON" and not _has_known_name(piece):
+                # the small spaCy pipelines call capitalised things people ("Coffee Grinder",
+                # "Manchester"): a person needs one part that is a first or family name of
+                # some language (benchmarks/bench_pii_multilingual.py)
+                continue
             spans.append(Span(ent, r.start, r.end, float(r.score)))
         if "PERSON" not in self.ignored and base <= 0.6:
             spans.extend(lexicon_persons(text, None if structured else self.language))
