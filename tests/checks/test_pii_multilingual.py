@@ -237,3 +237,21 @@ def test_an_italian_fiscal_code_column_and_addresses_are_their_own_types():
     assert got["codice"]["entity"] == "IT_FISCAL_CODE"
     assert got["anschrift"]["entity"] == "STREET_ADDRESS"
     assert got["indirizzo"]["entity"] == "STREET_ADDRESS"
+
+
+@pytest.mark.parametrize("locale", ["fr_FR", "de_DE", "es_ES"])
+def test_look_alike_columns_hold_no_personal_data(locale):
+    f = _fake(locale, 13)
+    rng = np.random.default_rng(13)
+    frame = pd.DataFrame({
+        "isbn": [f.isbn13() for _ in range(N)], "ean": [f.ean13() for _ in range(N)],
+        "sku": [f.bothify("SKU-??-#####").upper() for _ in range(N)],
+        "version": [f"{a}.{b}.{c}" for a, b, c in rng.integers(0, 30, (N, 3))],
+        "sha1": [f.sha1() for _ in range(N)], "uuid": [f.uuid4() for _ in range(N)],
+        "coordinates": [f"{f.latitude()}, {f.longitude()}" for _ in range(N)],
+        "price": [f"{p:.2f} €" for p in rng.uniform(1, 999, N)],
+        "plate": [f.license_plate() for _ in range(N)], "city": [f.city() for _ in range(N)],
+        "latitude": rng.uniform(-90, 90, N), "ean_int": [int(f.ean13()) for _ in range(N)],
+    })
+    got = _scan(frame)
+    assert got == {}, {c: (v["entity"], v["share"]) for c, v in got.items()}
