@@ -51,6 +51,14 @@ def address_patterns() -> list[tuple[str, str]]:
     ]
 
 
+@functools.lru_cache(maxsize=1)
+def address_regex():
+    """All address patterns in one compiled regex (the recognizer's flags)."""
+    import re
+
+    return re.compile("|".join(f"(?:{p})" for _, p in address_patterns()), re.DOTALL | re.MULTILINE)
+
+
 def address_recognizer(language: str = "en"):
     import re
 

@@ -87,6 +87,21 @@ def sample_values(series: pd.Series, size: int, full: bool, rng: np.random.Gener
     return [v for v in out if v is not None]
 
 
+def _address_like(values: list[str], k: int = 200) -> float:
+    """Share of (up to ``k``) values that are mostly a street address (cheap: the address
+    patterns alone, on values of at most 80 characters)."""
+    from riskaudit.checks.pii.addresses import address_regex
+
+    rx = address_regex()
+    picked = values[:: max(1, len(values) // k)][:k]
+    hits = 0
+    for v in picked:
+        if len(v) <= 80:
+            m = rx.search(v)
+            hits += bool(m and m.end() - m.start() >= 0.5 * len(v.strip()))
+    return hits / len(picked) if picked else 0.0
+
+
 # Digits in the shortest identifier a pattern recognizer could find in a bare number
 # (national ids and phone numbers have 9 or more; postcodes are quasi-identifiers).
 _MIN_DIGITS = 8
@@ -120,9 +135,9 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
         if not values or not _worth_scanning(frame[col], values):
             continue
         verdict = None
-        if is_free_text(values) and np.median([len(v) for v in values]) <= 60:
-            # short multi-word values may be addresses ("Urbanización de Domitila Calatayud
-            # 10 Apt. 80"): a structured verdict first
+        if is_free_text(values) and _address_like(values) >= float(cfg["min_share"]):
+            # short multi-word values that are addresses ("Urbanización de Domitila
+            # Calatayud 10 Apt. 80"), not sentences: a structured verdict
             verdict = structured_verdict(col, values, engine, float(cfg["min_share"]))
             if verdict.entity is None or verdict.confidence < float(cfg["min_confidence"]):
                 verdict = None
