@@ -255,3 +255,28 @@ def test_look_alike_columns_hold_no_personal_data(locale):
     })
     got = _scan(frame)
     assert got == {}, {c: (v["entity"], v["share"]) for c, v in got.items()}
+
+
+def test_numeric_card_numbers_never_reach_the_report_unmasked(tmp_path):
+    """Cards read from CSV as int64 are personal data for every checker: data_validity's
+    outlier examples show them masked."""
+    from helpers import run_cli
+
+    cards = _cards(300, seed=21)
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"acct": cards, "amount": rng.normal(100, 10, 300).round(2),
+                          "label": rng.integers(0, 2, 300)})
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, index=False)
+    assert pd.read_csv(path)["acct"].dtype == np.int64
+    out = tmp_path / "r"
+    proc = run_cli("scan", "--data", str(path), "--target", "label", "--check", "pii",
+                   "--check", "data_validity", "--out", str(out), "--format", "json", timeout=300)
+    assert proc.returncode in (0, 1), proc.stderr
+    text = (out / "report.json").read_text()
+    import json
+
+    report = json.loads(text)
+    (pii,) = [c for c in report["checks"] if c["id"] == "pii"]
+    assert any(f["subject"] == "acct" for f in pii["findings"])
+    assert not [c for c in cards if str(c) in text]
