@@ -234,7 +234,7 @@ class Engine:
                 # Only the named-entity recognizer is needed. Presidio's context words match
                 # lemmas; the lower-cased token stands in for the lemma, so the tagger,
                 # attribute ruler, lemmatizer and parser are skipped (about 1.5x faster).
-                nlp = spacy.load(model, exclude=["parser", "senter", "tagger", "attribute_ruler",
+                nlp = spacy.load(model, exclude=["parser", "senter", "tagger", "morphologizer", "attribute_ruler",
                                                  "lemmatizer"])
                 for shared in ("tok2vec", "transformer"):
                     if shared in nlp.pipe_names and not getattr(nlp.get_pipe(shared),
