@@ -280,3 +280,20 @@ def test_numeric_card_numbers_never_reach_the_report_unmasked(tmp_path):
     (pii,) = [c for c in report["checks"] if c["id"] == "pii"]
     assert any(f["subject"] == "acct" for f in pii["findings"])
     assert not [c for c in cards if str(c) in text]
+
+
+def test_a_minority_of_card_numbers_is_found_and_ean_codes_are_not():
+    from stdnum import luhn
+
+    f = _fake(seed=17)
+    cards = [str(c) for c in _cards(N, seed=17)]
+    rng = np.random.default_rng(17)
+    mixed = [cards[i] if rng.random() < 0.15 else f.word() for i in range(N)]
+    eans = [f.ean13() for _ in range(N)]
+    got = _scan(pd.DataFrame({"ref": mixed, "code": eans}))
+    oracle = np.mean([v.isdigit() and luhn.is_valid(v) for v in mixed])
+    assert 0.05 < oracle < 0.3
+    assert got["ref"]["entity"] == "CREDIT_CARD" and got["ref"]["share"] == pytest.approx(oracle, abs=1e-4)
+    # EANs: about one in ten passes Luhn by chance, as the oracle shows: not a card column
+    assert 0.0 < np.mean([luhn.is_valid(e) for e in eans]) < 0.2
+    assert "code" not in got

@@ -85,6 +85,14 @@ STRONG_VALUE_ENTITIES = frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER", "US_SSN", "C
 # columns (EAN codes, 9-digit ids, city names built from surnames).
 PRECISE_VALUE_ENTITIES = frozenset({"EMAIL_ADDRESS", "IBAN_CODE", "FR_INSEE", "IT_FISCAL_CODE",
                                     "CRYPTO", "MAC_ADDRESS"})
+# Check-digit types that about one value in ten of their length passes by chance: below
+# `min_share` they are still reported when at least half of the column's values of that
+# length pass (five times chance; a column of EAN codes or 9-digit ids passes ~10%), so a
+# column with a minority of card numbers among other values is found. Digits per type.
+CHECKSUM_DIGITS = {"CREDIT_CARD": (13, 19), "UK_NHS": (10, 10), "AU_TFN": (8, 9),
+                   "IN_AADHAAR": (12, 12), "DE_TAX_ID": (11, 11), "NL_BSN": (8, 9),
+                   "ES_NIF": (7, 8), "ES_NIE": (7, 8)}
+_CHECKSUM_MIN_SHAPED = 5
 
 # Fast full-column checks for --full (vectorized regexes; the sample chose the type).
 FAST_PATTERNS = {
@@ -309,7 +317,13 @@ def structured_verdict(column: str, values: Sequence[str], engine, min_share: fl
             continue
         precise = ent in PRECISE_VALUE_ENTITIES
         if share < min_share and not precise:
-            continue
+            if ent not in CHECKSUM_DIGITS:
+                continue
+            lo, hi = CHECKSUM_DIGITS[ent]
+            shaped = sum(t for v, t in multiplicity.items() if lo <= sum(c.isdigit() for c in v) <= hi)
+            if shaped < _CHECKSUM_MIN_SHAPED or counts.get(ent, 0) < 0.5 * shaped:
+                continue
+            precise = True  # the check digits, not the share, are the evidence
         reported[ent] = share
         conf = (0.9 if precise else 0.5 + 0.45 * share) + (0.05 if meaning == ent else 0.0)
         if conf > best_conf:
