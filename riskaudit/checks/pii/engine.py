@@ -183,6 +183,25 @@ def lexicon_persons(text: str, language: str | None = None) -> list["Span"]:
     return out
 
 
+_DATE = None
+
+
+def _is_date(piece: str) -> bool:
+    """A calendar date written with separators (day-month-year, year-month-day)."""
+    global _DATE
+    import re
+
+    if _DATE is None:
+        _DATE = re.compile(r"^\s*(?:(\d{1,2})([-./])(\d{1,2})\2(\d{4}|\d{2})|(\d{4})([-./])(\d{1,2})\6(\d{1,2}))\s*$")
+    m = _DATE.match(piece)
+    if not m:
+        return False
+    if m.group(1):
+        a, b = int(m.group(1)), int(m.group(3))
+        return 1 <= a <= 31 and 1 <= b <= 31 and min(a, b) <= 12
+    return 1 <= int(m.group(7)) <= 12 and 1 <= int(m.group(8)) <= 31
+
+
 def _has_known_name(piece: str) -> bool:
     import re
 
@@ -343,6 +362,8 @@ class Engine:
                 continue
             if ent == "DATE_TIME" and not any(c.isdigit() for c in piece):
                 continue  # "two days", "next season": durations and vague times are not dates
+            if ent == "PHONE_NUMBER" and _is_date(piece):
+                continue  # "12-09-1953" passes as a Dutch number
             if ent in ("PERSON", "LOCATION"):
                 if len(piece.strip()) < 2 or not any(c.isalpha() for c in piece) \
                         or any(c.isdigit() or c in "@<>" for c in piece):
