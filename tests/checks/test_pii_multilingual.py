@@ -307,3 +307,15 @@ def test_dates_written_day_month_year_are_not_phone_numbers(engine):
     # phonenumbers takes about 3 in 10 of these for Dutch numbers; none is reported
     assert not [d for d in dates if "PHONE_NUMBER" in {s.entity for s in engine.analyze_value(d)}]
     assert "PHONE_NUMBER" in {s.entity for s in engine.analyze_value("+31 20 123 4567")}
+
+
+def test_numeric_ids_and_timestamps_are_not_phone_numbers():
+    rng = np.random.default_rng(29)
+    ids10 = rng.integers(10**9, 10**10, N)
+    frame = pd.DataFrame({"customer_id": np.arange(2_000_000_000, 2_000_000_000 + N),
+                          "rand9": rng.integers(10**8, 10**9, N), "rand10": ids10,
+                          "ts_ms": rng.integers(1_600_000_000_000, 1_700_000_000_000, N),
+                          "order_ref": ids10.astype(str)})
+    assert _scan(frame) == {}
+    # the same digits under a phone column's name are phone numbers
+    assert _scan(pd.DataFrame({"mobile": ids10}))["mobile"]["entity"] == "PHONE_NUMBER"

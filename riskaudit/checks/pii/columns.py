@@ -288,6 +288,11 @@ def structured_verdict(column: str, values: Sequence[str], engine, min_share: fl
             for span in engine.analyze_value(s):
                 if (span.end - span.start) >= _COVER.get(span.entity, 0.8) * len(s):
                     found.add(span.entity)
+            if "PHONE_NUMBER" in found and s.isdigit() and meaning != "PHONE_NUMBER":
+                # a bare run of 9 to 12 digits is a valid number somewhere about 4 times in
+                # 10 (ids, timestamps): without '+', separators or a phone-like column name
+                # it is no evidence of a phone
+                found.discard("PHONE_NUMBER")
         elif s and looks_like_person(s, strict=meaning != "PERSON"):
             found.add("PERSON")
         found_of[v] = frozenset(found)
