@@ -77,9 +77,9 @@ def presidio_peer(cells: list[str]):
     from presidio_analyzer.nlp_engine import NlpEngineProvider
     from presidio_anonymizer import AnonymizerEngine
 
-    from riskaudit.checks.pii.engine import configure_offline, find_spacy_model
+    from riskaudit.checks.pii.engine import find_spacy_model, offline_extractor, offline_scope
 
-    configure_offline()
+    offline_scope(offline_extractor()).__enter__()  # a benchmark process: offline for its whole life
     model, _ = find_spacy_model(None)
     provider = NlpEngineProvider(nlp_configuration={
         "nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": model}]})
