@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from riskaudit._lazy import lazy_module
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
 
 from riskaudit.errors import InputError
+
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
                   ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".npz": "npz"}
@@ -154,7 +155,7 @@ class Dataset:
         if not self.unsupported and self.frame is not None:
             self.unsupported = nested_columns(self.frame)
 
-    def without_unsupported(self) -> "Dataset":
+    def without_unsupported(self) -> Dataset:
         """This dataset without its nested columns (the same object when it has none)."""
         if not self.unsupported:
             return self

@@ -6,7 +6,8 @@ Supported: TorchScript (``.pt``/``.pth``), ``torch.export`` archives (``.pt2``),
 
 Never unpickles a model file without ``trust=True`` (``--trust-model``): a pickle can run
 arbitrary code when loaded. ``.pt2`` archives hold pickles (weights, constants, example
-inputs), so they need ``trust=True`` too and are refused before torch opens them. State dicts load only with ``torch.load(weights_only=True)``
+inputs), so they need ``trust=True`` too and are refused before torch opens them. State dicts load only
+with ``torch.load(weights_only=True)``
 into the architecture an entry point names.
 
 The model's train/eval mode is left as it was saved unless ``eval_mode=True``: the
@@ -28,11 +29,12 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from riskaudit._lazy import lazy_module
-np = lazy_module("numpy")
 
 from riskaudit._scope import torch_rng
 from riskaudit.data import require_regular, sha256_file
 from riskaudit.errors import InputError, ModelLoadError
+
+np = lazy_module("numpy")
 
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".sav", ".dill"}
 _ENTRY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")

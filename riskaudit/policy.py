@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from riskaudit._lazy import lazy_module
 
-yaml = lazy_module("yaml")  # parsed only when a policy is loaded (not for --help)
 
 from riskaudit.checks.base import Checker, Levels, OptionError
 from riskaudit.errors import PolicyError
 from riskaudit.result import Severity
+
+yaml = lazy_module("yaml")  # parsed only when a policy is loaded (not for --help)
 
 if TYPE_CHECKING:  # pragma: no cover
     from riskaudit.registry import Registry
@@ -117,7 +118,7 @@ class Policy:
         table = (self.data.get("approvals") or {}).get(tier) or {}
         return [{"role": r["role"], "count": int(r.get("count", 1))} for r in (table.get(outcome) or [])]
 
-    def validate_checks(self, registry: "Registry") -> None:
+    def validate_checks(self, registry: Registry) -> None:
         """Check every ``checks.<id>`` section against the installed checkers' declarations
         (their options, finding kinds and severities, in the policy JSON Schema)."""
         from riskaudit.schema import first_error, policy_schema

@@ -9,11 +9,9 @@ import traceback
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from riskaudit._lazy import lazy_module
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
 
 from riskaudit import _scope
 from riskaudit._version import __version__
@@ -28,6 +26,9 @@ from riskaudit.policy import Policy, load_policy
 from riskaudit.registry import Registry
 from riskaudit.reports.regulation import for_report as regulation_for_report
 from riskaudit.result import CheckResult, Report, Status
+
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 MANIFEST_PACKAGES = ("torch", "numpy", "pandas", "scikit-learn", "great-expectations", "fairlearn",
                      "adversarial-robustness-toolbox", "alibi-detect", "presidio-analyzer",

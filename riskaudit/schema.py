@@ -36,7 +36,7 @@ def _types(t: Any) -> list[str]:
     return out
 
 
-def option_schema(opt: "Option") -> dict[str, Any]:
+def option_schema(opt: Option) -> dict[str, Any]:
     """The JSON Schema of one option's value."""
     typ = opt.type if opt.type is not None else type(opt.default)
     types = _types(typ) or []
@@ -61,16 +61,17 @@ def option_schema(opt: "Option") -> dict[str, Any]:
     return schema
 
 
-def checker_options_schema(checker: type["Checker"]) -> dict[str, Any]:
+def checker_options_schema(checker: type[Checker]) -> dict[str, Any]:
     """An object of the checker's declared options, nothing else."""
     return {"type": "object", "properties": {n: option_schema(o) for n, o in checker.options.items()},
             "additionalProperties": False, "x-unknown": "unknown option"}
 
 
-SECONDS: dict[str, Any] = {"type": ["number", "null"], "exclusiveMinimum": 0, "x-message": "must be a positive number of seconds or null (no limit)"}
+SECONDS: dict[str, Any] = {"type": ["number", "null"], "exclusiveMinimum": 0,
+                           "x-message": "must be a positive number of seconds or null (no limit)"}
 
 
-def _checks_schema(checkers: Mapping[str, type["Checker"]] | None) -> dict[str, Any]:
+def _checks_schema(checkers: Mapping[str, type[Checker]] | None) -> dict[str, Any]:
     section = {
         "type": ["object", "null"], "x-message": "must be a mapping with enabled / options / thresholds / severity",
         "properties": {
@@ -103,7 +104,7 @@ def _checks_schema(checkers: Mapping[str, type["Checker"]] | None) -> dict[str, 
     return out
 
 
-def policy_schema(checkers: Mapping[str, type["Checker"]] | None = None,
+def policy_schema(checkers: Mapping[str, type[Checker]] | None = None,
                   builtin_names: Iterable[str] = ()) -> dict[str, Any]:
     """The policy file. With ``checkers`` the options, threshold and severity keys of each
     installed checker are checked too (an unknown checker id is left to the caller)."""
@@ -157,7 +158,7 @@ def policy_schema(checkers: Mapping[str, type["Checker"]] | None = None,
 
 
 def project_schema(keys: Mapping[str, tuple[str, str]],
-                   checkers: Mapping[str, type["Checker"]] | None = None) -> dict[str, Any]:
+                   checkers: Mapping[str, type[Checker]] | None = None) -> dict[str, Any]:
     """The project file (``riskaudit.yaml``): ``keys`` is riskaudit.project.PROJECT_KEYS
     (the type word and a description per key); ``options.<id>`` like a policy's options."""
     words = {"a string": ["string", "integer", "number"], "an integer": "integer", "true or false": "boolean",

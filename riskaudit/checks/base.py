@@ -60,10 +60,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, MutableMapping, Sequence
 
 from riskaudit._lazy import lazy_module
-np = lazy_module("numpy")
 
 from riskaudit.errors import CheckerError, PluginError
 from riskaudit.result import Finding, Severity, Status
+
+np = lazy_module("numpy")
 
 if TYPE_CHECKING:  # pragma: no cover
     from riskaudit.data import Dataset
@@ -279,7 +280,7 @@ class CheckContext:
     """Report progress in [0, 1]; the CLI draws it on stderr."""
     baseline: Mapping[str, Any] | None = None
     """An earlier report.json of the same model (model drift), when one was given."""
-    train: "Dataset | None" = None
+    train: Dataset | None = None
     """The data the model was fitted on (``--train``): leakage, the generalization gap.
     ``reference`` is the held-out validation data (drift's baseline), never the training data."""
 

@@ -41,12 +41,13 @@ import time
 from typing import Any
 
 from riskaudit._lazy import lazy_module
-np = lazy_module("numpy")
 
 from riskaudit._scope import torch_threads
 from riskaudit.checks.base import Checker, CheckOutput, Kind, Need, Option
 from riskaudit.model import to_proba
 from riskaudit.result import Severity, Status
+
+np = lazy_module("numpy")
 
 _DROPOUT = {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"}
 _BATCHNORM = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d",

@@ -85,7 +85,8 @@ def compare(old: Mapping[str, Any], new: Mapping[str, Any], *, source: str = "ba
         else:
             section = None
         if section:
-            out[section].append({"id": fid, "title": _title(fid), "subject": subject + (f" ({ds} data)" if ds and ds not in subject else ""),
+            out[section].append({"id": fid, "title": _title(fid),
+                                 "subject": subject + (f" ({ds} data)" if ds and ds not in subject else ""),
                                  "before": _state(o, text), "after": _state(n, text),
                                  "status_before": o.get("status") if o else None,
                                  "status_after": n.get("status") if n else None,

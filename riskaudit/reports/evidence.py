@@ -78,7 +78,8 @@ def render(report: Mapping[str, Any]) -> str:
          f"policy **{_cell(policy.get('name'))}**, risk tier **{_cell(report.get('risk_tier'))}**.", ""]
 
     L += ["## 1. General description of the AI system", "",
-          f"- **Intended purpose:** {field('intended_purpose', 'what the system is for, for whom, and its limits (project file: intended_purpose)')}",
+          "- **Intended purpose:** " + field('intended_purpose', 'what the system is for, for whom, and its limits '
+                                             '(project file: intended_purpose)'),
           f"- **Provider / owner:** {field('owner', 'the accountable person or team (project file: owner)')}",
           f"- **Version:** {field('version', 'the version of the system (project file: version)')}",
           f"- **Model file:** `{_cell(_name(model.get('uri', 'none')))}` ({_cell(model.get('format', '—'))}), "
@@ -127,8 +128,9 @@ def render(report: Mapping[str, Any]) -> str:
           _todo("why the metrics in 2(g) suit this system and its intended purpose."), ""]
     L += ["## 5. Risk management system (Article 9)", "",
           "Findings that failed or warned, with what to do:", ""]
-    bad = [(c, f) for c in report.get("checks") or [] for f in c.get("findings") or [] if f.get("status") in ("fail", "warn")]
-    for c, f in bad[:40]:
+    bad = [f for c in report.get("checks") or [] for f in c.get("findings") or []
+           if f.get("status") in ("fail", "warn")]
+    for f in bad[:40]:
         t = texts.get(f.get("id"))
         advice = (t.advice if t and t.advice else (f.get("evidence") or {}).get("advice")) or ""
         L.append(f"- **{_cell(f.get('status', '').upper())}** {_cell(humanize(str(f.get('id')).partition('.')[2]))} "

@@ -12,17 +12,18 @@ import dataclasses
 from typing import Any
 
 from riskaudit._lazy import lazy_module
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
 
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, Kind, Need, Option, OptionError
 from riskaudit.checks.data_validity import expectations as gxs
 from riskaudit.checks.data_validity import images as img
-rw = lazy_module("riskaudit.checks.data_validity.rows")
-coercion = lazy_module("riskaudit.coercion")
 from riskaudit.data import ARRAY_FEATURE
 from riskaudit.masking import safe_example
 from riskaudit.result import Finding, Severity, Status
+
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
+rw = lazy_module("riskaudit.checks.data_validity.rows")
+coercion = lazy_module("riskaudit.coercion")
 
 _PHRASES = {
     "expect_column_values_to_not_be_null": "are missing",
@@ -399,7 +400,8 @@ class DataValidityChecker(Checker):
                 findings.append(self._by_chance(self._mask_finding(
                     "duplicate_rows", name, dup, f"rows of the {name} data repeat an earlier row", name,
                     columns_compared=len(all_cols)),
-                    lambda rng: rw.chance_share("duplicate_rows", self._cols(name, all_cols), rng)))
+                    lambda rng, name=name, all_cols=all_cols: rw.chance_share(
+                        "duplicate_rows", self._cols(name, all_cols), rng)))
             hashes_norm[name] = hashers[name].rows(feats, normalize=True) if feats else None
             # conflicting labels
             if ctx.target and ctx.target in frame.columns and feats and ctx.task != "regression":
@@ -410,8 +412,8 @@ class DataValidityChecker(Checker):
                         "conflicting_labels", self._subject(ctx.target, name), mask,
                         f"rows of the {name} data ({groups:,} groups of identical features) carry "
                         "different labels", name, groups=groups),
-                        lambda rng: rw.chance_share("conflicting_labels", self._cols(name, feats), rng,
-                                                    labels=codes)))
+                        lambda rng, name=name, feats=feats, codes=codes: rw.chance_share(
+                            "conflicting_labels", self._cols(name, feats), rng, labels=codes)))
             findings += self._empty(ctx, name, frame, hashers[name])
             findings += self._outliers(ctx, name, frame, datasets)
         others = dict(datasets[1:])

@@ -21,8 +21,6 @@ import dataclasses
 from typing import Any
 
 from riskaudit._lazy import lazy_module
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
 
 from riskaudit.checks.base import Checker, CheckContext, CheckOutput, Kind, Need, Option
 from riskaudit.coercion import coerce_frame
@@ -30,6 +28,9 @@ from riskaudit.masking import safe_example
 from riskaudit.result import Severity, Status
 
 from . import perf, stats
+
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 _NOTE_NO_MODEL = "no model was given (--model)"
 

@@ -24,10 +24,11 @@ import math
 from typing import Any, Sequence
 
 from riskaudit._lazy import lazy_module
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
 
 from riskaudit import _scope
+
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 EPS = 1e-4
 """Share given to an empty bin or category in PSI (avoids log(0))."""

@@ -15,13 +15,14 @@ from __future__ import annotations
 import math
 
 from riskaudit._lazy import lazy_module
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
 
 from riskaudit.checks.base import (Checker, CheckContext, CheckOutput, CheckSkipped, Kind, Need,
                                    Option, OptionError)
 from riskaudit.errors import CheckerError
 from riskaudit.result import Severity, Status
+
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 C = lazy_module("riskaudit.checks.fairness._counts")
 

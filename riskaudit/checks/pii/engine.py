@@ -159,7 +159,7 @@ def _model_dir(p: Path) -> Path | None:
 _NAME_PAIR = None
 
 
-def lexicon_persons(text: str, language: str | None = None) -> list["Span"]:
+def lexicon_persons(text: str, language: str | None = None) -> list[Span]:
     """Person names found by a first-name + last-name lexicon (Faker's name lists for
     ``language``, or all of them; offline): "Megan Smith", "Dr. Alan J. Turner",
     "Véronique Förster". Adds recall where spaCy misses names, and gives some name
@@ -347,7 +347,7 @@ class Engine:
     def has_ner(self) -> bool:
         return self.model is not None
 
-    def for_language(self, language: str) -> "Engine":
+    def for_language(self, language: str) -> Engine:
         """The engine with the same settings for text in ``language``."""
         if language == self.language:
             return self

@@ -149,7 +149,7 @@ def _worth_scanning(series: pd.Series, values: list[str]) -> bool:
     enough to be an identifier (a column of counts or years is skipped, which keeps wide
     numeric tables fast)."""
     dt = series.dtype
-    if dt == object or pd.api.types.is_string_dtype(dt) or isinstance(dt, pd.CategoricalDtype):
+    if pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt) or isinstance(dt, pd.CategoricalDtype):
         return True
     if name_meaning(series.name) is not None:
         return True

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 from riskaudit._lazy import lazy_module
-np = lazy_module("numpy")
 
 from riskaudit._scope import torch_threads
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, CheckSkipped, Kind, Need, Option
@@ -37,6 +36,8 @@ from riskaudit.result import Severity, Status
 from riskaudit.checks.robustness._attacks import (BLACK_BOX, WHITE_BOX, AttackRun, BlackBoxTarget,
                                                   WhiteBoxTarget, run_attack)
 from riskaudit.checks.robustness._space import Space, build_space, sample_rows
+
+np = lazy_module("numpy")
 
 __all__ = ["RobustnessChecker"]
 

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from riskaudit._lazy import lazy_module
-np = lazy_module("numpy")
 
 from riskaudit._scope import global_rngs
 from riskaudit.errors import CheckerError
+
+np = lazy_module("numpy")
 
 WHITE_BOX = ("fgm", "pgd")
 BLACK_BOX = ("square", "hopskipjump")

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from riskaudit._lazy import lazy_module
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
 
 from riskaudit.checks.base import CheckSkipped
+
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 
 @dataclass
