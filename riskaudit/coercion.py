@@ -16,8 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-import numpy as np
-import pandas as pd
+from riskaudit._lazy import lazy_module
+
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 DOMINANT_SHARE = 0.5
 """A text column is numeric when more than this share of its non-missing values parse as numbers."""

@@ -99,7 +99,7 @@ def sha256_frame(frame: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-_NESTED = (list, tuple, dict, set, frozenset, np.ndarray)
+_NESTED = (list, tuple, dict, set, frozenset)  # and numpy arrays (added where numpy is loaded)
 
 
 def nested_columns(frame: pd.DataFrame, probe: int = 1000) -> dict[str, str]:
@@ -119,7 +119,7 @@ def nested_columns(frame: pd.DataFrame, probe: int = 1000) -> dict[str, str]:
             continue
         step = max(1, len(vals) // probe)
         sample = pd.concat([vals.iloc[:probe], vals.iloc[::step]])
-        kinds = {type(v).__name__ for v in sample.tolist() if isinstance(v, _NESTED)}
+        kinds = {type(v).__name__ for v in sample.tolist() if isinstance(v, (*_NESTED, np.ndarray))}
         if kinds:
             names = {"ndarray": "list", "tuple": "list", "dict": "struct/map", "set": "set",
                      "frozenset": "set"}

@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-import numpy as np
-import pandas as pd
+from riskaudit._lazy import lazy_module
+
+np = lazy_module("numpy")
+pd = lazy_module("pandas")
 
 MAX_EXAMPLE_CHARS = 60
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
+from riskaudit._lazy import lazy_module
 from riskaudit.checks.base import Checker, CheckContext, CheckOutput, CheckSkipped, Kind, Need, Option
-from riskaudit.checks.performance import _metrics as M
 from riskaudit.result import Severity, Status
+
+np = lazy_module("numpy")
+M = lazy_module("riskaudit.checks.performance._metrics")  # numpy and scipy load when the check runs
 
 NAMES = {"accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy", "macro_f1": "Macro F1",
          "roc_auc": "ROC AUC", "log_loss": "Log loss", "ece": "Calibration error (ECE)",

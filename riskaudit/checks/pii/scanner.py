@@ -58,6 +58,14 @@ class TextEngines:
             self._ner = engine_for(self.cfg, self.model_spec)
         return self._ner
 
+    language = "en"
+    """The language of the default engine (free text in other languages: :meth:`for_language`)."""
+
+    def for_language(self, lang: str):
+        """The engine for free text in ``lang``: its spaCy pipeline when installed, else patterns
+        and the name lexicon (the English model never runs on other languages)."""
+        return self.ner.for_language(lang)
+
     def analyze_texts(self, texts, **kw):
         return self.ner.analyze_texts(texts, **kw)
 
