@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from riskaudit._lazy import lazy_module
+from riskaudit.budget import BudgetExceeded, interrupt_watch, time_limit
 from riskaudit.data import ARRAY_FEATURE, Dataset
 from riskaudit.errors import InputError
 from riskaudit.model import Model
@@ -223,7 +224,7 @@ def _suggest(d: Dataset, feats: Sequence[str], ids: Sequence[str], sensitive: Se
 
 def check_model_inputs(model: Model | None, feats: Sequence[str], ids: Sequence[str],
                        sensitive: Sequence[str], task: str | None, classes: Sequence[Any] | None,
-                       datasets: Sequence[tuple[str, Dataset | None]]) -> None:
+                       datasets: Sequence[tuple[str, Dataset | None]], probe_s: float | None = 60.0) -> None:
     """Exit 2 before any checker when the features cannot be the model's inputs.
 
     Non-numeric feature columns (for a tensor model), a width that differs from the one the
@@ -275,18 +276,28 @@ def check_model_inputs(model: Model | None, feats: Sequence[str], ids: Sequence[
         if opt != "--data" and present[0][0] == "--data":
             continue  # one probe call (on the data under audit) is enough
         counts = (model.errors, model.nonfinite)
-        try:
-            out = np.asarray(model.forward(x, batch_size=2, record=False))
-        except Exception as exc:
-            model.errors, model.nonfinite = counts  # the probe is not part of the audit's figures
-            if not SHAPE_ERROR.search(str(exc)):
-                return  # not about the inputs' shape (a server down ...): the checkers report it
-            width = declared_input_width(model)
-            takes = f"the model (first layer: {width} inputs)" if width else "the model"
-            msg = _error_line(exc)
-            hint = _suggest(d, feats, ids, sensitive) if feats and feats != (ARRAY_FEATURE,) else ""
-            raise InputError(f"{takes} could not be called on the {len(feats)} feature column(s) of {opt} "
-                             f"file {d.uri} ({_shown(feats)}): {msg}. {hint}".rstrip()) from None
+        with interrupt_watch() as interrupt:
+            try:
+                with time_limit(probe_s):
+                    out = np.asarray(model.forward(x, batch_size=2, record=False))
+            except BudgetExceeded:  # no answer in time: each checker meets it under its own budget
+                model.errors, model.nonfinite = counts
+                return
+            except Exception as exc:
+                model.errors, model.nonfinite = counts  # the probe is not part of the audit's figures
+                if not SHAPE_ERROR.search(str(exc)):
+                    return  # not about the inputs' shape (a server down ...): the checkers report it
+                width = declared_input_width(model)
+                takes = f"the model (first layer: {width} inputs)" if width else "the model"
+                msg = _error_line(exc)
+                hint = _suggest(d, feats, ids, sensitive) if feats and feats != (ARRAY_FEATURE,) else ""
+                raise InputError(f"{takes} could not be called on the {len(feats)} feature column(s) of {opt} "
+                                 f"file {d.uri} ({_shown(feats)}): {msg}. {hint}".rstrip()) from None
+            except BaseException as exc:  # SystemExit & co. from user code, not the user: the checkers report it
+                model.errors, model.nonfinite = counts
+                if isinstance(exc, KeyboardInterrupt) and interrupt.received:
+                    raise
+                return
         model.errors, model.nonfinite = counts
         if task == "classification" and classes and out.ndim == 2 and out.shape[1] not in (1, len(classes)):
             raise InputError(f"the model gives {out.shape[1]} scores per row, but there are {len(classes)} "

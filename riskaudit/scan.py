@@ -130,13 +130,15 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
         mdl = load_model(model, trust=trust_model, device=device, weights=weights,
                          eval_mode=eval_mode, search_paths=[p for p in search if p] + ["."])
     dev = mdl.device if mdl is not None else ("cpu" if device == "auto" else device)
+    # the probe call runs user code too: under the budget a checker would have (at most 60 s)
+    probe_s = min([60.0] + [b for b in (pol.scan_budget, pol.check_budget("")[0]) if b])
     roles.check_model_inputs(mdl, feats, ids, sensitive, task, classes,
-                             [("--data", ds), ("--reference", ref), ("--train", trn)])
+                             [("--data", ds), ("--reference", ref), ("--train", trn)], probe_s=probe_s)
 
     shared: dict[str, Any] = {}
     results: list[CheckResult] = []
     started = time.perf_counter()
-    masker = report_masker(reg, checker_options, (ds, ref), shared, project)
+    masker = report_masker(reg, checker_options, (ds, ref, trn), shared, project)
     total = len(reg)
     for index, cid in enumerate(reg.ids):
         checker_cls = reg[cid]
