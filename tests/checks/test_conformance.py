@@ -17,6 +17,7 @@ from riskaudit.checks.data_validity import DataValidityChecker
 from riskaudit.checks.drift import DriftChecker
 from riskaudit.checks.fairness import FairnessChecker
 from riskaudit.checks.licenses import LicensesChecker
+from riskaudit.checks.performance import PerformanceChecker
 from riskaudit.checks.pii import PiiChecker
 from riskaudit.checks.robustness import RobustnessChecker
 from riskaudit.demo import prepare_demo
@@ -31,6 +32,7 @@ MODEL = torch.jit.load(V["model"])  # in memory, so the model-state check applie
 ROLES = {k: V[k] for k in ("target", "features", "sensitive", "ids", "classes", "task")}
 DATA = {"data": V["data"], **ROLES}
 BOTH = {**DATA, "reference": V["reference"]}
+ALL = {**BOTH, "train": V["train"]}
 
 CASES = [
     Case(PiiChecker, data=V["data"], ids=V["ids"], target=V["target"]),
@@ -46,6 +48,7 @@ CASES = [
                             "mmd_permutations": 20}}),
     Case(RobustnessChecker, **DATA, model=MODEL,
          options={"robustness": {"samples": 40, "tabular_epsilons": [0.1, 0.2], "pgd_iterations": 5}}),
+    Case(PerformanceChecker, **ALL, model=MODEL, options={"performance": {"bootstrap": 50}}),
     Case(FairnessChecker, name="fairness-without-sensitive", data=V["data"], target=V["target"],
          allow_skip=True),
 ]
@@ -97,7 +100,7 @@ def test_the_suite_catches_a_printing_checker_and_a_lax_option():
         check_option_validation(Case(Wide))
 
 
-def test_the_suite_catches_leaked_personal_data_and_a_global_seed():
+def test_leaked_personal_data_is_masked_by_the_scan_and_a_global_seed_is_caught():
     import numpy as np
 
     from riskaudit.checks.base import CheckOutput, Checker, Kind
@@ -113,8 +116,9 @@ def test_the_suite_catches_leaked_personal_data_and_a_global_seed():
             return CheckOutput([ctx.finding("names", "name", "Some names.", status="warn",
                                             evidence={"examples": rows})], "Names were shown.")
 
-    with pytest.raises(ConformanceError, match="appear unmasked"):
-        check_masking_respected(Case(Leaky, data=V["data"]))
+    # masking is a property of the report (issue 15): the scan masks what a careless checker
+    # shows, so even this one passes; the check stays as a guard on that one place
+    check_masking_respected(Case(Leaky, data=V["data"]))
 
     class Seeder(Leaky):
         id = "seeder"
