@@ -221,7 +221,11 @@ def anonymize_frame(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: 
                          "or the policy option checks.pii.options.salt_file")
     pii_cols = []
     structured = {c["column"]: c for c in scanned if c["kind"] == "structured"}
-    text_cols = text_columns(frame, cfg["ignore_columns"])
+    # numbers and dates are replaced only as whole columns the scan found to hold personal data
+    # (card numbers stored as integers); entities are searched cell by cell in text only, so a
+    # loan amount is never taken for a phone number
+    text_cols = [c for c in text_columns(frame, cfg["ignore_columns"])
+                 if str(c) in structured or _is_text(frame[c])]
     # every distinct cell of the other text columns, analysed once (across columns), in
     # parallel worker processes
     spans = analyze_cells(engine, [v for col in text_cols if str(col) not in structured
@@ -357,6 +361,12 @@ def analyze_cells(engine, texts: list[str], workers: int = 1) -> dict[str, list]
     finally:
         _WORKER_ENGINE = None
     return {t: sp for chunk, res in zip(chunks, results) for t, sp in zip(chunk, res)}
+
+
+def _is_text(series: pd.Series) -> bool:
+    dt = series.dtype
+    return bool(pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt)
+                or isinstance(dt, pd.CategoricalDtype))
 
 
 def _anonymize_text_column(frame, out, col, spans, ops, salt):

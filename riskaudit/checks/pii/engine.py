@@ -242,18 +242,23 @@ def _presidio_without_transformers():
     TransformersNlpEngine, which riskaudit never uses (its recognizer is removed below).
     Presidio treats a failed import as "not installed", so while Presidio is first imported
     ``sys.modules["transformers"]`` is ``None`` (an import of it raises ImportError); the
-    entry is removed afterwards. Left alone when either is already imported. Presidio
+    entry is removed afterwards. Left alone when Presidio is already imported. Presidio
     imported this way in a process cannot build its transformers NLP engine there.
     """
-    if "transformers" in sys.modules or "presidio_analyzer" in sys.modules:
-        yield
+    if "presidio_analyzer" in sys.modules or sys.modules.get("transformers", 0) is None:
+        yield  # Presidio already imported, or this context is already active (nested)
         return
-    sys.modules["transformers"] = None  # type: ignore[assignment]
+    # torch too, when nothing has loaded it yet (a data-only scan): spaCy's thinc imports it
+    # when installed (about 1 s), but the small NER pipelines riskaudit runs never use it
+    hidden = [m for m in ("transformers", "torch") if m not in sys.modules]
+    for m in hidden:
+        sys.modules[m] = None  # type: ignore[assignment]
     try:
         yield
     finally:
-        if "transformers" in sys.modules and sys.modules["transformers"] is None:
-            del sys.modules["transformers"]
+        for m in hidden:
+            if m in sys.modules and sys.modules[m] is None:
+                del sys.modules[m]
 
 
 class Engine:
@@ -503,8 +508,9 @@ def get_engine(model_spec: str | None = None, threshold: float = 0.5,
     """The engine for text in ``language`` (ISO 639-1): the same recognizers, that
     language's spaCy pipeline when installed (none otherwise: never the English one on
     other languages) and its name lexicon."""
-    model, note = find_spacy_model(model_spec, language)
-    engine = Engine(model, note, threshold=threshold, ignored=ignored, phone_regions=phone_regions,
-                    language=language)
+    with _presidio_without_transformers():  # spaCy's first import (here) must not load torch either
+        model, note = find_spacy_model(model_spec, language)
+        engine = Engine(model, note, threshold=threshold, ignored=ignored, phone_regions=phone_regions,
+                        language=language)
     engine.settings = (model_spec, threshold, ignored, phone_regions)
     return engine
