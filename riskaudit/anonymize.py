@@ -212,7 +212,7 @@ def anonymize_frame(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: 
                              f"(known: {', '.join(OPERATORS)})")
     out = frame.copy()
     result = AnonymizeResult(out=Path("."), rows=len(frame))
-    engine = engine_for(cfg, model_spec)
+    engine = engine_for(cfg, model_spec).lenient()  # a name missed is a name left in the copy
     rng = np.random.default_rng(seed)
     scanned = classify(frame, {**cfg, "full": False}, engine, rng)
     needs_salt = "hash" in ops.values()
@@ -220,12 +220,17 @@ def anonymize_frame(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: 
         raise InputError(f"the 'hash' operator needs a salt: set the environment variable {SALT_ENV} "
                          "or the policy option checks.pii.options.salt_file")
     pii_cols = []
-    structured = {c["column"]: c for c in scanned if c["kind"] == "structured"}
+    # a column replaced as a whole is one that (nearly) every value of is the entity; a column
+    # where only some rows hold one (20% e-mails among notes) is searched cell by cell, so the
+    # other values survive
+    structured = {c["column"]: c for c in scanned
+                  if c["kind"] == "structured" and float(c.get("share", 1.0)) >= WHOLE_COLUMN_SHARE}
+    partial = {c["column"] for c in scanned if c["kind"] == "structured"} - set(structured)
     # numbers and dates are replaced only as whole columns the scan found to hold personal data
     # (card numbers stored as integers); entities are searched cell by cell in text only, so a
     # loan amount is never taken for a phone number
     text_cols = [c for c in text_columns(frame, cfg["ignore_columns"])
-                 if str(c) in structured or _is_text(frame[c])]
+                 if str(c) in structured or str(c) in partial or _is_text(frame[c])]
     # every distinct cell of the other text columns, analysed once (across columns), in
     # parallel worker processes
     spans = analyze_cells(engine, [v for col in text_cols if str(col) not in structured
@@ -361,6 +366,10 @@ def analyze_cells(engine, texts: list[str], workers: int = 1) -> dict[str, list]
     finally:
         _WORKER_ENGINE = None
     return {t: sp for chunk, res in zip(chunks, results) for t, sp in zip(chunk, res)}
+
+
+WHOLE_COLUMN_SHARE = 0.9
+"""Share of a column's values holding its entity above which the column is replaced whole."""
 
 
 def _is_text(series: pd.Series) -> bool:

@@ -352,13 +352,26 @@ class Engine:
     def has_ner(self) -> bool:
         return self.model is not None
 
+    confirm_persons = True
+    """A spaCy PERSON counts only with a part that is a known first or family name (precision
+    for verdicts); :meth:`lenient` turns that off where a missed name costs more (anonymize)."""
+
+    def lenient(self) -> Engine:
+        """This engine, but every spaCy PERSON counts (for replacing, recall comes first)."""
+        import copy
+
+        eng = copy.copy(self)
+        eng.confirm_persons = False
+        return eng
+
     def for_language(self, language: str) -> Engine:
         """The engine with the same settings for text in ``language``."""
         if language == self.language:
             return self
         spec, threshold, ignored, regions = getattr(self, "settings", (None, self.threshold,
                                                                        tuple(self.ignored), DEFAULT_PHONE_REGIONS))
-        return get_engine(spec, threshold, ignored, regions, language)
+        eng = get_engine(spec, threshold, ignored, regions, language)
+        return eng if self.confirm_persons else eng.lenient()
 
     # -- free text -----------------------------------------------------------------------
     def analyze_texts(self, texts: Sequence[str], batch_size: int = 256,
@@ -409,7 +422,7 @@ class Engine:
                 if len(piece.strip()) < 2 or not any(c.isalpha() for c in piece) \
                         or any(c.isdigit() or c in "@<>" for c in piece):
                     continue
-            if ent == "PERSON" and not _has_known_name(piece):
+            if ent == "PERSON" and self.confirm_persons and not _has_known_name(piece):
                 # the small spaCy pipelines call capitalised things people ("Coffee Grinder",
                 # "Manchester"): a person needs one part that is a first or family name of
                 # some language (benchmarks/bench_pii_multilingual.py)
