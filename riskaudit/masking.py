@@ -8,10 +8,16 @@ pii checker, which runs first) and through :func:`safe_example` always.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-import numpy as np
-import pandas as pd
+from riskaudit._lazy import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 MAX_EXAMPLE_CHARS = 60
 

@@ -9,7 +9,7 @@ import traceback
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 from riskaudit._lazy import lazy_module
 
@@ -27,8 +27,12 @@ from riskaudit.registry import Registry
 from riskaudit.reports.regulation import for_report as regulation_for_report
 from riskaudit.result import CheckResult, Report, Status
 
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 MANIFEST_PACKAGES = ("torch", "numpy", "pandas", "scikit-learn", "great-expectations", "fairlearn",
                      "adversarial-robustness-toolbox", "alibi-detect", "presidio-analyzer",

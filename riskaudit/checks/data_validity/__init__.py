@@ -9,7 +9,7 @@ datasets in :mod:`.images`.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from riskaudit._lazy import lazy_module
 
@@ -20,10 +20,16 @@ from riskaudit.data import ARRAY_FEATURE
 from riskaudit.masking import safe_example
 from riskaudit.result import Finding, Severity, Status
 
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
-rw = lazy_module("riskaudit.checks.data_validity.rows")
-coercion = lazy_module("riskaudit.coercion")
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import riskaudit.checks.data_validity.rows as rw
+    import riskaudit.coercion as coercion
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
+    rw = lazy_module("riskaudit.checks.data_validity.rows")
+    coercion = lazy_module("riskaudit.coercion")
 
 _PHRASES = {
     "expect_column_values_to_not_be_null": "are missing",

@@ -18,7 +18,7 @@ The figures of model drift are stored under ``metrics["model_performance"]`` (sh
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from riskaudit._lazy import lazy_module
 
@@ -29,8 +29,12 @@ from riskaudit.result import Severity, Status
 
 from . import perf, stats
 
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 _NOTE_NO_MODEL = "no model was given (--model)"
 

@@ -27,6 +27,8 @@ so two scans give the same numbers and no caller sees its global random state ch
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
 from riskaudit._lazy import lazy_module
 
 from riskaudit._scope import torch_threads
@@ -37,7 +39,10 @@ from riskaudit.checks.robustness._attacks import (BLACK_BOX, WHITE_BOX, AttackRu
                                                   WhiteBoxTarget, run_attack)
 from riskaudit.checks.robustness._space import Space, build_space, sample_rows
 
-np = lazy_module("numpy")
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy")
 
 __all__ = ["RobustnessChecker"]
 

@@ -13,14 +13,17 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from riskaudit._lazy import lazy_module
 
 from riskaudit._scope import global_rngs
 from riskaudit.errors import CheckerError
 
-np = lazy_module("numpy")
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy")
 
 WHITE_BOX = ("fgm", "pgd")
 BLACK_BOX = ("square", "hopskipjump")
