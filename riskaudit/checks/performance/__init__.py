@@ -109,6 +109,7 @@ class PerformanceChecker(Checker):
             raise CheckSkipped("no model and no stored predictions were given (--model, --predictions or --scores)")
         if ctx.task not in ("classification", "regression"):
             raise CheckSkipped("the task is neither classification nor regression")
+        assert ctx.target is not None  # needs = {DATA, TARGET}: the scan runs this checker only with a target
         self.ctx = ctx
         cfg = self.config
         regression = ctx.task == "regression"
