@@ -13,13 +13,19 @@ diagram. Regression: MAE, RMSE, R². Every figure has a seeded bootstrap interva
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from riskaudit._lazy import lazy_module
 from riskaudit.checks.base import Checker, CheckContext, CheckOutput, CheckSkipped, Kind, Need, Option
-from riskaudit.checks.performance import _metrics as M
 from riskaudit.result import Severity, Status
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    import riskaudit.checks.performance._metrics as M
+else:  # imported on first use: listing the checkers loads no numerical library (scipy included)
+    np = lazy_module("numpy")
+    M = lazy_module("riskaudit.checks.performance._metrics")
 
 NAMES = {"accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy", "macro_f1": "Macro F1",
          "roc_auc": "ROC AUC", "log_loss": "Log loss", "ece": "Calibration error (ECE)",
