@@ -196,6 +196,7 @@ class BlackBoxTarget:
             hi = np.full(size, 1.0, dtype=np.float32)
             lo[:k], hi[:k] = sp.lo[mut], sp.hi[mut]
             lo, hi = lo.reshape(shape), hi.reshape(shape)
+            assert template is not None  # tabular spaces pass a raw row (None only for images)
 
             def predict(z):
                 z = np.asarray(z, dtype=np.float64).reshape(len(z), -1)[:, :k]
@@ -295,7 +296,7 @@ def _groups(space, rows, limit):
     by: dict[Any, list[int]] = {}
     for i, k in enumerate(keys):
         by.setdefault(k, []).append(i)
-    out = []
+    out: list[np.ndarray] = []
     for k in sorted(by, key=lambda k: by[k][0]):
         p = np.asarray(by[k])
         out.extend(p[s:s + limit] for s in range(0, len(p), limit))
