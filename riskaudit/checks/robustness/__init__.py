@@ -119,6 +119,7 @@ class RobustnessChecker(Checker):
         if len(classes) < 2:
             raise CheckSkipped("the model has fewer than two classes, so no prediction can be flipped.")
         ds = ctx.data
+        assert ds is not None and ctx.model is not None  # needs = {DATA, TARGET, MODEL}
         n_all = len(ds.array) if ds.array is not None and list(ctx.features) == ["x"] else len(ds.frame)
         rows = sample_rows(ctx.rng("evaluation"), n_all, cfg["evaluation_rows"])
         space = build_space(ctx, immutable=cfg["immutable"], categorical=cfg["categorical"], rows=rows,
@@ -323,6 +324,7 @@ def feature_table(space: Space, res) -> list[dict]:
     """Per feature: its role and how far the attack moved it (reference standard deviations)."""
     x0, xa = res.examples[0], res.examples[1]
     moved = np.abs(xa - x0) / space.scale
+    assert space.mutable is not None and space.integer is not None  # called for tabular spaces only
     rows = []
     for j, name in enumerate(space.names[:50]):
         role = "frozen" if not space.mutable[j] else "integer" if space.integer[j] else "continuous"
