@@ -341,7 +341,9 @@ def _distinct_texts(series: pd.Series) -> list[str]:
 
 
 def _analyze_chunk(texts: list[str]):
-    return _WORKER_ENGINE.analyze_texts(texts)
+    engine = _WORKER_ENGINE
+    assert engine is not None  # analyze_cells sets it before forking the workers that call this
+    return engine.analyze_texts(texts)
 
 
 def analyze_cells(engine, texts: list[str], workers: int = 1) -> dict[str, list]:

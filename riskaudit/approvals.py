@@ -257,7 +257,8 @@ def load_records(report_path: str | os.PathLike, digest: str | None = None,
     """Records in the report's ``approvals/`` folder for ``digest`` (all when None), oldest
     first, each with ``_file`` set; plus one sentence per file that is not a record."""
     folder = Path(folder) if folder else approvals_dir(report_path)
-    records, problems = [], []
+    records: list[dict[str, Any]] = []
+    problems: list[str] = []
     if not folder.is_dir():
         return records, problems
     for f in sorted(folder.glob("*.json")):
@@ -302,7 +303,7 @@ def approve(report_path: str | os.PathLike, *, role: str, approver: str, decisio
     try:
         envelope = attestation.load(att_path)
         if trust is not None:
-            att_sha = attestation.verify(envelope, report, trust.scanners).payload_sha256
+            att_sha: str | None = attestation.verify(envelope, report, trust.scanners).payload_sha256
         else:
             stmt = json.loads(base64.b64decode(envelope["payload"], validate=True))
             if (stmt.get("predicate") or {}).get("report", {}).get("digest") != report["digest"]:

@@ -172,7 +172,9 @@ def verify(envelope: Mapping[str, Any], report: Mapping[str, Any], scanners: Map
         raise AttestationError("the attestation's payload is not JSON") from None
     if not isinstance(stmt, dict) or stmt.get("_type") != STATEMENT_TYPE or stmt.get("predicateType") != PREDICATE_TYPE:
         raise AttestationError("the attestation is not a riskaudit scan Statement (in-toto v1)")
-    pred = stmt.get("predicate") if isinstance(stmt.get("predicate"), dict) else {}
+    pred = stmt.get("predicate")
+    if not isinstance(pred, dict):
+        pred = {}
     attested = (pred.get("report") or {}).get("digest")
     if attested != report.get("digest"):
         raise AttestationError(f"the attestation is about report {attested}, not this one ({report.get('digest')})")

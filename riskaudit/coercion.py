@@ -14,12 +14,16 @@ Parsing is done with ``pd.to_numeric(errors="coerce")`` on the distinct values o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from riskaudit._lazy import lazy_module
 
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:  # imported on first use: the drift checker imports this module when checkers are listed
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 DOMINANT_SHARE = 0.5
 """A text column is numeric when more than this share of its non-missing values parse as numbers."""

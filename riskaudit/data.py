@@ -12,14 +12,18 @@ import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from riskaudit._lazy import lazy_module
 
 from riskaudit.errors import InputError
 
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
                   ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".npz": "npz"}
@@ -99,7 +103,9 @@ def sha256_frame(frame: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-_NESTED = (list, tuple, dict, set, frozenset)  # and numpy arrays (added where numpy is loaded)
+# Container types a cell may hold (numpy's array is added where used: reading np.ndarray here
+# would import numpy when the module loads, and ``riskaudit --help`` imports this module).
+_NESTED = (list, tuple, dict, set, frozenset)
 
 
 def nested_columns(frame: pd.DataFrame, probe: int = 1000) -> dict[str, str]:
@@ -110,6 +116,7 @@ def nested_columns(frame: pd.DataFrame, probe: int = 1000) -> dict[str, str]:
     values and a strided sample of the rest.
     """
     out = {}
+    nested = (*_NESTED, np.ndarray)
     for col in frame.columns:
         s = frame[col]
         if s.dtype != object:
@@ -119,7 +126,7 @@ def nested_columns(frame: pd.DataFrame, probe: int = 1000) -> dict[str, str]:
             continue
         step = max(1, len(vals) // probe)
         sample = pd.concat([vals.iloc[:probe], vals.iloc[::step]])
-        kinds = {type(v).__name__ for v in sample.tolist() if isinstance(v, (*_NESTED, np.ndarray))}
+        kinds = {type(v).__name__ for v in sample.tolist() if isinstance(v, nested)}
         if kinds:
             names = {"ndarray": "list", "tuple": "list", "dict": "struct/map", "set": "set",
                      "frozenset": "set"}

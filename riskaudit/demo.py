@@ -36,6 +36,7 @@ import os
 import shutil
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -198,8 +199,10 @@ def _build_model(ref: pd.DataFrame):
             self.net = nn.Sequential(nn.Linear(len(FEATURES), 32), nn.ReLU(), nn.Dropout(0.3),
                                      nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, len(CLASSES)))
 
-        mean: torch.Tensor
-        std: torch.Tensor
+        if TYPE_CHECKING:  # the buffers' types, for mypy only: torch.jit.script cannot read the
+            # string annotations of `from __future__ import annotations` and fails on them
+            mean: torch.Tensor
+            std: torch.Tensor
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.net((x - self.mean) / self.std)

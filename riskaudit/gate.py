@@ -87,7 +87,8 @@ def required_roles(report: Mapping[str, Any], trust: TrustPolicy) -> tuple[list[
     The trust policy's requirements for the effective tier and outcome, raised (never
     lowered) by whatever more the report asks for."""
     tier = trust.effective_tier(report.get("risk_tier"))
-    outcome = report.get("status") if report.get("status") in ("pass", "warn") else "pass"
+    outcome = report.get("status")
+    outcome = outcome if isinstance(outcome, str) and outcome in ("pass", "warn") else "pass"
     base = trust.requirements(tier, outcome)
     if base is None:
         return [], [f"the trust policy defines no approvals for risk tier {tier!r} and outcome {outcome!r} "
@@ -110,7 +111,7 @@ def _identity(rec: Mapping[str, Any], trust: TrustPolicy) -> tuple[str, str]:
     key = rec.get("public_key")
     if key:
         norm = normalize_key(key)
-        name = (trust.approvers.get(rec.get("role")) or {}).get(norm) or rec.get("approver")
+        name = (trust.approvers.get(rec.get("role", "")) or {}).get(norm) or rec.get("approver")
         return norm, f"{name} (key {short_key(norm)})"
     return f"name:{rec.get('approver')}", f"{rec.get('approver')} (unsigned)"
 
@@ -123,7 +124,7 @@ def _record_problem(rec: Mapping[str, Any], trust: TrustPolicy, att_sha: str | N
     if not trust.insecure:
         if state == "unsigned":
             return "it is unsigned; only records signed by a key the trust policy lists count"
-        listed = trust.approvers.get(rec.get("role")) or {}
+        listed = trust.approvers.get(rec.get("role", "")) or {}
         if normalize_key(rec.get("public_key", "")) not in listed:
             return f"it is signed with a key the trust policy does not list for role {rec.get('role')!r}"
     if att_sha is not None and rec.get("attestation_sha256") != att_sha:
@@ -142,6 +143,13 @@ def _record_problem(rec: Mapping[str, Any], trust: TrustPolicy, att_sha: str | N
         if expires <= now:
             return f"it expired on {expires.strftime('%Y-%m-%d %H:%M UTC')} (approval_ttl_days: {ttl:g})"
     return None
+
+
+def _valid_time(rec: Mapping[str, Any]) -> datetime:
+    """The time of a record judged valid (:func:`_record_problem` refuses one whose time does not parse)."""
+    t = parse_time(rec["created_at"])
+    assert t is not None
+    return t
 
 
 def evaluate_records(report: Mapping[str, Any], records: Sequence[Mapping[str, Any]],
@@ -168,10 +176,10 @@ def evaluate_records(report: Mapping[str, Any], records: Sequence[Mapping[str, A
         out.append({**rec, "valid": why is None, "why": why or "", "identity": identity, "who": who})
     rejections = [r for r in out if r["valid"] and r["decision"] == "reject"]
     if rejections:
-        last = max(rejections, key=lambda r: parse_time(r["created_at"]))
-        t_rej = parse_time(last["created_at"])
+        last = max(rejections, key=_valid_time)
+        t_rej = _valid_time(last)
         for r in out:
-            if r["valid"] and r["decision"] == "approve" and parse_time(r["created_at"]) <= t_rej:
+            if r["valid"] and r["decision"] == "approve" and _valid_time(r) <= t_rej:
                 r["valid"] = False
                 r["why"] = f"the rejection by {last['who']} as {last['role']!r} at {last['created_at']} came after it"
     return out

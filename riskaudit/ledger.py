@@ -311,7 +311,7 @@ class Ledger:
         """Why the ledger no longer holds the row ``head`` names (taken from a signed attestation
         or approval), or None when it does: the tail was truncated or rewritten if not."""
         try:
-            seq, expected = int(head.get("seq")), str(head.get("head"))
+            seq, expected = int(head.get("seq", "")), str(head.get("head"))  # missing or None: malformed
         except (TypeError, ValueError):
             return f"the recorded ledger head {dict(head)!r} is malformed"
         if seq == 0:

@@ -8,12 +8,16 @@ pii checker, which runs first) and through :func:`safe_example` always.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from riskaudit._lazy import lazy_module
 
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 MAX_EXAMPLE_CHARS = 60
 
@@ -77,7 +81,7 @@ class ReportMasker:
         self._engine = None
         self._engine_failed = False
         self._columns_seen: dict | None = None
-        self._index: dict[str, list[tuple[str, str]]] = {}
+        self._index: dict[str, list[tuple[str, str | None]]] = {}  # entity None: free text
         self._cache: dict[str, str] = {}
 
     # -- rule 1: values of marked columns -------------------------------------------------
@@ -87,7 +91,7 @@ class ReportMasker:
             return
         self._columns_seen = cols
         self._cache.clear()
-        values: dict[str, str] = {}
+        values: dict[str, str | None] = {}
         for frame in self._frames:
             for col, entity in cols.items():
                 if col not in frame.columns:
@@ -97,7 +101,7 @@ class ReportMasker:
                     v = v.strip()
                     if len(v) >= MIN_VALUE_CHARS:
                         values.setdefault(v, None if entity == "FREE_TEXT" else entity)
-        index: dict[str, list[tuple[str, str]]] = {}
+        index: dict[str, list[tuple[str, str | None]]] = {}
         for v, ent in values.items():
             index.setdefault(v[:MIN_VALUE_CHARS], []).append((v, ent))
         for bucket in index.values():

@@ -26,7 +26,7 @@ import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from riskaudit._lazy import lazy_module
 
@@ -34,7 +34,10 @@ from riskaudit._scope import torch_rng
 from riskaudit.data import require_regular, sha256_file
 from riskaudit.errors import InputError, ModelLoadError
 
-np = lazy_module("numpy")
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy")
 
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".sav", ".dill"}
 _ENTRY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")

@@ -20,10 +20,12 @@ from riskaudit.checks.base import Checker, Levels, OptionError
 from riskaudit.errors import PolicyError
 from riskaudit.result import Severity
 
-yaml = lazy_module("yaml")  # parsed only when a policy is loaded (not for --help)
-
 if TYPE_CHECKING:  # pragma: no cover
+    import yaml
+
     from riskaudit.registry import Registry
+else:
+    yaml = lazy_module("yaml")  # parsed only when a policy is loaded (not for --help)
 
 TIERS = ("low", "medium", "high")
 OUTCOMES = ("pass", "warn", "fail")

@@ -71,7 +71,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     # numpy is looked up, not imported: no numpy value exists before numpy is imported
-    np = sys.modules.get("numpy") or _NoNumpy
+    np: Any = sys.modules.get("numpy") or _NoNumpy
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return int(value)
     if isinstance(value, (float, np.floating)):

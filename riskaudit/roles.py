@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from riskaudit._lazy import lazy_module
 from riskaudit.budget import BudgetExceeded, interrupt_watch, time_limit
@@ -28,8 +28,12 @@ from riskaudit.data import ARRAY_FEATURE, Dataset
 from riskaudit.errors import InputError
 from riskaudit.model import Model
 
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 ID_NAME = re.compile(r"(^|[_\-\s])(id|uuid|guid|key|number|no)$|^(id|uuid|index)$|_id$", re.I)
 SENSITIVE_NAMES = ("sex", "gender", "race", "ethnicity", "ethnic", "religion", "age_band", "age_group",

@@ -9,7 +9,7 @@ import traceback
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 from riskaudit._lazy import lazy_module
 
@@ -27,8 +27,12 @@ from riskaudit.registry import Registry
 from riskaudit.reports.regulation import for_report as regulation_for_report
 from riskaudit.result import CheckResult, Report, Status
 
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 MANIFEST_PACKAGES = ("torch", "numpy", "pandas", "scikit-learn", "great-expectations", "fairlearn",
                      "adversarial-robustness-toolbox", "alibi-detect", "presidio-analyzer",
@@ -95,12 +99,12 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
     reg = registry if registry is not None else Registry.from_entry_points()
     pol.validate_checks(reg)
     selected = _select(reg, pol, checks, skip)
-    options = {k: dict(v or {}) for k, v in (options or {}).items()}
+    overrides: dict[str, dict[str, Any]] = {k: dict(v or {}) for k, v in (options or {}).items()}
     if full:
         if "pii" not in reg:
             raise InputError("--full applies to the pii checker, which is not installed")
-        options.setdefault("pii", {})["full"] = True
-    checker_options = _checker_options(reg, pol, options)
+        overrides.setdefault("pii", {})["full"] = True
+    checker_options = _checker_options(reg, pol, overrides)
     tier = risk_tier or pol.risk_tier
     if tier not in ("low", "medium", "high"):
         raise InputError(f"risk_tier must be low, medium or high, got {tier!r}")
@@ -122,7 +126,7 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
     baseline, source = resolve_baseline(baseline, model, ledger)
     if source:
         project.setdefault("baseline_source", source)
-    mdl = None
+    mdl: Model | None = None
     if stored:
         mdl = roles.stored_predictions_model(predictions, scores, task, classes)
     elif model is not None:
@@ -169,7 +173,7 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
         subject["datasets"]["reference"] = ref.describe()
     if trn is not None:
         subject["datasets"]["train"] = trn.describe()
-    manifest = {
+    manifest: dict[str, Any] = {
         "seed": int(seed),
         "command": command,
         "device": dev,

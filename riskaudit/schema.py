@@ -72,7 +72,7 @@ SECONDS: dict[str, Any] = {"type": ["number", "null"], "exclusiveMinimum": 0,
 
 
 def _checks_schema(checkers: Mapping[str, type[Checker]] | None) -> dict[str, Any]:
-    section = {
+    section: dict[str, Any] = {
         "type": ["object", "null"], "x-message": "must be a mapping with enabled / options / thresholds / severity",
         "properties": {
             "enabled": {"type": "boolean"},

@@ -234,8 +234,9 @@ def insecure_stand_in(report: Mapping[str, Any]) -> TrustPolicy:
 
     For local experiments only: whoever can edit the report can open such a gate."""
     pol = (report.get("manifest") or {}).get("approval_policy") or {}
-    tier = report.get("risk_tier") if report.get("risk_tier") in TIERS else "high"
-    status = report.get("status") if report.get("status") in OUTCOMES else "pass"
+    tier, status = report.get("risk_tier"), report.get("status")
+    tier = tier if isinstance(tier, str) and tier in TIERS else "high"
+    status = status if isinstance(status, str) and status in OUTCOMES else "pass"
     reqs = tuple((str(r.get("role")), int(r.get("count", 1))) for r in report.get("approvals_required") or []
                  if isinstance(r, Mapping))
     ttl = pol.get("approval_ttl_days", 90)

@@ -64,11 +64,13 @@ from riskaudit._lazy import lazy_module
 from riskaudit.errors import CheckerError, PluginError
 from riskaudit.result import Finding, Severity, Status
 
-np = lazy_module("numpy")
-
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
     from riskaudit.data import Dataset
     from riskaudit.model import Model
+else:
+    np = lazy_module("numpy")
 
 __all__ = [
     "Need", "Option", "Kind", "Checker", "CheckContext", "CheckOutput", "CheckerError",

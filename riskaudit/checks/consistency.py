@@ -38,7 +38,7 @@ import importlib
 import inspect
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from riskaudit._lazy import lazy_module
 
@@ -47,7 +47,10 @@ from riskaudit.checks.base import Checker, CheckOutput, Kind, Need, Option
 from riskaudit.model import to_proba
 from riskaudit.result import Severity, Status
 
-np = lazy_module("numpy")
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy")
 
 _DROPOUT = {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"}
 _BATCHNORM = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d",

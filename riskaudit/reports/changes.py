@@ -26,7 +26,7 @@ def _key(f: Mapping[str, Any]) -> tuple[str, str, str]:
 
 
 def _findings(report: Mapping[str, Any]) -> dict[tuple[str, str, str], Mapping[str, Any]]:
-    out = {}
+    out: dict[tuple[str, str, str], Mapping[str, Any]] = {}
     for c in report.get("checks") or []:
         for f in c.get("findings") or []:
             out.setdefault(_key(f), f)
@@ -48,7 +48,7 @@ def _state(f: Mapping[str, Any] | None, text: KindText | None) -> str:
 def _moved(old: Mapping[str, Any], new: Mapping[str, Any], direction: str) -> int:
     """+1 worse, -1 better, 0 no material change of value."""
     a, b = old.get("value"), new.get("value")
-    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b)):
+    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or isinstance(a, bool) or isinstance(b, bool):
         return 0
     scale = abs(new.get("threshold") or 0) or max(abs(a), abs(b), 1e-12)
     if abs(b - a) <= 0.01 * scale:
@@ -69,8 +69,9 @@ def compare(old: Mapping[str, Any], new: Mapping[str, Any], *, source: str = "ba
         fid, subject, ds = key
         o, n = before.get(key), after.get(key)
         text = texts.get(fid)
-        ro = RANK.get(o.get("status"), 0) if o is not None else None
-        rn = RANK.get(n.get("status"), 0) if n is not None else None
+        # a key is in one report at least; the rank of an absent finding is never read
+        ro = RANK.get(o.get("status", ""), 0) if o is not None else 0
+        rn = RANK.get(n.get("status", ""), 0) if n is not None else 0
         if o is None:
             section = "new" if rn else None
         elif n is None:

@@ -445,13 +445,19 @@ def _changes(raw: Any) -> dict[str, Any] | None:
     (report.json is attacker-controlled) is dropped rather than breaking the page."""
     if not isinstance(raw, Mapping):
         return None
-    base = raw.get("baseline") if isinstance(raw.get("baseline"), Mapping) else {}
+    base = raw.get("baseline")
+    if not isinstance(base, Mapping):
+        base = {}
     out: dict[str, Any] = {"baseline": {k: str(base.get(k, "")) for k in ("created_at", "source", "status", "digest")}}
     for section in ("new", "worse", "resolved", "better"):
-        items = raw.get(section) if isinstance(raw.get(section), list) else []
+        items = raw.get(section)
+        if not isinstance(items, list):
+            items = []
         out[section] = [{k: str(x.get(k, "")) for k in ("title", "subject", "before", "after")}
                         for x in items if isinstance(x, Mapping)]
-    metrics = raw.get("metrics") if isinstance(raw.get("metrics"), list) else []
+    metrics = raw.get("metrics")
+    if not isinstance(metrics, list):
+        metrics = []
     out["metrics"] = [{k: str(m.get(k, "")) for k in ("title", "before", "after")} for m in metrics
                       if isinstance(m, Mapping)]
     out["all"] = [dict(x, label=section) for section in ("new", "worse", "resolved", "better") for x in out[section]]

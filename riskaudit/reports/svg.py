@@ -179,7 +179,7 @@ def _ref_lines(spec: Mapping[str, Any], lo: float, hi: float, log: bool = False)
     return out
 
 
-def _log_range(values: Sequence[float]) -> tuple[float, float]:
+def _log_range(values: Sequence[float | None]) -> tuple[float, float]:
     pos = [v for v in values if v is not None and v > 0]
     if not pos:
         return -1.0, 0.0

@@ -9,7 +9,7 @@ datasets in :mod:`.images`.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from riskaudit._lazy import lazy_module
 
@@ -20,10 +20,16 @@ from riskaudit.data import ARRAY_FEATURE
 from riskaudit.masking import safe_example
 from riskaudit.result import Finding, Severity, Status
 
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
-rw = lazy_module("riskaudit.checks.data_validity.rows")
-coercion = lazy_module("riskaudit.coercion")
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import riskaudit.checks.data_validity.rows as rw
+    import riskaudit.coercion as coercion
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
+    rw = lazy_module("riskaudit.checks.data_validity.rows")
+    coercion = lazy_module("riskaudit.coercion")
 
 _PHRASES = {
     "expect_column_values_to_not_be_null": "are missing",
@@ -179,12 +185,13 @@ class DataValidityChecker(Checker):
         try:
             return self._run(ctx)
         finally:
-            self._hashers = {}  # they hold the frames and per-column hashes: free them
+            self._hashers: dict[str, rw.FrameHasher] = {}  # they hold the frames and per-column hashes: free them
 
     def _run(self, ctx: CheckContext) -> CheckOutput:
         nested = [(name, ds) for name, ds in (("current", ctx.data), ("reference", ctx.reference),
                                               ("train", ctx.train))
                   if ds is not None and ds.unsupported]
+        assert ctx.data is not None  # needs = {DATA}
         cur = ctx.data.without_unsupported()
         ref = ctx.reference.without_unsupported() if ctx.reference is not None else None
         train = ctx.train.without_unsupported() if ctx.train is not None else None
@@ -406,7 +413,9 @@ class DataValidityChecker(Checker):
             # conflicting labels
             if ctx.target and ctx.target in frame.columns and feats and ctx.task != "regression":
                 codes, _ = rw.label_codes(frame[ctx.target])
-                mask, groups = rw.conflicts(hashes_norm[name], codes)
+                norm = hashes_norm[name]
+                assert norm is not None  # computed above when there are features
+                mask, groups = rw.conflicts(norm, codes)
                 if mask.any():
                     findings.append(self._by_chance(self._mask_finding(
                         "conflicting_labels", self._subject(ctx.target, name), mask,
@@ -570,7 +579,7 @@ class DataValidityChecker(Checker):
         for c in labels:
             present = {d: int(counts[d].get(c, 0)) for d in counts}
             value = min(present.values())
-            where = min(present, key=present.get)
+            where = min(present, key=lambda d: present[d])
             if value == 0:
                 other = [d for d in present if present[d] > 0]
                 msg = (f"Class {str(c)!r} is absent from the {where} data but has "
@@ -613,7 +622,8 @@ class DataValidityChecker(Checker):
         findings = []
         arrays = [ds.array for _, ds in datasets if img.is_image_like(ds)]
         names = [name for name, ds in datasets if img.is_image_like(ds)]
-        codes = img.content_codes(*arrays) or [None] * len(arrays)
+        found = img.content_codes(*arrays)
+        codes: list[np.ndarray | None] = list(found) if found else [None] * len(arrays)
         for name, arr, code, (_, ds) in zip(names, arrays, codes, datasets):
             n = len(arr)
             counts = img.per_class(ds.frame, ctx.target)
@@ -642,7 +652,9 @@ class DataValidityChecker(Checker):
                     f"images of the {name} data are blank (one constant value)", name))
         j = names.index("train") if "train" in names else 1
         if len(codes) >= 2 and codes[0] is not None and len(names) >= 2:
-            leak = np.isin(codes[0], codes[j])
+            other = codes[j]
+            assert other is not None  # content_codes gives a code for every array or for none
+            leak = np.isin(codes[0], other)
             if leak.any():
                 findings.append(self._mask_finding(
                     "train_test_leakage", "images", leak,

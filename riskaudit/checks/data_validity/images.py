@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import hashlib
 
+from typing import TYPE_CHECKING
+
 from riskaudit._lazy import lazy_module
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 
 def is_image_like(ds) -> bool:

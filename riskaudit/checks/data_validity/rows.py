@@ -198,8 +198,10 @@ def chance_share(kind: str, columns: Sequence[np.ndarray], rng: np.random.Genera
         if kind == "duplicate_rows":
             mask = duplicates(h)
         elif kind == "train_test_leakage":
+            assert reference is not None  # the leakage share is asked for with the reference columns
             mask = leaked(h, _shuffled(reference, rng))
         else:
+            assert labels is not None  # the conflict share is asked for with the labels
             mask = conflicts(h, labels[rng.permutation(len(labels))])[0]
         shares.append(float(mask.mean()))
     return float(np.mean(shares))

@@ -18,7 +18,7 @@ The figures of model drift are stored under ``metrics["model_performance"]`` (sh
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from riskaudit._lazy import lazy_module
 
@@ -29,8 +29,12 @@ from riskaudit.result import Severity, Status
 
 from . import perf, stats
 
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 _NOTE_NO_MODEL = "no model was given (--model)"
 
@@ -148,6 +152,7 @@ class DriftChecker(Checker):
         metrics: dict[str, Any] = {}
         notes: list[str] = []
         cur, ref = ctx.data, ctx.reference
+        assert cur is not None and ref is not None  # needs = {DATA, REFERENCE}
         is_images = (cur.array is not None and cur.array.ndim > 2) or (ref.array is not None and ref.array.ndim > 2)
 
         ctx.progress(0.05, "per-feature drift")
@@ -272,7 +277,8 @@ class DriftChecker(Checker):
         thr = stats.corrected_threshold(np.array([v["p_value"] for v in res.values()]),
                                         cfg["alpha"], cfg["correction"])
         order = sorted(res, key=lambda f: -res[f]["effect"])
-        rows, charts, drifted = [], [], []
+        rows, drifted = [], []
+        charts: list[dict[str, Any]] = []
         for f in order:
             v = res[f]
             sig = bool(v["p_value"] < thr)
@@ -493,7 +499,7 @@ class DriftChecker(Checker):
             notes.append(f"the model could not predict ({type(exc).__name__}: {exc})")
             metrics["skipped"] = {"prediction_drift": str(exc), "concept_drift": str(exc)}
             xc = None
-        if pred_ref is not None:
+        if pred_ref is not None and pred_cur is not None:  # set together
             from riskaudit.model import to_proba
 
             if ctx.task == "regression":

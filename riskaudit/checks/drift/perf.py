@@ -20,10 +20,13 @@ scan given this report as ``--baseline`` compares like with like::
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from riskaudit._lazy import lazy_module
-np = lazy_module("numpy")
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy")
 
 VERSION = 1
 

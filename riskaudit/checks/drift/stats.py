@@ -21,14 +21,18 @@ from its ``seed``. Library loggers are quieted for the duration and restored.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from riskaudit._lazy import lazy_module
 
 from riskaudit import _scope
 
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 EPS = 1e-4
 """Share given to an empty bin or category in PSI (avoids log(0))."""

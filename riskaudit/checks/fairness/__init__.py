@@ -13,6 +13,7 @@ Without a model but with a target, the same metrics are computed on the labels t
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from riskaudit._lazy import lazy_module
 
@@ -21,10 +22,14 @@ from riskaudit.checks.base import (Checker, CheckContext, CheckOutput, CheckSkip
 from riskaudit.errors import CheckerError
 from riskaudit.result import Severity, Status
 
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
-
-C = lazy_module("riskaudit.checks.fairness._counts")
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    import riskaudit.checks.fairness._counts as C
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
+    C = lazy_module("riskaudit.checks.fairness._counts")
 
 MISSING = "(missing)"
 MAX_GROUPS = 50

@@ -275,7 +275,7 @@ def normalize(raw: str | None) -> Normalized:
         ops = [(p or "or").upper() for p in parts[1::2]]
         subs = [normalize(p) for p in items]
         if all(s.expression for s in subs):
-            out = subs[0].expression
+            out = str(subs[0].expression)  # a non-empty string (all(...) above)
             for op, s in zip(ops, subs[1:]):
                 out = f"{out} {op} {s.expression}"
             return Normalized(_parse(out) or out, f"combined from {text!r}")
@@ -312,8 +312,8 @@ def normalize_url(url: str) -> str | None:
         return _parse(m.group(1)) or normalize(m.group(1)).expression
     if re.search(r"apache\.org/licenses/LICENSE-2\.0", url, re.I):
         return "Apache-2.0"
-    if re.search(r"gnu\.org/licenses/(agpl|gpl|lgpl)", url, re.I):
-        m = re.search(r"gnu\.org/licenses/(agpl|gpl|lgpl)(?:-(\d\.\d))?", url, re.I)
+    m = re.search(r"gnu\.org/licenses/(agpl|gpl|lgpl)(?:-(\d\.\d))?", url, re.I)
+    if m:
         ver = m.group(2) or "3.0"
         return f"{m.group(1).upper()}-{ver}-only"
     return None

@@ -13,14 +13,19 @@ diagram. Regression: MAE, RMSE, R². Every figure has a seeded bootstrap interva
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from riskaudit._lazy import lazy_module
 from riskaudit.checks.base import Checker, CheckContext, CheckOutput, CheckSkipped, Kind, Need, Option
 from riskaudit.result import Severity, Status
 
-np = lazy_module("numpy")
-M = lazy_module("riskaudit.checks.performance._metrics")  # numpy and scipy load when the check runs
+if TYPE_CHECKING:
+    import numpy as np
+
+    import riskaudit.checks.performance._metrics as M
+else:  # imported on first use: listing the checkers loads no numerical library (scipy included)
+    np = lazy_module("numpy")
+    M = lazy_module("riskaudit.checks.performance._metrics")
 
 NAMES = {"accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy", "macro_f1": "Macro F1",
          "roc_auc": "ROC AUC", "log_loss": "Log loss", "ece": "Calibration error (ECE)",
@@ -110,6 +115,7 @@ class PerformanceChecker(Checker):
             raise CheckSkipped("no model and no stored predictions were given (--model, --predictions or --scores)")
         if ctx.task not in ("classification", "regression"):
             raise CheckSkipped("the task is neither classification nor regression")
+        assert ctx.target is not None  # needs = {DATA, TARGET}: the scan runs this checker only with a target
         self.ctx = ctx
         cfg = self.config
         regression = ctx.task == "regression"

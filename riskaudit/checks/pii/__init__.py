@@ -20,8 +20,10 @@ for the other checkers, which mask example values of those columns.
 
 from __future__ import annotations
 
+from typing import Any
+
 from riskaudit.checks.base import Checker, CheckContext, CheckOutput, Kind, Need, Option
-from riskaudit.result import Severity
+from riskaudit.result import Finding, Severity
 
 FREE_TEXT = "FREE_TEXT"
 ROLE_NAMES = {"current": "Evaluation data", "reference": "Reference data", "train": "Training data"}
@@ -90,13 +92,16 @@ class PiiChecker(Checker):
 
         cfg = self.config
         model_spec = cfg["spacy_model"] or (ctx.project or {}).get("spacy_model")
+        assert ctx.data is not None  # needs = {DATA}
         datasets = [("current", ctx.data)]
         if ctx.reference is not None and ctx.reference.kind == "table":
             datasets.append(("reference", ctx.reference))
         if ctx.train is not None and ctx.train.kind == "table":
             datasets.append(("train", ctx.train))  # personal data the model was fitted on
-        findings, pii_columns, metrics = [], {}, {"datasets": {}}
-        charts = []
+        findings: list[Finding] = []
+        pii_columns: dict[str, str] = {}
+        metrics: dict[str, Any] = {"datasets": {}}
+        charts: list[dict[str, Any]] = []
         note = None
         for i, (role, ds) in enumerate(datasets):
             ctx.progress(i / len(datasets), f"scanning {role} data for personal data")

@@ -177,7 +177,8 @@ LEXICON_LOCALES = {
 def name_lexicon(language: str | None = None) -> tuple[frozenset[str], frozenset[str]]:
     """First and last names from Faker's locales (offline), lower case: those of
     ``language`` and English, or of every listed language when None."""
-    first, last = set(), set()
+    first: set[str] = set()
+    last: set[str] = set()
     import importlib
 
     if language is None:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from riskaudit.checks.pii.columns import full_share, is_free_text, name_meaning, structured_verdict
-from riskaudit.checks.pii.engine import WEAK_ENTITIES, get_engine
+from riskaudit.checks.pii.engine import WEAK_ENTITIES, Engine, get_engine
 from riskaudit.checks.pii.language import detect_language, language_name
 from riskaudit.checks.pii.kanon import class_size_histogram, k_anonymity, suggest_quasi_identifiers
 from riskaudit.masking import mask_value
@@ -33,7 +33,7 @@ def ner_note(engine) -> str:
             "names and values.")
 
 
-def engine_for(cfg: Mapping[str, Any], model_spec: str | None, language: str = "en"):
+def engine_for(cfg: Mapping[str, Any], model_spec: str | None, language: str = "en") -> Engine:
     return get_engine(model_spec, float(cfg["score_threshold"]), tuple(cfg["ignore_entities"]),
                       tuple(cfg["phone_regions"]), language)
 
@@ -45,7 +45,8 @@ class TextEngines:
 
     def __init__(self, cfg: Mapping[str, Any], model_spec: str | None):
         self.cfg, self.model_spec = cfg, model_spec
-        self._patterns = self._ner = None
+        self._patterns: Engine | None = None
+        self._ner: Engine | None = None
 
     def analyze_value(self, value: str, threshold: float = 0.3):
         if self._patterns is None:
@@ -109,7 +110,7 @@ def _canonical(v: Any) -> str | None:
     if isinstance(v, (float, np.floating)):
         if not np.isfinite(v):
             return None
-        return str(int(v)) if float(v).is_integer() and abs(v) < 1e19 else None
+        return str(int(v)) if float(v).is_integer() and abs(float(v)) < 1e19 else None
     if isinstance(v, pd.Timestamp):
         return v.date().isoformat() if v == v.normalize() else v.isoformat()
     return str(v)

@@ -27,6 +27,8 @@ so two scans give the same numbers and no caller sees its global random state ch
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
 from riskaudit._lazy import lazy_module
 
 from riskaudit._scope import torch_threads
@@ -37,7 +39,10 @@ from riskaudit.checks.robustness._attacks import (BLACK_BOX, WHITE_BOX, AttackRu
                                                   WhiteBoxTarget, run_attack)
 from riskaudit.checks.robustness._space import Space, build_space, sample_rows
 
-np = lazy_module("numpy")
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy")
 
 __all__ = ["RobustnessChecker"]
 
@@ -114,6 +119,7 @@ class RobustnessChecker(Checker):
         if len(classes) < 2:
             raise CheckSkipped("the model has fewer than two classes, so no prediction can be flipped.")
         ds = ctx.data
+        assert ds is not None and ctx.model is not None  # needs = {DATA, TARGET, MODEL}
         n_all = len(ds.array) if ds.array is not None and list(ctx.features) == ["x"] else len(ds.frame)
         rows = sample_rows(ctx.rng("evaluation"), n_all, cfg["evaluation_rows"])
         space = build_space(ctx, immutable=cfg["immutable"], categorical=cfg["categorical"], rows=rows,
@@ -318,6 +324,7 @@ def feature_table(space: Space, res) -> list[dict]:
     """Per feature: its role and how far the attack moved it (reference standard deviations)."""
     x0, xa = res.examples[0], res.examples[1]
     moved = np.abs(xa - x0) / space.scale
+    assert space.mutable is not None and space.integer is not None  # called for tabular spaces only
     rows = []
     for j, name in enumerate(space.names[:50]):
         role = "frozen" if not space.mutable[j] else "integer" if space.integer[j] else "continuous"

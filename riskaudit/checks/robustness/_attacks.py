@@ -13,14 +13,17 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from riskaudit._lazy import lazy_module
 
 from riskaudit._scope import global_rngs
 from riskaudit.errors import CheckerError
 
-np = lazy_module("numpy")
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy")
 
 WHITE_BOX = ("fgm", "pgd")
 BLACK_BOX = ("square", "hopskipjump")
@@ -193,6 +196,7 @@ class BlackBoxTarget:
             hi = np.full(size, 1.0, dtype=np.float32)
             lo[:k], hi[:k] = sp.lo[mut], sp.hi[mut]
             lo, hi = lo.reshape(shape), hi.reshape(shape)
+            assert template is not None  # tabular spaces pass a raw row (None only for images)
 
             def predict(z):
                 z = np.asarray(z, dtype=np.float64).reshape(len(z), -1)[:, :k]
@@ -292,7 +296,7 @@ def _groups(space, rows, limit):
     by: dict[Any, list[int]] = {}
     for i, k in enumerate(keys):
         by.setdefault(k, []).append(i)
-    out = []
+    out: list[np.ndarray] = []
     for k in sorted(by, key=lambda k: by[k][0]):
         p = np.asarray(by[k])
         out.extend(p[s:s + limit] for s in range(0, len(p), limit))

@@ -12,14 +12,18 @@ frozen features (categorical, one-hot, immutable) are copied bit for bit from th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from riskaudit._lazy import lazy_module
 
 from riskaudit.checks.base import CheckSkipped
 
-np = lazy_module("numpy")
-pd = lazy_module("pandas")
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 
 @dataclass
