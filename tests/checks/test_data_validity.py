@@ -414,3 +414,26 @@ def test_duplicated_ids_break_the_inferred_uniqueness():
     assert f.evidence["count"] == 6
     assert f.evidence["expectation"]["type"] == "expect_column_values_to_be_unique"
     assert sorted(f.evidence["examples"]) == sorted(cur.loc[[0, 1, 2], "applicant_id"].tolist() * 2)[:5]
+
+
+def test_roles_decide_what_is_compared_and_the_summary_says_so():
+    """With only train and data, the expectations come from the training data (a range the
+    training data never had is out of range); with neither, the summary says leakage was not
+    checked. pandas is the oracle for the out-of-range count."""
+    from sklearn.datasets import load_wine
+
+    from riskaudit.checks.data_validity import DataValidityChecker
+    from riskaudit.testing import run_check
+
+    wine = load_wine(as_frame=True).frame
+    train, data = wine.iloc[::2].reset_index(drop=True), wine.iloc[1::2].reset_index(drop=True).copy()
+    data.loc[:4, "alcohol"] = train["alcohol"].max() * 3  # five values far beyond the training range
+    res = run_check(DataValidityChecker, data=data, train=train, target="target")
+    oor = [f for f in res.findings if f.kind == "out_of_range" and f.subject.startswith("alcohol")]
+    assert oor, [f.id for f in res.findings]
+    expected = int((data["alcohol"] > train["alcohol"].max()).sum())
+    assert expected == 5 and oor[0].evidence["count"] == expected
+    assert oor[0].evidence["source"] == "inferred from the training data"
+    assert "come from the training data" in res.summary
+    alone = run_check(DataValidityChecker, data=data, target="target")
+    assert "Leakage between training and evaluation data was not checked" in alone.summary

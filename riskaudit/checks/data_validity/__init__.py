@@ -225,9 +225,12 @@ class DataValidityChecker(Checker):
         self._hashers = {name: rw.FrameHasher(ds.frame) for name, ds in datasets}
         ctx.progress(0.05, "validating columns with great-expectations")
         if not image:
-            findings += self._expectations(ctx, cur.frame,
-                                           None if ref is None or img.is_image_like(ref) else ref.frame,
-                                           metrics)
+            # expectations (ranges, categories, missing shares) come from the held-out reference,
+            # else from the training data, else from the data under audit itself
+            base_name, base = next(((n, d) for n, d in (("reference", ref), ("train", train))
+                                    if d is not None and not img.is_image_like(d)), ("", None))
+            findings += self._expectations(ctx, cur.frame, None if base is None else base.frame,
+                                           metrics, base_name or "reference")
         ctx.progress(0.6, "checking rows")
         if image:
             findings += self._image_checks(ctx, datasets, metrics)
@@ -262,7 +265,8 @@ class DataValidityChecker(Checker):
             metrics.pop("charts")
         metrics.update({"rows": cur.rows, "columns": cur.columns,
                         "reference_rows": ref.rows if ref is not None else None})
-        return CheckOutput(findings=findings, summary=self._summary(findings, cur), metrics=metrics)
+        summary = self._summary(findings, cur) + self._roles_note(image, ref, train)
+        return CheckOutput(findings=findings, summary=summary, metrics=metrics)
 
     # ------------------------------------------------------------------ helpers
     def _stray_findings(self, name: str, strays: dict[str, coercion.Stray], n: int) -> list[Finding]:
@@ -304,6 +308,20 @@ class DataValidityChecker(Checker):
         return safe_example(value, column, self._pii)
 
     @staticmethod
+    def _roles_note(image: bool, ref, train) -> str:
+        """Which comparisons the data roles given allowed, in a sentence (empty: all of them)."""
+        if ref is None and train is None:
+            return (" Leakage between training and evaluation data was not checked, and the expected "
+                    "ranges and categories come from the evaluation data itself: no --train or "
+                    "--reference was given.")
+        if train is None:
+            return " Leakage was judged against the reference data: no --train was given."
+        if ref is None and not image:
+            return (" The expected ranges and categories come from the training data: no held-out "
+                    "--reference was given.")
+        return ""
+
+    @staticmethod
     def _summary(findings: list[Finding], cur) -> str:
         bad = [f for f in findings if f.status != Status.PASS]
         if not bad:
@@ -315,13 +333,14 @@ class DataValidityChecker(Checker):
 
     # ------------------------------------------------------------------ great-expectations
     def _expectations(self, ctx, frame: pd.DataFrame, reference: pd.DataFrame | None,
-                      metrics: dict) -> list[Finding]:
+                      metrics: dict, reference_name: str = "reference") -> list[Finding]:
         cfg = self.config
         specs = gxs.infer_specs(frame, reference, ids=ctx.ids, target=ctx.target,
                                 range_margin=cfg["range_margin"], null_margin=cfg["null_margin"],
                                 max_categories=cfg["max_categories"],
+                                reference_name="training" if reference_name == "train" else "reference",
                                 distinct={"current": self._hashers["current"].factorized,
-                                          "reference": (self._hashers.get("reference") or
+                                          "reference": (self._hashers.get(reference_name) or
                                                         self._hashers["current"]).factorized})
         suite_specs, suite_path = gxs.load_suite_file(ctx.project)
         specs = specs + list(self.policy_specs) + suite_specs
@@ -347,7 +366,7 @@ class DataValidityChecker(Checker):
         column = ", ".join(spec.columns) or "table"
         base = {"expectation": {"type": spec.type, "kwargs": _json_kwargs(spec.kwargs)},
                 "source": spec.source}
-        explicit = spec.source not in ("inferred from the reference data", "default")
+        explicit = not (spec.source.startswith("inferred from the ") or spec.source == "default")
         if o.details.get("missing_columns"):
             miss = o.details["missing_columns"]
             return [ctx.finding("schema_mismatch", c, f"Column {c!r}, named by {spec.type} "

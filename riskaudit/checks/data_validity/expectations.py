@@ -216,13 +216,15 @@ def _dominant_python_type(series: pd.Series) -> str:
 
 def infer_specs(current: pd.DataFrame, reference: pd.DataFrame | None, *, ids: Sequence[str],
                 target: str | None, range_margin: float, null_margin: float,
-                max_categories: int, distinct: Mapping[str, Any] | None = None) -> list[Spec]:
-    """The inferred part of the suite (see the module docstring).
+                max_categories: int, distinct: Mapping[str, Any] | None = None,
+                reference_name: str = "reference") -> list[Spec]:
+    """The inferred part of the suite (see the module docstring). ``reference_name`` names the
+    baseline's role (``reference``, or ``training`` when no held-out data was given).
 
     ``distinct``: per dataset (``current``, ``reference``) a function column -> (codes,
     distinct values), to reuse a factorization already made for row hashing."""
     specs: list[Spec] = []
-    src = "inferred from the reference data"
+    src = f"inferred from the {reference_name} data"
     distinct = distinct or {}
     kinds_cur = {c: column_kind(current[c], max_categories, distinct.get("current"))
                  for c in current.columns}
