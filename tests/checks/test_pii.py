@@ -363,3 +363,20 @@ def test_a_crashing_recognizer_is_an_error_naming_it_not_silence():
     with pytest.raises(CheckerError, match="BrokenRecognizer failed on a value: ValueError: bad state") as info:
         engine.analyze_value("ask jane doe about x")  # no earlier recognizer matches the whole value
     assert "jane" not in str(info.value)  # the value itself may be personal data
+
+
+def test_an_email_inside_short_values_of_a_categorical_column_is_found():
+    """A low-cardinality column of short notes, a third of which name an e-mail address, is not
+    free text and no value is wholly an e-mail: the column still holds e-mail addresses. The
+    share agrees with pandas counting the rows that hold an '@'."""
+    from faker import Faker
+
+    fake = Faker("en_GB")
+    fake.seed_instance(5)
+    notes = ["ok", f"call {fake.name()} at {fake.email()}", "no answer"]
+    frame = pd.DataFrame({"note": [notes[i % 3] for i in range(300)], "n": range(300)})
+    res = run_check(PiiChecker, data=frame)
+    (f,) = [f for f in res.findings if f.kind == "pii_detected" and f.subject == "note"]
+    assert f.status != Status.PASS and "EMAIL_ADDRESS" in f.evidence["entity_types"]
+    assert f.evidence["entity_shares"]["EMAIL_ADDRESS"] == pytest.approx(frame["note"].str.contains("@").mean(),
+                                                                        abs=0.05)  # a seeded sample

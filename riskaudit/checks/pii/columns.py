@@ -267,7 +267,9 @@ class Verdict:
 
 # Share of a value a recognized span must cover for the value to be that entity (an
 # address value often ends with a city or a flat number that the pattern leaves out).
-_COVER = {"STREET_ADDRESS": 0.5}
+_COVER = {"STREET_ADDRESS": 0.5, "EMAIL_ADDRESS": 0.0}
+"""Share of a value an entity's span must cover for the value to hold it (default 0.8). An
+e-mail address anywhere in a short value ("call Jane at jane@example.com") is one."""
 
 
 def structured_verdict(column: str, values: Sequence[str], engine, min_share: float,
