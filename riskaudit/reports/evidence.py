@@ -14,7 +14,7 @@ from riskaudit.reports.markdown import _cell
 from riskaudit.reports.plain import humanize, number, texts_for, with_unit
 from riskaudit.reports.regulation import framework_views
 
-TODO = "**TO BE WRITTEN** by the provider:"
+TO_WRITE = "**TO BE WRITTEN** by the provider:"
 DISCLAIMER = ("This pack maps the evidence of one riskaudit scan onto the structure of Annex IV of the "
               "EU AI Act. It does not certify conformity and is not legal advice; the parts marked "
               "TO BE WRITTEN must be completed and the whole reviewed by the people accountable.")
@@ -28,7 +28,7 @@ def _name(uri: Any) -> str:
 
 
 def _todo(what: str) -> str:
-    return f"> {TODO} {what}"
+    return f"> {TO_WRITE} {what}"
 
 
 def _findings(report: Mapping[str, Any], check_ids: tuple[str, ...], texts) -> list[str]:
@@ -70,7 +70,7 @@ def render(report: Mapping[str, Any]) -> str:
 
     def field(key: str, what: str) -> str:
         value = system.get(key)
-        return _cell(value) if value else f"_{TODO} {what}_"
+        return _cell(value) if value else f"_{TO_WRITE} {what}_"
 
     L = ["# Technical documentation (EU AI Act, Annex IV structure)", "", f"_{DISCLAIMER}_", "",
          f"Generated from the riskaudit report `{_cell(report.get('digest', ''))}` of "
