@@ -37,7 +37,7 @@ from riskaudit.approvals import CorruptReport, load_records, load_report, parse_
 from riskaudit.data import IMAGE_SUFFIXES, sha256_file, sha256_tree
 from riskaudit.errors import InputError
 from riskaudit.inert import shell_command
-from riskaudit.result import compute_digest
+from riskaudit.result import CLOSED_BY_STATUS, compute_digest
 from riskaudit.trust import TrustPolicy, insecure_stand_in, load_trust_policy, normalize_key, short_key
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -74,10 +74,8 @@ def status_reasons(report: Mapping[str, Any], trust: TrustPolicy) -> list[str]:
     if status == "warn":
         return [] if trust.allow_warn else [
             "the report's status is warn and the trust policy does not allow deploying on warn (allow_warn: false)"]
-    if status == "fail":
-        return ["the report's status is fail: at least one finding failed the policy"]
-    if status == "error":
-        return ["the report's status is error: at least one check could not complete, so the audit is incomplete"]
+    if status in CLOSED_BY_STATUS:
+        return [CLOSED_BY_STATUS[status]]
     return [f"the report's status {status!r} is not one of pass, warn, fail, error"]
 
 

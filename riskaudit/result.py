@@ -98,6 +98,14 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+
+CLOSED_BY_STATUS: dict[str, str] = {
+    "fail": "the report's status is fail: at least one finding failed the policy",
+    "error": "the report's status is error: at least one check could not complete, so the audit is incomplete",
+}
+"""Why a report's status alone keeps every deployment gate closed, whatever is signed (the
+gate, the approve command and the HTML approval block all say it with these words)."""
+
 @dataclass(frozen=True)
 class Finding:
     """One observation of a checker, graded against the policy."""

@@ -100,10 +100,10 @@ def approve(report, role, approver, reject, comment, key_path, trust_path, ledge
     # Signatures never open the gate on a status it does not deploy (warn: the trust policy decides).
     if trust is not None:
         closed = status_reasons(body, trust)
-    elif body.get("status") in ("fail", "error"):
-        closed = [f"the report's status is {body.get('status')}"]
     else:
-        closed = []
+        from riskaudit.result import CLOSED_BY_STATUS
+
+        closed = [CLOSED_BY_STATUS[body["status"]]] if body.get("status") in CLOSED_BY_STATUS else []
     scope = "" if trust else " (by the report's own requirements; the gate applies the trust policy)"
     if blocking:
         echo("Approvals still needed: " + "; ".join(r.split(" (record one")[0] for r in blocking) + scope)

@@ -341,11 +341,11 @@ def _approval_rows(report: Mapping[str, Any], approvals: Sequence[Mapping[str, A
 
 def _gate_blocked(report: Mapping[str, Any]) -> list[str]:
     """Why the status alone keeps every gate closed (fail, error). A warn depends on the
-    deploying side's trust policy (``allow_warn``), which the report cannot know. (The
-    renderer does not import the gate: decision logic stays out of presentation.)"""
-    return {"fail": ["the report's status is fail: at least one finding failed the policy"],
-            "error": ["the report's status is error: at least one check could not complete, "
-                      "so the audit is incomplete"]}.get(str(report.get("status")), [])
+    deploying side's trust policy (``allow_warn``), which the report cannot know."""
+    from riskaudit.result import CLOSED_BY_STATUS
+
+    reason = CLOSED_BY_STATUS.get(str(report.get("status")))
+    return [reason] if reason else []
 
 
 def _display_uri(uri: Any) -> str:
