@@ -202,7 +202,7 @@ def anonymize_frame(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: 
     """The anonymized copy of ``frame`` and what changed (input frame untouched)."""
     from riskaudit.checks.pii.columns import qi_meaning
     from riskaudit.checks.pii.kanon import SUPPRESSED, k_anonymity, suggest_quasi_identifiers
-    from riskaudit.checks.pii.scanner import classify, engine_for, text_columns
+    from riskaudit.checks.pii.scanner import classify, engine_for, is_text_dtype, text_columns
 
     ops = {str(k).upper() if str(k).upper() != "DEFAULT" else "DEFAULT": str(v).lower()
            for k, v in dict(cfg["operators"]).items()}
@@ -230,7 +230,7 @@ def anonymize_frame(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: 
     # (card numbers stored as integers); entities are searched cell by cell in text only, so a
     # loan amount is never taken for a phone number
     text_cols = [c for c in text_columns(frame, cfg["ignore_columns"])
-                 if str(c) in structured or str(c) in partial or _is_text(frame[c])]
+                 if str(c) in structured or str(c) in partial or is_text_dtype(frame[c])]
     # every distinct cell of the other text columns, analysed once (across columns), in
     # parallel worker processes
     spans = analyze_cells(engine, [v for col in text_cols if str(col) not in structured
@@ -373,11 +373,6 @@ def analyze_cells(engine, texts: list[str], workers: int = 1) -> dict[str, list]
 WHOLE_COLUMN_SHARE = 0.9
 """Share of a column's values holding its entity above which the column is replaced whole."""
 
-
-def _is_text(series: pd.Series) -> bool:
-    dt = series.dtype
-    return bool(pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt)
-                or isinstance(dt, pd.CategoricalDtype))
 
 
 def _anonymize_text_column(frame, out, col, spans, ops, salt):

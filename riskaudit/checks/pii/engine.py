@@ -235,8 +235,8 @@ class Span:
 
 
 @contextlib.contextmanager
-def _presidio_without_transformers():
-    """Import Presidio without Hugging Face transformers (about 1 s of imports on two cores).
+def _without_unused_heavy_imports():
+    """Import Presidio and spaCy without transformers and torch, which riskaudit never uses there.
 
     ``presidio_analyzer`` imports ``transformers`` at import time for its optional
     TransformersNlpEngine, which riskaudit never uses (its recognizer is removed below).
@@ -271,7 +271,7 @@ class Engine:
                  ignored: Sequence[str] = DEFAULT_IGNORED,
                  phone_regions: Sequence[str] = DEFAULT_PHONE_REGIONS, language: str = "en"):
         self._tld = offline_extractor()
-        with offline_scope(self._tld), warnings.catch_warnings(), _presidio_without_transformers():
+        with offline_scope(self._tld), warnings.catch_warnings(), _without_unused_heavy_imports():
             warnings.simplefilter("ignore")
             from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerRegistry
             from presidio_analyzer.nlp_engine import NerModelConfiguration, NoOpNlpEngine, SpacyNlpEngine
@@ -521,7 +521,7 @@ def get_engine(model_spec: str | None = None, threshold: float = 0.5,
     """The engine for text in ``language`` (ISO 639-1): the same recognizers, that
     language's spaCy pipeline when installed (none otherwise: never the English one on
     other languages) and its name lexicon."""
-    with _presidio_without_transformers():  # spaCy's first import (here) must not load torch either
+    with _without_unused_heavy_imports():  # spaCy's first import (here) must not load torch either
         model, note = find_spacy_model(model_spec, language)
         engine = Engine(model, note, threshold=threshold, ignored=ignored, phone_regions=phone_regions,
                         language=language)

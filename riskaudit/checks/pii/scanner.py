@@ -153,12 +153,19 @@ def _address_like(values: list[str], k: int = 200) -> float:
 _MIN_DIGITS = 8
 
 
+def is_text_dtype(series: pd.Series) -> bool:
+    """Strings, objects or categories (not numbers, dates or booleans)."""
+    dt = series.dtype
+    return bool(pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt)
+                or isinstance(dt, pd.CategoricalDtype))
+
+
 def _worth_scanning(series: pd.Series, values: list[str]) -> bool:
     """Numbers and dates are scanned when their name announces an entity or some are long
     enough to be an identifier (a column of counts or years is skipped, which keeps wide
     numeric tables fast)."""
     dt = series.dtype
-    if pd.api.types.is_object_dtype(dt) or pd.api.types.is_string_dtype(dt) or isinstance(dt, pd.CategoricalDtype):
+    if is_text_dtype(series):
         return True
     if name_meaning(series.name) is not None:
         return True
