@@ -99,6 +99,53 @@ def jsonable(value: Any) -> Any:
 
 
 
+def _read_only(self: Any, *args: Any, **kwargs: Any) -> Any:
+    raise TypeError(f"a finding's {type(self).__name__} is read-only: build a new finding "
+                    "with dataclasses.replace")
+
+
+class FrozenDict(dict):
+    """A dict that refuses changes (a finding's evidence): equal to, serialized and read like
+    the dict it copies."""
+
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+    def __reduce__(self) -> Any:
+        return type(self), (dict(self),)
+
+
+class FrozenList(list):
+    """A list that refuses changes (rows of a finding's table): equal to, serialized and read
+    like the list it copies."""
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only
+    append = extend = insert = pop = remove = clear = sort = reverse = _read_only
+
+    def __reduce__(self) -> Any:
+        return type(self), (list(self),)
+
+
+def frozen(value: Any) -> Any:
+    """A read-only deep copy of ``value``: dicts and other mappings become :class:`FrozenDict`
+    (key order kept), lists :class:`FrozenList`, tuples tuples, sets frozensets, numpy arrays
+    read-only copies; other values are kept. Equal to ``value``, and :func:`jsonable` gives it
+    the same JSON."""
+    if isinstance(value, Mapping):
+        return FrozenDict({k: frozen(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return FrozenList(frozen(v) for v in value)
+    if isinstance(value, tuple) and type(value) is tuple:
+        return tuple(frozen(v) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return frozenset(frozen(v) for v in value)
+    np: Any = sys.modules.get("numpy") or _NoNumpy
+    if isinstance(value, np.ndarray):
+        value = value.copy()
+        value.setflags(write=False)
+    return value
+
+
 CLOSED_BY_STATUS: dict[str, str] = {
     "fail": "the report's status is fail: at least one finding failed the policy",
     "error": "the report's status is error: at least one check could not complete, so the audit is incomplete",
@@ -108,7 +155,10 @@ gate, the approve command and the HTML approval block all say it with these word
 
 @dataclass(frozen=True)
 class Finding:
-    """One observation of a checker, graded against the policy."""
+    """One observation of a checker, graded against the policy.
+
+    Immutable once made: ``value``, ``threshold`` and ``evidence`` are stored as read-only deep
+    copies (:func:`frozen`), so a change is a new finding (``dataclasses.replace``)."""
 
     id: str
     """``<checker>.<kind>``, e.g. ``fairness.disparate_impact``."""
@@ -126,6 +176,10 @@ class Finding:
     """The policy level the value was compared with (None when not graded on a number)."""
     evidence: Mapping[str, Any] = field(default_factory=dict)
     """Supporting data: tables (lists of row dicts), example row indices, chart specs."""
+
+    def __post_init__(self) -> None:
+        for name in ("value", "threshold", "evidence"):
+            object.__setattr__(self, name, frozen(getattr(self, name)))
 
     @property
     def kind(self) -> str:

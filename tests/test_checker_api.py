@@ -122,3 +122,42 @@ def test_project_file_section_under_a_checker_id_is_that_checkers_options(tmp_pa
     path.write_text("fairnes: {bootstrap: 10}\n")
     with pytest.raises(PolicyError, match="unknown key 'fairnes'.*installed checker: .*fairness"):
         load_project(path)
+
+
+def test_a_finding_is_immutable_and_serializes_as_before():
+    """Findings are frozen once made, their evidence and value included (a change is a new
+    finding via dataclasses.replace); the read-only copy gives the same JSON as the input."""
+    import copy
+    import dataclasses
+    import json
+    import pickle
+
+    from riskaudit.result import Finding, FrozenList, Severity
+
+    table = [{"group": "a", "share": np.float64(0.25)}, {"group": "b", "share": float("nan")}]
+    evidence = {"table": table, "charts": [{"type": "bar", "labels": ["a"], "values": [1]}],
+                "tags": {"x", "y"}, "array": np.arange(3), "advice": "Do this."}
+    f = Finding(id="rowcount.too_many", status=Status.FAIL, severity=Severity.HIGH, subject="rows",
+                message="m", value=[1, 2], threshold=1, evidence=evidence)
+    expected = {"table": [{"group": "a", "share": 0.25}, {"group": "b", "share": None}],
+                "charts": [{"type": "bar", "labels": ["a"], "values": [1]}], "tags": ["x", "y"],
+                "array": [0, 1, 2], "advice": "Do this."}
+    assert json.dumps(f.to_dict()["evidence"]) == json.dumps(expected)
+    assert f.to_dict()["value"] == [1, 2]
+    evidence["table"][0]["group"] = "changed later"  # the finding holds its own copy
+    assert f.evidence["table"][0]["group"] == "a"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        f.status = Status.PASS  # type: ignore[misc]
+    for mutate in (lambda: f.evidence.__setitem__("advice", "x"), lambda: f.evidence["table"].append({}),
+                   lambda: f.evidence["table"][0].__setitem__("group", "x"),
+                   lambda: f.evidence["charts"][0]["labels"].append("b"), lambda: f.value.append(3),
+                   lambda: f.evidence["tags"].add("z"), lambda: f.evidence["array"].__setitem__(0, 9)):
+        with pytest.raises((TypeError, AttributeError, ValueError)):
+            mutate()
+    assert f.evidence["table"][0] == {"group": "a", "share": 0.25}  # equal to the dicts and lists it copies
+    assert json.loads(json.dumps(f.evidence["charts"])) == expected["charts"]  # read like plain dicts and lists
+    copied = copy.deepcopy(f)
+    assert copied.to_dict() == f.to_dict() == pickle.loads(pickle.dumps(f)).to_dict()
+    assert isinstance(copied.evidence["table"], FrozenList)
+    changed = dataclasses.replace(f, evidence={**f.evidence, "advice": "Other."})
+    assert changed.evidence["advice"] == "Other." and f.evidence["advice"] == "Do this."

@@ -43,9 +43,10 @@ from typing import TYPE_CHECKING, Any
 from riskaudit._lazy import lazy_module
 
 from riskaudit._scope import torch_threads
-from riskaudit.checks.base import Checker, CheckOutput, Kind, Need, Option
-from riskaudit.model import to_proba
-from riskaudit.result import Severity, Status
+from riskaudit.checks.base import CheckContext, Checker, CheckOutput, Kind, Need, Option
+from riskaudit.data import Dataset
+from riskaudit.model import Model, to_proba
+from riskaudit.result import Finding, Severity, Status
 
 if TYPE_CHECKING:
     import numpy as np
@@ -107,6 +108,46 @@ SUMMARY_PHRASES = {
     "training_nondeterminism": "training is not reproducible",
 }
 
+@dataclasses.dataclass
+class _Run:
+    """The state of one consistency run: the seeded subset, the passes made so far and what
+    they found. It lives for one ``run`` call, never on the checker instance."""
+
+    ctx: CheckContext
+    model: Model
+    x: Any
+    """The subset's model inputs."""
+    rows: np.ndarray
+    """The subset's row numbers in the evaluation data."""
+    n: int
+    sizes: list[int]
+    seed0: int
+    """The forward seed of every pass that is not a repeat."""
+    repeats: int
+    findings: list[Finding] = dataclasses.field(default_factory=list)
+    skipped: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Sub-check -> why it was not run."""
+    outs: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
+    """Batch size -> outputs of the subset."""
+    errors: dict[int, str] = dataclasses.field(default_factory=dict)
+    """Batch size -> the error the model raised."""
+    bs_diffs: dict[int, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    rep_outs: list[np.ndarray] = dataclasses.field(default_factory=list)
+    rep_err: str | None = None
+    nondet: bool = False
+    passes: int = 0
+
+    def predict(self, xx: Any, bs: int, seed: int) -> tuple[np.ndarray | None, str | None]:
+        """One pass over ``xx`` at batch size ``bs``; an error comes back as text (a batch size
+        the model cannot take is itself a finding)."""
+        self.passes += 1
+        try:
+            out = self.model.forward(xx, batch_size=bs, seed=seed, record=False)
+            return _as_2d(out, len(xx)), None
+        except Exception as exc:
+            return None, f"{type(exc).__name__}: {_first_line(exc)}"
+
+
 class ConsistencyChecker(Checker):
     id = "consistency"
     description = "Same input, same prediction: batch size, batch companions, repeated runs, train-mode layers, threads, device."
@@ -167,10 +208,6 @@ class ConsistencyChecker(Checker):
                                         advice=ADVICE["training_nondeterminism"]),
     }
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self._bs_diffs: dict[int, dict[str, Any]] = {}
-
     @classmethod
     def validate_options(cls, options):
         """Also every batch size >= 1, checked before any checker runs (exit 2 naming the key)."""
@@ -183,15 +220,33 @@ class ConsistencyChecker(Checker):
         return out
 
     # ------------------------------------------------------------------ run
-    def run(self, ctx):
-        model = ctx.model
+    def run(self, ctx: CheckContext) -> CheckOutput:
+        assert ctx.data is not None and ctx.model is not None  # needs = {DATA, MODEL}
         ds = ctx.data
         n_all = len(ds.frame) if ds.array is None else len(ds.array)
-        skipped: dict[str, str] = {}
-        findings = []
         if n_all == 0:
             return CheckOutput([], "No evaluation rows to predict, so consistency was not measured.",
                                {"skipped": {"all": "the evaluation data has no rows"}})
+        t_start = time.perf_counter()
+        run = self._start(ctx, ctx.model, ds, n_all)
+        # layers first: no inference needed
+        if run.model.module is not None:
+            run.findings.append(self._layers(ctx, run.model.module))
+        else:
+            run.skipped["train_mode_layers"] = "the model is not a torch module (no layers to inspect)"
+        self._predict_batch_sizes(run)
+        self._predict_repeats(run)
+        run.nondet = self._repeats(run)
+        self._batch_sizes(run)  # graded now that run noise is known
+        self._composition(run)
+        self._threads(run)
+        self._device(run)
+        self._training_step(run)
+        return self._output(run, time.perf_counter() - t_start)
+
+    # ------------------------------------------------------------------ passes
+    def _start(self, ctx: CheckContext, model: Model, ds: Dataset, n_all: int) -> _Run:
+        """The seeded subset of ``sample_size`` rows, its model inputs and the batch sizes to compare."""
         n = min(int(self.config["sample_size"]), n_all)
         rows = np.sort(ctx.rng("subset").choice(n_all, size=n, replace=False))
         # only the subset's model inputs are built (not a float32 copy of every row)
@@ -202,149 +257,142 @@ class ConsistencyChecker(Checker):
         comp_cfg = self.config["composition_batch_size"]
         extra = {min(int(comp_cfg), n)} if comp_cfg else set()
         sizes = sorted({min(int(b), n) for b in self.config["batch_sizes"]} | {1, n} | extra)
-        seed0 = ctx.seed_for("forward")
-        passes = 0
-        t_start = time.perf_counter()
-        is_torch = model.module is not None
+        return _Run(ctx=ctx, model=model, x=x, rows=rows, n=n, sizes=sizes, seed0=ctx.seed_for("forward"),
+                    repeats=int(self.config["repeats"]))
 
-        def predict(xx, bs, seed):
-            nonlocal passes
-            passes += 1
-            try:
-                out = model.forward(xx, batch_size=bs, seed=seed, record=False)
-                return _as_2d(out, len(xx)), None
-            except Exception as exc:  # a batch size the model cannot take is itself a finding
-                return None, f"{type(exc).__name__}: {_first_line(exc)}"
-
-        # layers first: no inference needed
-        if is_torch:
-            findings.append(self._layers(ctx, model.module))
-        else:
-            skipped["train_mode_layers"] = "the model is not a torch module (no layers to inspect)"
-
-        # 1. batch sizes
-        outs: dict[int, np.ndarray] = {}
-        errors: dict[int, str] = {}
-        for i, bs in enumerate(sizes):
-            ctx.progress(0.7 * i / (len(sizes) + 3), f"batch size {bs}")
-            out, err = predict(x, bs, seed0)
+    @staticmethod
+    def _predict_batch_sizes(run: _Run) -> None:
+        """1. The subset at every batch size (outputs, or the error the model raised)."""
+        for i, bs in enumerate(run.sizes):
+            run.ctx.progress(0.7 * i / (len(run.sizes) + 3), f"batch size {bs}")
+            out, err = run.predict(run.x, bs, run.seed0)
             if out is None:
-                errors[bs] = err
+                run.errors[bs] = err or "unknown error"
             else:
-                outs[bs] = out
+                run.outs[bs] = out
 
-        # 2. repeats of the whole-subset batch, each with a different torch random state
-        repeats = int(self.config["repeats"])
-        rep_outs = [outs[n]] if n in outs else []
-        rep_err = errors.get(n)
-        for r in range(1, repeats):
-            ctx.progress(0.7, f"repeat {r + 1} of {repeats}")
-            out, err = predict(x, n, ctx.seed_for(f"repeat{r}"))
+    @staticmethod
+    def _predict_repeats(run: _Run) -> None:
+        """2. The whole-subset batch again ``repeats - 1`` times, each with a different torch random state."""
+        n = run.n
+        run.rep_outs = [run.outs[n]] if n in run.outs else []
+        run.rep_err = run.errors.get(n)
+        for r in range(1, run.repeats):
+            run.ctx.progress(0.7, f"repeat {r + 1} of {run.repeats}")
+            out, err = run.predict(run.x, n, run.ctx.seed_for(f"repeat{r}"))
             if out is None:
-                rep_err = rep_err or err
+                run.rep_err = run.rep_err or err
             else:
-                rep_outs.append(out)
-        nondet = self._repeats(ctx, rep_outs, rep_err, rows, repeats, n, findings, is_torch)
+                run.rep_outs.append(out)
 
-        # 1b. grade batch sizes (now that run noise is known)
-        self._batch_sizes(ctx, sizes, outs, errors, rows, nondet, findings)
-
-        # 3. composition
-        cbs = self._composition_size(sizes, n) if not comp_cfg else (min(int(comp_cfg), n) if comp_cfg < n else None)
+    def _composition(self, run: _Run) -> None:
+        """3. The subset shuffled, so every sample gets other companions, at one batch size."""
+        comp_cfg, n = self.config["composition_batch_size"], run.n
+        cbs = self._composition_size(run.sizes, n) if not comp_cfg else (min(int(comp_cfg), n) if comp_cfg < n
+                                                                          else None)
         if cbs is None:
-            skipped["batch_composition"] = f"the subset has {n} rows: too few to change a sample's companions"
-        elif cbs not in outs:
-            skipped["batch_composition"] = f"batch size {cbs} could not be predicted ({errors.get(cbs)})"
-        else:
-            ctx.progress(0.8, "shuffled companions")
-            perm = ctx.rng("composition").permutation(n)
-            xp = x.iloc[perm].reset_index(drop=True) if hasattr(x, "iloc") else x[perm]
-            out, err = predict(xp, cbs, seed0)
-            if out is not None:
-                back = np.empty_like(out)
-                back[perm] = out
-                out = back
-            findings.append(self._compare(
-                ctx, "batch_composition_inconsistency", f"shuffled companions@batch_size={cbs}",
-                outs[cbs], out, err, rows, nondet,
-                what=f"with other companions in batches of {cbs}", ref_name=f"batch_size={cbs}",
-                cmp_name="shuffled"))
+            run.skipped["batch_composition"] = f"the subset has {n} rows: too few to change a sample's companions"
+            return
+        if cbs not in run.outs:
+            run.skipped["batch_composition"] = f"batch size {cbs} could not be predicted ({run.errors.get(cbs)})"
+            return
+        run.ctx.progress(0.8, "shuffled companions")
+        perm = run.ctx.rng("composition").permutation(n)
+        x = run.x
+        xp = x.iloc[perm].reset_index(drop=True) if hasattr(x, "iloc") else x[perm]
+        out, err = run.predict(xp, cbs, run.seed0)
+        if out is not None:
+            back = np.empty_like(out)
+            back[perm] = out
+            out = back
+        run.findings.append(self._compare(
+            run.ctx, "batch_composition_inconsistency", f"shuffled companions@batch_size={cbs}",
+            run.outs[cbs], out, err, run.rows, run.nondet,
+            what=f"with other companions in batches of {cbs}", ref_name=f"batch_size={cbs}",
+            cmp_name="shuffled"))
 
-        # 4. threads
-        ref_n = outs.get(n)
+    def _threads(self, run: _Run) -> None:
+        """4. One torch CPU thread against the default count."""
+        ref_n, n = run.outs.get(run.n), run.n
         if not self.config["threads"]:
-            skipped["threads"] = "disabled by the policy (threads: false)"
-        elif not is_torch:
-            skipped["threads"] = "the model is not a torch module; its runtime's thread count is not controlled here"
+            run.skipped["threads"] = "disabled by the policy (threads: false)"
+        elif run.model.module is None:
+            run.skipped["threads"] = ("the model is not a torch module; its runtime's thread count is not "
+                                      "controlled here")
         elif ref_n is None:
-            skipped["threads"] = f"the whole-subset batch could not be predicted ({errors.get(n)})"
+            run.skipped["threads"] = f"the whole-subset batch could not be predicted ({run.errors.get(n)})"
         else:
             import torch
 
             default = torch.get_num_threads()
             if default <= 1:
-                skipped["threads"] = "torch already runs on 1 CPU thread; nothing to compare"
-            elif model.device != "cpu":
-                skipped["threads"] = f"the model runs on {model.device}; CPU thread counts do not apply"
+                run.skipped["threads"] = "torch already runs on 1 CPU thread; nothing to compare"
+            elif run.model.device != "cpu":
+                run.skipped["threads"] = f"the model runs on {run.model.device}; CPU thread counts do not apply"
             else:
-                ctx.progress(0.85, "one CPU thread")
+                run.ctx.progress(0.85, "one CPU thread")
                 with torch_threads(1):
-                    out, err = predict(x, n, seed0)
-                findings.append(self._compare(
-                    ctx, "thread_inconsistency", f"threads=1 vs {default}", ref_n, out, err, rows, nondet,
-                    what=f"on 1 CPU thread instead of {default}", ref_name=f"threads={default}",
+                    out, err = run.predict(run.x, n, run.seed0)
+                run.findings.append(self._compare(
+                    run.ctx, "thread_inconsistency", f"threads=1 vs {default}", ref_n, out, err, run.rows,
+                    run.nondet, what=f"on 1 CPU thread instead of {default}", ref_name=f"threads={default}",
                     cmp_name="threads=1"))
 
-        # 5. device
+    def _device(self, run: _Run) -> None:
+        """5. CPU against CUDA when a GPU is present; the model is moved back in any case."""
+        ref_n, model = run.outs.get(run.n), run.model
         if not self.config["device"]:
-            skipped["device"] = "disabled by the policy (device: false)"
-        elif not is_torch:
-            skipped["device"] = "the model is not a torch module; it runs where its runtime puts it"
+            run.skipped["device"] = "disabled by the policy (device: false)"
+            return
+        if model.module is None:
+            run.skipped["device"] = "the model is not a torch module; it runs where its runtime puts it"
+            return
+        import torch
+
+        if not torch.cuda.is_available():
+            run.skipped["device"] = "no CUDA device is available on this machine: CPU vs CUDA not compared"
+        elif ref_n is None:
+            run.skipped["device"] = f"the whole-subset batch could not be predicted ({run.errors.get(run.n)})"
         else:
-            import torch
+            run.ctx.progress(0.9, "CPU vs CUDA")
+            here = model.device
+            other = "cpu" if here.startswith("cuda") else "cuda"
+            try:
+                model.module.to(other)
+                model.device = other
+                out, err = run.predict(run.x, run.n, run.seed0)
+            finally:
+                model.module.to(here)
+                model.device = here
+            cpu_out, cuda_out = (ref_n, out) if other.startswith("cuda") else (out, ref_n)
+            run.findings.append(self._compare(
+                run.ctx, "device_inconsistency", "cpu vs cuda", cpu_out, cuda_out, err, run.rows, run.nondet,
+                what="on CUDA instead of the CPU", ref_name="cpu", cmp_name="cuda"))
 
-            if not torch.cuda.is_available():
-                skipped["device"] = "no CUDA device is available on this machine: CPU vs CUDA not compared"
-            elif ref_n is None:
-                skipped["device"] = f"the whole-subset batch could not be predicted ({errors.get(n)})"
-            else:
-                ctx.progress(0.9, "CPU vs CUDA")
-                here = model.device
-                other = "cpu" if here.startswith("cuda") else "cuda"
-                try:
-                    model.module.to(other)
-                    model.device = other
-                    out, err = predict(x, n, seed0)
-                finally:
-                    model.module.to(here)
-                    model.device = here
-                cpu_out, cuda_out = (ref_n, out) if other.startswith("cuda") else (out, ref_n)
-                findings.append(self._compare(
-                    ctx, "device_inconsistency", "cpu vs cuda", cpu_out, cuda_out, err, rows, nondet,
-                    what="on CUDA instead of the CPU", ref_name="cpu", cmp_name="cuda"))
-
-        # 6. training reproducibility
-        entry = (ctx.project or {}).get("train_entry_point")
+    def _training_step(self, run: _Run) -> None:
+        """6. Training reproducibility, when the project names a train_entry_point."""
+        entry = (run.ctx.project or {}).get("train_entry_point")
         if not entry:
-            skipped["training"] = "the project names no train_entry_point"
+            run.skipped["training"] = "the project names no train_entry_point"
         elif not self.config["training"]:
-            skipped["training"] = "disabled by the policy (training: false)"
+            run.skipped["training"] = "disabled by the policy (training: false)"
         else:
-            ctx.progress(0.95, "training twice")
-            findings.append(self._training(ctx, str(entry)))
+            run.ctx.progress(0.95, "training twice")
+            run.findings.append(self._training(run.ctx, str(entry)))
 
-        for f in findings:  # the always-present run-to-run finding carries what was not checked
-            if f.kind == "nondeterministic_predictions" and skipped:
-                f.evidence["skipped_sub_checks"] = dict(skipped)
-        elapsed = time.perf_counter() - t_start
-        budget = len(sizes) + repeats + 2
+    def _output(self, run: _Run, elapsed: float) -> CheckOutput:
+        """The findings (the always-present run-to-run one carrying what was not checked),
+        summary and metrics of the run."""
+        findings = [dataclasses.replace(f, evidence={**f.evidence, "skipped_sub_checks": dict(run.skipped)})
+                    if f.kind == "nondeterministic_predictions" and run.skipped else f for f in run.findings]
+        n, sizes = run.n, run.sizes
         metrics = {
-            "sample_size": n, "rows": [int(r) for r in rows[:50]], "batch_sizes": sizes,
-            "repeats": repeats, "passes": passes, "pass_budget": budget, "seconds": round(elapsed, 4),
-            "skipped": skipped,
-            "charts": [self._chart(sizes, self._bs_diffs)] if self._bs_diffs and 1 in outs else [],
+            "sample_size": n, "rows": [int(r) for r in run.rows[:50]], "batch_sizes": sizes,
+            "repeats": run.repeats, "passes": run.passes, "pass_budget": len(sizes) + run.repeats + 2,
+            "seconds": round(elapsed, 4), "skipped": run.skipped,
+            "charts": [self._chart(sizes, run.bs_diffs)] if run.bs_diffs and 1 in run.outs else [],
         }
-        never = None if (outs or len(rep_outs) > 0) else next(iter(errors.values()), rep_err)
+        never = None if (run.outs or len(run.rep_outs) > 0) else next(iter(run.errors.values()), run.rep_err)
         return CheckOutput(findings, self._summary(findings, n, never), metrics)
 
     # ------------------------------------------------------------------ parts
@@ -354,17 +402,19 @@ class ConsistencyChecker(Checker):
         small = [b for b in chosen if b <= 32]
         return max(small) if small else (max(chosen) if chosen else None)
 
-    def _repeats(self, ctx, rep_outs, rep_err, rows, repeats, n, findings, is_torch):
+    def _repeats(self, run: _Run) -> bool:
+        """Grade the repeated runs; True when the model is not deterministic."""
+        ctx, rep_outs, rep_err, n, repeats = run.ctx, run.rep_outs, run.rep_err, run.n, run.repeats
         kind = "nondeterministic_predictions"
-        how = ("each with a different torch random state" if is_torch
+        how = ("each with a different torch random state" if run.model.module is not None
                else "(a plain callable: riskaudit cannot reseed it)")
         if rep_err is not None and len(rep_outs) < 2:
-            findings.append(ctx.finding(kind, f"{repeats} runs", f"Repeated runs could not be compared: "
-                                        f"the model raised {rep_err}.", status=Status.WARN,
-                                        evidence={"error": rep_err, "advice": ADVICE[kind]}))
+            run.findings.append(ctx.finding(kind, f"{repeats} runs", f"Repeated runs could not be compared: "
+                                            f"the model raised {rep_err}.", status=Status.WARN,
+                                            evidence={"error": rep_err, "advice": ADVICE[kind]}))
             return True
         base = rep_outs[0]
-        worst = None
+        worst: dict[str, Any] | None = None
         table = []
         for r, out in enumerate(rep_outs[1:], start=2):
             d = _diff(base, out)
@@ -372,9 +422,10 @@ class ConsistencyChecker(Checker):
                           "label_flips": d["flips"], "changed_samples": d["changed"]})
             if worst is None or d["max_rel"] > worst["max_rel"]:
                 worst = d
+        assert worst is not None  # repeats >= 2 and not every repeat raised
         value = worst["max_rel"]
         ev = {"table": table, "repeats": len(rep_outs), "batch_size": n,
-              **_worst_evidence(worst, rows, base, "run 1", "other run")}
+              **_worst_evidence(worst, run.rows, base, "run 1", "other run")}
         nondet = value > 0 or worst["flips"] > 0
         if nondet:
             ev["advice"] = ADVICE[kind]
@@ -382,10 +433,12 @@ class ConsistencyChecker(Checker):
                f"relative ({worst['flips']} label flips; policy maximum {{threshold}})."
                if nondet else
                f"{len(rep_outs)} runs of the same {n} inputs ({how}) gave identical outputs.")
-        findings.append(self._graded(ctx, kind, f"{len(rep_outs)} runs", msg, value, worst["flips"], ev))
+        run.findings.append(self._graded(ctx, kind, f"{len(rep_outs)} runs", msg, value, worst["flips"], ev))
         return nondet
 
-    def _batch_sizes(self, ctx, sizes, outs, errors, rows, nondet, findings):
+    def _batch_sizes(self, run: _Run) -> None:
+        """Grade every batch size against the smallest one that could be predicted."""
+        ctx, sizes, outs, errors, findings = run.ctx, run.sizes, run.outs, run.errors, run.findings
         kind = "batch_size_inconsistency"
         ref_bs = next((b for b in sizes if b in outs), None)
         if ref_bs is None:
@@ -394,17 +447,16 @@ class ConsistencyChecker(Checker):
                                         status=Status.FAIL, evidence={"errors": {str(k): v for k, v in errors.items()},
                                                                       "advice": ADVICE[kind]}))
             return
-        table = []
-        self._bs_diffs = {}
+        table: list[dict[str, Any]] = []
         for bs in sizes:
             if bs == ref_bs:
                 continue
-            row = {"batch_size": bs}
+            row: dict[str, Any] = {"batch_size": bs}
             if bs in errors:
                 row.update(error=errors[bs])
             else:
                 d = _diff(outs[ref_bs], outs[bs])
-                self._bs_diffs[bs] = d
+                run.bs_diffs[bs] = d
                 row.update(max_abs_diff=d["max_abs"], max_rel_diff=d["max_rel"], label_flips=d["flips"],
                            changed_samples=d["changed"])
             table.append(row)
@@ -417,10 +469,10 @@ class ConsistencyChecker(Checker):
                                             f"size {bs} but not at {ref_bs}: {errors[bs]}.",
                                             status=Status.FAIL, evidence=ev))
                 continue
-            findings.append(self._compare(ctx, kind, f"batch_size={bs}", outs[ref_bs], outs[bs], None, rows,
-                                          nondet, what=f"in batches of {bs} instead of {ref_bs}",
+            findings.append(self._compare(ctx, kind, f"batch_size={bs}", outs[ref_bs], outs[bs], None, run.rows,
+                                          run.nondet, what=f"in batches of {bs} instead of {ref_bs}",
                                           ref_name=f"batch_size={ref_bs}", cmp_name=f"batch_size={bs}",
-                                          table=table, diff=self._bs_diffs[bs]))
+                                          table=table, diff=run.bs_diffs[bs]))
 
     def _compare(self, ctx, kind, subject, ref, out, err, rows, nondet, *, what, ref_name, cmp_name, table=None,
                  diff=None):
@@ -467,7 +519,7 @@ class ConsistencyChecker(Checker):
             if why and bool(getattr(sub, "training", False)):
                 rows.append({"layer": name, "type": tname, "why": why})
         names = [r["layer"] for r in rows]
-        ev = {"table": rows[:50], "layers": names}
+        ev: dict[str, Any] = {"table": rows[:50], "layers": names}
         if not rows:
             return ctx.finding(kind, "model", "No mode-dependent layer is in training mode.", value=0,
                                status=ctx.levels[kind].grade(0)[0], evidence=ev)
@@ -490,7 +542,8 @@ class ConsistencyChecker(Checker):
                                f"{type(exc).__name__}: {_first_line(exc)}.", status=Status.WARN,
                                evidence={"error": f"{type(exc).__name__}: {_first_line(exc)}",
                                          "advice": ADVICE[kind]})
-        differing, table = [], []
+        differing: list[str] = []
+        table: list[dict[str, Any]] = []
         for name in first:
             a, b = first[name], second.get(name)
             if b is None or a.shape != b.shape:
@@ -502,7 +555,7 @@ class ConsistencyChecker(Checker):
                 differing.append(name)
                 table.append({"tensor": name, "max_abs_diff": diff})
         differing += [k for k in second if k not in first]
-        ev = {"tensors": len(first), "differing": len(differing), "table": table[:50], "seed": seed}
+        ev: dict[str, Any] = {"tensors": len(first), "differing": len(differing), "table": table[:50], "seed": seed}
         if differing:
             ev["first_differing_tensor"] = differing[0]
             ev["advice"] = ADVICE[kind]

@@ -423,3 +423,17 @@ def test_multivariate_none_never_imports_alibi_detect(cancer, tmp_path):
     status_line, modules_line = proc.stdout.strip().splitlines()[-2:]
     assert "mean radius" in status_line and not status_line.startswith("error"), status_line
     assert modules_line == "False False", proc.stdout
+
+
+@pytest.mark.parametrize("batch_size", [None, "8", 0, True])
+def test_throughput_of_an_unknown_batch_size_is_not_compared(batch_size):
+    """A baseline report is untrusted: a throughput without a usable batch size (missing, null,
+    text, zero) on both sides is left out instead of crashing on ``bs / a``."""
+    from riskaudit.checks.drift import perf
+
+    cur = {"latency_s": {}, "throughput_per_s": 100.0, "throughput_batch_size": batch_size}
+    base = {"latency_s": {}, "throughput_per_s": 200.0, "throughput_batch_size": batch_size}
+    assert perf.comparisons(cur, base, floor_s=1e-3) == []
+    cur["throughput_batch_size"] = base["throughput_batch_size"] = 8
+    rows = perf.comparisons(cur, base, floor_s=1e-3)  # a known batch size is compared: twice as slow
+    assert [r["figure"] for r in rows] == ["throughput @ batch 8"] and rows[0]["change"] == pytest.approx(1.0)

@@ -305,7 +305,7 @@ class DriftChecker(Checker):
                         chart = stats.categorical_histogram(str(f), labels, np.bincount(rc, minlength=k) / len(rc),
                                                             np.bincount(cc, minlength=k) / len(cc))
                     charts.append(chart)
-                    fnd.evidence["charts"] = [chart]
+                    fnd = dataclasses.replace(fnd, evidence={**fnd.evidence, "charts": [chart]})
             findings.append(fnd)
             rows.append({"feature": f, "type": v["type"], "test": v["test"], "effect": round(v["effect"], 4),
                          "psi": round(v["psi"], 4), "p_value": float(f"{v['p_value']:.3g}"),

@@ -104,8 +104,10 @@ def comparisons(cur: Mapping[str, Any], base: Mapping[str, Any], floor_s: float 
                              "change": change, "unit": "s"})
     a, b = cur.get("throughput_per_s"), base.get("throughput_per_s")
     bs = cur.get("throughput_batch_size")
+    # compared only at the same, known batch size (a baseline report is untrusted input: its
+    # batch size may be missing, null or text)
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a > 0 and b > 0 \
-            and bs == base.get("throughput_batch_size"):
+            and isinstance(bs, int) and not isinstance(bs, bool) and bs > 0 and bs == base.get("throughput_batch_size"):
         noise = abs(bs / a - bs / b) < floor_s  # per-batch time difference
         rows.append({"figure": f"throughput @ batch {bs}", "baseline": b, "current": a,
                      "change": 0.0 if noise else b / a - 1.0, "unit": "samples/s"})

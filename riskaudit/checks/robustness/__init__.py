@@ -26,6 +26,7 @@ so two scans give the same numbers and no caller sees its global random state ch
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import TYPE_CHECKING
 
@@ -239,7 +240,7 @@ class RobustnessChecker(Checker):
                 chart = image_examples(space, worst[1], worst[2], subset, classes, cfg["examples"])
                 if chart is not None:
                     ev["charts"] = [chart]
-            out.append(type(f)(**{**f.__dict__, "evidence": ev}))
+            out.append(dataclasses.replace(f, evidence=ev))
         curve = {"type": "line", "title": "Accuracy under attack vs. epsilon",
                  "x": [float(e) for e in eps_list],
                  "series": [{"name": r.label + (" (partial)" if r.partial else ""),

@@ -12,7 +12,7 @@ frozen features (categorical, one-hot, immutable) are copied bit for bit from th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from riskaudit._lazy import lazy_module
 
@@ -24,6 +24,17 @@ if TYPE_CHECKING:
 else:
     np = lazy_module("numpy")
     pd = lazy_module("pandas")
+
+
+class _Table(NamedTuple):
+    """The per-feature statistics a table's space has (an image space has none)."""
+
+    shift: np.ndarray
+    scale: np.ndarray
+    mutable: np.ndarray
+    integer: np.ndarray
+    raw_lo: np.ndarray
+    raw_hi: np.ndarray
 
 
 @dataclass
@@ -55,6 +66,13 @@ class Space:
     reference_sample: tuple[int, int] | None = None
     """(rows used, rows in the reference) when the feature statistics come from a sample."""
 
+    def table(self) -> _Table:
+        """The per-feature statistics of a table's space (ValueError on an image space)."""
+        if self.shift is None or self.scale is None or self.mutable is None or self.integer is None \
+                or self.raw_lo is None or self.raw_hi is None:
+            raise ValueError("an image space has no per-feature statistics")
+        return _Table(self.shift, self.scale, self.mutable, self.integer, self.raw_lo, self.raw_hi)
+
     def row_number(self, i: int) -> int:
         """The evaluation data's row number of position ``i`` of ``x_raw``."""
         return int(self.rows[i]) if self.rows is not None else int(i)
@@ -74,19 +92,21 @@ class Space:
     @property
     def mask(self) -> np.ndarray | None:
         """ART's mask: 1 where the attack may perturb (tables), None for images."""
-        return None if self.images else self.mutable.astype(np.float32)
+        return None if self.images else self.table().mutable.astype(np.float32)
 
     def to_scaled(self, x: np.ndarray) -> np.ndarray:
         if self.images:
             return np.asarray(x, dtype=np.float32)
-        return ((np.asarray(x, dtype=np.float64) - self.shift) / self.scale).astype(np.float32)
+        t = self.table()
+        return ((np.asarray(x, dtype=np.float64) - t.shift) / t.scale).astype(np.float32)
 
     def realize(self, z_adv: np.ndarray, rows: np.ndarray, eps: float, norm) -> np.ndarray:
         """The realistic adversarial inputs (model scale) for ``z_adv`` of original ``rows``."""
         z0 = self.x_scaled[rows].astype(np.float64)
         d = np.asarray(z_adv, dtype=np.float64).reshape(z0.shape) - z0
-        if not self.images:
-            d[:, ~self.mutable] = 0.0
+        t = None if self.images else self.table()
+        if t is not None:
+            d[:, ~t.mutable] = 0.0
         if norm == np.inf:
             d = np.clip(d, -eps, eps)
         else:
@@ -94,27 +114,27 @@ class Space:
             n = np.linalg.norm(flat, axis=1)
             factor = np.where(n > eps, eps / np.maximum(n, 1e-30), 1.0)
             d = (flat * factor[:, None]).reshape(d.shape)
-        if self.images:
+        if t is None:
             return np.clip(z0 + d, np.minimum(self.lo, z0), np.maximum(self.hi, z0)).astype(np.float32)
         x0 = self.x_raw[rows]
         # in float64 from the exact originals: an unperturbed feature keeps its value
-        x = np.clip(x0 + d * self.scale, np.minimum(self.raw_lo, x0), np.maximum(self.raw_hi, x0))
-        if self.integer.any():
-            k = self.integer
-            rad = eps * self.scale[k]
-            lo_i = np.maximum(np.ceil(x0[:, k] - rad - 1e-9), np.ceil(np.minimum(self.raw_lo[k], x0[:, k])))
-            hi_i = np.minimum(np.floor(x0[:, k] + rad + 1e-9), np.floor(np.maximum(self.raw_hi[k], x0[:, k])))
+        x = np.clip(x0 + d * t.scale, np.minimum(t.raw_lo, x0), np.maximum(t.raw_hi, x0))
+        if t.integer.any():
+            k = t.integer
+            rad = eps * t.scale[k]
+            lo_i = np.maximum(np.ceil(x0[:, k] - rad - 1e-9), np.ceil(np.minimum(t.raw_lo[k], x0[:, k])))
+            hi_i = np.minimum(np.floor(x0[:, k] + rad + 1e-9), np.floor(np.maximum(t.raw_hi[k], x0[:, k])))
             r = np.clip(np.round(x[:, k]), lo_i, hi_i)
             integral = np.mod(x0[:, k], 1) == 0
             x[:, k] = np.where(integral & (lo_i <= hi_i), r, x0[:, k])
-        x[:, ~self.mutable] = x0[:, ~self.mutable]  # bit-for-bit originals
+        x[:, ~t.mutable] = x0[:, ~t.mutable]  # bit-for-bit originals
         return x
 
     def norms(self, x_adv: np.ndarray, rows: np.ndarray, norm) -> np.ndarray:
         """Perturbation size of realized inputs, in the epsilon's unit."""
         d = (self.to_scaled(x_adv).astype(np.float64) - self.x_scaled[rows]).reshape(len(rows), -1)
         if not self.images:
-            d = (np.asarray(x_adv, dtype=np.float64) - self.x_raw[rows]) / self.scale
+            d = (np.asarray(x_adv, dtype=np.float64) - self.x_raw[rows]) / self.table().scale
         return np.abs(d).max(axis=1) if norm == np.inf else np.linalg.norm(d, axis=1)
 
 
@@ -189,13 +209,13 @@ def build_space(ctx, *, immutable, categorical, rows: np.ndarray | None = None,
     integer = np.array([mutable[j] and bool(np.all(np.mod(r[:, j], 1) == 0)) for j in range(len(feats))])
     x_scaled = ((x - shift) / scale).astype(np.float32)
     finite = np.isfinite(x).all(axis=1)
-    lo = ((raw_lo - shift) / scale).astype(np.float32)
-    hi = ((raw_hi - shift) / scale).astype(np.float32)
+    z_lo = ((raw_lo - shift) / scale).astype(np.float32)
+    z_hi = ((raw_hi - shift) / scale).astype(np.float32)
     if finite.any():  # the attack may keep an original that lies outside the reference range
-        lo = np.minimum(lo, x_scaled[finite].min(axis=0))
-        hi = np.maximum(hi, x_scaled[finite].max(axis=0))
-    hi = np.where(hi > lo, hi, lo + 1.0).astype(np.float32)
-    return Space(images=False, x_raw=x, x_scaled=x_scaled, finite_rows=finite, lo=lo, hi=hi,
+        z_lo = np.minimum(z_lo, x_scaled[finite].min(axis=0))
+        z_hi = np.maximum(z_hi, x_scaled[finite].max(axis=0))
+    z_hi = np.where(z_hi > z_lo, z_hi, z_lo + 1.0).astype(np.float32)
+    return Space(images=False, x_raw=x, x_scaled=x_scaled, finite_rows=finite, lo=z_lo, hi=z_hi,
                  shift=shift, scale=scale, mutable=mutable, integer=integer, raw_lo=raw_lo, raw_hi=raw_hi,
                  rows=rows, evaluation_total=total, reference_sample=reference_sample,
                  names=tuple(feats), frozen_names=tuple(c for c in feats if c in frozen_names),
