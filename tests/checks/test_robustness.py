@@ -46,10 +46,9 @@ def _capturing():
     box = {}
 
     class Capturing(RobustnessChecker):
-        def run(self, ctx):
-            out = super().run(ctx)
-            box["checker"] = self
-            return out
+        def _report(self, attacked):  # what the attacks produced (never kept on the checker)
+            box["attacked"] = attacked
+            return super()._report(attacked)
 
     return Capturing, box
 
@@ -169,14 +168,13 @@ def test_tabular_frozen_features_untouched_and_integers_stay_integer(cancer):
     assert torch.get_num_threads() == threads
     curve = _pgd_curve(res)
     assert curve[0.1] >= curve[0.5] >= curve[1.0] and curve[1.0] < curve[0.1]
-    chk = box["checker"]
-    space = chk.last_space
+    space = box["attacked"].space
     frozen = {"mean radius", "sex", "site_0", "site_1", "site_2"}
     assert set(space.frozen_names) == frozen
     assert set(space.integer_names) == {"visits"}
     cols = {c: i for i, c in enumerate(feats)}
     changed_any = False
-    for run in chk.last_runs:
+    for run in box["attacked"].runs:
         for eps, r in run.results.items():
             x0, xa, _, _ = r.examples
             for c in frozen:
@@ -217,10 +215,10 @@ def test_black_box_plain_callable(cancer):
         assert by[f"{name}@1"].value <= by[f"{name}@0.05"].value
         assert by[f"{name}@1"].evidence["queries_per_sample"] > 0
     assert min(by["square@1"].value, by["hopskipjump@1"].value) < 1.0
-    space = box["checker"].last_space
+    space = box["attacked"].space
     cols = [feats.index(c) for c in space.frozen_names]
     assert "sex" in space.frozen_names
-    for run in box["checker"].last_runs:
+    for run in box["attacked"].runs:
         for r in run.results.values():
             x0, xa, _, _ = r.examples
             assert np.array_equal(x0[:, cols], xa[:, cols])
@@ -350,10 +348,10 @@ def test_l2_norm_white_box_respects_ball_and_mask(cancer):
     assert res.status != Status.ERROR, res.summary
     curve = _pgd_curve(res)
     assert curve[2.0] < curve[0.5]
-    space = box["checker"].last_space
+    space = box["attacked"].space
     frozen = [feats.index(c) for c in space.frozen_names]
     cont = [j for j in range(len(feats)) if space.mutable[j] and not space.integer[j]]
-    for run in box["checker"].last_runs:
+    for run in box["attacked"].runs:
         for eps, r in run.results.items():
             x0, xa, _, _ = r.examples
             assert np.array_equal(x0[:, frozen], xa[:, frozen])
@@ -433,7 +431,7 @@ def test_large_data_statistics_from_seeded_samples_stated_in_the_report(cancer):
     res = run_check(cls, data=data, reference=ref, model=model, target="diagnosis", features=feats,
                     ids=["patient_id"], sensitive=["sex"], task="classification", device="cpu", options=opts)
     assert res.status != Status.ERROR, res.summary
-    space = box["checker"].last_space
+    space = box["attacked"].space
     assert res.metrics["evaluation_rows"] == {"used": 120, "of": len(data), "sampled": True}
     assert res.metrics["reference_rows_for_statistics"] == {"used": 150, "of": 300, "sampled": True}
     assert f"120 of the {len(data)} evaluation rows" in res.summary and "150 of 300 reference rows" in res.summary

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Mapping
 
 from riskaudit._lazy import lazy_module
 
 from riskaudit._scope import torch_threads
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, CheckSkipped, Kind, Need, Option
-from riskaudit.result import Severity, Status
+from riskaudit.result import Finding, Severity, Status
 
 from riskaudit.checks.robustness._attacks import (BLACK_BOX, WHITE_BOX, AttackRun, BlackBoxTarget,
                                                   WhiteBoxTarget, run_attack)
@@ -52,6 +52,25 @@ ADVICE = ("Harden the model with adversarial training using the attacks that suc
           "accuracy holds, then run riskaudit again with the same attacks and seed to confirm the "
           "adversarial accuracy recovered. Input validation that rejects out-of-distribution "
           "inputs helps only against careless attackers.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Attacked:
+    """What the attacks of one run produced, handed to the reporting step (and to tests that
+    inspect the attacks, by overriding ``_report``); never kept on the checker instance."""
+
+    ctx: CheckContext
+    cfg: Mapping[str, Any]
+    space: Space
+    runs: list[AttackRun]
+    classes: Any
+    clean_acc: float
+    judged: float
+    """The policy's epsilon: findings up to it are graded."""
+    eps_list: list[float]
+    subset: np.ndarray
+    """Evaluation rows attacked (indices into ``space.x_raw``)."""
+    white: bool
 
 
 class RobustnessChecker(Checker):
@@ -174,62 +193,85 @@ class RobustnessChecker(Checker):
             ctx.progress(1.0, "done")
         finally:
             target.close()
-        # kept on the instance for inspection (tests, notebooks); not part of the report
-        self.last_runs, self.last_space, self.last_subset = runs, space, subset
-        return self._report(ctx, space, runs, classes, clean_acc, judged, eps_list, subset, white, cfg)
+        return self._report(Attacked(ctx=ctx, cfg=cfg, space=space, runs=runs, classes=classes, clean_acc=clean_acc,
+                                     judged=judged, eps_list=eps_list, subset=subset, white=white))
 
     # ------------------------------------------------------------------ reporting
-
-    def _report(self, ctx, space: Space, runs, classes, clean_acc, judged, eps_list, subset, white, cfg):
+    def _report(self, a: Attacked) -> CheckOutput:
+        """Findings (one per attack and epsilon), the accuracy curve, metrics and summary."""
+        ctx, space, runs = a.ctx, a.space, a.runs
         lv = ctx.levels["adversarial_accuracy"]
         findings = []
         worst = None  # (share, run, eps)
-        failed_attacks = []
+        failed_attacks: list[str] = []
         for run in runs:
-            for eps in eps_list:
-                res = run.results.get(eps)
-                subject = f"{run.name}@{space.eps_label(eps)}"
-                is_judged = eps <= judged * (1 + 1e-9)
-                base_ev = {"attack": run.name, "epsilon": eps, "epsilon_unit": space.eps_unit,
-                           "norm": cfg["norm"], "judged_epsilon": judged, "mode": "white-box" if white else "black-box",
-                           "clean_accuracy": round(clean_acc, 4), "partial": run.partial}
-                if run.queries_per_sample is not None:
-                    base_ev["queries_per_sample"] = round(run.queries_per_sample, 1)
-                if res is None or res.n == 0:
-                    status = Status.WARN if is_judged else Status.PASS
-                    findings.append(ctx.finding(
-                        "adversarial_accuracy", subject,
-                        f"{run.label} at epsilon {space.eps_label(eps)} was not evaluated: the attack's time "
-                        f"budget of {cfg['time_budget_s']:g} s ran out first.",
-                        value=None, status=status, evidence={**base_ev, "samples_attacked": 0}))
-                    continue
-                share = res.robust / res.n  # graded unrounded; rounded only where shown
-                adv_acc = clean_acc * share
-                ev = {**base_ev, "samples_attacked": res.n, "samples_planned": len(subset),
-                      "adversarial_accuracy": round(adv_acc, 4), "robust_share": round(share, 4),
-                      "attack_success_rate": round(1 - share, 4),
-                      "mean_perturbation_norm": None if res.mean_norm is None else round(res.mean_norm, 6)}
-                partial_note = (f" (partial: {res.n} of {len(subset)} samples within the time budget)"
-                                if run.partial and res.n < len(subset) else "")
-                text = (f"{run.label} at epsilon {space.eps_label(eps)} keeps {share:.0%} of clean accuracy "
-                        f"({clean_acc:.1%} -> {adv_acc:.1%}; attack success rate {1 - share:.0%})")
-                if not space.images and eps == judged and res.examples is not None:
-                    ev["table"] = feature_table(space, res)
-                if is_judged:
-                    f = ctx.finding("adversarial_accuracy", subject,
-                                    text + f"; policy minimum {_lvl(lv.fail)} of clean accuracy{partial_note}.",
-                                    value=share, evidence=ev)
-                    if f.status != Status.PASS and run.name not in failed_attacks:
-                        failed_attacks.append(run.name)
-                    if eps == judged and (worst is None or share <= worst[0]):
-                        worst = (share, run, eps)
-                else:
-                    f = ctx.finding("adversarial_accuracy", subject,
-                                    text + f"; beyond the policy's epsilon {space.eps_label(judged)}, shown for "
-                                    f"the curve only{partial_note}.", value=share, status=Status.PASS, evidence=ev)
+            for eps in a.eps_list:
+                f = self._eps_finding(a, run, eps)
                 findings.append(f)
-        # examples and advice go on the judged finding of the strongest attack
-        advice = ADVICE.format(attacks=", ".join(a.upper() if a in ("fgm", "pgd") else a for a in failed_attacks))
+                if f.value is None or eps > a.judged * (1 + 1e-9):
+                    continue  # not evaluated, or beyond the policy's epsilon (shown for the curve only)
+                if f.status != Status.PASS and run.name not in failed_attacks:
+                    failed_attacks.append(run.name)
+                if eps == a.judged and (worst is None or f.value <= worst[0]):
+                    worst = (f.value, run, eps)
+        out = self._with_advice(a, findings, worst, failed_attacks)
+        partial = any(r.partial for r in runs)
+        summary = self._summary(runs, worst, a.clean_acc, lv, space, a.judged, partial)
+        if space.rows is not None:
+            summary += (f" Clean accuracy was measured, and the attacked samples drawn, on a seeded sample of "
+                        f"{len(space.x_raw):,} of the {space.evaluation_total:,} evaluation rows.")
+        if space.reference_sample:
+            summary += (f" Feature scales and ranges come from a seeded sample of {space.reference_sample[0]:,} "
+                        f"of {space.reference_sample[1]:,} reference rows.")
+        return CheckOutput(findings=out, summary=summary, metrics=self._metrics(a, partial))
+
+    @staticmethod
+    def _eps_finding(a: Attacked, run: AttackRun, eps: float) -> Finding:
+        """The finding of one attack at one epsilon: graded up to the policy's epsilon, a pass
+        beyond it (shown for the curve), a warning when the time budget ran out first."""
+        ctx, space, cfg, clean_acc = a.ctx, a.space, a.cfg, a.clean_acc
+        res = run.results.get(eps)
+        subject = f"{run.name}@{space.eps_label(eps)}"
+        is_judged = eps <= a.judged * (1 + 1e-9)
+        base_ev = {"attack": run.name, "epsilon": eps, "epsilon_unit": space.eps_unit,
+                   "norm": cfg["norm"], "judged_epsilon": a.judged, "mode": "white-box" if a.white else "black-box",
+                   "clean_accuracy": round(clean_acc, 4), "partial": run.partial}
+        if run.queries_per_sample is not None:
+            base_ev["queries_per_sample"] = round(run.queries_per_sample, 1)
+        if res is None or res.n == 0:
+            return ctx.finding(
+                "adversarial_accuracy", subject,
+                f"{run.label} at epsilon {space.eps_label(eps)} was not evaluated: the attack's time "
+                f"budget of {cfg['time_budget_s']:g} s ran out first.",
+                value=None, status=Status.WARN if is_judged else Status.PASS,
+                evidence={**base_ev, "samples_attacked": 0})
+        share = res.robust / res.n  # graded unrounded; rounded only where shown
+        adv_acc = clean_acc * share
+        ev = {**base_ev, "samples_attacked": res.n, "samples_planned": len(a.subset),
+              "adversarial_accuracy": round(adv_acc, 4), "robust_share": round(share, 4),
+              "attack_success_rate": round(1 - share, 4),
+              "mean_perturbation_norm": None if res.mean_norm is None else round(res.mean_norm, 6)}
+        partial_note = (f" (partial: {res.n} of {len(a.subset)} samples within the time budget)"
+                        if run.partial and res.n < len(a.subset) else "")
+        text = (f"{run.label} at epsilon {space.eps_label(eps)} keeps {share:.0%} of clean accuracy "
+                f"({clean_acc:.1%} -> {adv_acc:.1%}; attack success rate {1 - share:.0%})")
+        if not space.images and eps == a.judged and res.examples is not None:
+            ev["table"] = feature_table(space, res)
+        if is_judged:
+            lv = ctx.levels["adversarial_accuracy"]
+            return ctx.finding("adversarial_accuracy", subject,
+                               text + f"; policy minimum {_lvl(lv.fail)} of clean accuracy{partial_note}.",
+                               value=share, evidence=ev)
+        return ctx.finding("adversarial_accuracy", subject,
+                           text + f"; beyond the policy's epsilon {space.eps_label(a.judged)}, shown for "
+                           f"the curve only{partial_note}.", value=share, status=Status.PASS, evidence=ev)
+
+    @staticmethod
+    def _with_advice(a: Attacked, findings: list[Finding], worst, failed_attacks: list[str]) -> list[Finding]:
+        """The findings with advice on every one that is not a pass, and the image examples on the
+        judged finding of the strongest attack."""
+        space, cfg = a.space, a.cfg
+        advice = ADVICE.format(attacks=", ".join(x.upper() if x in ("fgm", "pgd") else x for x in failed_attacks))
         out = []
         for f in findings:
             ev = dict(f.evidence)
@@ -237,10 +279,17 @@ class RobustnessChecker(Checker):
                 ev["advice"] = advice
             if (space.images and worst is not None and f.subject == f"{worst[1].name}@{space.eps_label(worst[2])}"
                     and cfg["examples"] > 0):
-                chart = image_examples(space, worst[1], worst[2], subset, classes, cfg["examples"])
+                chart = image_examples(space, worst[1], worst[2], a.subset, a.classes, cfg["examples"])
                 if chart is not None:
                     ev["charts"] = [chart]
             out.append(dataclasses.replace(f, evidence=ev))
+        return out
+
+    @staticmethod
+    def _metrics(a: Attacked, partial: bool) -> dict[str, Any]:
+        """The check's metrics, with the accuracy-against-epsilon curve."""
+        space, runs, clean_acc, eps_list = a.space, a.runs, a.clean_acc, a.eps_list
+        lv = a.ctx.levels["adversarial_accuracy"]
         curve = {"type": "line", "title": "Accuracy under attack vs. epsilon",
                  "x": [float(e) for e in eps_list],
                  "series": [{"name": r.label + (" (partial)" if r.partial else ""),
@@ -250,28 +299,19 @@ class RobustnessChecker(Checker):
                  "x_label": f"epsilon ({space.eps_unit})", "y_label": "accuracy",
                  "reference_lines": [{"value": round(clean_acc, 4), "label": "clean accuracy"}]
                  + ([{"value": round(clean_acc * lv.fail, 4),
-                      "label": f"policy minimum at epsilon {space.eps_label(judged)}"}]
+                      "label": f"policy minimum at epsilon {space.eps_label(a.judged)}"}]
                     if lv.fail is not None else [])}
-        partial = any(r.partial for r in runs)
-        metrics = {"mode": "white-box" if white else "black-box", "clean_accuracy": round(clean_acc, 4),
-                   "samples": int(len(subset)), "epsilons": [float(e) for e in eps_list], "judged_epsilon": judged,
-                   "epsilon_unit": space.eps_unit, "norm": cfg["norm"], "partial": partial,
-                   "attacks": [r.name for r in runs], "immutable_features": list(space.frozen_names),
-                   "integer_features": list(space.integer_names), "charts": [curve],
-                   "evaluation_rows": {"used": int(len(space.x_raw)), "of": int(space.evaluation_total),
-                                       "sampled": space.rows is not None},
-                   "reference_rows_for_statistics": (
-                       {"used": space.reference_sample[0], "of": space.reference_sample[1], "sampled": True}
-                       if space.reference_sample else {"sampled": False}),
-                   "seconds": {r.name: round(r.seconds, 3) for r in runs}}
-        summary = self._summary(runs, worst, clean_acc, lv, space, judged, partial)
-        if space.rows is not None:
-            summary += (f" Clean accuracy was measured, and the attacked samples drawn, on a seeded sample of "
-                        f"{len(space.x_raw):,} of the {space.evaluation_total:,} evaluation rows.")
-        if space.reference_sample:
-            summary += (f" Feature scales and ranges come from a seeded sample of {space.reference_sample[0]:,} "
-                        f"of {space.reference_sample[1]:,} reference rows.")
-        return CheckOutput(findings=out, summary=summary, metrics=metrics)
+        return {"mode": "white-box" if a.white else "black-box", "clean_accuracy": round(clean_acc, 4),
+                "samples": int(len(a.subset)), "epsilons": [float(e) for e in eps_list], "judged_epsilon": a.judged,
+                "epsilon_unit": space.eps_unit, "norm": a.cfg["norm"], "partial": partial,
+                "attacks": [r.name for r in runs], "immutable_features": list(space.frozen_names),
+                "integer_features": list(space.integer_names), "charts": [curve],
+                "evaluation_rows": {"used": int(len(space.x_raw)), "of": int(space.evaluation_total),
+                                    "sampled": space.rows is not None},
+                "reference_rows_for_statistics": (
+                    {"used": space.reference_sample[0], "of": space.reference_sample[1], "sampled": True}
+                    if space.reference_sample else {"sampled": False}),
+                "seconds": {r.name: round(r.seconds, 3) for r in runs}}
 
     @staticmethod
     def _summary(runs, worst, clean_acc, lv, space, judged, partial):

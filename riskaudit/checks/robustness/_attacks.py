@@ -304,11 +304,8 @@ def _groups(space, rows, limit):
 
 
 def _black(run, name, target, space, rows, y0, eps_list, norm, cfg, ctx, t0, budget):
-    from art.attacks.evasion import HopSkipJump, SquareAttack
-
-    bs = cfg["batch_size"]
-    q = cfg["query_budget"]
-    n_cls = target.n_classes
+    """A black-box attack (Square or HopSkipJump) on ``rows``, in groups of ``batch_size``, until
+    the time budget runs out; tables are attacked in the space of their mutable features."""
     if space.images:
         sq_shape = hsj_shape = tuple(space.x_scaled.shape[1:])
     else:
@@ -319,58 +316,82 @@ def _black(run, name, target, space, rows, y0, eps_list, norm, cfg, ctx, t0, bud
             return
         side = max(math.ceil(math.sqrt(m)) + 1, 3) if norm == np.inf else max(math.ceil(math.sqrt(m)), 10)
         sq_shape, hsj_shape = (1, side, side), (m,)
-    groups = _groups(space, rows, max(bs, 1))
-
-    def to_attack(r, shape):
-        if space.images:
-            return space.x_scaled[r]
-        z = space.x_scaled[r][:, space.mutable]
-        out = np.zeros((len(r), int(np.prod(shape))), dtype=np.float32)
-        out[:, :z.shape[1]] = z
-        return out.reshape((len(r),) + tuple(shape))
-
-    def to_full(za, r):
-        if space.images:
-            return za
-        z = space.x_scaled[r].astype(np.float64).copy()
-        z[:, space.mutable] = np.asarray(za).reshape(len(r), -1)[:, :int(space.mutable.sum())]
-        return z
-
+    groups = _groups(space, rows, max(cfg["batch_size"], 1))
     if name == "square":
-        for eps in eps_list:
-            chunks = []
-            for pos in groups:
-                if time.perf_counter() - t0 > budget:
-                    run.partial = True
-                    break
-                r = rows[pos]
-                clf = target.classifier(None if space.images else space.x_raw[r[0]], sq_shape)
-                p_init = 0.8 if space.images else 0.3  # a 3x3 "image" needs squares under its side
-                # two queries per iteration and remaining sample: the prediction and the new loss
-                attack = SquareAttack(clf, norm=norm, max_iter=max(1, q // 2 - 1), eps=eps, p_init=p_init,
-                                      nb_restarts=1, batch_size=bs, verbose=False)
-                with seeded(ctx.seed_for(f"square@{eps!r}:{int(pos[0])}")):
-                    za = attack.generate(x=to_attack(r, sq_shape), y=_onehot(y0[pos], n_cls))
-                xa = space.realize(to_full(za, r), r, eps, norm)
-                pred, nrm = _evaluate(target, space, r, pos, xa, y0[pos], norm)
-                chunks.append((r, pos, xa, y0[pos], pred, nrm))
-            run.results[eps] = _collect(space, chunks, norm)
-        return
-    # HopSkipJump: one minimal-perturbation run, judged at every epsilon
+        _square(run, target, space, rows, y0, eps_list, norm, cfg, ctx, t0, budget, groups, sq_shape)
+    else:
+        _hopskipjump(run, target, space, rows, y0, eps_list, norm, cfg, ctx, t0, budget, groups, hsj_shape)
+
+
+def _to_attack(space, r, shape):
+    """Rows ``r`` in the shape the black-box attack works on (a table's mutable features,
+    zero-padded to ``shape``)."""
+    if space.images:
+        return space.x_scaled[r]
+    z = space.x_scaled[r][:, space.mutable]
+    out = np.zeros((len(r), int(np.prod(shape))), dtype=np.float32)
+    out[:, :z.shape[1]] = z
+    return out.reshape((len(r),) + tuple(shape))
+
+
+def _to_full(space, za, r):
+    """The attack's output for rows ``r`` back in the full scaled space (frozen features as they were)."""
+    if space.images:
+        return za
+    z = space.x_scaled[r].astype(np.float64).copy()
+    z[:, space.mutable] = np.asarray(za).reshape(len(r), -1)[:, :int(space.mutable.sum())]
+    return z
+
+
+def _square(run, target, space, rows, y0, eps_list, norm, cfg, ctx, t0, budget, groups, shape):
+    """ART's SquareAttack, one run per epsilon and group, seeded per group."""
+    from art.attacks.evasion import SquareAttack
+
+    bs, q = cfg["batch_size"], cfg["query_budget"]
+    for eps in eps_list:
+        chunks = []
+        for pos in groups:
+            if time.perf_counter() - t0 > budget:
+                run.partial = True
+                break
+            r = rows[pos]
+            clf = target.classifier(None if space.images else space.x_raw[r[0]], shape)
+            p_init = 0.8 if space.images else 0.3  # a 3x3 "image" needs squares under its side
+            # two queries per iteration and remaining sample: the prediction and the new loss
+            attack = SquareAttack(clf, norm=norm, max_iter=max(1, q // 2 - 1), eps=eps, p_init=p_init,
+                                  nb_restarts=1, batch_size=bs, verbose=False)
+            with seeded(ctx.seed_for(f"square@{eps!r}:{int(pos[0])}")):
+                za = attack.generate(x=_to_attack(space, r, shape), y=_onehot(y0[pos], target.n_classes))
+            xa = space.realize(_to_full(space, za, r), r, eps, norm)
+            pred, nrm = _evaluate(target, space, r, pos, xa, y0[pos], norm)
+            chunks.append((r, pos, xa, y0[pos], pred, nrm))
+        run.results[eps] = _collect(space, chunks, norm)
+
+
+def _hsj_iterations(q: int) -> tuple[int, int]:
+    """(starting points drawn, iterations) of HopSkipJump within ``q`` queries per sample:
+    per iteration a gradient estimate plus ~20 search queries."""
     init_size = max(1, min(100, q // 10))
-    max_iter, spent = 0, init_size  # per iteration: a gradient estimate plus ~20 search queries
+    max_iter, spent = 0, float(init_size)
     while spent + min(10 * math.sqrt(max_iter + 1), 50) + 20 <= q:
         spent += min(10 * math.sqrt(max_iter + 1), 50) + 20
         max_iter += 1
-    max_iter = max(1, max_iter)
+    return init_size, max(1, max_iter)
+
+
+def _hopskipjump(run, target, space, rows, y0, eps_list, norm, cfg, ctx, t0, budget, groups, shape):
+    """ART's HopSkipJump: one minimal-perturbation run per group, judged at every epsilon."""
+    from art.attacks.evasion import HopSkipJump
+
+    init_size, max_iter = _hsj_iterations(cfg["query_budget"])
     per_eps: dict[float, list] = {e: [] for e in eps_list}
     for pos in groups:
         if time.perf_counter() - t0 > budget:
             run.partial = True
             break
         r = rows[pos]
-        clf = target.classifier(None if space.images else space.x_raw[r[0]], hsj_shape)
-        xr = to_attack(r, hsj_shape)
+        clf = target.classifier(None if space.images else space.x_raw[r[0]], shape)
+        xr = _to_attack(space, r, shape)
         # HopSkipJump draws its starting points from an unseeded np.random.RandomState();
         # draw them here from the scan's seed instead and hand them over as x_adv_init.
         lo, hi = clf.clip_values
@@ -383,11 +404,11 @@ def _black(run, name, target, space, rows, y0, eps_list, norm, cfg, ctx, t0, bud
         za = xr.copy()
         if has.any():
             init = cand[adv.argmax(axis=0), np.arange(len(r))][has]
-            attack = HopSkipJump(clf, batch_size=bs, targeted=False, norm=norm, max_iter=max_iter, max_eval=50,
-                                 init_eval=10, init_size=1, verbose=False)
+            attack = HopSkipJump(clf, batch_size=cfg["batch_size"], targeted=False, norm=norm, max_iter=max_iter,
+                                 max_eval=50, init_eval=10, init_size=1, verbose=False)
             with seeded(ctx.seed_for(f"hopskipjump:{int(pos[0])}")):
-                za[has] = attack.generate(x=xr[has], y=_onehot(y0[pos][has], n_cls), x_adv_init=init)
-        full = to_full(za, r)
+                za[has] = attack.generate(x=xr[has], y=_onehot(y0[pos][has], target.n_classes), x_adv_init=init)
+        full = _to_full(space, za, r)
         for eps in eps_list:
             xa = space.realize(full, r, eps, norm)
             pred, nrm = _evaluate(target, space, r, pos, xa, y0[pos], norm)
