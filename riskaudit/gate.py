@@ -334,25 +334,7 @@ def evaluate_gate(report_path: str | os.PathLike, trust: TrustPolicy | str | os.
     if computed != report.get("digest"):
         reasons.append(f"the report's digest does not verify: {str(rpath)!r} was changed after the "
                        f"scan (it records {report.get('digest')}, its content hashes to {computed})")
-    att_sha: str | None = None
-    heads: list[tuple[str, Mapping[str, Any]]] = []
-    att_file = attestation.attestation_path(rpath)
-    if trust.insecure:
-        if att_file.is_file():
-            try:
-                att_sha = attestation.payload_sha256(attestation.load(att_file))
-            except attestation.AttestationError:
-                att_sha = None
-    else:
-        try:
-            verified = attestation.verify(attestation.load(att_file), report, trust.scanners)
-        except attestation.AttestationError as exc:
-            reasons.append(f"the report is not attested by a trusted scanner: {exc}")
-            att_sha = "<untrusted>"  # no approval can bind to an attestation that does not verify
-        else:
-            att_sha = verified.payload_sha256
-            if verified.ledger_head:
-                heads.append((f"the scan attestation (signed by {verified.scanner})", verified.ledger_head))
+    att_sha, heads = _attestation(trust, rpath, report, reasons)
     reasons += status_reasons(report, trust)
     reasons += _policy_reasons(report, trust)
     records, bad_files = load_records(rpath, report.get("digest"), folder=approvals_folder)
@@ -377,17 +359,51 @@ def evaluate_gate(report_path: str | os.PathLike, trust: TrustPolicy | str | os.
         if led is not None:
             led.close()
     reasons += blocking
+    reasons += _required_hash_reasons(trust, model_path, data_path)
+    reasons += file_reasons(report, model_path, data_path)
+    notes += ignored + bad_files
+    if reasons:
+        return GateResult(open=False, reasons=reasons + notes, notes=[])
+    return GateResult(open=True, reasons=[], notes=notes)
+
+
+def _attestation(trust: TrustPolicy, rpath: Path, report: Mapping[str, Any], reasons: list[str]
+                 ) -> tuple[str | None, list[tuple[str, Mapping[str, Any]]]]:
+    """The scan attestation's payload digest (what approvals bind to) and the ledger head it
+    recorded; a reason in ``reasons`` when a trusted scanner did not sign it. With the
+    insecure stand-in policy, any attestation beside the report is read, unverified."""
+    att_sha: str | None = None
+    heads: list[tuple[str, Mapping[str, Any]]] = []
+    att_file = attestation.attestation_path(rpath)
+    if trust.insecure:
+        if att_file.is_file():
+            try:
+                att_sha = attestation.payload_sha256(attestation.load(att_file))
+            except attestation.AttestationError:
+                att_sha = None
+        return att_sha, heads
+    try:
+        verified = attestation.verify(attestation.load(att_file), report, trust.scanners)
+    except attestation.AttestationError as exc:
+        reasons.append(f"the report is not attested by a trusted scanner: {exc}")
+        att_sha = "<untrusted>"  # no approval can bind to an attestation that does not verify
+    else:
+        att_sha = verified.payload_sha256
+        if verified.ledger_head:
+            heads.append((f"the scan attestation (signed by {verified.scanner})", verified.ledger_head))
+    return att_sha, heads
+
+
+def _required_hash_reasons(trust: TrustPolicy, model_path: Any, data_path: Any) -> list[str]:
+    """The files the trust policy requires to be compared with the audited ones, when not given."""
+    reasons = []
     if trust.require_model_hash and model_path is None:
         reasons.append("the trust policy requires the model file to be compared with the audited one "
                        "(give --model MODEL_FILE)")
     if trust.require_data_hash and data_path is None:
         reasons.append("the trust policy requires the data to be compared with the audited data "
                        "(give --data DATA)")
-    reasons += file_reasons(report, model_path, data_path)
-    notes += ignored + bad_files
-    if reasons:
-        return GateResult(open=False, reasons=reasons + notes, notes=[])
-    return GateResult(open=True, reasons=[], notes=notes)
+    return reasons
 
 
 def last_approved_report(model_sha256: str, ledger_path: str | os.PathLike | None = None) -> dict[str, Any] | None:

@@ -239,20 +239,7 @@ def check_model_inputs(model: Model | None, feats: Sequence[str], ids: Sequence[
         return
     present = [(opt, d) for opt, d in datasets if d is not None]
     if isinstance(model, StoredPredictions):
-        for opt, d in present:
-            if all(c in d.frame.columns for c in model.stored_columns):
-                if model.label_column is None or model.regression:
-                    bad = [c for c in model.stored_columns if not pd.api.types.is_numeric_dtype(d.frame[c])]
-                    if bad:
-                        raise InputError(f"{opt} file {d.uri}: prediction column(s) {_shown(bad)} are not "
-                                         "numeric; --scores takes class scores (one column per class, in "
-                                         "the order of classes) and --predictions for regression numbers")
-                    if model.label_column is None and len(model.stored_columns) not in (1, len(classes or ())):
-                        raise InputError(f"--scores names {len(model.stored_columns)} columns but there are "
-                                         f"{len(classes or ())} classes ({_shown(classes or ())}): give one "
-                                         "column per class in that order, or one column for a binary positive class")
-                else:
-                    model.forward(d.frame, record=False, batch_size=len(d.frame))  # unknown labels
+        _check_stored_predictions(model, classes, present)
         return
     for opt, d in present:
         if d.array is not None and d.array.ndim > 2:
@@ -260,51 +247,84 @@ def check_model_inputs(model: Model | None, feats: Sequence[str], ids: Sequence[
         else:
             if not all(f in d.frame.columns for f in feats):
                 continue  # only --data must hold the features (checked before)
-            if model.accepts_frame:
-                x = d.frame[list(feats)].iloc[:2]
-            else:
-                bad = [f for f in feats if not (pd.api.types.is_numeric_dtype(d.frame[f])
-                                                or pd.api.types.is_bool_dtype(d.frame[f]))]
-                if bad:
-                    raise InputError(
-                        f"{len(bad)} of the {len(feats)} feature columns of {opt} file {d.uri} are not "
-                        f"numeric ({_shown(bad)}); a tensor model takes numbers. {_suggest(d, feats, ids, sensitive)} "
-                        "Encode other text columns before the audit, or give a predict callable that takes a "
-                        "DataFrame.")
-                width = declared_input_width(model)
-                if width is not None and width != len(feats):
-                    raise InputError(
-                        f"the model takes {width} inputs, but {opt} file {d.uri} has {len(feats)} feature "
-                        f"columns ({_shown(feats)}). {_suggest(d, feats, ids, sensitive)}")
-                x = d.feature_matrix(feats)[:2]
+            x = _probe_rows(model, feats, ids, sensitive, opt, d)
         if opt != "--data" and present[0][0] == "--data":
             continue  # one probe call (on the data under audit) is enough
-        counts = (model.errors, model.nonfinite)
-        with interrupt_watch() as interrupt:
-            try:
-                with time_limit(probe_s):
-                    out = np.asarray(model.forward(x, batch_size=2, record=False))
-            except BudgetExceeded:  # no answer in time: each checker meets it under its own budget
-                model.errors, model.nonfinite = counts
-                return
-            except Exception as exc:
-                model.errors, model.nonfinite = counts  # the probe is not part of the audit's figures
-                if not SHAPE_ERROR.search(str(exc)):
-                    return  # not about the inputs' shape (a server down ...): the checkers report it
-                width = declared_input_width(model)
-                takes = f"the model (first layer: {width} inputs)" if width else "the model"
-                msg = _error_line(exc)
-                hint = _suggest(d, feats, ids, sensitive) if feats and feats != (ARRAY_FEATURE,) else ""
-                raise InputError(f"{takes} could not be called on the {len(feats)} feature column(s) of {opt} "
-                                 f"file {d.uri} ({_shown(feats)}): {msg}. {hint}".rstrip()) from None
-            except BaseException as exc:  # SystemExit & co. from user code, not the user: the checkers report it
-                model.errors, model.nonfinite = counts
-                if isinstance(exc, KeyboardInterrupt) and interrupt.received:
-                    raise
-                return
-        model.errors, model.nonfinite = counts
-        if task == "classification" and classes and out.ndim == 2 and out.shape[1] not in (1, len(classes)):
+        out = _probe(model, x, feats, ids, sensitive, opt, d, probe_s)
+        if out is not None and task == "classification" and classes and out.ndim == 2 \
+                and out.shape[1] not in (1, len(classes)):
             raise InputError(f"the model gives {out.shape[1]} scores per row, but there are {len(classes)} "
                              f"classes ({_shown(classes)}); name the classes in the model's output order "
                              "with `classes:` in riskaudit.yaml")
         return
+
+
+def _check_stored_predictions(model: StoredPredictions, classes: Sequence[Any] | None,
+                              present: Sequence[tuple[str, Dataset]]) -> None:
+    """Stored scores are numeric, one column per class (or one for a binary positive class);
+    stored labels are all known classes."""
+    for opt, d in present:
+        if all(c in d.frame.columns for c in model.stored_columns):
+            if model.label_column is None or model.regression:
+                bad = [c for c in model.stored_columns if not pd.api.types.is_numeric_dtype(d.frame[c])]
+                if bad:
+                    raise InputError(f"{opt} file {d.uri}: prediction column(s) {_shown(bad)} are not "
+                                     "numeric; --scores takes class scores (one column per class, in "
+                                     "the order of classes) and --predictions for regression numbers")
+                if model.label_column is None and len(model.stored_columns) not in (1, len(classes or ())):
+                    raise InputError(f"--scores names {len(model.stored_columns)} columns but there are "
+                                     f"{len(classes or ())} classes ({_shown(classes or ())}): give one "
+                                     "column per class in that order, or one column for a binary positive class")
+            else:
+                model.forward(d.frame, record=False, batch_size=len(d.frame))  # unknown labels
+
+
+def _probe_rows(model: Model, feats: Sequence[str], ids: Sequence[str], sensitive: Sequence[str], opt: str,
+                d: Dataset) -> Any:
+    """Two rows of the features of ``d`` as the model takes them; exit 2 when a tensor model
+    is given text columns or a width it does not declare."""
+    if model.accepts_frame:
+        return d.frame[list(feats)].iloc[:2]
+    bad = [f for f in feats if not (pd.api.types.is_numeric_dtype(d.frame[f])
+                                    or pd.api.types.is_bool_dtype(d.frame[f]))]
+    if bad:
+        raise InputError(
+            f"{len(bad)} of the {len(feats)} feature columns of {opt} file {d.uri} are not "
+            f"numeric ({_shown(bad)}); a tensor model takes numbers. {_suggest(d, feats, ids, sensitive)} "
+            "Encode other text columns before the audit, or give a predict callable that takes a "
+            "DataFrame.")
+    width = declared_input_width(model)
+    if width is not None and width != len(feats):
+        raise InputError(
+            f"the model takes {width} inputs, but {opt} file {d.uri} has {len(feats)} feature "
+            f"columns ({_shown(feats)}). {_suggest(d, feats, ids, sensitive)}")
+    return d.feature_matrix(feats)[:2]
+
+
+def _probe(model: Model, x: Any, feats: Sequence[str], ids: Sequence[str], sensitive: Sequence[str], opt: str,
+           d: Dataset, probe_s: float | None) -> Any:
+    """The model's outputs on the probe rows ``x`` (None when the call did not answer in time or
+    failed for a reason the checkers report); exit 2 when it failed on the inputs' shape. The
+    model's error counters are left as they were: the probe is not part of the audit's figures."""
+    counts = (model.errors, model.nonfinite)
+    with interrupt_watch() as interrupt:
+        try:
+            with time_limit(probe_s):
+                return np.asarray(model.forward(x, batch_size=2, record=False))
+        except BudgetExceeded:  # no answer in time: each checker meets it under its own budget
+            return None
+        except Exception as exc:
+            if not SHAPE_ERROR.search(str(exc)):
+                return None  # not about the inputs' shape (a server down ...): the checkers report it
+            width = declared_input_width(model)
+            takes = f"the model (first layer: {width} inputs)" if width else "the model"
+            msg = _error_line(exc)
+            hint = _suggest(d, feats, ids, sensitive) if feats and feats != (ARRAY_FEATURE,) else ""
+            raise InputError(f"{takes} could not be called on the {len(feats)} feature column(s) of {opt} "
+                             f"file {d.uri} ({_shown(feats)}): {msg}. {hint}".rstrip()) from None
+        except BaseException as exc:  # SystemExit & co. from user code, not the user: the checkers report it
+            if isinstance(exc, KeyboardInterrupt) and interrupt.received:
+                raise
+            return None
+        finally:
+            model.errors, model.nonfinite = counts

@@ -6,6 +6,7 @@ import contextlib
 import platform
 import time
 import traceback
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -18,7 +19,7 @@ from riskaudit._version import __version__
 from riskaudit.budget import BudgetExceeded, interrupt_watch, time_limit
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, CheckSkipped, OptionError
 from riskaudit import roles
-from riskaudit.data import infer_task, labels_to_index, load_dataset  # noqa: F401  (labels_to_index: re-exported)
+from riskaudit.data import Dataset, infer_task, labels_to_index, load_dataset  # noqa: F401  (labels_to_index: re-exported)
 from riskaudit.errors import CheckerError, InputError, PolicyError
 from riskaudit.masking import ReportMasker
 from riskaudit.model import Model, load_model
@@ -99,16 +100,80 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
     reg = registry if registry is not None else Registry.from_entry_points()
     pol.validate_checks(reg)
     selected = _select(reg, pol, checks, skip)
+    checker_options = _checker_options(reg, pol, _option_overrides(reg, options, full))
+    tier = risk_tier or pol.risk_tier
+    if tier not in ("low", "medium", "high"):
+        raise InputError(f"risk_tier must be low, medium or high, got {tier!r}")
+
+    inp = _load_inputs(data, reference, train, target, features, sensitive, ids, task, classes,
+                       predictions, scores, model)
+    project = dict(project or {})
+    baseline, source = resolve_baseline(baseline, model, ledger)
+    if source:
+        project.setdefault("baseline_source", source)
+    mdl = _load_scan_model(model, inp, predictions, scores, project, trust_model=trust_model, device=device,
+                           weights=weights, eval_mode=eval_mode)
+    dev = mdl.device if mdl is not None else ("cpu" if device == "auto" else device)
+    _check_model_inputs(mdl, inp, pol)
+
+    shared: dict[str, Any] = {}
+    started = time.perf_counter()
+    masker = report_masker(reg, checker_options, (inp.data, inp.reference, inp.train), shared, project)
+
+    def context(cid: str, checker_cls: type[Checker]) -> CheckContext:
+        return CheckContext(
+            checker_id=cid, data=inp.data, reference=inp.reference, train=inp.train, target=inp.target,
+            features=inp.features, sensitive=inp.sensitive, ids=inp.ids, task=inp.task, model=mdl,
+            classes=inp.classes, seed=int(seed), device=dev, levels=pol.levels(checker_cls),
+            project={**project, "risk_tier": tier}, shared=shared, baseline=baseline,
+            progress=_progress(observer, cid))
+
+    results = _run_checkers(reg, pol, selected, checker_options, context, observer=observer, masker=masker,
+                            verbose=verbose, started=started,
+                            not_selected=lambda cid: selected_reason(cid, pol, checks, skip))
+    status = Status.worst((r.status for r in results if r.status != Status.SKIPPED), Status.PASS)
+    manifest = _manifest(reg, pol, selected, inp, masker, seed=seed, command=command, device=dev, tier=tier,
+                         project=project, predictions=predictions, scores=scores)
+    return Report(created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  status=status, subject=_subject(pol, mdl, inp), checks=tuple(results),
+                  approvals_required=tuple(pol.approvals_for(tier, status.value)),
+                  manifest=manifest, risk_tier=tier,
+                  tool={"name": "riskaudit", "version": __version__})
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """The scan's datasets by role and its column roles, task and classes, resolved and checked."""
+
+    data: Dataset | None
+    reference: Dataset | None
+    train: Dataset | None
+    target: str | None
+    features: tuple[str, ...]
+    sensitive: tuple[str, ...]
+    ids: tuple[str, ...]
+    task: str | None
+    classes: tuple[Any, ...] | None
+    stored: tuple[str, ...]
+    """Columns of stored predictions that stand in for a model (empty without)."""
+
+
+def _option_overrides(reg: Registry, options: Mapping[str, Mapping[str, Any]] | None,
+                      full: bool) -> dict[str, dict[str, Any]]:
+    """Checker options given to the call (the project file's), with ``--full`` as the pii checker's."""
     overrides: dict[str, dict[str, Any]] = {k: dict(v or {}) for k, v in (options or {}).items()}
     if full:
         if "pii" not in reg:
             raise InputError("--full applies to the pii checker, which is not installed")
         overrides.setdefault("pii", {})["full"] = True
-    checker_options = _checker_options(reg, pol, overrides)
-    tier = risk_tier or pol.risk_tier
-    if tier not in ("low", "medium", "high"):
-        raise InputError(f"risk_tier must be low, medium or high, got {tier!r}")
+    return overrides
 
+
+def _load_inputs(data: Any, reference: Any, train: Any, target: str | None, features: Sequence[str] | None,
+                 sensitive: Sequence[str], ids: Sequence[str], task: str | None, classes: Sequence[Any] | None,
+                 predictions: str | None, scores: Sequence[str] | None, model: Any) -> _Inputs:
+    """Load the datasets of each role and resolve the column roles, task and classes (exit 2 on
+    a role or column that does not fit)."""
     ds = load_dataset(data, "data") if data is not None else None
     ref = load_dataset(reference, "reference") if reference is not None else None
     trn = load_dataset(train, "train") if train is not None else None
@@ -120,63 +185,79 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
     feats = roles.resolve_features(ds or ref or trn, features, target, ids, sensitive, stored)
     roles.check_columns(ds, ref, trn, target, feats, sensitive, ids, stored)
     task = _resolve_task(task, ds, ref, target, trn)
-    classes = _resolve_classes(classes, task, ds, ref, target, trn)
+    return _Inputs(data=ds, reference=ref, train=trn, target=target, features=feats, sensitive=sensitive, ids=ids,
+                   task=task, classes=_resolve_classes(classes, task, ds, ref, target, trn), stored=stored)
 
-    project = dict(project or {})
-    baseline, source = resolve_baseline(baseline, model, ledger)
-    if source:
-        project.setdefault("baseline_source", source)
-    mdl: Model | None = None
-    if stored:
-        mdl = roles.stored_predictions_model(predictions, scores, task, classes)
-    elif model is not None:
-        search = [(project or {}).get("project_dir")] if (project or {}).get("project_dir") else []
-        mdl = load_model(model, trust=trust_model, device=device, weights=weights,
-                         eval_mode=eval_mode, search_paths=[p for p in search if p] + ["."])
-    dev = mdl.device if mdl is not None else ("cpu" if device == "auto" else device)
+
+def _check_model_inputs(mdl: Model | None, inp: _Inputs, pol: Policy) -> None:
+    """Exit 2 now when the features cannot be the model's inputs (see roles.check_model_inputs)."""
     # the probe call runs user code too: under the budget a checker would have (at most 60 s)
     probe_s = min([60.0] + [b for b in (pol.scan_budget, pol.check_budget("")[0]) if b])
-    roles.check_model_inputs(mdl, feats, ids, sensitive, task, classes,
-                             [("--data", ds), ("--reference", ref), ("--train", trn)], probe_s=probe_s)
+    roles.check_model_inputs(mdl, inp.features, inp.ids, inp.sensitive, inp.task, inp.classes,
+                             [("--data", inp.data), ("--reference", inp.reference), ("--train", inp.train)],
+                             probe_s=probe_s)
 
-    shared: dict[str, Any] = {}
+
+def _load_scan_model(model: Any, inp: _Inputs, predictions: str | None, scores: Sequence[str] | None,
+                     project: Mapping[str, Any], *, trust_model: bool, device: str, weights: str | None,
+                     eval_mode: bool) -> Model | None:
+    """The model: stored predictions standing in for one, the loaded model, or None."""
+    if inp.stored:
+        return roles.stored_predictions_model(predictions, scores, inp.task, inp.classes)
+    if model is None:
+        return None
+    search = [project.get("project_dir")] if project.get("project_dir") else []
+    return load_model(model, trust=trust_model, device=device, weights=weights,
+                      eval_mode=eval_mode, search_paths=[p for p in search if p] + ["."])
+
+
+def _run_checkers(reg: Registry, pol: Policy, selected: set[str] | frozenset[str],
+                  checker_options: Mapping[str, Mapping[str, Any]],
+                  context: Callable[[str, type[Checker]], CheckContext], *, observer: Observer,
+                  masker: ReportMasker, verbose: bool, started: float,
+                  not_selected: Callable[[str], str]) -> list[CheckResult]:
+    """Every checker of the registry in order: a skip for those not selected, else its masked
+    result under its time budget, counted from ``started`` (``context`` builds each checker's
+    context)."""
     results: list[CheckResult] = []
-    started = time.perf_counter()
-    masker = report_masker(reg, checker_options, (ds, ref, trn), shared, project)
     total = len(reg)
     for index, cid in enumerate(reg.ids):
         checker_cls = reg[cid]
         observer.check_started(cid, checker_cls.description, index, total)
         if cid not in selected:
-            res = CheckResult(id=cid, status=Status.SKIPPED, summary=selected_reason(cid, pol, checks, skip),
+            res = CheckResult(id=cid, status=Status.SKIPPED, summary=not_selected(cid),
                               description=checker_cls.description)
         else:
-            ctx = CheckContext(
-                checker_id=cid, data=ds, reference=ref, train=trn, target=target, features=feats,
-                sensitive=sensitive, ids=ids, task=task, model=mdl, classes=classes, seed=int(seed),
-                device=dev, levels=pol.levels(checker_cls), project={**dict(project or {}), "risk_tier": tier},
-                shared=shared, baseline=baseline,
-                progress=_progress(observer, cid))
             budget, note = checker_budget(pol, cid, started)
-            res = masker.result(run_checker(checker_cls, checker_options[cid], ctx, verbose=verbose,
-                                            budget_s=budget, budget_note=note))
+            res = masker.result(run_checker(checker_cls, checker_options[cid], context(cid, checker_cls),
+                                            verbose=verbose, budget_s=budget, budget_note=note))
         results.append(res)
         observer.check_finished(res)
+    return results
 
-    status = Status.worst((r.status for r in results if r.status != Status.SKIPPED), Status.PASS)
+
+def _subject(pol: Policy, mdl: Model | None, inp: _Inputs) -> dict[str, Any]:
+    """What was audited: the model, each dataset and the policy."""
     subject: dict[str, Any] = {"datasets": {}, "policy": {"name": pol.name, "sha256": pol.sha256}}
     if mdl is not None:
         subject["model"] = mdl.describe()
-    if ds is not None:
-        subject["datasets"]["current"] = ds.describe()
-    if ref is not None:
-        subject["datasets"]["reference"] = ref.describe()
-    if trn is not None:
-        subject["datasets"]["train"] = trn.describe()
+    if inp.data is not None:
+        subject["datasets"]["current"] = inp.data.describe()
+    if inp.reference is not None:
+        subject["datasets"]["reference"] = inp.reference.describe()
+    if inp.train is not None:
+        subject["datasets"]["train"] = inp.train.describe()
+    return subject
+
+
+def _manifest(reg: Registry, pol: Policy, selected: set[str] | frozenset[str], inp: _Inputs,
+              masker: ReportMasker, *, seed: int, command: str | None, device: str, tier: str,
+              project: Mapping[str, Any], predictions: str | None, scores: Sequence[str] | None) -> dict[str, Any]:
+    """Reproducibility: seed, command, versions, the policy's parts the report is bound to, inputs."""
     manifest: dict[str, Any] = {
         "seed": int(seed),
         "command": command,
-        "device": dev,
+        "device": device,
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
         "packages": _versions(),
@@ -195,19 +276,15 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
         # The policy's regulation mapping (the report's regulation section), bound by the digest.
         "regulations": regulation_for_report(pol.data.get("regulations")),
         # The project file's descriptive fields (intended purpose, owner, version), as written.
-        "system": {k: str(v) for k, v in (project or {}).items()
+        "system": {k: str(v) for k, v in project.items()
                    if k in ("intended_purpose", "owner", "version") and v not in (None, "")},
-        "inputs": {"target": target, "features": list(feats), "sensitive": list(sensitive),
-                   "ids": list(ids), "task": task,
-                   "classes": None if classes is None else masker.value([str(c) for c in classes])},
+        "inputs": {"target": inp.target, "features": list(inp.features), "sensitive": list(inp.sensitive),
+                   "ids": list(inp.ids), "task": inp.task,
+                   "classes": None if inp.classes is None else masker.value([str(c) for c in inp.classes])},
     }
-    if stored:
+    if inp.stored:
         manifest["inputs"].update(predictions=predictions, scores=list(scores) if scores else None)
-    return Report(created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  status=status, subject=subject, checks=tuple(results),
-                  approvals_required=tuple(pol.approvals_for(tier, status.value)),
-                  manifest=manifest, risk_tier=tier,
-                  tool={"name": "riskaudit", "version": __version__})
+    return manifest
 
 
 def _progress(observer: Observer, check_id: str) -> Callable[[float, str], None]:

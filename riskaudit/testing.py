@@ -35,6 +35,8 @@ assertions). The checks:
 ``check_no_printing``            nothing reaches stdout or stderr (warnings and log records aside)
 ``check_global_state_untouched`` the global random states (random, numpy, torch), torch's thread
                                  count, environment variables and logger levels are as before
+``check_no_state_on_instance``   ``run`` sets, replaces or changes no attribute of the checker
+                                 instance (per-run state lives in locals or a run object)
 ``check_masking_respected``      values of columns marked as personal data
                                  (``ctx.shared["pii_columns"]``) never appear unmasked
                                  (only for cases whose data has identifying text columns)
@@ -69,7 +71,7 @@ __all__ = [
     "Case", "ConformanceError", "CHECKS", "checks", "parametrize_with_checks", "check_checker", "run_check",
     "check_declaration", "check_option_validation", "check_runs", "check_findings_well_formed",
     "check_evidence_conventions", "check_deterministic", "check_no_printing", "check_global_state_untouched",
-    "check_masking_respected", "check_model_state_restored",
+    "check_masking_respected", "check_model_state_restored", "check_no_state_on_instance",
 ]
 
 
@@ -121,19 +123,62 @@ def run_check(checker: type[Checker], **scan_kwargs: Any) -> CheckResult:
     return report.check(checker.id)
 
 
-def _run(case: Case, *, extra: Sequence[type[Checker]] = (), verbose: bool = False) -> CheckResult:
+def _run(case: Case, *, extra: Sequence[type[Checker]] = (), verbose: bool = False,
+         checker: type[Checker] | None = None) -> CheckResult:
     from riskaudit.scan import scan
 
     kwargs = dict(case.scan_kwargs)
     kwargs.setdefault("policy", {"name": "test"})
     try:
-        report = scan(registry=Registry.from_classes([case.checker, *extra]), verbose=verbose, **kwargs)
+        report = scan(registry=Registry.from_classes([checker or case.checker, *extra]), verbose=verbose, **kwargs)
     except RiskauditError as exc:
         _fail(case, f"the scan refused the case's inputs: {exc}")
     return report.check(case.checker.id)
 
 
 # ----------------------------------------------------------------------------- snapshots
+
+def _attributes(obj: object) -> dict[str, tuple[Any, Any]]:
+    """The instance's attributes: each value and, for a dict, list or set, its contents (by
+    identity), so a replaced attribute and one changed in place are both seen."""
+    out: dict[str, tuple[Any, Any]] = {}
+    for name, value in vars(obj).items():
+        contents: Any = None
+        if isinstance(value, dict):
+            contents = [(k, id(v)) for k, v in value.items()]
+        elif isinstance(value, (list, set)):
+            contents = [id(v) for v in value]
+        out[name] = (value, contents)
+    return out
+
+
+def _attribute_changes(before: Mapping[str, tuple[Any, Any]], after: Mapping[str, tuple[Any, Any]]) -> list[str]:
+    out = [f"set self.{n}" for n in after if n not in before]
+    out += [f"deleted self.{n}" for n in before if n not in after]
+    for n in before.keys() & after.keys():
+        if after[n][0] is not before[n][0]:
+            out.append(f"replaced self.{n}")
+        elif after[n][1] != before[n][1]:
+            out.append(f"changed self.{n} in place")
+    return sorted(out)
+
+
+def _instrumented(cls: type[Checker]) -> tuple[type[Checker], list[str]]:
+    """``cls`` whose ``run`` records what it did to the instance's attributes."""
+    changes: list[str] = []
+
+    class Instrumented(cls):  # type: ignore[valid-type,misc]
+        def run(self, ctx: Any) -> CheckOutput:
+            before = _attributes(self)
+            try:
+                return super().run(ctx)
+            finally:
+                changes.extend(_attribute_changes(before, _attributes(self)))
+
+    Instrumented.__name__, Instrumented.__qualname__ = cls.__name__, cls.__qualname__
+    Instrumented.__module__ = cls.__module__
+    return Instrumented, changes
+
 
 def _process_state() -> dict[str, Any]:
     import torch
@@ -221,15 +266,16 @@ def _second(case: Case) -> dict[str, Any]:
         random.seed(_PROBE_SEED)
         np.random.seed(_PROBE_SEED)  # noqa: NPY002
         torch.manual_seed(_PROBE_SEED)
+        instrumented, changes = _instrumented(case.checker)
         try:
             before = _process_state()
-            result = _run(case)
+            result = _run(case, checker=instrumented)
             after = _process_state()
         finally:
             random.setstate(saved[0])
             np.random.set_state(saved[1])  # noqa: NPY002
             torch.set_rng_state(saved[2])
-        case._runs["second"] = {"result": result, "state": (before, after)}
+        case._runs["second"] = {"result": result, "state": (before, after), "instance": changes}
     return case._runs["second"]
 
 
@@ -454,6 +500,17 @@ def check_global_state_untouched(case: Case) -> None:
                     "of riskaudit._scope (they put back what they change)")
 
 
+def check_no_state_on_instance(case: Case) -> None:
+    """``run`` leaves the checker instance's attributes as they were: per-run state lives in
+    locals or a run object, so one instance can run twice (or on two scans) without one run
+    seeing the other's data, and what a run held is freed when it ends."""
+    _ran(case)
+    changes = _second(case)["instance"]
+    if changes:
+        _fail(case, f"run() {', '.join(dict.fromkeys(changes))}: keep per-run state in locals or a run object "
+                    "passed to your helpers, never on the checker instance")
+
+
 def _pii_candidates(case: Case) -> tuple[list[str], list[str]]:
     """Identifying text columns of the case's data (mostly distinct values; not the target or a
     sensitive attribute), and their values."""
@@ -534,6 +591,7 @@ def check_model_state_restored(case: Case) -> None:
 CHECKS: tuple[Callable[[Case], None], ...] = (
     check_declaration, check_option_validation, check_runs, check_findings_well_formed,
     check_evidence_conventions, check_deterministic, check_no_printing, check_global_state_untouched,
+    check_no_state_on_instance,
 )
 """The checks every case runs; :func:`checks` adds the masking and model-state checks
 where the case's inputs make them meaningful."""

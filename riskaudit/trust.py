@@ -137,18 +137,7 @@ def _builtin_policy_sha(name: str) -> str | None:
 def load_trust_policy(path: str | os.PathLike) -> TrustPolicy:
     """Read and validate a trust policy; :class:`InputError` names the file and the key."""
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"--trust: file {str(p)!r} does not exist" if not p.exists()
-                         else f"--trust: {str(p)!r} is a folder; give the trust policy file")
-    raw = p.read_bytes()
-    try:
-        data = yaml.safe_load(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"--trust: {str(p)!r} is not UTF-8 text") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"--trust: {str(p)!r} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(data, Mapping):
-        raise InputError(f"--trust: {str(p)!r} must be a mapping of keys ({', '.join(TRUST_KEYS)})")
+    raw, data = _read_trust_file(p)
     unknown = [k for k in data if k not in TRUST_KEYS]
     if unknown:
         raise _fail(p, repr(unknown[0]), f"is not a trust policy key (known: {', '.join(TRUST_KEYS)})")
@@ -160,35 +149,7 @@ def load_trust_policy(path: str | os.PathLike) -> TrustPolicy:
     if not isinstance(data["approvers"], Mapping):
         raise _fail(p, "approvers", "must map each role to {name: public key}")
     approvers = {str(role): _keys_map(p, f"approvers.{role}", keys) for role, keys in data["approvers"].items()}
-    approvals: dict[str, dict[str, tuple[tuple[str, int], ...]]] = {}
-    if not isinstance(data["approvals"], Mapping):
-        raise _fail(p, "approvals", f"must map tiers ({', '.join(TIERS)}) to outcomes ({', '.join(OUTCOMES)})")
-    for tier, per in data["approvals"].items():
-        if tier not in TIERS:
-            raise _fail(p, f"approvals.{tier}", f"is not a risk tier ({', '.join(TIERS)})")
-        if not isinstance(per, Mapping):
-            raise _fail(p, f"approvals.{tier}", f"must map outcomes ({', '.join(OUTCOMES)}) to role lists")
-        approvals[tier] = {}
-        for outcome, reqs in per.items():
-            where = f"approvals.{tier}.{outcome}"
-            if outcome not in OUTCOMES:
-                raise _fail(p, where, "is not an outcome that can deploy (pass, warn; fail never opens)")
-            if not isinstance(reqs, list):
-                raise _fail(p, where, "must be a list of {role: NAME, count: N} ([] for none)")
-            items = []
-            for i, req in enumerate(reqs):
-                if not isinstance(req, Mapping) or not isinstance(req.get("role"), str):
-                    raise _fail(p, f"{where}[{i}]", "must be {role: NAME, count: N}")
-                count = req.get("count", 1)
-                if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-                    raise _fail(p, f"{where}[{i}].count", f"must be a whole number of at least 1, got {count!r}")
-                if req["role"] not in approvers:
-                    raise _fail(p, f"{where}[{i}].role", f"{req['role']!r} has no approver keys under approvers")
-                if count > len(approvers[req["role"]]):
-                    raise _fail(p, f"{where}[{i}].count", f"asks for {count} approvers of role {req['role']!r} "
-                                f"but approvers lists only {len(approvers[req['role']])}")
-                items.append((req["role"], count))
-            approvals[tier][outcome] = tuple(items)
+    approvals = _approvals(p, data["approvals"], approvers)
     tier = data.get("risk_tier", "low")
     if tier not in TIERS:
         raise _fail(p, "risk_tier", f"must be one of {', '.join(TIERS)}, got {tier!r}")
@@ -202,17 +163,7 @@ def load_trust_policy(path: str | os.PathLike) -> TrustPolicy:
     if not isinstance(require, Mapping) or any(k not in REQUIRE_KEYS or not isinstance(v, bool)
                                                for k, v in require.items()):
         raise _fail(p, "require", f"must map {' / '.join(REQUIRE_KEYS)} to true or false")
-    policies = []
-    for i, item in enumerate(data.get("audit_policies") or []):
-        text = str(item)
-        sha = text.removeprefix("sha256:").lower()
-        if len(sha) == 64 and all(c in "0123456789abcdef" for c in sha):
-            policies.append(sha)
-            continue
-        builtin = _builtin_policy_sha(text)
-        if builtin is None:
-            raise _fail(p, f"audit_policies[{i}]", f"{text!r} is neither a built-in policy name nor a sha256")
-        policies.append(builtin.removeprefix("sha256:"))
+    policies = _audit_policies(p, data.get("audit_policies") or [])
     checks = data.get("required_checks") or []
     if not isinstance(checks, list) or not all(isinstance(c, str) for c in checks):
         raise _fail(p, "required_checks", "must be a list of checker ids")
@@ -227,6 +178,77 @@ def load_trust_policy(path: str | os.PathLike) -> TrustPolicy:
         audit_policies=tuple(policies), required_checks=tuple(checks),
         ledger=None if ledger is None else (p.resolve().parent / Path(ledger).expanduser()),
         sha256=hashlib.sha256(raw).hexdigest())
+
+
+def _read_trust_file(p: Path) -> tuple[bytes, Mapping[str, Any]]:
+    """The file's bytes (hashed into the decision) and its YAML mapping."""
+    if not p.is_file():
+        raise InputError(f"--trust: file {str(p)!r} does not exist" if not p.exists()
+                         else f"--trust: {str(p)!r} is a folder; give the trust policy file")
+    raw = p.read_bytes()
+    try:
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f"--trust: {str(p)!r} is not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"--trust: {str(p)!r} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, Mapping):
+        raise InputError(f"--trust: {str(p)!r} must be a mapping of keys ({', '.join(TRUST_KEYS)})")
+    return raw, data
+
+
+def _approvals(p: Path, value: Any, approvers: Mapping[str, Mapping[str, Any]]
+               ) -> dict[str, dict[str, tuple[tuple[str, int], ...]]]:
+    """``approvals``: tier -> outcome -> ((role, count), ...), each role one with enough approver keys."""
+    approvals: dict[str, dict[str, tuple[tuple[str, int], ...]]] = {}
+    if not isinstance(value, Mapping):
+        raise _fail(p, "approvals", f"must map tiers ({', '.join(TIERS)}) to outcomes ({', '.join(OUTCOMES)})")
+    for tier, per in value.items():
+        if tier not in TIERS:
+            raise _fail(p, f"approvals.{tier}", f"is not a risk tier ({', '.join(TIERS)})")
+        if not isinstance(per, Mapping):
+            raise _fail(p, f"approvals.{tier}", f"must map outcomes ({', '.join(OUTCOMES)}) to role lists")
+        approvals[tier] = {}
+        for outcome, reqs in per.items():
+            where = f"approvals.{tier}.{outcome}"
+            if outcome not in OUTCOMES:
+                raise _fail(p, where, "is not an outcome that can deploy (pass, warn; fail never opens)")
+            if not isinstance(reqs, list):
+                raise _fail(p, where, "must be a list of {role: NAME, count: N} ([] for none)")
+            approvals[tier][outcome] = tuple(_requirement(p, f"{where}[{i}]", req, approvers)
+                                             for i, req in enumerate(reqs))
+    return approvals
+
+
+def _requirement(p: Path, where: str, req: Any, approvers: Mapping[str, Mapping[str, Any]]) -> tuple[str, int]:
+    """One ``{role: NAME, count: N}`` of ``approvals`` as (role, count)."""
+    if not isinstance(req, Mapping) or not isinstance(req.get("role"), str):
+        raise _fail(p, where, "must be {role: NAME, count: N}")
+    count = req.get("count", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise _fail(p, f"{where}.count", f"must be a whole number of at least 1, got {count!r}")
+    if req["role"] not in approvers:
+        raise _fail(p, f"{where}.role", f"{req['role']!r} has no approver keys under approvers")
+    if count > len(approvers[req["role"]]):
+        raise _fail(p, f"{where}.count", f"asks for {count} approvers of role {req['role']!r} "
+                    f"but approvers lists only {len(approvers[req['role']])}")
+    return req["role"], count
+
+
+def _audit_policies(p: Path, items: Any) -> list[str]:
+    """``audit_policies``: built-in policy names or sha256 digests, as hex digests."""
+    policies = []
+    for i, item in enumerate(items):
+        text = str(item)
+        sha = text.removeprefix("sha256:").lower()
+        if len(sha) == 64 and all(c in "0123456789abcdef" for c in sha):
+            policies.append(sha)
+            continue
+        builtin = _builtin_policy_sha(text)
+        if builtin is None:
+            raise _fail(p, f"audit_policies[{i}]", f"{text!r} is neither a built-in policy name nor a sha256")
+        policies.append(builtin.removeprefix("sha256:"))
+    return policies
 
 
 def insecure_stand_in(report: Mapping[str, Any]) -> TrustPolicy:

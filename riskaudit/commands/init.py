@@ -47,8 +47,8 @@ def _guess_target(frame: pd.DataFrame, exclude: set[str]) -> str | None:
 def propose(*, model: str | None, data: str | None, train: str | None, reference: str | None,
             target: str | None, folder: Path) -> dict[str, Any]:
     """The proposed project settings and one comment per key (counts only)."""
-    from riskaudit.data import infer_task, load_dataset
-    from riskaudit.roles import declared_input_width, likely_ids, likely_sensitive
+    from riskaudit.data import load_dataset
+    from riskaudit.roles import likely_ids, likely_sensitive
 
     loaded = {role: load_dataset(path, role) for role, path in
               (("data", data), ("train", train), ("reference", reference)) if path}
@@ -66,18 +66,7 @@ def propose(*, model: str | None, data: str | None, train: str | None, reference
         what = {"data": "the data under audit now", "train": "the data the model was fitted on",
                 "reference": "held-out data the model was validated on (drift's baseline)"}[role]
         notes[role] = f"{what}: {ds.rows:,} rows, {ds.columns} columns"
-    if target is not None and target not in frame.columns:
-        raise InputError(f"--target column {target!r} is not in {main.uri}")
-    given = target is not None
-    target = target or main.default_target or _guess_target(frame, set())
-    if target:
-        settings["target"] = target
-        notes["target"] = "named on the command line" if given else "the label column, guessed from its name"
-        n_values = frame[target].nunique()
-        settings["task"] = infer_task(frame[target])
-        notes["task"] = f"inferred from the target's {n_values:,} distinct values"
-    else:
-        notes["target"] = "no column is named like a label: set `target:` yourself"
+    target = _propose_target(main, target, settings, notes)
     ids = [c for c in likely_ids(frame, exclude=[target] if target else []) if main.kind == "table"]
     sensitive = [c for c in likely_sensitive(frame) if c not in ids and c != target]
     if ids:
@@ -93,51 +82,84 @@ def propose(*, model: str | None, data: str | None, train: str | None, reference
         feats = [c for c in frame.columns if c not in {target, *ids, *sensitive, "path"}]
     numeric = [c for c in feats if pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])]
     text = [c for c in feats if c not in numeric]
-    mdl = None
-    if model:
-        from riskaudit.model import load_model
-
-        mdl = load_model(model, search_paths=[str(folder), "."])
-        width = declared_input_width(mdl)
-        notes["model"] = f"{mdl.format}" + (f", {width} inputs declared" if width else "")
-        if width is not None and width != len(numeric) and text:
-            notes["features_warning"] = (f"the model takes {width} inputs but {len(numeric)} numeric columns "
-                                         f"remain ({len(text)} text column(s) left out)")
-        elif width is not None and width != len(numeric):
-            notes["features_warning"] = (f"the model takes {width} inputs but {len(numeric)} columns remain: "
-                                         "remove ids or other non-inputs from this list")
+    mdl = _propose_model(model, folder, numeric, text, notes) if model else None
     if feats:
         settings["features"] = numeric if mdl is not None and not mdl.accepts_frame else feats
         notes["features"] = (f"{len(settings['features'])} columns: every other column in file order"
                              + (f"; {len(text)} text column(s) left out (a tensor model takes numbers)"
                                 if text and settings["features"] is numeric else ""))
     if settings.get("task") == "classification" and target:
-        base = next(loaded[r] for r in ("train", "reference", "data") if r in loaded
-                    and target in loaded[r].frame.columns)
-        vals = base.frame[target].dropna().unique().tolist()
-        try:
-            classes = sorted(vals)
-        except TypeError:
-            classes = sorted(vals, key=str)
-        settings["classes"] = [c.item() if hasattr(c, "item") else c for c in classes]
-        notes["classes"] = (f"{len(classes)} classes, sorted, from the {'training' if base is loaded.get('train') else 'given'} "
-                            "data: the model's output order; check it against your training code")
-        if mdl is not None and settings.get("features"):
-            import numpy as np
-
-            x = base.frame[settings["features"]].iloc[:2] if mdl.accepts_frame else \
-                base.feature_matrix(settings["features"])[:2]
-            try:
-                out = np.asarray(mdl.forward(x, batch_size=2, record=False))
-                k = out.shape[1] if out.ndim == 2 else 1
-                notes["model"] += f", {k} output(s)"
-                if k not in (1, len(classes)):
-                    notes["classes_warning"] = f"the model gives {k} outputs but {len(classes)} classes were found"
-            except Exception:  # the dry validation below reports it in full
-                pass
+        _propose_classes(loaded, target, mdl, settings, notes)
     settings["policy"] = "default"
     notes["policy"] = "or strict, or a YAML file; risk_tier: low | medium | high overrides its tier"
     return {"settings": settings, "notes": notes}
+
+
+def _propose_target(main: Any, target: str | None, settings: dict[str, Any], notes: dict[str, str]) -> str | None:
+    """The target (given, else named like a label) and the task it implies, into ``settings``."""
+    from riskaudit.data import infer_task
+
+    frame = main.frame
+    if target is not None and target not in frame.columns:
+        raise InputError(f"--target column {target!r} is not in {main.uri}")
+    given = target is not None
+    target = target or main.default_target or _guess_target(frame, set())
+    if target:
+        settings["target"] = target
+        notes["target"] = "named on the command line" if given else "the label column, guessed from its name"
+        n_values = frame[target].nunique()
+        settings["task"] = infer_task(frame[target])
+        notes["task"] = f"inferred from the target's {n_values:,} distinct values"
+    else:
+        notes["target"] = "no column is named like a label: set `target:` yourself"
+    return target
+
+
+def _propose_model(model: str, folder: Path, numeric: list[str], text: list[str], notes: dict[str, str]) -> Any:
+    """The loaded model, with a note on its format and a warning when its declared input width
+    does not match the numeric columns."""
+    from riskaudit.model import load_model
+    from riskaudit.roles import declared_input_width
+
+    mdl = load_model(model, search_paths=[str(folder), "."])
+    width = declared_input_width(mdl)
+    notes["model"] = f"{mdl.format}" + (f", {width} inputs declared" if width else "")
+    if width is not None and width != len(numeric) and text:
+        notes["features_warning"] = (f"the model takes {width} inputs but {len(numeric)} numeric columns "
+                                     f"remain ({len(text)} text column(s) left out)")
+    elif width is not None and width != len(numeric):
+        notes["features_warning"] = (f"the model takes {width} inputs but {len(numeric)} columns remain: "
+                                     "remove ids or other non-inputs from this list")
+    return mdl
+
+
+def _propose_classes(loaded: dict[str, Any], target: str, mdl: Any, settings: dict[str, Any],
+                     notes: dict[str, str]) -> None:
+    """The sorted classes from the training data (else the given data) into ``settings``, and a
+    warning when the model's output count differs."""
+    base = next(loaded[r] for r in ("train", "reference", "data") if r in loaded
+                and target in loaded[r].frame.columns)
+    vals = base.frame[target].dropna().unique().tolist()
+    try:
+        classes = sorted(vals)
+    except TypeError:
+        classes = sorted(vals, key=str)
+    settings["classes"] = [c.item() if hasattr(c, "item") else c for c in classes]
+    notes["classes"] = (f"{len(classes)} classes, sorted, from the {'training' if base is loaded.get('train') else 'given'} "
+                        "data: the model's output order; check it against your training code")
+    if mdl is not None and settings.get("features"):
+        import numpy as np
+
+        x = base.frame[settings["features"]].iloc[:2] if mdl.accepts_frame else \
+            base.feature_matrix(settings["features"])[:2]
+        try:
+            out = np.asarray(mdl.forward(x, batch_size=2, record=False))
+            k = out.shape[1] if out.ndim == 2 else 1
+            notes["model"] += f", {k} output(s)"
+            if k not in (1, len(classes)):
+                notes["classes_warning"] = f"the model gives {k} outputs but {len(classes)} classes were found"
+        except Exception:  # the dry validation below reports it in full
+            pass
 
 
 def render(proposal: dict[str, Any]) -> str:

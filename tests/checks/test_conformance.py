@@ -129,3 +129,33 @@ def test_leaked_personal_data_is_masked_by_the_scan_and_a_global_seed_is_caught(
 
     with pytest.raises(ConformanceError, match="numpy's global random state"):
         check_global_state_untouched(Case(Seeder, data=V["data"]))
+
+
+def test_the_suite_catches_per_run_state_on_the_instance():
+    from riskaudit.checks.base import CheckOutput, Checker, Kind
+    from riskaudit.testing import check_no_state_on_instance
+
+    class Remembers(Checker):
+        id = "remembers"
+        description = "Keeps the last frame it saw."
+        kinds = {"rows": Kind("rows seen")}
+
+        def __init__(self, **options):
+            super().__init__(**options)
+            self.seen: list[int] = []  # configuration-time state is fine; run must not change it
+
+        def run(self, ctx):
+            self.last_frame = ctx.data.frame  # the mistake under test
+            self.seen.append(len(ctx.data.frame))  # and this one, in place
+            return CheckOutput([], f"Saw {len(self.seen)} tables.")
+
+    with pytest.raises(ConformanceError, match=r"changed self\.seen in place, set self\.last_frame"):
+        check_no_state_on_instance(Case(Remembers, data=V["data"]))
+
+    class Forgets(Remembers):
+        id = "forgets"
+
+        def run(self, ctx):
+            return CheckOutput([], f"Saw {len(ctx.data.frame)} rows.")
+
+    check_no_state_on_instance(Case(Forgets, data=V["data"]))

@@ -9,7 +9,7 @@ datasets in :mod:`.images`.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from riskaudit._lazy import lazy_module
 
@@ -182,12 +182,23 @@ class DataValidityChecker(Checker):
 
     # ------------------------------------------------------------------ run
     def run(self, ctx: CheckContext) -> CheckOutput:
-        try:
-            return self._run(ctx)
-        finally:
-            self._hashers: dict[str, rw.FrameHasher] = {}  # they hold the frames and per-column hashes: free them
+        return _Validation(self.config, self.policy_specs, ctx).run()
 
-    def _run(self, ctx: CheckContext) -> CheckOutput:
+
+class _Validation:
+    """One data_validity run: the checker's configuration plus the run's state (the context,
+    the columns marked as personal data, the frames as read, the row hashers). It lives for
+    one ``run`` call, so the checker instance holds no per-run state and the frames and
+    hashes are freed with it."""
+
+    def __init__(self, config: Mapping[str, Any], policy_specs: list, ctx: CheckContext) -> None:
+        self.config, self.policy_specs, self._ctx = config, policy_specs, ctx
+        self._pii: dict[str, Any] = {}
+        self._raw: dict[str, pd.DataFrame] = {}
+        self._hashers: dict[str, rw.FrameHasher] = {}
+
+    def run(self) -> CheckOutput:
+        ctx = self._ctx
         nested = [(name, ds) for name, ds in (("current", ctx.data), ("reference", ctx.reference),
                                               ("train", ctx.train))
                   if ds is not None and ds.unsupported]
@@ -195,8 +206,7 @@ class DataValidityChecker(Checker):
         cur = ctx.data.without_unsupported()
         ref = ctx.reference.without_unsupported() if ctx.reference is not None else None
         train = ctx.train.without_unsupported() if ctx.train is not None else None
-        pii = dict(ctx.shared.get("pii_columns") or {})
-        self._ctx, self._pii = ctx, pii
+        self._pii = dict(ctx.shared.get("pii_columns") or {})
         findings: list[Finding] = []
         metrics: dict[str, Any] = {"charts": []}
         image = img.is_image_like(cur)

@@ -116,7 +116,6 @@ class PerformanceChecker(Checker):
         if ctx.task not in ("classification", "regression"):
             raise CheckSkipped("the task is neither classification nor regression")
         assert ctx.target is not None  # needs = {DATA, TARGET}: the scan runs this checker only with a target
-        self.ctx = ctx
         cfg = self.config
         regression = ctx.task == "regression"
         labels_only = bool(getattr(ctx.model, "label_column", None)) and not regression
