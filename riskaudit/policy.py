@@ -110,7 +110,7 @@ class Policy:
             out[kind] = Levels(direction=k.direction,
                                fail=t.get("fail", k.fail) if "fail" in t else k.fail,
                                warn=t.get("warn", k.warn) if "warn" in t else k.warn,
-                               severity=Severity(sev.get(kind, k.severity)))
+                               severity=Severity(sev.get(kind, k.severity)), unit=k.unit)
         return out
 
     def approvals_for(self, tier: str, outcome: str) -> list[dict[str, Any]]:

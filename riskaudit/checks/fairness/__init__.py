@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from riskaudit import fmt
 from riskaudit._lazy import lazy_module
 
 from riskaudit.checks.base import (Checker, CheckContext, CheckOutput, CheckSkipped, Kind, Need,
@@ -262,7 +263,7 @@ class FairnessChecker(Checker):
                 others = proba.copy()
                 others[:, pos] = -np.inf
                 y_pred = np.where(pred_pos, pos, others.argmax(1))
-                thr = f"a score of at least {cfg['threshold']:g} for {classes[pos]!r}"
+                thr = f"a score of at least {fmt.number(cfg['threshold'])} for {classes[pos]!r}"
             else:
                 y_pred = proba.argmax(1)
                 pred_pos = y_pred == pos
@@ -474,16 +475,17 @@ class FairnessChecker(Checker):
                       charts=[chart])
             findings.append(self._graded(
                 ctx, "disparate_impact", label, pt, ci,
-                f"Selection rate of group {lo_g!r} is {_fmt(pt)} of group {hi_g!r} "
-                f"({label}; policy minimum {{threshold}}){_ci_text(ci)}.", ev))
+                f"Group {lo_g!r} of {label} is selected {_fmt(pt)} times as often as group {hi_g!r} "
+                f"(selection rates {fmt.percent(sr[usable[li]])} and {fmt.percent(sr[usable[hi]])}; "
+                f"policy minimum ratio {{threshold}}){_ci_text(ci)}.", ev))
             # demographic parity
             pt, bs, (li, hi) = disparity(sr, bsr, "diff")
             ci = _ci(bs, q) if bs is not None else None
             findings.append(self._graded(
                 ctx, "demographic_parity", label, pt, ci,
-                f"Selection rates of {label} differ by up to {_fmt(pt)} between groups "
-                f"{gl[usable[li]]!r} and {gl[usable[hi]]!r} (policy maximum {{threshold}})"
-                f"{_ci_text(ci)}.", dict(base_ev, ci=ci)))
+                f"Selection rates of {label} differ by up to {_pts(pt)} between groups "
+                f"{gl[usable[li]]!r} and {gl[usable[hi]]!r} (policy maximum {{threshold_text}})"
+                f"{_ci_text(ci, 'points')}.", dict(base_ev, ci=ci)))
             if mode == "model" and prep["has_target"]:
                 tpr, fpr = met["true_positive_rate"], met["false_positive_rate"]
                 p1, b1, _ = disparity(tpr, None if bmet is None else bmet["true_positive_rate"], "diff")
@@ -512,17 +514,17 @@ class FairnessChecker(Checker):
                     f2, _, _ = disparity(np.nan_to_num(fpr, nan=0.0), None, "diff")
                     as_zero = max(f1, f2)
                     eo_ev.update(undefined_rates=undefined, difference_with_undefined_as_zero=_num(as_zero))
-                    note = (" " + "; ".join(f"group {u['group']!r} is left out of the "
+                    note = (" " + "; ".join(f"Group {u['group']!r} is left out of the "
                                              f"{u['rate']} difference: {u['reason']}, so its "
                                              f"{u['rate']} is undefined" for u in undefined[:5])
                             + (f" (and {len(undefined) - 5} more)" if len(undefined) > 5 else "")
                             + f". Counting an undefined rate as 0, as fairlearn does, gives "
-                              f"{_fmt(as_zero)}.")
+                              f"{_pts(as_zero)}.")
                 findings.append(self._graded(
                     ctx, "equalized_odds", label, pt, ci,
-                    f"True/false positive rates of {label} differ by up to {_fmt(pt)} between "
-                    f"groups (TPR {_fmt(p1)}, FPR {_fmt(p2)}; policy maximum {{threshold}})"
-                    f"{_ci_text(ci)}.{note}", eo_ev))
+                    f"Error rates of {label} differ by up to {_pts(pt)} between groups (true "
+                    f"positive rates by {_pts(p1)}, false positive rates by {_pts(p2)}; policy "
+                    f"maximum {{threshold_text}}){_ci_text(ci, 'points')}.{note}", eo_ev))
                 acc = met["accuracy"][usable]
                 if np.isfinite(acc).any():
                     w = int(np.nanargmin(acc))
@@ -534,9 +536,10 @@ class FairnessChecker(Checker):
                     findings.append(self._graded(
                         ctx, "group_performance", label, pt, ci,
                         f"Accuracy of the worst {label} group {gl[usable[w]]!r} is "
-                        f"{_fmt(float(acc[w]))}, {_fmt(pt)} below the overall "
-                        f"{_fmt(float(overall['accuracy']))} (policy maximum gap {{threshold}})"
-                        f"{_ci_text(ci)}.", dict(base_ev, ci=ci, worst_group=gl[usable[w]])))
+                        f"{fmt.percent(float(acc[w]))}, {_pts(pt)} below the overall "
+                        f"{fmt.percent(float(overall['accuracy']))} (policy maximum gap "
+                        f"{{threshold_text}}){_ci_text(ci, 'points')}.",
+                        dict(base_ev, ci=ci, worst_group=gl[usable[w]])))
         else:
             mae = met["mean_absolute_error"][usable]
             if mode == "model" and np.isfinite(mae).any() and overall["mean_absolute_error"] > 0:
@@ -551,8 +554,8 @@ class FairnessChecker(Checker):
                 findings.append(self._graded(
                     ctx, "group_performance", label, pt, ci,
                     f"Mean absolute error of the worst {label} group {gl[usable[w]]!r} is "
-                    f"{_fmt(float(mae[w]))}, {_fmt(pt * 100)}% above the overall {_fmt(ov)} "
-                    f"(policy maximum excess {{threshold}}){_ci_text(ci)}.",
+                    f"{fmt.number(float(mae[w]))}, {fmt.percent(pt)} above the overall "
+                    f"{fmt.number(ov)} (policy maximum excess {{threshold_text}}){_ci_text(ci, 'points')}.",
                     dict(base_ev, ci=ci, worst_group=gl[usable[w]])))
             mp = met["mean_prediction"]
             chart = {"type": "bar", "title": f"Mean {'prediction' if mode == 'model' else 'target'}"
@@ -567,8 +570,8 @@ class FairnessChecker(Checker):
         lv = ctx.levels[kind]
         value = None if value is None or not math.isfinite(value) else float(value)
         if value is None:
-            return ctx.finding(kind, subject, message.replace("{threshold}", "n/a")
-                               + " (not computable: a group has no rows for it)",
+            text = message.replace("{threshold}", "n/a").replace("{threshold_text}", "n/a")
+            return ctx.finding(kind, subject, text + " (not computable: a group has no rows for it)",
                                status=Status.PASS, value=None, threshold=lv.fail, evidence=evidence)
         status, level = lv.grade(value)
         if status == Status.FAIL and self.config["require_ci_for_fail"] and ci is not None:
@@ -680,9 +683,17 @@ def _num(x):
 
 
 def _fmt(x) -> str:
+    """A ratio, two significant digits (riskaudit.fmt)."""
     if x is None or not math.isfinite(x):
         return "n/a"
-    return f"{x:.2f}" if abs(x) >= 0.01 or x == 0 else f"{x:.3g}"
+    return fmt.number(float(x), 2)
+
+
+def _pts(x) -> str:
+    """A difference of two rates in percentage points (riskaudit.fmt)."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    return fmt.points(float(x))
 
 
 def _verb(label) -> str:
@@ -692,9 +703,11 @@ def _verb(label) -> str:
     return f"get the outcome {s!r}"
 
 
-def _ci_text(ci) -> str:
+def _ci_text(ci, unit: str = "ratio") -> str:
     if ci is None or ci[0] is None:
         return ""
+    if unit == "points":
+        return f"; bootstrap interval {fmt.number(ci[0] * 100)} to {_pts(ci[1])}"
     return f"; bootstrap interval {_fmt(ci[0])} to {_fmt(ci[1])}"
 
 

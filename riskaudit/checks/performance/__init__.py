@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from riskaudit import fmt
 from riskaudit._lazy import lazy_module
 from riskaudit.checks.base import Checker, CheckContext, CheckOutput, CheckSkipped, Kind, Need, Option
 from riskaudit.result import Severity, Status
@@ -266,7 +267,7 @@ class PerformanceChecker(Checker):
             value = 1 - point["rmse"] / base_rmse if base_rmse > 0 else float("nan")
             ci = M.interval(M.bootstrap(skill, len(y), cfg["bootstrap"], rng)["v"], cfg["confidence"])
             text = (f"The model removes {value:.0%} of the error of always predicting the {src_name} data's mean "
-                    f"{mean:.4g} (RMSE {point['rmse']:.4g} against {base_rmse:.4g}; {self._ci(ci)}).")
+                    f"{fmt.number(mean)} (RMSE {fmt.number(point['rmse'])} against {fmt.number(base_rmse)}; {self._ci(ci)}).")
             ev = {"baseline": "mean", "baseline_value": mean, "baseline_rmse": base_rmse, "fitted_on": src_name}
         else:
             idx = ctx.label_indices(src)
@@ -314,8 +315,8 @@ class PerformanceChecker(Checker):
         metrics["train"] = _rounded(pt)
         lv = ctx.levels["generalization_gap"]
         if regression:
-            text = (f"The RMSE is {value:.0%} higher on the data under audit ({pc[key]:.4g}) than on the "
-                    f"training data ({pt[key]:.4g}); {self._ci(ci)}.")
+            text = (f"The RMSE is {value:.0%} higher on the data under audit ({fmt.number(pc[key])}) than on the "
+                    f"training data ({fmt.number(pt[key])}); {self._ci(ci)}.")
         else:
             text = (f"Balanced accuracy drops by {value:.3f} from the training data ({pt[key]:.3f}) to the data "
                     f"under audit ({pc[key]:.3f}); {self._ci(ci)}.")
@@ -357,7 +358,7 @@ class PerformanceChecker(Checker):
 
     def _summary(self, point, ci, findings, regression, skipped) -> str:
         if regression:
-            head = (f"R² {point['r2']:.3f}, RMSE {point['rmse']:.4g} and MAE {point['mae']:.4g} on the data "
+            head = (f"R² {point['r2']:.3f}, RMSE {fmt.number(point['rmse'])} and MAE {fmt.number(point['mae'])} on the data "
                     "under audit")
         else:
             head = (f"Accuracy {point['accuracy']:.3f}, balanced accuracy {point['balanced_accuracy']:.3f} "
@@ -392,7 +393,7 @@ def _with_table(finding, table):
 def _ci_text(ci, confidence: float = 0.95) -> str:
     if ci is None:
         return "no interval"
-    return f"{confidence:.0%} interval {ci[0]:.3f} to {ci[1]:.3f}"
+    return f"{confidence:.0%} interval {fmt.number(ci[0])} to {fmt.number(ci[1])}"
 
 
 def _round_pair(ci) -> list[float] | None:
