@@ -77,4 +77,30 @@ def texts_for(report: Mapping[str, Any]) -> dict[str, KindText]:
     return out
 
 
-__all__ = ["KindText", "texts_for", "humanize", "number", "percent", "with_unit", "kind_texts"]
+def threshold_source(report: Mapping[str, Any], f: Mapping[str, Any]) -> str:
+    """Where the threshold a finding was judged against comes from, exactly: ``policy “default”
+    key checks.drift.thresholds.data_drift.fail = 0.1`` or ``checker default 0.1`` (from the
+    report's ``manifest.thresholds``); ``set by the checker for this finding`` when the finding
+    carries a threshold of its own. Reports written before ``manifest.thresholds`` name the key
+    the policy would set."""
+    thr = f.get("threshold")
+    if not isinstance(thr, (int, float)) or isinstance(thr, bool):
+        return ""
+    levels = ((report.get("manifest") or {}).get("thresholds") or {})
+    fid = str(f.get("id", ""))
+    if isinstance(levels, Mapping) and levels:
+        entry_ = levels.get(fid)
+        known: Mapping[str, Any] = entry_ if isinstance(entry_, Mapping) else {}
+        order = ("warn", "fail") if f.get("status") == "warn" else ("fail", "warn")
+        for level in order:
+            entry = known.get(level)
+            if isinstance(entry, Mapping) and entry.get("value") == thr and entry.get("source"):
+                return str(entry["source"])
+        return "set by the checker for this finding"
+    check, _, kind = fid.partition(".")
+    level = "warn" if f.get("status") == "warn" else "fail"
+    policy = ((report.get("subject") or {}).get("policy") or {}).get("name", "")
+    return f"policy “{policy}” key checks.{check}.thresholds.{kind}.{level} (report written before sources were recorded)"
+
+
+__all__ = ["KindText", "threshold_source", "texts_for", "humanize", "number", "percent", "with_unit", "kind_texts"]

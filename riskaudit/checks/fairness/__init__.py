@@ -477,12 +477,14 @@ class FairnessChecker(Checker):
         lo_g, hi_g = gl[usable[li]], gl[usable[hi]]
         sentence = (f"{cfg['population']} in group {lo_g} {_verb(pos_label)} "
                     f"{_fmt(pt)} times as often as group {hi_g}." if math.isfinite(pt) else None)
+        lv = ctx.levels["disparate_impact"]
+        minimum = lv.fail if lv.fail is not None else (lv.warn if lv.warn is not None else 0.8)
         chart: dict[str, Any] = {
             "type": "bar", "title": f"Selection rate ('{pos_label}') by {label}",
             "labels": [gl[i] for i in shown], "values": [_num(sr[i]) for i in shown],
             "y_label": "selection rate",
-            "reference_lines": [{"value": _num(0.8 * (sr[ref_u] if ref_u is not None else np.nanmax(sr[usable]))),
-                                 "label": "four-fifths of the "
+            "reference_lines": [{"value": _num(minimum * (sr[ref_u] if ref_u is not None else np.nanmax(sr[usable]))),
+                                 "label": f"policy minimum: {fmt.number(minimum, 2)} × the "
                                  + ("reference group" if ref_u is not None else "highest rate")}]}
         if bsr is not None:
             chart["errors"] = [_ci(bsr[:, i], q) for i in shown]
