@@ -87,6 +87,8 @@ def test_threshold_sources_name_the_policy_key_or_the_checker_default():
     # a threshold the checker set for this finding alone is not passed off as the policy's
     assert threshold_source(report, dict(f, threshold=2)) == "set by the checker for this finding"
     assert threshold_source(report, dict(f, id="performance.model_performance")) == "set by the checker for this finding"
+    own = dict(f, evidence={"threshold_source": "option checks.performance.options.minimums.medium.roc_auc = 0.75"})
+    assert threshold_source(report, own) == own["evidence"]["threshold_source"]
     assert "else" not in threshold_source({"subject": {"policy": {"name": "old"}}}, f)
 
 

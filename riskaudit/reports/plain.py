@@ -86,6 +86,9 @@ def threshold_source(report: Mapping[str, Any], f: Mapping[str, Any]) -> str:
     thr = f.get("threshold")
     if not isinstance(thr, (int, float)) or isinstance(thr, bool):
         return ""
+    own = (f.get("evidence") or {}).get("threshold_source")
+    if isinstance(own, str) and own:  # a checker that knows better (a per-finding minimum) says so
+        return own
     levels = ((report.get("manifest") or {}).get("thresholds") or {})
     fid = str(f.get("id", ""))
     if isinstance(levels, Mapping) and levels:
