@@ -113,7 +113,7 @@ def with_unit(value: Any, unit: str, evidence: Mapping[str, Any] | None = None) 
         return sd(v)
     if unit == "shift":
         kind = str((evidence or {}).get("effect_unit") or "").lower()
-        if "sd" in kind or "wasserstein" in kind:
+        if "sd" in kind or "wasserstein" in kind or "standard deviation" in kind:
             return sd(v)
         return f"{number(v, 2)} (shift score)"
     if unit == "p_value":

@@ -65,6 +65,11 @@ def test_every_judged_chart_gets_its_threshold():
          "evidence": {"effect_unit": "reference SDs (Wasserstein)"}}
     doc = svg.histogram(chartnotes.for_finding(hist, f, KindText(unit="shift")))
     assert "0.54 standard deviations · policy limit 0.1 standard deviations" in doc
+    from riskaudit.checks.drift import _UNIT_WORDS
+
+    f2 = dict(f, evidence={"effect_unit": _UNIT_WORDS["numeric"]})
+    assert "0.54 standard deviations · policy limit 0.1 standard deviations" in svg.histogram(
+        chartnotes.for_finding(hist, f2, KindText(unit="shift")))
     own = {"type": "bar", "labels": ["a"], "values": [0.5], "reference_lines": [{"value": 0.4, "label": "own"}]}
     assert chartnotes.for_finding(own, dict(f, id="fairness.disparate_impact"), KindText(unit="ratio")) == own
 

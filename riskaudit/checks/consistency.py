@@ -476,7 +476,8 @@ class ConsistencyChecker(Checker):
         shown = ", ".join(f"{r['layer']} ({r['type']})" for r in rows[:10])
         more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
         subject = ", ".join(names[:5]) + (f" (+{len(names) - 5} more)" if len(names) > 5 else "")
-        return ctx.finding(kind, subject, f"{len(rows)} mode-dependent layers are in training mode: {shown}{more} "
+        are = "layer is" if len(rows) == 1 else "layers are"
+        return ctx.finding(kind, subject, f"{len(rows)} mode-dependent {are} in training mode: {shown}{more} "
                            "(under the policy any such layer is a {status}).", value=len(rows), evidence=ev)
 
     def _training(self, ctx, entry):

@@ -54,6 +54,12 @@ def _coerced(ctx: CheckContext) -> CheckContext:
     return dataclasses.replace(ctx, **out) if out else ctx
 
 
+# What a shift is measured in, as the report's "effect unit" says it (the HTML's charts read
+# "standard deviations"/"Wasserstein" in it to name the unit of the threshold).
+_UNIT_WORDS = {"numeric": "standard deviations of the reference data (Wasserstein distance)",
+               "categorical": "shift score (square root of the PSI)"}
+
+
 def _pct(change: float, worse: str, better: str) -> str:
     if abs(change) < 0.005:
         return "no change"
@@ -301,7 +307,7 @@ class DriftChecker(Checker):
         for f in sorted(res, key=lambda f: -res[f]["effect"]):
             v = res[f]
             sig = bool(v["p_value"] < thr)
-            unit = "reference SDs (Wasserstein)" if v["type"] == "numeric" else "sqrt(PSI)"
+            unit = _UNIT_WORDS[v["type"]]
             ev = {"test": v["test"], "statistic": v["statistic"], "p_value": v["p_value"],
                   "p_value_threshold": thr, "correction": cfg["correction"], "significant": sig,
                   "psi": v["psi"], "effect_unit": unit}
@@ -461,7 +467,7 @@ class DriftChecker(Checker):
             k = len(cats)
             rs, cs = np.bincount(rc, minlength=k) / len(rc), np.bincount(cc, minlength=k) / len(cc)
             chart = stats.categorical_histogram(subject, [str(x) for x in cats], rs, cs)
-            test, unit, kind_ = "chi-squared", "sqrt(PSI)", "categorical"
+            test, unit, kind_ = "chi-squared", _UNIT_WORDS["categorical"], "categorical"
         else:
             r = np.asarray(r, np.float64)
             c = np.asarray(c, np.float64)
@@ -471,7 +477,7 @@ class DriftChecker(Checker):
             p, d = stats.ks_pvalues(r[:, None], c[:, None])
             eff = stats.numeric_effects(r, c)
             chart = stats.numeric_histogram(subject, r, c)
-            test, unit, kind_ = "KS", "reference SDs (Wasserstein)", "numeric"
+            test, unit, kind_ = "KS", _UNIT_WORDS["numeric"], "numeric"
         sig = bool(p[0] < cfg["alpha"])
         ev = {"test": test, "statistic": d[0], "p_value": p[0], "significant": sig, "psi": eff["psi"],
               "effect_unit": unit, "charts": [chart]}
