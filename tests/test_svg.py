@@ -116,3 +116,15 @@ def test_a_plugin_check_chart_gets_the_threshold_of_the_kind_it_plots():
     assert "reference_lines" not in chartnotes.for_check(chart, "loan_cost", two, texts, report)
     named = chartnotes.for_check(dict(chart, kind="error_cost"), "loan_cost", two, texts, report)
     assert named["reference_lines"][0]["value"] == 0.05
+
+
+def test_a_long_threshold_source_is_shortened_whole_never_cut_mid_value():
+    f = {"id": "consistency.batch_size_inconsistency", "status": "pass", "threshold": 0.0001, "value": 1e-7}
+    src = "policy “default” key checks.consistency.thresholds.batch_size_inconsistency.fail = 0.01 %"
+    spec = chartnotes.for_finding({"type": "bar", "title": "t", "labels": ["2"], "values": [1e-7]}, f,
+                                  KindText(unit="relative"), src)
+    assert spec["subtitle"].endswith("batch_size_inconsistency.fail = 0.01 %") and len(spec["subtitle"]) <= 95
+    huge = chartnotes.for_finding({"type": "bar", "title": "t", "labels": ["2"], "values": [1e-7]}, f,
+                                  KindText(unit="relative"), "policy “p” key " + "x" * 120)
+    assert "subtitle" not in huge
+    assert "…" in svg.bar({"type": "bar", "title": "t", "labels": ["a"], "values": [1], "subtitle": "y" * 120})

@@ -16,6 +16,7 @@ default 0.1``). A chart that brings its own reference lines keeps them.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Mapping, Sequence
 
 from riskaudit.reports.plain import KindText, threshold_source, with_unit
@@ -25,9 +26,19 @@ def _limit_label(thr: float, unit: str, evidence: Mapping[str, Any] | None = Non
     return f"policy limit {with_unit(thr, unit, evidence)}"
 
 
+SUBTITLE_MAX = 95  # what svg's subtitle line holds
+
+
 def _with_source(spec: dict[str, Any], source: str) -> dict[str, Any]:
-    if source and not spec.get("subtitle"):
-        spec["subtitle"] = f"threshold: {source}"
+    """The threshold's source as the chart's subtitle, whole or not at all (a cut-off value
+    would mislead): the policy's name is dropped first when the line is too long."""
+    if not source or spec.get("subtitle"):
+        return spec
+    for text in (f"threshold: {source}", "threshold: " + re.sub(r"^policy “[^”]*” key ", "policy key ", source),
+                 "threshold: " + re.sub(r"^policy “[^”]*” key ", "", source)):
+        if len(text) <= SUBTITLE_MAX:
+            spec["subtitle"] = text
+            break
     return spec
 
 
@@ -70,7 +81,7 @@ def for_finding(spec: Mapping[str, Any], f: Mapping[str, Any], text: KindText | 
         spec["reference_lines"] = [{"value": thr, "label": _limit_label(thr, unit)}]
         return _with_source(spec, source)
     spec["subtitle"] = f"{with_unit(f.get('value'), unit, ev)} · {_limit_label(thr, unit, ev)}"
-    if source and len(spec["subtitle"]) + len(source) + 3 <= 95:  # what the chart's subtitle holds
+    if source and len(spec["subtitle"]) + len(source) + 3 <= SUBTITLE_MAX:
         spec["subtitle"] += f" ({source})"
     return spec
 
