@@ -540,9 +540,8 @@ class FairnessChecker(Checker):
                     + f". Counting an undefined rate as 0, as fairlearn does, gives {_pts(as_zero)}.")
         return self._graded(
             ctx, "equalized_odds", label, pt, ci,
-            f"Error rates of {label} differ by up to {_pts(pt)} between groups (true "
-            f"positive rates by {_pts(p1)}, false positive rates by {_pts(p2)}; policy "
-            f"maximum {{threshold_text}}){_ci_text(ci, 'points')}.{note}", eo_ev)
+            f"Error rates of {label} differ by up to {_pts(pt)} between groups ({_by('true', p1)}, "
+            f"{_by('false', p2)}; policy maximum {{threshold_text}}){_ci_text(ci, 'points')}.{note}", eo_ev)
 
     def _accuracy_finding(self, ctx: CheckContext, u: _Unit, usable: np.ndarray, base_ev: dict[str, Any],
                           q: float) -> Finding | None:
@@ -778,6 +777,13 @@ def _verb(label) -> str:
     if s.isalpha() and s.lower().endswith("ed"):
         return f"are {s}"
     return f"get the outcome {s!r}"
+
+
+def _by(which: str, diff) -> str:
+    """One rate's part of the equalized-odds sentence."""
+    if diff is None or not math.isfinite(diff):
+        return f"{which} positive rates not comparable"
+    return f"{which} positive rates by {_pts(diff)}"
 
 
 def _ci_text(ci, unit: str = "ratio") -> str:
