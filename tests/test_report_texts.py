@@ -147,3 +147,33 @@ def test_demo_report_messages_are_plain(demo_scan, demo_out):
         texts = [("summary", check["summary"])] + [(f["id"], f["message"]) for f in check["findings"]]
         problems += [f"{where}: {p} in {text!r}" for where, text in texts for p in plain_problems(text, names)]
     assert not problems, "\n".join(problems)
+
+
+def test_regression_scan_messages_are_plain_too():
+    """The regression paths (fairness MAE excess, performance RMSE/R², drift of a numeric
+    target) on scikit-learn's diabetes data: the same plain-language rules as the demo."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import LinearRegression
+
+    import riskaudit
+
+    df = load_diabetes(as_frame=True, scaled=False).frame
+    df["sex"] = df["sex"].map({1.0: "a", 2.0: "b"})
+    df["age_band"] = (df["age"] // 20 * 20).astype(int).astype(str)
+    feats = ["age", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+    trn, ref, cur = (df.iloc[:150].reset_index(drop=True), df.iloc[150:300].reset_index(drop=True),
+                     df.iloc[300:].reset_index(drop=True))
+    cur.loc[:, "bmi"] = cur["bmi"] * 1.15  # a real shift for drift to report
+    lr = LinearRegression().fit(trn[feats].to_numpy(), trn["target"])
+    report = riskaudit.scan(data=cur, reference=ref, train=trn, target="target", features=feats,
+                            sensitive=["sex", "age_band"], model=lambda x: lr.predict(x), task="regression",
+                            checks=["data_validity", "fairness", "performance", "drift"], policy="default").to_dict()
+    names = set(df.columns)
+    problems = []
+    ran = [c for c in report["checks"] if c["id"] in ("data_validity", "fairness", "performance", "drift")]
+    assert [c["status"] for c in ran if c["status"] in ("error", "skipped")] == [], [c["summary"] for c in ran]
+    assert any(f["id"] == "fairness.group_performance" for c in ran for f in c["findings"])
+    for check in ran:
+        texts = [("summary", check["summary"])] + [(f["id"], f["message"]) for f in check["findings"]]
+        problems += [f"{where}: {p} in {text!r}" for where, text in texts for p in plain_problems(text, names)]
+    assert not problems, "\n".join(problems)

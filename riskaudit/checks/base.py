@@ -329,7 +329,8 @@ class CheckContext:
         With ``status`` None the value is graded against the policy's levels for ``kind``;
         ``message`` may use ``{value}``, ``{threshold}`` and ``{status}`` placeholders,
         filled after grading (rounded by :mod:`riskaudit.fmt`); ``{value_text}`` and
-        ``{threshold_text}`` add the kind's unit ("3.33 %", "25 rows"). Pass ``status`` to grade yourself (qualitative findings).
+        ``{threshold_text}`` add the kind's unit ("3.33 %", "25 rows"); ``{value_percent}`` and
+        ``{threshold_percent}`` show a fraction as a percent. Pass ``status`` to grade yourself (qualitative findings).
         """
         lv = self.levels.get(kind)
         if lv is None:
@@ -342,7 +343,8 @@ class CheckContext:
         if status not in (Status.PASS, Status.WARN, Status.FAIL):
             raise CheckerError(f"a finding's status must be pass, warn or fail, got {status.value}")
         text = message.format(value=_fmt(value), threshold=_fmt(threshold), status=status.value,
-                              value_text=_fmt(value, lv.unit), threshold_text=_fmt(threshold, lv.unit)) \
+                              value_text=_fmt(value, lv.unit), threshold_text=_fmt(threshold, lv.unit),
+                              value_percent=_fmt(value, "share"), threshold_percent=_fmt(threshold, "share")) \
             if "{" in message else message
         return Finding(id=f"{self.checker_id}.{kind}", status=status, severity=lv.severity,
                        subject=str(subject), message=text, value=value, threshold=threshold,

@@ -568,7 +568,7 @@ class DriftChecker(Checker):
             boot = bc / np.maximum(br, 1e-12) - 1.0
             p = stats.cvm_losses(er, ec)
             perf_ref, perf_cur, label, test = float(er.mean()), float(ec.mean()), "mean absolute error", "CVM on absolute errors"
-            what = f"Mean absolute error rose by {value:.1%} from reference to current"
+            what = f"Mean absolute error rose by {fmt.percent(value)} from reference to current data"
         else:
             if not ctx.classes:
                 return None
@@ -599,8 +599,11 @@ class DriftChecker(Checker):
               "charts": [{"type": "bar", "title": f"{label}: reference vs current",
                           "labels": ["reference", "current"], "values": [perf_ref, perf_cur]}]}
         metrics["concept"] = {k: ev[k] for k in ("metric", "reference", "current", "change", "interval_95", "p_value")}
-        msg = (f"{what} (95 % interval {fmt.number(lo * 100)} to {fmt.points(hi)}; {fmt.p_value(p)}, {test}; "
-               "policy {status} level {threshold_text}).")
+        if label == "accuracy":
+            span, level = f"{fmt.number(lo * 100)} to {fmt.points(hi)}", "{threshold_text}"
+        else:  # a relative change of the error
+            span, level = f"{fmt.percent(lo)} to {fmt.percent(hi)}", "{threshold_percent}"
+        msg = f"{what} (95 % interval {span}; {fmt.p_value(p)}, {test}; policy {{status}} level {level})."
         return self._graded(ctx, "concept_drift", label, msg, value, sig, ev)
 
     def _model_drift(self, ctx, xc, metrics):

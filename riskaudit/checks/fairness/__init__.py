@@ -582,7 +582,7 @@ class FairnessChecker(Checker):
                 ctx, "group_performance", u.label, pt, ci,
                 f"Mean absolute error of the worst {u.label} group {gl[usable[w]]!r} is "
                 f"{fmt.number(float(mae[w]))}, {fmt.percent(pt)} above the overall "
-                f"{fmt.number(ov)} (policy maximum excess {{threshold_text}}){_ci_text(ci, 'points')}.",
+                f"{fmt.number(ov)} (policy maximum excess {{threshold_percent}}){_ci_text(ci, 'relative')}.",
                 dict(base_ev, ci=ci, worst_group=gl[usable[w]])))
         mp = met["mean_prediction"]
         chart: dict[str, Any] = {"type": "bar", "title": f"Mean {'prediction' if u.mode == 'model' else 'target'}"
@@ -596,7 +596,9 @@ class FairnessChecker(Checker):
         lv = ctx.levels[kind]
         value = None if value is None or not math.isfinite(value) else float(value)
         if value is None:
-            text = message.replace("{threshold}", "n/a").replace("{threshold_text}", "n/a")
+            text = message
+            for key in ("{threshold}", "{threshold_text}", "{threshold_percent}"):
+                text = text.replace(key, "n/a")
             return ctx.finding(kind, subject, text + " (not computable: a group has no rows for it)",
                                status=Status.PASS, value=None, threshold=lv.fail, evidence=evidence)
         status, level = lv.grade(value)
@@ -791,6 +793,8 @@ def _ci_text(ci, unit: str = "ratio") -> str:
         return ""
     if unit == "points":
         return f"; bootstrap interval {fmt.number(ci[0] * 100)} to {_pts(ci[1])}"
+    if unit == "relative":
+        return f"; bootstrap interval {fmt.percent(ci[0])} to {fmt.percent(ci[1])}"
     return f"; bootstrap interval {_fmt(ci[0])} to {_fmt(ci[1])}"
 
 

@@ -277,8 +277,9 @@ class PerformanceChecker(Checker):
 
             value = 1 - point["rmse"] / base_rmse if base_rmse > 0 else float("nan")
             ci = M.interval(M.bootstrap(skill, len(y), cfg["bootstrap"], rng)["v"], cfg["confidence"])
-            text = (f"The model removes {value:.0%} of the error of always predicting the {src_name} data's mean "
-                    f"{fmt.number(mean)} (RMSE {fmt.number(point['rmse'])} against {fmt.number(base_rmse)}; {self._ci(ci)}).")
+            text = (f"The model removes {fmt.percent(value)} of the error of always predicting the {src_name} data's "
+                    f"mean {fmt.number(mean)} (RMSE {fmt.number(point['rmse'])} against {fmt.number(base_rmse)}; "
+                    f"{_ci_text(ci, self.config['confidence'], percent=True)}).")
             ev = {"baseline": "mean", "baseline_value": mean, "baseline_rmse": base_rmse, "fitted_on": src_name}
         else:
             idx = ctx.label_indices(src)
@@ -326,8 +327,8 @@ class PerformanceChecker(Checker):
         metrics["train"] = _rounded(pt)
         lv = ctx.levels["generalization_gap"]
         if regression:
-            text = (f"The RMSE is {value:.0%} higher on the data under audit ({fmt.number(pc[key])}) than on the "
-                    f"training data ({fmt.number(pt[key])}); {self._ci(ci)}.")
+            text = (f"The RMSE is {fmt.percent(value)} higher on the data under audit ({fmt.number(pc[key])}) than on "
+                    f"the training data ({fmt.number(pt[key])}); {_ci_text(ci, self.config['confidence'], percent=True)}.")
         else:
             text = (f"Balanced accuracy drops by {fmt.number(value)} from the training data ({fmt.number(pt[key])}) to the data "
                     f"under audit ({fmt.number(pc[key])}); {self._ci(ci)}.")
@@ -401,10 +402,11 @@ def _with_table(finding, table):
     return replace(finding, evidence={**finding.evidence, "table": table})
 
 
-def _ci_text(ci, confidence: float = 0.95) -> str:
+def _ci_text(ci, confidence: float = 0.95, percent: bool = False) -> str:
     if ci is None:
         return "no interval"
-    return f"{confidence:.0%} interval {fmt.number(ci[0])} to {fmt.number(ci[1])}"
+    show = fmt.percent if percent else fmt.number
+    return f"{confidence:.0%} interval {show(ci[0])} to {show(ci[1])}"
 
 
 def _round_pair(ci) -> list[float] | None:
