@@ -110,7 +110,29 @@ class Policy:
             out[kind] = Levels(direction=k.direction,
                                fail=t.get("fail", k.fail) if "fail" in t else k.fail,
                                warn=t.get("warn", k.warn) if "warn" in t else k.warn,
-                               severity=Severity(sev.get(kind, k.severity)))
+                               severity=Severity(sev.get(kind, k.severity)), unit=k.unit)
+        return out
+
+    def threshold_sources(self, checker: type[Checker]) -> dict[str, dict[str, dict[str, Any]]]:
+        """Each graded kind's levels and where each comes from, as a reader should see it:
+        ``{kind: {"fail": {"value": 0.25, "source": "policy “default” key
+        checks.drift.thresholds.data_drift.fail = 0.25"}}}`` or ``"checker default 0.25"``."""
+        from riskaudit import fmt
+
+        th = self.check_section(checker.id).get("thresholds") or {}
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for kind, lv in self.levels(checker).items():
+            levels = {}
+            for level, value in (("fail", lv.fail), ("warn", lv.warn)):
+                if value is None:
+                    continue
+                plain = lv.unit in ("shift", "flag", "obligation", "p_value")  # the level as written
+                shown = fmt.number(value) if plain else fmt.with_unit(value, lv.unit)
+                source = (f"policy “{self.name}” key checks.{checker.id}.thresholds.{kind}.{level} = {shown}"
+                          if level in (th.get(kind) or {}) else f"checker default {shown}")
+                levels[level] = {"value": value, "source": source}
+            if levels:
+                out[kind] = levels
         return out
 
     def approvals_for(self, tier: str, outcome: str) -> list[dict[str, Any]]:

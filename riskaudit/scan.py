@@ -269,6 +269,10 @@ def _manifest(reg: Registry, pol: Policy, selected: set[str] | frozenset[str], i
         "kind_texts": {f"{c.id}.{name}": {"unit": k.unit, "why": k.why, "advice": k.advice}
                        for c in reg if c.id in selected for name, k in c.kinds.items()
                        if k.unit or k.why or k.advice},
+        # Each kind's levels and where they come from (policy key or checker default), for the
+        # reports' "threshold and where it comes from".
+        "thresholds": {f"{c.id}.{kind}": levels for c in reg if c.id in selected
+                       for kind, levels in pol.threshold_sources(c).items()},
         # What `riskaudit gate` needs from the policy, bound to the report by its digest.
         "approval_policy": {"allow_warn": pol.allow_warn,
                             "approval_ttl_days": pol.data.get("approval_ttl_days", 90),

@@ -102,3 +102,20 @@ def test_hostile_report_fields_never_break_or_inject(demo_scan):
                                                                "kinds": {"pii.pii_detected": {"eu": 5}, "x": 3}})
     page = html.render(bad, approvals=[{"role": evil, "approver": evil, "public_key": evil, "decision": "approve"}])
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_each_threshold_names_its_source_exactly(demo_scan):
+    """"threshold and where it comes from": the policy key with its value, or the checker's
+    default, never "policy key …, else the checker's default"."""
+    from riskaudit.policy import load_policy
+    from riskaudit.registry import Registry
+
+    page = html.render(demo_scan)
+    assert "else the checker" not in page
+    decide = page[page.index('<section id="drivers">'):page.index('<section id="changes">')]
+    # the demo runs the built-in default policy, which sets the four-fifths rule explicitly
+    pol = load_policy("default")
+    fairness = next(c for c in Registry.from_entry_points() if c.id == "fairness")
+    assert pol.threshold_sources(fairness)["disparate_impact"]["fail"]["source"] in decide
+    assert "policy “default” key checks.fairness.thresholds.disparate_impact.fail = 0.8" in decide
+    assert demo_scan["manifest"]["thresholds"]["fairness.disparate_impact"]["fail"]["value"] == 0.8

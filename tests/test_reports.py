@@ -144,3 +144,26 @@ def test_same_seed_gives_identical_findings():
     a = run_check(RowCount, data=frame, seed=11)
     b = run_check(RowCount, data=frame, seed=11)
     assert [f.to_dict() for f in a.findings] == [f.to_dict() for f in b.findings]
+
+
+def test_summary_md_reads_like_the_first_pages_of_the_html(demo_out, demo_scan):
+    """summary.md of the real demo: verdict and what it means, the findings that drive it in
+    plain words (found, affected, why, what to do, threshold with its source), changes since
+    the last approval, approvals needed with the closed gate on a fail — in that order."""
+    md = (demo_out / "summary.md").read_text(encoding="utf-8")
+    assert md == markdown.render(demo_scan)
+    heads = ["## riskaudit: ❌ FAIL — do not deploy", "### What drives the verdict",
+             "### Changed since the last approved audit", "### Approvals needed", "<details><summary>Checks"]
+    assert [md.index(h) for h in heads] == sorted(md.index(h) for h in heads)
+    assert html.VERDICT_TEXT["fail"] in md
+    drivers = md[md.index("### What drives the verdict"):md.index("### Changed since")]
+    for label in ("**Affected:**", "**Why it matters:**", "**What to do:**", "**Threshold:**"):
+        assert label in drivers
+    assert "Fairness: disparate impact" in drivers
+    assert "policy “default” key checks.fairness.thresholds.disparate\\_impact.fail = 0.8" in drivers
+    approvals = md[md.index("### Approvals needed"):]
+    assert "stays closed whatever is signed" in approvals
+    for req in demo_scan["approvals_required"]:
+        assert f"| {req['role']} | {req['count']} | — | {req['count']} |" in approvals
+    n_fail = sum(f["status"] == "fail" for c in demo_scan["checks"] for f in c["findings"])
+    assert f"{n_fail} failed" in md

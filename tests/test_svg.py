@@ -65,5 +65,66 @@ def test_every_judged_chart_gets_its_threshold():
          "evidence": {"effect_unit": "reference SDs (Wasserstein)"}}
     doc = svg.histogram(chartnotes.for_finding(hist, f, KindText(unit="shift")))
     assert "0.54 standard deviations · policy limit 0.1 standard deviations" in doc
+    from riskaudit.checks.drift import _UNIT_WORDS
+
+    f2 = dict(f, evidence={"effect_unit": _UNIT_WORDS["numeric"]})
+    assert "0.54 standard deviations · policy limit 0.1 standard deviations" in svg.histogram(
+        chartnotes.for_finding(hist, f2, KindText(unit="shift")))
     own = {"type": "bar", "labels": ["a"], "values": [0.5], "reference_lines": [{"value": 0.4, "label": "own"}]}
     assert chartnotes.for_finding(own, dict(f, id="fairness.disparate_impact"), KindText(unit="ratio")) == own
+
+
+def test_threshold_sources_name_the_policy_key_or_the_checker_default():
+    from riskaudit.checks.drift import DriftChecker
+    from riskaudit.policy import load_policy
+    from riskaudit.reports.plain import threshold_source
+
+    pol = load_policy({"name": "mine", "checks": {"drift": {"thresholds": {"data_drift": {"fail": 0.25}}}}})
+    levels = pol.threshold_sources(DriftChecker)
+    assert levels["data_drift"]["fail"] == {
+        "value": 0.25, "source": "policy “mine” key checks.drift.thresholds.data_drift.fail = 0.25"}
+    assert levels["data_drift"]["warn"]["source"] == "checker default 0.05"
+    assert levels["concept_drift"]["fail"]["source"] == "checker default 5 percentage points"
+    report = {"manifest": {"thresholds": {f"drift.{k}": v for k, v in levels.items()}}}
+    f = {"id": "drift.data_drift", "status": "fail", "threshold": 0.25, "value": 0.5}
+    assert threshold_source(report, f) == levels["data_drift"]["fail"]["source"]
+    assert threshold_source(report, dict(f, status="warn", threshold=0.05)) == "checker default 0.05"
+    # a threshold the checker set for this finding alone is not passed off as the policy's
+    assert threshold_source(report, dict(f, threshold=2)) == "set by the checker for this finding"
+    assert threshold_source(report, dict(f, id="performance.model_performance")) == "set by the checker for this finding"
+    own = dict(f, evidence={"threshold_source": "option checks.performance.options.minimums.medium.roc_auc = 0.75"})
+    assert threshold_source(report, own) == own["evidence"]["threshold_source"]
+    assert "else" not in threshold_source({"subject": {"policy": {"name": "old"}}}, f)
+
+
+def test_a_plugin_check_chart_gets_the_threshold_of_the_kind_it_plots():
+    report = {"manifest": {"thresholds": {"loan_cost.error_cost": {"fail": {"value": 0.05, "source": "checker default 5 %"}}}}}
+    texts = {"loan_cost.error_cost": KindText(unit="share")}
+    findings = [{"id": "loan_cost.error_cost", "status": "fail", "threshold": 0.05, "value": 0.031, "subject": "a"},
+                {"id": "loan_cost.error_cost", "status": "pass", "threshold": 0.05, "value": 0.01, "subject": "b"}]
+    chart = {"type": "bar", "title": "Cost of wrong decisions by branch", "labels": ["a", "b"], "values": [0.031, 0.01]}
+    spec = chartnotes.for_check(chart, "loan_cost", findings, texts, report)
+    assert spec["reference_lines"] == [{"value": 0.05, "label": "policy limit 5 %"}]
+    assert spec["subtitle"] == "threshold: checker default 5 %"
+    doc = svg.bar(spec)
+    assert "policy limit 5 %" in doc and "checker default 5 %" in doc
+    # a chart of other figures (not the judged values) gets no line it would be wrong about
+    other = dict(chart, values=[120.0, 80.0])
+    assert "reference_lines" not in chartnotes.for_check(other, "loan_cost", findings, texts, report)
+    # the kind named in the spec picks among several graded kinds
+    two = findings + [{"id": "loan_cost.other", "status": "pass", "threshold": 0.5, "value": 0.031, "subject": "a"}]
+    assert "reference_lines" not in chartnotes.for_check(chart, "loan_cost", two, texts, report)
+    named = chartnotes.for_check(dict(chart, kind="error_cost"), "loan_cost", two, texts, report)
+    assert named["reference_lines"][0]["value"] == 0.05
+
+
+def test_a_long_threshold_source_is_shortened_whole_never_cut_mid_value():
+    f = {"id": "consistency.batch_size_inconsistency", "status": "pass", "threshold": 0.0001, "value": 1e-7}
+    src = "policy “default” key checks.consistency.thresholds.batch_size_inconsistency.fail = 0.01 %"
+    spec = chartnotes.for_finding({"type": "bar", "title": "t", "labels": ["2"], "values": [1e-7]}, f,
+                                  KindText(unit="relative"), src)
+    assert spec["subtitle"].endswith("batch_size_inconsistency.fail = 0.01 %") and len(spec["subtitle"]) <= 95
+    huge = chartnotes.for_finding({"type": "bar", "title": "t", "labels": ["2"], "values": [1e-7]}, f,
+                                  KindText(unit="relative"), "policy “p” key " + "x" * 120)
+    assert "subtitle" not in huge
+    assert "…" in svg.bar({"type": "bar", "title": "t", "labels": ["a"], "values": [1], "subtitle": "y" * 120})

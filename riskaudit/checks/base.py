@@ -224,6 +224,8 @@ class Levels:
     fail: float | None
     warn: float | None
     severity: Severity
+    unit: str = ""
+    """The kind's unit (:attr:`Kind.unit`), for the ``{value_text}`` / ``{threshold_text}`` placeholders."""
 
     def grade(self, value: float) -> tuple[Status, float | None]:
         """Status of ``value`` and the level it was judged against."""
@@ -326,7 +328,9 @@ class CheckContext:
 
         With ``status`` None the value is graded against the policy's levels for ``kind``;
         ``message`` may use ``{value}``, ``{threshold}`` and ``{status}`` placeholders,
-        filled after grading. Pass ``status`` to grade yourself (qualitative findings).
+        filled after grading (rounded by :mod:`riskaudit.fmt`); ``{value_text}`` and
+        ``{threshold_text}`` add the kind's unit ("3.33 %", "25 rows"); ``{value_percent}`` and
+        ``{threshold_percent}`` show a fraction as a percent. Pass ``status`` to grade yourself (qualitative findings).
         """
         lv = self.levels.get(kind)
         if lv is None:
@@ -338,17 +342,22 @@ class CheckContext:
         status = Status(status)
         if status not in (Status.PASS, Status.WARN, Status.FAIL):
             raise CheckerError(f"a finding's status must be pass, warn or fail, got {status.value}")
-        text = message.format(value=_fmt(value), threshold=_fmt(threshold), status=status.value) \
+        text = message.format(value=_fmt(value), threshold=_fmt(threshold), status=status.value,
+                              value_text=_fmt(value, lv.unit), threshold_text=_fmt(threshold, lv.unit),
+                              value_percent=_fmt(value, "share"), threshold_percent=_fmt(threshold, "share")) \
             if "{" in message else message
         return Finding(id=f"{self.checker_id}.{kind}", status=status, severity=lv.severity,
                        subject=str(subject), message=text, value=value, threshold=threshold,
                        evidence=dict(evidence or {}))
 
 
-def _fmt(v):
-    if isinstance(v, float):
-        return f"{v:.3g}" if abs(v) < 1e4 else f"{v:,.0f}"
-    return v
+def _fmt(v, unit=None):
+    """A placeholder's text: rounded (riskaudit.fmt), with the kind's unit for ``*_text``."""
+    from riskaudit import fmt
+
+    if unit is not None:
+        return fmt.with_unit(v, unit) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+    return fmt.number(v) if isinstance(v, float) else v
 
 
 class Checker(abc.ABC):

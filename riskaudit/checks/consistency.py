@@ -40,6 +40,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from riskaudit import fmt
 from riskaudit._lazy import lazy_module
 
 from riskaudit._scope import torch_threads
@@ -429,8 +430,8 @@ class ConsistencyChecker(Checker):
         nondet = value > 0 or worst["flips"] > 0
         if nondet:
             ev["advice"] = ADVICE[kind]
-        msg = (f"{len(rep_outs)} runs of the same {n} inputs ({how}) differ by up to {{value}} "
-               f"relative ({worst['flips']} label flips; policy maximum {{threshold}})."
+        msg = (f"{len(rep_outs)} runs of the same {n} inputs ({how}) differ by {_upto(value)} "
+               f"({_flips(worst['flips'])}; policy maximum {{threshold_text}})."
                if nondet else
                f"{len(rep_outs)} runs of the same {n} inputs ({how}) gave identical outputs.")
         run.findings.append(self._graded(ctx, kind, f"{len(rep_outs)} runs", msg, value, worst["flips"], ev))
@@ -491,14 +492,14 @@ class ConsistencyChecker(Checker):
             ev["advice"] = ADVICE[kind]
         if bad and nondet and kind in ("batch_size_inconsistency", "batch_composition_inconsistency"):
             ev["inconclusive"] = True
-            return ctx.finding(kind, subject, f"Outputs {what} differ by up to {_fmt(d['max_rel'])} relative "
-                               f"({d['flips']} label flips), but the model is not deterministic, so this "
-                               "cannot be told apart from run-to-run noise (see nondeterministic_predictions).",
+            return ctx.finding(kind, subject, f"Outputs {what} differ by {_upto(d['max_rel'])} "
+                               f"({_flips(d['flips'])}), but the model is not deterministic, so this "
+                               "cannot be told apart from run-to-run noise (see the run-to-run finding).",
                                value=d["max_rel"], status=Status.WARN, threshold=level, evidence=ev)
-        msg = (f"Outputs {what} differ by up to {{value}} relative, {d['flips']} of {d['n']} predicted labels "
-               f"change (policy maximum {{threshold}}, no label flip)." if bad else
-               f"Outputs {what} differ by at most {{value}} relative and no label changes "
-               f"(policy maximum {{threshold}}).")
+        msg = (f"Outputs {what} differ by {_upto(d['max_rel'])}, {d['flips']} of {d['n']} predicted labels "
+               f"change (policy maximum {{threshold_text}}, no label flip)." if bad else
+               f"Outputs {what} differ by {_upto(d['max_rel'])} and no label changes "
+               f"(policy maximum {{threshold_text}}).")
         return self._graded(ctx, kind, subject, msg, d["max_rel"], d["flips"], ev)
 
     @staticmethod
@@ -527,8 +528,9 @@ class ConsistencyChecker(Checker):
         shown = ", ".join(f"{r['layer']} ({r['type']})" for r in rows[:10])
         more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
         subject = ", ".join(names[:5]) + (f" (+{len(names) - 5} more)" if len(names) > 5 else "")
-        return ctx.finding(kind, subject, f"{len(rows)} mode-dependent layers are in training mode: {shown}{more} "
-                           "(policy maximum {threshold}).", value=len(rows), evidence=ev)
+        are = "layer is" if len(rows) == 1 else "layers are"
+        return ctx.finding(kind, subject, f"{len(rows)} mode-dependent {are} in training mode: {shown}{more} "
+                           "(under the policy any such layer is a {status}).", value=len(rows), evidence=ev)
 
     def _training(self, ctx, entry):
         kind = "training_nondeterminism"
@@ -560,7 +562,7 @@ class ConsistencyChecker(Checker):
             ev["first_differing_tensor"] = differing[0]
             ev["advice"] = ADVICE[kind]
             msg = (f"Two trainings with seed {seed} differ in {len(differing)} of {len(first)} parameter tensors, "
-                   f"first {differing[0]} (policy maximum {{threshold}}).")
+                   f"first {differing[0]} (under the policy any difference is a {{status}}).")
         else:
             msg = f"Two trainings with seed {seed} gave identical parameters ({len(first)} tensors)."
         return ctx.finding(kind, entry, msg, value=len(differing), evidence=ev)
@@ -598,8 +600,16 @@ def _first_line(exc: BaseException) -> str:
     return s.splitlines()[0][:300] if s else type(exc).__name__
 
 
-def _fmt(v: float) -> str:
-    return f"{v:.3g}"
+def _upto(rel: float) -> str:
+    """A relative difference in words (riskaudit.fmt): "up to 33.1 %", "less than 0.0001 %"."""
+    if rel == 0:
+        return "nothing (identical)"
+    text = fmt.with_unit(rel, "relative")
+    return text.replace("<", "less than") if text.startswith("<") else f"up to {text}"
+
+
+def _flips(n: int) -> str:
+    return f"{fmt.number(n)} predicted label{'' if n == 1 else 's'} changed"
 
 
 def _as_2d(out, n) -> np.ndarray:

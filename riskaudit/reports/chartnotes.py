@@ -6,18 +6,40 @@ reference line where the chart's values are on the threshold's scale (shares, ra
 relative differences, sample counts), a boundary between the bars below and above the
 level (k-anonymity class sizes), or, where the chart shows distributions while the finding
 judges a statistic of them (drift), a subtitle with the value and the policy's level.
-A chart that brings its own reference lines is left as it is.
+A check-level chart of a plugin gets the threshold of the kind it names (``"kind"`` in the
+spec) or, when the check judges one kind only, of that kind, provided the chart plots the
+judged values (a bar's value equals a finding's value). The subtitle states where the
+threshold comes from exactly (``policy “default” key checks.….fail = 0.1`` or ``checker
+default 0.1``). A chart that brings its own reference lines keeps them.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any, Mapping, Sequence
 
-from riskaudit.reports.plain import KindText, with_unit
+from riskaudit.reports.plain import KindText, threshold_source, with_unit
 
 
 def _limit_label(thr: float, unit: str, evidence: Mapping[str, Any] | None = None) -> str:
     return f"policy limit {with_unit(thr, unit, evidence)}"
+
+
+SUBTITLE_MAX = 95  # what svg's subtitle line holds
+
+
+def _with_source(spec: dict[str, Any], source: str) -> dict[str, Any]:
+    """The threshold's source as the chart's subtitle, whole or not at all (a cut-off value
+    would mislead): the policy's name is dropped first when the line is too long."""
+    if not source or spec.get("subtitle"):
+        return spec
+    for text in (f"threshold: {source}", "threshold: " + re.sub(r"^policy “[^”]*” key ", "policy key ", source),
+                 "threshold: " + re.sub(r"^policy “[^”]*” key ", "", source)):
+        if len(text) <= SUBTITLE_MAX:
+            spec["subtitle"] = text
+            break
+    return spec
 
 
 def _first(findings: Sequence[Mapping[str, Any]], fid: str) -> Mapping[str, Any] | None:
@@ -27,13 +49,16 @@ def _first(findings: Sequence[Mapping[str, Any]], fid: str) -> Mapping[str, Any]
     return None
 
 
-def for_finding(spec: Mapping[str, Any], f: Mapping[str, Any], text: KindText | None) -> dict[str, Any]:
-    """A finding's own chart, annotated with the finding's threshold."""
+def for_finding(spec: Mapping[str, Any], f: Mapping[str, Any], text: KindText | None,
+                source: str = "") -> dict[str, Any]:
+    """A finding's own chart, annotated with the finding's threshold and where it comes from."""
     spec = dict(spec)
     thr = f.get("threshold")
     unit = text.unit if text else ""
-    if spec.get("reference_lines") or not isinstance(thr, (int, float)) or isinstance(thr, bool):
+    if not isinstance(thr, (int, float)) or isinstance(thr, bool):
         return spec
+    if spec.get("reference_lines"):
+        return _with_source(spec, source)
     ev = f.get("evidence") or {}
     fid = f.get("id")
     if fid == "pii.reidentification_risk":
@@ -51,16 +76,18 @@ def for_finding(spec: Mapping[str, Any], f: Mapping[str, Any], text: KindText | 
         if isinstance(ref, (int, float)) and spec.get("type") == "bar":
             spec["reference_lines"] = [{"value": ref - thr, "label": f"policy limit: reference − "
                                         f"{with_unit(thr, unit)}"}]
-        return spec
+        return _with_source(spec, source)
     if spec.get("type") == "bar" and unit in ("share", "ratio", "relative", "rows", "samples"):
         spec["reference_lines"] = [{"value": thr, "label": _limit_label(thr, unit)}]
-        return spec
+        return _with_source(spec, source)
     spec["subtitle"] = f"{with_unit(f.get('value'), unit, ev)} · {_limit_label(thr, unit, ev)}"
+    if source and len(spec["subtitle"]) + len(source) + 3 <= SUBTITLE_MAX:
+        spec["subtitle"] += f" ({source})"
     return spec
 
 
 def for_check(spec: Mapping[str, Any], check_id: str, findings: Sequence[Mapping[str, Any]],
-              texts: Mapping[str, KindText]) -> dict[str, Any]:
+              texts: Mapping[str, KindText], report: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A check-level chart (metrics), annotated with the threshold of the kind it plots."""
     spec = dict(spec)
     if spec.get("reference_lines") or spec.get("type") != "bar":
@@ -72,15 +99,36 @@ def for_check(spec: Mapping[str, Any], check_id: str, findings: Sequence[Mapping
         "data_validity": ("samples per class", "data_validity.rare_class"),
     }
     rule = rules.get(check_id)
-    if not rule or rule[0] not in title:
-        return spec
-    f = _first(findings, rule[1])
+    if rule is not None:
+        f = _first(findings, rule[1]) if rule[0] in title else None
+    else:
+        f = _plotted_finding(spec, check_id, findings)
     if f is None:
         return spec
-    text = texts.get(rule[1])
+    text = texts.get(str(f["id"]))
     unit = text.unit if text else ""
     spec["reference_lines"] = [{"value": f["threshold"], "label": _limit_label(f["threshold"], unit)}]
-    return spec
+    return _with_source(spec, threshold_source(report or {}, f))
+
+
+def _plotted_finding(spec: Mapping[str, Any], check_id: str,
+                     findings: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """For a plugin's chart: the graded finding whose threshold applies — of the kind the spec
+    names, or of the check's only graded kind — if the chart plots that kind's values."""
+    graded = [f for f in findings if isinstance(f.get("threshold"), (int, float))
+              and not isinstance(f.get("threshold"), bool)]
+    named = spec.get("kind")
+    if isinstance(named, str) and named:
+        graded = [f for f in graded if f.get("id") in (named, f"{check_id}.{named}")]
+    elif len({f.get("id") for f in graded}) != 1:
+        return None
+    values = [v for v in spec.get("values") or [] if isinstance(v, (int, float))]
+    plotted = [f for f in graded if isinstance(f.get("value"), (int, float))
+               and any(math.isclose(v, f["value"], rel_tol=1e-9, abs_tol=1e-12) for v in values)]
+    if not plotted:
+        return None
+    worst = [f for f in plotted if f.get("status") == "fail"] or [f for f in plotted if f.get("status") == "warn"]
+    return (worst or plotted)[0]
 
 
 __all__ = ["for_finding", "for_check"]

@@ -62,36 +62,52 @@ def _checks(report: Mapping[str, Any], ids: tuple[str, ...]) -> list[str]:
 
 def render(report: Mapping[str, Any]) -> str:
     texts = texts_for(report)
+    policy = (report.get("subject") or {}).get("policy") or {}
+    L = ["# Technical documentation (EU AI Act, Annex IV structure)", "", f"_{DISCLAIMER}_", "",
+         f"Generated from the riskaudit report `{_cell(report.get('digest', ''))}` of "
+         f"{_cell(report.get('created_at', ''))}; verdict **{_cell(str(report.get('status', '')).upper())}** under "
+         f"policy **{_cell(policy.get('name'))}**, risk tier **{_cell(report.get('risk_tier'))}**.", ""]
+    L += _general(report)
+    L += _development(report, texts)
+    L += _monitoring(report)
+    L += _risk_management(report, texts)
+    L += _lifecycle(report)
+    L += _standards(report)
+    return "\n".join(L)
+
+
+def _general(report: Mapping[str, Any]) -> list[str]:
+    """Annex IV 1: general description (the project file's descriptive fields, the model file)."""
     subj = report.get("subject") or {}
     man = report.get("manifest") or {}
     system = man.get("system") or {}
     model = subj.get("model") or {}
-    policy = subj.get("policy") or {}
 
     def field(key: str, what: str) -> str:
         value = system.get(key)
         return _cell(value) if value else f"_{TO_WRITE} {what}_"
 
-    L = ["# Technical documentation (EU AI Act, Annex IV structure)", "", f"_{DISCLAIMER}_", "",
-         f"Generated from the riskaudit report `{_cell(report.get('digest', ''))}` of "
-         f"{_cell(report.get('created_at', ''))}; verdict **{_cell(str(report.get('status', '')).upper())}** under "
-         f"policy **{_cell(policy.get('name'))}**, risk tier **{_cell(report.get('risk_tier'))}**.", ""]
+    return ["## 1. General description of the AI system", "",
+            "- **Intended purpose:** " + field('intended_purpose', 'what the system is for, for whom, and its limits '
+                                               '(project file: intended_purpose)'),
+            f"- **Provider / owner:** {field('owner', 'the accountable person or team (project file: owner)')}",
+            f"- **Version:** {field('version', 'the version of the system (project file: version)')}",
+            f"- **Model file:** `{_cell(_name(model.get('uri', 'none')))}` ({_cell(model.get('format', '—'))}), "
+            f"sha256 `{_cell(model.get('sha256', '—'))}`" if model else "- **Model file:** none (data-only audit)",
+            f"- **Software it was audited with:** Python {_cell(man.get('python'))}; "
+            + ", ".join(f"{_cell(k)} {_cell(v)}" for k, v in sorted((man.get("packages") or {}).items())), "",
+            _todo("how the system interacts with other hardware and software, the forms in which it is "
+                  "placed on the market, the hardware it runs on, its user interface and the instructions "
+                  "for use (Annex IV 1(b)-(h))."), ""]
 
-    L += ["## 1. General description of the AI system", "",
-          "- **Intended purpose:** " + field('intended_purpose', 'what the system is for, for whom, and its limits '
-                                             '(project file: intended_purpose)'),
-          f"- **Provider / owner:** {field('owner', 'the accountable person or team (project file: owner)')}",
-          f"- **Version:** {field('version', 'the version of the system (project file: version)')}",
-          f"- **Model file:** `{_cell(_name(model.get('uri', 'none')))}` ({_cell(model.get('format', '—'))}), "
-          f"sha256 `{_cell(model.get('sha256', '—'))}`" if model else "- **Model file:** none (data-only audit)",
-          f"- **Software it was audited with:** Python {_cell(man.get('python'))}; "
-          + ", ".join(f"{_cell(k)} {_cell(v)}" for k, v in sorted((man.get("packages") or {}).items())), "",
-          _todo("how the system interacts with other hardware and software, the forms in which it is "
-                "placed on the market, the hardware it runs on, its user interface and the instructions "
-                "for use (Annex IV 1(b)-(h))."), ""]
 
-    L += ["## 2. Elements of the AI system and its development", "",
-          "### 2(d) Data requirements and data sets", ""]
+def _development(report: Mapping[str, Any], texts) -> list[str]:
+    """Annex IV 2: data sets (2(d)), human oversight (2(e)), validation and testing (2(g)),
+    cybersecurity (2(h))."""
+    subj = report.get("subject") or {}
+    man = report.get("manifest") or {}
+    L = ["## 2. Elements of the AI system and its development", "",
+         "### 2(d) Data requirements and data sets", ""]
     for role, d in (subj.get("datasets") or {}).items():
         L.append(f"- **{_cell(role)}:** `{_cell(_name(d.get('uri')))}`, {number(d.get('rows'))} rows × "
                  f"{number(d.get('columns'))} columns, sha256 `{_cell(d.get('sha256'))}`")
@@ -118,16 +134,24 @@ def render(report: Mapping[str, Any]) -> str:
                 "any further testing (Annex IV 2(g), 4)."), "",
           "### 2(h) Cybersecurity", "", _todo("the cybersecurity measures (Annex IV 2(h)); the robustness "
                                               "check above covers adversarial inputs only."), ""]
+    return L
 
-    L += ["## 3. Monitoring, functioning and control", "",
-          "Accuracy for specific groups and foreseeable sources of discrimination are in section 2(g) "
-          "(fairness findings). Input data drift against the reference data:", ""]
+
+def _monitoring(report: Mapping[str, Any]) -> list[str]:
+    """Annex IV 3 and 4: monitoring, functioning and control; the metrics' appropriateness."""
+    L = ["## 3. Monitoring, functioning and control", "",
+         "Accuracy for specific groups and foreseeable sources of discrimination are in section 2(g) "
+         "(fairness findings). Input data drift against the reference data:", ""]
     L += _checks(report, ("drift",)) + ["", _todo("capabilities and limitations in performance, foreseeable "
                                                   "unintended outcomes and the specifications of input data."), ""]
-    L += ["## 4. Appropriateness of the performance metrics", "",
-          _todo("why the metrics in 2(g) suit this system and its intended purpose."), ""]
-    L += ["## 5. Risk management system (Article 9)", "",
-          "Findings that failed or warned, with what to do:", ""]
+    return L + ["## 4. Appropriateness of the performance metrics", "",
+                _todo("why the metrics in 2(g) suit this system and its intended purpose."), ""]
+
+
+def _risk_management(report: Mapping[str, Any], texts) -> list[str]:
+    """Annex IV 5 (Article 9): the failing and warning findings with what to do."""
+    L = ["## 5. Risk management system (Article 9)", "",
+         "Findings that failed or warned, with what to do:", ""]
     bad = [f for c in report.get("checks") or [] for f in c.get("findings") or []
            if f.get("status") in ("fail", "warn")]
     for f in bad[:40]:
@@ -141,8 +165,13 @@ def render(report: Mapping[str, Any]) -> str:
         L.append("- No finding failed or warned.")
     L += ["", _todo("the risk-management process these results feed, the risks accepted and the measures "
                     "taken."), ""]
+    return L
+
+
+def _lifecycle(report: Mapping[str, Any]) -> list[str]:
+    """Annex IV 6: changes since the last approved audit."""
     changes = report.get("changes")
-    L += ["## 6. Changes through the lifecycle", ""]
+    L = ["## 6. Changes through the lifecycle", ""]
     if changes:
         b = changes.get("baseline") or {}
         L.append(f"Compared with the approved audit of {_cell(b.get('created_at'))} (digest `{_cell(b.get('digest'))}`):")
@@ -153,7 +182,12 @@ def render(report: Mapping[str, Any]) -> str:
     else:
         L.append("No earlier approved audit to compare with.")
     L += ["", _todo("the changes made to the system and why."), ""]
-    L += ["## 7. Standards and frameworks", "", "Evidence of this scan per framework (as mapped in the policy):", ""]
+    return L
+
+
+def _standards(report: Mapping[str, Any]) -> list[str]:
+    """Annex IV 7-9: frameworks (the policy's regulation mapping), declaration, post-market."""
+    L = ["## 7. Standards and frameworks", "", "Evidence of this scan per framework (as mapped in the policy):", ""]
     for fw in framework_views(report):
         c = fw.counts
         L += [f"### {_cell(fw.title)}", "",
@@ -165,4 +199,4 @@ def render(report: Mapping[str, Any]) -> str:
           "## 9. Post-market monitoring", "",
           "riskaudit can re-run this audit on production data (drift against this report's reference data).",
           "", _todo("the post-market monitoring plan (Article 72)."), ""]
-    return "\n".join(L)
+    return L

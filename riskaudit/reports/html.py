@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 from riskaudit.inert import shell_command
 from riskaudit.reports import chartnotes
-from riskaudit.reports.plain import KindText, humanize, number, texts_for, with_unit
+from riskaudit.reports.plain import KindText, humanize, number, texts_for, threshold_source, with_unit
 from riskaudit.reports.svg import render_chart
 
 TEMPLATES = __import__("pathlib").Path(__file__).parent / "templates"
@@ -220,21 +220,19 @@ def _kind_title(fid: str, texts: Mapping[str, KindText]) -> str:
     return f"{humanize(check)}: {humanize(kind).lower()}"
 
 
-def _threshold_text(f: Mapping[str, Any], text: KindText | None, policy: str) -> tuple[str, str]:
+def _threshold_text(f: Mapping[str, Any], text: KindText | None, report: Mapping[str, Any]) -> tuple[str, str]:
     unit = text.unit if text else ""
     thr = f.get("threshold")
     if thr is None:
         return "—", ""
     ev = f.get("evidence") or {}
-    check, _, kind = str(f["id"]).partition(".")
-    level = "fail" if f["status"] == "fail" else ("warn" if f["status"] == "warn" else "fail")
-    source = f"policy “{policy}” key checks.{check}.thresholds.{kind}.{level}, else the checker's default"
+    source = threshold_source(report, f)
     if unit == "flag":
         return "any", source
     return with_unit(thr, unit, ev), source
 
 
-def _finding_view(f: Mapping[str, Any], texts: Mapping[str, KindText], policy: str,
+def _finding_view(f: Mapping[str, Any], texts: Mapping[str, KindText], report: Mapping[str, Any],
                   seen_tables: dict[str, str]) -> FindingView:
     ev = f.get("evidence") or {}
     tables, charts, details, advice = _split_evidence(ev)
@@ -248,8 +246,9 @@ def _finding_view(f: Mapping[str, Any], texts: Mapping[str, KindText], policy: s
         else:
             seen_tables[key] = f"{f['subject']}"
             kept.append((title, t))
-    threshold, source = _threshold_text(f, text, policy)
-    chart_svgs = [Markup(svg) for svg in (render_chart(chartnotes.for_finding(spec, f, text)) for spec in charts) if svg]
+    threshold, source = _threshold_text(f, text, report)
+    chart_svgs = [Markup(svg) for svg in (render_chart(chartnotes.for_finding(spec, f, text, source))
+                                          for spec in charts) if svg]
     return FindingView(id=f["id"], kind_title=_kind_title(f["id"], texts), status=f["status"],
                        severity=f["severity"], subject=_subject(f), message=f["message"],
                        value=with_unit(f.get("value"), unit, ev), threshold=threshold,
@@ -269,7 +268,7 @@ def _sort_key(f: Mapping[str, Any]):
     return (STATUS_ORDER.get(f["status"], 9), SEVERITY_ORDER.get(f["severity"], 9), f["id"], str(f["subject"]))
 
 
-def _drivers(findings: Sequence[Mapping[str, Any]], texts: Mapping[str, KindText], policy: str):
+def _drivers(findings: Sequence[Mapping[str, Any]], texts: Mapping[str, KindText], report: Mapping[str, Any]):
     by_kind: dict[str, list[Mapping[str, Any]]] = {}
     for f in sorted(findings, key=_sort_key):
         if f["status"] in ("fail", "warn"):
@@ -289,7 +288,7 @@ def _drivers(findings: Sequence[Mapping[str, Any]], texts: Mapping[str, KindText
         text = texts.get(fid)
         subjects = list(dict.fromkeys(str(g["subject"]) for g in group))
         affected = ", ".join(subjects[:6]) + (f" and {len(subjects) - 6} more" if len(subjects) > 6 else "")
-        threshold, source = _threshold_text(worst, text, policy)
+        threshold, source = _threshold_text(worst, text, report)
         unit = text.unit if text else ""
         value = with_unit(worst.get("value"), unit, worst.get("evidence") or {})
         advice = (worst.get("evidence") or {}).get("advice")
@@ -362,7 +361,33 @@ def build_view(report: Mapping[str, Any], approvals: Sequence[Mapping[str, Any]]
 
     texts = texts_for(report) if texts is None else texts
     subj = report.get("subject", {})
-    policy = str(subj.get("policy", {}).get("name"))
+    checks, all_findings, passed, counts, check_counts, components = _check_views(report, texts)
+    drivers, more = _drivers(all_findings, texts, report)
+    rows = _approval_rows(report, approvals)
+    model = subj.get("model") or {}
+    datasets = [(role, f"{_display_uri(d.get('uri'))} — {number(d.get('rows'))} rows × "
+                       f"{number(d.get('columns'))} columns")
+                for role, d in (subj.get("datasets") or {}).items()]
+    commands = [shell_command("riskaudit", "approve", "report.json", "--role", a.role, "--approver",
+                              "YOUR NAME", "--key", "KEYFILE", "--comment", "...") for a in rows if a.missing]
+    return ReportView(
+        status=report["status"], verdict=VERDICT_TEXT.get(report["status"], ""),
+        created_at=report.get("created_at", ""), digest=report.get("digest", ""),
+        risk_tier=str(report.get("risk_tier", "")), policy=str(subj.get("policy", {}).get("name")),
+        model=f"{_display_uri(model.get('uri'))} ({model.get('format')})" if model else "no model (data-only audit)",
+        datasets=datasets, counts=counts, check_counts=check_counts, checks=checks,
+        drivers=drivers, more_drivers=more, approvals=rows, approval_entries=_approval_entries(approvals),
+        gate_blocked=_gate_blocked(report),
+        approve_commands=commands or ["riskaudit approve report.json --role ROLE --approver 'YOUR NAME' "
+                                      "--key KEYFILE --comment '...'"],
+        manifest=_manifest_rows(report), tool_version=str(report.get("tool", {}).get("version", "")),
+        passed=passed, components=components, changes=_changes(report.get("changes")),
+        frameworks=framework_views(report))
+
+
+def _check_views(report: Mapping[str, Any], texts: Mapping[str, KindText]):
+    """One view per check (worst first) with its failing and warning findings; the passed
+    findings and the component list for the appendix; the counts for the header."""
     checks, all_findings, passed = [], [], []
     counts = {"fail": 0, "warn": 0, "pass": 0}
     check_counts = {"pass": 0, "warn": 0, "fail": 0, "error": 0, "skipped": 0}
@@ -385,9 +410,9 @@ def build_view(report: Mapping[str, Any], approvals: Sequence[Mapping[str, Any]]
                 passed.append(FindingView(id=f["id"], kind_title=_kind_title(f["id"], texts), status="pass",
                                           severity=f["severity"], subject=_subject(f), message=f["message"],
                                           value=with_unit(f.get("value"), text.unit if text else "", ev),
-                                          threshold=_threshold_text(f, text, policy)[0]))
+                                          threshold=_threshold_text(f, text, report)[0]))
             else:
-                views.append(_finding_view(f, texts, policy, seen))
+                views.append(_finding_view(f, texts, report, seen))
         metrics = dict(c.get("metrics") or {})
         m_tables, m_charts, m_details, _ = _split_evidence(metrics)
         if c["id"] == "licenses" and isinstance(metrics.get("components"), list):
@@ -399,14 +424,15 @@ def build_view(report: Mapping[str, Any], approvals: Sequence[Mapping[str, Any]]
                                 duration=f"{number(c.get('duration_s', 0) or 0, 2)} s", counts=c_counts,
                                 findings=views, metrics=m_details,
                                 charts=[Markup(svg) for svg in (render_chart(chartnotes.for_check(
-                                    spec, c["id"], fs, texts)) for spec in m_charts) if svg],
+                                    spec, c["id"], fs, texts, report)) for spec in m_charts) if svg],
                                 tables=m_tables))
-    drivers, more = _drivers(all_findings, texts, policy)
-    rows = _approval_rows(report, approvals)
+    return checks, all_findings, passed, counts, check_counts, components
+
+
+def _manifest_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The appendix's reproducibility rows: digest, command, seed, inputs and versions."""
+    subj = report.get("subject", {})
     model = subj.get("model") or {}
-    datasets = [(role, f"{_display_uri(d.get('uri'))} — {number(d.get('rows'))} rows × "
-                       f"{number(d.get('columns'))} columns")
-                for role, d in (subj.get("datasets") or {}).items()]
     man = report.get("manifest", {})
     manifest = [
         ("Report digest", report.get("digest", "")),
@@ -423,21 +449,7 @@ def build_view(report: Mapping[str, Any], approvals: Sequence[Mapping[str, Any]]
     manifest += [(f"Package {k}", str(v)) for k, v in sorted((man.get("packages") or {}).items())]
     inputs = man.get("inputs") or {}
     manifest += [(f"Input: {humanize(k).lower()}", _short(v, 300)) for k, v in inputs.items()]
-    commands = [shell_command("riskaudit", "approve", "report.json", "--role", a.role, "--approver",
-                              "YOUR NAME", "--key", "KEYFILE", "--comment", "...") for a in rows if a.missing]
-    return ReportView(
-        status=report["status"], verdict=VERDICT_TEXT.get(report["status"], ""),
-        created_at=report.get("created_at", ""), digest=report.get("digest", ""),
-        risk_tier=str(report.get("risk_tier", "")), policy=policy,
-        model=f"{_display_uri(model.get('uri'))} ({model.get('format')})" if model else "no model (data-only audit)",
-        datasets=datasets, counts=counts, check_counts=check_counts, checks=checks,
-        drivers=drivers, more_drivers=more, approvals=rows, approval_entries=_approval_entries(approvals),
-        gate_blocked=_gate_blocked(report),
-        approve_commands=commands or ["riskaudit approve report.json --role ROLE --approver 'YOUR NAME' "
-                                      "--key KEYFILE --comment '...'"],
-        manifest=manifest, tool_version=str(report.get("tool", {}).get("version", "")),
-        passed=passed, components=components, changes=_changes(report.get("changes")),
-        frameworks=framework_views(report))
+    return manifest
 
 
 def _changes(raw: Any) -> dict[str, Any] | None:

@@ -6,9 +6,10 @@ declares it (:class:`riskaudit.checks.base.Kind`), built-in or plugin alike.
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from typing import Any, Mapping
+
+from riskaudit.fmt import number, percent, with_unit
 
 # Words kept in capitals when a key is turned into a header.
 _ACRONYMS = {"id", "ids", "sd", "sds", "psi", "mmd", "tpr", "fpr", "mae", "ci", "pii", "url", "uri", "sha256",
@@ -34,82 +35,6 @@ def humanize(key: Any) -> str:
     first = out[0]
     out[0] = first if first.isupper() else first[:1].upper() + first[1:]
     return " ".join(out)
-
-
-def number(value: Any, digits: int = 3) -> str:
-    """An ordinary number rounded for people: no scientific notation above 1e-4, thousands
-    separated, at most ``digits`` significant digits (integers stay whole)."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if not isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, int) or (math.isfinite(value) and float(value).is_integer() and abs(value) < 1e15):
-        return f"{int(value):,}"
-    if not math.isfinite(value):
-        return "not a number" if math.isnan(value) else ("∞" if value > 0 else "−∞")
-    a = abs(value)
-    if a < 1e-4:
-        return f"{value:.1e}"  # a genuinely tiny figure: say so honestly
-    if a >= 1000:
-        return f"{value:,.0f}"
-    decimals = max(0, digits - 1 - math.floor(math.log10(a)))
-    text = f"{value:.{decimals}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
-
-
-def percent(share: float, digits: int = 3) -> str:
-    """A share in [0, 1] as a percent: ``0.0333`` -> ``3.33 %``; tiny shares -> ``< 0.01 %``."""
-    p = share * 100
-    if p == 0:
-        return "0 %"
-    if 0 < abs(p) < 0.01:
-        return "< 0.01 %" if p > 0 else "> −0.01 %"
-    return f"{number(p, digits)} %"
-
-
-def with_unit(value: Any, unit: str, evidence: Mapping[str, Any] | None = None) -> str:
-    """``value`` rounded and followed by its unit, as a reader should see it."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    v = float(value)
-    if not math.isfinite(v):
-        return number(v)
-    if unit == "share":
-        return percent(v)
-    if unit == "relative":
-        if v == 0:
-            return "0 %"
-        if 0 < abs(v) * 100 < 0.0001:
-            return "< 0.0001 %"
-        return f"{number(v * 100)} %"
-    if unit == "points":
-        return f"{number(v * 100)} percentage points"
-    if unit == "ratio":
-        return number(v, 2)
-    if unit == "sd":
-        return f"{number(v, 2)} standard deviations"
-    if unit == "shift":
-        kind = str((evidence or {}).get("effect_unit") or "").lower()
-        if "sd" in kind or "wasserstein" in kind:
-            return f"{number(v, 2)} standard deviations"
-        return f"{number(v, 2)} (shift score)"
-    if unit == "p_value":
-        return "p < 0.001" if v < 0.001 else f"p = {number(v, 2)}"
-    if unit == "flag":
-        return "yes" if v >= 0.5 else "no"
-    if unit == "obligation":
-        return "full" if v >= 1 else ("partial" if v > 0 else "none")
-    if unit:
-        n = number(v)
-        noun = unit[:-1] if n == "1" and unit.endswith("s") else unit
-        return f"{n} {noun}"
-    return number(v)
 
 
 @functools.lru_cache(maxsize=1)
@@ -152,4 +77,33 @@ def texts_for(report: Mapping[str, Any]) -> dict[str, KindText]:
     return out
 
 
-__all__ = ["KindText", "texts_for", "humanize", "number", "percent", "with_unit", "kind_texts"]
+def threshold_source(report: Mapping[str, Any], f: Mapping[str, Any]) -> str:
+    """Where the threshold a finding was judged against comes from, exactly: ``policy “default”
+    key checks.drift.thresholds.data_drift.fail = 0.1`` or ``checker default 0.1`` (from the
+    report's ``manifest.thresholds``); ``set by the checker for this finding`` when the finding
+    carries a threshold of its own. Reports written before ``manifest.thresholds`` name the key
+    the policy would set."""
+    thr = f.get("threshold")
+    if not isinstance(thr, (int, float)) or isinstance(thr, bool):
+        return ""
+    own = (f.get("evidence") or {}).get("threshold_source")
+    if isinstance(own, str) and own:  # a checker that knows better (a per-finding minimum) says so
+        return own
+    levels = ((report.get("manifest") or {}).get("thresholds") or {})
+    fid = str(f.get("id", ""))
+    if isinstance(levels, Mapping) and levels:
+        entry_ = levels.get(fid)
+        known: Mapping[str, Any] = entry_ if isinstance(entry_, Mapping) else {}
+        order = ("warn", "fail") if f.get("status") == "warn" else ("fail", "warn")
+        for level in order:
+            entry = known.get(level)
+            if isinstance(entry, Mapping) and entry.get("value") == thr and entry.get("source"):
+                return str(entry["source"])
+        return "set by the checker for this finding"
+    check, _, kind = fid.partition(".")
+    level = "warn" if f.get("status") == "warn" else "fail"
+    policy = ((report.get("subject") or {}).get("policy") or {}).get("name", "")
+    return f"policy “{policy}” key checks.{check}.thresholds.{kind}.{level} (report written before sources were recorded)"
+
+
+__all__ = ["KindText", "threshold_source", "texts_for", "humanize", "number", "percent", "with_unit", "kind_texts"]

@@ -98,7 +98,7 @@ def _frame(title: str, y_label: str, x_label: str, lo: float, hi: float, log: bo
              f'<text x="{W / 2}" y="16" text-anchor="middle" class="ct">{escape(short_title)}</text>']
     if subtitle:
         parts.append(f'<text x="{W / 2}" y="{PAD_T - 1}" text-anchor="middle" class="reflabel">'
-                     f'{escape(subtitle[:95])}</text>')
+                     f'{escape(subtitle if len(subtitle) <= 95 else subtitle[:94] + "…")}</text>')
     for v in _ticks(lo, hi, log):
         y = _y(math.log10(v) if log else v, lo, hi)
         parts.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')

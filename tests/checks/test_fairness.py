@@ -24,6 +24,7 @@ from fairlearn.metrics import (MetricFrame, demographic_parity_difference,
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, precision_score
 
+from riskaudit import fmt
 from riskaudit.checks.fairness import FairnessChecker
 from riskaudit.checks.fairness import _counts
 from riskaudit.result import Status
@@ -156,7 +157,7 @@ def test_ratios_equal_independent_pandas_and_biased_model_fails(titanic, biased_
     assert lo <= di.value <= hi < 0.8
     rates = df.groupby("sex")["pred"].mean()
     assert di.evidence["sentence"] == (f"People in group male get the outcome '1' "
-                                       f"{rates['male'] / rates['female']:.2f} times as often as group female.")
+                                       f"{fmt.number(rates['male'] / rates['female'], 2)} times as often as group female.")
     chart = di.evidence["charts"][0]
     assert chart["type"] == "bar" and chart["labels"] == ["female", "male"]
     assert chart["reference_lines"][0]["value"] == pytest.approx(0.8 * rates.max())

@@ -232,3 +232,19 @@ def test_rows_with_labels_the_model_does_not_know_are_left_out_and_said():
     kept = data.iloc[5:]
     pred = model.predict(kept[feats].to_numpy(np.float32))
     assert res.metrics["data"]["accuracy"] == pytest.approx(skm.accuracy_score(kept["label"], pred), abs=1e-6)
+
+
+def test_the_minimum_names_the_option_it_comes_from():
+    df = _frame(load_breast_cancer(as_frame=True))
+    train, data = _split(df)
+    feats = [c for c in df.columns if c != "label"]
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(train[feats].to_numpy(np.float32), train["label"])
+    res = run_check(PerformanceChecker, model=model.predict_proba, data=data, target="label", risk_tier="high")
+    f = next(f for f in res.findings if f.kind == "model_performance")
+    assert f.evidence["threshold_source"] == (f"option checks.performance.options.minimums.high.{f.subject} = "
+                                              f"{f.threshold:g} (the checker's default value)")
+    pol = {"name": "t", "checks": {"performance": {"options": {"minimums": {"high": {f.subject: 0.5}}}}}}
+    res = run_check(PerformanceChecker, model=model.predict_proba, data=data, target="label", risk_tier="high",
+                    policy=pol)
+    f = next(f for f in res.findings if f.kind == "model_performance")
+    assert f.evidence["threshold_source"] == f"option checks.performance.options.minimums.high.{f.subject} = 0.5"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any, Mapping
 
+from riskaudit import fmt
 from riskaudit._lazy import lazy_module
 
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, Kind, Need, Option, OptionError
@@ -256,7 +257,7 @@ class _Validation:
                 findings.append(ctx.finding(
                     "unreadable_file", self._subject("files", name),
                     f"{len(ds.problems)} of {n} files in the {name} image folder could not be read "
-                    f"(share {{value}}; {self._levels('unreadable_file')}).",
+                    f"({{value_text}}; {self._levels('unreadable_file')}).",
                     value=len(ds.problems) / n,
                     evidence={"count": len(ds.problems), "dataset": name,
                               "table": [{"path": p["path"], "error": str(p["error"])[:200]}
@@ -297,14 +298,14 @@ class _Validation:
         """A finding about the rows where ``mask`` is true: "<count> of <n> <what> (share ...)"."""
         count, n = int(mask.sum()), len(mask)
         return self._ctx.finding(
-            kind, subject, f"{count:,} of {n:,} {what} (share {{value}}; {self._levels(kind)}).",
+            kind, subject, f"{count:,} of {n:,} {what} ({{value_text}}; {self._levels(kind)}).",
             value=count / n,
             evidence={"count": count, "dataset": dataset, "rows": rw.first_rows(mask), **evidence})
 
     def _levels(self, kind: str) -> str:
         lv = self._ctx.levels[kind]
         word = "above" if lv.direction == "above" else "below"
-        parts = [f"{name} {word} {_num(level)}" for name, level in (("fail", lv.fail), ("warn", lv.warn))
+        parts = [f"{name} {word} {fmt.with_unit(level, lv.unit)}" for name, level in (("fail", lv.fail), ("warn", lv.warn))
                  if level is not None]
         return "policy: " + (", ".join(parts) if parts else "no level set")
 
@@ -417,7 +418,7 @@ class _Validation:
                     "examples": examples}
         return [ctx.finding(kind, column,
                             f"{o.unexpected_count:,} of {o.rows:,} values of {column!r} {phrase} "
-                            f"(share {{value}}; {level}).",
+                            f"({{value_text}}; {level}).",
                             value=share, status=Status.FAIL if explicit else None, evidence=evidence)]
 
     # ------------------------------------------------------------------ row checks
@@ -492,9 +493,9 @@ class _Validation:
             return dataclasses.replace(finding, evidence=evidence)
         message = (finding.message.rstrip(".") +
                    f". Identical rows are expected by chance here: with each column's values "
-                   f"shuffled independently {expected:.1%} of rows would count (the columns have "
+                   f"shuffled independently {fmt.percent(expected)} of rows would count (the columns have "
                    f"few distinct combinations for this many rows), so this is at most a warning "
-                   f"(policy chance_ratio {_num(ratio)}).")
+                   f"(policy option chance ratio {_num(ratio)}).")
         evidence["advice"] = ("Rows this coarse cannot tell individuals apart: identical rows are "
                               "different people sharing the same attributes. Add an id column "
                               "(--ids) to find real duplicates and leakage.")
@@ -560,7 +561,7 @@ class _Validation:
             "outliers", self._subject(worst["column"], name),
             f"{len(table)} numeric columns of the {name} data have outliers by the "
             f"{worst['method']} rule; the most in {worst['column']!r}: {worst['count']:,} of "
-            f"{len(frame):,} values (share {{value}}; {self._levels('outliers')}).",
+            f"{len(frame):,} values ({{value_text}}; {self._levels('outliers')}).",
             value=worst["share"], evidence={"dataset": name, "table": table[:50],
                                             "rows": worst["rows"], "examples": worst["examples"]})
         return [f] if f.status != Status.PASS else []
@@ -587,7 +588,7 @@ class _Validation:
                 "label_inconsistency", g["label"],
                 f"{g['rows']:,} rows label class {g['canonical']!r} as "
                 f"{', '.join(repr(v) for v in g['values'] if v != g['canonical'])} "
-                f"(share {{value}} of labelled rows; {self._levels('label_inconsistency')}).",
+                f"({{value_text}} of labelled rows; {self._levels('label_inconsistency')}).",
                 value=g["rows"] / max(total_rows, 1),
                 evidence={"count": g["rows"], "canonical": g["canonical"], "table": spellings,
                           "rows": rows.get("current", []),
@@ -635,9 +636,9 @@ class _Validation:
             g = masked[i]
             out.append(ctx.finding(
                 "representation", col,
-                f"The share of group {str(g['group'])!r} of {col!r} is {g['current_share']:.1%} in "
-                f"the evaluation data against {g['reference_share']:.1%} in the reference data "
-                f"(change {{value}}; {self._levels('representation')}).",
+                f"The share of group {str(g['group'])!r} of {col!r} is {fmt.percent(g['current_share'])} in "
+                f"the evaluation data against {fmt.percent(g['reference_share'])} in the reference data "
+                f"(change {{value_text}}; {self._levels('representation')}).",
                 value=round(diffs[i], 6),
                 evidence={"table": masked[:50], "charts": [{
                     "type": "histogram", "title": f"Share of each {col} group",
@@ -693,9 +694,7 @@ class _Validation:
 
 
 def _num(x) -> str:
-    if isinstance(x, float):
-        return f"{x:.4g}"
-    return str(x)
+    return fmt.number(x) if isinstance(x, float) else str(x)
 
 
 def _json_kwargs(kwargs: dict) -> dict:

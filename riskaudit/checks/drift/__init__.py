@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from riskaudit import fmt
 from riskaudit._lazy import lazy_module
 
 from riskaudit.checks.base import Checker, CheckContext, CheckOutput, Kind, Need, Option
@@ -51,6 +52,12 @@ def _coerced(ctx: CheckContext) -> CheckContext:
             if frame is not ds.frame:
                 out[name] = dataclasses.replace(ds, frame=frame)
     return dataclasses.replace(ctx, **out) if out else ctx
+
+
+# What a shift is measured in, as the report's "effect unit" says it (the HTML's charts read
+# "standard deviations"/"Wasserstein" in it to name the unit of the threshold).
+_UNIT_WORDS = {"numeric": "standard deviations of the reference data (Wasserstein distance)",
+               "categorical": "shift score (square root of the PSI)"}
 
 
 def _pct(change: float, worse: str, better: str) -> str:
@@ -232,8 +239,21 @@ class DriftChecker(Checker):
             metrics["skipped_features"] = skipped
         ref = self._sample(ctx, ctx.reference.frame, cfg["max_rows"], "rows-reference")
         cur = self._sample(ctx, ctx.data.frame, cfg["max_rows"], "rows-current")
-        pii = ctx.shared.get("pii_columns")
         res: dict[str, dict[str, Any]] = {}
+        num_values = self._numeric_tests(ref, cur, numeric, skipped, res)
+        cat_codes = self._categorical_tests(ref, cur, categorical, res)
+        if not res:
+            metrics["features_tested"] = 0
+            return [], [], [], 0
+        thr = stats.corrected_threshold(np.array([v["p_value"] for v in res.values()]),
+                                        cfg["alpha"], cfg["correction"])
+        rows, charts, drifted = self._feature_findings(ctx, findings, res, thr, num_values, cat_codes)
+        metrics["features_tested"] = len(res)
+        metrics["p_value_threshold"] = thr
+        return rows, charts, drifted, len(res)
+
+    def _numeric_tests(self, ref, cur, numeric, skipped, res) -> dict[str, tuple[Any, Any]]:
+        """KS test and effect sizes per numeric feature into ``res``; the finite values kept."""
         num_values = {}
         for f in numeric:
             r = pd.to_numeric(ref[f], errors="coerce").to_numpy(dtype=np.float64)
@@ -258,6 +278,10 @@ class DriftChecker(Checker):
                     res[f] = {"type": "numeric", "test": "KS", "statistic": d[0], "p_value": p[0]}
             for f, (r, c) in num_values.items():
                 res[f].update(stats.numeric_effects(r, c))
+        return num_values
+
+    def _categorical_tests(self, ref, cur, categorical, res) -> dict[str, tuple[Any, Any, Any]]:
+        """Chi-squared test and effect sizes per categorical feature into ``res``; the codes."""
         cat_codes = {}
         for f in categorical:
             rc, cc, cats = stats.encode_categories(ref[f], cur[f])
@@ -271,18 +295,19 @@ class DriftChecker(Checker):
                 rc, cc, cats = cat_codes[f]
                 res[f] = {"type": "categorical", "test": "chi-squared", "statistic": d[i], "p_value": p[i],
                           **stats.categorical_effects(rc, cc, len(cats))}
-        if not res:
-            metrics["features_tested"] = 0
-            return [], [], [], 0
-        thr = stats.corrected_threshold(np.array([v["p_value"] for v in res.values()]),
-                                        cfg["alpha"], cfg["correction"])
-        order = sorted(res, key=lambda f: -res[f]["effect"])
+        return cat_codes
+
+    def _feature_findings(self, ctx, findings, res, thr, num_values, cat_codes):
+        """One ``data_drift`` finding per tested feature, largest shift first; a chart for each
+        drifted one (up to ``max_charts``)."""
+        cfg = self.config
+        pii = ctx.shared.get("pii_columns")
         rows, drifted = [], []
         charts: list[dict[str, Any]] = []
-        for f in order:
+        for f in sorted(res, key=lambda f: -res[f]["effect"]):
             v = res[f]
             sig = bool(v["p_value"] < thr)
-            unit = "reference SDs (Wasserstein)" if v["type"] == "numeric" else "sqrt(PSI)"
+            unit = _UNIT_WORDS[v["type"]]
             ev = {"test": v["test"], "statistic": v["statistic"], "p_value": v["p_value"],
                   "p_value_threshold": thr, "correction": cfg["correction"], "significant": sig,
                   "psi": v["psi"], "effect_unit": unit}
@@ -290,8 +315,8 @@ class DriftChecker(Checker):
                 ev["wasserstein_sd"] = v["wasserstein_sd"]
             else:
                 ev["js_distance"] = v["js_distance"]
-            msg = (f"Feature {f!r} shifted by {v['effect']:.3g} {unit} (p={v['p_value']:.2g}, "
-                   f"significance level {thr:.2g}; policy {{status}} level {{threshold}}).")
+            msg = (f"Feature {f!r} shifted by {_shift(v['effect'], v['type'])} ({fmt.p_value(v['p_value'])}, "
+                   f"significance level {fmt.number(thr, 2)}; policy {{status}} level {{threshold}}).")
             fnd = self._graded(ctx, "data_drift", f, msg, float(v["effect"]), sig, ev)
             if fnd.status != Status.PASS:
                 drifted.append(f)
@@ -310,9 +335,7 @@ class DriftChecker(Checker):
             rows.append({"feature": f, "type": v["type"], "test": v["test"], "effect": round(v["effect"], 4),
                          "psi": round(v["psi"], 4), "p_value": float(f"{v['p_value']:.3g}"),
                          "significant": sig, "status": fnd.status.value})
-        metrics["features_tested"] = len(res)
-        metrics["p_value_threshold"] = thr
-        return rows, charts, drifted, len(res)
+        return rows, charts, drifted
 
     # ------------------------------------------------------------------ multivariate
     def _standardized(self, ctx, numeric, categorical, n):
@@ -362,9 +385,8 @@ class DriftChecker(Checker):
         out.update({"features": len(mask), "sample_reference": len(xr), "sample_current": len(xc)})
         metrics["multivariate"] = out
         name = "MMD" if method == "mmd" else "classifier two-sample"
-        msg = (f"Joint {name} test over {len(mask)} features on {len(xr)} + {len(xc)} sampled rows: "
-               f"{out.get('statistic_name', 'statistic')} {out['statistic']:.3g}, p-value {{value}} "
-               f"(policy {{status}} level {{threshold}}).")
+        msg = (f"Test of all {len(mask)} features together on {fmt.number(len(xr))} + {fmt.number(len(xc))} "
+               f"sampled rows ({name}): {{value_text}} (policy {{status}} level {{threshold}}).")
         return ctx.finding("multivariate_drift", "all features", msg, value=out["p_value"], evidence=out)
 
     # ------------------------------------------------------------------ images
@@ -431,8 +453,8 @@ class DriftChecker(Checker):
         out.update({"representation": how, "dimensions": int(xr.shape[1]),
                     "sample_reference": len(xr), "sample_current": len(xc)})
         metrics["multivariate"] = out
-        msg = (f"MMD test on images ({how}, {len(xr)} + {len(xc)} samples): statistic "
-               f"{out['statistic']:.3g}, p-value {{value}} (policy {{status}} level {{threshold}}).")
+        msg = (f"Test of the images on {fmt.number(len(xr))} + {fmt.number(len(xc))} samples (MMD on {how}): "
+               "{value_text} (policy {status} level {threshold}).")
         return [ctx.finding("multivariate_drift", "images", msg, value=out["p_value"], evidence=out)]
 
     # ------------------------------------------------------------------ labels
@@ -445,7 +467,7 @@ class DriftChecker(Checker):
             k = len(cats)
             rs, cs = np.bincount(rc, minlength=k) / len(rc), np.bincount(cc, minlength=k) / len(cc)
             chart = stats.categorical_histogram(subject, [str(x) for x in cats], rs, cs)
-            test, unit = "chi-squared", "sqrt(PSI)"
+            test, unit, kind_ = "chi-squared", _UNIT_WORDS["categorical"], "categorical"
         else:
             r = np.asarray(r, np.float64)
             c = np.asarray(c, np.float64)
@@ -455,11 +477,11 @@ class DriftChecker(Checker):
             p, d = stats.ks_pvalues(r[:, None], c[:, None])
             eff = stats.numeric_effects(r, c)
             chart = stats.numeric_histogram(subject, r, c)
-            test, unit = "KS", "reference SDs (Wasserstein)"
+            test, unit, kind_ = "KS", _UNIT_WORDS["numeric"], "numeric"
         sig = bool(p[0] < cfg["alpha"])
         ev = {"test": test, "statistic": d[0], "p_value": p[0], "significant": sig, "psi": eff["psi"],
               "effect_unit": unit, "charts": [chart]}
-        msg = (f"{what} shifted by {eff['effect']:.3g} {unit} (p={p[0]:.2g}; policy {{status}} "
+        msg = (f"{what} shifted by {_shift(eff['effect'], kind_)} ({fmt.p_value(p[0])}; policy {{status}} "
                f"level {{threshold}}).")
         return self._graded(ctx, kind, subject, msg, float(eff["effect"]), sig, ev)
 
@@ -546,7 +568,7 @@ class DriftChecker(Checker):
             boot = bc / np.maximum(br, 1e-12) - 1.0
             p = stats.cvm_losses(er, ec)
             perf_ref, perf_cur, label, test = float(er.mean()), float(ec.mean()), "mean absolute error", "CVM on absolute errors"
-            what = f"Mean absolute error rose by {value:.1%} from reference to current"
+            what = f"Mean absolute error rose by {fmt.percent(value)} from reference to current data"
         else:
             if not ctx.classes:
                 return None
@@ -564,7 +586,8 @@ class DriftChecker(Checker):
             boot = br - bc
             p = stats.fet_errors(1 - cr, 1 - cc)
             perf_ref, perf_cur, label, test = float(cr.mean()), float(cc.mean()), "accuracy", "Fisher exact on errors"
-            what = f"Accuracy fell by {value:.3f} ({perf_ref:.3f} -> {perf_cur:.3f}) from reference to current"
+            what = (f"Accuracy fell by {fmt.points(value)} ({fmt.percent(perf_ref)} -> {fmt.percent(perf_cur)}) "
+                    "from reference to current data")
             if (~kc).any():
                 notes.append(f"{int((~kc).sum())} current labels are not classes of the model and were left out")
         lo, hi = np.percentile(boot, [2.5, 97.5])
@@ -576,8 +599,11 @@ class DriftChecker(Checker):
               "charts": [{"type": "bar", "title": f"{label}: reference vs current",
                           "labels": ["reference", "current"], "values": [perf_ref, perf_cur]}]}
         metrics["concept"] = {k: ev[k] for k in ("metric", "reference", "current", "change", "interval_95", "p_value")}
-        msg = (f"{what} (95% interval {lo:.3g} to {hi:.3g}, {test} p={p:.2g}; policy {{status}} "
-               f"level {{threshold}}).")
+        if label == "accuracy":
+            span, level = f"{fmt.number(lo * 100)} to {fmt.points(hi)}", "{threshold_text}"
+        else:  # a relative change of the error
+            span, level = f"{fmt.percent(lo)} to {fmt.percent(hi)}", "{threshold_percent}"
+        msg = f"{what} (95 % interval {span}; {fmt.p_value(p)}, {test}; policy {{status}} level {level})."
         return self._graded(ctx, "concept_drift", label, msg, value, sig, ev)
 
     def _model_drift(self, ctx, xc, metrics):
@@ -596,12 +622,12 @@ class DriftChecker(Checker):
         base = perf.baseline_figures(ctx.baseline)
         if base is not None and isinstance(base.get("error_rate"), (int, float)):
             err_value = max(err - float(base["error_rate"]), 0.0)
-            err_msg = (f"Error rate {err:.3g} during the scan against {float(base['error_rate']):.3g} in the "
-                       "baseline (increase {value}; policy {status} level {threshold}).")
+            err_msg = (f"Error rate {fmt.percent(err)} during the scan against {fmt.percent(float(base['error_rate']))} "
+                       "in the baseline (increase {value_text}; policy {status} level {threshold_text}).")
         else:
             err_value = err
-            err_msg = ("Error rate during the scan (failed batches plus non-finite outputs) is {value} "
-                       "(policy {status} level {threshold}).")
+            err_msg = ("Error rate during the scan (failed batches plus non-finite outputs) is {value_text} "
+                       "(policy {status} level {threshold_text}).")
         out.append(ctx.finding("model_error_rate", "model", err_msg, value=float(err_value),
                                evidence={"exception_rate": figs["exception_rate"],
                                          "nonfinite_rate": figs["nonfinite_rate"],
@@ -611,7 +637,8 @@ class DriftChecker(Checker):
             out.append(ctx.finding(
                 "model_drift", "model",
                 "No baseline report exists for this model, so latency and throughput could not be compared; "
-                f"they were recorded (throughput {figs['throughput_per_s'] or 0:.4g} samples/s) for later scans.",
+                f"they were recorded (throughput {fmt.number(figs['throughput_per_s'] or 0)} samples per second) "
+                "for later scans.",
                 status=Status.PASS, evidence={"table": lat_table, "baseline": None,
                                               "advice": "Scan again with --baseline PATH/report.json of this run."}))
             return out
@@ -623,12 +650,13 @@ class DriftChecker(Checker):
             return out
         for r in rows:
             if r["figure"].startswith("latency"):
-                msg = (f"{r['figure'].capitalize()} is {r['current']:.4g} s against {r['baseline']:.4g} s in the "
-                       f"baseline: {_pct(r['change'], 'slower', 'faster')} (policy {{status}} level {{threshold}}).")
+                msg = (f"{r['figure'].capitalize()} is {_seconds(r['current'])} against {_seconds(r['baseline'])} in the "
+                       f"baseline: {_pct(r['change'], 'slower', 'faster')} (policy {{status}} level {{threshold_text}}).")
             else:
-                msg = (f"{r['figure'].capitalize()} is {r['current']:.4g} samples/s against {r['baseline']:.4g} "
+                msg = (f"{r['figure'].capitalize()} is {fmt.number(r['current'])} samples per second against "
+                       f"{fmt.number(r['baseline'])} "
                        f"in the baseline: the same work takes {_pct(r['change'], 'longer', 'less time')} (policy {{status}} "
-                       "level {threshold}).")
+                       "level {threshold_text}).")
             out.append(ctx.finding("model_drift", r["figure"], msg, value=float(r["change"]), evidence=r))
         metrics["model_performance_change"] = rows
         return out
@@ -663,3 +691,15 @@ class DriftChecker(Checker):
         if ctx.model is None:
             parts.append("Prediction, concept and model drift were not checked: no model was given.")
         return " ".join(parts)
+
+
+def _shift(effect: float, kind: str) -> str:
+    """A distribution shift in words: standard deviations of the reference (numeric) or a
+    shift score (categorical, the square root of the PSI)."""
+    if kind == "numeric":
+        return f"{fmt.sd(effect)} of the reference data (Wasserstein)"
+    return f"{fmt.number(effect, 2)} on the shift scale (square root of the PSI)"
+
+
+def _seconds(s: float) -> str:
+    return f"{fmt.number(s * 1000)} ms" if s < 1 else f"{fmt.number(s)} s"

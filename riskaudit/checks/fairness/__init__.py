@@ -12,15 +12,17 @@ Without a model but with a target, the same metrics are computed on the labels t
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
+from riskaudit import fmt
 from riskaudit._lazy import lazy_module
 
 from riskaudit.checks.base import (Checker, CheckContext, CheckOutput, CheckSkipped, Kind, Need,
                                    Option, OptionError)
 from riskaudit.errors import CheckerError
-from riskaudit.result import Severity, Status
+from riskaudit.result import Finding, Severity, Status
 
 if TYPE_CHECKING:
     import numpy as np
@@ -134,6 +136,7 @@ class FairnessChecker(Checker):
     # ------------------------------------------------------------------ run
     def run(self, ctx: CheckContext) -> CheckOutput:
         cfg = self.config
+        assert ctx.data is not None  # Need.DATA
         frame = ctx.data.frame
         if ctx.model is None and ctx.target is None:
             raise CheckSkipped("no model was given (--model) and no target column was named "
@@ -145,13 +148,51 @@ class FairnessChecker(Checker):
         mode = "model" if ctx.model is not None else "data"
         notes: list[str] = []
         ctx.progress(0.05, "predicting")
-        if regression:
-            pred = self._regression_inputs(ctx, mode)
-            prep = None
-        else:
-            prep = self._classification_inputs(ctx, mode, notes)
-            pred = None
+        pred = self._regression_inputs(ctx, mode) if regression else None
+        prep = None if regression else self._classification_inputs(ctx, mode, notes)
+        attrs, codes, names = self._attributes(ctx, frame, notes)
+        units: list[tuple[tuple[int, ...], str]] = [((i,), attrs[i]) for i in range(len(attrs))]
+        if cfg["intersections"]:
+            units += [((i, j), f"{attrs[i]} x {attrs[j]}")
+                      for i in range(len(attrs)) for j in range(i + 1, len(attrs))]
+        min_size = self._min_size(ctx)
+        findings: list[Finding] = []
+        tables: dict[str, list[dict[str, Any]]] = {}
+        charts: list[dict[str, Any]] = []
+        sentences: list[str] = []
+        boot_rng = ctx.rng("bootstrap")
+        sizes = [len(g) for g in names]
+        get = None if prep is None else self._count_getter(prep, codes, sizes, boot_rng)
+        for u, (axes, label) in enumerate(units):
+            ctx.progress(0.1 + 0.8 * u / max(1, len(units)), f"groups of {label}")
+            met, bmet, overall = (self._classification_unit(get, axes, prep) if prep is not None and get
+                                  else self._regression_unit(pred, codes, sizes, axes, boot_rng))
+            idx = np.flatnonzero(met["count"] > 0)
+            if len(idx) > MAX_GROUPS and len(axes) > 1:
+                notes.append(f"{label}: {len(idx)} intersection groups; only the attributes on "
+                             "their own are audited.")
+                continue
+            gnames = _unit_names([names[a] for a in axes])
+            unit_names = [gnames[i] for i in idx]
+            met = {k: v[idx] for k, v in met.items()}
+            if bmet is not None:
+                bmet = {k: v[:, idx] for k, v in bmet.items()}
+            extra = self._extra(ctx, prep, [codes[a] for a in axes], [names[a] for a in axes],
+                                unit_names) if (prep is not None and cfg["extra_metrics"]) else {}
+            out = self._unit_findings(ctx, _Unit(label, [_glabel(g) for g in unit_names], met, bmet, overall,
+                                                 extra, min_size, regression, mode, prep))
+            findings += out["findings"]
+            tables[label] = out["table"]
+            charts += out["charts"]
+            if out["sentence"]:
+                sentences.append(out["sentence"])
+        ctx.progress(1.0, "done")
+        return self._output(ctx, findings, tables, charts, sentences, notes, regression, mode,
+                            prep, min_size)
 
+    def _attributes(self, ctx: CheckContext, frame: pd.DataFrame,
+                    notes: list[str]) -> tuple[list[str], list[np.ndarray], list[list[str]]]:
+        """Each sensitive attribute's name, group codes per row and group names."""
         attrs, codes, names = [], [], []
         for col in ctx.sensitive:
             c, g, note = _group_codes(frame[col])
@@ -162,70 +203,42 @@ class FairnessChecker(Checker):
                 notes.append(f"{col}: {note}")
             if col in ctx.features and ctx.model is not None:
                 notes.append(f"{col} is also a model input: the model can use it directly.")
+        return attrs, codes, names
 
-        units = [((i,), attrs[i]) for i in range(len(attrs))]
-        if cfg["intersections"]:
-            units += [((i, j), f"{attrs[i]} x {attrs[j]}")
-                      for i in range(len(attrs)) for j in range(i + 1, len(attrs))]
-        min_size = self._min_size(ctx)
-        findings, tables, charts, sentences = [], {}, [], []
-        boot_rng = ctx.rng("bootstrap")
-        n_boot = cfg["bootstrap"]
-        sizes = [len(g) for g in names]
+    def _count_getter(self, prep: dict, codes: list[np.ndarray], sizes: list[int],
+                      boot_rng: np.random.Generator) -> Callable[[tuple[int, ...]], tuple[Any, Any]]:
+        """``get(axes) -> (counts per group, bootstrap counts or None)`` for a unit of attributes:
+        margins of one joint table when it is small enough, else one table per unit."""
+        n_boot = self.config["bootstrap"]
+        types, keep = prep["types"], prep["keep"]
+        kcodes = [c[keep] for c in codes]
+        if int(np.prod(sizes)) * C.N_TYPES <= 4_000_000:
+            table = C.joint_table(kcodes, sizes, types)
+            boot = C.bootstrap_tables(table, n_boot, boot_rng) if n_boot else None
+            return lambda axes: (C.margin(table, axes), None if boot is None else C.margin_boot(boot, axes))
 
-        if not regression:
-            types, keep = prep["types"], prep["keep"]
-            kcodes = [c[keep] for c in codes]
-            if int(np.prod(sizes)) * C.N_TYPES <= 4_000_000:
-                table = C.joint_table(kcodes, sizes, types)
-                boot = C.bootstrap_tables(table, n_boot, boot_rng) if n_boot else None
-                get = lambda axes: (C.margin(table, axes),  # noqa: E731
-                                    None if boot is None else C.margin_boot(boot, axes))
-            else:  # too many joint cells: count each unit on its own
-                def get(axes):
-                    t = C.joint_table([kcodes[a] for a in axes], [sizes[a] for a in axes], types)
-                    b = C.bootstrap_tables(t, n_boot, boot_rng) if n_boot else None
-                    return (t.reshape(-1, C.N_TYPES),
-                            None if b is None else b.reshape(n_boot, -1, C.N_TYPES))
-            overall = C.classification_metrics(_overall_counts(types))
-        for u, (axes, label) in enumerate(units):
-            ctx.progress(0.1 + 0.8 * u / max(1, len(units)), f"groups of {label}")
-            gnames = _unit_names([names[a] for a in axes])
-            if regression:
-                ucode = _unit_code([codes[a] for a in axes], [sizes[a] for a in axes])
-                usize = int(np.prod([sizes[a] for a in axes]))
-                sums = C.regression_sums(ucode, usize, *pred)
-                met = C.regression_metrics(sums)
-                bmet = (C.regression_metrics(C.regression_bootstrap(ucode, usize, *pred, n_boot,
-                                                                    boot_rng))
-                        if n_boot else None)
-                overall = C.regression_metrics(sums.sum(0))
-            else:
-                cnt, bcnt = get(axes)
-                met = C.classification_metrics(cnt)
-                bmet = C.classification_metrics(bcnt) if bcnt is not None else None
-            present = met["count"] > 0
-            idx = np.flatnonzero(present)
-            unit_names = [gnames[i] for i in idx]
-            met = {k: v[idx] for k, v in met.items()}
-            if bmet is not None:
-                bmet = {k: v[:, idx] for k, v in bmet.items()}
-            if len(idx) > MAX_GROUPS and len(axes) > 1:
-                notes.append(f"{label}: {len(idx)} intersection groups; only the attributes on "
-                             "their own are audited.")
-                continue
-            extra = self._extra(ctx, prep, [codes[a] for a in axes], [names[a] for a in axes],
-                                unit_names) if (not regression and cfg["extra_metrics"]) else {}
-            out = self._unit_findings(ctx, label, unit_names, met, bmet, overall, extra,
-                                      min_size, regression, mode, prep)
-            findings += out["findings"]
-            tables[label] = out["table"]
-            charts += out["charts"]
-            if out["sentence"]:
-                sentences.append(out["sentence"])
-        ctx.progress(1.0, "done")
-        return self._output(ctx, findings, tables, charts, sentences, notes, regression, mode,
-                            prep, min_size)
+        def get(axes: tuple[int, ...]) -> tuple[Any, Any]:  # too many joint cells: each unit on its own
+            t = C.joint_table([kcodes[a] for a in axes], [sizes[a] for a in axes], types)
+            b = C.bootstrap_tables(t, n_boot, boot_rng) if n_boot else None
+            return t.reshape(-1, C.N_TYPES), None if b is None else b.reshape(n_boot, -1, C.N_TYPES)
+        return get
+
+    def _classification_unit(self, get, axes: tuple[int, ...], prep: dict) -> tuple[dict, dict | None, dict]:
+        cnt, bcnt = get(axes)
+        met = C.classification_metrics(cnt)
+        bmet = C.classification_metrics(bcnt) if bcnt is not None else None
+        return met, bmet, C.classification_metrics(_overall_counts(prep["types"]))
+
+    def _regression_unit(self, pred, codes, sizes, axes: tuple[int, ...],
+                         boot_rng: np.random.Generator) -> tuple[dict, dict | None, dict]:
+        n_boot = self.config["bootstrap"]
+        p, err, labelled = pred
+        ucode = _unit_code([codes[a] for a in axes], [sizes[a] for a in axes])
+        usize = int(np.prod([sizes[a] for a in axes]))
+        sums = C.regression_sums(ucode, usize, p, err, labelled)
+        bmet = (C.regression_metrics(C.regression_bootstrap(ucode, usize, p, err, labelled, n_boot, boot_rng))
+                if n_boot else None)
+        return C.regression_metrics(sums), bmet, C.regression_metrics(sums.sum(0))
 
     # ------------------------------------------------------------ inputs
     def _min_size(self, ctx) -> int:
@@ -236,8 +249,10 @@ class FairnessChecker(Checker):
     def _classification_inputs(self, ctx: CheckContext, mode: str, notes: list[str]) -> dict:
         cfg = self.config
         ds = ctx.data
+        assert ds is not None  # Need.DATA
         n = len(ds.frame)
         if mode == "model":
+            assert ctx.model is not None
             proba = np.asarray(ctx.model.predict_proba(ctx.model_inputs(ds)), dtype=np.float64)
             bad = int((~np.isfinite(proba)).any(axis=1).sum()) if proba.ndim == 2 else 0
             if bad:
@@ -262,7 +277,7 @@ class FairnessChecker(Checker):
                 others = proba.copy()
                 others[:, pos] = -np.inf
                 y_pred = np.where(pred_pos, pos, others.argmax(1))
-                thr = f"a score of at least {cfg['threshold']:g} for {classes[pos]!r}"
+                thr = f"a score of at least {fmt.number(cfg['threshold'])} for {classes[pos]!r}"
             else:
                 y_pred = proba.argmax(1)
                 pred_pos = y_pred == pos
@@ -295,11 +310,13 @@ class FairnessChecker(Checker):
         raise CheckerError(f"positive_label {want!r} is not one of the classes "
                            f"({', '.join(map(repr, classes))})")
 
-    def _regression_inputs(self, ctx: CheckContext, mode: str):
+    def _regression_inputs(self, ctx: CheckContext, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        assert ctx.data is not None  # Need.DATA
         frame = ctx.data.frame
         y = (pd.to_numeric(frame[ctx.target], errors="coerce").to_numpy(dtype=np.float64)
              if ctx.target is not None else np.full(len(frame), np.nan))
         if mode == "model":
+            assert ctx.model is not None
             p = np.asarray(ctx.model.predict_values(ctx.model_inputs(ctx.data)), dtype=np.float64)
         else:
             p = y.copy()
@@ -329,70 +346,103 @@ class FairnessChecker(Checker):
                 key = tuple(key) if isinstance(key, tuple) else key
                 try:
                     v = by[m].loc[key]
-                    vals.append(float(v) if np.isscalar(v) else float("nan"))
+                    vals.append(float(v) if isinstance(v, (int, float, np.number)) else float("nan"))
                 except (KeyError, TypeError, ValueError):
                     vals.append(float("nan"))
             out[m] = np.array(vals)
         return out
 
     # ----------------------------------------------------------- findings
-    def _unit_findings(self, ctx, label, groups, met, bmet, overall, extra, min_size,
-                       regression, mode, prep) -> dict:
+    def _unit_findings(self, ctx: CheckContext, u: _Unit) -> dict[str, Any]:
+        """Findings, group table, charts and the plain sentence of one unit (an attribute or a
+        pair of attributes)."""
         cfg = self.config
         q = (1 - cfg["confidence"]) / 2
-        gl = [_glabel(g) for g in groups]
-        sizes = met["count"].astype(int)
-        small = sizes < min_size
-        ok = ~small
-        ref_name = cfg["reference_groups"].get(label)
+        gl = u.groups
+        sizes = u.met["count"].astype(int)
+        small = sizes < u.min_size
+        ref_name = cfg["reference_groups"].get(u.label)
         ref = gl.index(ref_name) if ref_name in gl else None
-        findings, charts = [], []
         evidence_notes = []
         if ref_name is not None and ref is None:
             evidence_notes.append(f"reference group {ref_name!r} has no rows; the highest rate "
                                   "is used instead")
         if ref is not None and small[ref]:
             evidence_notes.append(f"reference group {ref_name!r} has only {sizes[ref]} rows")
+        table, shown = self._group_table(u, sizes, small, q, evidence_notes)
+        base_ev: dict[str, Any] = {"table": table, "groups_left_out": [gl[i] for i in np.flatnonzero(small)],
+                                   "reference_group": gl[ref] if ref is not None else None}
+        if evidence_notes:
+            base_ev["notes"] = evidence_notes
+        findings = self._size_findings(ctx, u, sizes, small)
+        usable = np.flatnonzero(~small)
+        out: dict[str, Any] = {"findings": findings, "table": table, "charts": [], "sentence": None}
+        if len(usable) < 2:
+            findings.append(ctx.finding(
+                "underrepresented_group", u.label,
+                f"{u.label}: fewer than two groups have at least {u.min_size} rows, so no disparity "
+                "can be judged (insufficient data).", status=Status.WARN,
+                value=int(len(usable)), threshold=2, evidence=base_ev))
+            return out
+        d = _Disparity(usable, ref if (ref is not None and not small[ref]) else None)
+        if u.regression:
+            f, chart = self._regression_findings(ctx, u, d, base_ev, shown, q)
+            findings += f
+            out["charts"].append(chart)
+            return out
+        f, out["sentence"] = self._selection_findings(ctx, u, d, base_ev, shown, q)
+        findings += f
+        if u.mode == "model" and u.prep["has_target"]:
+            findings.append(self._error_rate_finding(ctx, u, d, base_ev, q))
+            acc = self._accuracy_finding(ctx, u, usable, base_ev, q)
+            if acc is not None:
+                findings.append(acc)
+        return out
 
-        # per-group table
-        metric_names = C.REGRESSION_METRICS if regression else C.CLASSIFICATION_METRICS
-        if mode == "data":  # predictions are the labels: only the base rates say anything
-            metric_names = ("mean_prediction",) if regression else ("selection_rate",)
+    def _group_table(self, u: _Unit, sizes: np.ndarray, small: np.ndarray, q: float,
+                     evidence_notes: list[str]) -> tuple[list[dict[str, Any]], list[int]]:
+        """The per-group table (largest groups when there are many, then the overall row) and
+        the indices of the groups shown."""
+        gl, met, bmet = u.groups, u.met, u.bmet
+        metric_names: tuple[str, ...] = C.REGRESSION_METRICS if u.regression else C.CLASSIFICATION_METRICS
+        if u.mode == "data":  # predictions are the labels: only the base rates say anything
+            metric_names = ("mean_prediction",) if u.regression else ("selection_rate",)
         table = []
         for i, g in enumerate(gl):
-            row = {"group": g, "size": int(sizes[i])}
+            row: dict[str, Any] = {"group": g, "size": int(sizes[i])}
             for m in metric_names:
                 row[m] = _num(met[m][i])
-            for m, v in extra.items():
+            for m, v in u.extra.items():
                 row[m] = _num(v[i])
-            if bmet is not None and not regression:
+            if bmet is not None and not u.regression:
                 lo, hi = _ci(bmet["selection_rate"][:, i], q)
                 row["selection_rate_ci"] = [lo, hi]
             row["note"] = "insufficient data" if small[i] else ""
-            if not regression and mode == "model" and prep["has_target"] and not small[i]:
+            if not u.regression and u.mode == "model" and u.prep["has_target"] and not small[i]:
                 gaps = [(m, why) for m, why in (("true_positive_rate", "no positive labels"),
                                                 ("false_positive_rate", "no negative labels"))
                         if not math.isfinite(met[m][i])]
                 if gaps:
                     row["note"] = "; ".join(f"{m.replace('_', ' ')} undefined: {why}" for m, why in gaps)
             table.append(row)
-        overall_row = {"group": "(overall)", "size": int(np.sum(sizes))}
+        overall_row: dict[str, Any] = {"group": "(overall)", "size": int(np.sum(sizes))}
         for m in metric_names:
-            overall_row[m] = _num(overall[m])
+            overall_row[m] = _num(u.overall[m])
         if len(table) > MAX_GROUPS - 1:  # keep the report readable: the largest groups
             order = np.argsort(-sizes, kind="stable")[: MAX_GROUPS - 1]
             evidence_notes.append(f"{len(table)} groups; the table and chart show the "
                                   f"{MAX_GROUPS - 1} largest")
             table = [table[i] for i in sorted(order)]
-        shown = [gl.index(r["group"]) for r in table]
+        shown = [gl.index(str(r["group"])) for r in table]
         table.append(overall_row)
-        base_ev = {"table": table, "groups_left_out": [gl[i] for i in np.flatnonzero(small)],
-                   "reference_group": gl[ref] if ref is not None else None}
-        if evidence_notes:
-            base_ev["notes"] = evidence_notes
+        return table, shown
 
-        # underrepresented groups
+    def _size_findings(self, ctx: CheckContext, u: _Unit, sizes: np.ndarray, small: np.ndarray) -> list[Finding]:
+        """``underrepresented_group``: one finding per small group (or one for many), or one
+        saying every group is large enough."""
+        gl, label, min_size = u.groups, u.label, u.min_size
         small_idx = np.flatnonzero(small)
+        findings = []
         if len(small_idx) > 10:
             findings.append(ctx.finding(
                 "underrepresented_group", label,
@@ -413,162 +463,143 @@ class FairnessChecker(Checker):
                 f"Every group of {label} has at least {min_size} rows (smallest: "
                 f"{int(sizes.min())}).", value=int(sizes.min()),
                 evidence={"attribute": label}))
-        usable = np.flatnonzero(ok)
-        sentence = None
-        if len(usable) < 2:
-            findings.append(ctx.finding(
-                "underrepresented_group", label,
-                f"{label}: fewer than two groups have at least {min_size} rows, so no disparity "
-                "can be judged (insufficient data).", status=Status.WARN,
-                value=int(len(usable)), threshold=2, evidence=base_ev))
-            return {"findings": findings, "table": table, "charts": charts, "sentence": None}
-        ref_u = ref if (ref is not None and ok[ref]) else None
+        return findings
 
-        def disparity(values, bvalues, kind):
-            """(point, boot samples, (low_group, high_group)) for one disparity."""
-            v = values[usable]
-            bv = bvalues[:, usable] if bvalues is not None else None
-            if kind == "ratio":
-                if ref_u is not None:
-                    r = values[ref_u]
-                    pt, lo_i = _nanmin_ratio(v, r)
-                    hi_i = int(np.where(usable == ref_u)[0][0])
-                    bs = None if bv is None else _ratio_boot(bv, bvalues[:, ref_u])
-                else:
-                    pt, lo_i, hi_i = _minmax_ratio(v)
-                    bs = None if bv is None else _ratio_boot(bv, None)
-                return pt, bs, (lo_i, hi_i)
-            if ref_u is not None:
-                d = np.abs(v - values[ref_u])
-                i = int(np.nanargmax(d)) if np.isfinite(d).any() else 0
-                pt = float(np.nanmax(d)) if np.isfinite(d).any() else float("nan")
-                bs = None if bv is None else _nanmax(np.abs(bv - bvalues[:, [ref_u]]))
-                return pt, bs, (i, int(np.where(usable == ref_u)[0][0]))
-            pt = _nanrange(v)
-            bs = None if bv is None else _nanrange_rows(bv)
-            lo_i = int(np.nanargmin(v)) if np.isfinite(v).any() else 0
-            hi_i = int(np.nanargmax(v)) if np.isfinite(v).any() else 0
-            return pt, bs, (lo_i, hi_i)
+    def _selection_findings(self, ctx: CheckContext, u: _Unit, d: _Disparity, base_ev: dict[str, Any],
+                            shown: list[int], q: float) -> tuple[list[Finding], str | None]:
+        """``disparate_impact`` (with the selection-rate chart) and ``demographic_parity``."""
+        cfg, gl, label, usable, ref_u = self.config, u.groups, u.label, d.usable, d.ref
+        pos_label = u.prep["positive_label"]
+        sr = u.met["selection_rate"]
+        bsr = u.bmet["selection_rate"] if u.bmet is not None else None
+        pt, bs, (li, hi) = d(sr, bsr, "ratio")
+        ci = _ci(bs, q) if bs is not None else None
+        lo_g, hi_g = gl[usable[li]], gl[usable[hi]]
+        sentence = (f"{cfg['population']} in group {lo_g} {_verb(pos_label)} "
+                    f"{_fmt(pt)} times as often as group {hi_g}." if math.isfinite(pt) else None)
+        lv = ctx.levels["disparate_impact"]
+        minimum = lv.fail if lv.fail is not None else (lv.warn if lv.warn is not None else 0.8)
+        chart: dict[str, Any] = {
+            "type": "bar", "title": f"Selection rate ('{pos_label}') by {label}",
+            "labels": [gl[i] for i in shown], "values": [_num(sr[i]) for i in shown],
+            "y_label": "selection rate",
+            "reference_lines": [{"value": _num(minimum * (sr[ref_u] if ref_u is not None else np.nanmax(sr[usable]))),
+                                 "label": f"policy minimum: {fmt.number(minimum, 2)} × the "
+                                 + ("reference group" if ref_u is not None else "highest rate")}]}
+        if bsr is not None:
+            chart["errors"] = [_ci(bsr[:, i], q) for i in shown]
+        ev = dict(base_ev, ci=ci, low_group=lo_g, high_group=hi_g, sentence=sentence, charts=[chart])
+        findings = [self._graded(
+            ctx, "disparate_impact", label, pt, ci,
+            f"Group {lo_g!r} of {label} is selected {_fmt(pt)} times as often as group {hi_g!r} "
+            f"(selection rates {fmt.percent(sr[usable[li]])} and {fmt.percent(sr[usable[hi]])}; "
+            f"policy minimum ratio {{threshold}}){_ci_text(ci)}.", ev)]
+        pt, bs, (li, hi) = d(sr, bsr, "diff")
+        ci = _ci(bs, q) if bs is not None else None
+        findings.append(self._graded(
+            ctx, "demographic_parity", label, pt, ci,
+            f"Selection rates of {label} differ by up to {_pts(pt)} between groups "
+            f"{gl[usable[li]]!r} and {gl[usable[hi]]!r} (policy maximum {{threshold_text}})"
+            f"{_ci_text(ci, 'points')}.", dict(base_ev, ci=ci)))
+        return findings, sentence
 
-        pos_label = None if prep is None else prep["positive_label"]
-        if not regression:
-            sr = met["selection_rate"]
-            bsr = bmet["selection_rate"] if bmet is not None else None
-            # disparate impact
-            pt, bs, (li, hi) = disparity(sr, bsr, "ratio")
-            ci = _ci(bs, q) if bs is not None else None
-            lo_g, hi_g = gl[usable[li]], gl[usable[hi]]
-            sentence = (f"{cfg['population']} in group {lo_g} {_verb(pos_label)} "
-                        f"{_fmt(pt)} times as often as group {hi_g}." if math.isfinite(pt) else None)
-            chart = {"type": "bar", "title": f"Selection rate ('{pos_label}') by {label}",
-                     "labels": [gl[i] for i in shown], "values": [_num(sr[i]) for i in shown],
-                     "y_label": "selection rate",
-                     "reference_lines": [{"value": _num(0.8 * (sr[ref_u] if ref_u is not None
-                                                               else np.nanmax(sr[usable]))),
-                                          "label": "four-fifths of the "
-                                          + ("reference group" if ref_u is not None
-                                             else "highest rate")}]}
-            if bsr is not None:
-                chart["errors"] = [_ci(bsr[:, i], q) for i in shown]
-            ev = dict(base_ev, ci=ci, low_group=lo_g, high_group=hi_g, sentence=sentence,
-                      charts=[chart])
-            findings.append(self._graded(
-                ctx, "disparate_impact", label, pt, ci,
-                f"Selection rate of group {lo_g!r} is {_fmt(pt)} of group {hi_g!r} "
-                f"({label}; policy minimum {{threshold}}){_ci_text(ci)}.", ev))
-            # demographic parity
-            pt, bs, (li, hi) = disparity(sr, bsr, "diff")
-            ci = _ci(bs, q) if bs is not None else None
-            findings.append(self._graded(
-                ctx, "demographic_parity", label, pt, ci,
-                f"Selection rates of {label} differ by up to {_fmt(pt)} between groups "
-                f"{gl[usable[li]]!r} and {gl[usable[hi]]!r} (policy maximum {{threshold}})"
-                f"{_ci_text(ci)}.", dict(base_ev, ci=ci)))
-            if mode == "model" and prep["has_target"]:
-                tpr, fpr = met["true_positive_rate"], met["false_positive_rate"]
-                p1, b1, _ = disparity(tpr, None if bmet is None else bmet["true_positive_rate"], "diff")
-                p2, b2, _ = disparity(fpr, None if bmet is None else bmet["false_positive_rate"], "diff")
-                # a difference needs two groups where the rate is defined
-                if np.isfinite(tpr[usable]).sum() < 2:
-                    p1, b1 = float("nan"), None if b1 is None else np.full_like(b1, np.nan)
-                if np.isfinite(fpr[usable]).sum() < 2:
-                    p2, b2 = float("nan"), None if b2 is None else np.full_like(b2, np.nan)
-                pt = float(np.nanmax([p1, p2])) if np.isfinite([p1, p2]).any() else float("nan")
-                bs = None if b1 is None else np.fmax(b1, b2)
-                ci = _ci(bs, q) if bs is not None else None
-                # a rate without a denominator (a group with no positive / no negative labels)
-                # is undefined: it is left out and the finding says so; fairlearn (through
-                # scikit-learn's normalized confusion matrix) counts it as 0 instead
-                undefined = [{"group": gl[i], "rate": name, "reason": why}
-                             for i in usable
-                             for name, vals, why in (
-                                 ("true positive rate", tpr, "it has no rows with the positive label"),
-                                 ("false positive rate", fpr, "it has no rows with a negative label"))
-                             if not math.isfinite(vals[i])]
-                eo_ev = dict(base_ev, ci=ci, tpr_difference=_num(p1), fpr_difference=_num(p2))
-                note = ""
-                if undefined:
-                    f1, _, _ = disparity(np.nan_to_num(tpr, nan=0.0), None, "diff")
-                    f2, _, _ = disparity(np.nan_to_num(fpr, nan=0.0), None, "diff")
-                    as_zero = max(f1, f2)
-                    eo_ev.update(undefined_rates=undefined, difference_with_undefined_as_zero=_num(as_zero))
-                    note = (" " + "; ".join(f"group {u['group']!r} is left out of the "
-                                             f"{u['rate']} difference: {u['reason']}, so its "
-                                             f"{u['rate']} is undefined" for u in undefined[:5])
-                            + (f" (and {len(undefined) - 5} more)" if len(undefined) > 5 else "")
-                            + f". Counting an undefined rate as 0, as fairlearn does, gives "
-                              f"{_fmt(as_zero)}.")
-                findings.append(self._graded(
-                    ctx, "equalized_odds", label, pt, ci,
-                    f"True/false positive rates of {label} differ by up to {_fmt(pt)} between "
-                    f"groups (TPR {_fmt(p1)}, FPR {_fmt(p2)}; policy maximum {{threshold}})"
-                    f"{_ci_text(ci)}.{note}", eo_ev))
-                acc = met["accuracy"][usable]
-                if np.isfinite(acc).any():
-                    w = int(np.nanargmin(acc))
-                    pt = float(overall["accuracy"] - acc[w])
-                    bs = None
-                    if bmet is not None:
-                        bs = _overall_boot(bmet, "accuracy") - _nanmin(bmet["accuracy"][:, usable])
-                    ci = _ci(bs, q) if bs is not None else None
-                    findings.append(self._graded(
-                        ctx, "group_performance", label, pt, ci,
-                        f"Accuracy of the worst {label} group {gl[usable[w]]!r} is "
-                        f"{_fmt(float(acc[w]))}, {_fmt(pt)} below the overall "
-                        f"{_fmt(float(overall['accuracy']))} (policy maximum gap {{threshold}})"
-                        f"{_ci_text(ci)}.", dict(base_ev, ci=ci, worst_group=gl[usable[w]])))
-        else:
-            mae = met["mean_absolute_error"][usable]
-            if mode == "model" and np.isfinite(mae).any() and overall["mean_absolute_error"] > 0:
-                w = int(np.nanargmax(mae))
-                ov = float(overall["mean_absolute_error"])
-                pt = float(mae[w] / ov - 1)
-                bs = None
-                if bmet is not None:
-                    bs = (_nanmax(bmet["mean_absolute_error"][:, usable])
-                          / _overall_boot(bmet, "mean_absolute_error") - 1)
-                ci = _ci(bs, q) if bs is not None else None
-                findings.append(self._graded(
-                    ctx, "group_performance", label, pt, ci,
-                    f"Mean absolute error of the worst {label} group {gl[usable[w]]!r} is "
-                    f"{_fmt(float(mae[w]))}, {_fmt(pt * 100)}% above the overall {_fmt(ov)} "
-                    f"(policy maximum excess {{threshold}}){_ci_text(ci)}.",
-                    dict(base_ev, ci=ci, worst_group=gl[usable[w]])))
-            mp = met["mean_prediction"]
-            chart = {"type": "bar", "title": f"Mean {'prediction' if mode == 'model' else 'target'}"
-                     f" by {label}", "labels": [gl[i] for i in shown],
-                     "values": [_num(mp[i]) for i in shown]}
+    def _error_rate_finding(self, ctx: CheckContext, u: _Unit, d: _Disparity, base_ev: dict[str, Any],
+                            q: float) -> Finding:
+        """``equalized_odds``: the larger of the true and false positive rate differences."""
+        met, bmet, usable, gl, label = u.met, u.bmet, d.usable, u.groups, u.label
+        tpr, fpr = met["true_positive_rate"], met["false_positive_rate"]
+        p1, b1, _ = d(tpr, None if bmet is None else bmet["true_positive_rate"], "diff")
+        p2, b2, _ = d(fpr, None if bmet is None else bmet["false_positive_rate"], "diff")
+        # a difference needs two groups where the rate is defined
+        if np.isfinite(tpr[usable]).sum() < 2:
+            p1, b1 = float("nan"), None if b1 is None else np.full_like(b1, np.nan)
+        if np.isfinite(fpr[usable]).sum() < 2:
+            p2, b2 = float("nan"), None if b2 is None else np.full_like(b2, np.nan)
+        pt = float(np.nanmax([p1, p2])) if np.isfinite([p1, p2]).any() else float("nan")
+        bs = None if b1 is None else np.fmax(b1, b2)
+        ci = _ci(bs, q) if bs is not None else None
+        # a rate without a denominator (a group with no positive / no negative labels) is
+        # undefined: it is left out and the finding says so; fairlearn (through scikit-learn's
+        # normalized confusion matrix) counts it as 0 instead
+        undefined = [{"group": gl[i], "rate": name, "reason": why}
+                     for i in usable
+                     for name, vals, why in (
+                         ("true positive rate", tpr, "it has no rows with the positive label"),
+                         ("false positive rate", fpr, "it has no rows with a negative label"))
+                     if not math.isfinite(vals[i])]
+        eo_ev = dict(base_ev, ci=ci, tpr_difference=_num(p1), fpr_difference=_num(p2))
+        note = ""
+        if undefined:
+            f1, _, _ = d(np.nan_to_num(tpr, nan=0.0), None, "diff")
+            f2, _, _ = d(np.nan_to_num(fpr, nan=0.0), None, "diff")
+            as_zero = max(f1, f2)
+            eo_ev.update(undefined_rates=undefined, difference_with_undefined_as_zero=_num(as_zero))
+            note = (" " + "; ".join(f"Group {x['group']!r} is left out of the {x['rate']} difference: "
+                                     f"{x['reason']}, so its {x['rate']} is undefined" for x in undefined[:5])
+                    + (f" (and {len(undefined) - 5} more)" if len(undefined) > 5 else "")
+                    + f". Counting an undefined rate as 0, as fairlearn does, gives {_pts(as_zero)}.")
+        return self._graded(
+            ctx, "equalized_odds", label, pt, ci,
+            f"Error rates of {label} differ by up to {_pts(pt)} between groups ({_by('true', p1)}, "
+            f"{_by('false', p2)}; policy maximum {{threshold_text}}){_ci_text(ci, 'points')}.{note}", eo_ev)
+
+    def _accuracy_finding(self, ctx: CheckContext, u: _Unit, usable: np.ndarray, base_ev: dict[str, Any],
+                          q: float) -> Finding | None:
+        """``group_performance`` (classification): overall accuracy minus the worst group's."""
+        acc = u.met["accuracy"][usable]
+        if not np.isfinite(acc).any():
+            return None
+        w = int(np.nanargmin(acc))
+        pt = float(u.overall["accuracy"] - acc[w])
+        bs = None
+        if u.bmet is not None:
+            bs = _overall_boot(u.bmet, "accuracy") - _nanmin(u.bmet["accuracy"][:, usable])
+        ci = _ci(bs, q) if bs is not None else None
+        worst = u.groups[usable[w]]
+        return self._graded(
+            ctx, "group_performance", u.label, pt, ci,
+            f"Accuracy of the worst {u.label} group {worst!r} is {fmt.percent(float(acc[w]))}, "
+            f"{_pts(pt)} below the overall {fmt.percent(float(u.overall['accuracy']))} (policy "
+            f"maximum gap {{threshold_text}}){_ci_text(ci, 'points')}.", dict(base_ev, ci=ci, worst_group=worst))
+
+    def _regression_findings(self, ctx: CheckContext, u: _Unit, d: _Disparity, base_ev: dict[str, Any],
+                             shown: list[int], q: float) -> tuple[list[Finding], dict[str, Any]]:
+        """``group_performance`` (regression: the worst group's MAE against the overall) and
+        the mean prediction chart."""
+        met, bmet, usable, gl = u.met, u.bmet, d.usable, u.groups
+        findings = []
+        mae = met["mean_absolute_error"][usable]
+        if u.mode == "model" and np.isfinite(mae).any() and u.overall["mean_absolute_error"] > 0:
+            w = int(np.nanargmax(mae))
+            ov = float(u.overall["mean_absolute_error"])
+            pt = float(mae[w] / ov - 1)
+            bs = None
             if bmet is not None:
-                chart["errors"] = [_ci(bmet["mean_prediction"][:, i], q) for i in shown]
-            charts.append(chart)
-        return {"findings": findings, "table": table, "charts": charts, "sentence": sentence}
+                bs = (_nanmax(bmet["mean_absolute_error"][:, usable])
+                      / _overall_boot(bmet, "mean_absolute_error") - 1)
+            ci = _ci(bs, q) if bs is not None else None
+            findings.append(self._graded(
+                ctx, "group_performance", u.label, pt, ci,
+                f"Mean absolute error of the worst {u.label} group {gl[usable[w]]!r} is "
+                f"{fmt.number(float(mae[w]))}, {fmt.percent(pt)} above the overall "
+                f"{fmt.number(ov)} (policy maximum excess {{threshold_percent}}){_ci_text(ci, 'relative')}.",
+                dict(base_ev, ci=ci, worst_group=gl[usable[w]])))
+        mp = met["mean_prediction"]
+        chart: dict[str, Any] = {"type": "bar", "title": f"Mean {'prediction' if u.mode == 'model' else 'target'}"
+                                 f" by {u.label}", "labels": [gl[i] for i in shown],
+                                 "values": [_num(mp[i]) for i in shown]}
+        if bmet is not None:
+            chart["errors"] = [_ci(bmet["mean_prediction"][:, i], q) for i in shown]
+        return findings, chart
 
     def _graded(self, ctx, kind, subject, value, ci, message, evidence):
         lv = ctx.levels[kind]
         value = None if value is None or not math.isfinite(value) else float(value)
         if value is None:
-            return ctx.finding(kind, subject, message.replace("{threshold}", "n/a")
-                               + " (not computable: a group has no rows for it)",
+            text = message
+            for key in ("{threshold}", "{threshold_text}", "{threshold_percent}"):
+                text = text.replace(key, "n/a")
+            return ctx.finding(kind, subject, text + " (not computable: a group has no rows for it)",
                                status=Status.PASS, value=None, threshold=lv.fail, evidence=evidence)
         status, level = lv.grade(value)
         if status == Status.FAIL and self.config["require_ci_for_fail"] and ci is not None:
@@ -617,6 +648,56 @@ class FairnessChecker(Checker):
 
 
 # ---------------------------------------------------------------- helpers
+
+@dataclasses.dataclass(frozen=True)
+class _Unit:
+    """The per-group metrics of one unit: an attribute or a pair of attributes."""
+
+    label: str
+    groups: list[str]
+    met: dict[str, np.ndarray]
+    bmet: dict[str, np.ndarray] | None
+    overall: dict[str, Any]
+    extra: dict[str, np.ndarray]
+    min_size: int
+    regression: bool
+    mode: str
+    prep: Any
+
+
+class _Disparity:
+    """One disparity over the usable groups: ``(point, bootstrap samples, (low, high))``,
+    taken against the reference group when one is set and usable, else lowest vs highest."""
+
+    def __init__(self, usable: np.ndarray, ref: int | None):
+        self.usable, self.ref = usable, ref
+
+    def __call__(self, values, bvalues, kind: str) -> tuple[float, Any, tuple[int, int]]:
+        usable, ref_u = self.usable, self.ref
+        v = values[usable]
+        bv = bvalues[:, usable] if bvalues is not None else None
+        if kind == "ratio":
+            if ref_u is not None:
+                pt, lo_i = _nanmin_ratio(v, values[ref_u])
+                hi_i = int(np.where(usable == ref_u)[0][0])
+                bs = None if bv is None else _ratio_boot(bv, bvalues[:, ref_u])
+            else:
+                pt, lo_i, hi_i = _minmax_ratio(v)
+                bs = None if bv is None else _ratio_boot(bv, None)
+            return pt, bs, (lo_i, hi_i)
+        if ref_u is not None:
+            d = np.abs(v - values[ref_u])
+            i = int(np.nanargmax(d)) if np.isfinite(d).any() else 0
+            pt = float(np.nanmax(d)) if np.isfinite(d).any() else float("nan")
+            bs = None if bv is None else _nanmax(np.abs(bv - bvalues[:, [ref_u]]))
+            return pt, bs, (i, int(np.where(usable == ref_u)[0][0]))
+        pt = _nanrange(v)
+        bs = None if bv is None else _nanrange_rows(bv)
+        lo_i = int(np.nanargmin(v)) if np.isfinite(v).any() else 0
+        hi_i = int(np.nanargmax(v)) if np.isfinite(v).any() else 0
+        return pt, bs, (lo_i, hi_i)
+
+
 def _has_value(frame, col):
     return frame[col].notna().to_numpy() if col is not None else np.zeros(len(frame), bool)
 
@@ -654,10 +735,10 @@ def _group_codes(series: pd.Series) -> tuple[np.ndarray, list[str], str | None]:
     return codes, names, "; ".join(note) or None
 
 
-def _unit_names(name_lists):
+def _unit_names(name_lists: list[list[str]]) -> list[Any]:
     if len(name_lists) == 1:
         return list(name_lists[0])
-    out = [()]
+    out: list[tuple[str, ...]] = [()]
     for names in name_lists:
         out = [o + (n,) for o in out for n in names]
     return out
@@ -680,9 +761,17 @@ def _num(x):
 
 
 def _fmt(x) -> str:
+    """A ratio, two significant digits (riskaudit.fmt)."""
     if x is None or not math.isfinite(x):
         return "n/a"
-    return f"{x:.2f}" if abs(x) >= 0.01 or x == 0 else f"{x:.3g}"
+    return fmt.number(float(x), 2)
+
+
+def _pts(x) -> str:
+    """A difference of two rates in percentage points (riskaudit.fmt)."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    return fmt.points(float(x))
 
 
 def _verb(label) -> str:
@@ -692,9 +781,20 @@ def _verb(label) -> str:
     return f"get the outcome {s!r}"
 
 
-def _ci_text(ci) -> str:
+def _by(which: str, diff) -> str:
+    """One rate's part of the equalized-odds sentence."""
+    if diff is None or not math.isfinite(diff):
+        return f"{which} positive rates not comparable"
+    return f"{which} positive rates by {_pts(diff)}"
+
+
+def _ci_text(ci, unit: str = "ratio") -> str:
     if ci is None or ci[0] is None:
         return ""
+    if unit == "points":
+        return f"; bootstrap interval {fmt.number(ci[0] * 100)} to {_pts(ci[1])}"
+    if unit == "relative":
+        return f"; bootstrap interval {fmt.percent(ci[0])} to {fmt.percent(ci[1])}"
     return f"; bootstrap interval {_fmt(ci[0])} to {_fmt(ci[1])}"
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from riskaudit import fmt
 from riskaudit._lazy import lazy_module
 from riskaudit.checks.base import Checker, CheckContext, CheckOutput, CheckSkipped, Kind, Need, Option
 from riskaudit.result import Severity, Status
@@ -201,6 +202,16 @@ class PerformanceChecker(Checker):
             return {m: float(lv.fail) for m in (table or graded[:1])}, "the policy's minimum"
         return table, f"the minimum for a {tier}-risk model"
 
+    def _minimum_source(self, ctx, metric: str, minimum: float) -> str:
+        """Where a metric's minimum comes from, for the report's "threshold and its source"."""
+        tier = str((ctx.project or {}).get("risk_tier") or "medium")
+        if ctx.levels["model_performance"].fail is not None:
+            return f"policy key checks.performance.thresholds.model_performance.fail = {fmt.number(minimum)}"
+        default = ((self.options["minimums"].default or {}).get(tier) or {}).get(metric)
+        same = default is not None and float(default) == minimum
+        return (f"option checks.performance.options.minimums.{tier}.{metric} = {fmt.number(minimum)}"
+                + (" (the checker's default value)" if same else ""))
+
     def _graded(self, ctx, point, ci, regression):
         mins, source = self._minimums(ctx, regression)
         lv = ctx.levels["model_performance"]
@@ -213,10 +224,11 @@ class PerformanceChecker(Checker):
             status = Status.FAIL if value < minimum else Status.WARN if value < warn_at else Status.PASS
             out.append(ctx.finding(
                 "model_performance", metric,
-                f"{NAMES[metric]} is {value:.3f} on the data under audit ({self._ci(ci.get(metric))}); "
-                f"{source} is {minimum:.2f}.",
+                f"{NAMES[metric]} is {fmt.number(value)} on the data under audit ({self._ci(ci.get(metric))}); "
+                f"{source} is {fmt.number(minimum)}.",
                 value=round(value, 6), status=status, threshold=minimum,
-                evidence={"interval": _round_pair(ci.get(metric)), "minimum": minimum, "warn_below": warn_at}))
+                evidence={"interval": _round_pair(ci.get(metric)), "minimum": minimum, "warn_below": warn_at,
+                          "threshold_source": self._minimum_source(ctx, metric, minimum)}))
         return out
 
     def _per_class(self, ctx, cur):
@@ -239,7 +251,7 @@ class PerformanceChecker(Checker):
             for m in ("precision", "recall", "f1"):
                 ci = M.interval(draws[f"{m}:{c}"], self.config["confidence"])
                 row[m] = round(float(pc[m][c]), 4)
-                row[f"{m} interval"] = "" if ci is None else f"{ci[0]:.3f} to {ci[1]:.3f}"
+                row[f"{m} interval"] = "" if ci is None else f"{fmt.number(ci[0])} to {fmt.number(ci[1])}"
             rows.append(row)
         return rows
 
@@ -264,8 +276,9 @@ class PerformanceChecker(Checker):
 
             value = 1 - point["rmse"] / base_rmse if base_rmse > 0 else float("nan")
             ci = M.interval(M.bootstrap(skill, len(y), cfg["bootstrap"], rng)["v"], cfg["confidence"])
-            text = (f"The model removes {value:.0%} of the error of always predicting the {src_name} data's mean "
-                    f"{mean:.4g} (RMSE {point['rmse']:.4g} against {base_rmse:.4g}; {self._ci(ci)}).")
+            text = (f"The model removes {fmt.percent(value)} of the error of always predicting the {src_name} data's "
+                    f"mean {fmt.number(mean)} (RMSE {fmt.number(point['rmse'])} against {fmt.number(base_rmse)}; "
+                    f"{_ci_text(ci, self.config['confidence'], percent=True)}).")
             ev = {"baseline": "mean", "baseline_value": mean, "baseline_rmse": base_rmse, "fitted_on": src_name}
         else:
             idx = ctx.label_indices(src)
@@ -283,10 +296,10 @@ class PerformanceChecker(Checker):
             value = point["balanced_accuracy"] - base_bal
             ci = M.interval(M.bootstrap(lift, len(y), cfg["bootstrap"], rng)["v"], cfg["confidence"])
             label = (ctx.classes or range(k))[majority]
-            text = (f"Balanced accuracy is {value:.3f} above always predicting the {src_name} data's majority "
-                    f"class {str(label)[:40]!r} ({point['balanced_accuracy']:.3f} against {base_bal:.3f}; "
-                    f"{self._ci(ci)}); that trivial model's accuracy would be {base_acc:.3f} against the "
-                    f"model's {point['accuracy']:.3f}.")
+            text = (f"Balanced accuracy is {fmt.number(value)} above always predicting the {src_name} data's majority "
+                    f"class {str(label)[:40]!r} ({fmt.number(point['balanced_accuracy'])} against {fmt.number(base_bal)}; "
+                    f"{self._ci(ci)}); that trivial model's accuracy would be {fmt.number(base_acc)} against the "
+                    f"model's {fmt.number(point['accuracy'])}.")
             ev = {"baseline": "majority class", "majority_class": str(label), "fitted_on": src_name,
                   "baseline_balanced_accuracy": base_bal, "baseline_accuracy": base_acc}
         return ctx.finding("baseline_comparison", "trivial baseline", text, value=round(float(value), 6),
@@ -313,11 +326,11 @@ class PerformanceChecker(Checker):
         metrics["train"] = _rounded(pt)
         lv = ctx.levels["generalization_gap"]
         if regression:
-            text = (f"The RMSE is {value:.0%} higher on the data under audit ({pc[key]:.4g}) than on the "
-                    f"training data ({pt[key]:.4g}); {self._ci(ci)}.")
+            text = (f"The RMSE is {fmt.percent(value)} higher on the data under audit ({fmt.number(pc[key])}) than on "
+                    f"the training data ({fmt.number(pt[key])}); {_ci_text(ci, self.config['confidence'], percent=True)}.")
         else:
-            text = (f"Balanced accuracy drops by {value:.3f} from the training data ({pt[key]:.3f}) to the data "
-                    f"under audit ({pc[key]:.3f}); {self._ci(ci)}.")
+            text = (f"Balanced accuracy drops by {fmt.number(value)} from the training data ({fmt.number(pt[key])}) to the data "
+                    f"under audit ({fmt.number(pc[key])}); {self._ci(ci)}.")
         if not significant:
             text += " The interval includes zero (no drop), so the gap is not graded."
         chart_keys = [k for k in ("accuracy", "balanced_accuracy", "roc_auc", "macro_f1", "r2") if k in pc
@@ -346,7 +359,7 @@ class PerformanceChecker(Checker):
                  for lo, hi, n, c, a in zip(b["lower"], b["upper"], b["count"], b["confidence"], b["accuracy"])]
         return ctx.finding(
             "calibration", "predicted probabilities",
-            f"On average the model's confidence is {point['ece']:.3f} away from its accuracy "
+            f"On average the model's confidence is {fmt.number(point['ece'])} away from its accuracy "
             f"(expected calibration error over {self.config['calibration_bins']} bins; {self._ci(ci.get('ece'))}).",
             value=round(point["ece"], 6), evidence={"interval": _round_pair(ci.get("ece")), "table": table,
                                                     "charts": [chart]})
@@ -356,13 +369,13 @@ class PerformanceChecker(Checker):
 
     def _summary(self, point, ci, findings, regression, skipped) -> str:
         if regression:
-            head = (f"R² {point['r2']:.3f}, RMSE {point['rmse']:.4g} and MAE {point['mae']:.4g} on the data "
-                    "under audit")
+            head = (f"R² {fmt.number(point['r2'])}, RMSE {fmt.number(point['rmse'])} and MAE "
+                    f"{fmt.number(point['mae'])} on the data under audit")
         else:
-            head = (f"Accuracy {point['accuracy']:.3f}, balanced accuracy {point['balanced_accuracy']:.3f} "
+            head = (f"Accuracy {fmt.number(point['accuracy'])}, balanced accuracy {fmt.number(point['balanced_accuracy'])} "
                     f"({self._ci(ci.get('balanced_accuracy'))})")
             if np.isfinite(point.get("roc_auc", np.nan)):
-                head += f", ROC AUC {point['roc_auc']:.3f}"
+                head += f", ROC AUC {fmt.number(point['roc_auc'])}"
             head += " on the data under audit"
         bad = [f for f in findings if f.status != Status.PASS]
         words = {"model_performance": "below the minimum", "generalization_gap": "overfitting (train/data gap)",
@@ -388,10 +401,11 @@ def _with_table(finding, table):
     return replace(finding, evidence={**finding.evidence, "table": table})
 
 
-def _ci_text(ci, confidence: float = 0.95) -> str:
+def _ci_text(ci, confidence: float = 0.95, percent: bool = False) -> str:
     if ci is None:
         return "no interval"
-    return f"{confidence:.0%} interval {ci[0]:.3f} to {ci[1]:.3f}"
+    show = fmt.percent if percent else fmt.number
+    return f"{confidence:.0%} interval {show(ci[0])} to {show(ci[1])}"
 
 
 def _round_pair(ci) -> list[float] | None:
