@@ -339,8 +339,10 @@ class _Validation:
             return f"No data problems were found in the {cur.rows:,} evaluation rows."
         fails = [f for f in bad if f.status == Status.FAIL]
         worst = (fails or bad)[0]
-        return (f"{len(fails)} failing and {len(bad) - len(fails)} warning data problems in the "
-                f"{cur.rows:,} evaluation rows; the first: {worst.message.rstrip('.')}.")
+        counts = [fmt.count(n, noun) for n, noun in ((len(fails), "failing"), (len(bad) - len(fails), "warning")) if n]
+        worst_text = worst.message.rstrip(".")
+        return (f"{' and '.join(counts)} data problem{'s' if len(bad) > 1 else ''} in the {cur.rows:,} evaluation "
+                f"rows; the first: {worst_text[:1].lower() + worst_text[1:]}.")
 
     # ------------------------------------------------------------------ great-expectations
     def _expectations(self, ctx, frame: pd.DataFrame, reference: pd.DataFrame | None,
