@@ -183,7 +183,7 @@ def _break(value, validator):
 
 
 def _ids():
-    from stdnum import luhn  # noqa: F401  (stdnum is the oracle throughout)
+    from stdnum import luhn  # stdnum is the oracle throughout
     from stdnum.au import tfn
     from stdnum.de import idnr
     from stdnum.es import dni, nie
@@ -207,7 +207,34 @@ def _ids():
         # published example numbers (no check digit in these two formats: the format is the test)
         ("IN_PAN", "ABCPE1234F", pan.is_valid, "PAN"),
         ("SG_NRIC_FIN", "S1234567D", sg_nric_valid, "NRIC"),
+        # the M series (foreigners from 2022): its own offset and letter table
+        ("SG_NRIC_FIN", _complete(_ica_m_series_valid, 7, 5, prefix="M",
+                                  suffix_alphabet="KLJNPQRTUWX"), _ica_m_series_valid, "FIN"),
+        # a 12-digit Maestro card (issuer prefix 6759), Luhn from stdnum
+        ("CREDIT_CARD", _complete(luhn.is_valid, 7, 6, prefix="6759"), luhn.is_valid, "card"),
     ]
+
+
+def _ica_m_series_valid(value: str) -> bool:
+    """ICA's published rule for M-series FINs, written as Singapore's FormSG writes it (an
+    oracle independent of riskaudit's table): weights 2,7,6,5,4,3,2 plus 3, remainder r,
+    check letter "KLJNPQRTUWX"[10 - r]."""
+    if len(value) != 9 or value[0] != "M" or not value[1:8].isdigit():
+        return False
+    r = (3 + sum(int(d) * w for d, w in zip(value[1:8], (2, 7, 6, 5, 4, 3, 2)))) % 11
+    return value[8] == "KLJNPQRTUWX"[10 - r]
+
+
+def test_m_series_fin_uses_its_own_letter_table():
+    # remainder 8 is where the M table differs from the F/G one (J instead of M)
+    assert _ica_m_series_valid("M0000008J") and sg_nric_valid("M0000008J")
+    assert not _ica_m_series_valid("M0000008M") and not sg_nric_valid("M0000008M")
+    assert sg_nric_valid("F0000004M") and not sg_nric_valid("F0000004J")
+    rng = np.random.default_rng(3)
+    for digits in rng.integers(0, 10**7, 300):
+        for letter in "KLJNPQRTUWX":
+            fin = f"M{digits:07d}{letter}"
+            assert sg_nric_valid(fin) == _ica_m_series_valid(fin)
 
 
 @pytest.mark.parametrize("entity,valid,validator,word", _ids(), ids=lambda x: x if isinstance(x, str) else "")
