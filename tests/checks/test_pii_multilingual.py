@@ -89,6 +89,40 @@ def test_a_minority_of_emails_is_a_finding_with_its_share():
     assert fd.evidence["entity_shares"]["EMAIL_ADDRESS"] == pytest.approx(oracle, abs=1e-4)
 
 
+@pytest.mark.parametrize("locale,region", [("en_GB", "GB"), ("de_DE", "DE"), ("fr_FR", "FR"), ("es_ES", "ES")])
+def test_a_minority_of_phones_names_and_addresses_is_a_finding_with_its_share(locale, region):
+    """The share rule holds for every type, not only precise ones: ~20% of the rows hold the
+    entity, the rest are ordinary words; the finding carries the share and the policy fails it."""
+    import phonenumbers
+
+    f = _fake(locale, 31)
+    rng = np.random.default_rng(31)
+    n = 1000
+    planted = rng.random(n) < 0.2
+    phones = [f.phone_number() for _ in range(n)]
+    frame = pd.DataFrame({
+        "tag_a": [p if m else f.word() for p, m in zip(phones, planted)],
+        "tag_b": [f.name() if m else f.word().capitalize() for m in planted],
+        "tag_c": [f.street_address() if m else f.word() for m in planted],
+    })
+    res = run_check(PiiChecker, data=frame, policy={"name": "t", "checks": {"pii": {"options": {"sample_size": n}}}})
+    got = {x.subject: x for x in res.findings if x.kind == "pii_detected"}
+    share = float(planted.mean())
+    assert 0.15 < share < 0.25
+    # oracle for phones: the planted values phonenumbers itself calls valid numbers of the
+    # region, written as phone numbers (a bare run of digits is no evidence: ids, timestamps)
+    valid = np.array([m and not p.isdigit() and any(True for _ in phonenumbers.PhoneNumberMatcher(p, region))
+                      for p, m in zip(phones, planted)])
+    for col, ent, least in (("tag_a", "PHONE_NUMBER", 0.8 * valid.mean()),
+                            ("tag_b", "PERSON", 0.6 * share), ("tag_c", "STREET_ADDRESS", 0.4 * share)):
+        fd = got[col]
+        assert fd.status == Status.FAIL  # the policy (fail above 1%) decides, not a 30% share rule
+        found = fd.evidence["entity_shares"][ent]
+        assert least <= found <= share + 1e-9, (col, found, share)  # no word counted
+        assert fd.value == pytest.approx(found, abs=1e-4)
+        assert "%" in fd.message and "0." not in fd.message.split("(")[1].split(";")[0]
+
+
 def test_dates_of_birth_stored_as_dates_are_considered():
     f = _fake(seed=4)
     frame = pd.DataFrame({"birth_date": pd.to_datetime([f.date_of_birth() for _ in range(N)])})
@@ -266,7 +300,7 @@ def test_an_italian_fiscal_code_column_and_addresses_are_their_own_types():
     assert got["indirizzo"]["entity"] == "STREET_ADDRESS"
 
 
-@pytest.mark.parametrize("locale", ["fr_FR", "de_DE", "es_ES"])
+@pytest.mark.parametrize("locale", ["fr_FR", "de_DE", "es_ES", "en_US", "it_IT"])
 def test_look_alike_columns_hold_no_personal_data(locale):
     f = _fake(locale, 13)
     rng = np.random.default_rng(13)
@@ -278,6 +312,8 @@ def test_look_alike_columns_hold_no_personal_data(locale):
         "coordinates": [f"{f.latitude()}, {f.longitude()}" for _ in range(N)],
         "price": [f"{p:.2f} €" for p in rng.uniform(1, 999, N)],
         "plate": [f.license_plate() for _ in range(N)], "city": [f.city() for _ in range(N)],
+        "isbn10": [f.isbn10() for _ in range(N)], "company": [f.company() for _ in range(N)],
+        "country": [f.country() for _ in range(N)],
         "latitude": rng.uniform(-90, 90, N), "ean_int": [int(f.ean13()) for _ in range(N)],
     })
     got = _scan(frame)
@@ -346,3 +382,61 @@ def test_numeric_ids_and_timestamps_are_not_phone_numbers():
     assert _scan(frame) == {}
     # the same digits under a phone column's name are phone numbers
     assert _scan(pd.DataFrame({"mobile": ids10}))["mobile"]["entity"] == "PHONE_NUMBER"
+
+
+# -- quasi-identifiers ---------------------------------------------------------------------------------
+def test_a_standardized_age_is_binned_before_k_anonymity_on_real_data():
+    """scikit-learn's diabetes data: age and sex are standardized (fractions). Taken exactly,
+    a third of the records sit in classes below k (a false alarm); binned into ten bins
+    they are compared the way anyone could look a person up. The integer ages of the raw
+    data are used as they are. Oracle: pandas' qcut and groupby."""
+    from sklearn.datasets import load_diabetes
+
+    from riskaudit.checks.pii.kanon import CONTINUOUS_BINS
+
+    scaled = load_diabetes(as_frame=True, scaled=True).frame
+    assert not np.all(np.mod(scaled["age"], 1) == 0)
+    res = run_check(PiiChecker, data=scaled, policy={"name": "t"})
+    (fd,) = [f for f in res.findings if f.kind == "reidentification_risk"]
+    assert fd.evidence["quasi_identifiers"] == ["age", "sex"]
+    assert fd.evidence["treatment"]["age"].startswith(f"binned into {CONTINUOUS_BINS}")
+    assert fd.evidence["treatment"]["sex"] == "exact values"
+    assert "age (binned" in fd.message and "0." not in fd.message
+    sizes = scaled.groupby([pd.qcut(scaled["age"], CONTINUOUS_BINS, duplicates="drop"), scaled["sex"]],
+                           observed=True)["age"].transform("size")
+    assert fd.value == pytest.approx(float((sizes < 5).mean()), abs=1e-12)
+    exact = scaled.groupby(["age", "sex"])["age"].transform("size")
+    assert float((exact < 5).mean()) > 0.2 and fd.value < 0.05  # the false alarm the bins remove
+    raw = load_diabetes(as_frame=True, scaled=False).frame
+    res = run_check(PiiChecker, data=raw, policy={"name": "t"})
+    (fd,) = [f for f in res.findings if f.kind == "reidentification_risk"]
+    assert fd.evidence["treatment"] == {"age": "exact values", "sex": "exact values"}
+    sizes = raw.groupby(["age", "sex"])["age"].transform("size")
+    assert fd.value == pytest.approx(float((sizes < 5).mean()), abs=1e-12)
+
+
+@pytest.mark.parametrize("locale,empty,template", [
+    ("de_DE", "kein Kommentar", "Rückruf an {name}, {phone}"),
+    ("en_GB", "no comment", "call back {name} on {phone}"),
+    ("fr_FR", "sans commentaire", "rappeler {name} au {phone}"),
+])
+def test_sentences_among_short_values_are_searched_as_free_text(locale, empty, template):
+    """Most rows are a two-word remark, a quarter a short sentence naming someone: the column
+    is not free text by its median, yet its sentences are searched (in their language)."""
+    f = _fake(locale, 41)
+    rng = np.random.default_rng(41)
+    n = 800
+    planted = rng.random(n) < 0.25
+    frame = pd.DataFrame({"remark": [template.format(name=f.name(), phone=f.phone_number()) if p else empty
+                                     for p in planted],
+                          "company": [f.company() for _ in range(n)], "job": [f.job() for _ in range(n)]})
+    got = _scan(frame)
+    fd = got["remark"]
+    assert fd["kind"] == "free_text" and fd["language"] == locale[:2]
+    share = float(planted.mean())  # oracle: the planted rows (pandas)
+    assert 0.8 * share <= fd["share"] <= share + 1e-9
+    assert fd["evidence"]["entity_counts"]["PERSON"] >= 0.8 * planted.sum()
+    assert fd["evidence"]["sentence_rows"] == int(planted.sum()) and fd["evidence"]["rows_scanned"] == n
+    # names of firms are no sentences; job titles may be, and hold next to no personal data
+    # (French spaCy calls "Marine Nationale" a person: 2 rows in 800)
+    assert "company" not in got and got.get("job", {"share": 0.0})["share"] <= 0.01

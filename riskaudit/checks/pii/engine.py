@@ -427,6 +427,8 @@ class Engine:
                 if len(piece.strip()) < 2 or not any(c.isalpha() for c in piece) \
                         or any(c.isdigit() or c in "@<>" for c in piece):
                     continue
+            if ent == "PERSON" and piece.strip()[:1].islower():
+                continue  # "matelot de la marine": names start with a capital (cased scripts)
             if ent == "PERSON" and self.confirm_persons and not _has_known_name(piece):
                 # the small spaCy pipelines call capitalised things people ("Coffee Grinder",
                 # "Manchester"): a person needs one part that is a first or family name of

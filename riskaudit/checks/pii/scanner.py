@@ -12,10 +12,20 @@ import pandas as pd
 from riskaudit.checks.pii.columns import full_share, is_free_text, name_meaning, structured_verdict
 from riskaudit.checks.pii.engine import WEAK_ENTITIES, Engine, get_engine
 from riskaudit.checks.pii.language import detect_language, language_name
-from riskaudit.checks.pii.kanon import class_size_histogram, k_anonymity, suggest_quasi_identifiers
+from riskaudit.checks.pii.kanon import (class_size_histogram, generalize_continuous, k_anonymity,
+                                        suggest_quasi_identifiers)
 from riskaudit.masking import mask_value
 
 FREE_TEXT = "FREE_TEXT"
+
+
+def pct(share: float | None) -> str:
+    """A share as a rounded percentage ("3.3%", "20%", "0.05%"); "none" for None."""
+    if share is None:
+        return "none"
+    p = 100 * float(share)
+    text = f"{p:.2g}" if 0 < abs(p) < 1 else f"{p:.1f}" if abs(p) < 10 else f"{p:.0f}"
+    return (text[:-2] if text.endswith(".0") else text) + "%"
 
 
 def ner_note(engine) -> str:
@@ -191,24 +201,23 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
         if is_free_text(values) and _address_like(values) >= float(cfg["min_share"]):
             # short multi-word values that are addresses ("Urbanización de Domitila
             # Calatayud 10 Apt. 80"), not sentences: a structured verdict
-            verdict = structured_verdict(col, values, engine, float(cfg["min_share"]))
+            verdict = structured_verdict(col, values, engine, float(cfg["min_share"]), int(cfg.get("min_count", 5)))
             if verdict.entity is None or verdict.confidence < float(cfg["min_confidence"]):
                 verdict = None
         if verdict is None and is_free_text(values):
             if full:
                 values = [v for v in sample_values(frame[col], 0, True, rng) if v.strip()]
-            lang, agree = detect_language(values)
-            eng = engine
-            if lang is not None and lang != getattr(engine, "language", "en") and hasattr(engine, "for_language"):
-                eng = engine.for_language(lang)
-            item = _free_text(col, values, eng, len(frame[col].dropna()), int(cfg.get("n_process", 1)))
-            item["language"] = lang or "unknown"
-            item["evidence"]["language"] = lang or "unknown"
-            item["evidence"]["language_share"] = round(agree, 3)
-            out.append(item)
+            out.append(_free_text_item(col, values, engine, cfg, len(frame[col].dropna())))
         else:
-            v = verdict or structured_verdict(col, values, engine, float(cfg["min_share"]))
+            v = verdict or structured_verdict(col, values, engine, float(cfg["min_share"]), int(cfg.get("min_count", 5)))
             if v.entity is None or v.confidence < float(cfg["min_confidence"]):
+                # short values with sentences among them ("kein Kommentar" and "Rückruf an
+                # Jana Förster, +49 30 1234567"): the sentences get the free-text path
+                sentences = [x for x in values if is_sentence(x)]
+                if sentences and len(sentences) >= max(int(cfg.get("min_count", 5)),
+                                                       MIXED_SENTENCE_SHARE * len(values)):
+                    out.append(_free_text_item(col, sentences, engine, cfg, len(frame[col].dropna()),
+                                               scanned=values))
                 continue
             share = v.share
             if full:
@@ -224,11 +233,11 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
                 if len(examples) == 3:
                     break
             n_rows = int(frame[col].notna().sum())
-            types = ", ".join(f"{e} {s:.0%}" for e, s in v.entities.items())
+            types = ", ".join(f"{e} {pct(s)}" for e, s in v.entities.items())
             out.append({
                 "column": str(col), "kind": "structured", "entity": v.entity, "share": round(share, 4),
-                "message": (f"Column {col!r} holds {v.entity} ({share:.0%} of "
-                            f"{'all' if full else 'sampled'} values"
+                "message": (f"Column {col!r} holds {v.entity} ({pct(share)} of "
+                            f"{'all' if full else 'sampled'} rows"
                             + (f": {types}" if len(v.entities) > 1 else "")
                             + f"; confidence {v.confidence:.2f}, from its {v.basis})"),
                 "evidence": {"entity_types": list(v.entities) or [v.entity], "entity_shares": v.entities,
@@ -242,7 +251,45 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
     return out
 
 
-def _free_text(col: str, values: list[str], engine, n_rows: int, n_process: int = 1) -> dict[str, Any]:
+MIXED_SENTENCE_SHARE = 0.1
+"""Share of a short-valued column's rows that are sentences from which those rows are
+searched as free text."""
+
+
+def is_sentence(value: str) -> bool:
+    """Three or more words of letters ("Rückruf an Jana, 0171 2345678"; a phone number's
+    digit groups are no words), one of them a lower-case word that is no conjunction or
+    company suffix ("an": a sentence; "Müller und Schmidt GmbH": a company's name)."""
+    from riskaudit.checks.pii.columns import not_name_words
+
+    words = [w.strip(".,;:!?()") for w in value.split()]
+    words = [w for w in words if sum(c.isalpha() for c in w) >= 2]
+    return len(words) >= 3 and any(w.islower() and w not in not_name_words() for w in words)
+
+
+def _free_text_item(col: Any, values: list[str], engine, cfg: Mapping[str, Any], n_rows: int,
+                    scanned: list[str] | None = None) -> dict[str, Any]:
+    """The free-text result of ``values`` in their detected language; ``scanned``: the values
+    scanned when ``values`` are the sentences among them (the language is detected on all:
+    a few short sentences of names say little about it)."""
+    if scanned is not None:  # short texts: detected in chunks of 20 distinct values
+        distinct = list(dict.fromkeys(scanned))
+        lang, agree = detect_language([". ".join(distinct[i:i + 20]) for i in range(0, len(distinct), 20)])
+    else:
+        lang, agree = detect_language(values)
+    eng = engine
+    if lang is not None and lang != getattr(engine, "language", "en") and hasattr(engine, "for_language"):
+        eng = engine.for_language(lang)
+    item = _free_text(str(col), values, eng, n_rows, int(cfg.get("n_process", 1)),
+                      len(scanned) if scanned is not None else None)
+    item["language"] = lang or "unknown"
+    item["evidence"]["language"] = lang or "unknown"
+    item["evidence"]["language_share"] = round(agree, 3)
+    return item
+
+
+def _free_text(col: str, values: list[str], engine, n_rows: int, n_process: int = 1,
+               scanned: int | None = None) -> dict[str, Any]:
     spans = engine.analyze_texts(values, n_process=n_process)
     counts: Counter = Counter()
     rows_with = 0
@@ -256,15 +303,19 @@ def _free_text(col: str, values: list[str], engine, n_rows: int, n_process: int 
                 m = mask_value(text[s.start:s.end], s.entity)
                 if len(examples) < 5 and m not in examples:
                     examples.append(m)
-    share = rows_with / len(values)
+    total = scanned or len(values)
+    share = rows_with / total
     top = ", ".join(f"{c} {e}" for e, c in counts.most_common(5))
+    where = (f"Free-text column {col!r}" if scanned is None else
+             f"Column {col!r} ({pct(len(values) / total)} of its scanned rows are sentences)")
     return {
         "column": str(col), "kind": "free_text", "entity": FREE_TEXT, "share": round(share, 4),
         "rows_with_pii": rows_with,
-        "message": (f"Free-text column {col!r}: {rows_with} of {len(values)} scanned rows "
-                    f"({share:.0%}) hold personal data ({top or 'none'})"),
+        "message": (f"{where}: {rows_with} of {total} scanned rows "
+                    f"({pct(share)}) hold personal data ({top or 'none'})"),
         "evidence": {"entity_types": sorted(counts), "entity_counts": dict(sorted(counts.items())),
-                     "rows_scanned": len(values), "rows": n_rows, "rows_with_pii": rows_with,
+                     "rows_scanned": total, "sentence_rows": len(values), "rows": n_rows,
+                     "rows_with_pii": rows_with,
                      "examples": examples, "name_detection": ner_note(engine),
                      "advice": "Anonymize the text (riskaudit anonymize replaces each entity) or drop it."},
     }
@@ -287,8 +338,10 @@ def scan_dataset(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: str
     kan, chart = None, None
     if qis and len(frame):
         lcol = cfg["l_diversity_column"]
-        kan = k_anonymity(frame, qis, int(cfg["k"]), sensitive=lcol)
-        chart = class_size_histogram(frame, qis, int(cfg["k"]))
+        compared, how = generalize_continuous(frame, qis)
+        kan = k_anonymity(compared, qis, int(cfg["k"]), sensitive=lcol)
+        kan["treatment"] = how
+        chart = class_size_histogram(compared, qis, int(cfg["k"]))
     return {"columns": flagged, "kanon": kan, "chart": chart,
             "ner_note": engine.note() if engine is not None else
             "No text column, so no named-entity model was needed.",
