@@ -474,3 +474,15 @@ def test_names_the_lexicon_does_not_know_are_found_from_context_in_english(engin
     clean = ["Please call the Help Desk about the Coffee Grinder.", "Customer Service asked for the March figures.",
              "The account holder said the Premium Plan was too expensive.", "She visited Manchester and Leeds."]
     assert [t for t, ss in zip(clean, engine.analyze_texts(clean)) if any(s.entity == "PERSON" for s in ss)] == []
+
+
+def test_full_scan_keeps_a_minority_share_from_validated_values():
+    """--full measures a majority type's share by its shape over every row; a minority's
+    shape is shared by the other values (any capitalised word is name-shaped), so its
+    validated share stands instead of 100%."""
+    f = _fake("en_GB", 43)
+    rng = np.random.default_rng(43)
+    planted = rng.random(N) < 0.2
+    frame = pd.DataFrame({"tag": [f.name() if p else f.word().capitalize() for p in planted]})
+    got = _scan(frame, full=True)["tag"]
+    assert got["entity"] == "PERSON" and 0.6 * planted.mean() <= got["share"] <= planted.mean() + 1e-9

@@ -307,6 +307,8 @@ class Verdict:
     rows_scanned: int = 0
     entities: dict[str, float] = field(default_factory=dict)
     """the reported entity types and the share of (sampled) values holding each"""
+    holders: list[str] = field(default_factory=list)
+    """a few distinct values holding a reported type (for masked examples)"""
 
 
 # Share of a value a recognized span must cover for the value to be that entity (an
@@ -351,10 +353,11 @@ def structured_verdict(column: str, values: Sequence[str], engine, min_share: fl
             best_ent, best_conf = meaning, conf
             basis = "name and values" if verified >= min(fit, min_share) else "name and value format"
     held = sum(t for v, t in multiplicity.items() if found_of[v] & reported.keys())
+    holders = [v for v in multiplicity if found_of[v] & reported.keys()][:10]
     share_any = max([held / n, *reported.values()]) if reported and n else 0.0
     return Verdict(column=str(column), entity=best_ent, confidence=round(best_conf, 3),
                    share=round(share_any, 4), shares={k: round(v, 4) for k, v in shares.items()},
-                   name_meaning=meaning, basis=basis, rows_scanned=n,
+                   name_meaning=meaning, basis=basis, rows_scanned=n, holders=holders,
                    entities={k: round(v, 4) for k, v in sorted(reported.items(), key=lambda kv: -kv[1])})
 
 

@@ -220,13 +220,16 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
                                                scanned=values))
                 continue
             share = v.share
-            if full:
+            # --full measures the share by the type's shape over every row: only where most
+            # values are the type (a minority's shape is shared by the other values: any
+            # capitalised word is name-shaped), else the validated sample share stands
+            if full and v.share >= float(cfg["min_share"]):
                 exact = full_share(frame[col], v.entity)
                 if exact is not None:
                     share = exact
                     v.rows_scanned = int(frame[col].notna().sum())
             examples = []
-            for val in values:
+            for val in v.holders or values:  # values holding the type first (a minority's)
                 m = mask_value(val, v.entity)
                 if m not in examples:
                     examples.append(m)
@@ -237,7 +240,7 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
             out.append({
                 "column": str(col), "kind": "structured", "entity": v.entity, "share": round(share, 4),
                 "message": (f"Column {col!r} holds {v.entity} ({pct(share)} of "
-                            f"{'all' if full else 'sampled'} rows"
+                            f"{v.rows_scanned:,} scanned rows"
                             + (f": {types}" if len(v.entities) > 1 else "")
                             + f"; confidence {v.confidence:.2f}, from its {v.basis})"),
                 "evidence": {"entity_types": list(v.entities) or [v.entity], "entity_shares": v.entities,
