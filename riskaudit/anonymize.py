@@ -146,6 +146,8 @@ def _value_op(entity: str, ops, salt) -> Callable[[str], str]:
 # --- generalization of quasi-identifiers ------------------------------------------------
 
 def _max_level(kind: str, series: pd.Series) -> int:
+    if kind == "continuous":
+        return 2
     if kind == "postcode":
         return int(series.dropna().astype(str).str.len().max() or 1)
     if kind == "date":
@@ -177,6 +179,11 @@ def _generalize(series: pd.Series, kind: str, level: int) -> pd.Series:
         else:
             res = (d.dt.year // 10 * 10).astype("Int64").astype("string") + "s"
         return res.astype(object).where(d.notna(), None)
+    if kind == "continuous" and level == 1:
+        from riskaudit.checks.pii.kanon import CONTINUOUS_BINS
+
+        return pd.qcut(series, CONTINUOUS_BINS, duplicates="drop").astype(str).astype(object).where(
+            series.notna(), None)
     if kind == "age" and pd.api.types.is_numeric_dtype(series) and level < 4:
         width = {1: 5, 2: 10, 3: 20}[level]
         v = pd.to_numeric(series, errors="coerce")
@@ -187,6 +194,10 @@ def _generalize(series: pd.Series, kind: str, level: int) -> pd.Series:
 
 
 def _describe_level(kind: str, level: int, series: pd.Series) -> str:
+    if kind == "continuous" and level == 1:
+        from riskaudit.checks.pii.kanon import CONTINUOUS_BINS
+
+        return f"continuous values generalized to {CONTINUOUS_BINS} equal-frequency bins"
     if kind == "postcode":
         return f"postcodes cut to a prefix ({level} trailing characters hidden)"
     if kind == "date":
@@ -278,23 +289,35 @@ def _quasi_identifiers(frame: pd.DataFrame, cfg: Mapping[str, Any], pii_cols: li
     from riskaudit.checks.pii.columns import qi_meaning
     from riskaudit.checks.pii.kanon import suggest_quasi_identifiers
 
+    from riskaudit.checks.pii.kanon import generalize_continuous
+
     if not cfg["quasi_identifiers"]:
-        return suggest_quasi_identifiers(frame, exclude=pii_cols)
-    missing = [q for q in cfg["quasi_identifiers"] if q not in frame.columns]
-    if missing:
-        raise InputError(f"pii option quasi_identifiers: column {missing[0]!r} is not in the data")
-    return {q: (qi_meaning(q) or ("age" if pd.api.types.is_numeric_dtype(frame[q]) else "category"))
-            for q in cfg["quasi_identifiers"]}
+        qis = suggest_quasi_identifiers(frame, exclude=pii_cols)
+    else:
+        missing = [q for q in cfg["quasi_identifiers"] if q not in frame.columns]
+        if missing:
+            raise InputError(f"pii option quasi_identifiers: column {missing[0]!r} is not in the data")
+        qis = {q: (qi_meaning(q) or ("age" if pd.api.types.is_numeric_dtype(frame[q]) else "category"))
+               for q in cfg["quasi_identifiers"]}
+    # continuous columns (a standardized age) are compared in bins, as the pii checker does,
+    # and generalized to those bins first
+    _, how = generalize_continuous(frame, list(qis))
+    return {q: "continuous" if how.get(q, "exact values") != "exact values" else kind for q, kind in qis.items()}
 
 
 def _reach_k_anonymity(frame: pd.DataFrame, out: pd.DataFrame, qis: Mapping[str, str],
                        cfg: Mapping[str, Any], result: AnonymizeResult) -> None:
     """Generalize the quasi-identifiers of ``out`` step by step (greedy: the step leaving the
     fewest records below k), then suppress what is still below k; records what changed."""
-    from riskaudit.checks.pii.kanon import SUPPRESSED, equivalence_classes, k_anonymity
+    from riskaudit.checks.pii.kanon import SUPPRESSED, equivalence_classes, generalize_continuous
+    from riskaudit.checks.pii.kanon import k_anonymity as exact_k_anonymity
 
     k = int(cfg["k"])
     cols = list(qis)
+
+    def k_anonymity(table: pd.DataFrame, qi: list, k: int) -> dict:  # as the pii checker measures
+        return exact_k_anonymity(generalize_continuous(table, qi)[0], qi, k)
+
     result.kanon_before = k_anonymity(out, cols, k)
     levels = {c: 0 for c in cols}
     original = {c: frame[c] for c in cols}
@@ -319,7 +342,11 @@ def _reach_k_anonymity(frame: pd.DataFrame, out: pd.DataFrame, qis: Mapping[str,
         state = k_anonymity(out, cols, k)
         steps += 1
     if state["records_below_k"] > 0 and cfg["suppress"]:
-        ids, sizes = equivalence_classes(out, cols)
+        for c in cols:  # a continuous column is binned before any value of it is blanked
+            if qis[c] == "continuous" and not levels[c]:
+                levels[c] = 1
+                out[c] = _generalize(original[c], qis[c], 1)
+        ids, sizes = equivalence_classes(generalize_continuous(out, cols)[0], cols)
         small = sizes[ids] < k
         for c in cols:
             out[c] = out[c].astype(object)

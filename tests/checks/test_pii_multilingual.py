@@ -486,3 +486,27 @@ def test_full_scan_keeps_a_minority_share_from_validated_values():
     frame = pd.DataFrame({"tag": [f.name() if p else f.word().capitalize() for p in planted]})
     got = _scan(frame, full=True)["tag"]
     assert got["entity"] == "PERSON" and 0.6 * planted.mean() <= got["share"] <= planted.mean() + 1e-9
+
+
+@pytest.mark.parametrize("k", [5, 30])
+def test_anonymize_measures_and_generalizes_a_standardized_age_as_the_checker_does(k):
+    """riskaudit anonymize on the same real data: its 'before' figure is the checker's, and
+    what it writes passes the checker's k-anonymity (k=30 forces the age into its bins)."""
+    from sklearn.datasets import load_diabetes
+
+    from riskaudit.anonymize import anonymize_frame
+
+    scaled = load_diabetes(as_frame=True, scaled=True).frame
+    policy = {"name": "t", "checks": {"pii": {"options": {"k": k}}}}
+    (before,) = [f for f in run_check(PiiChecker, data=scaled, policy=policy).findings
+                 if f.kind == "reidentification_risk"]
+    cfg = PiiChecker.validate_options({"k": k})
+    out, res = anonymize_frame(scaled, cfg)
+    assert res.kanon_before is not None and res.kanon_after is not None
+    assert res.kanon_before["share_below_k"] == pytest.approx(before.value, abs=1e-12)
+    (after,) = [f for f in run_check(PiiChecker, data=out, policy=policy).findings
+                if f.kind == "reidentification_risk"]
+    assert after.value == pytest.approx(res.kanon_after["share_below_k"], abs=1e-12)
+    assert after.value <= cfg["max_suppression"]
+    if k == 30:  # oracle: pandas' qcut of the original ages
+        assert set(out["age"].dropna()) <= set(pd.qcut(scaled["age"], 10, duplicates="drop").astype(str)) | {"*"}
