@@ -121,6 +121,8 @@ def test_a_minority_of_phones_names_and_addresses_is_a_finding_with_its_share(lo
         assert least <= found <= share + 1e-9, (col, found, share)  # no word counted
         assert fd.value == pytest.approx(found, abs=1e-4)
         assert "%" in fd.message and "0." not in fd.message.split("(")[1].split(";")[0]
+        assert {"PHONE_NUMBER": "phone numbers", "PERSON": "person names",
+                "STREET_ADDRESS": "street addresses"}[ent] in fd.message and ent not in fd.message
 
 
 def test_dates_of_birth_stored_as_dates_are_considered():

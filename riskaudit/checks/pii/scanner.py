@@ -19,6 +19,25 @@ from riskaudit.masking import mask_value
 FREE_TEXT = "FREE_TEXT"
 
 
+# Entity types in plain words for messages (the type's code stays in the evidence).
+ENTITY_WORDS = {
+    "EMAIL_ADDRESS": "e-mail addresses", "PHONE_NUMBER": "phone numbers", "PERSON": "person names",
+    "CREDIT_CARD": "card numbers", "IBAN_CODE": "IBANs", "IP_ADDRESS": "IP addresses",
+    "STREET_ADDRESS": "street addresses", "DATE_OF_BIRTH": "dates of birth", "US_SSN": "US social security numbers",
+    "UK_NHS": "NHS numbers", "UK_NINO": "UK national insurance numbers", "ES_NIF": "Spanish NIF numbers",
+    "ES_NIE": "Spanish NIE numbers", "IT_FISCAL_CODE": "Italian fiscal codes", "DE_TAX_ID": "German tax ids",
+    "FR_INSEE": "French social security numbers", "NL_BSN": "Dutch BSN numbers", "IN_AADHAAR": "Aadhaar numbers",
+    "IN_PAN": "Indian PAN numbers", "AU_TFN": "Australian tax file numbers", "SG_NRIC_FIN": "Singapore NRIC/FIN numbers",
+    "US_PASSPORT": "passport numbers", "US_DRIVER_LICENSE": "driving licence numbers", "CRYPTO": "crypto wallet addresses",
+    "MAC_ADDRESS": "MAC addresses", "US_ITIN": "US tax ids (ITIN)",
+}
+
+
+def entity_words(entity: str) -> str:
+    """``PHONE_NUMBER`` -> "phone numbers" (unknown types as their code)."""
+    return ENTITY_WORDS.get(entity, entity)
+
+
 def pct(share: float | None) -> str:
     """A share as a rounded percentage ("3.3%", "20%", "0.05%"); "none" for None."""
     if share is None:
@@ -236,10 +255,10 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
                 if len(examples) == 3:
                     break
             n_rows = int(frame[col].notna().sum())
-            types = ", ".join(f"{e} {pct(s)}" for e, s in v.entities.items())
+            types = ", ".join(f"{entity_words(e)} {pct(s)}" for e, s in v.entities.items())
             out.append({
                 "column": str(col), "kind": "structured", "entity": v.entity, "share": round(share, 4),
-                "message": (f"Column {col!r} holds {v.entity} ({pct(share)} of "
+                "message": (f"Column {col!r} holds {entity_words(v.entity)} ({pct(share)} of "
                             f"{v.rows_scanned:,} scanned rows"
                             + (f": {types}" if len(v.entities) > 1 else "")
                             + f"; confidence {v.confidence:.2f}, from its {v.basis})"),
