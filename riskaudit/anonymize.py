@@ -180,10 +180,9 @@ def _generalize(series: pd.Series, kind: str, level: int) -> pd.Series:
             res = (d.dt.year // 10 * 10).astype("Int64").astype("string") + "s"
         return res.astype(object).where(d.notna(), None)
     if kind == "continuous" and level == 1:
-        from riskaudit.checks.pii.kanon import CONTINUOUS_BINS
+        from riskaudit.checks.pii.kanon import quantile_bins
 
-        return pd.qcut(series, CONTINUOUS_BINS, duplicates="drop").astype(str).astype(object).where(
-            series.notna(), None)
+        return quantile_bins(series)
     if kind == "age" and pd.api.types.is_numeric_dtype(series) and level < 4:
         width = {1: 5, 2: 10, 3: 20}[level]
         v = pd.to_numeric(series, errors="coerce")

@@ -59,11 +59,22 @@ def generalize_continuous(frame: pd.DataFrame, qis: Sequence[str]) -> tuple[pd.D
             if (fractional or len(np.unique(vals)) > _MAX_EXACT) and len(np.unique(vals)) > CONTINUOUS_BINS:
                 if out is frame:
                     out = frame.copy(deep=False)
-                out[q] = pd.qcut(s, CONTINUOUS_BINS, duplicates="drop")
+                out[q] = quantile_bins(s)
                 how[str(q)] = f"binned into {CONTINUOUS_BINS} equal-frequency bins (continuous values)"
                 continue
         how[str(q)] = "exact values"
     return out, how
+
+
+def quantile_bins(series: pd.Series, bins: int = CONTINUOUS_BINS) -> pd.Series:
+    """Each value's equal-frequency bin, labelled by the range of the values in it ("-0.0127
+    to 0.0054"); missing values stay missing. Bins are cut on the values' ranks, so that
+    infinite or huge values (attacker-controlled data) bin like any other."""
+    v = pd.to_numeric(series, errors="coerce").astype(float)
+    idx = pd.qcut(v.rank(method="min"), bins, labels=False, duplicates="drop")
+    lo, hi = v.groupby(idx).transform("min"), v.groupby(idx).transform("max")
+    labels = [f"{a:.3g} to {b:.3g}" if a == a else None for a, b in zip(lo.tolist(), hi.tolist())]
+    return pd.Series(labels, index=series.index, dtype=object).where(v.notna(), None)
 
 
 def equivalence_classes(frame: pd.DataFrame, qis: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
