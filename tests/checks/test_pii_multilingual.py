@@ -315,7 +315,7 @@ def test_look_alike_columns_hold_no_personal_data(locale):
         "price": [f"{p:.2f} €" for p in rng.uniform(1, 999, N)],
         "plate": [f.license_plate() for _ in range(N)], "city": [f.city() for _ in range(N)],
         "isbn10": [f.isbn10() for _ in range(N)], "company": [f.company() for _ in range(N)],
-        "country": [f.country() for _ in range(N)],
+        "country": [f.country() for _ in range(N)], "street_name": [f.street_name() for _ in range(N)],
         "latitude": rng.uniform(-90, 90, N), "ean_int": [int(f.ean13()) for _ in range(N)],
     })
     got = _scan(frame)

@@ -268,6 +268,33 @@ def not_name_words() -> frozenset[str]:
     return frozenset(words)
 
 
+@functools.lru_cache(maxsize=1)
+def street_words() -> frozenset[str]:
+    """Words that start or end street names ("Calle", "boulevard", "Via", "Street"): Faker's
+    street prefixes and suffixes of the lexicon's languages, lower case, first names left out."""
+    import importlib
+
+    words: set[str] = set()
+    for loc in (loc for locs in LEXICON_LOCALES.values() for loc in locs):
+        try:
+            prov = importlib.import_module(f"faker.providers.address.{loc}").Provider
+        except ImportError:
+            continue
+        for attr in ("street_prefixes", "street_suffixes", "street_suffixes_long", "street_titles"):
+            v = getattr(prov, attr, None)
+            if isinstance(v, (list, tuple, set, frozenset, dict)):
+                words.update(str(x).lower().strip(".") for x in v if " " not in str(x).strip())
+    first, _ = name_lexicon()
+    return frozenset(w for w in words if len(w) >= 2 and w not in first)
+
+
+def street_like(value: str) -> bool:
+    """A street's name: its first or last word is a street word ("Cuesta de Eufemia Bastida",
+    "boulevard Christophe Seguin", "Jenna Plains")."""
+    words = [w.strip(".,").lower() for w in value.split()]
+    return len(words) >= 2 and (words[0] in street_words() or words[-1] in street_words())
+
+
 def _org_or_place(value: str) -> bool:
     """A company or street named after someone: a word after the first is a company or
     street suffix ("Allen Group", "Amy Haven"; "Lane Smith" stays a name)."""

@@ -9,7 +9,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from riskaudit.checks.pii.columns import full_share, is_free_text, name_meaning, structured_verdict
+from riskaudit.checks.pii.columns import (full_share, is_free_text, name_meaning, street_like,
+                                         structured_verdict)
 from riskaudit.checks.pii.engine import WEAK_ENTITIES, Engine, get_engine
 from riskaudit.checks.pii.language import detect_language, language_name
 from riskaudit.checks.pii.kanon import (class_size_histogram, generalize_continuous, k_anonymity,
@@ -223,7 +224,8 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
             verdict = structured_verdict(col, values, engine, float(cfg["min_share"]), int(cfg.get("min_count", 5)))
             if verdict.entity is None or verdict.confidence < float(cfg["min_confidence"]):
                 verdict = None
-        if verdict is None and is_free_text(values):
+        streets = sum(map(street_like, values[:500])) >= 0.5 * len(values[:500])
+        if verdict is None and is_free_text(values) and not streets:
             if full:
                 values = [v for v in sample_values(frame[col], 0, True, rng) if v.strip()]
             out.append(_free_text_item(col, values, engine, cfg, len(frame[col].dropna())))
@@ -232,7 +234,7 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
             if v.entity is None or v.confidence < float(cfg["min_confidence"]):
                 # short values with sentences among them ("kein Kommentar" and "Rückruf an
                 # Jana Förster, +49 30 1234567"): the sentences get the free-text path
-                sentences = [x for x in values if is_sentence(x)]
+                sentences = [x for x in values if is_sentence(x) and not street_like(x)]
                 if sentences and len(sentences) >= max(int(cfg.get("min_count", 5)),
                                                        MIXED_SENTENCE_SHARE * len(values)):
                     out.append(_free_text_item(col, sentences, engine, cfg, len(frame[col].dropna()),
