@@ -24,6 +24,22 @@ column counts as flagged with Presidio's most frequent entity type when at least
 its first ``--peer-values`` values hold an entity covering 80% of the value.
 
 Patterns were fixed looking at seed 1; the figures are reported on seed 2 (the default).
+Issue 17's rules (the share rule, look-alike validators, English name context) were checked
+on other seeds (7, 31, 41, 101, 102 in tests and scratch runs) and are reported on seed 3,
+never looked at before (``--seed 3``, 2 shared cores):
+
+    locale | riskaudit columns P / R, look-alikes | sentences names, FPR || Presidio columns P / R, look-alikes | names, FPR
+    en_US  | 1.000 / 1.000, 0                     | 0.833, 0.000         || 0.700 / 0.824, 5                     | 0.600, 0.250
+    en_GB  | 1.000 / 1.000, 0                     | 0.833, 0.000         || 0.600 / 0.706, 5                     | 0.600, 0.250
+    de_DE  | 1.000 / 1.000, 0                     | 0.967, 0.000         || 0.522 / 0.706, 6                     | 0.583, 0.733
+    fr_FR  | 1.000 / 1.000, 0                     | 0.967, 0.000         || 0.600 / 0.706, 5                     | 0.433, 0.267
+    es_ES  | 1.000 / 1.000, 0                     | 0.883, 0.000         || 0.545 / 0.706, 5                     | 0.217, 0.367
+    it_IT  | 1.000 / 1.000, 0                     | 0.967, 0.000         || 0.632 / 0.706, 6                     | 0.600, 0.517
+    nl_NL  | 1.000 / 1.000, 0                     | 0.817, 0.000         || 0.545 / 0.706, 7                     | 0.650, 0.233
+
+Targets (column precision >= 0.95, recall >= 0.9, no look-alike flagged, FPR <= 5%) met in
+every language. English sentence names (from outside the lexicon's source): 0.683 before the
+context rule, 0.833 after, same seed; sentence entity recall en_US 0.858, en_GB 0.875.
 
     .venv/bin/python benchmarks/bench_pii_multilingual.py            # about 3 minutes
     .venv/bin/python benchmarks/bench_pii_multilingual.py --rows 150 --peer-values 30

@@ -146,6 +146,8 @@ def _value_op(entity: str, ops, salt) -> Callable[[str], str]:
 # --- generalization of quasi-identifiers ------------------------------------------------
 
 def _max_level(kind: str, series: pd.Series) -> int:
+    if kind == "continuous":
+        return 2
     if kind == "postcode":
         return int(series.dropna().astype(str).str.len().max() or 1)
     if kind == "date":
@@ -177,6 +179,10 @@ def _generalize(series: pd.Series, kind: str, level: int) -> pd.Series:
         else:
             res = (d.dt.year // 10 * 10).astype("Int64").astype("string") + "s"
         return res.astype(object).where(d.notna(), None)
+    if kind == "continuous" and level == 1:
+        from riskaudit.checks.pii.kanon import quantile_bins
+
+        return quantile_bins(series)
     if kind == "age" and pd.api.types.is_numeric_dtype(series) and level < 4:
         width = {1: 5, 2: 10, 3: 20}[level]
         v = pd.to_numeric(series, errors="coerce")
@@ -187,6 +193,10 @@ def _generalize(series: pd.Series, kind: str, level: int) -> pd.Series:
 
 
 def _describe_level(kind: str, level: int, series: pd.Series) -> str:
+    if kind == "continuous" and level == 1:
+        from riskaudit.checks.pii.kanon import CONTINUOUS_BINS
+
+        return f"continuous values generalized to {CONTINUOUS_BINS} equal-frequency bins"
     if kind == "postcode":
         return f"postcodes cut to a prefix ({level} trailing characters hidden)"
     if kind == "date":
@@ -200,23 +210,15 @@ def _describe_level(kind: str, level: int, series: pd.Series) -> str:
 def anonymize_frame(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: str | None = None,
                     seed: int = 0, salt: bytes | None = None) -> tuple[pd.DataFrame, AnonymizeResult]:
     """The anonymized copy of ``frame`` and what changed (input frame untouched)."""
-    from riskaudit.checks.pii.columns import qi_meaning
-    from riskaudit.checks.pii.kanon import SUPPRESSED, k_anonymity, suggest_quasi_identifiers
     from riskaudit.checks.pii.scanner import classify, engine_for, is_text_dtype, text_columns
 
-    ops = {str(k).upper() if str(k).upper() != "DEFAULT" else "DEFAULT": str(v).lower()
-           for k, v in dict(cfg["operators"]).items()}
-    for ent, op in ops.items():
-        if op not in OPERATORS:
-            raise InputError(f"pii option operators.{ent}: unknown operator {op!r} "
-                             f"(known: {', '.join(OPERATORS)})")
+    ops = _operators(cfg)
     out = frame.copy()
     result = AnonymizeResult(out=Path("."), rows=len(frame))
     engine = engine_for(cfg, model_spec).lenient()  # a name missed is a name left in the copy
     rng = np.random.default_rng(seed)
     scanned = classify(frame, {**cfg, "full": False}, engine, rng)
-    needs_salt = "hash" in ops.values()
-    if needs_salt and salt is None:
+    if "hash" in ops.values() and salt is None:
         raise InputError(f"the 'hash' operator needs a salt: set the environment variable {SALT_ENV} "
                          "or the policy option checks.pii.options.salt_file")
     pii_cols = []
@@ -238,20 +240,8 @@ def anonymize_frame(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: 
                           workers=_workers(cfg))
     for col in text_cols:
         col_info = structured.get(str(col))
-        if col_info is not None:
-            # a column of personal data: every value is replaced as a whole
-            ent = col_info["entity"]
-            fn = _value_op(ent, ops, salt)
-            s = frame[col]
-            mask = s.notna()
-            uniq = pd.unique(s[mask].astype(str))
-            mapping = {u: fn(u) for u in uniq}
-            new = s[mask].astype(str).map(mapping)
-            out[col] = out[col].astype(object)
-            out.loc[mask, col] = new
-            changed = int((new != s[mask].astype(str)).sum())
-            result.changes.append(ColumnChange(str(col), f"{ent} -> {_operator_for(ent, ops)}", changed,
-                                               {ent: changed} if changed else {}))
+        if col_info is not None:  # a column of personal data: every value is replaced as a whole
+            result.changes.append(_replace_column(frame, out, col, col_info["entity"], ops, salt))
             pii_cols.append(col)
             continue
         # any other text column: every cell is analysed, every entity found is replaced,
@@ -261,59 +251,113 @@ def anonymize_frame(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: 
             desc = ", ".join(f"{c} {e} -> {_operator_for(e, ops)}" for e, c in sorted(ents.items()))
             result.changes.append(ColumnChange(str(col), f"entities in text: {desc}", n_changed, dict(ents)))
             pii_cols.append(col)
-    # quasi-identifiers
-    if cfg["quasi_identifiers"]:
-        qis = {q: (qi_meaning(q) or ("age" if pd.api.types.is_numeric_dtype(frame[q]) else "category"))
-               for q in cfg["quasi_identifiers"] if q in frame.columns}
+    qis = _quasi_identifiers(frame, cfg, pii_cols)
+    if qis:
+        _reach_k_anonymity(frame, out, qis, cfg, result)
+    return out, result
+
+
+def _operators(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """The policy's operator per entity type (DEFAULT for the rest), each a known operator."""
+    ops = {str(k).upper() if str(k).upper() != "DEFAULT" else "DEFAULT": str(v).lower()
+           for k, v in dict(cfg["operators"]).items()}
+    for ent, op in ops.items():
+        if op not in OPERATORS:
+            raise InputError(f"pii option operators.{ent}: unknown operator {op!r} "
+                             f"(known: {', '.join(OPERATORS)})")
+    return ops
+
+
+def _replace_column(frame: pd.DataFrame, out: pd.DataFrame, col: Any, ent: str, ops: Mapping[str, str],
+                    salt: bytes | None) -> ColumnChange:
+    """Every value of ``col`` replaced as a whole by the operator for ``ent`` (into ``out``)."""
+    fn = _value_op(ent, ops, salt)
+    s = frame[col]
+    mask = s.notna()
+    uniq = pd.unique(s[mask].astype(str))
+    mapping = {u: fn(u) for u in uniq}
+    new = s[mask].astype(str).map(mapping)
+    out[col] = out[col].astype(object)
+    out.loc[mask, col] = new
+    changed = int((new != s[mask].astype(str)).sum())
+    return ColumnChange(str(col), f"{ent} -> {_operator_for(ent, ops)}", changed, {ent: changed} if changed else {})
+
+
+def _quasi_identifiers(frame: pd.DataFrame, cfg: Mapping[str, Any], pii_cols: list) -> dict[str, str]:
+    """The policy's quasi-identifiers (each must be a column), else those suggested from names."""
+    from riskaudit.checks.pii.columns import qi_meaning
+    from riskaudit.checks.pii.kanon import suggest_quasi_identifiers
+
+    from riskaudit.checks.pii.kanon import generalize_continuous
+
+    if not cfg["quasi_identifiers"]:
+        qis = suggest_quasi_identifiers(frame, exclude=pii_cols)
+    else:
         missing = [q for q in cfg["quasi_identifiers"] if q not in frame.columns]
         if missing:
             raise InputError(f"pii option quasi_identifiers: column {missing[0]!r} is not in the data")
-    else:
-        qis = suggest_quasi_identifiers(frame, exclude=pii_cols)
-    k = int(cfg["k"])
-    if qis:
-        cols = list(qis)
-        result.kanon_before = k_anonymity(out, cols, k)
-        levels = {c: 0 for c in cols}
-        original = {c: frame[c] for c in cols}
-        state = result.kanon_before
-        steps = 0
-        budget = float(cfg["max_suppression"]) * len(out) if cfg["suppress"] else 0.0
-        while cfg["generalize"] and state["records_below_k"] > budget and steps < MAX_STEPS:
-            # coarsen before blanking a whole column: full suppression only when nothing else is left
-            cands = [c for c in cols if levels[c] + 1 < _max_level(qis[c], original[c])] or \
-                [c for c in cols if levels[c] < _max_level(qis[c], original[c])]
-            if not cands:
-                break
-            # greedy: the step that leaves the fewest records below k (ties: fewer steps taken)
-            trials = []
-            for c in cands:
-                trial = out.copy(deep=False)
-                trial[c] = _generalize(original[c], qis[c], levels[c] + 1)
-                below = k_anonymity(trial, cols, k)["records_below_k"]
-                trials.append((below, levels[c], c, trial[c]))
-            below, _, best, values = min(trials, key=lambda t: (t[0], t[1], t[2]))
-            levels[best] += 1
-            out[best] = values
-            state = k_anonymity(out, cols, k)
-            steps += 1
-        if state["records_below_k"] > 0 and cfg["suppress"]:
-            from riskaudit.checks.pii.kanon import equivalence_classes
+        qis = {q: (qi_meaning(q) or ("age" if pd.api.types.is_numeric_dtype(frame[q]) else "category"))
+               for q in cfg["quasi_identifiers"]}
+    # continuous columns (a standardized age) are compared in bins, as the pii checker does,
+    # and generalized to those bins first
+    _, how = generalize_continuous(frame, list(qis))
+    return {q: "continuous" if how.get(q, "exact values") != "exact values" else kind for q, kind in qis.items()}
 
-            ids, sizes = equivalence_classes(out, cols)
-            small = sizes[ids] < k
-            for c in cols:
-                out[c] = out[c].astype(object)
-                out.loc[small, c] = SUPPRESSED
-            state = k_anonymity(out, cols, k)
-            result.changes.append(ColumnChange(", ".join(cols), f"quasi-identifiers of records in classes "
-                                               f"below k={k} suppressed", int(small.sum()) * len(cols)))
+
+def _reach_k_anonymity(frame: pd.DataFrame, out: pd.DataFrame, qis: Mapping[str, str],
+                       cfg: Mapping[str, Any], result: AnonymizeResult) -> None:
+    """Generalize the quasi-identifiers of ``out`` step by step (greedy: the step leaving the
+    fewest records below k), then suppress what is still below k; records what changed."""
+    from riskaudit.checks.pii.kanon import SUPPRESSED, equivalence_classes, generalize_continuous
+    from riskaudit.checks.pii.kanon import k_anonymity as exact_k_anonymity
+
+    k = int(cfg["k"])
+    cols = list(qis)
+
+    def k_anonymity(table: pd.DataFrame, qi: list, k: int) -> dict:  # as the pii checker measures
+        return exact_k_anonymity(generalize_continuous(table, qi)[0], qi, k)
+
+    result.kanon_before = k_anonymity(out, cols, k)
+    levels = {c: 0 for c in cols}
+    original = {c: frame[c] for c in cols}
+    state = result.kanon_before
+    steps = 0
+    budget = float(cfg["max_suppression"]) * len(out) if cfg["suppress"] else 0.0
+    while cfg["generalize"] and state["records_below_k"] > budget and steps < MAX_STEPS:
+        # coarsen before blanking a whole column: full suppression only when nothing else is left
+        cands = [c for c in cols if levels[c] + 1 < _max_level(qis[c], original[c])] or \
+            [c for c in cols if levels[c] < _max_level(qis[c], original[c])]
+        if not cands:
+            break
+        trials = []
+        for c in cands:
+            trial = out.copy(deep=False)
+            trial[c] = _generalize(original[c], qis[c], levels[c] + 1)
+            below = k_anonymity(trial, cols, k)["records_below_k"]
+            trials.append((below, levels[c], c, trial[c]))
+        below, _, best, values = min(trials, key=lambda t: (t[0], t[1], t[2]))  # ties: fewer steps
+        levels[best] += 1
+        out[best] = values
+        state = k_anonymity(out, cols, k)
+        steps += 1
+    if state["records_below_k"] > 0 and cfg["suppress"]:
+        for c in cols:  # a continuous column is binned before any value of it is blanked
+            if qis[c] == "continuous" and not levels[c]:
+                levels[c] = 1
+                out[c] = _generalize(original[c], qis[c], 1)
+        ids, sizes = equivalence_classes(generalize_continuous(out, cols)[0], cols)
+        small = sizes[ids] < k
         for c in cols:
-            if levels[c]:
-                changed = int((out[c].astype(str) != frame[c].astype(str)).sum())
-                result.changes.append(ColumnChange(c, _describe_level(qis[c], levels[c], original[c]), changed))
-        result.kanon_after = state
-    return out, result
+            out[c] = out[c].astype(object)
+            out.loc[small, c] = SUPPRESSED
+        state = k_anonymity(out, cols, k)
+        result.changes.append(ColumnChange(", ".join(cols), f"quasi-identifiers of records in classes "
+                                           f"below k={k} suppressed", int(small.sum()) * len(cols)))
+    for c in cols:
+        if levels[c]:
+            changed = int((out[c].astype(str) != frame[c].astype(str)).sum())
+            result.changes.append(ColumnChange(c, _describe_level(qis[c], levels[c], original[c]), changed))
+    result.kanon_after = state
 
 
 REPLACED_WEAK = frozenset({"LOCATION"})

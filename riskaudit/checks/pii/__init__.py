@@ -5,9 +5,10 @@
   their values (option ``sample_size``; ``full`` scans every row): Presidio's recognizers
   on each value (national ids of ES, IT, UK, DE, FR, NL, IN, AU, SG with their check
   digits, street addresses), a name lexicon for person names, and what the column's name
-  announces (``email``, ``first_name``, ``geburtsdatum``...). Each entity type is
-  reported with the share of values holding it: a precise type (e-mail, IBAN...) from one
-  value on, the others from ``min_share``; the policy judges the share.
+  announces (``email``, ``first_name``, ``geburtsdatum``...). Each entity type any value
+  holds is reported with the share of values holding it (a precise type, e-mail or IBAN,
+  from one value; a type a value passes by chance from ``min_share`` or from ``min_count``
+  distinct validated values); the policy judges the share.
 - Free-text columns (sentences): their language is detected (lingua, offline); Presidio
   runs with that language's spaCy pipeline when installed, else with patterns and a name
   lexicon, and the finding says name detection was limited for that language.
@@ -39,11 +40,13 @@ class PiiChecker(Checker):
         "full": Option(False, "scan every row instead of a sample (CLI --full)", bool),
         "score_threshold": Option(0.5, "minimum Presidio score of an entity in free text", float,
                                   minimum=0.0, maximum=1.0),
-        "min_share": Option(0.3, "share of a structured column's values that must hold an entity "
-                                 "a random value can pass by chance (a phone, a card number, a "
-                                 "name...) or fit the type its name announces; precise types "
-                                 "(e-mail, IBAN...) count from one value", float,
-                            minimum=0.0, maximum=1.0),
+        "min_share": Option(0.3, "share of a structured column's values from which a type a value can "
+                                 "pass by chance (a phone, a name...) or the type the column's name "
+                                 "announces is reported on its share alone; below it, such a type "
+                                 "needs `min_count` distinct validated values (precise types: e-mail, "
+                                 "IBAN... count from one value)", float, minimum=0.0, maximum=1.0),
+        "min_count": Option(5, "distinct values a type a value can pass by chance (phone, name, address...) "
+                               "needs in a structured column below `min_share`", int, minimum=1),
         "min_confidence": Option(0.6, "confidence needed to mark a structured column as personal data",
                                  float, minimum=0.0, maximum=1.0),
         "spacy_model": Option(None, "spaCy pipeline for names in English free text: a package name, a "
@@ -88,7 +91,7 @@ class PiiChecker(Checker):
     }
 
     def run(self, ctx: CheckContext) -> CheckOutput:
-        from riskaudit.checks.pii.scanner import scan_dataset
+        from riskaudit.checks.pii.scanner import pct, scan_dataset
 
         cfg = self.config
         model_spec = cfg["spacy_model"] or (ctx.project or {}).get("spacy_model")
@@ -113,22 +116,29 @@ class PiiChecker(Checker):
             where = f"{ROLE_NAMES[role]}: " if len(datasets) > 1 else ""
             for col in res["columns"]:
                 pii_columns.setdefault(col["column"], col["entity"])
+                status, level, graded = _graded(ctx, "pii_detected", col["share"])
                 findings.append(ctx.finding(
-                    "pii_detected", col["column"], where + col["message"] + " ({status}; policy level {threshold}).",
-                    value=col["share"], evidence={**col["evidence"], "dataset": role}))
+                    "pii_detected", col["column"], where + col["message"] + f" ({graded}).",
+                    value=col["share"], status=status, threshold=level,
+                    evidence={**col["evidence"], "dataset": role}))
             kan = res["kanon"]
             if kan is not None:
                 qis = kan["quasi_identifiers"]
+                how = kan.get("treatment", {})
+                used = ", ".join(q if how.get(q, "exact values") == "exact values" else f"{q} ({how[q]})"
+                                 for q in qis)
+                status, level, graded = _graded(ctx, "reidentification_risk", kan["share_below_k"])
                 msg = (f"{kan['records_below_k']} of {kan['rows']} {ROLE_NAMES[role].split()[0].lower()} records "
-                       f"({kan['share_below_k']:.1%}) share their {', '.join(qis)} with fewer than "
-                       f"{kan['k'] - 1} others (k={kan['k']}; smallest class {kan['smallest_class']}); "
-                       "share {value} ({status}; policy level {threshold}).")
+                       f"({pct(kan['share_below_k'])}) share their {used} with fewer than "
+                       f"{kan['k'] - 1} others (k={kan['k']}; smallest class {kan['smallest_class']} records; "
+                       f"{graded}).")
                 ev = dict(kan)
                 ev["charts"] = [res["chart"]]
                 ev["advice"] = ("Generalize or suppress the quasi-identifiers (riskaudit anonymize "
                                 "coarsens dates, postcodes and ages until k-anonymity holds).")
                 findings.append(ctx.finding("reidentification_risk", ", ".join(qis), msg,
-                                            value=kan["share_below_k"], evidence=ev))
+                                            value=kan["share_below_k"], status=status, threshold=level,
+                                            evidence=ev))
         ctx.shared["pii_columns"] = dict(pii_columns)
         metrics["pii_columns"] = dict(pii_columns)
         metrics["name_detection"] = note
@@ -141,6 +151,14 @@ class PiiChecker(Checker):
                                "values": [float(f.value) for f in flagged], "y_label": "share"})
         metrics["charts"] = charts
         return CheckOutput(findings=findings, summary=_summary(findings, pii_columns, note), metrics=metrics)
+
+
+def _graded(ctx: CheckContext, kind: str, share: float) -> tuple[Any, Any, str]:
+    """The policy's status and level for a share, and the two in words."""
+    from riskaudit.checks.pii.scanner import pct
+
+    status, level = ctx.levels[kind].grade(share)
+    return status, level, f"{status.value}; policy level {pct(level)} of rows"
 
 
 def _summary(findings, pii_columns, note) -> str:

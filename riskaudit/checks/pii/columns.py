@@ -77,29 +77,34 @@ STRONG_VALUE_ENTITIES = frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER", "US_SSN", "C
                                    "ES_NIF", "ES_NIE", "IT_FISCAL_CODE", "DE_TAX_ID", "FR_INSEE",
                                    "IN_AADHAAR", "IN_PAN", "AU_TFN", "SG_NRIC_FIN", "NL_BSN",
                                    "STREET_ADDRESS"})
-# Types whose recognizer leaves a value that is not one about no chance (a checksum that
-# 1 random value in 97 or fewer passes, on top of a format of its own): a column where any
-# sampled row holds one is reported with that share, and the policy judges the share
-# (20% e-mails is a finding). The other types need `min_share` of the values: a 1-in-10
-# check digit (Luhn, the eleven test) or a name lexicon passes by chance on look-alike
-# columns (EAN codes, 9-digit ids, city names built from surnames).
+# The share rule: a column is reported with the share of its values holding each entity
+# type whenever any value holds one, and the policy judges the share (20% e-mails is a
+# finding). What "holds one" needs depends on how often a value that is not one passes:
+# - precise types (a format of their own and a check that 1 random value in 97 or fewer
+#   passes): from one value on;
+# - check-digit types that 1 value in about 10 of their length passes (Luhn, the eleven
+#   test): below `min_share`, when at least half of the column's values of that length
+#   pass (five times chance; a column of EAN codes or 9-digit ids passes ~10%);
+# - the other types (phones, names, addresses, dates of birth, format-only ids): below
+#   `min_share`, from `min_count` distinct values on, each passing its validator (a phone is not a
+#   valid ISBN/EAN and has a '+', separators or a phone-like column name; a name is a known
+#   first name and a known family name unless the column's name says it holds names; a
+#   date of birth needs a column named for it).
 PRECISE_VALUE_ENTITIES = frozenset({"EMAIL_ADDRESS", "IBAN_CODE", "FR_INSEE", "IT_FISCAL_CODE",
                                     "CRYPTO", "MAC_ADDRESS"})
-# Check-digit types that about one value in ten of their length passes by chance: below
-# `min_share` they are still reported when at least half of the column's values of that
-# length pass (five times chance; a column of EAN codes or 9-digit ids passes ~10%), so a
-# column with a minority of card numbers among other values is found. Digits per type.
-CHECKSUM_DIGITS = {"CREDIT_CARD": (13, 19), "UK_NHS": (10, 10), "AU_TFN": (8, 9),
+CHECKSUM_DIGITS = {"CREDIT_CARD": (12, 19), "UK_NHS": (10, 10), "AU_TFN": (8, 9),
                    "IN_AADHAAR": (12, 12), "DE_TAX_ID": (11, 11), "NL_BSN": (8, 9),
                    "ES_NIF": (7, 8), "ES_NIE": (7, 8)}
 _CHECKSUM_MIN_SHAPED = 5
+MIN_COUNT = 5
+"""Values a chance-prone type needs below ``min_share`` (policy option ``min_count``)."""
 
 # Fast full-column checks for --full (vectorized regexes; the sample chose the type).
 FAST_PATTERNS = {
     "EMAIL_ADDRESS": r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}",
     "PHONE_NUMBER": r"[+(]?[\d][\d\s().\-x+]{6,}\d",
     "US_SSN": r"\d{3}[- .]?\d{2}[- .]?\d{4}",
-    "CREDIT_CARD": r"[\d][\d\s\-]{11,22}\d",
+    "CREDIT_CARD": r"[\d][\d\s\-]{10,22}\d",
     "IBAN_CODE": r"[A-Z]{2}\d{2}[A-Z0-9 ]{10,32}",
     "IP_ADDRESS": r"(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f:]{2,39}:[0-9A-Fa-f:]*",
     "PERSON": r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.? )?[A-Z][a-zA-Z'\-]+(?: [A-Z]\.?)?(?: [A-Z][a-zA-Z'\-]+){0,3}(?: (?:Jr|Sr|II|III|IV|MD|PhD|DDS|DVM)\.?)?",  # noqa: E501
@@ -234,11 +239,77 @@ def looks_like_person(value: str, strict: bool = False) -> bool:
     if not toks:
         return False
     first, last = name_lexicon()
-    if strict:  # a known first name and a family name (known or not: "Angela Merkel")
-        return len(toks) >= 2 and toks[0] in first and (toks[-1] in last or len(toks) <= 3)
+    if strict:  # a known first name and a family name (known or not: "Angela Merkel"), not a
+        # company or a street named after someone ("Allen Group", "Amy Haven")
+        return len(toks) >= 2 and toks[0] in first and (toks[-1] in last or len(toks) <= 3) \
+            and not _org_or_place(value)
     if len(toks) == 1:
         return toks[0] in first or toks[0] in last
     return toks[0] in first or toks[-1] in last
+
+
+@functools.lru_cache(maxsize=1)
+def not_name_words() -> frozenset[str]:
+    """Words that end company and street names ("Allen Group", "Amy Keys", "Gotthard KG"):
+    Faker's company and street suffixes of the lexicon's languages, lower case (offline)."""
+    import importlib
+
+    words: set[str] = {"and", "und", "et", "y", "e", "en", "&", "co", "corp", "company", "partners"}
+    for loc in (loc for locs in LEXICON_LOCALES.values() for loc in locs):
+        for kind, attrs in (("company", ("company_suffixes",)), ("address", ("street_suffixes",))):
+            try:
+                prov = importlib.import_module(f"faker.providers.{kind}.{loc}").Provider
+            except ImportError:
+                continue
+            for attr in attrs:
+                v = getattr(prov, attr, None)
+                if isinstance(v, (list, tuple, set, frozenset, dict)):
+                    words.update(w.lower().strip(".") for x in v for w in str(x).split())
+    return frozenset(words)
+
+
+@functools.lru_cache(maxsize=1)
+def street_words() -> frozenset[str]:
+    """Words that start or end street names ("Calle", "boulevard", "Via", "Street"): Faker's
+    street prefixes and suffixes of the lexicon's languages, lower case, first names left out."""
+    import importlib
+
+    words: set[str] = set()
+    for loc in (loc for locs in LEXICON_LOCALES.values() for loc in locs):
+        try:
+            prov = importlib.import_module(f"faker.providers.address.{loc}").Provider
+        except ImportError:
+            continue
+        for attr in ("street_prefixes", "street_suffixes", "street_suffixes_long", "street_titles"):
+            v = getattr(prov, attr, None)
+            if isinstance(v, (list, tuple, set, frozenset, dict)):
+                words.update(str(x).lower().strip(".") for x in v if " " not in str(x).strip())
+    first, _ = name_lexicon()
+    return frozenset(w for w in words if len(w) >= 2 and w not in first)
+
+
+def street_like(value: str) -> bool:
+    """A street's name: its first or last word is a street word ("Cuesta de Eufemia Bastida",
+    "boulevard Christophe Seguin", "Jenna Plains")."""
+    words = [w.strip(".,").lower() for w in value.split()]
+    return len(words) >= 2 and (words[0] in street_words() or words[-1] in street_words())
+
+
+def _org_or_place(value: str) -> bool:
+    """A company or street named after someone: a word after the first is a company or
+    street suffix ("Allen Group", "Amy Haven"; "Lane Smith" stays a name)."""
+    return bool({w.strip(".,").lower() for w in value.split()[1:]} & not_name_words())
+
+
+def known_full_name(value: str) -> bool:
+    """Two to four name parts, the first a known first name, the last a known family name, and
+    no word of a company or street name: the evidence a single value gives among other values
+    (a city, a company or a street named after someone is not a person)."""
+    toks = name_tokens(value)
+    if not toks or not 2 <= len(toks) <= 4:
+        return False
+    first, last = name_lexicon()
+    return toks[0] in first and toks[-1] in last and not _org_or_place(value)
 
 
 def is_free_text(values: Sequence[str]) -> bool:
@@ -263,6 +334,8 @@ class Verdict:
     rows_scanned: int = 0
     entities: dict[str, float] = field(default_factory=dict)
     """the reported entity types and the share of (sampled) values holding each"""
+    holders: list[str] = field(default_factory=list)
+    """a few distinct values holding a reported type (for masked examples)"""
 
 
 # Share of a value a recognized span must cover for the value to be that entity (an
@@ -273,87 +346,126 @@ e-mail address anywhere in a short value ("call Jane at jane@example.com") is on
 
 
 def structured_verdict(column: str, values: Sequence[str], engine, min_share: float,
-                       ner_person_share: float | None = None) -> Verdict:
+                       min_count: int = MIN_COUNT) -> Verdict:
     """Verdict for a column of short values from its name and the values' entities.
 
-    Every entity type some values hold is counted; a type is reported when it is precise
-    (PRECISE_VALUE_ENTITIES) and any value holds it, or when at least ``min_share`` of
-    the values hold it; the name's meaning counts when the values fit its format."""
+    Every entity type some values hold is counted and reported by the share rule above
+    (:data:`PRECISE_VALUE_ENTITIES`); the name's meaning counts when the values fit its format."""
     meaning = name_meaning(column)
     n = len(values)
-    counts: dict[str, int] = {}
-    found_of: dict[str, frozenset[str]] = {}
     multiplicity = Counter(values)
+    found_of = {v: value_entities(v, engine, meaning) for v in multiplicity}
+    counts: Counter = Counter()
     for v, times in multiplicity.items():
-        found = set()
-        s = v.strip()
-        if s and (any(c.isdigit() for c in s) or "@" in s or ":" in s):
-            for span in engine.analyze_value(s):
-                if (span.end - span.start) >= _COVER.get(span.entity, 0.8) * len(s):
-                    found.add(span.entity)
-            if "PHONE_NUMBER" in found and s.isdigit() and meaning != "PHONE_NUMBER":
-                # a bare run of 9 to 12 digits is a valid number somewhere about 4 times in
-                # 10 (ids, timestamps): without '+', separators or a phone-like column name
-                # it is no evidence of a phone
-                found.discard("PHONE_NUMBER")
-        elif s and looks_like_person(s, strict=meaning != "PERSON"):
-            found.add("PERSON")
-        found_of[v] = frozenset(found)
-        for ent in found:
-            counts[ent] = counts.get(ent, 0) + times
+        for ent in found_of[v]:
+            counts[ent] += times
     shares = {k: c / n for k, c in sorted(counts.items())} if n else {}
-    if ner_person_share is not None:
-        shares["PERSON"] = max(shares.get("PERSON", 0.0), ner_person_share)
-    compat = 0.0
-    if meaning and n:
-        pat = COMPATIBLE.get(meaning)
-        if meaning == "PERSON":
-            # the shape alone ("Desk Lamp") is not enough: known first or last names, or
-            # name-shaped values (any script) of which some parts are known names
-            compat = shares.get("PERSON", 0.0)
-            shaped = sum(t for v, t in multiplicity.items() if name_tokens(v))
-            if compat >= 0.2 and shaped / n > compat:
-                compat = shaped / n
-        elif pat is not None:
-            compat = sum(1 for v in values if pat.match(v.strip())) / n
-        if meaning == "DATE_OF_BIRTH":
-            compat = max(compat, shares.get("DATE_TIME", 0.0))
     reported: dict[str, float] = {}
     best_ent, best_conf, basis = None, 0.0, ""
     for ent, share in shares.items():
-        if ent not in STRONG_VALUE_ENTITIES or share <= 0:
+        holders = [v for v in multiplicity if ent in found_of[v]]
+        evidence = _value_evidence(ent, share, holders, multiplicity, min_share, min_count)
+        if evidence is None:
             continue
-        precise = ent in PRECISE_VALUE_ENTITIES
-        if share < min_share and not precise:
-            if ent not in CHECKSUM_DIGITS:
-                continue
-            lo, hi = CHECKSUM_DIGITS[ent]
-            shaped = sum(t for v, t in multiplicity.items() if lo <= sum(c.isdigit() for c in v) <= hi)
-            if shaped < _CHECKSUM_MIN_SHAPED or counts.get(ent, 0) < 0.5 * shaped:
-                continue
-            precise = True  # the check digits, not the share, are the evidence
         reported[ent] = share
-        conf = (0.9 if precise else 0.5 + 0.45 * share) + (0.05 if meaning == ent else 0.0)
+        conf = _EVIDENCE_CONFIDENCE.get(evidence, 0.5 + 0.45 * share) + (0.05 if meaning == ent else 0.0)
         if conf > best_conf:
-            best_ent, best_conf, basis = ent, conf, "values"
-            if meaning == ent:
-                basis = "name and values"
-    if meaning and compat >= min_share:
+            best_ent, best_conf, basis = ent, conf, "name and values" if meaning == ent else "values"
+    fit, fitting = _name_fit(meaning, multiplicity, shares, n)
+    if meaning and fit > 0 and (fit >= min_share or fitting >= min_count):
         verified = shares.get(meaning, 0.0)
-        reported[meaning] = max(compat, verified)
-        conf = min(1.0, 0.6 + 0.25 * compat + 0.15 * verified)
+        reported[meaning] = max(fit, verified)
+        conf = min(1.0, 0.6 + 0.25 * fit + 0.15 * verified)
         if conf > best_conf:
             best_ent, best_conf = meaning, conf
-            basis = "name and values" if verified >= min_share else "name and value format"
-    if reported and n:
-        held = sum(t for v, t in multiplicity.items() if found_of[v] & reported.keys())
-        share_any = max(held / n, max(reported.values()))
-    else:
-        share_any = 0.0
+            basis = "name and values" if verified >= min(fit, min_share) else "name and value format"
+    held = sum(t for v, t in multiplicity.items() if found_of[v] & reported.keys())
+    holders = [v for v in multiplicity if found_of[v] & reported.keys()][:10]
+    share_any = max([held / n, *reported.values()]) if reported and n else 0.0
     return Verdict(column=str(column), entity=best_ent, confidence=round(best_conf, 3),
                    share=round(share_any, 4), shares={k: round(v, 4) for k, v in shares.items()},
-                   name_meaning=meaning, basis=basis, rows_scanned=n,
+                   name_meaning=meaning, basis=basis, rows_scanned=n, holders=holders,
                    entities={k: round(v, 4) for k, v in sorted(reported.items(), key=lambda kv: -kv[1])})
+
+
+def value_entities(value: str, engine, meaning: str | None) -> frozenset[str]:
+    """The entity types one short value is (a span must cover most of it, :data:`_COVER`),
+    each passing its validator; ``meaning`` is what the column's name announces."""
+    s = value.strip()
+    found: set[str] = set()
+    if s and (any(c.isdigit() for c in s) or "@" in s or ":" in s):
+        for span in engine.analyze_value(s):
+            if (span.end - span.start) >= _COVER.get(span.entity, 0.8) * len(s):
+                found.add(span.entity)
+        if "PHONE_NUMBER" in found and meaning != "PHONE_NUMBER" and not _phone_shaped(s):
+            found.discard("PHONE_NUMBER")
+    elif s and looks_like_person(s, strict=meaning != "PERSON"):
+        found.add("PERSON")
+    return frozenset(found)
+
+
+def _phone_shaped(s: str) -> bool:
+    """A phone number as written: '+' or separators, and not a valid ISBN or EAN (a bare
+    run of 9 to 12 digits is a valid number somewhere about 4 times in 10: ids, timestamps;
+    "978-3-16-148410-0" is a book)."""
+    if s.isdigit():
+        return False
+    from stdnum import ean, isbn
+
+    # an ISBN is written in groups ending with its one check character (a phone number
+    # rarely ends with a one-digit group; one in eleven 10-digit phones passes ISBN's check)
+    groups = s.replace(" ", "-").split("-")
+    if len(groups) in (4, 5) and len(groups[-1]) == 1 and isbn.is_valid(s):
+        return False
+    digits = "".join(c for c in s if c.isdigit())
+    return not (len(digits) in (8, 12, 13) and digits == s.replace(" ", "") and ean.is_valid(digits))
+
+
+_EVIDENCE_CONFIDENCE = {"check": 0.9, "count": 0.75}
+
+
+def _value_evidence(ent: str, share: float, holders: list[str], multiplicity: Counter,
+                    min_share: float, min_count: int) -> str | None:
+    """Why ``ent`` is reported for a column ("check": a check the values pass; "share" or
+    "count": the share or the number of values holding it), or None (the share rule above)."""
+    if ent not in STRONG_VALUE_ENTITIES or share <= 0:
+        return None
+    if ent in PRECISE_VALUE_ENTITIES:
+        return "check"
+    if share >= min_share:
+        return "share"
+    if ent in CHECKSUM_DIGITS:
+        lo, hi = CHECKSUM_DIGITS[ent]
+        shaped = sum(t for v, t in multiplicity.items() if lo <= sum(c.isdigit() for c in v) <= hi)
+        count = sum(multiplicity[v] for v in holders)
+        ok = shaped >= _CHECKSUM_MIN_SHAPED and count >= 0.5 * shaped
+        return "check" if ok else None  # the check digits, not the share, are the evidence
+    if ent == "PERSON":  # a name among other values: known first and family names only
+        holders = [v for v in holders if known_full_name(v)]
+    # distinct values: a category that looks like a name ("El Salvador") repeats, people differ
+    return "count" if len(holders) >= min_count else None
+
+
+def _name_fit(meaning: str | None, multiplicity: Counter, shares: dict[str, float],
+              n: int) -> tuple[float, int]:
+    """Share and number of values that fit the type the column's name announces."""
+    if not meaning or not n:
+        return 0.0, 0
+    pat = COMPATIBLE.get(meaning)
+    if meaning == "PERSON":
+        # the shape alone ("Desk Lamp") is not enough: known first or last names, or
+        # name-shaped values (any script) of which some parts are known names
+        fit = shares.get("PERSON", 0.0)
+        shaped = sum(t for v, t in multiplicity.items() if name_tokens(v))
+        if fit >= 0.2 and shaped / n > fit:
+            fit = shaped / n
+    elif pat is not None:
+        fit = sum(t for v, t in multiplicity.items() if pat.match(v.strip())) / n
+    else:
+        fit = 0.0
+    if meaning == "DATE_OF_BIRTH":
+        fit = max(fit, shares.get("DATE_TIME", 0.0))
+    return fit, round(fit * n)
 
 
 def full_share(series: pd.Series, entity: str) -> float | None:

@@ -1,5 +1,5 @@
 """National identifiers: Presidio's country recognizers, enabled by default, plus the few
-Presidio lacks (FR INSEE/NIR, NL BSN; a checksum for SG NRIC/FIN).
+Presidio lacks (FR INSEE/NIR, NL BSN; a checksum for SG NRIC/FIN, M series included).
 
 Presidio ships most country recognizers disabled (and the Spanish and Italian ones only for
 ``es``/``it`` text); riskaudit instantiates them for its one analysis language. Where an
@@ -91,18 +91,18 @@ def country_recognizers(language: str = "en") -> list:
 
 
 _SG_W = (2, 7, 6, 5, 4, 3, 2)
+# Check letters by remainder, and the offset added to the weighted sum, per series: S/T
+# (citizens, before/from 2000), F/G (foreigners, before/from 2000), M (foreigners from
+# 2022; ICA's rule: letter "KLJNPQRTUWX"[10 - r], the table below read forwards).
+_SG_SERIES = {"S": ("JZIHGFEDCBA", 0), "T": ("JZIHGFEDCBA", 4), "F": ("XWUTRQPNMLK", 0),
+              "G": ("XWUTRQPNMLK", 4), "M": ("XWUTRQPNJLK", 3)}
 
 
-def sg_nric_valid(text: str) -> bool | None:
-    """Check letter of a Singapore NRIC/FIN (S, T, F, G series; None for the M series,
-    whose letter table riskaudit does not check, so the pattern's own score stands)."""
+def sg_nric_valid(text: str) -> bool:
+    """Check letter of a Singapore NRIC/FIN (S, T, F, G and M series)."""
     s = text.strip().upper()
-    if len(s) != 9 or not s[1:8].isdigit():
+    if len(s) != 9 or not s[1:8].isdigit() or s[0] not in _SG_SERIES:
         return False
-    if s[0] == "M":
-        return None
-    if s[0] not in "STFG":
-        return False
-    total = sum(int(d) * w for d, w in zip(s[1:8], _SG_W)) + (4 if s[0] in "TG" else 0)
-    table = "JZIHGFEDCBA" if s[0] in "ST" else "XWUTRQPNMLK"
+    table, offset = _SG_SERIES[s[0]]
+    total = sum(int(d) * w for d, w in zip(s[1:8], _SG_W)) + offset
     return s[8] == table[total % 11]

@@ -18,7 +18,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, cast
 
 from riskaudit import _scope
 from riskaudit.errors import CheckerError
@@ -64,12 +64,14 @@ from riskaudit.checks.pii.countries import PRESIDIO_COUNTRY  # noqa: E402
 NANP_PHONE = (r"(?<![\w.+/-])(?:\+1[-. ]?|001[-. ]?|1[-. ])?(?:\(\d{3}\)\s?|\d{3}[-. ])\d{3}[-. ]\d{4}"
               r"(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![\w-])")
 # Card numbers that Presidio's pattern misses (its first digits are 1, 3, 4, 5[0-5] or 6
-# and 13 to 17 digits): Mastercard's 2221-2720 range, JCB's 2131 and
-# 19-digit Visa. Luhn-validated like the rest. 12-digit Maestro numbers stay unmatched:
-# one random 12-digit id in ten passes Luhn.
+# and 13 to 17 digits): Mastercard's 2221-2720 range, JCB's 2131, 19-digit Visa and
+# 12-digit Maestro. Luhn-validated like the rest. Maestro only from its issuer prefixes
+# (5018, 5020, 5038, 5893, 6304, 6759, 6761-6763, 56-58): one random 12-digit id in ten
+# passes Luhn, one in several hundred also starts with one of these.
 EXTRA_CARDS = (r"\b(?:(?:222[1-9]|22[3-9]\d|2[3-6]\d{2}|27[01]\d|2720)[- ]?\d{4}[- ]?\d{4}[- ]?\d{4}"
                r"|2131[- ]?\d{4}[- ]?\d{4}[- ]?\d{3}"
-               r"|4\d{3}[- ]?\d{4}[- ]?\d{4}[- ]?\d{4}[- ]?\d{3})\b")
+               r"|4\d{3}[- ]?\d{4}[- ]?\d{4}[- ]?\d{4}[- ]?\d{3}"
+               r"|(?:5018|5020|5038|5893|6304|6759|676[1-3]|5[6-8]\d{2})[- ]?\d{4}[- ]?\d{4})\b")
 PHONE_CONTEXT = ["phone", "call", "tel", "telephone", "mobile", "cell", "contact", "fax", "reach"]
 _QUIET = ("presidio-analyzer", "presidio-anonymizer", "presidio_analyzer", "tldextract",
           "filelock", "urllib3", "spacy", "phonenumbers")
@@ -226,6 +228,27 @@ def _has_known_name(piece: str) -> bool:
     return any(w in first or w in last for w in re.findall(r"[^\W\d_]+", piece.lower()))
 
 
+# Words that announce a person next to a name the lexicon does not know ("Kazuo Ishiguro
+# asked...", "holder Ngozi Okonjo-Iweala"): a spaCy PERSON with one of them within four
+# words before or three after counts in English text.
+PERSON_CONTEXT = frozenset((
+    "mr", "mrs", "ms", "miss", "dr", "prof", "sir", "dame", "dear", "hi", "hello", "thanks", "thank",
+    "call", "called", "calling", "contact", "contacted", "phone", "phoned", "email", "emailed", "wrote",
+    "write", "asked", "ask", "told", "tell", "said", "says", "signed", "customer", "client", "patient",
+    "holder", "applicant", "employee", "tenant", "member", "named", "name", "mother", "father", "wife",
+    "husband", "son", "daughter", "colleague", "manager", "doctor", "nurse"))
+# (pronouns and "visited" are left out: "She visited Manchester and Leeds" names no one)
+
+
+def _person_context(text: str, start: int, end: int) -> bool:
+    """A word of :data:`PERSON_CONTEXT` within four words before the span or three after."""
+    import re
+
+    before = re.findall(r"[^\W\d_]+", text[:start].lower())[-4:]
+    after = re.findall(r"[^\W\d_]+", text[end:].lower())[:3]
+    return bool(PERSON_CONTEXT.intersection(before + after))
+
+
 @dataclass(frozen=True)
 class Span:
     entity: str
@@ -274,7 +297,7 @@ class Engine:
         with offline_scope(self._tld), warnings.catch_warnings(), _without_unused_heavy_imports():
             warnings.simplefilter("ignore")
             from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerRegistry
-            from presidio_analyzer.nlp_engine import NerModelConfiguration, NoOpNlpEngine, SpacyNlpEngine
+            from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpEngine, NoOpNlpEngine, SpacyNlpEngine
             from presidio_analyzer import Pattern, PatternRecognizer
             from presidio_analyzer.predefined_recognizers import (CreditCardRecognizer, PhoneRecognizer,
                                                                   SpacyRecognizer)
@@ -289,6 +312,7 @@ class Engine:
                                                                "ORDINAL", "QUANTITY", "MONEY", "PERCENT",
                                                                "PRODUCT", "EVENT", "WORK_OF_ART", "LAW",
                                                                "LANGUAGE", "FAC", "TIME"])
+            nlp_engine: NlpEngine
             if model:
                 import spacy
 
@@ -306,19 +330,18 @@ class Engine:
                                             ner_model_configuration=ner_conf)
                 # Presidio's recognizers are registered under one language code ("en"); the
                 # text's own pipeline (fr_core_news_sm for French text...) runs under it.
-                nlp_engine.nlp = {"en": nlp}
+                # (SpacyNlpEngine types `nlp` as None until its own load() fills it.)
+                cast(Any, nlp_engine).nlp = {"en": nlp}
             else:
                 nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}])
                 nlp_engine.load()
             registry = RecognizerRegistry(supported_languages=["en"])
             registry.load_predefined_recognizers(languages=["en"], nlp_engine=nlp_engine)
-            for rec in list(registry.recognizers):
-                if rec.__class__.__name__ in ("SpacyRecognizer", "StanzaRecognizer",
-                                              "TransformersRecognizer", "GLiNERRecognizer",
-                                              "PhoneRecognizer", "CreditCardRecognizer",
-                                              "SgFinRecognizer", "ItFiscalCodeRecognizer",
-                                              *PRESIDIO_COUNTRY):
-                    registry.recognizers.remove(rec)
+            replaced = ("SpacyRecognizer", "StanzaRecognizer", "TransformersRecognizer", "GLiNERRecognizer",
+                        "PhoneRecognizer", "CreditCardRecognizer", "SgFinRecognizer", "ItFiscalCodeRecognizer",
+                        *PRESIDIO_COUNTRY)
+            registry.recognizers = [rec for rec in registry.recognizers
+                                    if rec.__class__.__name__ not in replaced]
             registry.add_recognizer(CreditCardRecognizer(
                 patterns=[*CreditCardRecognizer.PATTERNS, Pattern("Card ranges Presidio misses", EXTRA_CARDS, 0.3)]))
             registry.add_recognizer(PatternRecognizer(
@@ -346,11 +369,14 @@ class Engine:
             # that a validated whole-value match stops analyze_value before them
             self.pattern_recognizers = sorted(
                 (r for r in registry.recognizers if r.__class__.__name__ not in ("SpacyRecognizer",)),
-                key=lambda r: r.name in ("PhoneRecognizer", "UrlRecognizer"))
+                key=lambda r: _name(r) in ("PhoneRecognizer", "UrlRecognizer"))
 
     @property
     def has_ner(self) -> bool:
         return self.model is not None
+
+    settings: tuple[Any, ...] | None = None
+    """(model_spec, threshold, ignored, phone_regions) as :func:`get_engine` was called"""
 
     confirm_persons = True
     """A spaCy PERSON counts only with a part that is a known first or family name (precision
@@ -368,8 +394,8 @@ class Engine:
         """The engine with the same settings for text in ``language``."""
         if language == self.language:
             return self
-        spec, threshold, ignored, regions = getattr(self, "settings", (None, self.threshold,
-                                                                       tuple(self.ignored), DEFAULT_PHONE_REGIONS))
+        spec, threshold, ignored, regions = self.settings or (None, self.threshold, tuple(self.ignored),
+                                                              DEFAULT_PHONE_REGIONS)
         eng = get_engine(spec, threshold, ignored, regions, language)
         return eng if self.confirm_persons else eng.lenient()
 
@@ -422,7 +448,10 @@ class Engine:
                 if len(piece.strip()) < 2 or not any(c.isalpha() for c in piece) \
                         or any(c.isdigit() or c in "@<>" for c in piece):
                     continue
-            if ent == "PERSON" and self.confirm_persons and not _has_known_name(piece):
+            if ent == "PERSON" and piece.strip()[:1].islower():
+                continue  # "matelot de la marine": names start with a capital (cased scripts)
+            if ent == "PERSON" and self.confirm_persons and not _has_known_name(piece) \
+                    and not (self.language == "en" and _person_context(text, r.start, r.end)):
                 # the small spaCy pipelines call capitalised things people ("Coffee Grinder",
                 # "Manchester"): a person needs one part that is a first or family name of
                 # some language (benchmarks/bench_pii_multilingual.py)
@@ -447,23 +476,33 @@ class Engine:
     # -- single values (structured columns) ------------------------------------------------
     def analyze_value(self, value: str, threshold: float = 0.3) -> list[Span]:
         """Pattern recognizers on one short value, without NLP (fast)."""
-        out = []
+        out: list[Any] = []  # Presidio's RecognizerResult
         digits = sum(c.isdigit() for c in value)
         alpha = any(c.isalpha() for c in value)
         with offline_scope(self._tld, quiet=False):
             for rec in self.pattern_recognizers:  # none of them needs NLP artifacts
-                need = _VALUE_GATES.get(rec.name)
+                need = _VALUE_GATES.get(_name(rec))
                 if need is not None and not need(value, digits, alpha):
                     continue  # it cannot match this value (the URL and phone matchers cost most)
                 try:
-                    res = rec.analyze(value, rec.supported_entities, None)
+                    res = rec.analyze(value, rec.supported_entities, _NO_NLP)
                 except Exception as exc:  # the value stays out of the message: it may be personal data
-                    raise CheckerError(f"Presidio recognizer {getattr(rec, 'name', type(rec).__name__)} "
+                    raise CheckerError(f"Presidio recognizer {_name(rec)} "
                                        f"failed on a value: {type(exc).__name__}: {exc}") from exc
                 out.extend(res or ())
                 if any(r.score >= 0.95 and r.end - r.start >= 0.95 * len(value) for r in res or ()):
                     break  # a validated match of the whole value: the costlier matchers cannot win
         return self.resolve(value, out, threshold, structured=True)
+
+
+_NO_NLP: Any = None
+"""Pattern recognizers need no NLP artifacts (Presidio's analyzer passes None to them too
+when its NLP engine is the no-op one)."""
+
+
+def _name(recognizer: Any) -> str:
+    """A recognizer's name (Presidio sets it in ``__init__``; the class name by default)."""
+    return str(getattr(recognizer, "name", None) or type(recognizer).__name__)
 
 
 # What a value must have for a recognizer to possibly match it: (value, digits, has letters).

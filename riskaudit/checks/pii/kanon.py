@@ -35,6 +35,48 @@ def suggest_quasi_identifiers(frame: pd.DataFrame, exclude: Sequence[str] = ()) 
     return out
 
 
+CONTINUOUS_BINS = 10
+"""Equal-frequency bins a continuous quasi-identifier is generalized to."""
+_MAX_EXACT = 120
+"""More distinct whole numbers than this (ages in years, 0 to 120) is a measurement."""
+
+
+def generalize_continuous(frame: pd.DataFrame, qis: Sequence[str]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The quasi-identifier columns as k-anonymity compares them, and how each was used.
+
+    A continuous numeric column (fractions, such as a standardized age, or more than 120
+    distinct whole numbers) singles out nearly every record by its exact value, which is
+    not how anyone looks a person up: it is generalized to :data:`CONTINUOUS_BINS`
+    equal-frequency bins (someone who knows the value can still place a record in its
+    bin). Other columns are used as they are."""
+    out = frame
+    how: dict[str, str] = {}
+    for q in qis:
+        s = frame[q]
+        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            vals = s.dropna().to_numpy(dtype=float)
+            fractional = bool(len(vals)) and not np.all(np.mod(vals, 1) == 0)
+            if (fractional or len(np.unique(vals)) > _MAX_EXACT) and len(np.unique(vals)) > CONTINUOUS_BINS:
+                if out is frame:
+                    out = frame.copy(deep=False)
+                out[q] = quantile_bins(s)
+                how[str(q)] = f"binned into {CONTINUOUS_BINS} equal-frequency bins (continuous values)"
+                continue
+        how[str(q)] = "exact values"
+    return out, how
+
+
+def quantile_bins(series: pd.Series, bins: int = CONTINUOUS_BINS) -> pd.Series:
+    """Each value's equal-frequency bin, labelled by the range of the values in it ("-0.0127
+    to 0.0054"); missing values stay missing. Bins are cut on the values' ranks, so that
+    infinite or huge values (attacker-controlled data) bin like any other."""
+    v = pd.to_numeric(series, errors="coerce").astype(float)
+    idx = pd.qcut(v.rank(method="min"), bins, labels=False, duplicates="drop")
+    lo, hi = v.groupby(idx).transform("min"), v.groupby(idx).transform("max")
+    labels = [f"{a:.3g} to {b:.3g}" if a == a else None for a, b in zip(lo.tolist(), hi.tolist())]
+    return pd.Series(labels, index=series.index, dtype=object).where(v.notna(), None)
+
+
 def equivalence_classes(frame: pd.DataFrame, qis: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Class id of every row and the size of every class."""
     if not len(frame):

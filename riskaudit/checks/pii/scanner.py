@@ -9,13 +9,43 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from riskaudit.checks.pii.columns import full_share, is_free_text, name_meaning, structured_verdict
+from riskaudit.checks.pii.columns import (full_share, is_free_text, name_meaning, street_like,
+                                         structured_verdict)
 from riskaudit.checks.pii.engine import WEAK_ENTITIES, Engine, get_engine
 from riskaudit.checks.pii.language import detect_language, language_name
-from riskaudit.checks.pii.kanon import class_size_histogram, k_anonymity, suggest_quasi_identifiers
+from riskaudit.checks.pii.kanon import (class_size_histogram, generalize_continuous, k_anonymity,
+                                        suggest_quasi_identifiers)
 from riskaudit.masking import mask_value
 
 FREE_TEXT = "FREE_TEXT"
+
+
+# Entity types in plain words for messages (the type's code stays in the evidence).
+ENTITY_WORDS = {
+    "EMAIL_ADDRESS": "e-mail addresses", "PHONE_NUMBER": "phone numbers", "PERSON": "person names",
+    "CREDIT_CARD": "card numbers", "IBAN_CODE": "IBANs", "IP_ADDRESS": "IP addresses",
+    "STREET_ADDRESS": "street addresses", "DATE_OF_BIRTH": "dates of birth", "US_SSN": "US social security numbers",
+    "UK_NHS": "NHS numbers", "UK_NINO": "UK national insurance numbers", "ES_NIF": "Spanish NIF numbers",
+    "ES_NIE": "Spanish NIE numbers", "IT_FISCAL_CODE": "Italian fiscal codes", "DE_TAX_ID": "German tax ids",
+    "FR_INSEE": "French social security numbers", "NL_BSN": "Dutch BSN numbers", "IN_AADHAAR": "Aadhaar numbers",
+    "IN_PAN": "Indian PAN numbers", "AU_TFN": "Australian tax file numbers", "SG_NRIC_FIN": "Singapore NRIC/FIN numbers",
+    "US_PASSPORT": "passport numbers", "US_DRIVER_LICENSE": "driving licence numbers", "CRYPTO": "crypto wallet addresses",
+    "MAC_ADDRESS": "MAC addresses", "US_ITIN": "US tax ids (ITIN)",
+}
+
+
+def entity_words(entity: str) -> str:
+    """``PHONE_NUMBER`` -> "phone numbers" (unknown types as their code)."""
+    return ENTITY_WORDS.get(entity, entity)
+
+
+def pct(share: float | None) -> str:
+    """A share as a rounded percentage ("3.3%", "20%", "0.05%"); "none" for None."""
+    if share is None:
+        return "none"
+    p = 100 * float(share)
+    text = f"{p:.2g}" if 0 < abs(p) < 1 else f"{p:.1f}" if abs(p) < 10 else f"{p:.0f}"
+    return (text[:-2] if text.endswith(".0") else text) + "%"
 
 
 def ner_note(engine) -> str:
@@ -191,44 +221,47 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
         if is_free_text(values) and _address_like(values) >= float(cfg["min_share"]):
             # short multi-word values that are addresses ("Urbanización de Domitila
             # Calatayud 10 Apt. 80"), not sentences: a structured verdict
-            verdict = structured_verdict(col, values, engine, float(cfg["min_share"]))
+            verdict = structured_verdict(col, values, engine, float(cfg["min_share"]), int(cfg.get("min_count", 5)))
             if verdict.entity is None or verdict.confidence < float(cfg["min_confidence"]):
                 verdict = None
-        if verdict is None and is_free_text(values):
+        streets = sum(map(street_like, values[:500])) >= 0.5 * len(values[:500])
+        if verdict is None and is_free_text(values) and not streets:
             if full:
                 values = [v for v in sample_values(frame[col], 0, True, rng) if v.strip()]
-            lang, agree = detect_language(values)
-            eng = engine
-            if lang is not None and lang != getattr(engine, "language", "en") and hasattr(engine, "for_language"):
-                eng = engine.for_language(lang)
-            item = _free_text(col, values, eng, len(frame[col].dropna()), int(cfg.get("n_process", 1)))
-            item["language"] = lang or "unknown"
-            item["evidence"]["language"] = lang or "unknown"
-            item["evidence"]["language_share"] = round(agree, 3)
-            out.append(item)
+            out.append(_free_text_item(col, values, engine, cfg, len(frame[col].dropna())))
         else:
-            v = verdict or structured_verdict(col, values, engine, float(cfg["min_share"]))
+            v = verdict or structured_verdict(col, values, engine, float(cfg["min_share"]), int(cfg.get("min_count", 5)))
             if v.entity is None or v.confidence < float(cfg["min_confidence"]):
+                # short values with sentences among them ("kein Kommentar" and "Rückruf an
+                # Jana Förster, +49 30 1234567"): the sentences get the free-text path
+                sentences = [x for x in values if is_sentence(x) and not street_like(x)]
+                if sentences and len(sentences) >= max(int(cfg.get("min_count", 5)),
+                                                       MIXED_SENTENCE_SHARE * len(values)):
+                    out.append(_free_text_item(col, sentences, engine, cfg, len(frame[col].dropna()),
+                                               scanned=values))
                 continue
             share = v.share
-            if full:
+            # --full measures the share by the type's shape over every row: only where most
+            # values are the type (a minority's shape is shared by the other values: any
+            # capitalised word is name-shaped), else the validated sample share stands
+            if full and v.share >= float(cfg["min_share"]):
                 exact = full_share(frame[col], v.entity)
                 if exact is not None:
                     share = exact
                     v.rows_scanned = int(frame[col].notna().sum())
             examples = []
-            for val in values:
+            for val in v.holders or values:  # values holding the type first (a minority's)
                 m = mask_value(val, v.entity)
                 if m not in examples:
                     examples.append(m)
                 if len(examples) == 3:
                     break
             n_rows = int(frame[col].notna().sum())
-            types = ", ".join(f"{e} {s:.0%}" for e, s in v.entities.items())
+            types = ", ".join(f"{entity_words(e)} {pct(s)}" for e, s in v.entities.items())
             out.append({
                 "column": str(col), "kind": "structured", "entity": v.entity, "share": round(share, 4),
-                "message": (f"Column {col!r} holds {v.entity} ({share:.0%} of "
-                            f"{'all' if full else 'sampled'} values"
+                "message": (f"Column {col!r} holds {entity_words(v.entity)} ({pct(share)} of "
+                            f"{v.rows_scanned:,} scanned rows"
                             + (f": {types}" if len(v.entities) > 1 else "")
                             + f"; confidence {v.confidence:.2f}, from its {v.basis})"),
                 "evidence": {"entity_types": list(v.entities) or [v.entity], "entity_shares": v.entities,
@@ -242,7 +275,45 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
     return out
 
 
-def _free_text(col: str, values: list[str], engine, n_rows: int, n_process: int = 1) -> dict[str, Any]:
+MIXED_SENTENCE_SHARE = 0.1
+"""Share of a short-valued column's rows that are sentences from which those rows are
+searched as free text."""
+
+
+def is_sentence(value: str) -> bool:
+    """Three or more words of letters ("Rückruf an Jana, 0171 2345678"; a phone number's
+    digit groups are no words), one of them a lower-case word that is no conjunction or
+    company suffix ("an": a sentence; "Müller und Schmidt GmbH": a company's name)."""
+    from riskaudit.checks.pii.columns import not_name_words
+
+    words = [w.strip(".,;:!?()") for w in value.split()]
+    words = [w for w in words if sum(c.isalpha() for c in w) >= 2]
+    return len(words) >= 3 and any(w.islower() and w not in not_name_words() for w in words)
+
+
+def _free_text_item(col: Any, values: list[str], engine, cfg: Mapping[str, Any], n_rows: int,
+                    scanned: list[str] | None = None) -> dict[str, Any]:
+    """The free-text result of ``values`` in their detected language; ``scanned``: the values
+    scanned when ``values`` are the sentences among them (the language is detected on all:
+    a few short sentences of names say little about it)."""
+    if scanned is not None:  # short texts: detected in chunks of 20 distinct values
+        distinct = list(dict.fromkeys(scanned))
+        lang, agree = detect_language([". ".join(distinct[i:i + 20]) for i in range(0, len(distinct), 20)])
+    else:
+        lang, agree = detect_language(values)
+    eng = engine
+    if lang is not None and lang != getattr(engine, "language", "en") and hasattr(engine, "for_language"):
+        eng = engine.for_language(lang)
+    item = _free_text(str(col), values, eng, n_rows, int(cfg.get("n_process", 1)),
+                      len(scanned) if scanned is not None else None)
+    item["language"] = lang or "unknown"
+    item["evidence"]["language"] = lang or "unknown"
+    item["evidence"]["language_share"] = round(agree, 3)
+    return item
+
+
+def _free_text(col: str, values: list[str], engine, n_rows: int, n_process: int = 1,
+               scanned: int | None = None) -> dict[str, Any]:
     spans = engine.analyze_texts(values, n_process=n_process)
     counts: Counter = Counter()
     rows_with = 0
@@ -256,15 +327,19 @@ def _free_text(col: str, values: list[str], engine, n_rows: int, n_process: int 
                 m = mask_value(text[s.start:s.end], s.entity)
                 if len(examples) < 5 and m not in examples:
                     examples.append(m)
-    share = rows_with / len(values)
+    total = scanned or len(values)
+    share = rows_with / total
     top = ", ".join(f"{c} {e}" for e, c in counts.most_common(5))
+    where = (f"Free-text column {col!r}" if scanned is None else
+             f"Column {col!r} ({pct(len(values) / total)} of its scanned rows are sentences)")
     return {
         "column": str(col), "kind": "free_text", "entity": FREE_TEXT, "share": round(share, 4),
         "rows_with_pii": rows_with,
-        "message": (f"Free-text column {col!r}: {rows_with} of {len(values)} scanned rows "
-                    f"({share:.0%}) hold personal data ({top or 'none'})"),
+        "message": (f"{where}: {rows_with} of {total} scanned rows "
+                    f"({pct(share)}) hold personal data ({top or 'none'})"),
         "evidence": {"entity_types": sorted(counts), "entity_counts": dict(sorted(counts.items())),
-                     "rows_scanned": len(values), "rows": n_rows, "rows_with_pii": rows_with,
+                     "rows_scanned": total, "sentence_rows": len(values), "rows": n_rows,
+                     "rows_with_pii": rows_with,
                      "examples": examples, "name_detection": ner_note(engine),
                      "advice": "Anonymize the text (riskaudit anonymize replaces each entity) or drop it."},
     }
@@ -287,8 +362,10 @@ def scan_dataset(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: str
     kan, chart = None, None
     if qis and len(frame):
         lcol = cfg["l_diversity_column"]
-        kan = k_anonymity(frame, qis, int(cfg["k"]), sensitive=lcol)
-        chart = class_size_histogram(frame, qis, int(cfg["k"]))
+        compared, how = generalize_continuous(frame, qis)
+        kan = k_anonymity(compared, qis, int(cfg["k"]), sensitive=lcol)
+        kan["treatment"] = how
+        chart = class_size_histogram(compared, qis, int(cfg["k"]))
     return {"columns": flagged, "kanon": kan, "chart": chart,
             "ner_note": engine.note() if engine is not None else
             "No text column, so no named-entity model was needed.",
