@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from riskaudit._lazy import lazy_module
 
-from riskaudit._scope import torch_rng
+from riskaudit._scope import torch_rng, torch_threads
 from riskaudit.data import require_regular, sha256_file
 from riskaudit.errors import InputError, ModelLoadError
 
@@ -77,6 +77,20 @@ of input, then activations outgrow the caches. A fixed 256 also costs 3,907 Pyth
 trips per million rows."""
 MIN_BATCH, MAX_BATCH = 16, 16384
 
+ONE_THREAD_VALUES = 2**16
+"""Batches of fewer input values (rows x inputs per row) than this run a torch module on
+one CPU thread. Measured on 2 cores with a load average of 5-6 (other jobs running): the
+bench's TorchScript MLP through batches of 1 to 5,000 rows took 1.2-2.7 s with torch's
+two threads, each parallel operation waiting for a thread the machine had descheduled,
+and 0.06-0.08 s on one thread; a small batch has too little work to share out anyway.
+Larger batches keep torch's thread count."""
+
+
+def _values_per_row(x: Any) -> int:
+    shape = getattr(x, "shape", None)
+    return int(np.prod(shape[1:])) if shape is not None and len(shape) > 1 else 1
+
+
 
 def auto_batch_size(x: Any) -> int:
     """Rows per inference batch that fit the inputs: :data:`BATCH_BYTES` of float32 input,
@@ -85,9 +99,7 @@ def auto_batch_size(x: Any) -> int:
     n = len(x)
     if n == 0:
         return 1
-    shape = getattr(x, "shape", None)
-    per_row = int(np.prod(shape[1:])) if shape is not None and len(shape) > 1 else 1
-    rows = BATCH_BYTES // max(4 * per_row, 1)
+    rows = BATCH_BYTES // max(4 * _values_per_row(x), 1)
     return int(min(max(rows, MIN_BATCH), MAX_BATCH, n))
 
 
@@ -145,7 +157,7 @@ class Model:
             return np.zeros((0,), dtype=np.float32)
         batch_size = max(1, int(batch_size if batch_size is not None else auto_batch_size(x)))
         outs = []
-        with self._rng_scope(seed):
+        with self._rng_scope(seed), self._threads_scope(min(batch_size, n) * _values_per_row(x)):
             for start in range(0, n, batch_size):
                 chunk = x[start:start + batch_size] if not hasattr(x, "iloc") else x.iloc[start:start + batch_size]
                 t0 = time.perf_counter()
@@ -189,6 +201,12 @@ class Model:
         if out.dtype == object:
             raise InputError(f"model {self.uri} returned non-numeric outputs")
         return out.astype(np.float32, copy=False) if np.issubdtype(out.dtype, np.floating) else out
+
+    def _threads_scope(self, values: int) -> contextlib.AbstractContextManager[None]:
+        """One torch thread for batches of fewer than :data:`ONE_THREAD_VALUES` input values."""
+        if self.module is None or self.device != "cpu" or values >= ONE_THREAD_VALUES:
+            return contextlib.nullcontext()
+        return torch_threads(1)
 
     def _rng_scope(self, seed: int | None) -> contextlib.AbstractContextManager[None]:
         if self.module is None or seed is None:
