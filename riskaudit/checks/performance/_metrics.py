@@ -125,6 +125,54 @@ def bootstrap(fn: Callable[[np.ndarray], dict[str, float]], n: int, resamples: i
     return {name: np.asarray(v, dtype=np.float64) for name, v in draws.items()}
 
 
+class TieGroups:
+    """The scores of every class column sorted once, as groups of equal values, so that the
+    AUC of any resample of the rows is computed without sorting again (:func:`classification_draws`)."""
+
+    def __init__(self, proba: np.ndarray):
+        self.groups = [np.unique(proba[:, c], return_inverse=True)[1].ravel() for c in range(proba.shape[1])]
+        self.sizes = [int(g.max()) + 1 if len(g) else 0 for g in self.groups]
+
+    def auc(self, column: int, rows: np.ndarray, pos: np.ndarray) -> float:
+        """The Mann-Whitney AUC of ``proba[rows, column]`` for the positives ``pos`` (of the
+        resample): per group of equal scores, positives times (negatives in lower groups +
+        half the negatives of its own group). The same exact sums as :func:`_auc`'s ranks."""
+        n1 = int(pos.sum())
+        n0 = len(pos) - n1
+        if n1 == 0 or n0 == 0:
+            return float("nan")
+        g = self.groups[column][rows]
+        p_g = np.bincount(g[pos], minlength=self.sizes[column]).astype(np.float64)
+        n_g = np.bincount(g[~pos], minlength=self.sizes[column]).astype(np.float64)
+        below = np.cumsum(n_g) - n_g
+        return float(np.sum(p_g * (below + 0.5 * n_g)) / (n1 * n0))
+
+
+def classification_draws(y: np.ndarray, proba: np.ndarray, bins: int, scores: bool, resamples: int,
+                         rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``bootstrap(lambda i: classification(y[i], proba[i], bins, scores), len(y), resamples,
+    rng)``, the same draws and figures, with each resample's ROC AUC from :class:`TieGroups`
+    instead of a sort of the resample (at 50,000 rows the sorts were half the bootstrap).
+    Scores with NaN take the sorting path (their AUC is NaN)."""
+    if not scores or not np.isfinite(proba).all():
+        return bootstrap(lambda i: classification(y[i], proba[i], bins, scores), len(y), resamples, rng)
+    ties = TieGroups(proba)
+    k = proba.shape[1]
+
+    def one(i: np.ndarray) -> dict[str, float]:
+        yi, pi = y[i], proba[i]
+        out = classification(yi, pi, bins, scores=False)
+        if k == 2:
+            auc = ties.auc(1, i, yi == 1)
+        else:
+            present = [c for c in range(k) if 0 < (yi == c).sum() < len(yi)]
+            auc = float(np.mean([ties.auc(c, i, yi == c) for c in present])) if len(present) >= 2 else float("nan")
+        out.update({"roc_auc": auc, "log_loss": log_loss(yi, pi), "ece": ece(yi, pi, bins)})
+        return out
+
+    return bootstrap(one, len(y), resamples, rng)
+
+
 def interval(values: np.ndarray, confidence: float) -> tuple[float, float] | None:
     """Percentile interval of bootstrap draws (NaN draws ignored); None without draws."""
     v = values[np.isfinite(values)]
