@@ -226,6 +226,9 @@ phones (7+ digits), cards, IBANs, national ids, account and licence numbers. Cou
 with thousands commas ("1,000,000 rows") are not."""
 _ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
 """Dates and times (weak entities, never masked): not a digit run."""
+_DECIMAL = re.compile(r"(?<![\d.])\d{1,6}\.\d+(?![\d.])")
+"""A figure with a decimal point ("0.000745"): not a digit run (a card number written as a
+float keeps its 13+ digit integer part)."""
 _IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 _MIXED_TOKEN = re.compile(r"\b(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{20,}\b")
 """A long token of letters and digits (crypto wallet addresses)."""
@@ -241,7 +244,7 @@ def _candidate(text: str, names: bool = True) -> bool:
     'PHONE_NUMBER' read as names), so they are not asked."""
     if len(text) < MIN_VALUE_CHARS:
         return False
-    if "@" in text or _IPV4.search(text) or _MIXED_TOKEN.search(text) or _DIGIT_RUN.search(_ISO_DATE.sub(" ", text)):
+    if "@" in text or _IPV4.search(text) or _MIXED_TOKEN.search(text) or _DIGIT_RUN.search(_DECIMAL.sub(" ", _ISO_DATE.sub(" ", text))):
         return True
     return names and _NAME_WORDS.search(text) is not None
 

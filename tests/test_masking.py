@@ -155,11 +155,14 @@ def test_the_scans_masker_uses_the_policy_options_and_loads_the_engine_only_for_
     masker = report_masker(reg, {"pii": {"sample_size": 500}}, [None], {}, {})
     factory = masker._engine_factory
     masker._engine_factory = lambda: built.append("engine") or factory()
-    plain = ["p-value 0.003 on 1,000,000 rows (2026-12-04)", "Joint MMD Test over 6 features", "Mean Radius"]
+    plain = ["p-value 0.003 on 1,000,000 rows (2026-12-04)", "Joint MMD Test over 6 features", "Mean Radius",
+             "differ by up to 0.00145; bootstrap interval 0.000745 to 0.00452."]
     assert masker.value(plain) == plain and built == []
-    got = masker.value(["reach Jane Doe at jane.doe@example.org", "card 4111 1111 1111 1111", "Jane Doe"])
+    got = masker.value(["reach Jane Doe at jane.doe@example.org", "card 4111 1111 1111 1111", "Jane Doe",
+                        "as a float: 4111111111111111.0"])
     assert built == ["engine"]
     assert "jane.doe@example.org" not in got[0] and "4111 1111 1111 1111" not in got[1]
+    assert "4111111111111111" not in got[3]
     assert got[2] == "Jane Doe"  # no free text in this scan: names are rule 1's (marked columns)
     # with free text found by the pii checker, names go to its engine too
     shared = {"pii_columns": {"note": "FREE_TEXT"}}
