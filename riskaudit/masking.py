@@ -244,7 +244,9 @@ def _candidate(text: str, names: bool = True) -> bool:
     'PHONE_NUMBER' read as names), so they are not asked."""
     if len(text) < MIN_VALUE_CHARS:
         return False
-    if "@" in text or _IPV4.search(text) or _MIXED_TOKEN.search(text) or _DIGIT_RUN.search(_DECIMAL.sub(" ", _ISO_DATE.sub(" ", text))):
+    if "@" in text or _IPV4.search(text) or _MIXED_TOKEN.search(text):
+        return True
+    if _DIGIT_RUN.search(_DECIMAL.sub(" ", _ISO_DATE.sub(" ", text))):
         return True
     return names and _NAME_WORDS.search(text) is not None
 
