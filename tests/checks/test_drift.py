@@ -448,3 +448,29 @@ def test_mmd_with_torch_equals_alibi_detect_mmddrift(cancer, sigma, n_perm):
         assert ours["p_value"] == float(oracle["p_val"])
         assert ours["statistic_threshold"] == float(oracle["distance_threshold"])
     assert stats.mmd_test(xr_s, xc_s, seed=11, device="cpu", n_permutations=n_perm, sigma=sigma) == ours
+
+
+def test_the_default_multivariate_test_never_imports_alibi_detect(cancer, tmp_path):
+    """A fresh interpreter runs the whole drift check with the default MMD test: torch, not
+    alibi-detect (nor transformers, which alibi-detect would load)."""
+    import subprocess
+    import sys
+
+    x = cancer.drop(columns="target")
+    x.iloc[:284].to_csv(tmp_path / "ref.csv", index=False)
+    shifted = x.iloc[284:].copy()
+    shifted["mean radius"] += 2.0
+    shifted.to_csv(tmp_path / "cur.csv", index=False)
+    code = (
+        "import sys\n"
+        "from riskaudit.checks.drift import DriftChecker\n"
+        "from riskaudit.testing import run_check\n"
+        f"res = run_check(DriftChecker, data={str(tmp_path / 'cur.csv')!r}, reference={str(tmp_path / 'ref.csv')!r},\n"
+        "                options={'drift': {'mmd_permutations': 30}})\n"
+        "print(res.metrics['multivariate']['method'], res.metrics['multivariate']['p_value'] < 0.05)\n"
+        "print('alibi_detect' in sys.modules, 'transformers' in sys.modules)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    method_line, modules_line = proc.stdout.strip().splitlines()[-2:]
+    assert method_line == "mmd True", proc.stdout
+    assert modules_line == "False False", proc.stdout
