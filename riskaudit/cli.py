@@ -133,20 +133,16 @@ def _comma_list(values) -> list[str]:
     return out
 
 
-def _with_changes(report, settings: dict[str, Any]):
-    """The report with what changed since the baseline report given, else since the last
-    approved audit of a model of the same file name in the ledger (none: unchanged)."""
+def _with_changes(report, settings: dict[str, Any], baseline: dict | None = None):
+    """The report with what changed since the baseline report given (``baseline``, read
+    once by :func:`run_scan`), else since the last approved audit of a model of the same
+    file name in the ledger (none: unchanged)."""
     import dataclasses
 
     from riskaudit.reports.changes import compare, last_approved_of_model
 
     source = f"--baseline {Path(settings['baseline']).name}" if settings.get("baseline") else ""
-    if source:
-        from riskaudit.scan import load_baseline
-
-        previous = load_baseline(settings["baseline"])
-    else:
-        previous = None
+    previous = baseline if source else None
     model = (report.subject.get("model") or {}).get("uri")
     if previous is None and model:
         try:
@@ -225,6 +221,11 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
     project = {k: v for k, v in project.items() if v not in (None, {}, "")}
     seed = settings.get("seed", 0)
     _arm_last_resort_stop(settings.get("policy") or "default")
+    baseline = None
+    if settings.get("baseline"):  # read once: for model drift and for the report's changes
+        from riskaudit.scan import load_baseline
+
+        baseline = load_baseline(settings["baseline"])
     report = scan(
         data=settings.get("data"), reference=settings.get("reference"), model=settings.get("model"),
         train=settings.get("train"), predictions=settings.get("predictions"),
@@ -237,10 +238,10 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
         trust_model=bool(settings.get("trust_model")), weights=settings.get("weights"),
         eval_mode=bool(settings.get("eval_mode")), options=options,
         risk_tier=settings.get("risk_tier"), project=project,
-        baseline=settings.get("baseline") or None, ledger=settings.get("ledger"),
+        baseline=baseline, ledger=settings.get("ledger"),
         full=bool(settings.get("full")), registry=registry,
         observer=StderrProgress(quiet=quiet), command=command, verbose=verbose)
-    report = _with_changes(report, settings)
+    report = _with_changes(report, settings, baseline)
     body = report.to_dict()
     from riskaudit.checks.licenses import sbom_files
 

@@ -8,7 +8,7 @@ pii checker, which runs first) and through :func:`safe_example` always.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from riskaudit._lazy import lazy_module
 
@@ -74,10 +74,17 @@ class ReportMasker:
        of 7 digits or more.
     """
 
-    def __init__(self, frames=(), shared=None, engine_factory=None):
+    def __init__(self, frames=(), shared=None, engine_factory=None, names: bool | Callable[[], bool] = True):
+        """``names``: whether strings of two capitalized words go to the engine (a bool, or
+        a callable asked once, when the engine is first needed). :func:`riskaudit.scan.report_masker`
+        asks for them only when the pii checker found free text: then its named-entity
+        model is loaded anyway; otherwise every name-like value of the data belongs to a
+        column the pii checker marked (rule 1), and report sentences ("Joint MMD test")
+        would load Presidio and spaCy (about 3 s) for nothing."""
         self._frames = [f for f in frames if f is not None]
         self._shared = shared if shared is not None else {}
         self._engine_factory = engine_factory
+        self._names = names
         self._engine = None
         self._engine_failed = False
         self._columns_seen: dict | None = None
@@ -144,7 +151,9 @@ class ReportMasker:
         return self._engine
 
     def _mask_entities(self, texts: list[str]) -> dict[str, str]:
-        todo = [t for t in dict.fromkeys(texts) if _candidate(t)]
+        if callable(self._names):
+            self._names = bool(self._names())
+        todo = [t for t in dict.fromkeys(texts) if _candidate(t, self._names)]
         engine = self._get_engine() if todo else None
         if engine is None:
             return {}
@@ -211,14 +220,35 @@ _NAME_WORDS = re.compile(r"\b[A-Z][\w'’-]+\s+(?:[\w'’.-]+\s+)*?[A-Z][\w'’-
 MIN_PHONE_DIGITS = 7
 
 
-def _candidate(text: str) -> bool:
-    """Worth the engine: a digit or '@' (e-mails, phones, cards, IBANs...) or two capitalized
-    words (a name). Report text is mostly the checkers' own sentences, column names and
-    single labels; on those, named-entity recognition alone is unreliable ('integer',
-    'PHONE_NUMBER' read as names), so it is not asked."""
+_DIGIT_RUN = re.compile(r"\d(?:[ ./()+-]?\d){6,}")
+"""Seven digits or more, single spaces, dots, dashes, slashes, brackets or '+' between them:
+phones (7+ digits), cards, IBANs, national ids, account and licence numbers. Counts written
+with thousands commas ("1,000,000 rows") are not."""
+_ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+"""Dates and times (weak entities, never masked): not a digit run."""
+_DECIMAL = re.compile(r"(?<![\d.])\d{1,6}\.\d+(?![\d.])")
+"""A figure with a decimal point ("0.000745"): not a digit run (a card number written as a
+float keeps its 13+ digit integer part)."""
+_IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
+_MIXED_TOKEN = re.compile(r"\b(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{20,}\b")
+"""A long token of letters and digits (crypto wallet addresses)."""
+
+
+def _candidate(text: str, names: bool = True) -> bool:
+    """Worth the engine: an '@' (e-mails), a run of 7+ digits (phones, cards, IBANs, ids),
+    an IPv4 address, a long token of letters and digits (wallets), or with ``names`` two
+    capitalized words (a name). Report text is mostly the checkers' own sentences with
+    figures ("p-value 0.003", "1,000,000 rows"), column names and single labels; they hold
+    none of these, so a scan whose report holds no such string never loads Presidio.
+    Named-entity recognition alone is unreliable on single labels ('integer',
+    'PHONE_NUMBER' read as names), so they are not asked."""
     if len(text) < MIN_VALUE_CHARS:
         return False
-    return "@" in text or any(c.isdigit() for c in text) or _NAME_WORDS.search(text) is not None
+    if "@" in text or _IPV4.search(text) or _MIXED_TOKEN.search(text):
+        return True
+    if _DIGIT_RUN.search(_DECIMAL.sub(" ", _ISO_DATE.sub(" ", text))):
+        return True
+    return names and _NAME_WORDS.search(text) is not None
 
 
 def _plausible(entity: str, span: str) -> bool:

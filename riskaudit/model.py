@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import math
 import os
 import re
 import sys
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from riskaudit._lazy import lazy_module
 
-from riskaudit._scope import torch_rng
+from riskaudit._scope import torch_rng, torch_threads
 from riskaudit.data import require_regular, sha256_file
 from riskaudit.errors import InputError, ModelLoadError
 
@@ -77,6 +78,20 @@ of input, then activations outgrow the caches. A fixed 256 also costs 3,907 Pyth
 trips per million rows."""
 MIN_BATCH, MAX_BATCH = 16, 16384
 
+ONE_THREAD_VALUES = 2**16
+"""Batches of fewer input values (rows x inputs per row) than this run a torch module on
+one CPU thread. Measured on 2 cores with a load average of 5-6 (other jobs running): the
+bench's TorchScript MLP through batches of 1 to 5,000 rows took 1.2-2.7 s with torch's
+two threads, each parallel operation waiting for a thread the machine had descheduled,
+and 0.06-0.08 s on one thread; a small batch has too little work to share out anyway.
+Larger batches use the thread count :meth:`Model.forward` measured for the model."""
+
+
+def _values_per_row(x: Any) -> int:
+    shape = getattr(x, "shape", None)
+    return int(np.prod(shape[1:])) if shape is not None and len(shape) > 1 else 1
+
+
 
 def auto_batch_size(x: Any) -> int:
     """Rows per inference batch that fit the inputs: :data:`BATCH_BYTES` of float32 input,
@@ -85,9 +100,7 @@ def auto_batch_size(x: Any) -> int:
     n = len(x)
     if n == 0:
         return 1
-    shape = getattr(x, "shape", None)
-    per_row = int(np.prod(shape[1:])) if shape is not None and len(shape) > 1 else 1
-    rows = BATCH_BYTES // max(4 * per_row, 1)
+    rows = BATCH_BYTES // max(4 * _values_per_row(x), 1)
     return int(min(max(rows, MIN_BATCH), MAX_BATCH, n))
 
 
@@ -115,6 +128,8 @@ class Model:
     """Outputs that were NaN or infinite (running checker)."""
     input_width: int | None = None
     """Number of inputs per sample the model declares (ONNX signature), when it declares one."""
+    _big_batch_threads: int | None = field(default=None, init=False, repr=False, compare=False)
+    """Torch CPU threads measured fastest for large batches (``_threads_for``; 0: unchanged)."""
 
     def reset_counters(self) -> None:
         """Start ``latencies``, ``errors`` and ``nonfinite`` afresh (the scan does it before
@@ -145,7 +160,8 @@ class Model:
             return np.zeros((0,), dtype=np.float32)
         batch_size = max(1, int(batch_size if batch_size is not None else auto_batch_size(x)))
         outs = []
-        with self._rng_scope(seed):
+        threads = self._threads_for(x, batch_size)
+        with self._rng_scope(seed), (torch_threads(threads) if threads else contextlib.nullcontext()):
             for start in range(0, n, batch_size):
                 chunk = x[start:start + batch_size] if not hasattr(x, "iloc") else x.iloc[start:start + batch_size]
                 t0 = time.perf_counter()
@@ -189,6 +205,41 @@ class Model:
         if out.dtype == object:
             raise InputError(f"model {self.uri} returned non-numeric outputs")
         return out.astype(np.float32, copy=False) if np.issubdtype(out.dtype, np.floating) else out
+
+    def _threads_for(self, x: Any, batch_size: int) -> int | None:
+        """Torch CPU threads for batches of ``batch_size`` rows of ``x`` (None: unchanged).
+
+        Batches of fewer than :data:`ONE_THREAD_VALUES` input values: one thread. Larger
+        ones: measured once per model, on the first forward of at least 4 such batches: one
+        batch timed on one thread and on torch's thread count (best of 2 each, after a
+        warm-up call; torch's random state forked, so a stochastic model's outputs do not
+        move), the faster kept. Measured on 2 cores at load 6-9: the bench MLP took 0.13-0.16 s
+        per million rows on one thread, 0.5-4 s on two (threads waiting on each other)."""
+        if self.module is None or self.device != "cpu":
+            return None
+        rows = min(batch_size, len(x))
+        if rows * _values_per_row(x) < ONE_THREAD_VALUES:
+            return 1
+        if self._big_batch_threads is None:
+            import torch
+
+            most = torch.get_num_threads()
+            if most <= 1 or len(x) < 4 * rows:
+                return None
+            chunk = x[:rows] if not hasattr(x, "iloc") else x.iloc[:rows]
+            best: dict[int, float] = {}
+            try:
+                with torch_rng(None, self.device):
+                    self._forward_batch(chunk)  # warm-up (TorchScript profiles its first calls)
+                    for n_threads in (1, most, 1, most):
+                        with torch_threads(n_threads):
+                            t0 = time.perf_counter()
+                            self._forward_batch(chunk)
+                            best[n_threads] = min(best.get(n_threads, math.inf), time.perf_counter() - t0)
+            except Exception:  # the model fails on this input: forward() itself reports it
+                return None
+            self._big_batch_threads = min(best, key=lambda k: (best[k], k))
+        return self._big_batch_threads or None
 
     def _rng_scope(self, seed: int | None) -> contextlib.AbstractContextManager[None]:
         if self.module is None or seed is None:

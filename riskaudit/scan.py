@@ -418,19 +418,25 @@ def report_masker(reg: Registry, checker_options: Mapping[str, Mapping[str, Any]
                   shared: Mapping[str, Any], project: Mapping[str, Any] | None) -> ReportMasker:
     """The one place masking is enforced: every check result passes through it (see masking.py).
 
-    The PII engine is the pii checker's own, built with the policy's pii options (or its
-    defaults when pii is not installed or not selected).
+    The PII engine is the pii checker's own (cached), built with the policy's pii options
+    completed by their defaults. Its named-entity model is used only when the pii checker
+    found free text (then it is loaded already); otherwise the engine's patterns, and no
+    name-like string goes to it (see ``ReportMasker``).
     """
     frames = [d.frame for d in datasets if d is not None]
+
+    def free_text() -> bool:
+        return "FREE_TEXT" in dict(shared.get("pii_columns") or {}).values()
 
     def engine():
         from riskaudit.checks.pii import PiiChecker
         from riskaudit.checks.pii.scanner import engine_for
 
-        cfg = checker_options.get("pii") or PiiChecker.validate_options({})
-        return engine_for(cfg, cfg.get("spacy_model") or (project or {}).get("spacy_model"))
+        cfg = PiiChecker.validate_options(dict(checker_options.get("pii") or {}))
+        spec = cfg.get("spacy_model") or (project or {}).get("spacy_model")
+        return engine_for(cfg, spec if free_text() else "off")
 
-    return ReportMasker(frames, shared, engine_factory=engine)
+    return ReportMasker(frames, shared, engine_factory=engine, names=free_text)
 
 
 @contextlib.contextmanager

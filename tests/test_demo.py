@@ -105,3 +105,23 @@ def test_demo_pii_is_found_and_never_shown_raw(demo_run):
     for name, text in texts.items():
         leaked = [s for s in secrets if s in text]
         assert not leaked, (name, leaked[:5])
+
+
+def test_demo_tables_come_from_the_cache_the_second_time(tmp_path, monkeypatch):
+    from riskaudit import demo
+
+    monkeypatch.setenv("RISKAUDIT_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    key, ref = demo._cached_data(tmp_path / "a")
+    assert ref is not None and len(key) == 16
+    monkeypatch.setattr(demo, "make_demo_data", lambda: (_ for _ in ()).throw(AssertionError("regenerated")))
+    key2, ref2 = demo._cached_data(tmp_path / "b")
+    assert (key2, ref2) == (key, None)
+    for name in demo.DATA_FILES:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert (tmp_path / "b" / "train.csv").read_text(encoding="utf-8") == ref.to_csv(index=False)
+    # a tampered key (it names the cached model file) is not trusted: the tables are made again
+    (demo.cache_dir() / "data" / "train.key").write_text("../../evil", encoding="utf-8")
+    with pytest.raises(AssertionError, match="regenerated"):
+        demo._cached_data(tmp_path / "b")

@@ -140,3 +140,32 @@ def test_the_masker_on_its_own():
     assert "jane.doe@example.org" not in got[0] and got[0].startswith("write to j***@e***")
     assert isinstance(got[1], str) and "4111111111111111" not in got[1]
     assert got[2:] == [12345, "plain words"]
+
+
+def test_the_scans_masker_uses_the_policy_options_and_loads_the_engine_only_for_candidates(tmp_path):
+    """report_masker completes the policy's pii options with their defaults (a partial
+    section used to fail the engine silently, so no entity was masked); report sentences
+    with figures never reach the engine; names go to it only when the pii checker found
+    free text (its named-entity model is loaded then)."""
+    from riskaudit.registry import Registry
+    from riskaudit.scan import report_masker
+
+    reg = Registry.from_entry_points()
+    built: list[str] = []
+    masker = report_masker(reg, {"pii": {"sample_size": 500}}, [None], {}, {})
+    factory = masker._engine_factory
+    masker._engine_factory = lambda: built.append("engine") or factory()
+    plain = ["p-value 0.003 on 1,000,000 rows (2026-12-04)", "Joint MMD Test over 6 features", "Mean Radius",
+             "differ by up to 0.00145; bootstrap interval 0.000745 to 0.00452."]
+    assert masker.value(plain) == plain and built == []
+    got = masker.value(["reach Jane Doe at jane.doe@example.org", "card 4111 1111 1111 1111", "Jane Doe",
+                        "as a float: 4111111111111111.0"])
+    assert built == ["engine"]
+    assert "jane.doe@example.org" not in got[0] and "4111 1111 1111 1111" not in got[1]
+    assert "4111111111111111" not in got[3]
+    assert got[2] == "Jane Doe"  # no free text in this scan: names are rule 1's (marked columns)
+    # with free text found by the pii checker, names go to its engine too
+    shared = {"pii_columns": {"note": "FREE_TEXT"}}
+    masker = report_masker(reg, {"pii": {"sample_size": 500}}, [None], shared, {})
+    got = masker.value(["Customer Megan Smith called", "Joint MMD Test over 6 features"])
+    assert "Megan Smith" not in got[0] and got[1] == "Joint MMD Test over 6 features"

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 from sklearn.datasets import load_digits
 
-from riskaudit.model import BATCH_BYTES, MAX_BATCH, MIN_BATCH, Model, auto_batch_size
+from riskaudit._scope import torch_threads as _threads
+from riskaudit.model import BATCH_BYTES, MAX_BATCH, MIN_BATCH, ONE_THREAD_VALUES, Model, auto_batch_size
 
 
 def test_batch_rows_follow_the_input_size():
@@ -32,3 +33,47 @@ def test_default_batches_give_the_outputs_of_fixed_256_row_batches():
     assert len(model.latencies) == int(np.ceil(len(x) / 256))
     # same rows through the same layers: equal up to float32 kernel differences between batch shapes
     np.testing.assert_allclose(auto, fixed, rtol=1e-5, atol=1e-5)
+
+
+def test_small_batches_run_on_one_torch_thread_and_the_count_is_restored():
+    x = load_digits(return_X_y=True)[0].astype(np.float32) / 16  # 1,797 rows of 64 pixels
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        module = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10)).eval()
+    seen: list[int] = []
+    module.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
+    model = Model(uri="digits-mlp", format="module", module=module)
+    before = torch.get_num_threads()
+    with _threads(2):
+        small = model.forward(x, batch_size=ONE_THREAD_VALUES // 64 - 1)
+        assert set(seen) == {1} and torch.get_num_threads() == 2
+        seen.clear()
+        big = model.forward(np.tile(x, (40, 1)), batch_size=ONE_THREAD_VALUES // 64)
+        batches = int(np.ceil(len(x) * 40 / (ONE_THREAD_VALUES // 64)))
+        assert seen[-batches:] == [model._big_batch_threads] * batches  # measured (below)
+    assert torch.get_num_threads() == before
+    # the same rows on one thread or two: equal up to float32 kernel differences
+    np.testing.assert_allclose(small, big[:len(x)], rtol=1e-5, atol=1e-5)
+
+
+def test_large_batches_use_the_thread_count_measured_for_the_model_and_keep_its_random_stream():
+    x = np.tile(load_digits(return_X_y=True)[0].astype(np.float32) / 16, (10, 1))  # 17,970 rows of 64
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        module = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.Dropout(0.5), torch.nn.Linear(32, 10))
+    seen: list[int] = []
+    module.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
+    rows = ONE_THREAD_VALUES // 64 * 2  # 2,048 rows a batch: measured, not one thread by size
+    with _threads(2):
+        model = Model(uri="digits-dropout", format="module", module=module)
+        out = model.forward(x, batch_size=rows, seed=5)
+        chosen = model._big_batch_threads
+        assert chosen in (1, 2) and torch.get_num_threads() == 2
+        assert seen[-int(np.ceil(len(x) / rows)):] == [chosen] * int(np.ceil(len(x) / rows))
+        # the measuring calls ran on a forked random state: a model measured again, or not
+        # at all, draws the same Dropout masks for the same seed
+        again = Model(uri="digits-dropout", format="module", module=module)
+        again._big_batch_threads = 2 if chosen == 1 else 1
+        other = again.forward(x, batch_size=rows, seed=5)
+    np.testing.assert_allclose(out, other, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(out, model.forward(x, batch_size=rows, seed=6))  # the seed matters: not vacuous

@@ -87,3 +87,32 @@ def test_diff_refuses_files_that_are_not_reports(tmp_path):
     assert_usage_error(run_cli("diff", str(tmp_path / "x.json"), str(tmp_path / "x.json")), "not a well-formed")
     assert_usage_error(run_cli("diff", str(tmp_path / "y.json"), str(tmp_path / "x.json")), "OLD", "not valid JSON")
     assert_usage_error(run_cli("diff", str(tmp_path / "x.json"), str(tmp_path / "none.json")), "NEW", "does not exist")
+
+
+def test_a_baseline_report_is_read_once_for_drift_and_for_the_changes(tmp_path, monkeypatch):
+    """--baseline: one read of the file serves the drift checker and the report's changes."""
+    import sys
+
+    from click.testing import CliRunner
+
+    from riskaudit.cli import cli
+
+    scan_module = sys.modules["riskaudit.scan"]  # the package's `scan` attribute is the function
+
+    model = make_model(tmp_path / "model.pt")
+    _frame(200, 0).to_csv(tmp_path / "clean.csv", index=False)
+    _frame(200, 30).to_csv(tmp_path / "dups.csv", index=False)
+    common = ["--model", str(model), "--check", "data_validity", "--ledger", str(tmp_path / "l.sqlite3"), "-q"]
+    first = run_cli("scan", "--data", str(tmp_path / "clean.csv"), "--out", str(tmp_path / "a"), *common)
+    assert first.returncode == 0, first.stderr
+    reads: list[str] = []
+    real = scan_module.load_baseline
+    monkeypatch.setattr(scan_module, "load_baseline", lambda path: reads.append(str(path)) or real(path))
+    res = CliRunner().invoke(cli, ["scan", "--data", str(tmp_path / "dups.csv"), "--out", str(tmp_path / "b"),
+                                   "--baseline", str(tmp_path / "a" / "report.json"), *common])
+    assert res.exit_code == 1, res.output
+    assert reads == [str(tmp_path / "a" / "report.json")]
+    old = json.loads((tmp_path / "a" / "report.json").read_text())
+    ch = json.loads((tmp_path / "b" / "report.json").read_text())["changes"]
+    assert ch["baseline"]["digest"] == old["digest"] and ch["baseline"]["source"] == "--baseline report.json"
+    assert [x["id"] for x in ch["new"]] == ["data_validity.duplicate_rows"]

@@ -437,3 +437,132 @@ def test_roles_decide_what_is_compared_and_the_summary_says_so():
     assert "come from the training data" in res.summary
     alone = run_check(DataValidityChecker, data=data, target="target")
     assert "Leakage between training and evaluation data was not checked" in alone.summary
+
+
+# ---------------------------------------------------------------- pandas path, great-expectations as the oracle
+
+def _hostile_wine():
+    """Wine with defects of every kind the inferred suite checks: nulls in float, int and text
+    columns, out-of-range and infinite values, unseen and non-string categories, duplicated
+    ids, an extra column; plus an all-null column and a text column of numbers."""
+    df = _frame(load_wine)
+    df["id"] = np.arange(len(df), dtype=np.int64)
+    df.loc[[3, 7, 7 + 40], "id"] = [5, 9, 9]
+    df["ash_int"] = (df["ash"] * 10).round().astype(np.int64)
+    df["label_obj"] = df["label"].astype(object)
+    df.loc[[2, 11], "label_obj"] = [None, np.nan]
+    df.loc[[4, 6, 8], "label_obj"] = ["class_9", 3, "class_0 "]
+    df.loc[[1, 5], "alcohol"] = [np.nan, np.inf]
+    df.loc[[10, 12], "magnesium"] = [-4.0, 1e9]
+    df["empty"] = np.full(len(df), np.nan)
+    df["nums_as_text"] = df["proline"].astype(str)
+    df["extra"] = 1
+    return df
+
+
+def _spec_grid(df):
+    S = gxs.Spec
+    labels = sorted(f"class_{i}" for i in range(3))
+    specs = [S("expect_table_columns_to_match_set", {"column_set": [c for c in df.columns if c != "extra"]
+                                                     + ["gone"], "exact_match": True}, "t"),
+             S("expect_table_columns_to_match_set", {"column_set": [c for c in df.columns if c != "extra"],
+                                                     "exact_match": False}, "t"),
+             S("expect_table_columns_to_match_set", {"column_set": list(df.columns)}, "t")]
+    for col in ("alcohol", "ash_int", "label_obj", "empty", "id", "magnesium"):
+        specs += [S("expect_column_values_to_not_be_null", {"column": col}, "t"),
+                  S("expect_column_values_to_not_be_null", {"column": col, "mostly": 0.99}, "t"),
+                  S("expect_column_values_to_be_unique", {"column": col}, "t")]
+    for col, lo, hi in (("alcohol", 11.5, 14.5), ("magnesium", 70, 160), ("ash_int", 15, 30),
+                        ("id", 0, None), ("id", None, 100), ("empty", 0, 1), ("magnesium", 70.5, 70.5)):
+        specs += [S("expect_column_values_to_be_between", {"column": col, "min_value": lo, "max_value": hi}, "t"),
+                  S("expect_column_values_to_be_between", {"column": col, "min_value": lo, "max_value": hi,
+                                                           "mostly": 0.95}, "t")]
+    for col in ("label_obj", "label", "nums_as_text", "empty"):
+        specs += [S("expect_column_values_to_be_in_set", {"column": col, "value_set": labels}, "t"),
+                  S("expect_column_values_to_be_in_set", {"column": col, "value_set": labels + [3], "mostly": 0.98},
+                    "t")]
+    specs.append(S("expect_column_values_to_be_in_set", {"column": "ash_int", "value_set": [20, 21, 22]}, "t"))
+    return specs
+
+
+@pytest.mark.parametrize("rows", [slice(None), slice(0, 0), slice(0, 3)])
+def test_pandas_path_equals_great_expectations_on_every_inferred_type(rows):
+    df = _hostile_wine().iloc[rows].reset_index(drop=True)
+    specs = _spec_grid(df)
+    assert all(gxs.native_arguments(s) for s in specs)
+    ours = [gxs.validate_native(df, s) for s in specs]
+    oracle = gxs.validate_gx(df, specs)  # one suite per column: grouped by column
+    by_spec = {id(o.spec): o for o in oracle}
+    assert len(by_spec) == len(specs)
+    compared = 0
+    for spec, mine in zip(specs, ours):
+        theirs = by_spec[id(spec)]
+        assert theirs.error is None, (spec, theirs.error)
+        if mine is None:  # only int64/float64 ranges are computed with pandas
+            assert spec.type == "expect_column_values_to_be_between" and df[spec.kwargs["column"]].dtype.kind not in "if"
+            continue
+        compared += 1
+        assert (mine.success, mine.rows, mine.unexpected_count, mine.observed, dict(mine.details)) == \
+               (theirs.success, theirs.rows, theirs.unexpected_count, theirs.observed, dict(theirs.details)), spec
+        assert [(type(v), v) for v in mine.examples] == [(type(v), v) for v in theirs.examples], spec
+    assert compared >= len(specs) - 2
+    if rows == slice(None):  # the grid is not vacuous: both verdicts and counts of several sizes occur
+        assert {o.success for o in oracle} == {True, False}
+        assert len({o.unexpected_count for o in oracle if o.unexpected_count is not None}) >= 5
+
+
+def test_other_expectations_and_arguments_go_to_great_expectations():
+    df = _hostile_wine()
+    df["ash_i32"] = df["ash_int"].astype(np.int32)  # great-expectations compares it value by value
+    S = gxs.Spec
+    others = [S("expect_column_values_to_be_between", {"column": "alcohol", "min_value": 12, "max_value": 14,
+                                                       "strict_min": True}, "t"),
+              S("expect_column_mean_to_be_between", {"column": "alcohol", "min_value": 12, "max_value": 14}, "t"),
+              S("expect_column_values_to_be_between", {"column": "ash_i32", "min_value": 15, "max_value": 30}, "t"),
+              S("expect_column_values_to_be_in_type_list", {"column": "label_obj", "type_list": ["str"]}, "t")]
+    assert [gxs.validate_native(df, s) is None for s in others] == [True, True, True, True]
+    outs = gxs.validate(df, others + [S("expect_column_values_to_not_be_null", {"column": "nope"}, "t")])
+    assert outs[0].details == {"missing_columns": ["nope"]}
+    assert [o.spec for o in outs[1:]] == others and all(o.error is None for o in outs[1:])
+    oracle = gxs.validate_native(df, S("expect_column_values_to_be_between",
+                                       {"column": "ash_int", "min_value": 15, "max_value": 30}, "t"))
+    assert outs[3].unexpected_count == oracle.unexpected_count > 0
+    assert (outs[4].unexpected_count, outs[4].examples) == (1, [3])  # the one integer among the labels
+    # arguments the pandas path does not vouch for are checked by great-expectations
+    for bad in ({"column": "a", "min_value": "x", "max_value": 1}, {"column": "a", "mostly": 2},
+                {"column": "a", "min_value": None, "max_value": None}, {"column": 3, "min_value": 1}):
+        spec = S("expect_column_values_to_be_between", bad, "t")
+        assert not gxs.native_arguments(spec)
+        with pytest.raises(ValueError):
+            gxs.check_spec(spec)
+    # accepted by great-expectations, then an error when run: the same path as before
+    upside_down = S("expect_column_values_to_be_between", {"column": "alcohol", "min_value": 3, "max_value": 1}, "t")
+    gxs.check_spec(upside_down)
+    (out,) = gxs.validate(df, [upside_down])
+    assert not gxs.native_arguments(upside_down) and "greater than max_value" in (out.error or "")
+
+
+def test_a_scan_without_other_expectations_never_imports_great_expectations(tmp_path):
+    """A fresh interpreter runs the whole check (the demo's policy expectation included)."""
+    import subprocess
+    import sys
+
+    ref, cur = _split(_hostile_wine().drop(columns=["extra"]))
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    code = (
+        "import sys\n"
+        "from riskaudit.checks.data_validity import DataValidityChecker\n"
+        "from riskaudit.testing import run_check\n"
+        f"res = run_check(DataValidityChecker, data={str(tmp_path / 'cur.csv')!r}, "
+        f"reference={str(tmp_path / 'ref.csv')!r}, target='label', ids=['id'],\n"
+        "    options={'data_validity': {'expectations': [{'type': 'expect_column_values_to_be_between',\n"
+        "             'kwargs': {'column': 'alcohol', 'min_value': 12, 'max_value': 14}}]}})\n"
+        "print(res.status.value, res.metrics['expectations']['evaluated'], res.metrics['expectations']['failed'])\n"
+        "print('great_expectations' in sys.modules)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    status_line, modules_line = proc.stdout.strip().splitlines()[-2:]
+    status, evaluated, failed = status_line.split()
+    assert status == "fail" and int(evaluated) > 10 and int(failed) >= 2, status_line
+    assert modules_line == "False", proc.stdout

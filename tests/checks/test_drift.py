@@ -437,3 +437,52 @@ def test_throughput_of_an_unknown_batch_size_is_not_compared(batch_size):
     cur["throughput_batch_size"] = base["throughput_batch_size"] = 8
     rows = perf.comparisons(cur, base, floor_s=1e-3)  # a known batch size is compared: twice as slow
     assert [r["figure"] for r in rows] == ["throughput @ batch 8"] and rows[0]["change"] == pytest.approx(1.0)
+@pytest.mark.parametrize("sigma, n_perm", [(None, 40), (1.5, 25)])
+def test_mmd_with_torch_equals_alibi_detect_mmddrift(cancer, sigma, n_perm):
+    """mmd_test calls torch directly; alibi-detect's MMDDrift (pytorch backend), run on the
+    same standardized samples under the same seeded torch generator, is the oracle: the
+    statistic, the p-value and the threshold are equal, on shifted and on unshifted halves."""
+    from alibi_detect.cd import MMDDrift
+
+    from riskaudit.checks.drift import stats
+
+    ref, cur = _shifted_halves(cancer)
+    mu, sd = ref.mean(0), ref.std(0)
+    for xc in (cur, ref[::-1][:200]):
+        xr_s, xc_s = (ref[:250] - mu) / sd, (xc[:200] - mu) / sd
+        ours = stats.mmd_test(xr_s, xc_s, seed=11, device="cpu", n_permutations=n_perm, sigma=sigma)
+        sig = np.array([ours["sigma"]], np.float32)
+        with stats.torch_rng_scope(11, "cpu"), stats._torch_threads(1):
+            det = MMDDrift(np.ascontiguousarray(xr_s, np.float32), backend="pytorch", p_val=0.05, sigma=sig,
+                           n_permutations=n_perm, device="cpu")
+            oracle = det.predict(np.ascontiguousarray(xc_s, np.float32))["data"]
+        assert ours["statistic"] == float(oracle["distance"])
+        assert ours["p_value"] == float(oracle["p_val"])
+        assert ours["statistic_threshold"] == float(oracle["distance_threshold"])
+    assert stats.mmd_test(xr_s, xc_s, seed=11, device="cpu", n_permutations=n_perm, sigma=sigma) == ours
+
+
+def test_the_default_multivariate_test_never_imports_alibi_detect(cancer, tmp_path):
+    """A fresh interpreter runs the whole drift check with the default MMD test: torch, not
+    alibi-detect (nor transformers, which alibi-detect would load)."""
+    import subprocess
+    import sys
+
+    x = cancer.drop(columns="target")
+    x.iloc[:284].to_csv(tmp_path / "ref.csv", index=False)
+    shifted = x.iloc[284:].copy()
+    shifted["mean radius"] += 2.0
+    shifted.to_csv(tmp_path / "cur.csv", index=False)
+    code = (
+        "import sys\n"
+        "from riskaudit.checks.drift import DriftChecker\n"
+        "from riskaudit.testing import run_check\n"
+        f"res = run_check(DriftChecker, data={str(tmp_path / 'cur.csv')!r}, reference={str(tmp_path / 'ref.csv')!r},\n"
+        "                options={'drift': {'mmd_permutations': 30}})\n"
+        "print(res.metrics['multivariate']['method'], res.metrics['multivariate']['p_value'] < 0.05)\n"
+        "print('alibi_detect' in sys.modules, 'transformers' in sys.modules)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    method_line, modules_line = proc.stdout.strip().splitlines()[-2:]
+    assert method_line == "mmd True", proc.stdout
+    assert modules_line == "False False", proc.stdout

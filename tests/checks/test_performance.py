@@ -248,3 +248,31 @@ def test_the_minimum_names_the_option_it_comes_from():
                     policy=pol)
     f = next(f for f in res.findings if f.kind == "model_performance")
     assert f.evidence["threshold_source"] == f"option checks.performance.options.minimums.high.{f.subject} = 0.5"
+@pytest.mark.parametrize("loader,k,model", [(load_breast_cancer, 2, "tree"), (load_breast_cancer, 2, "logistic"),
+                                            (load_iris, 3, "tree"), (load_wine, 3, "logistic")])
+def test_bootstrap_draws_without_sorting_equal_the_sorting_path(loader, k, model):
+    """classification_draws (AUC from tie groups of the full scores) gives the very draws of
+    bootstrap(classification) on the same seeded resamples: a shallow tree's scores are
+    mostly ties, a logistic model's nearly all distinct; the AUC agrees with scikit-learn."""
+    x, y = loader(return_X_y=True)
+    est = DecisionTreeClassifier(max_depth=3, random_state=0) if model == "tree" else \
+        make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    proba = est.fit(x[::2], y[::2]).predict_proba(x)
+    if model == "tree":
+        assert len(np.unique(proba[:, 1])) < len(y) / 20
+    fast = M.classification_draws(y, proba, 10, True, 60, np.random.default_rng(3))
+    slow = M.bootstrap(lambda i: M.classification(y[i], proba[i], 10), len(y), 60, np.random.default_rng(3))
+    assert list(fast) == list(slow)
+    for name in slow:
+        np.testing.assert_array_equal(fast[name], slow[name], err_msg=name)
+    assert np.ptp(fast["roc_auc"]) > 0  # the resamples differ
+    i = np.random.default_rng(3).integers(0, len(y), len(y))  # the first resample, by scikit-learn
+    auc = skm.roc_auc_score(y[i], proba[i][:, 1]) if k == 2 else skm.roc_auc_score(y[i], proba[i], multi_class="ovr")
+    assert fast["roc_auc"][0] == pytest.approx(auc, abs=TOL)
+    # NaN scores take the sorting path; labels only skip the scores
+    bad = proba.copy()
+    bad[0, :] = np.nan
+    nan_draws = M.classification_draws(y, bad, 10, True, 5, np.random.default_rng(3))
+    assert nan_draws["roc_auc"].shape == (5,)
+    assert list(M.classification_draws(y, proba, 10, False, 5, np.random.default_rng(3))) == \
+        ["accuracy", "balanced_accuracy", "macro_f1"]

@@ -176,7 +176,7 @@ class DataValidityChecker(Checker):
         if out["expectations"]:
             try:
                 for spec in gxs.parse_entries(out["expectations"], "the policy"):
-                    gxs.to_expectation(spec)
+                    gxs.check_spec(spec)
             except ValueError as exc:
                 raise OptionError("expectations", str(exc)) from None
         return out

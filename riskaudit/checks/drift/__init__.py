@@ -2,8 +2,8 @@
 
 Compares the current dataset (``--data``) with the reference (``--reference``) and, for
 model drift, the current scan's operational figures with an earlier report
-(``--baseline``). The multivariate tests are alibi-detect's, the per-feature tests the scipy
-functions alibi-detect wraps (see :mod:`.stats`).
+(``--baseline``). The MMD test is alibi-detect's MMDDrift computed with torch, the per-feature
+tests the scipy functions alibi-detect wraps (see :mod:`.stats`; alibi-detect is their oracle).
 
 A feature (or the prediction / label distribution) is graded on its *effect size* — the
 Wasserstein distance in reference standard deviations for numbers, sqrt(PSI) for

@@ -141,7 +141,11 @@ class PerformanceChecker(Checker):
         fn = (lambda y, p: M.regression(y, p)) if regression else \
             (lambda y, p: M.classification(y, p, cfg["calibration_bins"], scores=not labels_only))
         point = fn(cur[0], cur[1])
-        draws = M.bootstrap(lambda i: fn(cur[0][i], cur[1][i]), len(cur[0]), cfg["bootstrap"], ctx.rng("bootstrap"))
+        if regression:
+            draws = M.bootstrap(lambda i: fn(cur[0][i], cur[1][i]), len(cur[0]), cfg["bootstrap"], ctx.rng("bootstrap"))
+        else:
+            draws = M.classification_draws(cur[0], cur[1], cfg["calibration_bins"], not labels_only,
+                                           cfg["bootstrap"], ctx.rng("bootstrap"))
         ci = {k: M.interval(v, cfg["confidence"]) for k, v in draws.items()}
         findings, metrics = [], {"rows": int(len(cur[0])), "confidence": cfg["confidence"],
                                  "data": _rounded(point), "intervals": {k: _round_pair(v) for k, v in ci.items()}}

@@ -80,8 +80,12 @@ def calibration_bins(y: np.ndarray, proba: np.ndarray, bins: int) -> dict[str, n
     """Per bin of top-label confidence: count, mean confidence, accuracy (empty bins dropped)."""
     conf = proba.max(axis=1)
     correct = (proba.argmax(axis=1) == y).astype(np.float64)
+    return _bins(np.searchsorted(np.linspace(0.0, 1.0, bins + 1)[1:-1], conf), conf, correct, bins)
+
+
+def _bins(ids: np.ndarray, conf: np.ndarray, correct: np.ndarray, bins: int) -> dict[str, np.ndarray]:
+    """:func:`calibration_bins` from each row's bin, confidence and correctness."""
     edges = np.linspace(0.0, 1.0, bins + 1)
-    ids = np.searchsorted(edges[1:-1], conf)
     count = np.bincount(ids, minlength=bins).astype(np.float64)
     conf_sum = np.bincount(ids, weights=conf, minlength=bins)
     acc_sum = np.bincount(ids, weights=correct, minlength=bins)
@@ -91,8 +95,11 @@ def calibration_bins(y: np.ndarray, proba: np.ndarray, bins: int) -> dict[str, n
 
 
 def ece(y: np.ndarray, proba: np.ndarray, bins: int = 10) -> float:
-    b = calibration_bins(y, proba, bins)
-    return float(np.sum(b["count"] * np.abs(b["accuracy"] - b["confidence"])) / len(y))
+    return _ece(calibration_bins(y, proba, bins), len(y))
+
+
+def _ece(b: dict[str, np.ndarray], n: int) -> float:
+    return float(np.sum(b["count"] * np.abs(b["accuracy"] - b["confidence"])) / n)
 
 
 def classification(y: np.ndarray, proba: np.ndarray, bins: int = 10, scores: bool = True) -> dict[str, float]:
@@ -123,6 +130,60 @@ def bootstrap(fn: Callable[[np.ndarray], dict[str, float]], n: int, resamples: i
         for name, value in fn(rng.integers(0, n, n)).items():
             draws.setdefault(name, []).append(value)
     return {name: np.asarray(v, dtype=np.float64) for name, v in draws.items()}
+
+
+class TieGroups:
+    """The scores of every class column sorted once, as groups of equal values, so that the
+    AUC of any resample of the rows is computed without sorting again (:func:`classification_draws`)."""
+
+    def __init__(self, proba: np.ndarray):
+        self.groups = [np.unique(proba[:, c], return_inverse=True)[1].ravel() for c in range(proba.shape[1])]
+        self.sizes = [int(g.max()) + 1 if len(g) else 0 for g in self.groups]
+
+    def auc(self, column: int, rows: np.ndarray, pos: np.ndarray) -> float:
+        """The Mann-Whitney AUC of ``proba[rows, column]`` for the positives ``pos`` (of the
+        resample): per group of equal scores, positives times (negatives in lower groups +
+        half the negatives of its own group). The same exact sums as :func:`_auc`'s ranks."""
+        n1 = int(pos.sum())
+        n0 = len(pos) - n1
+        if n1 == 0 or n0 == 0:
+            return float("nan")
+        g = self.groups[column][rows]
+        p_g = np.bincount(g[pos], minlength=self.sizes[column]).astype(np.float64)
+        n_g = np.bincount(g[~pos], minlength=self.sizes[column]).astype(np.float64)
+        below = np.cumsum(n_g) - n_g
+        return float(np.sum(p_g * (below + 0.5 * n_g)) / (n1 * n0))
+
+
+def classification_draws(y: np.ndarray, proba: np.ndarray, bins: int, scores: bool, resamples: int,
+                         rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``bootstrap(lambda i: classification(y[i], proba[i], bins, scores), len(y), resamples,
+    rng)``, the same draws and figures, with each resample's ROC AUC from :class:`TieGroups`
+    instead of a sort of the resample (at 50,000 rows the sorts were half the bootstrap) and
+    its calibration bins from each row's bin found once.
+    Scores with NaN take the sorting path (their AUC is NaN)."""
+    if not scores or not np.isfinite(proba).all():
+        return bootstrap(lambda i: classification(y[i], proba[i], bins, scores), len(y), resamples, rng)
+    ties = TieGroups(proba)
+    k = proba.shape[1]
+    # each row's calibration bin, confidence and correctness, once (a resample picks rows)
+    conf = proba.max(axis=1)
+    correct = (proba.argmax(axis=1) == y).astype(np.float64)
+    ids = np.searchsorted(np.linspace(0.0, 1.0, bins + 1)[1:-1], conf)
+
+    def one(i: np.ndarray) -> dict[str, float]:
+        yi, pi = y[i], proba[i]
+        out = classification(yi, pi, bins, scores=False)
+        if k == 2:
+            auc = ties.auc(1, i, yi == 1)
+        else:
+            present = [c for c in range(k) if 0 < (yi == c).sum() < len(yi)]
+            auc = float(np.mean([ties.auc(c, i, yi == c) for c in present])) if len(present) >= 2 else float("nan")
+        out.update({"roc_auc": auc, "log_loss": log_loss(yi, pi),
+                    "ece": _ece(_bins(ids[i], conf[i], correct[i], bins), len(i))})
+        return out
+
+    return bootstrap(one, len(y), resamples, rng)
 
 
 def interval(values: np.ndarray, confidence: float) -> tuple[float, float] | None:
