@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import platform
 import time
 import traceback
@@ -72,7 +73,8 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
          ledger: str | None = None, full: bool = False,
          registry: Registry | None = None, observer: Observer | None = None,
          command: str | None = None, verbose: bool = False, predictions: str | None = None,
-         scores: Sequence[str] | None = None) -> Report:
+         scores: Sequence[str] | None = None, engine: str | None = None,
+         sample_rows: int | None = None) -> Report:
     """Audit ``model`` and its data under ``policy``; return the :class:`Report`.
 
     ``data`` (the data under audit now), ``reference`` (held-out data the model was validated
@@ -91,6 +93,10 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
     default $RISKAUDIT_LEDGER), as ``riskaudit scan`` does. ``full``: the pii checker scans
     every row (``--full``). The command line calls exactly this, so the same inputs give
     the same findings.
+
+    ``engine``: ``pandas`` (default) or ``spark`` (chosen by itself when a dataset is a Spark
+    DataFrame or ``spark:`` table): see :mod:`riskaudit.engines.spark`; ``sample_rows``: the
+    rows it collects to the driver for the checks that do not run in Spark.
     """
     observer = observer or NullObserver()
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
@@ -109,10 +115,14 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
     if tier not in ("low", "medium", "high"):
         raise InputError(f"risk_tier must be low, medium or high, got {tier!r}")
 
-    ds = load_dataset(data, "data") if data is not None else None
-    ref = load_dataset(reference, "reference") if reference is not None else None
-    trn = load_dataset(train, "train") if train is not None else None
+    eng, load = _engine(engine, seed, sample_rows, data, reference, train)
+    ds = load(data, "data") if data is not None else None
+    ref = load(reference, "reference") if reference is not None else None
+    trn = load(train, "train") if train is not None else None
     target = target if target is not None else (ds.default_target if ds is not None else None)
+    if eng is not None:
+        for d in (ds, ref, trn):
+            eng.complete_classes(d, target)
     sensitive = tuple(sensitive or ())
     ids = tuple(ids or ())
     roles.check_roles(ds, ref, trn)
@@ -158,8 +168,11 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
                 shared=shared, baseline=baseline,
                 progress=_progress(observer, cid))
             budget, note = checker_budget(pol, cid, started)
-            res = masker.result(run_checker(checker_cls, checker_options[cid], ctx, verbose=verbose,
-                                            budget_s=budget, budget_note=note))
+            res = run_checker(checker_cls, checker_options[cid], ctx, verbose=verbose,
+                              budget_s=budget, budget_note=note)
+            if eng is not None and res.status != Status.SKIPPED:
+                res = dataclasses.replace(res, summary=res.summary + eng.note(cid, [ds, ref, trn]))
+            res = masker.result(res)
         results.append(res)
         observer.check_finished(res)
 
@@ -183,6 +196,7 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
         "policy": pol.describe(),
         "risk_tier": tier,
         "checks_selected": sorted(selected),
+        "engine": "spark" if eng is not None else "pandas",
         # Each kind's plain-language texts (riskaudit.checks.base.Kind: unit, why, advice), so a
         # report renders them wherever it is opened, for plugins as for built-in checkers.
         "kind_texts": {f"{c.id}.{name}": {"unit": k.unit, "why": k.why, "advice": k.advice}
@@ -208,6 +222,20 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
                   approvals_required=tuple(pol.approvals_for(tier, status.value)),
                   manifest=manifest, risk_tier=tier,
                   tool={"name": "riskaudit", "version": __version__})
+
+
+def _engine(engine: str | None, seed: int, sample_rows: int | None, *sources: Any):
+    """(the Spark engine module or None, the dataset loader the scan uses)."""
+    from riskaudit.engines import resolve_engine
+
+    if resolve_engine(engine, *sources) == "pandas":
+        return None, load_dataset
+    from riskaudit.engines import spark as spark_engine
+
+    rows = spark_engine.DEFAULT_SAMPLE_ROWS if sample_rows is None else int(sample_rows)
+    if rows < 1:
+        raise InputError(f"spark_sample_rows must be a positive number of rows, got {sample_rows!r}")
+    return spark_engine, lambda source, role: spark_engine.load(source, role, seed=int(seed), sample_rows=rows)
 
 
 def _progress(observer: Observer, check_id: str) -> Callable[[float, str], None]:

@@ -25,3 +25,14 @@ def demo_out(tmp_path_factory):
 @pytest.fixture(scope="session")
 def demo_scan(demo_out):
     return json.loads((demo_out / "report.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """ONE local SparkSession (local[2]) for the whole test run (per xdist worker), started on
+    first use: the Spark engine takes the active session, as in a Databricks notebook."""
+    from riskaudit.engines.spark import session
+
+    s = session()
+    yield s
+    s.stop()

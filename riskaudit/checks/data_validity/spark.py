@@ -1,0 +1,253 @@
+"""data_validity on the Spark engine: the row and label checks as exact counts over every row.
+
+Used when the datasets carry a Spark DataFrame (``riskaudit.engines.spark.SparkDataset``).
+Rows are compared through a 96-bit key (xxhash64 and murmur3 of the array of the row's
+canonical values): numbers as float64 text (-0.0 = 0.0, NaN = missing), text normalized like
+the pandas engine (:func:`rows.normalize_text`, in a pandas UDF on the executors), missing
+values tagged. Duplicates are rows minus distinct keys; leakage a semi-join of keys against the
+training keys; conflicting labels a group-by of feature keys counting distinct normalized labels.
+A false match needs two rows whose two hashes both collide (about n^2 / 2^97: under 1e-13 for
+10^8 rows). Outliers, expectations and the chance share of a duplicate stay on the driver sample.
+Difference from the pandas engine: mostly-numeric text columns are not coerced to numbers first.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from riskaudit.checks.data_validity import rows as rw
+
+if TYPE_CHECKING:
+    from riskaudit.result import Finding
+
+_NULL = "\u0000<null>"
+
+
+class CountedLabels:
+    """The label column of a table seen through its exact value counts (computed in Spark):
+    what ``rows.label_variants`` / ``rows.class_counts`` and the label checks read."""
+
+    def __init__(self, counts: pd.Series, total: int):
+        self._counts = counts
+        self._total = total
+
+    def value_counts(self, dropna: bool = True) -> pd.Series:
+        return self._counts.sort_values(ascending=False, kind="stable")
+
+    def __len__(self) -> int:
+        return self._total
+
+    def isin(self, values) -> pd.Series:  # row positions are not known: no example rows
+        return pd.Series(np.zeros(0, dtype=bool))
+
+
+def _normalizer():
+    from pyspark.sql.functions import pandas_udf
+
+    @pandas_udf("string")  # type: ignore[call-overload]
+    def norm_text(s: pd.Series) -> pd.Series:
+        out = s.copy()
+        ok = s.notna()
+        out[ok] = rw.normalize_text(s[ok]).to_numpy()
+        return out
+
+    @pandas_udf("string")  # type: ignore[call-overload]
+    def norm_label(s: pd.Series) -> pd.Series:
+        return pd.Series([None if v is None else rw.normalize_label(v) for v in s], dtype=object)
+
+    return norm_text, norm_label
+
+
+def _canonical(sdf, cols: list[str], text_norm):
+    """{column: canonical text expression, missing tagged} and the text columns."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import BooleanType, NumericType, StringType
+
+    types = {f.name: f.dataType for f in sdf.schema.fields}
+    out, texts = {}, []
+    for c in cols:
+        col, t = F.col(f"`{c}`"), types[c]
+        if isinstance(t, NumericType) and not isinstance(t, BooleanType):
+            d = col.cast("double")
+            e = F.when(d.isNull() | F.isnan(d), F.lit(None)).otherwise(
+                F.when(d == 0, F.lit(0.0)).otherwise(d)).cast("string")
+        elif isinstance(t, StringType):
+            e = text_norm(col)
+            texts.append(c)
+        else:
+            e = col.cast("string")
+        out[c] = e
+    return out, texts
+
+
+def _keys(exprs: list) -> tuple:
+    from pyspark.sql import functions as F
+
+    arr = F.array(*[F.coalesce(e, F.lit(_NULL)) for e in exprs]) if exprs else F.array(F.lit(""))
+    return F.xxhash64(arr), F.hash(arr)
+
+
+def row_checks(checker, ctx, datasets) -> list[Finding]:
+    """The findings of ``DataValidityChecker._row_checks``, counted over every row in Spark."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    text_norm, label_norm = _normalizer()
+    findings: list[Finding] = []
+    keyed: dict[str, Any] = {}
+    for name, ds in datasets:
+        sdf = ds.spark_frame.drop(*[c for c in ds.unsupported if c in ds.spark_frame.columns])
+        cols = [c for c in sdf.columns if c not in ctx.ids]
+        feats = [f for f in checker._features(ctx, ds.frame) if f in sdf.columns]
+        canon, texts = _canonical(sdf, cols, text_norm)
+        a1, a2 = _keys([canon[c] for c in cols])
+        f1, f2 = _keys([canon[c] for c in feats])
+        labelled = bool(ctx.target and ctx.target in sdf.columns and feats and ctx.task != "regression")
+        label = (F.coalesce(label_norm(F.col(f"`{ctx.target}`").cast("string")), F.lit(_NULL))
+                 if labelled else F.lit(_NULL))
+        missing = [(F.col(f"`{c}`").isNull() | F.isnan(F.col(f"`{c}`").cast("double")))
+                   if _is_numeric(sdf, c) else F.col(f"`{c}`").isNull() for c in cols]
+        all_missing = missing[0] if missing else F.lit(False)
+        for m in missing[1:]:
+            all_missing = all_missing & m
+        table = sdf.select(a1.alias("a1"), a2.alias("a2"), f1.alias("f1"), f2.alias("f2"), label.alias("y"),
+                           all_missing.alias("empty"),
+                           *[((F.col(f"`{c}`").isNotNull()) & (canon[c] == "")).alias(f"blank{i}")
+                             for i, c in enumerate(texts)]).persist(StorageLevel.MEMORY_AND_DISK)
+        keyed[name] = (table, feats)
+        n = ds.total_rows
+        sums = table.agg(F.sum(F.col("empty").cast("long")).alias("empty"),
+                         *[F.sum(F.col(f"blank{i}").cast("long")).alias(f"blank{i}")
+                           for i in range(len(texts))]).first()
+        distinct = table.select("a1", "a2").distinct().count()
+        if cols and n - distinct > 0:
+            findings.append(checker._by_chance(_finding(
+                checker, "duplicate_rows", name, n - distinct, n,
+                f"rows of the {name} data repeat an earlier row", columns_compared=len(cols)),
+                lambda rng, name=name, cols=[c for c in cols if c in ds.frame.columns]: rw.chance_share(
+                    "duplicate_rows", checker._cols(name, cols), rng)))
+        if labelled:
+            groups = (table.groupBy("f1", "f2").agg(F.count("*").alias("n"), F.countDistinct("y").alias("k"))
+                      .where("k > 1").agg(F.sum("n").alias("rows"), F.count("*").alias("groups")).first())
+            count = int(groups["rows"] or 0)
+            if count:
+                codes, _ = rw.label_codes(ds.frame[ctx.target])
+                findings.append(checker._by_chance(_finding(
+                    checker, "conflicting_labels", checker._subject(ctx.target, name), count, n,
+                    f"rows of the {name} data ({int(groups['groups']):,} groups of identical features) carry "
+                    "different labels", dataset=name, groups=int(groups["groups"])),
+                    lambda rng, name=name, feats=feats, codes=codes: rw.chance_share(
+                        "conflicting_labels", checker._cols(name, feats), rng, labels=codes)))
+        for i, c in enumerate(texts):
+            count = int(sums[f"blank{i}"] or 0)
+            if count:
+                findings.append(_finding(checker, "empty_sample", checker._subject(c, name), count, n,
+                                         f"values of {c!r} in the {name} data are empty or whitespace-only text",
+                                         dataset=name))
+        count = int(sums["empty"] or 0)
+        if cols and count:
+            findings.append(_finding(checker, "empty_sample", checker._subject("all columns", name), count, n,
+                                     f"rows of the {name} data have no value at all", dataset=name))
+        findings += checker._outliers(ctx, name, ds.frame, datasets)
+    other = next((o for o in ("train", "reference") if o in keyed), None)
+    cur_table, feats = keyed["current"]
+    if other is not None and feats and all(f in keyed[other][1] for f in feats):
+        o_ds = dict(datasets)[other]
+        o_sdf = o_ds.spark_frame
+        o_canon, _ = _canonical(o_sdf, feats, text_norm)
+        o1, o2 = _keys([o_canon[c] for c in feats])
+        o_keys = o_sdf.select(o1.alias("f1"), o2.alias("f2")).distinct()
+        count = cur_table.join(o_keys, on=["f1", "f2"], how="left_semi").count()
+        n = dict(datasets)["current"].total_rows
+        if count:
+            what = "training" if other == "train" else "reference (training)"
+            findings.append(checker._by_chance(_finding(
+                checker, "train_test_leakage", "current", count, n,
+                f"evaluation rows also occur in the {what} data", dataset="current",
+                columns_compared=list(feats),
+                advice="Remove the leaked rows from the evaluation data, or split training "
+                       "and evaluation data by entity."),
+                lambda rng: rw.chance_share("train_test_leakage", checker._cols("current", feats),
+                                            rng, reference=checker._cols(other, feats))))
+    for table, _ in keyed.values():
+        table.unpersist()
+    return findings
+
+
+def label_series(ctx, datasets) -> dict[str, CountedLabels]:
+    """Each dataset's label column as exact value counts (one small group-by in Spark)."""
+    from pyspark.sql import functions as F
+
+    out = {}
+    for name, ds in datasets:
+        if not ctx.target or ctx.target not in ds.spark_frame.columns:
+            continue
+        rows = (ds.spark_frame.where(F.col(f"`{ctx.target}`").isNotNull())
+                .groupBy(f"`{ctx.target}`").count().collect())
+        counts = pd.Series({r[0]: int(r[1]) for r in rows}, dtype="int64")
+        out[name] = CountedLabels(counts, ds.total_rows)
+    return out
+
+
+def _is_numeric(sdf, c: str) -> bool:
+    from pyspark.sql.types import BooleanType, NumericType
+
+    t = sdf.schema[c].dataType
+    return isinstance(t, NumericType) and not isinstance(t, BooleanType)
+
+
+def _finding(checker, kind: str, subject: str, count: int, n: int, what: str, dataset: str | None = None,
+             **evidence: Any):
+    dataset = dataset or subject
+    return checker._ctx.finding(
+        kind, subject, f"{count:,} of {n:,} {what} (share {{value}}; {checker._levels(kind)}).",
+        value=count / n, evidence={"count": count, "dataset": dataset, "rows": [], "engine": "spark", **evidence})
+
+
+def validate(ds, specs, sample: pd.DataFrame) -> list:
+    """great-expectations over every row through its Spark data source; type-list
+    expectations (pandas/Python type names, which a typed Spark column cannot violate the same
+    way) on the driver sample."""
+    from riskaudit.checks.data_validity import expectations as gxs
+
+    sdf = ds.spark_frame.drop(*[c for c in ds.unsupported if c in ds.spark_frame.columns])
+    typed = [s for s in specs if s.type == "expect_column_values_to_be_in_type_list"]
+    rest = [s for s in specs if s.type != "expect_column_values_to_be_in_type_list"]
+    outcomes = gxs.validate(sample, typed) if typed else []
+    if not rest:
+        return outcomes
+    gx = gxs._gx()
+    context = gxs.make_context()
+    with gxs.quiet():
+        batch_def = (context.data_sources.add_spark("riskaudit_spark")
+                     .add_dataframe_asset("current").add_batch_definition_whole_dataframe("all"))
+    runnable = []
+    for spec in rest:
+        missing = [c for c in spec.columns if c not in sdf.columns]
+        if missing:
+            outcomes.append(gxs.Outcome(spec, False, ds.total_rows, details={"missing_columns": missing},
+                                        error=f"column {missing[0]!r} is not in the data"))
+        else:
+            runnable.append(spec)
+    if runnable:
+        with gxs.quiet():
+            suite = gx.ExpectationSuite(name="riskaudit_spark",
+                                        expectations=[gxs.to_expectation(s) for s in runnable])
+            batch = batch_def.get_batch(batch_parameters={"dataframe": sdf})
+            result = batch.validate(suite, result_format=gxs.RESULT_FORMAT)
+        by_id: dict[tuple, list] = {}
+        for res in result.results:
+            by_id.setdefault(_spec_key(res.expectation_config.type, res.expectation_config.kwargs), []).append(res)
+        for spec in runnable:
+            res = by_id[_spec_key(spec.type, spec.kwargs)].pop(0)
+            outcomes.append(gxs._outcome(spec, res, ds.total_rows))
+    return outcomes
+
+
+def _spec_key(kind: str, kwargs) -> tuple:
+    keep = ("column", "column_list", "column_A", "column_B", "column_set", "value_set", "min_value",
+            "max_value", "mostly", "type_list", "regex")
+    return (kind, tuple((k, repr(kwargs.get(k))) for k in keep if kwargs.get(k) is not None))
