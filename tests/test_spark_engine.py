@@ -168,3 +168,21 @@ def test_cli_engine_flag_and_project_key(spark, demo_parquet, tmp_path, capsys):
     assert body["subject"]["datasets"]["current"]["sampled"] is True
     code, err = run("scan", "--engine", "spark", "--data", str(tmp_path / "nope.parquet"), "--out", str(out))
     assert code == 2 and "does not exist" in err and "Traceback" not in err
+
+
+def test_text_normalization_matches_pandas(spark, tmp_path):
+    """Whitespace runs (tabs, no-break spaces), case and trimming: the same rows are equal on
+    both engines; NaN and -0.0 compare like missing and 0.0."""
+    frame = pd.DataFrame({
+        "text": ["Late  payment", "late payment ", "LATE\tPAYMENT", "late\u00a0payment", "other", None, "",
+                 "x", "x"],
+        "amount": [1.0, 1.0, 1.0, 1.0, 2.0, np.nan, 0.0, -0.0, 0.0],
+        "label": ["a", "a", "b", "a", "b", "a", "b", "a", "a"],
+    })
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path, index=False)
+    kw = dict(target="label", checks=["data_validity"], options={"data_validity": {"chance_ratio": 0}})
+    a = _by_key(_dv(scan(data=str(path), **kw)))
+    b = _by_key(_dv(scan(data=str(path), engine="spark", **kw)))
+    assert a[("duplicate_rows", "current")].evidence["count"] == 3  # two repeats of "late payment"/1/a, one of "x"/0.0/a
+    assert {k: (f.status, f.value) for k, f in a.items()} == {k: (f.status, f.value) for k, f in b.items()}

@@ -49,13 +49,16 @@ appender.console.name = console
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = error
 """
 
 
 def session() -> SparkSession:
     """The active SparkSession, else a local one started quietly (``local[2]``, no UI, no network).
 
-    ``RISKAUDIT_SPARK_MASTER`` overrides the local master (e.g. ``local[8]``).
+    ``RISKAUDIT_SPARK_MASTER`` overrides the local master (e.g. ``local[8]``),
+    ``RISKAUDIT_SPARK_DRIVER_MEMORY`` its memory (default ``2g``).
     """
     try:
         from pyspark.sql import SparkSession
@@ -77,6 +80,7 @@ def session() -> SparkSession:
                .config("spark.driver.host", "127.0.0.1")
                .config("spark.driver.bindAddress", "127.0.0.1")
                .config("spark.driver.extraJavaOptions", java_opts)
+               .config("spark.driver.memory", os.environ.get("RISKAUDIT_SPARK_DRIVER_MEMORY", "2g"))
                .config("spark.sql.shuffle.partitions", "8")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                .config("spark.sql.session.timeZone", "UTC")

@@ -1,14 +1,17 @@
-"""data_validity on the Spark engine: the row and label checks as exact counts over every row.
+"""data_validity on the Spark engine: expectations and row/label checks over every row.
 
 Used when the datasets carry a Spark DataFrame (``riskaudit.engines.spark.SparkDataset``).
-Rows are compared through a 96-bit key (xxhash64 and murmur3 of the array of the row's
-canonical values): numbers as float64 text (-0.0 = 0.0, NaN = missing), text normalized like
-the pandas engine (:func:`rows.normalize_text`, in a pandas UDF on the executors), missing
-values tagged. Duplicates are rows minus distinct keys; leakage a semi-join of keys against the
-training keys; conflicting labels a group-by of feature keys counting distinct normalized labels.
-A false match needs two rows whose two hashes both collide (about n^2 / 2^97: under 1e-13 for
-10^8 rows). Outliers, expectations and the chance share of a duplicate stay on the driver sample.
-Difference from the pandas engine: mostly-numeric text columns are not coerced to numbers first.
+Expectations (inferred from the driver samples) run through great-expectations' Spark data
+source. Rows are compared through a 96-bit key (xxhash64 and murmur3 of the array of the
+row's canonical values): numbers as float64 text (-0.0 = 0.0, NaN = missing), text normalized
+like the pandas engine (:func:`_norm_text`, native Spark expressions), labels by
+:func:`rows.normalize_label` over their distinct values, missing values tagged. Duplicates are
+rows minus distinct keys; leakage a semi-join of keys against the training keys; conflicting
+labels a group-by of feature keys counting distinct normalized labels. A false match needs
+two rows whose two hashes both collide (about n^2 / 2^97: under 1e-13 for 10^8 rows).
+Outliers, type-list expectations and the chance share of a duplicate use the driver sample.
+Differences from the pandas engine: mostly-numeric text columns are not coerced to numbers
+first; case folding is Spark's lower() (see :func:`_norm_text`).
 """
 
 from __future__ import annotations
@@ -44,24 +47,32 @@ class CountedLabels:
         return pd.Series(np.zeros(0, dtype=bool))
 
 
-def _normalizer():
-    from pyspark.sql.functions import pandas_udf
-
-    @pandas_udf("string")  # type: ignore[call-overload]
-    def norm_text(s: pd.Series) -> pd.Series:
-        out = s.copy()
-        ok = s.notna()
-        out[ok] = rw.normalize_text(s[ok]).to_numpy()
-        return out
-
-    @pandas_udf("string")  # type: ignore[call-overload]
-    def norm_label(s: pd.Series) -> pd.Series:
-        return pd.Series([None if v is None else rw.normalize_label(v) for v in s], dtype=object)
-
-    return norm_text, norm_label
+# Python's str.split() whitespace (Java's \\s lacks the Unicode and separator characters)
+_SPACE = "[\\s\\u001c-\\u001f\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+"
 
 
-def _canonical(sdf, cols: list[str], text_norm):
+def _norm_text(col):
+    """``rows.normalize_text`` as a native Spark expression (no Python worker): whitespace runs
+    collapsed and trimmed, then lower-cased. Spark's lower() is Python's casefold() except for the
+    few characters whose case folding is longer (German sharp s, ligatures, final sigma)."""
+    from pyspark.sql import functions as F
+
+    return F.lower(F.trim(F.regexp_replace(col, _SPACE, " ")))
+
+
+def _label_map(sdf, target: str):
+    """Normalized label per distinct raw label (``rows.normalize_label``, computed on the
+    driver over the distinct values only) as a Spark map expression of the label column."""
+    from pyspark.sql import functions as F
+
+    raw = [r[0] for r in sdf.select(F.col(f"`{target}`").cast("string")).distinct().collect() if r[0] is not None]
+    if not raw:
+        return F.lit(None).cast("string")
+    pairs = [x for v in raw for x in (F.lit(v), F.lit(rw.normalize_label(v)))]
+    return F.create_map(*pairs)[F.col(f"`{target}`").cast("string")]
+
+
+def _canonical(sdf, cols: list[str]):
     """{column: canonical text expression, missing tagged} and the text columns."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import BooleanType, NumericType, StringType
@@ -75,7 +86,7 @@ def _canonical(sdf, cols: list[str], text_norm):
             e = F.when(d.isNull() | F.isnan(d), F.lit(None)).otherwise(
                 F.when(d == 0, F.lit(0.0)).otherwise(d)).cast("string")
         elif isinstance(t, StringType):
-            e = text_norm(col)
+            e = _norm_text(col)
             texts.append(c)
         else:
             e = col.cast("string")
@@ -95,19 +106,17 @@ def row_checks(checker, ctx, datasets) -> list[Finding]:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    text_norm, label_norm = _normalizer()
     findings: list[Finding] = []
     keyed: dict[str, Any] = {}
     for name, ds in datasets:
         sdf = ds.spark_frame.drop(*[c for c in ds.unsupported if c in ds.spark_frame.columns])
         cols = [c for c in sdf.columns if c not in ctx.ids]
         feats = [f for f in checker._features(ctx, ds.frame) if f in sdf.columns]
-        canon, texts = _canonical(sdf, cols, text_norm)
+        canon, texts = _canonical(sdf, cols)
         a1, a2 = _keys([canon[c] for c in cols])
         f1, f2 = _keys([canon[c] for c in feats])
         labelled = bool(ctx.target and ctx.target in sdf.columns and feats and ctx.task != "regression")
-        label = (F.coalesce(label_norm(F.col(f"`{ctx.target}`").cast("string")), F.lit(_NULL))
-                 if labelled else F.lit(_NULL))
+        label = F.coalesce(_label_map(sdf, ctx.target), F.lit(_NULL)) if labelled else F.lit(_NULL)
         missing = [(F.col(f"`{c}`").isNull() | F.isnan(F.col(f"`{c}`").cast("double")))
                    if _is_numeric(sdf, c) else F.col(f"`{c}`").isNull() for c in cols]
         all_missing = missing[0] if missing else F.lit(False)
@@ -157,7 +166,7 @@ def row_checks(checker, ctx, datasets) -> list[Finding]:
     if other is not None and feats and all(f in keyed[other][1] for f in feats):
         o_ds = dict(datasets)[other]
         o_sdf = o_ds.spark_frame
-        o_canon, _ = _canonical(o_sdf, feats, text_norm)
+        o_canon, _ = _canonical(o_sdf, feats)
         o1, o2 = _keys([o_canon[c] for c in feats])
         o_keys = o_sdf.select(o1.alias("f1"), o2.alias("f2")).distinct()
         count = cur_table.join(o_keys, on=["f1", "f2"], how="left_semi").count()
