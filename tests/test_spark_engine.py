@@ -159,13 +159,20 @@ def test_cli_engine_flag_and_project_key(spark, demo_parquet, tmp_path, capsys):
     out = tmp_path / "out"
     project = tmp_path / "riskaudit.yaml"
     project.write_text(f"data: {demo_parquet['current']}\ntrain: {demo_parquet['train']}\nengine: spark\n"
-                       "spark_sample_rows: 400\ntarget: decision\nids: [applicant_id]\n", encoding="utf-8")
+                       "spark_sample_rows: 400\ntarget: decision\nids: [applicant_id]\n"
+                       "options:\n  data_validity:\n    expectations:\n      - type: expect_column_values_to_be_between\n"
+                       "        kwargs: {column: age, min_value: 18, max_value: 110}\n", encoding="utf-8")
     code, err = run("scan", str(project), "--check", "data_validity", "--out", str(out), "--format", "json", "-q",
                     "--ledger", str(tmp_path / "l.sqlite3"))
     assert code == 1, err
     body = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert body["manifest"]["engine"] == "spark"
     assert body["subject"]["datasets"]["current"]["sampled"] is True
+    dv = next(c for c in body["checks"] if c["id"] == "data_validity")
+    assert dv["status"] == "fail"  # not error: the project's own expectation ran on Spark too
+    ages = [f for f in dv["findings"] if f["subject"] == "age"
+            and f["evidence"].get("expectation", {}).get("kwargs", {}).get("min_value") == 18]
+    assert ages and ages[0]["evidence"]["count"] == 2  # the demo's planted ages -3 and 212
     code, err = run("scan", "--engine", "spark", "--data", str(tmp_path / "nope.parquet"), "--out", str(out))
     assert code == 2 and "does not exist" in err and "Traceback" not in err
 

@@ -2,8 +2,8 @@
 
 Used when the datasets carry a Spark DataFrame (``riskaudit.engines.spark.SparkDataset``).
 Expectations (inferred from the driver samples) run through great-expectations' Spark data
-source. Rows are compared through a 96-bit key (xxhash64 and murmur3 of the array of the
-row's canonical values): numbers as float64 text (-0.0 = 0.0, NaN = missing), text normalized
+source. Rows are compared through a 96-bit key (xxhash64 and murmur3 of the row's canonical
+values): numbers as float64 (-0.0 = 0.0, NaN = missing), text normalized
 like the pandas engine (:func:`_norm_text`, native Spark expressions), labels by
 :func:`rows.normalize_label` over their distinct values, missing values tagged. Duplicates are
 rows minus distinct keys; leakage a semi-join of keys against the training keys; conflicting
@@ -73,7 +73,9 @@ def _label_map(sdf, target: str):
 
 
 def _canonical(sdf, cols: list[str]):
-    """{column: canonical text expression, missing tagged} and the text columns."""
+    """{column: canonical expression, never null} and the text columns. Numbers are float64
+    (missing and NaN: one NaN; -0.0: 0.0), hashed as numbers, not text; text is normalized,
+    missing text a tag."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import BooleanType, NumericType, StringType
 
@@ -83,22 +85,24 @@ def _canonical(sdf, cols: list[str]):
         col, t = F.col(f"`{c}`"), types[c]
         if isinstance(t, NumericType) and not isinstance(t, BooleanType):
             d = col.cast("double")
-            e = F.when(d.isNull() | F.isnan(d), F.lit(None)).otherwise(
-                F.when(d == 0, F.lit(0.0)).otherwise(d)).cast("string")
+            e = F.when(d.isNull() | F.isnan(d), F.lit(float("nan"))).otherwise(
+                F.when(d == 0, F.lit(0.0)).otherwise(d))
         elif isinstance(t, StringType):
-            e = _norm_text(col)
+            e = F.coalesce(_norm_text(col), F.lit(_NULL))
             texts.append(c)
         else:
-            e = col.cast("string")
+            e = F.coalesce(col.cast("string"), F.lit(_NULL))
         out[c] = e
     return out, texts
 
 
 def _keys(exprs: list) -> tuple:
+    """Two independent 64-bit hashes of the canonical values (no null among them, so no value
+    can shift into another column's place)."""
     from pyspark.sql import functions as F
 
-    arr = F.array(*[F.coalesce(e, F.lit(_NULL)) for e in exprs]) if exprs else F.array(F.lit(""))
-    return F.xxhash64(arr), F.hash(arr)
+    exprs = exprs or [F.lit("")]
+    return F.xxhash64(*exprs), F.hash(*exprs)
 
 
 def row_checks(checker, ctx, datasets) -> list[Finding]:
@@ -247,16 +251,26 @@ def validate(ds, specs, sample: pd.DataFrame) -> list:
                                         expectations=[gxs.to_expectation(s) for s in runnable])
             batch = batch_def.get_batch(batch_parameters={"dataframe": sdf})
             result = batch.validate(suite, result_format=gxs.RESULT_FORMAT)
-        by_id: dict[tuple, list] = {}
-        for res in result.results:
-            by_id.setdefault(_spec_key(res.expectation_config.type, res.expectation_config.kwargs), []).append(res)
+        left = list(result.results)  # not in suite order: matched by type and arguments
         for spec in runnable:
-            res = by_id[_spec_key(spec.type, spec.kwargs)].pop(0)
-            outcomes.append(gxs._outcome(spec, res, ds.total_rows))
+            i = next(i for i, res in enumerate(left) if _same(spec, res.expectation_config))
+            outcomes.append(gxs._outcome(spec, left.pop(i), ds.total_rows))
     return outcomes
 
 
-def _spec_key(kind: str, kwargs) -> tuple:
-    keep = ("column", "column_list", "column_A", "column_B", "column_set", "value_set", "min_value",
-            "max_value", "mostly", "type_list", "regex")
-    return (kind, tuple((k, repr(kwargs.get(k))) for k in keep if kwargs.get(k) is not None))
+def _plain(v):
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, (list, tuple, set)):
+        return tuple(_plain(x) for x in v)
+    return str(v)
+
+
+def _same(spec, config) -> bool:
+    """``config`` (a result's expectation) is ``spec``: same type, same arguments (those the
+    result echoes: great-expectations leaves out arguments equal to their defaults)."""
+    kwargs = dict(config.kwargs or {})
+    return config.type == spec.type and all(k not in kwargs or _plain(kwargs[k]) == _plain(v)
+                                            for k, v in spec.kwargs.items())
