@@ -142,6 +142,16 @@ def test_bad_inputs_are_one_message(spark, tmp_path, source, needle):
         scan(data=src, engine="spark", checks=["data_validity"])
 
 
+def test_corrupt_parquet_part_is_one_message(spark, tmp_path):
+    folder = tmp_path / "table"
+    folder.mkdir()
+    pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}).to_parquet(folder / "part-0.parquet", index=False)
+    (folder / "part-1.parquet").write_bytes(b"PAR1 this is not parquet PAR1")
+    with pytest.raises(InputError, match="--data: Spark cannot read") as exc:
+        scan(data=str(folder), engine="spark", checks=["data_validity"])
+    assert "\n" not in str(exc.value) and len(str(exc.value)) < 500
+
+
 def test_pandas_engine_refuses_spark_inputs(spark, demo_parquet):
     sdf = spark.read.parquet(str(demo_parquet["current"]))
     with pytest.raises(InputError, match="--engine spark"):

@@ -42,7 +42,7 @@ DISTRIBUTED = {
 
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
 _LOG4J = """\
-rootLogger.level = error
+rootLogger.level = fatal
 rootLogger.appenderRef.stderr.ref = console
 appender.console.type = Console
 appender.console.name = console
@@ -155,13 +155,18 @@ def load(source: Any, role: str, *, seed: int = 0, sample_rows: int = DEFAULT_SA
     sdf = sdf.toDF(*[str(c) for c in sdf.columns])
     if not sdf.columns:
         raise InputError(f"--{role}: {uri} has no columns")
-    total = int(sdf.count())
-    if total == 0:
-        raise InputError(f"--{role}: {uri} has no rows")
-    frame = driver_sample(sdf, total, seed, sample_rows)
+    try:  # Spark reads lazily: a corrupt file shows here
+        total = int(sdf.count())
+        if total == 0:
+            raise InputError(f"--{role}: {uri} has no rows")
+        frame = driver_sample(sdf, total, seed, sample_rows)
+        if sha is None:
+            sha = fingerprint(sdf, total)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"--{role}: Spark cannot read {uri!r}: {_first_line(exc)}") from None
     unsupported = nested_columns(sdf)
-    if sha is None:
-        sha = fingerprint(sdf, total)
     return SparkDataset(frame=frame, uri=uri, sha256=sha, path=Path(source) if isinstance(source, (str, os.PathLike))
                         and not str(source).startswith("spark:") else None,
                         unsupported=unsupported, spark_frame=sdf, total_rows=total, seed=int(seed))
@@ -172,8 +177,14 @@ def _read(fn, role: str, what: str):
     try:
         return fn(spark)
     except Exception as exc:  # AnalysisException and friends: one message, exit 2
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"--{role}: Spark cannot read {what!r}: {msg[:300]}") from None
+        raise InputError(f"--{role}: Spark cannot read {what!r}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first informative line of a (Py4J / Spark) error, at most 300 characters."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    cause = next((ln for ln in lines if "Exception:" in ln and not ln.startswith("at ")), None)
+    return (cause or (lines[0] if lines else type(exc).__name__))[:300]
 
 
 def _read_path(path: Path, role: str):
