@@ -196,7 +196,6 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
         "policy": pol.describe(),
         "risk_tier": tier,
         "checks_selected": sorted(selected),
-        "engine": "spark" if eng is not None else "pandas",
         # Each kind's plain-language texts (riskaudit.checks.base.Kind: unit, why, advice), so a
         # report renders them wherever it is opened, for plugins as for built-in checkers.
         "kind_texts": {f"{c.id}.{name}": {"unit": k.unit, "why": k.why, "advice": k.advice}
@@ -215,6 +214,8 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
                    "ids": list(ids), "task": task,
                    "classes": None if classes is None else masker.value([str(c) for c in classes])},
     }
+    if eng is not None:  # the pandas engine's manifest stays as it was (digests unchanged)
+        manifest["engine"] = "spark"
     if stored:
         manifest["inputs"].update(predictions=predictions, scores=list(scores) if scores else None)
     return Report(created_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -8,7 +8,10 @@ still equal the pandas engine's counts over the whole table.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -71,7 +74,7 @@ def test_demo_same_findings_as_pandas(spark, demo_parquet):
     assert "ran over every row in Spark" in _dv(sp_report).summary
     cur = sp_report.subject["datasets"]["current"]
     assert cur["engine"] == "spark" and cur["rows"] == pd_report.subject["datasets"]["current"]["rows"]
-    assert sp_report.manifest["engine"] == "spark" and pd_report.manifest["engine"] == "pandas"
+    assert sp_report.manifest["engine"] == "spark" and "engine" not in pd_report.manifest
 
 
 def test_sampled_driver_keeps_exact_counts(spark, demo_parquet):
@@ -140,6 +143,30 @@ def test_bad_inputs_are_one_message(spark, tmp_path, source, needle):
     src = source if source.startswith("spark:") else str(tmp_path / source)
     with pytest.raises(InputError, match=needle):
         scan(data=src, engine="spark", checks=["data_validity"])
+
+
+def test_pandas_engine_never_imports_pyspark(tmp_path):
+    code = ("import sys, pandas as pd, riskaudit\n"
+            "r = riskaudit.scan(data=pd.DataFrame({'a': [1, 2, 2], 'y': [0, 1, 1]}), target='y',"
+            " checks=['data_validity'])\n"
+            "print(r.status.value, 'pyspark' in sys.modules, 'py4j' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "RISKAUDIT_LEDGER": str(tmp_path / "l.sqlite3")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-2:] == ["False", "False"]
+
+
+def test_spark_after_a_pandas_scan_in_one_process_is_an_error_with_advice(tmp_path, demo_parquet):
+    """great-expectations imported by a pandas scan first (pyspark hidden) cannot use its Spark
+    data source: data_validity on Spark is then an error that says what to do, not a crash."""
+    code = ("import sys, pandas as pd, riskaudit\n"
+            "riskaudit.scan(data=pd.DataFrame({'a': [1, 2], 'y': [0, 1]}), target='y', checks=['data_validity'])\n"
+            f"r = riskaudit.scan(data={str(demo_parquet['current'])!r}, engine='spark', checks=['data_validity'])\n"
+            "print(r.checks[[c.id for c in r.checks].index('data_validity')].summary)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "RISKAUDIT_LEDGER": str(tmp_path / "l.sqlite3")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "imported in this Python process before pyspark" in proc.stdout
 
 
 def test_corrupt_parquet_part_is_one_message(spark, tmp_path):

@@ -50,13 +50,13 @@ appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
 logger.repl.name = org.apache.spark.repl.Main
-logger.repl.level = error
+logger.repl.level = fatal
 logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
-logger.gateway.level = error
+logger.gateway.level = fatal
 logger.submit.name = org.apache.spark.deploy.SparkSubmit
-logger.submit.level = error
+logger.submit.level = fatal
 logger.context.name = org.apache.spark.SparkContext
-logger.context.level = error
+logger.context.level = fatal
 """
 
 

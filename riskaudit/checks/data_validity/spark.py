@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from riskaudit.checks.data_validity import rows as rw
+from riskaudit.errors import CheckerError
 
 if TYPE_CHECKING:
     from riskaudit.result import Finding
@@ -233,6 +234,12 @@ def validate(ds, specs, sample: pd.DataFrame) -> list:
     if not rest:
         return outcomes
     gx = gxs._gx()
+    from great_expectations.compatibility import pyspark as gx_pyspark
+
+    if gx_pyspark.pyspark is gx_pyspark.SPARK_NOT_IMPORTED:  # type: ignore[comparison-overlap]
+        raise CheckerError("great-expectations was imported in this Python process before pyspark (a "
+                           "pandas-engine scan ran first), so its Spark data source is off; start a new "
+                           "process, or import pyspark before riskaudit")
     context = gxs.make_context()
     with gxs.quiet():
         batch_def = (context.data_sources.add_spark("riskaudit_spark")
