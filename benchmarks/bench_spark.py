@@ -21,6 +21,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -107,7 +108,7 @@ def tree_rss(root: int) -> int:
     return total
 
 
-def scan(engine: str, data: Path, ref: Path, model: Path, out: Path, work: Path) -> dict:
+def scan(engine: str, data: Path, ref: Path, model: Path, out: Path, work: Path, mem_limit_mb: int) -> dict:
     peak = work / f"peak-{engine}-{data.name}.json"
     cmd = [sys.executable, "-c", DRIVER_PEAK, "scan", "--engine", engine, "--data", str(data),
            "--reference", str(ref), "--model", str(model), "--target", "label", "--sensitive", "sex",
@@ -117,19 +118,25 @@ def scan(engine: str, data: Path, ref: Path, model: Path, out: Path, work: Path)
     env = {**os.environ, "BENCH_PEAK": str(peak)}
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True, env=env)
-        tree_peak = 0
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True, env=env,
+                                start_new_session=True)
+        tree_peak, killed = 0, False
         while proc.poll() is None:  # the process tree's resident memory (driver + JVM + workers)
             tree_peak = max(tree_peak, tree_rss(proc.pid))
+            if tree_peak > mem_limit_mb * 2**20 and not killed:  # a shared machine: stop before it swaps
+                os.killpg(proc.pid, signal.SIGKILL)
+                killed = True
             time.sleep(0.5)
         err.seek(0)
         stderr = err.read()
     wall = time.perf_counter() - t0
     row = {"engine": engine, "code": proc.returncode, "wall_s": round(wall, 1)}
+    if killed:
+        row["error"] = f"stopped: the process tree passed --mem-limit-mb {mem_limit_mb} MiB"
     if peak.exists():
         row["driver_peak_mb"] = round(json.loads(peak.read_text())["driver_mb"])
     row["tree_peak_mb"] = round(tree_peak / 2**20)
-    if proc.returncode not in (0, 1):
+    if proc.returncode not in (0, 1) and not killed:
         row["error"] = stderr[-400:]
     report = out / "report.json"
     if report.exists():
@@ -143,6 +150,9 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
     ap.add_argument("--pandas-max", type=int, default=1_000_000, help="largest size the pandas engine is run at")
     ap.add_argument("--chunk", type=int, default=500_000)
+    ap.add_argument("--engines", nargs="+", default=["spark", "pandas"], choices=["spark", "pandas"])
+    ap.add_argument("--mem-limit-mb", type=int, default=14_000,
+                    help="stop a scan whose process tree holds more (reported as out of memory)")
     ap.add_argument("--work", default=None, help="folder for the data (default: a temporary one)")
     args = ap.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="bench-spark-"))
@@ -159,11 +169,13 @@ def main() -> None:
         gen = time.perf_counter() - t0
         print(f"# {n:,} rows x 30 columns written in {gen:.0f} s "
               f"({sum(f.stat().st_size for f in folder.iterdir()) / 2**20:.0f} MiB Parquet)", flush=True)
-        r = scan("spark", folder, ref, model, work / f"out-spark-{n}", work)
-        rows.append({"rows": n, **r})
-        print(json.dumps(rows[-1]), flush=True)
-        if n <= args.pandas_max:
-            r = scan("pandas", single, work / f"ref-{n}.parquet", model, work / f"out-pandas-{n}", work)
+        if "spark" in args.engines:
+            r = scan("spark", folder, ref, model, work / f"out-spark-{n}", work, args.mem_limit_mb)
+            rows.append({"rows": n, **r})
+            print(json.dumps(rows[-1]), flush=True)
+        if n <= args.pandas_max and "pandas" in args.engines:
+            r = scan("pandas", single, work / f"ref-{n}.parquet", model, work / f"out-pandas-{n}", work,
+                     args.mem_limit_mb)
             rows.append({"rows": n, **r})
             print(json.dumps(rows[-1]), flush=True)
     print("\n| rows | engine | exit | wall s | Python driver peak MiB | process tree peak MiB | growth exponent |")
