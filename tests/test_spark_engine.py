@@ -230,3 +230,17 @@ def test_text_normalization_matches_pandas(spark, tmp_path):
     b = _by_key(_dv(scan(data=str(path), engine="spark", **kw)))
     assert a[("duplicate_rows", "current")].evidence["count"] == 3  # two repeats of "late payment"/1/a, one of "x"/0.0/a
     assert {k: (f.status, f.value) for k, f in a.items()} == {k: (f.status, f.value) for k, f in b.items()}
+
+
+def test_hostile_column_names(spark, tmp_path):
+    """Names from the audited table are names, never Spark expressions (dots, backticks, markup)."""
+    frame = pd.DataFrame({"a.b": [1.0, 1.0, 2.0, 3.0], "x`y": ["p", "p", "q", "r"],
+                          "<b>n</b>": ["u", "u", "v", "w"], "label": ["s", "s", "t", "s"]})
+    path = tmp_path / "h.parquet"
+    frame.to_parquet(path, index=False)
+    kw = dict(target="label", checks=["data_validity"], options={"data_validity": {"chance_ratio": 0}})
+    a = _by_key(_dv(scan(data=str(path), **kw)))
+    sp = scan(data=str(path), engine="spark", sample_rows=2, **kw)
+    assert _dv(sp).status.value != "error", _dv(sp).summary
+    b = _by_key(_dv(sp))
+    assert b[("duplicate_rows", "current")].evidence["count"] == a[("duplicate_rows", "current")].evidence["count"] == 1

@@ -207,6 +207,14 @@ def _read_path(path: Path, role: str):
     return sdf, str(path), sha
 
 
+def column(name: str):
+    """``F.col`` of a column by its exact name: quoted, backticks doubled (a name from the
+    audited table such as ``a.b`` or ``x`y`` is a name, never an expression)."""
+    from pyspark.sql import functions as F
+
+    return F.col("`" + str(name).replace("`", "``") + "`")
+
+
 def _hashable(sdf: DataFrame) -> list[str]:
     from pyspark.sql.types import MapType
 
@@ -221,7 +229,7 @@ def driver_sample(sdf: DataFrame, total: int, seed: int, sample_rows: int):
 
     if total <= sample_rows:
         return sdf.toPandas()
-    key = F.xxhash64(*[F.col(f"`{c}`") for c in _hashable(sdf)], F.lit(int(seed)))
+    key = F.xxhash64(*[column(c) for c in _hashable(sdf)], F.lit(int(seed)))
     picked = sdf.withColumn("__riskaudit_key", key).orderBy("__riskaudit_key").limit(int(sample_rows))
     return picked.drop("__riskaudit_key").toPandas()
 
@@ -239,7 +247,7 @@ def fingerprint(sdf: DataFrame, total: int) -> str:
     no file to hash)."""
     from pyspark.sql import functions as F
 
-    cols = [F.col(f"`{c}`") for c in _hashable(sdf)]
+    cols = [column(c) for c in _hashable(sdf)]
     row = sdf.select(F.sum(F.xxhash64(*cols).cast("decimal(38,0)")).alias("a"),
                      F.sum(F.hash(*cols).cast("decimal(38,0)")).alias("b")).first()
     assert row is not None  # an aggregate has one row
@@ -259,13 +267,13 @@ def complete_classes(ds: SparkDataset | None, target: str | None) -> None:
 
     seen = set(ds.frame[target].dropna().tolist())
     sdf = ds.spark_frame
-    labels = [r[0] for r in sdf.select(target).where(F.col(f"`{target}`").isNotNull()).distinct().collect()]
+    labels = [r[0] for r in sdf.select(column(target)).where(column(target).isNotNull()).distinct().collect()]
     missing = [v for v in labels if v not in seen]
     if not missing:
         return
-    key = F.xxhash64(*[F.col(f"`{c}`") for c in _hashable(sdf)], F.lit(ds.seed))
-    w = Window.partitionBy(f"`{target}`").orderBy("__riskaudit_key")
-    extra = (sdf.where(F.col(f"`{target}`").isin(missing)).withColumn("__riskaudit_key", key)
+    key = F.xxhash64(*[column(c) for c in _hashable(sdf)], F.lit(ds.seed))
+    w = Window.partitionBy(column(target)).orderBy("__riskaudit_key")
+    extra = (sdf.where(column(target).isin(missing)).withColumn("__riskaudit_key", key)
              .withColumn("__riskaudit_n", F.row_number().over(w)).where("__riskaudit_n = 1")
              .drop("__riskaudit_key", "__riskaudit_n").toPandas())
     ds.frame = pd.concat([ds.frame, extra], ignore_index=True)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from riskaudit.checks.data_validity import rows as rw
+from riskaudit.engines.spark import column
 from riskaudit.errors import CheckerError
 
 if TYPE_CHECKING:
@@ -66,11 +67,11 @@ def _label_map(sdf, target: str):
     driver over the distinct values only) as a Spark map expression of the label column."""
     from pyspark.sql import functions as F
 
-    raw = [r[0] for r in sdf.select(F.col(f"`{target}`").cast("string")).distinct().collect() if r[0] is not None]
+    raw = [r[0] for r in sdf.select(column(target).cast("string")).distinct().collect() if r[0] is not None]
     if not raw:
         return F.lit(None).cast("string")
     pairs = [x for v in raw for x in (F.lit(v), F.lit(rw.normalize_label(v)))]
-    return F.create_map(*pairs)[F.col(f"`{target}`").cast("string")]
+    return F.create_map(*pairs)[column(target).cast("string")]
 
 
 def _canonical(sdf, cols: list[str]):
@@ -83,7 +84,7 @@ def _canonical(sdf, cols: list[str]):
     types = {f.name: f.dataType for f in sdf.schema.fields}
     out, texts = {}, []
     for c in cols:
-        col, t = F.col(f"`{c}`"), types[c]
+        col, t = column(c), types[c]
         if isinstance(t, NumericType) and not isinstance(t, BooleanType):
             d = col.cast("double")
             e = F.when(d.isNull() | F.isnan(d), F.lit(float("nan"))).otherwise(
@@ -122,14 +123,14 @@ def row_checks(checker, ctx, datasets) -> list[Finding]:
         f1, f2 = _keys([canon[c] for c in feats])
         labelled = bool(ctx.target and ctx.target in sdf.columns and feats and ctx.task != "regression")
         label = F.coalesce(_label_map(sdf, ctx.target), F.lit(_NULL)) if labelled else F.lit(_NULL)
-        missing = [(F.col(f"`{c}`").isNull() | F.isnan(F.col(f"`{c}`").cast("double")))
-                   if _is_numeric(sdf, c) else F.col(f"`{c}`").isNull() for c in cols]
+        missing = [(column(c).isNull() | F.isnan(column(c).cast("double")))
+                   if _is_numeric(sdf, c) else column(c).isNull() for c in cols]
         all_missing = missing[0] if missing else F.lit(False)
         for m in missing[1:]:
             all_missing = all_missing & m
         table = sdf.select(a1.alias("a1"), a2.alias("a2"), f1.alias("f1"), f2.alias("f2"), label.alias("y"),
                            all_missing.alias("empty"),
-                           *[((F.col(f"`{c}`").isNotNull()) & (canon[c] == "")).alias(f"blank{i}")
+                           *[((column(c).isNotNull()) & (canon[c] == "")).alias(f"blank{i}")
                              for i, c in enumerate(texts)]).persist(StorageLevel.MEMORY_AND_DISK)
         keyed[name] = (table, feats)
         n = ds.total_rows
@@ -193,14 +194,12 @@ def row_checks(checker, ctx, datasets) -> list[Finding]:
 
 def label_series(ctx, datasets) -> dict[str, CountedLabels]:
     """Each dataset's label column as exact value counts (one small group-by in Spark)."""
-    from pyspark.sql import functions as F
-
     out = {}
     for name, ds in datasets:
         if not ctx.target or ctx.target not in ds.spark_frame.columns:
             continue
-        rows = (ds.spark_frame.where(F.col(f"`{ctx.target}`").isNotNull())
-                .groupBy(f"`{ctx.target}`").count().collect())
+        rows = (ds.spark_frame.where(column(ctx.target).isNotNull())
+                .groupBy(column(ctx.target)).count().collect())
         counts = pd.Series({r[0]: int(r[1]) for r in rows}, dtype="int64")
         out[name] = CountedLabels(counts, ds.total_rows)
     return out
