@@ -137,7 +137,10 @@ def row_checks(checker, ctx, datasets) -> list[Finding]:
         sums = table.agg(F.sum(F.col("empty").cast("long")).alias("empty"),
                          *[F.sum(F.col(f"blank{i}").cast("long")).alias(f"blank{i}")
                            for i in range(len(texts))]).first()
-        distinct = table.select("a1", "a2").distinct().count()
+        # one shuffle of every row: the distinct rows with their counts (the feature key and the
+        # label are parts of the row, so they ride along); conflicts are counted on this table
+        uniq = table.groupBy("a1", "a2", "f1", "f2", "y").count().persist(StorageLevel.MEMORY_AND_DISK)
+        distinct = uniq.count()
         if cols and n - distinct > 0:
             findings.append(checker._by_chance(_finding(
                 checker, "duplicate_rows", name, n - distinct, n,
@@ -145,7 +148,7 @@ def row_checks(checker, ctx, datasets) -> list[Finding]:
                 lambda rng, name=name, cols=[c for c in cols if c in ds.frame.columns]: rw.chance_share(
                     "duplicate_rows", checker._cols(name, cols), rng)))
         if labelled:
-            groups = (table.groupBy("f1", "f2").agg(F.count("*").alias("n"), F.countDistinct("y").alias("k"))
+            groups = (uniq.groupBy("f1", "f2").agg(F.sum("count").alias("n"), F.countDistinct("y").alias("k"))
                       .where("k > 1").agg(F.sum("n").alias("rows"), F.count("*").alias("groups")).first())
             count = int(groups["rows"] or 0)
             if count:
@@ -166,6 +169,7 @@ def row_checks(checker, ctx, datasets) -> list[Finding]:
         if cols and count:
             findings.append(_finding(checker, "empty_sample", checker._subject("all columns", name), count, n,
                                      f"rows of the {name} data have no value at all", dataset=name))
+        uniq.unpersist()
         findings += checker._outliers(ctx, name, ds.frame, datasets)
     other = next((o for o in ("train", "reference") if o in keyed), None)
     cur_table, feats = keyed["current"]
