@@ -244,3 +244,22 @@ def test_hostile_column_names(spark, tmp_path):
     assert _dv(sp).status.value != "error", _dv(sp).summary
     b = _by_key(_dv(sp))
     assert b[("duplicate_rows", "current")].evidence["count"] == a[("duplicate_rows", "current")].evidence["count"] == 1
+
+
+def test_sampled_checkers_equal_pandas_when_the_table_fits(spark, demo_parquet):
+    """fairness (on the labels) and drift run on the driver frame: when the table fits the sample
+    it is the whole table, so every finding equals the pandas engine's; the summary says so."""
+    p = demo_parquet
+    kw = dict(target="decision", sensitive=["sex", "age_band"], ids=["applicant_id"], checks=["fairness", "drift"],
+              features=["age", "income", "debt_ratio", "credit_history_years", "num_late_payments", "loan_amount"],
+              seed=5)
+    a = scan(data=str(p["current"]), reference=str(p["reference"]), **kw)
+    b = scan(data=str(p["current"]), reference=str(p["reference"]), engine="spark", **kw)
+    for cid in ("fairness", "drift"):
+        ca = next(c for c in a.checks if c.id == cid)
+        cb = next(c for c in b.checks if c.id == cid)
+        assert ca.status == cb.status and ca.status.value in ("pass", "warn", "fail"), (cid, ca.summary)
+        assert [(f.kind, f.subject, f.status, f.value) for f in ca.findings] == \
+            [(f.kind, f.subject, f.status, f.value) for f in cb.findings], cid
+        assert "every row was collected to the driver" in cb.summary
+    assert any(f.status.value == "fail" for f in next(c for c in a.checks if c.id == "drift").findings)
