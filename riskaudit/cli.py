@@ -240,7 +240,8 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
         risk_tier=settings.get("risk_tier"), project=project,
         baseline=baseline, ledger=settings.get("ledger"),
         full=bool(settings.get("full")), registry=registry,
-        observer=StderrProgress(quiet=quiet), command=command, verbose=verbose)
+        observer=StderrProgress(quiet=quiet), command=command, verbose=verbose,
+        engine=settings.get("engine"), sample_rows=settings.get("spark_sample_rows"))
     report = _with_changes(report, settings, baseline)
     body = report.to_dict()
     from riskaudit.checks.licenses import sbom_files
@@ -319,6 +320,9 @@ SCAN_OPTIONS = [
                  help="Let an implicitly found ./riskaudit.yaml import code or unpickle (train_entry_point, "
                       "module:attr models, trust_model)."),
     click.option("--full", is_flag=True, default=False, help="pii: scan every row, not a sample."),
+    click.option("--engine", type=click.Choice(["pandas", "spark"]),
+                 help="Where data is read and aggregated (default pandas; spark: Parquet/Delta folders or "
+                      "spark:catalog.schema.table, needs riskaudit[spark])."),
     click.option("-q", "--quiet", is_flag=True, help="Print only the verdict line."),
     click.option("-v", "--verbose", is_flag=True, help="Show library warnings and tracebacks."),
 ]
@@ -355,7 +359,7 @@ def scan(ctx, project_file, **opts):
         "skip": _comma_list(opts["skip"]) or None, "out": opts["out"], "format": opts["fmt"],
         "seed": opts["seed"], "device": opts["device"], "baseline": opts["baseline"], "ledger": opts["ledger"],
         "trust_model": opts["trust_model"], "eval_mode": opts["eval_mode"], "full": opts["full"] or None,
-        "scanner_key": opts["scanner_key"],
+        "scanner_key": opts["scanner_key"], "engine": opts["engine"],
     }
     settings.update({k: v for k, v in cli_values.items() if v is not None})
     command = "riskaudit " + shlex.join(sys.argv[1:]) if sys.argv and "riskaudit" in sys.argv[0] else None

@@ -42,6 +42,8 @@ PROJECT_KEYS: dict[str, tuple[str, str]] = {
     "out": (_STR, "report folder"),
     "format": (_LIST, "report formats"),
     "seed": (_INT, "seed of every random choice"),
+    "engine": (_STR, "pandas (default) or spark: where the data is read and aggregated"),
+    "spark_sample_rows": (_INT, "spark engine: rows collected to the driver for the checks run on a sample"),
     "device": (_STR, "auto, cpu or cuda"),
     "trust_model": (_BOOL, "allow unpickling the model file (only for files you trust)"),
     "eval_mode": (_BOOL, "call model.eval() after loading"),
@@ -190,6 +192,8 @@ def _resolve(folder: Path, key: str, value: str) -> str:
         return value  # a built-in policy name
     if key == "model" and not (folder / value).exists() and ":" in value and "/" not in value:
         return value  # an entry point
+    if key in ("data", "reference", "train") and value.startswith("spark:"):
+        return value  # a Spark table
     if key == "spacy_model" and "/" not in value:
         return value  # a spaCy pipeline name
     return str(folder / value) if not Path(value).is_absolute() else value

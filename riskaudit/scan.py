@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import platform
 import time
 import traceback
@@ -73,7 +74,8 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
          ledger: str | None = None, full: bool = False,
          registry: Registry | None = None, observer: Observer | None = None,
          command: str | None = None, verbose: bool = False, predictions: str | None = None,
-         scores: Sequence[str] | None = None) -> Report:
+         scores: Sequence[str] | None = None, engine: str | None = None,
+         sample_rows: int | None = None) -> Report:
     """Audit ``model`` and its data under ``policy``; return the :class:`Report`.
 
     ``data`` (the data under audit now), ``reference`` (held-out data the model was validated
@@ -92,6 +94,10 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
     default $RISKAUDIT_LEDGER), as ``riskaudit scan`` does. ``full``: the pii checker scans
     every row (``--full``). The command line calls exactly this, so the same inputs give
     the same findings.
+
+    ``engine``: ``pandas`` (default) or ``spark`` (chosen by itself when a dataset is a Spark
+    DataFrame or ``spark:`` table): see :mod:`riskaudit.engines.spark`; ``sample_rows``: the
+    rows it collects to the driver for the checks that do not run in Spark.
     """
     observer = observer or NullObserver()
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
@@ -105,8 +111,9 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
     if tier not in ("low", "medium", "high"):
         raise InputError(f"risk_tier must be low, medium or high, got {tier!r}")
 
+    eng, load = _engine(engine, seed, sample_rows, data, reference, train)
     inp = _load_inputs(data, reference, train, target, features, sensitive, ids, task, classes,
-                       predictions, scores, model)
+                       predictions, scores, model, load, eng)
     project = dict(project or {})
     baseline, source = resolve_baseline(baseline, model, ledger)
     if source:
@@ -130,7 +137,9 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
 
     results = _run_checkers(reg, pol, selected, checker_options, context, observer=observer, masker=masker,
                             verbose=verbose, started=started,
-                            not_selected=lambda cid: selected_reason(cid, pol, checks, skip))
+                            not_selected=lambda cid: selected_reason(cid, pol, checks, skip),
+                            engine_note=lambda cid: "" if inp.engine is None else
+                            inp.engine.note(cid, [inp.data, inp.reference, inp.train]))
     status = Status.worst((r.status for r in results if r.status != Status.SKIPPED), Status.PASS)
     manifest = _manifest(reg, pol, selected, inp, masker, seed=seed, command=command, device=dev, tier=tier,
                          project=project, predictions=predictions, scores=scores)
@@ -156,6 +165,8 @@ class _Inputs:
     classes: tuple[Any, ...] | None
     stored: tuple[str, ...]
     """Columns of stored predictions that stand in for a model (empty without)."""
+    engine: Any = None
+    """The Spark engine module (riskaudit.engines.spark) when the scan runs on Spark, else None."""
 
 
 def _option_overrides(reg: Registry, options: Mapping[str, Mapping[str, Any]] | None,
@@ -169,15 +180,20 @@ def _option_overrides(reg: Registry, options: Mapping[str, Mapping[str, Any]] | 
     return overrides
 
 
+
 def _load_inputs(data: Any, reference: Any, train: Any, target: str | None, features: Sequence[str] | None,
                  sensitive: Sequence[str], ids: Sequence[str], task: str | None, classes: Sequence[Any] | None,
-                 predictions: str | None, scores: Sequence[str] | None, model: Any) -> _Inputs:
-    """Load the datasets of each role and resolve the column roles, task and classes (exit 2 on
-    a role or column that does not fit)."""
-    ds = load_dataset(data, "data") if data is not None else None
-    ref = load_dataset(reference, "reference") if reference is not None else None
-    trn = load_dataset(train, "train") if train is not None else None
+                 predictions: str | None, scores: Sequence[str] | None, model: Any,
+                 load: Callable[[Any, str], Dataset] = load_dataset, eng: Any = None) -> _Inputs:
+    """Load the datasets of each role with ``load`` (the engine's loader) and resolve the column
+    roles, task and classes (exit 2 on a role or column that does not fit)."""
+    ds = load(data, "data") if data is not None else None
+    ref = load(reference, "reference") if reference is not None else None
+    trn = load(train, "train") if train is not None else None
     target = target if target is not None else (ds.default_target if ds is not None else None)
+    if eng is not None:
+        for d in (ds, ref, trn):
+            eng.complete_classes(d, target)
     sensitive = tuple(sensitive or ())
     ids = tuple(ids or ())
     roles.check_roles(ds, ref, trn)
@@ -186,7 +202,8 @@ def _load_inputs(data: Any, reference: Any, train: Any, target: str | None, feat
     roles.check_columns(ds, ref, trn, target, feats, sensitive, ids, stored)
     task = _resolve_task(task, ds, ref, target, trn)
     return _Inputs(data=ds, reference=ref, train=trn, target=target, features=feats, sensitive=sensitive, ids=ids,
-                   task=task, classes=_resolve_classes(classes, task, ds, ref, target, trn), stored=stored)
+                   task=task, classes=_resolve_classes(classes, task, ds, ref, target, trn), stored=stored,
+                   engine=eng)
 
 
 def _check_model_inputs(mdl: Model | None, inp: _Inputs, pol: Policy) -> None:
@@ -215,10 +232,11 @@ def _run_checkers(reg: Registry, pol: Policy, selected: set[str] | frozenset[str
                   checker_options: Mapping[str, Mapping[str, Any]],
                   context: Callable[[str, type[Checker]], CheckContext], *, observer: Observer,
                   masker: ReportMasker, verbose: bool, started: float,
-                  not_selected: Callable[[str], str]) -> list[CheckResult]:
+                  not_selected: Callable[[str], str],
+                  engine_note: Callable[[str], str] = lambda cid: "") -> list[CheckResult]:
     """Every checker of the registry in order: a skip for those not selected, else its masked
     result under its time budget, counted from ``started`` (``context`` builds each checker's
-    context)."""
+    context; ``engine_note`` what the engine adds to its summary, e.g. that it ran on a sample)."""
     results: list[CheckResult] = []
     total = len(reg)
     for index, cid in enumerate(reg.ids):
@@ -229,8 +247,12 @@ def _run_checkers(reg: Registry, pol: Policy, selected: set[str] | frozenset[str
                               description=checker_cls.description)
         else:
             budget, note = checker_budget(pol, cid, started)
-            res = masker.result(run_checker(checker_cls, checker_options[cid], context(cid, checker_cls),
-                                            verbose=verbose, budget_s=budget, budget_note=note))
+            res = run_checker(checker_cls, checker_options[cid], context(cid, checker_cls),
+                              verbose=verbose, budget_s=budget, budget_note=note)
+            extra = engine_note(cid)
+            if extra and res.status != Status.SKIPPED:
+                res = dataclasses.replace(res, summary=res.summary + extra)
+            res = masker.result(res)
         results.append(res)
         observer.check_finished(res)
     return results
@@ -286,9 +308,25 @@ def _manifest(reg: Registry, pol: Policy, selected: set[str] | frozenset[str], i
                    "ids": list(inp.ids), "task": inp.task,
                    "classes": None if inp.classes is None else masker.value([str(c) for c in inp.classes])},
     }
+    if inp.engine is not None:  # the pandas engine's manifest stays as it was (digests unchanged)
+        manifest["engine"] = "spark"
     if inp.stored:
         manifest["inputs"].update(predictions=predictions, scores=list(scores) if scores else None)
     return manifest
+
+
+def _engine(engine: str | None, seed: int, sample_rows: int | None, *sources: Any):
+    """(the Spark engine module or None, the dataset loader the scan uses)."""
+    from riskaudit.engines import resolve_engine
+
+    if resolve_engine(engine, *sources) == "pandas":
+        return None, load_dataset
+    from riskaudit.engines import spark as spark_engine
+
+    rows = spark_engine.DEFAULT_SAMPLE_ROWS if sample_rows is None else int(sample_rows)
+    if rows < 1:
+        raise InputError(f"spark_sample_rows must be a positive number of rows, got {sample_rows!r}")
+    return spark_engine, lambda source, role: spark_engine.load(source, role, seed=int(seed), sample_rows=rows)
 
 
 def _progress(observer: Observer, check_id: str) -> Callable[[float, str], None]:

@@ -16,7 +16,7 @@ import pytest
 
 from approval_support import make_audit
 
-HEAVY = ("numpy", "pandas", "pyarrow", "torch", "scipy", "sklearn", "presidio_analyzer", "spacy",
+HEAVY = ("numpy", "pandas", "pyarrow", "torch", "pyspark", "py4j", "scipy", "sklearn", "presidio_analyzer", "spacy",
          "fairlearn", "art", "alibi_detect", "great_expectations", "transformers", "jinja2",
          "license_expression", "onnxruntime", "cyclonedx")
 

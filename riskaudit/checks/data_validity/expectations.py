@@ -98,9 +98,35 @@ def quiet() -> contextlib.AbstractContextManager[None]:
 
 
 def _gx():
-    with quiet():
+    with quiet(), _without_unused_pyspark():
         import great_expectations as gx  # slow import (~4 s): only when the check runs
     return gx
+
+
+@contextlib.contextmanager
+def _without_unused_pyspark() -> Iterator[None]:
+    """Import great-expectations without pyspark unless the Spark engine loaded it already.
+
+    great-expectations imports pyspark at import time when it is installed (its Spark data
+    source); the pandas engine never uses it, and pyspark must not load unless ``--engine
+    spark`` asks for it. While great-expectations is first imported ``sys.modules["pyspark"]``
+    and ``["py4j"]`` are ``None`` (it reads the ImportError as "not installed"). The Spark engine imports
+    pyspark before any checker runs, so its scans get the Spark data source.
+    """
+    import sys
+
+    if "great_expectations" in sys.modules or "pyspark" in sys.modules:
+        yield
+        return
+    hidden = [m for m in ("pyspark", "py4j") if m not in sys.modules]  # py4j: pyspark's JVM bridge
+    for m in hidden:
+        sys.modules[m] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for m in hidden:
+            if sys.modules.get(m, 0) is None:
+                del sys.modules[m]
 
 
 def make_context():

@@ -1,0 +1,286 @@
+"""data_validity on the Spark engine: expectations and row/label checks over every row.
+
+Used when the datasets carry a Spark DataFrame (``riskaudit.engines.spark.SparkDataset``).
+Expectations (inferred from the driver samples) run through great-expectations' Spark data
+source. Rows are compared through a 96-bit key (xxhash64 and murmur3 of the row's canonical
+values): numbers as float64 (-0.0 = 0.0, NaN = missing), text normalized
+like the pandas engine (:func:`_norm_text`, native Spark expressions), labels by
+:func:`rows.normalize_label` over their distinct values, missing values tagged. Duplicates are
+rows minus distinct keys; leakage a semi-join of keys against the training keys; conflicting
+labels a group-by of feature keys counting distinct normalized labels. A false match needs
+two rows whose two hashes both collide (about n^2 / 2^97: under 1e-13 for 10^8 rows).
+Outliers, type-list expectations and the chance share of a duplicate use the driver sample.
+Differences from the pandas engine: mostly-numeric text columns are not coerced to numbers
+first; case folding is Spark's lower() (see :func:`_norm_text`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from riskaudit.checks.data_validity import rows as rw
+from riskaudit.engines.spark import column
+from riskaudit.errors import CheckerError
+
+if TYPE_CHECKING:
+    from riskaudit.result import Finding
+
+_NULL = "\u0000<null>"
+
+
+class CountedLabels:
+    """The label column of a table seen through its exact value counts (computed in Spark):
+    what ``rows.label_variants`` / ``rows.class_counts`` and the label checks read."""
+
+    def __init__(self, counts: pd.Series, total: int):
+        self._counts = counts
+        self._total = total
+
+    def value_counts(self, dropna: bool = True) -> pd.Series:
+        return self._counts.sort_values(ascending=False, kind="stable")
+
+    def __len__(self) -> int:
+        return self._total
+
+    def isin(self, values) -> pd.Series:  # row positions are not known: no example rows
+        return pd.Series(np.zeros(0, dtype=bool))
+
+
+# Python's str.split() whitespace (Java's \\s lacks the Unicode and separator characters)
+_SPACE = "[\\s\\u001c-\\u001f\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+"
+
+
+def _norm_text(col):
+    """``rows.normalize_text`` as a native Spark expression (no Python worker): whitespace runs
+    collapsed and trimmed, then lower-cased. Spark's lower() is Python's casefold() except for the
+    few characters whose case folding is longer (German sharp s, ligatures, final sigma)."""
+    from pyspark.sql import functions as F
+
+    return F.lower(F.trim(F.regexp_replace(col, _SPACE, " ")))
+
+
+def _label_map(sdf, target: str):
+    """Normalized label per distinct raw label (``rows.normalize_label``, computed on the
+    driver over the distinct values only) as a Spark map expression of the label column."""
+    from pyspark.sql import functions as F
+
+    raw = [r[0] for r in sdf.select(column(target).cast("string")).distinct().collect() if r[0] is not None]
+    if not raw:
+        return F.lit(None).cast("string")
+    pairs = [x for v in raw for x in (F.lit(v), F.lit(rw.normalize_label(v)))]
+    return F.create_map(*pairs)[column(target).cast("string")]
+
+
+def _canonical(sdf, cols: list[str]):
+    """{column: canonical expression, never null} and the text columns. Numbers are float64
+    (missing and NaN: one NaN; -0.0: 0.0), hashed as numbers, not text; text is normalized,
+    missing text a tag."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import BooleanType, NumericType, StringType
+
+    types = {f.name: f.dataType for f in sdf.schema.fields}
+    out, texts = {}, []
+    for c in cols:
+        col, t = column(c), types[c]
+        if isinstance(t, NumericType) and not isinstance(t, BooleanType):
+            d = col.cast("double")
+            e = F.when(d.isNull() | F.isnan(d), F.lit(float("nan"))).otherwise(
+                F.when(d == 0, F.lit(0.0)).otherwise(d))
+        elif isinstance(t, StringType):
+            e = F.coalesce(_norm_text(col), F.lit(_NULL))
+            texts.append(c)
+        else:
+            e = F.coalesce(col.cast("string"), F.lit(_NULL))
+        out[c] = e
+    return out, texts
+
+
+def _keys(exprs: list) -> tuple:
+    """Two independent 64-bit hashes of the canonical values (no null among them, so no value
+    can shift into another column's place)."""
+    from pyspark.sql import functions as F
+
+    exprs = exprs or [F.lit("")]
+    return F.xxhash64(*exprs), F.hash(*exprs)
+
+
+def row_checks(checker, ctx, datasets) -> list[Finding]:
+    """The findings of ``DataValidityChecker._row_checks``, counted over every row in Spark."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    findings: list[Finding] = []
+    keyed: dict[str, Any] = {}
+    for name, ds in datasets:
+        sdf = ds.spark_frame.drop(*[c for c in ds.unsupported if c in ds.spark_frame.columns])
+        cols = [c for c in sdf.columns if c not in ctx.ids]
+        feats = [f for f in checker._features(ctx, ds.frame) if f in sdf.columns]
+        canon, texts = _canonical(sdf, cols)
+        a1, a2 = _keys([canon[c] for c in cols])
+        f1, f2 = _keys([canon[c] for c in feats])
+        labelled = bool(ctx.target and ctx.target in sdf.columns and feats and ctx.task != "regression")
+        label = F.coalesce(_label_map(sdf, ctx.target), F.lit(_NULL)) if labelled else F.lit(_NULL)
+        missing = [(column(c).isNull() | F.isnan(column(c).cast("double")))
+                   if _is_numeric(sdf, c) else column(c).isNull() for c in cols]
+        all_missing = missing[0] if missing else F.lit(False)
+        for m in missing[1:]:
+            all_missing = all_missing & m
+        table = sdf.select(a1.alias("a1"), a2.alias("a2"), f1.alias("f1"), f2.alias("f2"), label.alias("y"),
+                           all_missing.alias("empty"),
+                           *[((column(c).isNotNull()) & (canon[c] == "")).alias(f"blank{i}")
+                             for i, c in enumerate(texts)]).persist(StorageLevel.MEMORY_AND_DISK)
+        keyed[name] = (table, feats)
+        n = ds.total_rows
+        sums = table.agg(F.sum(F.col("empty").cast("long")).alias("empty"),
+                         *[F.sum(F.col(f"blank{i}").cast("long")).alias(f"blank{i}")
+                           for i in range(len(texts))]).first()
+        # one shuffle of every row: the distinct rows with their counts (the feature key and the
+        # label are parts of the row, so they ride along); conflicts are counted on this table
+        uniq = table.groupBy("a1", "a2", "f1", "f2", "y").count().persist(StorageLevel.MEMORY_AND_DISK)
+        distinct = uniq.count()
+        if cols and n - distinct > 0:
+            findings.append(checker._by_chance(_finding(
+                checker, "duplicate_rows", name, n - distinct, n,
+                f"rows of the {name} data repeat an earlier row", columns_compared=len(cols)),
+                lambda rng, name=name, cols=[c for c in cols if c in ds.frame.columns]: rw.chance_share(
+                    "duplicate_rows", checker._cols(name, cols), rng)))
+        if labelled:
+            groups = (uniq.groupBy("f1", "f2").agg(F.sum("count").alias("n"), F.countDistinct("y").alias("k"))
+                      .where("k > 1").agg(F.sum("n").alias("rows"), F.count("*").alias("groups")).first())
+            count = int(groups["rows"] or 0)
+            if count:
+                codes, _ = rw.label_codes(ds.frame[ctx.target])
+                findings.append(checker._by_chance(_finding(
+                    checker, "conflicting_labels", checker._subject(ctx.target, name), count, n,
+                    f"rows of the {name} data ({int(groups['groups']):,} groups of identical features) carry "
+                    "different labels", dataset=name, groups=int(groups["groups"])),
+                    lambda rng, name=name, feats=feats, codes=codes: rw.chance_share(
+                        "conflicting_labels", checker._cols(name, feats), rng, labels=codes)))
+        for i, c in enumerate(texts):
+            count = int(sums[f"blank{i}"] or 0)
+            if count:
+                findings.append(_finding(checker, "empty_sample", checker._subject(c, name), count, n,
+                                         f"values of {c!r} in the {name} data are empty or whitespace-only text",
+                                         dataset=name))
+        count = int(sums["empty"] or 0)
+        if cols and count:
+            findings.append(_finding(checker, "empty_sample", checker._subject("all columns", name), count, n,
+                                     f"rows of the {name} data have no value at all", dataset=name))
+        uniq.unpersist()
+        findings += checker._outliers(ctx, name, ds.frame, datasets)
+    other = next((o for o in ("train", "reference") if o in keyed), None)
+    cur_table, feats = keyed["current"]
+    if other is not None and feats and all(f in keyed[other][1] for f in feats):
+        o_ds = dict(datasets)[other]
+        o_sdf = o_ds.spark_frame
+        o_canon, _ = _canonical(o_sdf, feats)
+        o1, o2 = _keys([o_canon[c] for c in feats])
+        o_keys = o_sdf.select(o1.alias("f1"), o2.alias("f2")).distinct()
+        count = cur_table.join(o_keys, on=["f1", "f2"], how="left_semi").count()
+        n = dict(datasets)["current"].total_rows
+        if count:
+            what = "training" if other == "train" else "reference (training)"
+            findings.append(checker._by_chance(_finding(
+                checker, "train_test_leakage", "current", count, n,
+                f"evaluation rows also occur in the {what} data", dataset="current",
+                columns_compared=list(feats),
+                advice="Remove the leaked rows from the evaluation data, or split training "
+                       "and evaluation data by entity."),
+                lambda rng: rw.chance_share("train_test_leakage", checker._cols("current", feats),
+                                            rng, reference=checker._cols(other, feats))))
+    for table, _ in keyed.values():
+        table.unpersist()
+    return findings
+
+
+def label_series(ctx, datasets) -> dict[str, CountedLabels]:
+    """Each dataset's label column as exact value counts (one small group-by in Spark)."""
+    out = {}
+    for name, ds in datasets:
+        if not ctx.target or ctx.target not in ds.spark_frame.columns:
+            continue
+        rows = (ds.spark_frame.where(column(ctx.target).isNotNull())
+                .groupBy(column(ctx.target)).count().collect())
+        counts = pd.Series({r[0]: int(r[1]) for r in rows}, dtype="int64")
+        out[name] = CountedLabels(counts, ds.total_rows)
+    return out
+
+
+def _is_numeric(sdf, c: str) -> bool:
+    from pyspark.sql.types import BooleanType, NumericType
+
+    t = sdf.schema[c].dataType
+    return isinstance(t, NumericType) and not isinstance(t, BooleanType)
+
+
+def _finding(checker, kind: str, subject: str, count: int, n: int, what: str, dataset: str | None = None,
+             **evidence: Any):
+    dataset = dataset or subject
+    return checker._ctx.finding(
+        kind, subject, f"{count:,} of {n:,} {what} (share {{value}}; {checker._levels(kind)}).",
+        value=count / n, evidence={"count": count, "dataset": dataset, "rows": [], "engine": "spark", **evidence})
+
+
+def validate(ds, specs, sample: pd.DataFrame) -> list:
+    """great-expectations over every row through its Spark data source; type-list
+    expectations (pandas/Python type names, which a typed Spark column cannot violate the same
+    way) on the driver sample."""
+    from riskaudit.checks.data_validity import expectations as gxs
+
+    sdf = ds.spark_frame.drop(*[c for c in ds.unsupported if c in ds.spark_frame.columns])
+    typed = [s for s in specs if s.type == "expect_column_values_to_be_in_type_list"]
+    rest = [s for s in specs if s.type != "expect_column_values_to_be_in_type_list"]
+    outcomes = gxs.validate(sample, typed) if typed else []
+    if not rest:
+        return outcomes
+    gx = gxs._gx()
+    from great_expectations.compatibility import pyspark as gx_pyspark
+
+    if gx_pyspark.pyspark is gx_pyspark.SPARK_NOT_IMPORTED:  # type: ignore[comparison-overlap]
+        raise CheckerError("great-expectations was imported in this Python process before pyspark (a "
+                           "pandas-engine scan ran first), so its Spark data source is off; start a new "
+                           "process, or import pyspark before riskaudit")
+    context = gxs.make_context()
+    with gxs.quiet():
+        batch_def = (context.data_sources.add_spark("riskaudit_spark")
+                     .add_dataframe_asset("current").add_batch_definition_whole_dataframe("all"))
+    runnable = []
+    for spec in rest:
+        missing = [c for c in spec.columns if c not in sdf.columns]
+        if missing:
+            outcomes.append(gxs.Outcome(spec, False, ds.total_rows, details={"missing_columns": missing},
+                                        error=f"column {missing[0]!r} is not in the data"))
+        else:
+            runnable.append(spec)
+    if runnable:
+        with gxs.quiet():
+            suite = gx.ExpectationSuite(name="riskaudit_spark",
+                                        expectations=[gxs.to_expectation(s) for s in runnable])
+            batch = batch_def.get_batch(batch_parameters={"dataframe": sdf})
+            result = batch.validate(suite, result_format=gxs.RESULT_FORMAT)
+        left = list(result.results)  # not in suite order: matched by type and arguments
+        for spec in runnable:
+            i = next(i for i, res in enumerate(left) if _same(spec, res.expectation_config))
+            outcomes.append(gxs._outcome(spec, left.pop(i), ds.total_rows))
+    return outcomes
+
+
+def _plain(v):
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, (list, tuple, set)):
+        return tuple(_plain(x) for x in v)
+    return str(v)
+
+
+def _same(spec, config) -> bool:
+    """``config`` (a result's expectation) is ``spec``: same type, same arguments (those the
+    result echoes: great-expectations leaves out arguments equal to their defaults)."""
+    kwargs = dict(config.kwargs or {})
+    return config.type == spec.type and all(k not in kwargs or _plain(kwargs[k]) == _plain(v)
+                                            for k, v in spec.kwargs.items())

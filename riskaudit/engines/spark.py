@@ -1,0 +1,297 @@
+"""The Spark engine (``--engine spark``): audit Parquet/Delta folders and Spark tables where they live.
+
+Each dataset stays a Spark DataFrame (:attr:`SparkDataset.spark_frame`); the checkers see a
+seeded **driver sample** as ``Dataset.frame`` (the whole table when it has at most
+``sample_rows`` rows). What is computed over the full table in Spark is listed in
+:data:`DISTRIBUTED`; every other checker says in its summary that it ran on the sample
+(:func:`note`). The session is the active one (a Databricks notebook, ``spark-submit``), else
+a local one (``local[2]``, no UI, bound to 127.0.0.1, quiet logs).
+
+Only this module (and the checkers' ``spark`` helpers it hands datasets to) imports pyspark.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from riskaudit.data import Dataset, require_regular, sha256_tree
+from riskaudit.engines import is_spark_frame
+from riskaudit.errors import InputError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+DEFAULT_SAMPLE_ROWS = 200_000
+"""Rows collected to the driver for the checkers that run on a sample (project key
+``spark_sample_rows``)."""
+
+DISTRIBUTED = {
+    "data_validity": ("the expectations (great-expectations' Spark data source) and the counts of "
+                      "duplicate rows, train/test leakage, conflicting labels, empty rows and text, "
+                      "label variants and classes ran over every row in Spark (outliers and "
+                      "type checks: driver sample)"),
+}
+"""What each checker computes over the full table on the Spark engine."""
+
+_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
+_LOG4J = """\
+rootLogger.level = fatal
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = fatal
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = fatal
+logger.submit.name = org.apache.spark.deploy.SparkSubmit
+logger.submit.level = fatal
+logger.context.name = org.apache.spark.SparkContext
+logger.context.level = fatal
+"""
+
+
+def session() -> SparkSession:
+    """The active SparkSession, else a local one started quietly (``local[2]``, no UI, no network).
+
+    ``RISKAUDIT_SPARK_MASTER`` overrides the local master (e.g. ``local[8]``),
+    ``RISKAUDIT_SPARK_DRIVER_MEMORY`` its memory (default ``2g``).
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise InputError("--engine spark needs pyspark: pip install 'riskaudit[spark]'") from None
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    conf_dir = Path(tempfile.gettempdir()) / f"riskaudit-spark-{os.getuid()}"
+    conf_dir.mkdir(mode=0o700, exist_ok=True)
+    log4j = conf_dir / "log4j2.properties"
+    log4j.write_text(_LOG4J, encoding="utf-8")
+    java_opts = f"-Dlog4j2.configurationFile=file:{log4j} -Dlog4j.configurationFile=file:{log4j}"
+    builder = (SparkSession.builder
+               .master(os.environ.get("RISKAUDIT_SPARK_MASTER", "local[2]"))
+               .appName("riskaudit")
+               .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.driver.host", "127.0.0.1")
+               .config("spark.driver.bindAddress", "127.0.0.1")
+               .config("spark.driver.extraJavaOptions", java_opts)
+               .config("spark.driver.memory", os.environ.get("RISKAUDIT_SPARK_DRIVER_MEMORY", "2g"))
+               .config("spark.sql.shuffle.partitions", "8")
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.pyspark.python", sys.executable)
+               .config("spark.pyspark.driver.python", sys.executable))
+    # the workers run this interpreter (its packages: pandas for the UDFs, torch for the model);
+    # SparkContext reads PYSPARK_PYTHON when it starts, so it is set around that call only
+    saved = {k: os.environ.get(k) for k in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")}
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    try:
+        spark = builder.getOrCreate()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+@dataclass
+class SparkDataset(Dataset):
+    """A dataset on the Spark engine: ``frame`` is the driver sample, ``spark_frame`` the table."""
+
+    spark_frame: Any = None
+    total_rows: int = 0
+    seed: int = 0
+
+    @property
+    def rows(self) -> int:  # the table's, not the driver sample's
+        return int(self.total_rows)
+
+    @property
+    def sampled(self) -> bool:
+        return len(self.frame) < self.total_rows
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        out.update(engine="spark", driver_rows=int(len(self.frame)),
+                   sampled=self.sampled)
+        return out
+
+
+def load(source: Any, role: str, *, seed: int = 0, sample_rows: int = DEFAULT_SAMPLE_ROWS) -> SparkDataset:
+    """A Spark DataFrame, ``spark:[catalog.]schema.table``, or a Parquet/Delta file or folder."""
+    if isinstance(source, SparkDataset):
+        return source
+    if isinstance(source, Dataset):
+        raise InputError(f"--{role}: the Spark engine takes a Spark DataFrame, a spark: table or a "
+                         "Parquet/Delta path, not an in-memory Dataset")
+    uri, sha = None, None
+    if is_spark_frame(source):
+        sdf, uri = source, f"<Spark DataFrame: {role}>"
+    elif isinstance(source, str) and source.startswith("spark:"):
+        name = source[len("spark:"):]
+        if not _TABLE.match(name):
+            raise InputError(f"--{role}: {source!r} is not a table name; give spark:[catalog.]schema.table")
+        sdf, uri = _read(lambda s: s.table(name), role, source), source
+    elif isinstance(source, (str, os.PathLike)):
+        sdf, uri, sha = _read_path(Path(source), role)
+    else:
+        raise InputError(f"--{role}: the Spark engine cannot use a {type(source).__name__}; give a "
+                         "Spark DataFrame, spark:catalog.schema.table or a Parquet/Delta folder")
+    sdf = sdf.toDF(*[str(c) for c in sdf.columns])
+    if not sdf.columns:
+        raise InputError(f"--{role}: {uri} has no columns")
+    try:  # Spark reads lazily: a corrupt file shows here
+        total = int(sdf.count())
+        if total == 0:
+            raise InputError(f"--{role}: {uri} has no rows")
+        frame = driver_sample(sdf, total, seed, sample_rows)
+        if sha is None:
+            sha = fingerprint(sdf, total)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"--{role}: Spark cannot read {uri!r}: {_first_line(exc)}") from None
+    unsupported = nested_columns(sdf)
+    return SparkDataset(frame=frame, uri=uri, sha256=sha, path=Path(source) if isinstance(source, (str, os.PathLike))
+                        and not str(source).startswith("spark:") else None,
+                        unsupported=unsupported, spark_frame=sdf, total_rows=total, seed=int(seed))
+
+
+def _read(fn, role: str, what: str):
+    spark = session()
+    try:
+        return fn(spark)
+    except Exception as exc:  # AnalysisException and friends: one message, exit 2
+        raise InputError(f"--{role}: Spark cannot read {what!r}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first informative line of a (Py4J / Spark) error, at most 300 characters."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    cause = next((ln for ln in lines if "Exception:" in ln and not ln.startswith("at ")), None)
+    return (cause or (lines[0] if lines else type(exc).__name__))[:300]
+
+
+def _read_path(path: Path, role: str):
+    if not path.exists():
+        raise InputError(f"--{role}: {str(path)!r} does not exist")
+    require_regular(path, f"--{role}")
+    if path.is_dir() and (path / "_delta_log").is_dir():
+        fmt = "delta"
+    elif path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
+        fmt = "parquet"
+    else:
+        raise InputError(f"--{role}: the Spark engine reads Parquet or Delta files and folders and "
+                         f"spark: tables; {str(path)!r} is neither (use the pandas engine for "
+                         f"{path.suffix or 'this file'})")
+    files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+    if fmt == "parquet" and path.is_dir() and not any(f.suffix == ".parquet" for f in files):
+        raise InputError(f"--{role}: folder {str(path)!r} holds no .parquet files (nor a Delta _delta_log)")
+    sha = sha256_tree(path, files) if path.is_dir() else sha256_tree(path.parent, files)
+    sdf = _read(lambda s: s.read.format(fmt).load(str(path)), role, str(path))
+    return sdf, str(path), sha
+
+
+def column(name: str):
+    """``F.col`` of a column by its exact name: quoted, backticks doubled (a name from the
+    audited table such as ``a.b`` or ``x`y`` is a name, never an expression)."""
+    from pyspark.sql import functions as F
+
+    return F.col("`" + str(name).replace("`", "``") + "`")
+
+
+def _hashable(sdf: DataFrame) -> list[str]:
+    from pyspark.sql.types import MapType
+
+    return [f.name for f in sdf.schema.fields if not isinstance(f.dataType, MapType)]
+
+
+def driver_sample(sdf: DataFrame, total: int, seed: int, sample_rows: int):
+    """The table as pandas when it has at most ``sample_rows`` rows; else the ``sample_rows``
+    rows of least seeded row hash (xxhash64 of every column and the seed): the same rows
+    whatever the partitioning, a different set for another seed."""
+    from pyspark.sql import functions as F
+
+    if total <= sample_rows:
+        return sdf.toPandas()
+    key = F.xxhash64(*[column(c) for c in _hashable(sdf)], F.lit(int(seed)))
+    picked = sdf.withColumn("__riskaudit_key", key).orderBy("__riskaudit_key").limit(int(sample_rows))
+    return picked.drop("__riskaudit_key").toPandas()
+
+
+def nested_columns(sdf: DataFrame) -> dict[str, str]:
+    from pyspark.sql.types import ArrayType, MapType, StructType
+
+    names = {ArrayType: "list", StructType: "struct/map", MapType: "struct/map"}
+    return {f.name: names[type(f.dataType)] for f in sdf.schema.fields if type(f.dataType) in names}
+
+
+def fingerprint(sdf: DataFrame, total: int) -> str:
+    """SHA-256 of the schema, the row count and two order-free sums of 64-bit row hashes:
+    the same table gives the same value on any cluster (for tables and DataFrames, which have
+    no file to hash)."""
+    from pyspark.sql import functions as F
+
+    cols = [column(c) for c in _hashable(sdf)]
+    row = sdf.select(F.sum(F.xxhash64(*cols).cast("decimal(38,0)")).alias("a"),
+                     F.sum(F.hash(*cols).cast("decimal(38,0)")).alias("b")).first()
+    assert row is not None  # an aggregate has one row
+    h = hashlib.sha256(sdf.schema.json().encode("utf-8"))
+    h.update(f"{total}:{row['a']}:{row['b']}".encode())
+    return h.hexdigest()
+
+
+def complete_classes(ds: SparkDataset | None, target: str | None) -> None:
+    """Add to a sampled driver frame one row of every class of ``target`` the sample lacks,
+    so the model's classes and the per-class checks see every class of the table."""
+    if ds is None or not target or not ds.sampled or target not in ds.spark_frame.columns:
+        return
+    import pandas as pd
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    seen = set(ds.frame[target].dropna().tolist())
+    sdf = ds.spark_frame
+    labels = [r[0] for r in sdf.select(column(target)).where(column(target).isNotNull()).distinct().collect()]
+    missing = [v for v in labels if v not in seen]
+    if not missing:
+        return
+    key = F.xxhash64(*[column(c) for c in _hashable(sdf)], F.lit(ds.seed))
+    w = Window.partitionBy(column(target)).orderBy("__riskaudit_key")
+    extra = (sdf.where(column(target).isin(missing)).withColumn("__riskaudit_key", key)
+             .withColumn("__riskaudit_n", F.row_number().over(w)).where("__riskaudit_n = 1")
+             .drop("__riskaudit_key", "__riskaudit_n").toPandas())
+    ds.frame = pd.concat([ds.frame, extra], ignore_index=True)
+
+
+def note(check_id: str, datasets: list[Any]) -> str:
+    """The sentence a check result on the Spark engine ends with: what ran over every row in
+    Spark, what on the driver sample."""
+    sampled = [d for d in datasets if isinstance(d, SparkDataset) and d.sampled]
+    if check_id == "licenses" or not any(isinstance(d, SparkDataset) for d in datasets):
+        return ""
+    done = DISTRIBUTED.get(check_id)
+    if not sampled:
+        whole = "every row was collected to the driver (the tables fit the sample size)"
+        return f" Spark engine: {done}; {whole}." if done else f" Spark engine: {whole}."
+    sizes = ", ".join(f"{len(d.frame):,} of {d.total_rows:,} rows" for d in sampled)
+    rest = f"the rest ran on a seeded sample collected to the driver ({sizes})"
+    if done:
+        return f" Spark engine: {done}; {rest}."
+    return (f" Spark engine: this check ran on a seeded sample collected to the driver ({sizes}), "
+            "not on every row.")

