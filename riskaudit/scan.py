@@ -100,16 +100,8 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
     rows it collects to the driver for the checks that do not run in Spark.
     """
     observer = observer or NullObserver()
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise InputError(f"--seed must be an integer, got {seed!r}")
-    pol = load_policy(policy)
-    reg = registry if registry is not None else Registry.from_entry_points()
-    pol.validate_checks(reg)
-    selected = _select(reg, pol, checks, skip)
-    checker_options = _checker_options(reg, pol, _option_overrides(reg, options, full))
-    tier = risk_tier or pol.risk_tier
-    if tier not in ("low", "medium", "high"):
-        raise InputError(f"risk_tier must be low, medium or high, got {tier!r}")
+    pol, reg, selected, checker_options, tier = _settings(policy, registry, checks, skip, options, full,
+                                                          risk_tier, seed)
 
     eng, load = _engine(engine, seed, sample_rows, data, reference, train)
     inp = _load_inputs(data, reference, train, target, features, sensitive, ids, task, classes,
@@ -148,6 +140,24 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
                   approvals_required=tuple(pol.approvals_for(tier, status.value)),
                   manifest=manifest, risk_tier=tier,
                   tool={"name": "riskaudit", "version": __version__})
+
+
+def _settings(policy: Any, registry: Registry | None, checks: Sequence[str] | None, skip: Sequence[str],
+              options: Mapping[str, Mapping[str, Any]] | None, full: bool, risk_tier: str | None,
+              seed: Any) -> tuple[Policy, Registry, set[str], dict[str, dict[str, Any]], str]:
+    """The policy, the checkers, those selected, each one's validated options and the risk tier
+    (exit 2 on any of them, before anything is loaded)."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise InputError(f"--seed must be an integer, got {seed!r}")
+    pol = load_policy(policy)
+    reg = registry if registry is not None else Registry.from_entry_points()
+    pol.validate_checks(reg)
+    selected = _select(reg, pol, checks, skip)
+    checker_options = _checker_options(reg, pol, _option_overrides(reg, options, full))
+    tier = risk_tier or pol.risk_tier
+    if tier not in ("low", "medium", "high"):
+        raise InputError(f"risk_tier must be low, medium or high, got {tier!r}")
+    return pol, reg, selected, checker_options, tier
 
 
 @dataclass(frozen=True)

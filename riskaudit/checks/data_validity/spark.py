@@ -171,6 +171,16 @@ def row_checks(checker, ctx, datasets) -> list[Finding]:
                                      f"rows of the {name} data have no value at all", dataset=name))
         uniq.unpersist()
         findings += checker._outliers(ctx, name, ds.frame, datasets)
+    findings += _leakage(checker, keyed, datasets)
+    for table, _ in keyed.values():
+        table.unpersist()
+    return findings
+
+
+def _leakage(checker, keyed: dict[str, Any], datasets) -> list[Finding]:
+    """Train/test leakage: current rows whose feature key occurs in the training (else
+    reference) data, by a semi-join in Spark."""
+    findings: list[Finding] = []
     other = next((o for o in ("train", "reference") if o in keyed), None)
     cur_table, feats = keyed["current"]
     if other is not None and feats and all(f in keyed[other][1] for f in feats):
@@ -191,8 +201,6 @@ def row_checks(checker, ctx, datasets) -> list[Finding]:
                        "and evaluation data by entity."),
                 lambda rng: rw.chance_share("train_test_leakage", checker._cols("current", feats),
                                             rng, reference=checker._cols(other, feats))))
-    for table, _ in keyed.values():
-        table.unpersist()
     return findings
 
 
