@@ -156,17 +156,29 @@ def test_pandas_engine_never_imports_pyspark(tmp_path):
     assert proc.stdout.split()[-2:] == ["False", "False"]
 
 
-def test_spark_after_a_pandas_scan_in_one_process_is_an_error_with_advice(tmp_path, demo_parquet):
-    """great-expectations imported by a pandas scan first (pyspark hidden) cannot use its Spark
-    data source: data_validity on Spark is then an error that says what to do, not a crash."""
-    code = ("import sys, pandas as pd, riskaudit\n"
-            "riskaudit.scan(data=pd.DataFrame({'a': [1, 2], 'y': [0, 1]}), target='y', checks=['data_validity'])\n"
-            f"r = riskaudit.scan(data={str(demo_parquet['current'])!r}, engine='spark', checks=['data_validity'])\n"
-            "print(r.checks[[c.id for c in r.checks].index('data_validity')].summary)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "RISKAUDIT_LEDGER": str(tmp_path / "l.sqlite3")})
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "imported in this Python process before pyspark" in proc.stdout
+def test_spark_after_a_pandas_scan_in_one_process(tmp_path, demo_parquet):
+    """A pandas scan whose expectations run in pandas never imports great-expectations, so a
+    Spark scan after it in the same process uses GX's Spark source. One that made pandas import
+    great-expectations (an expectation type riskaudit does not compute itself) leaves GX unable
+    to use Spark: data_validity on Spark is then an error that says what to do, not a crash."""
+    regex = [{"type": "expect_column_values_to_match_regex", "kwargs": {"column": "a", "regex": "^[0-9]+$"}}]
+    for options, ok in ((None, True), ({"data_validity": {"expectations": regex}}, False)):
+        code = ("import sys, pandas as pd, riskaudit\n"
+                "riskaudit.scan(data=pd.DataFrame({'a': [1, 2], 'y': [0, 1]}), target='y', checks=['data_validity'],"
+                f" options={options!r})\n"
+                "print('great_expectations' in sys.modules)\n"
+                f"r = riskaudit.scan(data={str(demo_parquet['current'])!r}, engine='spark', checks=['data_validity'])\n"
+                "c = r.checks[[c.id for c in r.checks].index('data_validity')]\n"
+                "print(c.status.value, c.summary)")
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "RISKAUDIT_LEDGER": str(tmp_path / "l.sqlite3")})
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        imported, result = proc.stdout.strip().splitlines()[-2:]
+        assert imported == str(not ok), proc.stdout
+        if ok:
+            assert not result.startswith("error"), result
+        else:
+            assert result.startswith("error") and "imported in this Python process before pyspark" in result
 
 
 def test_corrupt_parquet_part_is_one_message(spark, tmp_path):
