@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from riskaudit import _scope
 from riskaudit.data import Dataset, require_regular, sha256_tree
 from riskaudit.engines import is_spark_frame
 from riskaudit.errors import InputError
@@ -94,17 +95,8 @@ def session() -> SparkSession:
                .config("spark.pyspark.driver.python", sys.executable))
     # the workers run this interpreter (its packages: pandas for the UDFs, torch for the model);
     # SparkContext reads PYSPARK_PYTHON when it starts, so it is set around that call only
-    saved = {k: os.environ.get(k) for k in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")}
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    try:
+    with _scope.environ({"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}):
         spark = builder.getOrCreate()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
