@@ -113,6 +113,8 @@ def test_conformance_and_split_by_real_attribute():
     assert res.summary.startswith("7 of 9 inputs have shifted; the largest is s3.")
     mv = next(f for f in res.findings if f.kind == "multivariate_drift")
     assert mv.status == Status.FAIL and mv.evidence["method"] == "mmd"
+    # 50 permutations asked; 100 run, so that p = 1/101 can reach the policy's fail level 0.01
+    assert mv.evidence["permutations"] == 100 and mv.value == pytest.approx(1 / 101)
     assert mv.evidence["sample_reference"] == int((~men).sum())
     # no model: the model kinds are skipped and say why
     assert res.metrics["skipped"]["concept_drift"] == "no model was given (--model)"
