@@ -138,7 +138,7 @@ class Policy:
             try:  # what a schema cannot say (an expectation's arguments, an exception's dates)
                 checker.validate_options(sec.get("options") or {})
             except OptionError as exc:
-                raise PolicyError(f"{where}.options.{exc.key}: {exc.reason}") from None
+                raise PolicyError(f"{where}.options.{exc.path}: {exc.reason}") from None
 
 
 def _seconds(section: Mapping[str, Any], key: str) -> float | None:

@@ -22,7 +22,7 @@ import datetime as _dt
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from riskaudit.checks.base import Checker, CheckContext, CheckOutput, Kind, Option, OptionError
+from riskaudit.checks.base import Checker, CheckContext, CheckOutput, Kind, Option
 from riskaudit.checks.licenses.sources import MODEL_SUFFIXES, Component, Evidence, read_folder
 from riskaudit.checks.licenses.software import (environment_components, find_project_requirements,
                                                 is_requirements_file, requirement_components,
@@ -39,7 +39,6 @@ COPYLEFT_WEIGHT = {
     "saas": {"network_copyleft": 1.0, "strong_copyleft": 0.5, "weak_copyleft": 0.0, "share_alike": 0.0},
     "internal": {"network_copyleft": 0.5, "strong_copyleft": 0.0, "weak_copyleft": 0.0, "share_alike": 0.0},
 }
-_EXCEPTION_KEYS = {"component", "kind", "justification", "expires", "approved_by", "license"}
 MAX_TABLE_ROWS = 50
 
 
@@ -115,15 +114,6 @@ class LicensesChecker(Checker):
         super().__init__(**options)
         self.exceptions = [_normalized_exception(e) for e in self.config["exceptions"]]
 
-    @classmethod
-    def validate_options(cls, options):
-        """Also check every exception entry, so a bad one stops the scan (exit 2, naming the
-        key) before any checker runs."""
-        out = super().validate_options(options)
-        for i, e in enumerate(out["exceptions"]):
-            _validate_exception(i, e)
-        return out
-
     def run(self, ctx: CheckContext) -> CheckOutput:
         cfg = self.config
         ctx.progress(0.0, "reading license evidence")
@@ -147,33 +137,34 @@ class LicensesChecker(Checker):
                                    metrics={**out.metrics, "software_scope": scope, "license_list": license_list()})
 
 
+def _exceptions_schema(kinds: Iterable[str]) -> dict[str, Any]:
+    """The JSON Schema of the ``exceptions`` option's entries (checked with the policy, before
+    any checker runs)."""
+    return {"items": {
+        "type": "object", "required": ["component", "justification", "expires"], "x-unknown": "unknown key",
+        "properties": {
+            "component": {"type": "string", "pattern": r"\S",
+                          "x-message": "'component' (e.g. 'data:data' or 'software:foo') is required"},
+            "justification": {"type": "string", "pattern": r"^\s*\S[\s\S]{8,}\S\s*$",
+                              "x-message": "a written 'justification' (at least 10 characters) is required"},
+            "expires": {"type": "string", "format": "date", "x-message": "'expires' must be a date YYYY-MM-DD"},
+            "kind": {"enum": [*kinds, None], "x-message": "unknown finding kind of licenses"},
+            "approved_by": {"type": ["string", "null"]},
+            "license": {"type": ["string", "null"]}},
+        "additionalProperties": False}}
+
+
+LicensesChecker.options["exceptions"] = dataclasses.replace(
+    LicensesChecker.options["exceptions"], schema=_exceptions_schema(LicensesChecker.kinds))
+
+
 def _normalized_exception(e: dict) -> dict:
-    return _validate_exception(0, e)
-
-
-def _validate_exception(i: int, e: dict) -> dict:
-    where = f"exceptions[{i}]"
-    unknown = sorted(set(e) - _EXCEPTION_KEYS)
-    if unknown:
-        raise OptionError("exceptions", f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_EXCEPTION_KEYS))})")
-    if not isinstance(e.get("component"), str) or not e["component"].strip():
-        raise OptionError("exceptions", f"{where}: 'component' (e.g. 'data:data' or 'software:foo') is required")
-    if not isinstance(e.get("justification"), str) or len(e["justification"].strip()) < 10:
-        raise OptionError("exceptions", f"{where}: a written 'justification' (at least 10 characters) is required")
-    exp = e.get("expires")
+    """An exception entry (valid by the option's schema) with its date as YYYY-MM-DD."""
+    exp = e["expires"]
     if isinstance(exp, _dt.datetime):
         exp = exp.date()
-    if isinstance(exp, str):
-        try:
-            exp = _dt.date.fromisoformat(exp.strip())
-        except ValueError:
-            raise OptionError("exceptions", f"{where}: 'expires' must be a date YYYY-MM-DD, got {exp!r}") from None
-    if not isinstance(exp, _dt.date):
-        raise OptionError("exceptions", f"{where}: 'expires' (a date YYYY-MM-DD) is required")
-    kind = e.get("kind")
-    if kind is not None and kind not in LicensesChecker.kinds:
-        raise OptionError("exceptions", f"{where}: unknown kind {kind!r}")
-    return {"component": e["component"].strip(), "kind": kind, "justification": e["justification"].strip(),
+    exp = exp if isinstance(exp, _dt.date) else _dt.date.fromisoformat(str(exp).strip())
+    return {"component": e["component"].strip(), "kind": e.get("kind"), "justification": e["justification"].strip(),
             "expires": exp.isoformat(), "approved_by": str(e.get("approved_by") or ""),
             "license": e.get("license")}
 
