@@ -80,3 +80,25 @@ def test_project_file_keys_and_options_are_checked_before_any_checker(tmp_path):
     proc = run_cli("scan", str(bad_option), "--out", str(tmp_path / "never"), cwd=tmp_path)
     assert_usage_error(proc, "licenses", "distribution", "everywhere")
     assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("where", ["project", "policy"])
+def test_a_date_that_does_not_exist_is_exit_2_naming_the_file(tmp_path, where):
+    """YAML builds ``2027-02-30`` as a date and fails (a ValueError, not a YAML error): one
+    message naming the file, exit 2, and a real date in the same place is accepted."""
+    (tmp_path / "d.csv").write_text("a,y\n1,0\n3,1\n5,0\n6,1\n")
+    exc = ('{component: "data:data", justification: "reviewed by legal in 2026", expires: %s}')
+    if where == "project":
+        path = tmp_path / "riskaudit.yaml"
+        body = "data: d.csv\ntarget: y\nlicenses:\n  software: none\n  exceptions:\n    - " + exc
+        args = [str(path)]
+    else:
+        path = tmp_path / "mine.yaml"
+        body = "extends: default\nchecks:\n  licenses:\n    options:\n      exceptions:\n        - " + exc
+        args = ["--data", "d.csv", "--target", "y", "--policy", str(path)]
+    path.write_text(body % "2027-02-30")
+    proc = run_cli("scan", *args, "--check", "licenses", "--out", str(tmp_path / "o"), cwd=tmp_path)
+    assert_usage_error(proc, path.name, "day is out of range for month")
+    path.write_text(body % "2027-02-28")
+    proc = run_cli("scan", *args, "--check", "licenses", "--out", str(tmp_path / "o"), cwd=tmp_path)
+    assert proc.returncode in (0, 1), proc.stderr

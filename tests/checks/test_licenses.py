@@ -187,6 +187,7 @@ def test_folder_without_evidence_is_unknown(tmp_path):
 @pytest.mark.parametrize("name, content, error", [
     ("README.md", "---\nlicense: [mit\n---\ntext\n", "malformed YAML front matter"),
     ("README.md", "---\ntitle: x\nno closing marker\n", "no closing '---'"),
+    ("README.md", "---\nlicense: mit\nreleased: 2027-02-30\n---\ntext\n", "a value cannot be read"),
     ("datapackage.json", '{"licenses": [{"name": "MIT"}', "malformed JSON"),
     ("croissant.json", '{"@context": {}, "license": ', "malformed JSON"),
 ])
