@@ -54,7 +54,8 @@ def test_generated_schemas_are_valid_json_schema_and_builtin_policies_pass(check
      "checks.performance.options.minimums.high.acuracy: unknown metric (known: accuracy, balanced_accuracy"),
     ({"performance": {"minimums": {"high": {"accuracy": "0.8"}}}},
      "checks.performance.options.minimums.high.accuracy: must be a number, got '0.8'"),
-    ({"fairness": {"reference_groups": {1: "men"}}}, "checks.fairness.options.reference_groups[1]: keys must be attribute names, got 1"),
+    ({"fairness": {"reference_groups": {1: "men"}}},
+     "checks.fairness.options.reference_groups[1]: keys must be attribute names, got 1"),
     ({"licenses": {"sofware": "none"}}, "checks.licenses.options.sofware: unknown option"),
     ({"data_validity": {"chance_ratio": 2}}, "checks.data_validity.options.chance_ratio: must be <= 1"),
 ])

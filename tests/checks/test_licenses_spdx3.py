@@ -195,7 +195,8 @@ def test_without_a_project_file_riskaudits_own_dependencies_are_left_out(tmp_pat
 
 def test_a_bad_exception_stops_the_scan_before_any_checker_naming_the_key(tmp_path):
     project = _project(tmp_path, "MIT")
-    with pytest.raises(PolicyError, match=r"checks\.licenses\.options\.exceptions\[0\]\.justification: a written 'justification'"):
+    where = r"checks\.licenses\.options\.exceptions\[0\]\.justification"
+    with pytest.raises(PolicyError, match=where + r": a written 'justification'"):
         run_check(LicensesChecker, project=project,
                   options={"licenses": {"exceptions": [{"component": "data:data"}]}})
 
