@@ -505,7 +505,7 @@ def anonymize(data: str | os.PathLike, out: str | os.PathLike, *, policy: Any = 
     try:
         cfg = PiiChecker.validate_options(pol.options("pii"))
     except OptionError as exc:
-        raise InputError(f"{pol.source}: checks.pii.options.{exc.key}: {exc.reason}") from None
+        raise InputError(f"{pol.source}: checks.pii.options.{exc.path}: {exc.reason}") from None
     salt = load_salt(cfg)
     frame, result = anonymize_frame(ds.frame, cfg, model_spec=model_spec, seed=seed, salt=salt)
     try:

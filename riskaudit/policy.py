@@ -160,7 +160,7 @@ class Policy:
             try:  # what a schema cannot say (an expectation's arguments, an exception's dates)
                 checker.validate_options(sec.get("options") or {})
             except OptionError as exc:
-                raise PolicyError(f"{where}.options.{exc.key}: {exc.reason}") from None
+                raise PolicyError(f"{where}.options.{exc.path}: {exc.reason}") from None
 
 
 def _seconds(section: Mapping[str, Any], key: str) -> float | None:
@@ -197,6 +197,8 @@ def _load_file(path: Path, source: str) -> Policy:
         data = yaml.load(raw.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except UnicodeDecodeError:
         raise PolicyError(f"{source}: not UTF-8 text") from None
+    except (ValueError, OverflowError) as exc:  # a value YAML cannot build: a date 2027-02-30
+        raise PolicyError(f"{source}: invalid YAML: a value cannot be read ({exc})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

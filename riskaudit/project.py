@@ -129,6 +129,8 @@ def _read(p: Path, implicit: bool) -> Project:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise PolicyError(f"project file {str(p)!r} is not UTF-8 text") from None
+    except (ValueError, OverflowError) as exc:  # a value YAML cannot build: a date 2027-02-30
+        raise PolicyError(f"project file {str(p)!r}: invalid YAML: a value cannot be read ({exc})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

@@ -547,7 +547,7 @@ def _checker_options(reg: Registry, pol: Policy, overrides: Mapping[str, Mapping
             reg[cid].validate_options(opts)
         except OptionError as exc:
             src = "project options" if exc.key in (overrides.get(cid) or {}) else pol.source
-            raise PolicyError(f"{src}: checks.{cid}.options.{exc.key}: {exc.reason}") from None
+            raise PolicyError(f"{src}: checks.{cid}.options.{exc.path}: {exc.reason}") from None
         out[cid] = opts
     return out
 

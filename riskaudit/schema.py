@@ -57,6 +57,7 @@ def option_schema(opt: Option) -> dict[str, Any]:
         items = _types(opt.item_type)
         if items:
             schema["items"] = {"type": items[0] if len(items) == 1 else items}
+    schema.update(opt.schema or {})
     schema["description"] = opt.doc
     return schema
 
@@ -191,6 +192,10 @@ def _message(err) -> tuple[str, str]:
     path = list(err.absolute_path)
     schema = err.schema if isinstance(err.schema, Mapping) else {}
     v = err.validator
+    if v == "required":  # the first missing key, with its own message when it has one
+        missing = next((k for k in err.validator_value if k not in err.instance), "?")
+        prop = (schema.get("properties") or {}).get(missing) or {}
+        return _path(path + [missing]), prop.get("x-message", "is required")
     if v == "additionalProperties":
         known = list((schema.get("properties") or {}).keys())
         extra = sorted(set(err.instance) - set(known), key=str)
@@ -222,17 +227,33 @@ def _validator_class():
     return validators.extend(Draft202012Validator, type_checker=checker)
 
 
+def _json_view(value: Any) -> Any:
+    """The document as JSON sees it: a YAML date (``expires: 2027-01-31``) is its ISO string."""
+    import datetime as dt
+
+    if isinstance(value, dt.date):
+        return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+    if isinstance(value, Mapping):
+        return {k: _json_view(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_view(v) for v in value]
+    return value
+
+
 def errors(instance: Any, schema: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Every error as (key path, message), in document order (shallowest first)."""
-    validator = _validator_class()(schema)
+    from jsonschema import FormatChecker
+
+    validator = _validator_class()(schema, format_checker=FormatChecker(formats=("date",)))
     found = []
-    for err in validator.iter_errors(instance):
+    for err in validator.iter_errors(_json_view(instance)):
         # a propertyNames error's instance is the offending key; its path is the mapping's
         if "propertyNames" in err.relative_schema_path:
             parent = list(err.absolute_path)
             known = list(err.schema.get("enum") or [])
-            found.append((len(parent) + 1, _path(parent + [err.instance]),
-                          f"{err.schema.get('x-unknown', 'unknown key')} (known: {', '.join(map(str, known))})"))
+            msg = (f"{err.schema.get('x-unknown', 'unknown key')} (known: {', '.join(map(str, known))})" if known
+                   else f"{err.schema.get('x-message', err.message)}, got {err.instance!r}")
+            found.append((len(parent) + 1, _path(parent + [err.instance]), msg))
             continue
         key, msg = _message(err)
         found.append((len(list(err.absolute_path)), key, msg))

@@ -190,6 +190,8 @@ def _read_trust_file(p: Path) -> tuple[bytes, Mapping[str, Any]]:
         data = yaml.safe_load(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise InputError(f"--trust: {str(p)!r} is not UTF-8 text") from None
+    except (ValueError, OverflowError) as exc:  # a value YAML cannot build: a date 2027-02-30
+        raise InputError(f"--trust: {str(p)!r} is not valid YAML: a value cannot be read ({exc})") from None
     except yaml.YAMLError as exc:
         raise InputError(f"--trust: {str(p)!r} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, Mapping):

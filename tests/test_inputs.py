@@ -116,7 +116,9 @@ def test_onnx_model(tmp_path, net, iris):
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3])],
         [helper.make_tensor("W", TensorProto.FLOAT, w.shape, w.flatten()), helper.make_tensor("B", TensorProto.FLOAT, b.shape, b)])
     path = tmp_path / "m.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    # IR version 8 (what opset 17 needs), not the onnx package's newest: the onnxruntime of
+    # Python 3.10 (1.23) reads IR <= 11, and onnx 1.23 writes 14 by default
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
     m = load_model(str(path))
     x = iris.iloc[:, :4].to_numpy(np.float32)
     np.testing.assert_allclose(m.forward(x), net(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-5)

@@ -39,8 +39,23 @@ def test_generated_schemas_are_valid_json_schema_and_builtin_policies_pass(check
 @pytest.mark.parametrize("options, needle", [
     ({"drift": {"alpha": 2}}, "checks.drift.options.alpha: must be <= 0.5"),
     ({"drift": {"correction": "holm"}}, "checks.drift.options.correction: must be one of"),
-    ({"consistency": {"batch_sizes": [1, 0]}}, "checks.consistency.options.batch_sizes: batch sizes must be >= 1"),
-    ({"licenses": {"exceptions": [{"component": "data:data"}]}}, "checks.licenses.options.exceptions: exceptions[0]"),
+    ({"consistency": {"batch_sizes": [1, 0]}}, "checks.consistency.options.batch_sizes[1]: must be >= 1, got 0"),
+    ({"licenses": {"exceptions": [{"component": "data:data"}]}},
+     "checks.licenses.options.exceptions[0].justification: a written 'justification' (at least 10 characters)"),
+    ({"licenses": {"exceptions": [{"component": "data:data", "justification": "reviewed by legal in 2026",
+                                   "expires": "2027-02-30"}]}},
+     "checks.licenses.options.exceptions[0].expires: 'expires' must be a date YYYY-MM-DD, got '2027-02-30'"),
+    ({"licenses": {"exceptions": [{"component": "data:data", "justification": "reviewed by legal in 2026",
+                                   "expires": "2027-01-31", "kind": "nope"}]}},
+     "checks.licenses.options.exceptions[0].kind: unknown finding kind of licenses, got 'nope'"),
+    ({"performance": {"minimums": {"hihg": {"accuracy": 0.8}}}},
+     "checks.performance.options.minimums.hihg: unknown risk tier (known: low, medium, high)"),
+    ({"performance": {"minimums": {"high": {"acuracy": 0.8}}}},
+     "checks.performance.options.minimums.high.acuracy: unknown metric (known: accuracy, balanced_accuracy"),
+    ({"performance": {"minimums": {"high": {"accuracy": "0.8"}}}},
+     "checks.performance.options.minimums.high.accuracy: must be a number, got '0.8'"),
+    ({"fairness": {"reference_groups": {1: "men"}}},
+     "checks.fairness.options.reference_groups[1]: keys must be attribute names, got 1"),
     ({"licenses": {"sofware": "none"}}, "checks.licenses.options.sofware: unknown option"),
     ({"data_validity": {"chance_ratio": 2}}, "checks.data_validity.options.chance_ratio: must be <= 1"),
 ])
@@ -66,3 +81,25 @@ def test_project_file_keys_and_options_are_checked_before_any_checker(tmp_path):
     proc = run_cli("scan", str(bad_option), "--out", str(tmp_path / "never"), cwd=tmp_path)
     assert_usage_error(proc, "licenses", "distribution", "everywhere")
     assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("where", ["project", "policy"])
+def test_a_date_that_does_not_exist_is_exit_2_naming_the_file(tmp_path, where):
+    """YAML builds ``2027-02-30`` as a date and fails (a ValueError, not a YAML error): one
+    message naming the file, exit 2, and a real date in the same place is accepted."""
+    (tmp_path / "d.csv").write_text("a,y\n1,0\n3,1\n5,0\n6,1\n")
+    exc = ('{component: "data:data", justification: "reviewed by legal in 2026", expires: %s}')
+    if where == "project":
+        path = tmp_path / "riskaudit.yaml"
+        body = "data: d.csv\ntarget: y\nlicenses:\n  software: none\n  exceptions:\n    - " + exc
+        args = [str(path)]
+    else:
+        path = tmp_path / "mine.yaml"
+        body = "extends: default\nchecks:\n  licenses:\n    options:\n      exceptions:\n        - " + exc
+        args = ["--data", "d.csv", "--target", "y", "--policy", str(path)]
+    path.write_text(body % "2027-02-30")
+    proc = run_cli("scan", *args, "--check", "licenses", "--out", str(tmp_path / "o"), cwd=tmp_path)
+    assert_usage_error(proc, path.name, "day is out of range for month")
+    path.write_text(body % "2027-02-28")
+    proc = run_cli("scan", *args, "--check", "licenses", "--out", str(tmp_path / "o"), cwd=tmp_path)
+    assert proc.returncode in (0, 1), proc.stderr

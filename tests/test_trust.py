@@ -72,6 +72,7 @@ def test_one_key_cannot_be_two_people_of_a_role(tmp_path, keys):
 
 @pytest.mark.parametrize("text, message", [
     ("[1, 2]", "must be a mapping of keys"), ("a: [", "is not valid YAML"),
+    ("valid_until: 2027-02-30\n", "is not valid YAML: a value cannot be read"),
     ("approvers: {}\napprovals: {}\n", "scanners is missing"),
 ])
 def test_unreadable_policy(tmp_path, text, message):

@@ -126,7 +126,10 @@ class Option:
     """A declared, validated keyword option of a checker.
 
     ``type`` is a Python type or tuple of types; ``choices`` restricts values; ``minimum`` /
-    ``maximum`` bound numbers; ``item_type`` checks every element of a list.
+    ``maximum`` bound numbers; ``item_type`` checks every element of a list. ``schema`` adds
+    JSON Schema keywords for what these cannot say (list items with bounds, the keys of a
+    mapping, the fields of a list of records); it is part of the one schema that checks
+    policies and project files before any checker runs (:mod:`riskaudit.schema`).
     """
 
     default: Any
@@ -137,6 +140,7 @@ class Option:
     maximum: float | None = None
     item_type: Any = None
     nullable: bool = False
+    schema: Mapping[str, Any] | None = None
 
     def validate(self, name: str, value: Any) -> Any:
         """Return the value (lists normalized to tuples) or raise ValueError with a message."""
@@ -395,7 +399,7 @@ class Checker(abc.ABC):
         if err is not None:
             key, msg = err
             name = key.split(".", 1)[0].split("[", 1)[0]
-            raise OptionError(name, msg if key == name else f"{key[len(name):].lstrip('.')}: {msg}")
+            raise OptionError(name, msg, path=key)
         out = {}
         for name, opt in cls.options.items():
             value = options.get(name, opt.default)
@@ -431,9 +435,11 @@ def _freeze(value):
 
 
 class OptionError(ValueError):
-    """An invalid checker option: ``key`` names it, ``reason`` says what is wrong."""
+    """An invalid checker option: ``key`` names it, ``reason`` says what is wrong; ``path``
+    is where inside it (``exceptions[0].expires``), the key itself by default."""
 
-    def __init__(self, key: str, reason: str):
-        super().__init__(f"{key}: {reason}")
+    def __init__(self, key: str, reason: str, path: str | None = None):
+        super().__init__(f"{path or key}: {reason}")
         self.key = key
         self.reason = reason
+        self.path = path or key

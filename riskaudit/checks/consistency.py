@@ -158,7 +158,8 @@ class ConsistencyChecker(Checker):
         "sample_size": Option(512, "Rows of the evaluation data (a seeded subset) predicted in every pass.",
                               type=int, minimum=2, maximum=100000),
         "batch_sizes": Option([1, 2, 7, 32, 256], "Batch sizes compared with batch size 1; the whole "
-                              "subset as one batch is always added.", type=list, item_type=int),
+                              "subset as one batch is always added.", type=list, item_type=int,
+                              schema={"items": {"type": "integer", "minimum": 1}}),
         "repeats": Option(3, "Runs of the whole-subset batch, each with a different torch random state.",
                           type=int, minimum=2, maximum=20),
         "composition_batch_size": Option(None, "Batch size of the shuffled-companions pass (default: "
@@ -208,17 +209,6 @@ class ConsistencyChecker(Checker):
                                             "an audit or an incident cannot be reproduced.",
                                         advice=ADVICE["training_nondeterminism"]),
     }
-
-    @classmethod
-    def validate_options(cls, options):
-        """Also every batch size >= 1, checked before any checker runs (exit 2 naming the key)."""
-        out = super().validate_options(options)
-        bad = [b for b in out["batch_sizes"] if b < 1]
-        if bad:
-            from riskaudit.checks.base import OptionError
-
-            raise OptionError("batch_sizes", f"batch sizes must be >= 1, got {bad[0]}")
-        return out
 
     # ------------------------------------------------------------------ run
     def run(self, ctx: CheckContext) -> CheckOutput:

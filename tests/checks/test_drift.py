@@ -113,6 +113,8 @@ def test_conformance_and_split_by_real_attribute():
     assert res.summary.startswith("7 of 9 inputs have shifted; the largest is s3.")
     mv = next(f for f in res.findings if f.kind == "multivariate_drift")
     assert mv.status == Status.FAIL and mv.evidence["method"] == "mmd"
+    # 50 permutations asked; 100 run, so that p = 1/101 can reach the policy's fail level 0.01
+    assert mv.evidence["permutations"] == 100 and mv.value == pytest.approx(1 / 101)
     assert mv.evidence["sample_reference"] == int((~men).sum())
     # no model: the model kinds are skipped and say why
     assert res.metrics["skipped"]["concept_drift"] == "no model was given (--model)"
@@ -441,7 +443,8 @@ def test_throughput_of_an_unknown_batch_size_is_not_compared(batch_size):
 def test_mmd_with_torch_equals_alibi_detect_mmddrift(cancer, sigma, n_perm):
     """mmd_test calls torch directly; alibi-detect's MMDDrift (pytorch backend), run on the
     same standardized samples under the same seeded torch generator, is the oracle: the
-    statistic, the p-value and the threshold are equal, on shifted and on unshifted halves."""
+    statistic, the count of permutations behind the p-value and the threshold are equal, on
+    shifted and on unshifted halves."""
     from alibi_detect.cd import MMDDrift
 
     from riskaudit.checks.drift import stats
@@ -457,7 +460,8 @@ def test_mmd_with_torch_equals_alibi_detect_mmddrift(cancer, sigma, n_perm):
                            n_permutations=n_perm, device="cpu")
             oracle = det.predict(np.ascontiguousarray(xc_s, np.float32))["data"]
         assert ours["statistic"] == float(oracle["distance"])
-        assert ours["p_value"] == float(oracle["p_val"])
+        # alibi-detect's p-value is k/m; ours the exact permutation p-value (k+1)/(m+1), same k
+        assert ours["p_value"] == (round(float(oracle["p_val"]) * n_perm) + 1) / (n_perm + 1)
         assert ours["statistic_threshold"] == float(oracle["distance_threshold"])
     assert stats.mmd_test(xr_s, xc_s, seed=11, device="cpu", n_permutations=n_perm, sigma=sigma) == ours
 

@@ -1,5 +1,6 @@
 """Tests of the licenses checker on real license texts (Debian's common-licenses, the SPDX
-list data of the ``spdx`` package), real package metadata and the demo project."""
+list data of the ``spdx`` package: copies of the texts independent of the ScanCode LicenseDB
+texts the checker matches against), real package metadata and the demo project."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ COMMON = Path("/usr/share/common-licenses")
 
 
 def spdx_text(sid: str) -> str:
-    import spdx
+    import spdx  # test extra only: the SPDX list's own texts, an independent copy
 
     return (Path(spdx.__file__).parent / "data" / f"{sid}.txt").read_text(encoding="utf-8")
 
@@ -90,7 +91,8 @@ def test_spdx_texts_identified_with_filled_placeholders(sid):
     text = spdx_text(sid).replace("<year>", "2026").replace("<copyright holders>", "Example Corp")
     m = identify_text(text)
     assert m.spdx_id == normalize(sid).expression
-    assert m.score > 0.97 and m.runner_up_score < m.score
+    # another copy of the text (SPDX's, with its copyright line and title), not the index's own
+    assert m.score > 0.94 and m.runner_up_score < m.score
 
 
 def test_text_matching_nothing_is_unknown_not_a_guess(tmp_path):
@@ -185,6 +187,7 @@ def test_folder_without_evidence_is_unknown(tmp_path):
 @pytest.mark.parametrize("name, content, error", [
     ("README.md", "---\nlicense: [mit\n---\ntext\n", "malformed YAML front matter"),
     ("README.md", "---\ntitle: x\nno closing marker\n", "no closing '---'"),
+    ("README.md", "---\nlicense: mit\nreleased: 2027-02-30\n---\ntext\n", "a value cannot be read"),
     ("datapackage.json", '{"licenses": [{"name": "MIT"}', "malformed JSON"),
     ("croissant.json", '{"@context": {}, "license": ', "malformed JSON"),
 ])

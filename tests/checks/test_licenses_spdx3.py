@@ -17,7 +17,7 @@ import pytest
 from license_expression import get_license_index, get_spdx_licensing
 
 from riskaudit.checks.licenses import LicensesChecker, software
-from riskaudit.checks.licenses.spdx import category, evaluate, license_ids, license_list, normalize
+from riskaudit.checks.licenses.spdx import category, evaluate, license_ids, normalize
 from riskaudit.checks.licenses.texts import identify_text
 from riskaudit.errors import PolicyError
 from riskaudit.result import Status
@@ -33,19 +33,29 @@ def _scancode(key: str) -> dict:
     return next(r for r in get_license_index() if r["license_key"] == key)
 
 
+def _as_shipped(text: str) -> str:
+    """A license file as a project ships it: its own copyright line on top, the paragraphs
+    re-wrapped at 60 columns (the fixtures are the text index's own copies)."""
+    import textwrap
+
+    paragraphs = [textwrap.fill(" ".join(p.split()), 60) for p in text.split("\n\n") if p.strip()]
+    return "Copyright (c) 2026 Example Corp. All rights reserved.\n\n" + "\n\n".join(paragraphs)
+
+
 @pytest.mark.parametrize("name", sorted(TEXTS))
 def test_source_available_license_texts_are_recognised(name):
     rec = _scancode(TEXTS[name])
     assert rec["category"] == "Source-available"
-    match = identify_text((FIXTURES / name).read_text(encoding="utf-8"))
-    assert match.spdx_id == rec["spdx_license_key"]
+    match = identify_text(_as_shipped((FIXTURES / name).read_text(encoding="utf-8")))
+    assert match.spdx_id == rec["spdx_license_key"] and match.score > 0.95
     expected = "noncommercial" if "Noncommercial" in rec["spdx_license_key"] else "restricted_use"
     assert category(match.spdx_id) == expected
 
 
 def test_sspl_text_is_not_taken_for_the_agpl_it_rewrites():
-    text = (FIXTURES / "mongodb-sspl-1.0.txt").read_text(encoding="utf-8")
-    assert identify_text(text).spdx_id == "SSPL-1.0"
+    text = _as_shipped((FIXTURES / "mongodb-sspl-1.0.txt").read_text(encoding="utf-8"))
+    m = identify_text(text)
+    assert (m.spdx_id, m.runner_up) == ("SSPL-1.0", "AGPL-3.0-only") and m.score - m.runner_up_score > 0.05
 
 
 @pytest.mark.parametrize("spelling,key", [
@@ -123,6 +133,34 @@ def test_source_available_data_is_judged_against_the_intended_use(tmp_path, lic,
     assert f"spdx_license_list_version: {version}" in about.read_text()
     bom = next(f for f in res.findings if f.kind == "bill_of_materials")
     assert f"SPDX license list {version}" in bom.message
+    texts = res.metrics["license_list"]["texts_version"]
+    assert texts == metadata.version("licensedcode-data") and f"LicenseDB data {texts}" in bom.message
+
+
+def test_text_index_is_the_current_list_with_texts_for_the_source_available_ids():
+    """Every id of the text index is a current, non-deprecated SPDX id of license-expression's
+    index (the oracle), and the ids the old ``spdx`` 2.5.1 list lacked have their texts."""
+    from riskaudit.checks.licenses.spdx import license_texts
+    from riskaudit.checks.licenses.texts import _index
+
+    current = {r["spdx_license_key"] for r in get_license_index()
+               if r.get("spdx_license_key") and not r.get("is_exception") and not r.get("is_deprecated")}
+    ids = {sid for sid, _ in _index()}
+    assert ids <= current and len(ids) > 600
+    assert {"BUSL-1.1", "SSPL-1.0", "Elastic-2.0", "PolyForm-Noncommercial-1.0.0", "MIT-0"} <= ids
+    exceptions = {r["spdx_license_key"] for r in get_license_index() if r.get("is_exception")}
+    assert not exceptions & {rec.spdx_id for rec in license_texts()}
+
+
+def test_mit0_text_shipped_by_cffi_is_mit0_not_mit():
+    """cffi's own LICENSE file (installed here: cryptography needs it) is MIT No Attribution
+    under a preamble; MIT, its closest relative, is the runner-up."""
+    dist = metadata.distribution("cffi")
+    text = next(f.read_text(encoding="utf-8") for f in dist.files or () if f.name == "LICENSE")
+    assert "MIT No Attribution" in text
+    m = identify_text(text)
+    assert m.spdx_id == "MIT-0" and m.runner_up == "MIT" and m.score > m.runner_up_score
+    assert category("MIT-0") == "permissive" == _scancode("mit-0")["category"].lower()
 
 
 def test_software_scope_is_the_projects_requirements_when_found(tmp_path):
@@ -157,7 +195,8 @@ def test_without_a_project_file_riskaudits_own_dependencies_are_left_out(tmp_pat
 
 def test_a_bad_exception_stops_the_scan_before_any_checker_naming_the_key(tmp_path):
     project = _project(tmp_path, "MIT")
-    with pytest.raises(PolicyError, match=r"checks\.licenses\.options\.exceptions: exceptions\[0\]"):
+    where = r"checks\.licenses\.options\.exceptions\[0\]\.justification"
+    with pytest.raises(PolicyError, match=where + r": a written 'justification'"):
         run_check(LicensesChecker, project=project,
                   options={"licenses": {"exceptions": [{"component": "data:data"}]}})
 

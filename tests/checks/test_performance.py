@@ -46,7 +46,7 @@ def test_classification_metrics_equal_sklearn(loader, k):
     assert got["macro_f1"] == pytest.approx(skm.f1_score(y, pred, average="macro", zero_division=0), abs=TOL)
     auc = skm.roc_auc_score(y, proba[:, 1]) if k == 2 else skm.roc_auc_score(y, proba, multi_class="ovr")
     assert got["roc_auc"] == pytest.approx(auc, abs=TOL)
-    assert got["log_loss"] == pytest.approx(skm.log_loss(y, y_proba=proba, labels=list(range(k))), abs=1e-9)
+    assert got["log_loss"] == pytest.approx(skm.log_loss(y, proba, labels=list(range(k))), abs=1e-9)
     p, r, f, s = skm.precision_recall_fscore_support(y, pred, labels=list(range(k)), zero_division=0)
     pc = M.per_class(M.confusion(y, pred, k))
     np.testing.assert_allclose(pc["precision"], p, atol=TOL)
@@ -79,7 +79,7 @@ def test_edge_cases_match_sklearn():
     # probabilities of exactly 0 and 1: clipped like sklearn
     hard = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
     yh = np.array([0, 1, 1])
-    assert M.log_loss(yh, hard) == pytest.approx(skm.log_loss(yh, y_proba=hard), rel=1e-12)
+    assert M.log_loss(yh, hard) == pytest.approx(skm.log_loss(yh, hard), rel=1e-12)
 
 
 def test_regression_metrics_equal_sklearn():
@@ -131,7 +131,7 @@ def test_checker_figures_are_sklearn_figures_and_inside_their_intervals():
     assert m["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(y, proba.argmax(1)), abs=1e-5)
     # model outputs pass through float32: compare at float32 precision
     assert m["roc_auc"] == pytest.approx(skm.roc_auc_score(y, proba, multi_class="ovr"), abs=1e-4)
-    assert m["log_loss"] == pytest.approx(skm.log_loss(y, y_proba=proba), abs=1e-4)
+    assert m["log_loss"] == pytest.approx(skm.log_loss(y, proba), abs=1e-4)
     for name, (lo, hi) in res.metrics["intervals"].items():
         if m.get(name) is not None:
             assert lo - 1e-9 <= m[name] <= hi + 1e-9 or name == "ece", (name, lo, m[name], hi)

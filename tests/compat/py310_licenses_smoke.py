@@ -1,7 +1,7 @@
 """Python 3.10 smoke test of the licenses checker's lock/pyproject readers (tomli, not tomllib).
 
 Not collected by pytest (it needs a Python 3.10 interpreter). Run in a 3.10 environment with
-riskaudit's pure-Python dependencies (tomli, packaging, license-expression, spdx, numpy, pandas,
+riskaudit's pure-Python dependencies (tomli, packaging, license-expression, licensedcode-data, numpy, pandas,
 pyyaml, jsonschema, click, jinja2, cyclonedx-python-lib):
 
     python3.10 tests/compat/py310_licenses_smoke.py

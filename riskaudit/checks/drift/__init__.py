@@ -18,6 +18,7 @@ The figures of model drift are stored under ``metrics["model_performance"]`` (sh
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import TYPE_CHECKING, Any
 
 from riskaudit import fmt
@@ -90,7 +91,9 @@ class DriftChecker(Checker):
                                            minimum=20),
         "classifier_sample": Option(2000, "rows per dataset in the classifier two-sample test (mixed "
                                     "types); it costs far less per row than MMD", int, minimum=20),
-        "mmd_permutations": Option(100, "permutations of the MMD test", int, minimum=10),
+        "mmd_permutations": Option(100, "permutations of the MMD test (raised to what the policy's lowest "
+                                   "multivariate_drift level needs: its p-value is at least 1/(permutations+1))",
+                                   int, minimum=10),
         "mmd_sigma": Option(None, "RBF kernel bandwidth on standardized features (default sqrt(dimensions), "
                             "the median heuristic for standardized data)", float, minimum=1e-6, nullable=True),
         "image_size": Option(8, "images are average-pooled to this side length before the MMD test",
@@ -338,6 +341,16 @@ class DriftChecker(Checker):
         return rows, charts, drifted
 
     # ------------------------------------------------------------------ multivariate
+    def _permutations(self, ctx) -> int:
+        """The MMD test's permutations: the option, raised so that the smallest p-value the
+        test can give, 1 / (permutations + 1), is below the policy's lowest level for
+        ``multivariate_drift`` (50 permutations could never reach p < 0.01: every drift
+        would stop at warn)."""
+        lv = ctx.levels.get("multivariate_drift")
+        levels = [x for x in ((lv.fail, lv.warn) if lv else ()) if x is not None and x > 0]
+        need = math.ceil(1 / min(levels)) if levels else 0
+        return int(max(self.config["mmd_permutations"], min(need, 10_000)))
+
     def _standardized(self, ctx, numeric, categorical, n):
         ref = self._sample(ctx, ctx.reference.frame, n, "mv-reference")
         cur = self._sample(ctx, ctx.data.frame, n, "mv-current")
@@ -379,7 +392,7 @@ class DriftChecker(Checker):
         seed = ctx.seed_for("multivariate")
         if method == "mmd":
             out = stats.mmd_test(xr, xc, seed=seed, device="cuda" if cuda else "cpu",
-                                 n_permutations=cfg["mmd_permutations"], sigma=cfg["mmd_sigma"])
+                                 n_permutations=self._permutations(ctx), sigma=cfg["mmd_sigma"])
         else:
             out = stats.classifier_test(xr, xc, mask, seed=seed)
         out.update({"features": len(mask), "sample_reference": len(xr), "sample_current": len(xc)})
@@ -449,7 +462,7 @@ class DriftChecker(Checker):
         sd[sd == 0] = 1.0
         out = stats.mmd_test((xr - mu) / sd, (xc - mu) / sd, seed=ctx.seed_for("images"),
                              device="cuda" if ctx.device.startswith("cuda") else "cpu",
-                             n_permutations=cfg["mmd_permutations"], sigma=cfg["mmd_sigma"])
+                             n_permutations=self._permutations(ctx), sigma=cfg["mmd_sigma"])
         out.update({"representation": how, "dimensions": int(xr.shape[1]),
                     "sample_reference": len(xr), "sample_current": len(xc)})
         metrics["multivariate"] = out

@@ -65,7 +65,10 @@ class FairnessChecker(Checker):
                             minimum=0.0, maximum=1.0, nullable=True),
         "reference_groups": Option({}, "privileged group per attribute ({attribute: group}); "
                                    "ratios are then taken against it instead of the highest "
-                                   "rate", type=dict),
+                                   "rate", type=dict,
+                                   schema={"propertyNames": {"type": "string", "x-message": "keys must be attribute names"},
+                                           "additionalProperties": {"type": ["string", "number", "boolean"],
+                                                                    "x-message": "must be a group (a value of the attribute)"}}),
         "intersections": Option(True, "also audit every pair of sensitive attributes", type=bool),
         "extra_metrics": Option([], "more per-group metrics by name (fairlearn.metrics or "
                                 "sklearn.metrics functions of y_true, y_pred), computed with "
@@ -127,10 +130,7 @@ class FairnessChecker(Checker):
             if _extra_metric(name) is None:
                 raise OptionError("extra_metrics", f"no metric function named {name!r} in "
                                   "fairlearn.metrics or sklearn.metrics")
-        refs = out["reference_groups"]
-        if not all(isinstance(k, str) for k in refs):
-            raise OptionError("reference_groups", "keys must be attribute names")
-        out["reference_groups"] = {k: str(v) for k, v in refs.items()}
+        out["reference_groups"] = {k: str(v) for k, v in out["reference_groups"].items()}
         return out
 
     # ------------------------------------------------------------------ run

@@ -20,9 +20,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
-from riskaudit.checks.base import Checker, CheckContext, CheckOutput, Kind, Option, OptionError
+from riskaudit.checks.base import Checker, CheckContext, CheckOutput, Kind, Option
 from riskaudit.checks.licenses.sources import MODEL_SUFFIXES, Component, Evidence, read_folder
 from riskaudit.checks.licenses.software import (environment_components, find_project_requirements,
                                                 is_requirements_file, requirement_components,
@@ -39,7 +39,6 @@ COPYLEFT_WEIGHT = {
     "saas": {"network_copyleft": 1.0, "strong_copyleft": 0.5, "weak_copyleft": 0.0, "share_alike": 0.0},
     "internal": {"network_copyleft": 0.5, "strong_copyleft": 0.0, "weak_copyleft": 0.0, "share_alike": 0.0},
 }
-_EXCEPTION_KEYS = {"component", "kind", "justification", "expires", "approved_by", "license"}
 MAX_TABLE_ROWS = 50
 
 
@@ -115,15 +114,6 @@ class LicensesChecker(Checker):
         super().__init__(**options)
         self.exceptions = [_normalized_exception(e) for e in self.config["exceptions"]]
 
-    @classmethod
-    def validate_options(cls, options):
-        """Also check every exception entry, so a bad one stops the scan (exit 2, naming the
-        key) before any checker runs."""
-        out = super().validate_options(options)
-        for i, e in enumerate(out["exceptions"]):
-            _validate_exception(i, e)
-        return out
-
     def run(self, ctx: CheckContext) -> CheckOutput:
         cfg = self.config
         ctx.progress(0.0, "reading license evidence")
@@ -134,45 +124,47 @@ class LicensesChecker(Checker):
             minimum=cfg["text_match_minimum"], scope_out=scope)
         ctx.progress(0.8, "judging licenses")
         out = judge(ctx, components, problems, cfg, self.exceptions)
-        out.metrics["software_scope"] = scope
-        out.metrics["license_list"] = license_list()
-        bom = out.findings[0]
+        findings = list(out.findings)
+        bom = findings[0]
         if bom.kind == "bill_of_materials":
-            out.findings[0] = dataclasses.replace(
+            findings[0] = dataclasses.replace(
                 bom, message=bom.message.rstrip(".") + f"; software scope: {_scope_text(scope)}; "
                 f"license categories from the SPDX license list "
-                f"{license_list()['spdx_license_list_version'] or '(version unknown)'}.",
+                f"{license_list()['spdx_license_list_version'] or '(version unknown)'}, license texts "
+                f"from ScanCode LicenseDB data {license_list()['texts_version'] or '(version unknown)'}.",
                 evidence={**bom.evidence, "software_scope": scope, "license_list": license_list()})
-        return out
+        return dataclasses.replace(out, findings=findings,
+                                   metrics={**out.metrics, "software_scope": scope, "license_list": license_list()})
+
+
+def _exceptions_schema(kinds: Iterable[str]) -> dict[str, Any]:
+    """The JSON Schema of the ``exceptions`` option's entries (checked with the policy, before
+    any checker runs)."""
+    return {"items": {
+        "type": "object", "required": ["component", "justification", "expires"], "x-unknown": "unknown key",
+        "properties": {
+            "component": {"type": "string", "pattern": r"\S",
+                          "x-message": "'component' (e.g. 'data:data' or 'software:foo') is required"},
+            "justification": {"type": "string", "pattern": r"^\s*\S[\s\S]{8,}\S\s*$",
+                              "x-message": "a written 'justification' (at least 10 characters) is required"},
+            "expires": {"type": "string", "format": "date", "x-message": "'expires' must be a date YYYY-MM-DD"},
+            "kind": {"enum": [*kinds, None], "x-message": "unknown finding kind of licenses"},
+            "approved_by": {"type": ["string", "null"]},
+            "license": {"type": ["string", "null"]}},
+        "additionalProperties": False}}
+
+
+LicensesChecker.options["exceptions"] = dataclasses.replace(
+    LicensesChecker.options["exceptions"], schema=_exceptions_schema(LicensesChecker.kinds))
 
 
 def _normalized_exception(e: dict) -> dict:
-    return _validate_exception(0, e)
-
-
-def _validate_exception(i: int, e: dict) -> dict:
-    where = f"exceptions[{i}]"
-    unknown = sorted(set(e) - _EXCEPTION_KEYS)
-    if unknown:
-        raise OptionError("exceptions", f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_EXCEPTION_KEYS))})")
-    if not isinstance(e.get("component"), str) or not e["component"].strip():
-        raise OptionError("exceptions", f"{where}: 'component' (e.g. 'data:data' or 'software:foo') is required")
-    if not isinstance(e.get("justification"), str) or len(e["justification"].strip()) < 10:
-        raise OptionError("exceptions", f"{where}: a written 'justification' (at least 10 characters) is required")
-    exp = e.get("expires")
+    """An exception entry (valid by the option's schema) with its date as YYYY-MM-DD."""
+    exp = e["expires"]
     if isinstance(exp, _dt.datetime):
         exp = exp.date()
-    if isinstance(exp, str):
-        try:
-            exp = _dt.date.fromisoformat(exp.strip())
-        except ValueError:
-            raise OptionError("exceptions", f"{where}: 'expires' must be a date YYYY-MM-DD, got {exp!r}") from None
-    if not isinstance(exp, _dt.date):
-        raise OptionError("exceptions", f"{where}: 'expires' (a date YYYY-MM-DD) is required")
-    kind = e.get("kind")
-    if kind is not None and kind not in LicensesChecker.kinds:
-        raise OptionError("exceptions", f"{where}: unknown kind {kind!r}")
-    return {"component": e["component"].strip(), "kind": kind, "justification": e["justification"].strip(),
+    exp = exp if isinstance(exp, _dt.date) else _dt.date.fromisoformat(str(exp).strip())
+    return {"component": e["component"].strip(), "kind": e.get("kind"), "justification": e["justification"].strip(),
             "expires": exp.isoformat(), "approved_by": str(e.get("approved_by") or ""),
             "license": e.get("license")}
 
@@ -189,7 +181,7 @@ def _path_of(obj) -> Path | None:
     return None
 
 
-def build_components(*, project: dict | None = None, data=None, reference=None, model=None,
+def build_components(*, project: Mapping[str, Any] | None = None, data=None, reference=None, model=None,
                      paths: Sequence[str] = (), software: str = "environment",
                      requirements: str | None = None, minimum: float = 0.8,
                      scope_out: dict | None = None) -> tuple[list[Component], list]:
@@ -198,6 +190,33 @@ def build_components(*, project: dict | None = None, data=None, reference=None, 
     scope was used). Returns ``(components, problems)``."""
     project = dict(project or {})
     base = Path(project["project_dir"]) if project.get("project_dir") else None
+    data_paths, model_paths, req = _evidence_paths(project, base, data, reference, model, paths, requirements)
+    components: list[Component] = []
+    problems: list = []
+    declared: dict = project["licenses"] if isinstance(project.get("licenses"), dict) else {}
+    for kind, plist in (("data", data_paths), ("model", model_paths)):
+        components += _folder_components(kind, plist, base, minimum)
+        if declared.get(kind):
+            components += _declare(components, kind, declared[kind])
+    scope = software_scope(software, req, base, model_paths)
+    if scope["file"] is not None:
+        comps, probs = requirement_components(Path(scope["file"]), minimum)
+        components += comps
+        problems += probs
+    elif scope["kind"] in ("environment", "environment minus riskaudit"):
+        components += environment_components(minimum, exclude=scope.get("excluded", ()))
+    if isinstance(scope_out, dict):
+        scope_out.update({k: v for k, v in scope.items() if k != "excluded"},
+                         excluded=len(scope.get("excluded", ())))
+    return components, problems
+
+
+def _evidence_paths(project: dict, base: Path | None, data, reference, model, paths: Sequence[str],
+                    requirements: str | None) -> tuple[list[Path | None], list[Path | None], Path | None]:
+    """Where the evidence is: the data files / folders, the model files and the requirements
+    file, from the project file (relative to its folder), the loaded datasets and model, and
+    the ``paths`` option sorted by what each path is."""
+    from riskaudit.errors import InputError
 
     def resolve(p) -> Path | None:
         if not p or not isinstance(p, (str, Path)):
@@ -214,14 +233,10 @@ def build_components(*, project: dict | None = None, data=None, reference=None, 
     model_paths = [resolve(project.get("model_path")) or _path_of(model)]
     req = resolve(requirements) if requirements else None
     if requirements and req is None:
-        from riskaudit.errors import InputError
-
         raise InputError(f"licenses: requirements file {requirements!r} does not exist")
     for extra in paths:
         p = resolve(extra) or (Path(extra) if Path(extra).exists() else None)
         if p is None:
-            from riskaudit.errors import InputError
-
             raise InputError(f"licenses: path {extra!r} does not exist")
         if p.is_file() and is_requirements_file(p):
             req = p
@@ -230,46 +245,37 @@ def build_components(*, project: dict | None = None, data=None, reference=None, 
             model_paths.append(p)
         else:
             data_paths.append(p)
+    return data_paths, model_paths, req
 
-    components: list[Component] = []
-    problems: list = []
-    declared = project.get("licenses") if isinstance(project.get("licenses"), dict) else {}
-    for kind, plist in (("data", data_paths), ("model", model_paths)):
-        folders: dict[Path, list[Path]] = {}
-        for p in plist:
-            if p is None:
-                continue
-            folder = p if p.is_dir() else p.parent
-            folders.setdefault(folder.resolve(), []).append(p)
-        for folder, files in folders.items():
-            name = folder.name or str(folder)
-            if kind == "model" and len(files) == 1 and files[0].is_file():
-                name = files[0].name
-            comp = Component(kind, name, paths=[str(f) for f in files])
-            ev, probs = read_folder(folder, base, minimum)
-            comp.evidence, comp.problems = ev, probs
-            components.append(comp)
-        decl = declared.get(kind)
-        if decl:
-            targets = [c for c in components if c.kind == kind]
-            if not targets:
-                targets = [Component(kind, "declared")]
-                components += targets
-            n = normalize(str(decl))
-            for c in targets:
-                c.evidence.append(Evidence(n.expression, "project file", f"licenses.{kind}",
-                                           note=n.note or str(decl)))
-    scope = software_scope(software, req, base, model_paths)
-    if scope["file"] is not None:
-        comps, probs = requirement_components(Path(scope["file"]), minimum)
-        components += comps
-        problems += probs
-    elif scope["kind"] in ("environment", "environment minus riskaudit"):
-        components += environment_components(minimum, exclude=scope.get("excluded", ()))
-    if isinstance(scope_out, dict):
-        scope_out.update({k: v for k, v in scope.items() if k != "excluded"},
-                         excluded=len(scope.get("excluded", ())))
-    return components, problems
+
+def _folder_components(kind: str, plist: Sequence[Path | None], base: Path | None,
+                       minimum: float) -> list[Component]:
+    """One component per folder of ``plist`` (a single model file names its component),
+    with the license evidence read in that folder."""
+    folders: dict[Path, list[Path]] = {}
+    for p in plist:
+        if p is not None:
+            folders.setdefault((p if p.is_dir() else p.parent).resolve(), []).append(p)
+    out = []
+    for folder, files in folders.items():
+        name = folder.name or str(folder)
+        if kind == "model" and len(files) == 1 and files[0].is_file():
+            name = files[0].name
+        comp = Component(kind, name, paths=[str(f) for f in files])
+        comp.evidence, comp.problems = read_folder(folder, base, minimum)
+        out.append(comp)
+    return out
+
+
+def _declare(components: list[Component], kind: str, declared: object) -> list[Component]:
+    """Add the project file's declared license of ``kind`` to that kind's components; returns
+    the component to add when there is none yet."""
+    targets = [c for c in components if c.kind == kind]
+    added = [] if targets else [Component(kind, "declared")]
+    n = normalize(str(declared))
+    for c in targets or added:
+        c.evidence.append(Evidence(n.expression, "project file", f"licenses.{kind}", note=n.note or str(declared)))
+    return added
 
 
 def software_scope(software: str, requirements: Path | None, base: Path | None,
@@ -308,7 +314,8 @@ def verdict_of(comp: Component, cfg: dict) -> dict:
     if len(lics) > 1:
         notes.append(f"the sources name {', '.join(lics)}; the most restrictive, {chosen}, is applied")
     ids = set(license_ids(chosen))  # WITH exceptions are not licenses
-    out = {"license": lic, "chosen": chosen, "category": cat, "note": "; ".join(notes), "ids": sorted(ids)}
+    out: dict[str, Any] = {"license": lic, "chosen": chosen, "category": cat, "note": "; ".join(notes),
+                           "ids": sorted(ids)}
     deny = set(cfg["deny"])
     all_ids = {k for one in lics for k in license_ids(one)}
     if all_ids & deny:

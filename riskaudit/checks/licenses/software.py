@@ -36,17 +36,24 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def field(dist: metadata.Distribution, key: str) -> str | None:
+    """One field of a distribution's metadata, None when absent (``PackageMetadata`` has no
+    ``get``; a missing key reads as None on 3.10-3.11 and raises KeyError later)."""
+    meta = dist.metadata
+    return meta[key] if key in meta else None
+
+
 def _resolve(dist: metadata.Distribution, minimum: float) -> list[Evidence]:
     meta = dist.metadata
-    name = meta.get("Name") or "?"
-    where = f"{name} {meta.get('Version') or ''}".strip() + " METADATA"
-    expr = meta.get("License-Expression")
+    name = field(dist, "Name") or "?"
+    where = f"{name} {field(dist, 'Version') or ''}".strip() + " METADATA"
+    expr = field(dist, "License-Expression")
     if expr:
         n = normalize(expr)
         return [Evidence(n.expression, "License-Expression (PEP 639)", f"{where}: License-Expression",
                          note=n.note or expr)]
     notes = []
-    lic = (meta.get("License") or "").strip()
+    lic = (field(dist, "License") or "").strip()
     long_text = "\n" in lic or len(lic) > 200
     if lic and not long_text:
         n = normalize(lic)
@@ -145,12 +152,12 @@ def environment_components(minimum: float = 0.8, exclude=()) -> list[Component]:
     seen: dict[str, Component] = {}
     for dist in metadata.distributions():
         try:
-            name = dist.metadata.get("Name")
+            name = field(dist, "Name")
         except Exception:  # noqa: BLE001
             continue
         if not name or canonical(name) in seen or canonical(name) in exclude:
             continue
-        comp = Component("software", name, dist.metadata.get("Version") or "")
+        comp = Component("software", name, field(dist, "Version") or "")
         try:
             comp.evidence = _resolve(dist, minimum)
         except Exception as exc:  # noqa: BLE001 - broken metadata is a finding, not a crash
@@ -220,7 +227,7 @@ def requirement_components(path: Path, minimum: float = 0.8) -> tuple[list[Compo
             comp.evidence = [Evidence(None, "requirements file", str(path),
                                       note="not installed here, so its license metadata cannot be read")]
         else:
-            comp.version = comp.version or dist.metadata.get("Version") or ""
+            comp.version = comp.version or field(dist, "Version") or ""
             comp.evidence = _resolve(dist, minimum)
         comps.append(comp)
     return comps, problems

@@ -150,6 +150,9 @@ def read_card(path: Path, base: Path | None) -> tuple[list[Evidence], list[Probl
                 problems.append(Problem(_loc(path, base), f"malformed YAML front matter{where}: "
                                         f"{getattr(exc, 'problem', None) or exc}"))
                 meta = None
+            except (ValueError, OverflowError) as exc:  # a value YAML cannot build: a date 2027-02-30
+                problems.append(Problem(_loc(path, base), f"malformed YAML front matter: a value cannot be read ({exc})"))
+                meta = None
             if meta is not None and not isinstance(meta, dict):
                 problems.append(Problem(_loc(path, base), "YAML front matter is not a mapping"))
             elif isinstance(meta, dict) and meta.get("license") is not None:

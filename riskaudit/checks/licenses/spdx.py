@@ -12,7 +12,6 @@ id on no list is ``unknown``.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -174,12 +173,17 @@ def license_list() -> dict[str, object]:
                     version = line.split(":", 1)[1].strip()
     except OSError:
         pass
-    try:
-        lib = md.version("license-expression")
-    except md.PackageNotFoundError:
-        lib = ""
-    return {"source": "ScanCode LicenseDB index bundled with license-expression", "library_version": lib,
-            "spdx_license_list_version": version, "keys": len(_scancode_index())}
+    def dist_version(name: str) -> str:
+        try:
+            return md.version(name)
+        except md.PackageNotFoundError:
+            return ""
+
+    return {"source": "ScanCode LicenseDB index bundled with license-expression",
+            "library_version": dist_version("license-expression"),
+            "spdx_license_list_version": version, "keys": len(_scancode_index()),
+            "texts_source": "ScanCode LicenseDB license texts (licensedcode-data)",
+            "texts_version": dist_version("licensedcode-data")}
 
 
 def license_ids(expression: str) -> list[str]:
@@ -204,25 +208,64 @@ def _key(text: str) -> str:
     return re.sub(r"\s+", " ", t).strip()
 
 
-def spdx_data_dir() -> str:
-    """The folder of the SPDX license-list data shipped by the ``spdx`` package (CC0)."""
-    import spdx  # the SPDX license list data (ids, names, texts)
+@dataclass(frozen=True)
+class LicenseText:
+    """One license of ScanCode's LicenseDB with an SPDX id: its names and its text."""
 
-    return os.path.join(os.path.dirname(spdx.__file__), "data")
+    spdx_id: str
+    names: tuple[str, ...]
+    text: str
+
+
+_HEADER_NAME = re.compile(r"^(?:name|short_name): *(.+?) *$", re.M)
 
 
 @functools.lru_cache(maxsize=1)
-def spdx_records() -> tuple[dict, ...]:
-    """The SPDX license list records: ``id``, ``name``, ``template`` (text file name)."""
-    with open(os.path.join(spdx_data_dir(), "db.json"), encoding="utf-8") as fh:
-        db = json.load(fh)
-    return tuple(db["licenses"])
+def license_texts_dir() -> str:
+    """The license texts of ScanCode's LicenseDB, from the ``licensedcode-data`` package
+    (CC-BY-4.0): one ``<key>.LICENSE`` file per license, a YAML header then the text."""
+    from importlib import metadata
+
+    return str(metadata.distribution("licensedcode-data").locate_file("licensedcode/data/licenses"))
+
+
+def read_license_file(path: str) -> tuple[str, str]:
+    """(header, text) of a LicenseDB ``.LICENSE`` file."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        raw = fh.read()
+    if raw.startswith("---"):
+        header, sep, text = raw[3:].partition("\n---")
+        if sep:
+            return header, text.lstrip("-\n")
+    return "", raw
+
+
+@functools.lru_cache(maxsize=1)
+def license_texts() -> tuple[LicenseText, ...]:
+    """Every current (not deprecated) license with an SPDX id in license-expression's index
+    whose text the LicenseDB data ships; exceptions (``WITH ...``) are not licenses."""
+    from license_expression import get_license_index
+
+    base = license_texts_dir()
+    out = []
+    for rec in get_license_index():
+        sid = rec.get("spdx_license_key") or ""
+        if not sid or sid.startswith("LicenseRef-") or rec.get("is_exception") or rec.get("is_deprecated"):
+            continue
+        path = os.path.join(base, f"{rec['license_key']}.LICENSE")
+        try:
+            header, text = read_license_file(path)
+        except OSError:  # a key newer than the packaged texts
+            continue
+        out.append(LicenseText(sid, tuple(_HEADER_NAME.findall(header)), text))
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=1)
 def _spdx_names() -> dict[str, str]:
-    """SPDX full names ("GNU General Public License v3.0 only") keyed like aliases."""
-    return {_key(rec["name"]): rec["id"] for rec in spdx_records()}
+    """License names ("GNU General Public License 3.0 or later", "MIT No Attribution") keyed
+    like aliases."""
+    return {_key(name): rec.spdx_id for rec in license_texts() for name in rec.names}
 
 
 def _parse(text: str) -> str | None:

@@ -1,64 +1,55 @@
-"""Identify a full license text by comparison with the SPDX license list's own texts.
+"""Identify a full license text by comparison with the license texts of ScanCode's LicenseDB.
 
-The reference texts come from the ``spdx`` package (the SPDX license-list data: ids,
-names and the license texts, CC0). A text is reduced to its set of word bigrams (lower
-case, punctuation, SPDX template markup such as ``<<var;...>>`` and placeholders such as
-``<year>`` removed); the score of a candidate is the Dice coefficient of the two sets,
-``2 |A & B| / (|A| + |B|)``. Bigrams keep versions apart (CC-BY-NC-4.0 against
-CC-BY-NC-SA-4.0, GPL-2.0 against GPL-3.0) where single words would not.
+The reference texts come from the ``licensedcode-data`` package (ScanCode's license data,
+CC-BY-4.0), for every current id of the SPDX list that license-expression's bundled index
+knows (BUSL-1.1, SSPL-1.0, Elastic-2.0, PolyForm-Noncommercial-1.0.0, MIT-0... included). A
+text is reduced to its set of word bigrams (lower case, punctuation, template markup such as
+``<<var;...>>`` and placeholders such as ``<year>`` removed); the score of a
+candidate is the Dice coefficient of the two sets, ``2 |A & B| / (|A| + |B|)``. Bigrams keep
+versions apart (CC-BY-NC-4.0 against CC-BY-NC-SA-4.0, GPL-2.0 against GPL-3.0, SSPL-1.0
+against the AGPL-3.0 it rewrites) where single words would not.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import re
 from dataclasses import dataclass
 
+from riskaudit.checks.licenses.spdx import license_texts
 
-from riskaudit.checks.licenses.spdx import licensing, spdx_data_dir, spdx_records
-
-__all__ = ["spdx_records", "identify_text", "TextMatch", "looks_like_license_text"]
+__all__ = ["identify_text", "TextMatch", "looks_like_license_text"]
 
 _MARKUP = re.compile(r"<<.*?>>|<[^<>\n]{1,60}>", re.S)
 _WORD = re.compile(r"[a-z0-9]+")
+_COPYRIGHT_LINE = re.compile(r"^[ \t]*(?:copyright\b|\(c\)|©|all rights reserved).*$", re.M)
+_LIST_MARK = re.compile(r"^[ \t]*(?:\(?[0-9]{1,2}[.)]|\([a-z]\)|[-*•])[ \t]", re.M)
 
 
 def shingles(text: str) -> frozenset[str]:
+    """The word bigrams of a text. Markup, list numbering ("1.", "(a)", "-") and copyright lines
+    (the holder, not the license) are left out."""
     text = _MARKUP.sub(" ", text.lower().replace("licence", "license"))
+    text = _LIST_MARK.sub(" ", _COPYRIGHT_LINE.sub(" ", text))
     words = _WORD.findall(text)
     return frozenset(f"{a} {b}" for a, b in zip(words, words[1:]))
 
 
 @functools.lru_cache(maxsize=1)
 def _index() -> tuple[tuple[str, frozenset[str]], ...]:
-    from license_expression import ExpressionError
-
     out = []
     seen = set()
-    base = spdx_data_dir()
-    for rec in spdx_records():
-        path = os.path.join(base, rec["template"])
-        try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except UnicodeDecodeError:
-            with open(path, encoding="latin-1") as fh:
-                text = fh.read()
-        except OSError:
+    for rec in license_texts():
+        if rec.spdx_id in seen:  # two LicenseDB keys of one SPDX id: the first (the index's order)
             continue
-        sid = rec["id"]
-        try:  # the list's deprecated ids ("GPL-2.0") in today's spelling ("GPL-2.0-only")
-            sid = licensing().parse(sid).render()
-        except ExpressionError:  # an id the expression parser does not know stays as listed
-            sid = rec["id"]
-        if sid in seen:
-            continue
-        seen.add(sid)
-        grams = shingles(text)
+        seen.add(rec.spdx_id)
+        grams = shingles(rec.text)
         if len(grams) >= 5:
-            out.append((sid, grams))
+            out.append((rec.spdx_id, grams))
     return tuple(out)
+
+
+VARIANT_MARGIN = 0.01
 
 
 @dataclass(frozen=True)
@@ -72,36 +63,8 @@ class TextMatch:
     runner_up_score: float
 
 
-# Source-available licenses whose texts the SPDX list of the ``spdx`` package (2.5.1)
-# predates: recognised by their title together with a clause only their text has.
-_TITLED = (
-    ("BUSL-1.1", re.compile(r"business\s+source\s+licen[sc]e\s+(?:version\s+)?1\.1", re.I),
-     re.compile(r"change\s+date|additional\s+use\s+grant", re.I)),
-    ("SSPL-1.0", re.compile(r"server\s+side\s+public\s+licen[sc]e", re.I),
-     re.compile(r"offering\s+the\s+program\s+as\s+a\s+service|service\s+source\s+code", re.I)),
-    ("Elastic-2.0", re.compile(r"elastic\s+licen[sc]e\s+(?:2\.0|v2)", re.I),
-     re.compile(r"hosted\s+or\s+managed\s+service", re.I)),
-    ("PolyForm-Noncommercial-1.0.0", re.compile(r"polyform\s+noncommercial\s+licen[sc]e\s+1\.0\.0", re.I),
-     re.compile(r"noncommercial\s+purposes", re.I)),
-)
-
-
-def _titled(text: str) -> str | None:
-    for sid, title, clause in _TITLED:
-        if title.search(text[:4000]) and clause.search(text):
-            return sid
-    return None
-
-
 def identify_text(text: str, minimum: float = 0.8) -> TextMatch:
-    """Best SPDX license for a full license text, with its Dice score on word bigrams.
-
-    The source-available licenses the text index lacks are recognised first, by their title
-    and a clause of theirs (score 1.0, ``runner_up`` "title and clause"): SSPL-1.0 is a
-    rewrite of AGPL-3.0 and scores 0.90 against it on bigrams."""
-    sid = _titled(text)
-    if sid:
-        return TextMatch(sid, 1.0, sid, "title and clause", 0.0)
+    """Best SPDX license for a full license text, with its Dice score on word bigrams."""
     return _identify(text, minimum)
 
 
@@ -121,6 +84,12 @@ def _identify(text: str, minimum: float) -> TextMatch:
     if not scores:
         return TextMatch(None, 0.0, None, None, 0.0)
     scores.sort(key=lambda t: (-t[0], len(t[1]), t[1]))  # ties: the plain id over its variants
+    # A variant (BSD-3-Clause-HP) within VARIANT_MARGIN of its base id (BSD-3-Clause) differs
+    # from it by a name or a word the text at hand need not share: the base id is the claim.
+    for i, (score, sid) in enumerate(scores[1:4], start=1):
+        if scores[0][0] - score <= VARIANT_MARGIN and scores[0][1].startswith(sid + "-"):
+            scores.insert(0, scores.pop(i))
+            break
     best_score, best = scores[0]
     second_score, second = scores[1] if len(scores) > 1 else (0.0, None)
     return TextMatch(best if best_score >= minimum else None, round(best_score, 4), best,

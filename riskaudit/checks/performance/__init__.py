@@ -50,7 +50,13 @@ class PerformanceChecker(Checker):
     options = {
         "minimums": Option(DEFAULT_MINIMUMS, "per risk tier (low/medium/high): the lowest acceptable value "
                            "of each graded metric (accuracy, balanced_accuracy, macro_f1, roc_auc; regression: "
-                           "r2). A fail level set for model_performance in the policy overrides them.", dict),
+                           "r2). A fail level set for model_performance in the policy overrides them.", dict,
+                           schema={"propertyNames": {"enum": ["low", "medium", "high"], "x-unknown": "unknown risk tier"},
+                                   "additionalProperties": {
+                                       "type": "object", "x-message": "must be a mapping of metric to minimum",
+                                       "propertyNames": {"enum": list(CLASSIFICATION_GRADED + REGRESSION_GRADED),
+                                                         "x-unknown": "unknown metric"},
+                                       "additionalProperties": {"type": "number"}}}),
         "warn_margin": Option(0.05, "a metric less than this above its minimum warns", float,
                               minimum=0.0, maximum=1.0),
         "bootstrap": Option(200, "bootstrap resamples of every interval (seeded by --seed)", int, minimum=20),
@@ -93,22 +99,6 @@ class PerformanceChecker(Checker):
             advice="Recalibrate the scores on held-out data (Platt scaling, isotonic regression or "
                    "temperature scaling) and audit again."),
     }
-
-    @classmethod
-    def validate_options(cls, options):
-        out = super().validate_options(options)
-        from riskaudit.checks.base import OptionError
-
-        for tier, table in (out["minimums"] or {}).items():
-            if tier not in ("low", "medium", "high") or not isinstance(table, dict):
-                raise OptionError("minimums", f"keys must be low, medium, high with a mapping each, got {tier!r}")
-            for metric, value in table.items():
-                if metric not in CLASSIFICATION_GRADED + REGRESSION_GRADED:
-                    raise OptionError("minimums", f"{tier}.{metric}: unknown metric (graded: "
-                                      f"{', '.join(CLASSIFICATION_GRADED + REGRESSION_GRADED)})")
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise OptionError("minimums", f"{tier}.{metric} must be a number, got {value!r}")
-        return out
 
     # ------------------------------------------------------------------ run
     def run(self, ctx: CheckContext) -> CheckOutput:
