@@ -171,16 +171,3 @@ def test_the_example_plugin_uses_only_the_documented_api():
             elif isinstance(node, ast.Import):
                 used |= {a.name for a in node.names if a.name.startswith("riskaudit")}
     assert used and used <= DOCUMENTED_MODULES, used - DOCUMENTED_MODULES
-
-
-# Issue 22, the report's side: these modules' functions were split by meaning.
-SPLIT_MODULES = ["checks/fairness/__init__.py", "checks/drift/__init__.py", "reports/html.py",
-                 "reports/evidence.py", "reports/markdown.py", "reports/chartnotes.py", "fmt.py"]
-
-
-@pytest.mark.parametrize("rel", SPLIT_MODULES)
-def test_functions_stay_under_80_lines(rel):
-    tree = ast.parse((ROOT / rel).read_text(encoding="utf-8"))
-    long = [(n.name, n.end_lineno - n.lineno + 1) for n in ast.walk(tree)
-            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.end_lineno - n.lineno + 1 > 80]
-    assert not long, f"{rel}: split these by meaning: {long}"

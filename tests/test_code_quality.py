@@ -62,12 +62,6 @@ def test_every_direct_import_is_declared():
 
 
 MAX_FUNCTION_LINES = 80
-# Functions still over the limit, each owned by an engineer splitting it on another branch.
-# This list must only shrink, to empty: the lead removes each entry when its split is merged,
-# and a new long function is never added here (split it by meaning into named helpers).
-LONG_FUNCTIONS_BEING_SPLIT = {
-    "riskaudit/checks/licenses/__init__.py::build_components",
-}
 
 
 def _function_lengths():
@@ -91,10 +85,7 @@ def _function_lengths():
 
 def test_no_function_over_80_lines():
     """Small units: no function in riskaudit/ is longer than 80 lines (``def`` to its last
-    line, docstring included), except those on the shrinking list above."""
+    line, docstring included), without exceptions."""
     lengths = dict(_function_lengths())
-    too_long = sorted(f"{name} ({n} lines)" for name, n in lengths.items()
-                      if n > MAX_FUNCTION_LINES and name not in LONG_FUNCTIONS_BEING_SPLIT)
+    too_long = sorted(f"{name} ({n} lines)" for name, n in lengths.items() if n > MAX_FUNCTION_LINES)
     assert not too_long, f"functions over {MAX_FUNCTION_LINES} lines (split them by meaning): {too_long}"
-    stale = sorted(name for name in LONG_FUNCTIONS_BEING_SPLIT if lengths.get(name, 0) <= MAX_FUNCTION_LINES)
-    assert not stale, f"split or gone, remove from LONG_FUNCTIONS_BEING_SPLIT: {stale}"
