@@ -356,3 +356,9 @@ def test_fairness_counts_on_a_real_dataset(spark, tmp_path):
     _same_fairness(a, b)
     oracle = frame.groupby("sex").size().to_dict()
     assert {r["group"]: r["size"] for r in _fair(b).metrics["groups"]["sex"] if r["group"] != "(overall)"} == oracle
+    # age is binned into quintiles of the whole column on pandas: on Spark the counts stay on
+    # the driver sample, and the summary and notes say so
+    c = _fair(scan(data=str(path), engine="spark", sample_rows=100, **dict(kw, sensitive=["age"])))
+    assert c.status.value in ("pass", "warn", "fail"), c.summary
+    assert "this check ran on a seeded sample collected to the driver (100 of 1,309 rows)" in c.summary
+    assert any("group counts on the driver sample: age is numeric" in n for n in c.metrics["notes"])

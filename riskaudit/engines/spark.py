@@ -17,7 +17,7 @@ import os
 import re
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,6 +111,9 @@ class SparkDataset(Dataset):
     spark_frame: Any = None
     total_rows: int = 0
     seed: int = 0
+    distributed: set[str] = field(default_factory=set)
+    """Checkers (beyond data_validity) that did run over the whole table in this scan: their
+    :data:`DISTRIBUTED` sentence applies (:func:`note`)."""
 
     @property
     def rows(self) -> int:  # the table's, not the driver sample's
@@ -396,6 +399,8 @@ def note(check_id: str, datasets: list[Any]) -> str:
     if check_id == "licenses" or not any(isinstance(d, SparkDataset) for d in datasets):
         return ""
     done = DISTRIBUTED.get(check_id)
+    if check_id != "data_validity" and not any(check_id in getattr(d, "distributed", ()) for d in datasets):
+        done = None  # this checker fell back to the driver sample (it says why in its notes)
     if not sampled:
         whole = "every row was collected to the driver (the tables fit the sample size)"
         return f" Spark engine: {done}; {whole}." if done else f" Spark engine: {whole}."

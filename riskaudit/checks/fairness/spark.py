@@ -33,6 +33,7 @@ def full_counts(ctx: Any, prep: dict, threshold: float | None) -> tuple[list[lis
     from pyspark.sql.types import IntegerType, StructField, StructType
 
     ds = ctx.data
+    ds.distributed.discard("fairness")
     sens = [str(c) for c in ctx.sensitive]
     sdf, identity = ds.spark_frame, False
     if ctx.model is not None:
@@ -64,6 +65,7 @@ def full_counts(ctx: Any, prep: dict, threshold: float | None) -> tuple[list[lis
         raise CheckerError("too many joint groups to count in one table")
     table = np.zeros((*sizes, C.N_TYPES), dtype=np.int64)
     np.add.at(table, (*codes, agg[TYPE].to_numpy(dtype=np.int64)), counts)
+    ds.distributed.add("fairness")
     return names, table, notes
 
 
