@@ -362,3 +362,18 @@ def test_fairness_counts_on_a_real_dataset(spark, tmp_path):
     assert c.status.value in ("pass", "warn", "fail"), c.summary
     assert "this check ran on a seeded sample collected to the driver (100 of 1,309 rows)" in c.summary
     assert any("group counts on the driver sample: age is numeric" in n for n in c.metrics["notes"])
+
+
+def test_proba_rule_matches_to_proba(spark):
+    """Spark's one-pass decision (probabilities already, else sigmoid/softmax) over the whole
+    column gives Model.to_proba's probabilities: logits, probabilities, one output, NaN rows."""
+    from riskaudit.engines.spark import OUTPUT, proba_rule, to_proba_rows
+    from riskaudit.model import to_proba
+
+    rng = np.random.default_rng(0)
+    cases = [rng.normal(size=(50, 3)), rng.dirichlet([1, 1, 1], 50), rng.uniform(size=(50, 1)),
+             rng.normal(size=(50, 1)), np.vstack([rng.dirichlet([1, 1], 49), [[np.nan, np.nan]]]),
+             np.vstack([rng.uniform(size=(49, 1)), [[np.nan]]]), 3 * rng.uniform(size=(50, 1))]
+    for raw in cases:
+        df = spark.createDataFrame(pd.DataFrame({OUTPUT: [list(map(float, r)) for r in raw]}))
+        np.testing.assert_allclose(to_proba_rows(raw, proba_rule(df)), to_proba(raw), rtol=1e-12, equal_nan=True)
