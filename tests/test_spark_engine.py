@@ -339,6 +339,9 @@ def test_fairness_counts_over_every_row_with_the_model(spark, demo_parquet, demo
     b = scan(data=str(p["current_parts"]), engine="spark", sample_rows=300, **kw)
     _same_fairness(a, b)
     assert "group counts behind every rate" in _fair(b).summary
+    # the whole table's count of labels outside the classes, not the sample's
+    assert any("have a label outside the classes" in n for n in _fair(a).metrics["notes"])
+    assert _fair(a).metrics["notes"] == _fair(b).metrics["notes"]
     assert sum(r["size"] for r in _fair(b).metrics["groups"]["sex"] if r["group"] != "(overall)") == 1202
 
 

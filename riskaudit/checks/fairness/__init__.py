@@ -154,8 +154,9 @@ class FairnessChecker(Checker):
                 and getattr(ctx.data, "spark_frame", None) is not None else None)
         attrs, codes, names = self._attributes(ctx, frame, notes, group_notes=full is None)
         if full is not None and prep is not None:  # --engine spark: every row's counts, from Spark
-            names, table, group_notes = full
+            names, table, group_notes, unknown = full
             notes += group_notes
+            _recount_unknown(notes, prep, unknown)
             prep = dict(prep, overall=table.reshape(-1, C.N_TYPES).sum(0))
         units: list[tuple[tuple[int, ...], str]] = [((i,), attrs[i]) for i in range(len(attrs))]
         if cfg["intersections"]:
@@ -299,14 +300,12 @@ class FairnessChecker(Checker):
             pred_pos = y_true == pos
             thr = "the labels themselves (no model)"
         if unknown:
-            notes.append(f"{unknown} row(s) have a label outside the classes "
-                         f"({', '.join(map(str, classes))}); "
-                         + ("they count for selection rates only." if mode == "model"
-                            else "they are left out."))
+            notes.append(_unknown_note(unknown, classes, mode))
         types = row_types(pred_pos, y_true, y_pred, pos)[keep]
         return {"types": types, "keep": keep, "classes": classes, "pos": pos,
                 "positive_label": classes[pos], "positive_how": how, "decision": thr,
-                "y_true": y_true, "y_pred": y_pred, "has_target": ctx.target is not None}
+                "y_true": y_true, "y_pred": y_pred, "has_target": ctx.target is not None,
+                "unknown": unknown, "mode": mode}
 
     def _positive(self, classes) -> tuple[int, str]:
         want = self.config["positive_label"]
@@ -706,6 +705,11 @@ class _Disparity:
         return pt, bs, (lo_i, hi_i)
 
 
+def _unknown_note(unknown: int, classes, mode: str) -> str:
+    return (f"{unknown} row(s) have a label outside the classes ({', '.join(map(str, classes))}); "
+            + ("they count for selection rates only." if mode == "model" else "they are left out."))
+
+
 def decide(proba: np.ndarray, pos: int, threshold: float | None) -> tuple[np.ndarray, np.ndarray]:
     """(predicted positive, predicted class) per row: the most probable class, or with a
     threshold the positive class when its score reaches it (else the most probable other)."""
@@ -723,6 +727,14 @@ def row_types(pred_pos: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, pos:
     true_state = np.where(y_true < 0, 0, np.where(y_true == pos, 2, 1))
     correct = (y_true >= 0) & (y_pred == y_true)
     return C.cell_types(pred_pos, true_state, correct)
+
+
+def _recount_unknown(notes: list[str], prep: dict, unknown: int) -> None:
+    """The driver sample's note on labels outside the classes, with the whole table's count."""
+    old = _unknown_note(prep["unknown"], prep["classes"], prep["mode"]) if prep["unknown"] else None
+    new = _unknown_note(unknown, prep["classes"], prep["mode"]) if unknown else None
+    at = notes.index(old) if old in notes else len(notes)
+    notes[at:at + (old in notes)] = [new] if new else []
 
 
 def _table_getter(table: np.ndarray, n_boot: int, boot_rng: np.random.Generator):

@@ -25,12 +25,14 @@ from riskaudit.engines.spark import OUTPUT, column, proba_rule, to_proba_rows
 from riskaudit.errors import CheckerError
 
 TYPE = "__riskaudit_type"
+UNKNOWN = "__riskaudit_unknown"
 
 
-def full_counts(ctx: Any, prep: dict, threshold: float | None) -> tuple[list[list[str]], np.ndarray, list[str]]:
-    """(group names per attribute, joint counts (*sizes, 12), notes) over every row."""
+def full_counts(ctx: Any, prep: dict, threshold: float | None) -> tuple[list[list[str]], np.ndarray, list[str], int]:
+    """(group names per attribute, joint counts (*sizes, 12), notes, rows with a label outside
+    the classes) over every row."""
     import pandas as pd
-    from pyspark.sql.types import IntegerType, StructField, StructType
+    from pyspark.sql.types import BooleanType, IntegerType, StructField, StructType
 
     ds = ctx.data
     ds.distributed.discard("fairness")
@@ -41,12 +43,15 @@ def full_counts(ctx: Any, prep: dict, threshold: float | None) -> tuple[list[lis
         identity = proba_rule(sdf)
     fields = {f.name: f for f in sdf.schema.fields}
     schema = StructType([StructField(f"s{i}", fields[c].dataType) for i, c in enumerate(sens)]
-                        + [StructField(TYPE, IntegerType())])
+                        + [StructField(TYPE, IntegerType()),  # -1: left out (no model, unknown label)
+                           StructField(UNKNOWN, BooleanType())])
     fn = _typer(ctx.target, tuple(prep["classes"]), int(prep["pos"]), threshold,
                 ctx.model is not None, identity, sens)
     needed = dict.fromkeys(sens + ([ctx.target] if ctx.target else []) + ([OUTPUT] if ctx.model else []))
     keep = sdf.select(*[column(c) for c in needed])
-    agg = keep.mapInPandas(fn, schema).groupBy(*[f"s{i}" for i in range(len(sens))], TYPE).count().toPandas()
+    agg = keep.mapInPandas(fn, schema).groupBy(*[f"s{i}" for i in range(len(sens))], TYPE, UNKNOWN).count().toPandas()
+    unknown = int(agg.loc[agg[UNKNOWN].to_numpy(dtype=bool), "count"].sum())
+    agg = agg[agg[TYPE] >= 0]
     counts = agg["count"].to_numpy(dtype=np.int64)
     names, codes, notes = [], [], []
     for i, col in enumerate(sens):
@@ -66,13 +71,14 @@ def full_counts(ctx: Any, prep: dict, threshold: float | None) -> tuple[list[lis
     table = np.zeros((*sizes, C.N_TYPES), dtype=np.int64)
     np.add.at(table, (*codes, agg[TYPE].to_numpy(dtype=np.int64)), counts)
     ds.distributed.add("fairness")
-    return names, table, notes
+    return names, table, notes, unknown
 
 
 def _typer(target: str | None, classes: tuple, pos: int, threshold: float | None, model: bool,
            identity: bool, sens: list[str]):
-    """The ``mapInPandas`` function: each batch's sensitive values and cell types (rows
-    without a known label left out when there is no model, as on the pandas engine)."""
+    """The ``mapInPandas`` function: each batch's sensitive values, cell types (-1: rows
+    without a known label when there is no model, left out as on the pandas engine) and
+    whether the row has a label outside the classes."""
     def types(batches):
         from riskaudit.data import labels_to_index
 
@@ -86,8 +92,9 @@ def _typer(target: str | None, classes: tuple, pos: int, threshold: float | None
                 keep = np.ones(n, dtype=bool)
             else:
                 keep, y_pred, pred_pos = y_true >= 0, y_true, y_true == pos
-            out = pdf.loc[keep, sens].copy()
+            out = pdf[sens].copy()
             out.columns = [f"s{i}" for i in range(len(sens))]
-            out[TYPE] = row_types(pred_pos, y_true, y_pred, pos)[keep].astype(np.int32)
+            out[TYPE] = np.where(keep, row_types(pred_pos, y_true, y_pred, pos), -1).astype(np.int32)
+            out[UNKNOWN] = (y_true < 0) & (pdf[target].notna().to_numpy() if target else False)
             yield out
     return types
