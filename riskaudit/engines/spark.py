@@ -40,7 +40,7 @@ DISTRIBUTED = {
                       "type checks: driver sample)"),
     "fairness": ("the model's predictions (mapInPandas on the executors) and the group counts "
                  "behind every rate and its bootstrap interval covered every row (regression, "
-                 "extra_metrics and the notes on labels: driver sample)"),
+                 "extra_metrics and the note on non-finite scores: driver sample)"),
 }
 """What each checker computes over the full table on the Spark engine."""
 
