@@ -380,3 +380,31 @@ def test_proba_rule_matches_to_proba(spark):
     for raw in cases:
         df = spark.createDataFrame(pd.DataFrame({OUTPUT: [list(map(float, r)) for r in raw]}))
         np.testing.assert_allclose(to_proba_rows(raw, proba_rule(df)), to_proba(raw), rtol=1e-12, equal_nan=True)
+
+
+class _LockedModel:
+    """A predict callable that cannot travel to the executors (it holds a lock)."""
+
+    def __init__(self, module):
+        import threading
+
+        self.module, self.lock = module, threading.Lock()
+
+    def __call__(self, x):
+        import torch
+
+        with self.lock, torch.no_grad():
+            return self.module(torch.as_tensor(x)).numpy()
+
+
+def test_fairness_with_a_model_that_cannot_travel(spark, demo_parquet, demo_model):
+    """The counts fall back to the driver sample, and the summary and notes say why."""
+    from riskaudit.demo import CLASSES, FEATURES
+
+    kw = dict(target="decision", sensitive=["sex"], features=FEATURES, classes=CLASSES,
+              checks=["fairness"], seed=4, model=_LockedModel(demo_model[1]))
+    c = _fair(scan(data=str(demo_parquet["current"]), engine="spark", sample_rows=300, **kw))
+    assert c.status.value in ("pass", "warn", "fail"), c.summary
+    assert "this check ran on a seeded sample collected to the driver" in c.summary
+    assert any(n.startswith("Spark engine: group counts on the driver sample: the ") and "cannot be sent" in n
+               for n in c.metrics["notes"]), c.metrics["notes"]
