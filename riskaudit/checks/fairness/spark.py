@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from riskaudit.checks.fairness import BIN_NUMERIC_ABOVE, MISSING, _group_codes, decide, row_types
+from riskaudit.checks.fairness._rows import BIN_NUMERIC_ABOVE, MISSING, _group_codes, decide, row_types
 from riskaudit.checks.fairness import _counts as C
 from riskaudit.engines.spark import OUTPUT, column, proba_rule, to_proba_rows
 from riskaudit.errors import CheckerError
