@@ -180,7 +180,12 @@ def test_a_real_ctrl_c_still_stops_the_scan(project, tmp_path):
         proc = subprocess.Popen([sys.executable, "-m", "riskaudit", "scan", "--data", "iris.csv", "--target", "y",
                                  "--model", "hostile_models:SleepsMarked", "--check", "consistency",
                                  "--out", str(tmp_path / "o"), "-q"], cwd=project, stdout=out_h, stderr=err_h,
-                                env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+                                env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+                                # a process started with SIGINT ignored (nohup, `cmd &` in a script,
+                                # or a parent that ignores it: some test runners' workers) keeps it
+                                # ignored, and riskaudit respects that; a real Ctrl-C reaches a
+                                # process whose SIGINT is enabled
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
