@@ -60,6 +60,24 @@ def offline() -> contextlib.AbstractContextManager[None]:
 
 
 @contextlib.contextmanager
+def unimportable(*names: str) -> Iterator[None]:
+    """While inside, ``import name`` raises ImportError for each of ``names`` not imported yet
+    (``sys.modules[name] = None``), so a library imported meanwhile reads an optional
+    dependency as "not installed"; the entries are removed on exit (restored as found)."""
+    import sys
+
+    hidden = [m for m in names if m not in sys.modules]
+    for m in hidden:
+        sys.modules[m] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for m in hidden:
+            if m in sys.modules and sys.modules[m] is None:
+                del sys.modules[m]
+
+
+@contextlib.contextmanager
 def patched(obj: Any, attr: str, value: Any) -> Iterator[None]:
     """Set ``obj.attr`` to ``value`` (a third-party module's global); restore on exit."""
     old = getattr(obj, attr)

@@ -118,15 +118,10 @@ def _without_unused_pyspark() -> Iterator[None]:
     if "great_expectations" in sys.modules or "pyspark" in sys.modules:
         yield
         return
-    hidden = [m for m in ("pyspark", "py4j") if m not in sys.modules]  # py4j: pyspark's JVM bridge
-    for m in hidden:
-        sys.modules[m] = None  # type: ignore[assignment]
-    try:
+    from riskaudit._scope import unimportable
+
+    with unimportable("pyspark", "py4j"):  # py4j: pyspark's JVM bridge
         yield
-    finally:
-        for m in hidden:
-            if sys.modules.get(m, 0) is None:
-                del sys.modules[m]
 
 
 def make_context():

@@ -273,15 +273,8 @@ def _without_unused_heavy_imports():
         return
     # torch too, when nothing has loaded it yet (a data-only scan): spaCy's thinc imports it
     # when installed (about 1 s), but the small NER pipelines riskaudit runs never use it
-    hidden = [m for m in ("transformers", "torch") if m not in sys.modules]
-    for m in hidden:
-        sys.modules[m] = None  # type: ignore[assignment]
-    try:
+    with _scope.unimportable("transformers", "torch"):
         yield
-    finally:
-        for m in hidden:
-            if m in sys.modules and sys.modules[m] is None:
-                del sys.modules[m]
 
 
 class Engine:
