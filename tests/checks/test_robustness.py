@@ -333,7 +333,9 @@ def test_black_box_images_plain_callable(digits):
     by = {f.subject: f for f in res.findings}
     assert set(by) == {"square@0.02", "square@0.3", "hopskipjump@0.02", "hopskipjump@0.3"}
     assert by["square@0.3"].value < by["square@0.02"].value
-    assert by["square@0.3"].evidence["queries_per_sample"] <= 80  # budget 60, plus the starting queries
+    # budget 60 -> 29 iterations planned at 2 queries each; ART's Square spends 2 or 3 per
+    # iteration depending on the trained model's losses (85.6 seen in CI): at most 3 x 29 + start
+    assert by["square@0.3"].evidence["queries_per_sample"] <= 3 * 29 + 6
     assert by["square@0.3"].evidence["mean_perturbation_norm"] <= 0.3 + 1e-6
     charts = [c for f in res.findings for c in f.evidence.get("charts", [])]
     assert charts and charts[0]["type"] == "images" and len(charts[0]["images"][0]["pixels"]) == 8
