@@ -402,8 +402,9 @@ def test_fdr_fisher_and_cvm_equal_alibi_detect(cancer):
     assert stats.cvm_losses(loss_ref, loss_cur) == pytest.approx(float(oracle["data"]["p_val"][0]), rel=1e-6)
 
 
-def test_multivariate_none_never_imports_alibi_detect(cancer, tmp_path):
-    """A fresh interpreter runs the whole drift check with the multivariate test off."""
+def _fresh_drift_run(cancer, tmp_path, options: str, result_line: str, modules: tuple[str, str]):
+    """Run the whole drift check in a fresh interpreter on breast-cancer halves, the second with
+    'mean radius' shifted; return (the printed ``result_line``, which of ``modules`` got imported)."""
     import subprocess
     import sys
 
@@ -417,14 +418,23 @@ def test_multivariate_none_never_imports_alibi_detect(cancer, tmp_path):
         "from riskaudit.checks.drift import DriftChecker\n"
         "from riskaudit.testing import run_check\n"
         f"res = run_check(DriftChecker, data={str(tmp_path / 'cur.csv')!r}, reference={str(tmp_path / 'ref.csv')!r},\n"
-        "                options={'drift': {'multivariate_method': 'none'}})\n"
-        "print(res.status.value, sorted(f.subject for f in res.findings if f.status.value != 'pass'))\n"
-        "print('alibi_detect' in sys.modules, 'torch' in sys.modules)\n")
+        f"                options={{'drift': {options}}})\n"
+        f"print({result_line})\n"
+        f"print({modules[0]!r} in sys.modules, {modules[1]!r} in sys.modules)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    status_line, modules_line = proc.stdout.strip().splitlines()[-2:]
+    first, second = proc.stdout.strip().splitlines()[-2:]
+    return first, second
+
+
+def test_multivariate_none_never_imports_alibi_detect(cancer, tmp_path):
+    """A fresh interpreter runs the whole drift check with the multivariate test off."""
+    status_line, modules_line = _fresh_drift_run(
+        cancer, tmp_path, "{'multivariate_method': 'none'}",
+        "res.status.value, sorted(f.subject for f in res.findings if f.status.value != 'pass')",
+        ("alibi_detect", "torch"))
     assert "mean radius" in status_line and not status_line.startswith("error"), status_line
-    assert modules_line == "False False", proc.stdout
+    assert modules_line == "False False", modules_line
 
 
 @pytest.mark.parametrize("batch_size", [None, "8", 0, True])
@@ -469,24 +479,9 @@ def test_mmd_with_torch_equals_alibi_detect_mmddrift(cancer, sigma, n_perm):
 def test_the_default_multivariate_test_never_imports_alibi_detect(cancer, tmp_path):
     """A fresh interpreter runs the whole drift check with the default MMD test: torch, not
     alibi-detect (nor transformers, which alibi-detect would load)."""
-    import subprocess
-    import sys
-
-    x = cancer.drop(columns="target")
-    x.iloc[:284].to_csv(tmp_path / "ref.csv", index=False)
-    shifted = x.iloc[284:].copy()
-    shifted["mean radius"] += 2.0
-    shifted.to_csv(tmp_path / "cur.csv", index=False)
-    code = (
-        "import sys\n"
-        "from riskaudit.checks.drift import DriftChecker\n"
-        "from riskaudit.testing import run_check\n"
-        f"res = run_check(DriftChecker, data={str(tmp_path / 'cur.csv')!r}, reference={str(tmp_path / 'ref.csv')!r},\n"
-        "                options={'drift': {'mmd_permutations': 30}})\n"
-        "print(res.metrics['multivariate']['method'], res.metrics['multivariate']['p_value'] < 0.05)\n"
-        "print('alibi_detect' in sys.modules, 'transformers' in sys.modules)\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    method_line, modules_line = proc.stdout.strip().splitlines()[-2:]
-    assert method_line == "mmd True", proc.stdout
-    assert modules_line == "False False", proc.stdout
+    method_line, modules_line = _fresh_drift_run(
+        cancer, tmp_path, "{'mmd_permutations': 30}",
+        "res.metrics['multivariate']['method'], res.metrics['multivariate']['p_value'] < 0.05",
+        ("alibi_detect", "transformers"))
+    assert method_line == "mmd True", method_line
+    assert modules_line == "False False", modules_line
