@@ -161,13 +161,21 @@ class ReportMasker:
 
         try:
             found = engine.analyze_texts(todo)
+            # Ids in a sentence need a context word to count as found ("PAN", "NHS number"),
+            # and national ids without a check digit (UK NINO, IN PAN) a higher score than
+            # their format gives. For masking, a value that has an id's format (and check
+            # digit, where it has one) is masked even where the pii checker would not report
+            # it: the id rules of a column's values apply (structured), names excepted.
+            ids = [[s for s in engine.analyze_value(t) if s.entity != "PERSON"]
+                   if _id_candidate(t) else [] for t in todo]
         except Exception:  # the engine failed on this text: the value rule still applied
             self._engine_failed, self._engine = True, None
             return {}
         out = {}
-        for text, spans in zip(todo, found):
-            strong = sorted((s for s in spans if s.entity not in WEAK_ENTITIES
-                             and _plausible(s.entity, text[s.start:s.end])), key=lambda s: s.start)
+        for text, spans, more in zip(todo, found, ids):
+            strong = sorted((s for s in [*spans, *more] if s.entity not in WEAK_ENTITIES
+                             and _plausible(s.entity, text[s.start:s.end])),
+                            key=lambda s: (s.start, -s.end))
             if not strong:
                 continue
             parts, pos = [], 0
@@ -232,11 +240,22 @@ float keeps its 13+ digit integer part)."""
 _IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 _MIXED_TOKEN = re.compile(r"\b(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{20,}\b")
 """A long token of letters and digits (crypto wallet addresses)."""
+_ID_SHAPE = re.compile(r"\b(?=(?:[A-Za-z]*\d){4})(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{8,19}\b"
+                       r"|\b[A-Za-z]{2}(?:[ -]?\d{2}){3}[ -]?[A-Za-z]\b")
+"""A token of 8-19 letters and digits with at least 4 digits (IN PAN ``ABCPE1234F``, IT
+fiscal code, ES NIE, UK NINO ``ZZ631706T``), or a NINO written in pairs (``ZZ 91 41 77 T``):
+national ids with letters whose digits are too few for a digit run."""
+
+
+def _id_candidate(text: str) -> bool:
+    """Worth the id rules of structured values: an id-shaped token or a run of 7+ digits."""
+    plain = _DECIMAL.sub(" ", _ISO_DATE.sub(" ", text))
+    return bool(_ID_SHAPE.search(plain) or _DIGIT_RUN.search(plain))
 
 
 def _candidate(text: str, names: bool = True) -> bool:
     """Worth the engine: an '@' (e-mails), a run of 7+ digits (phones, cards, IBANs, ids),
-    an IPv4 address, a long token of letters and digits (wallets), or with ``names`` two
+    an id-shaped token of letters and digits, an IPv4 address, a long token of letters and digits (wallets), or with ``names`` two
     capitalized words (a name). Report text is mostly the checkers' own sentences with
     figures ("p-value 0.003", "1,000,000 rows"), column names and single labels; they hold
     none of these, so a scan whose report holds no such string never loads Presidio.
@@ -246,7 +265,7 @@ def _candidate(text: str, names: bool = True) -> bool:
         return False
     if "@" in text or _IPV4.search(text) or _MIXED_TOKEN.search(text):
         return True
-    if _DIGIT_RUN.search(_DECIMAL.sub(" ", _ISO_DATE.sub(" ", text))):
+    if _id_candidate(text):
         return True
     return names and _NAME_WORDS.search(text) is not None
 

@@ -401,9 +401,9 @@ def test_a_standardized_age_is_binned_before_k_anonymity_on_real_data():
     res = run_check(PiiChecker, data=scaled, policy={"name": "t"})
     (fd,) = [f for f in res.findings if f.kind == "reidentification_risk"]
     assert fd.evidence["quasi_identifiers"] == ["age", "sex"]
-    assert fd.evidence["treatment"]["age"].startswith(f"binned into {CONTINUOUS_BINS}")
+    assert fd.evidence["treatment"]["age"] == f"in {CONTINUOUS_BINS} equal-frequency bins"
     assert fd.evidence["treatment"]["sex"] == "exact values"
-    assert "age (binned" in fd.message and "0." not in fd.message
+    assert f"age (in {CONTINUOUS_BINS} equal-frequency bins)" in fd.message and "0." not in fd.message
     deciles = pd.qcut(scaled["age"].rank(method="min"), CONTINUOUS_BINS, labels=False, duplicates="drop")
     sizes = scaled.groupby([deciles, scaled["sex"]])["age"].transform("size")
     assert fd.value == pytest.approx(float((sizes < 5).mean()), abs=1e-12)
@@ -529,3 +529,31 @@ def test_infinite_or_huge_continuous_quasi_identifiers_bin_without_error():
         (fd,) = [f for f in res.findings if f.kind == "reidentification_risk"]
         sizes = frame.groupby([pd.qcut(frame["age"].rank(method="min"), 10, labels=False), frame["sex"]])["age"]
         assert fd.value == pytest.approx(float((sizes.transform("size") < 5).mean()), abs=1e-12)
+
+
+@pytest.mark.parametrize("entity,valid,validator,word", _ids(), ids=lambda x: x if isinstance(x, str) else "")
+def test_the_report_masker_masks_each_national_id_without_a_context_word(engine, entity, valid,
+                                                                          validator, word):
+    """A report shows values of columns the pii checker did not mark (an unexpected category,
+    an outlier's row): an id there has no context word, and a format-only id (IN PAN, UK
+    NINO) only its format's score. The masker applies a column value's id rules to it."""
+    from riskaudit.masking import ReportMasker
+
+    masker = ReportMasker(engine_factory=lambda: engine, names=False)
+    sentence = f"value {valid} is not among the expected categories"
+    got = masker.value({"message": sentence, "examples": [valid]})
+    assert valid not in got["message"] and valid not in got["examples"][0], (entity, got)
+    assert got["message"].startswith("value ") and got["message"].endswith(" is not among the expected categories")
+
+
+def test_the_report_masker_masks_uk_national_insurance_numbers_in_any_spacing(engine):
+    from riskaudit.masking import ReportMasker
+
+    masker = ReportMasker(engine_factory=lambda: engine, names=False)
+    ninos = ["AB 12 34 56 C", "JG103825A", "JG 103825 A"]
+    got = masker.value([f"row {n} unexpected" for n in ninos] + ninos)
+    assert not any(n in g for n in ninos for g in got), got
+    # report sentences with figures and names of things stay as they are
+    plain = ["p-value 0.003 on 1,000,000 rows (2026-12-04)", "model v2.13.0, torch 2.13.0",
+             "share 12.5% in group F", "feature s1 drifted (PSI 0.21)"]
+    assert masker.value(plain) == plain

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from riskaudit import fmt
 from riskaudit.checks.base import Checker, CheckContext, CheckOutput, Kind, Need, Option
 from riskaudit.result import Finding, Severity
 
@@ -128,9 +129,9 @@ class PiiChecker(Checker):
                 used = ", ".join(q if how.get(q, "exact values") == "exact values" else f"{q} ({how[q]})"
                                  for q in qis)
                 status, level, graded = _graded(ctx, "reidentification_risk", kan["share_below_k"])
-                msg = (f"{kan['records_below_k']} of {kan['rows']} {ROLE_NAMES[role].split()[0].lower()} records "
+                msg = (f"{kan['records_below_k']:,} of {kan['rows']:,} {ROLE_NAMES[role].split()[0].lower()} records "
                        f"({pct(kan['share_below_k'])}) share their {used} with fewer than "
-                       f"{kan['k'] - 1} others (k={kan['k']}; smallest class {kan['smallest_class']} records; "
+                       f"{kan['k'] - 1} others (k={kan['k']}; smallest class {fmt.count(kan['smallest_class'], 'records')}; "
                        f"{graded}).")
                 ev = dict(kan)
                 ev["charts"] = [res["chart"]]

@@ -60,7 +60,7 @@ def generalize_continuous(frame: pd.DataFrame, qis: Sequence[str]) -> tuple[pd.D
                 if out is frame:
                     out = frame.copy(deep=False)
                 out[q] = quantile_bins(s)
-                how[str(q)] = f"binned into {CONTINUOUS_BINS} equal-frequency bins (continuous values)"
+                how[str(q)] = f"in {CONTINUOUS_BINS} equal-frequency bins"
                 continue
         how[str(q)] = "exact values"
     return out, how

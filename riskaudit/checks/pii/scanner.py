@@ -15,6 +15,7 @@ from riskaudit.checks.pii.engine import WEAK_ENTITIES, Engine, get_engine
 from riskaudit.checks.pii.language import detect_language, language_name
 from riskaudit.checks.pii.kanon import (class_size_histogram, generalize_continuous, k_anonymity,
                                         suggest_quasi_identifiers)
+from riskaudit import fmt
 from riskaudit.masking import mask_value
 
 FREE_TEXT = "FREE_TEXT"
@@ -31,6 +32,8 @@ ENTITY_WORDS = {
     "IN_PAN": "Indian PAN numbers", "AU_TFN": "Australian tax file numbers", "SG_NRIC_FIN": "Singapore NRIC/FIN numbers",
     "US_PASSPORT": "passport numbers", "US_DRIVER_LICENSE": "driving licence numbers", "CRYPTO": "crypto wallet addresses",
     "MAC_ADDRESS": "MAC addresses", "US_ITIN": "US tax ids (ITIN)",
+    "DATE_TIME": "dates", "LOCATION": "place names", "URL": "web addresses",
+    "NRP": "nationalities or religious or political groups", "ORGANIZATION": "organisation names",
 }
 
 
@@ -329,13 +332,13 @@ def _free_text(col: str, values: list[str], engine, n_rows: int, n_process: int 
                     examples.append(m)
     total = scanned or len(values)
     share = rows_with / total
-    top = ", ".join(f"{c} {e}" for e, c in counts.most_common(5))
+    top = ", ".join(fmt.count(c, entity_words(e)) for e, c in counts.most_common(5))
     where = (f"Free-text column {col!r}" if scanned is None else
              f"Column {col!r} ({pct(len(values) / total)} of its scanned rows are sentences)")
     return {
         "column": str(col), "kind": "free_text", "entity": FREE_TEXT, "share": round(share, 4),
         "rows_with_pii": rows_with,
-        "message": (f"{where}: {rows_with} of {total} scanned rows "
+        "message": (f"{where}: {rows_with:,} of {total:,} scanned rows "
                     f"({pct(share)}) hold personal data ({top or 'none'})"),
         "evidence": {"entity_types": sorted(counts), "entity_counts": dict(sorted(counts.items())),
                      "rows_scanned": total, "sentence_rows": len(values), "rows": n_rows,
