@@ -271,7 +271,8 @@ def _load_path(path: Path, role: str) -> Dataset:
         raise InputError(f"--{role}: {str(path)!r} is empty") from None
     except UnicodeDecodeError as exc:
         raise InputError(f"--{role}: {str(path)!r} is not UTF-8 text ({exc.reason} at byte "
-                         f"{exc.start})") from None
+                         f"{exc.start}); save it as UTF-8 (Excel: 'CSV UTF-8') or convert it, "
+                         "e.g. iconv -f cp1252 -t utf-8") from None
     except Exception as exc:  # pandas/pyarrow raise many types for malformed files
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"--{role}: cannot parse {str(path)!r} as {fmt}: {msg}") from None

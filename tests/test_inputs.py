@@ -57,6 +57,13 @@ def test_spreadsheet_csv_dialects_are_read_as_written(tmp_path, sep, decimal):
     assert list(got.columns) == list(frame.columns)
 
 
+def test_a_csv_in_a_windows_code_page_is_one_message_with_the_fix(tmp_path):
+    path = tmp_path / "latin1.csv"
+    pd.DataFrame({"city": ["München", "Köln"], "x": [1, 2]}).to_csv(path, index=False, encoding="cp1252")
+    with pytest.raises(InputError, match=r"is not UTF-8 text .*save it as UTF-8 .*iconv -f cp1252"):
+        load_dataset(path)
+
+
 def test_an_unclear_csv_is_read_as_plain_csv(tmp_path):
     # one column; and ';' inside a comma file's header does not make it a ';' file
     (tmp_path / "one.csv").write_text("x\n1\n2\n")
