@@ -15,7 +15,8 @@ from typing import Any, Mapping
 
 def number(value: Any, digits: int = 3) -> str:
     """An ordinary number rounded for people: no scientific notation above 1e-4, thousands
-    separated, at most ``digits`` significant digits (integers stay whole)."""
+    separated, at most ``digits`` significant digits (integers, and floats holding a whole
+    number, stay whole: they are counts)."""
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -34,8 +35,8 @@ def number(value: Any, digits: int = 3) -> str:
     a = abs(value)
     if a < 1e-4:
         return f"{value:.1e}"  # a genuinely tiny figure: say so honestly
-    if a >= 1000:
-        return f"{value:,.0f}"
+    if a >= 1000:  # a measured figure: its first ``digits`` digits ("14,100,000", not "14,061,009")
+        return f"{round(value, digits - 1 - math.floor(math.log10(a))):,.0f}"
     decimals = max(0, digits - 1 - math.floor(math.log10(a)))
     text = f"{value:.{decimals}f}"
     if "." in text:

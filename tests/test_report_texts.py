@@ -63,6 +63,8 @@ def test_number_never_uses_scientific_notation_for_ordinary_numbers():
     for v in (0.27, 0.54, 0.81, 1e-3, 0.00012, 12345.678, 2.5e6, 0.1 + 0.2):
         assert "e" not in number(v), v
     assert number(0.1 + 0.2) == "0.3"
+    assert number(14061009.37) == "14,100,000" and number(123456.7) == "123,000" and number(-1234.5) == "-1,230"
+    assert number(1200.0) == "1,200" and number(1200) == "1,200"  # counts stay whole
     assert percent(0.12345) == "12.3 %"
 
 
