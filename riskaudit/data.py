@@ -85,6 +85,41 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20, what: str = "inpu
     return h.hexdigest()
 
 
+def onnx_external_files(path: Path) -> list[str]:
+    """The files an ONNX model keeps its weights in (``location`` of its external-data
+    tensors, relative to the model's folder), sorted; none for a self-contained model."""
+    try:
+        import onnx
+        from onnx.external_data_helper import _get_all_tensors, uses_external_data
+    except ImportError:
+        raise InputError(f"{str(path)!r}: ONNX models need the onnx package to be hashed with "
+                         "their external weights; install riskaudit[onnx]") from None
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise InputError(f"{str(path)!r} is not a readable ONNX model: {type(exc).__name__}") from None
+    return sorted({e.value for t in _get_all_tensors(proto) if uses_external_data(t)
+                   for e in t.external_data if e.key == "location"})
+
+
+def model_file_sha256(path: Path, what: str = "--model") -> str:
+    """The SHA-256 riskaudit records for a model file, and the gate checks: the file's own,
+    or for an ONNX model with external weights, a hash over the model file and every
+    weights file (``sha256_tree`` of the folder's names and hashes), so swapping a weights
+    file after the audit changes it."""
+    sha = sha256_file(path, what=what)
+    if path.suffix.lower() != ".onnx":
+        return sha
+    external = onnx_external_files(path)
+    if not external:
+        return sha
+    root = path.parent
+    outside = [loc for loc in external if Path(loc).is_absolute() or ".." in Path(loc).parts]
+    if outside:  # onnxruntime refuses these too
+        raise InputError(f"{what}: {str(path)!r} keeps weights outside its folder ({outside[0]!r})")
+    return sha256_tree(root, [path] + [root / loc for loc in external])
+
+
 def sha256_tree(root: Path, files: Sequence[Path]) -> str:
     """SHA-256 over (relative path, file hash) pairs, sorted: stable for a folder."""
     h = hashlib.sha256()

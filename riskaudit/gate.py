@@ -34,7 +34,7 @@ from typing import Any, Mapping, Sequence
 
 from riskaudit import attestation
 from riskaudit.approvals import CorruptReport, load_records, load_report, parse_time, report_file, signature_state
-from riskaudit.data import IMAGE_SUFFIXES, sha256_file, sha256_tree
+from riskaudit.data import IMAGE_SUFFIXES, model_file_sha256, sha256_file, sha256_tree
 from riskaudit.errors import InputError
 from riskaudit.inert import shell_command
 from riskaudit.result import CLOSED_BY_STATUS, compute_digest
@@ -243,7 +243,7 @@ def file_reasons(report: Mapping[str, Any], model_path: str | os.PathLike | None
             reasons.append(f"the report records no file hash for its model ({model.get('uri')!r}), so "
                            f"{str(p)!r} cannot be matched to it")
         else:
-            actual = sha256_file(p)
+            actual = model_file_sha256(p)
             if actual != audited:
                 reasons.append(f"the model file {str(p)!r} has sha256 {actual}, but the audited model "
                                f"({model.get('uri')!r}) had {audited}: it changed after the audit")

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from riskaudit._lazy import lazy_module
 
 from riskaudit._scope import torch_rng, torch_threads
-from riskaudit.data import require_regular, sha256_file
+from riskaudit.data import model_file_sha256, require_regular, sha256_file
 from riskaudit.errors import InputError, ModelLoadError
 
 if TYPE_CHECKING:
@@ -290,7 +290,7 @@ def load_model(spec: Any, *, trust: bool = False, device: str = "auto", weights:
     if path.is_dir():
         raise InputError(f"--model: {text!r} is a folder; give the model file")
     suffix = path.suffix.lower()
-    sha = sha256_file(path, what="--model")
+    sha = model_file_sha256(path)
     if suffix in PICKLE_SUFFIXES:
         if not trust:
             raise ModelLoadError(PICKLE_REFUSED.format(path=text, what=f"a {suffix} file"))

@@ -165,6 +165,48 @@ def test_onnx_model(tmp_path, net, iris):
     assert m.format == "onnx" and m.module is None and len(m.sha256) == 64
 
 
+def test_onnx_external_weights_are_part_of_the_audited_model(tmp_path, net, iris):
+    """A large ONNX model keeps its weights in other files (external data). The model's
+    recorded hash covers them: swapping the weights file after the audit closes the gate,
+    and weights outside the model's folder are refused (by riskaudit and by onnxruntime)."""
+    from onnx import numpy_helper
+
+    from riskaudit.gate import file_reasons
+
+    w = net.lin.weight.detach().numpy().T.astype(np.float32)
+    b = net.lin.bias.detach().numpy().astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Add", ["h", "B"], ["y"])], "lin",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3])],
+        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    path = tmp_path / "m.onnx"
+    onnx.save_model(proto, str(path), save_as_external_data=True, location="weights.bin", size_threshold=0)
+    m = load_model(str(path))
+    x = iris.iloc[:, :4].to_numpy(np.float32)
+    np.testing.assert_allclose(m.forward(x), net(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-5)
+    assert m.sha256 != hashlib.sha256(path.read_bytes()).hexdigest()  # more than the .onnx file
+    report = {"subject": {"model": {"uri": str(path), "sha256": m.sha256}}}
+    assert file_reasons(report, model_path=path) == []
+    weights = tmp_path / "weights.bin"
+    data = bytearray(weights.read_bytes())
+    data[:4] = np.float32(9.0).tobytes()
+    weights.write_bytes(bytes(data))
+    (why,) = file_reasons(report, model_path=path)
+    assert "changed after the audit" in why
+    assert not np.allclose(load_model(str(path)).forward(x), m.forward(x))  # it really is another model
+    # weights outside the model's folder
+    outside = onnx.load(str(path), load_external_data=False)
+    for t in outside.graph.initializer:
+        for e in t.external_data:
+            if e.key == "location":
+                e.value = "../weights.bin"
+    onnx.save_model(outside, str(tmp_path / "out.onnx"))
+    with pytest.raises(InputError, match="keeps weights outside its folder"):
+        load_model(str(tmp_path / "out.onnx"))
+
+
 def test_pickles_are_refused_unless_trusted(tmp_path, net):
     whole = tmp_path / "whole.pt"
     torch.save(net, whole)
