@@ -431,3 +431,75 @@ def test_checkers_after_a_spent_scan_budget_are_errors_that_say_so():
     assert slow.status == Status.ERROR and "max_runtime.scan_s" in slow.summary
     assert after.status == Status.ERROR and "did not run" in after.summary and "1 s" in after.summary
     assert report.exit_code == 1
+
+
+# ---------------------------------------------------------------- YAML that expands without end
+_LAUGHS = "\n".join(['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'] +
+                    [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)])
+_YAML_BOMBS = {
+    "billion laughs (9^10 values in 700 bytes)": _LAUGHS,
+    "an alias inside its own anchor": "a: &a [1, *a]",
+    "nesting 5,000 levels deep": "a: " + "[" * 5000 + "]" * 5000,
+}
+_LOADERS = textwrap.dedent('''
+    import json, sys
+    from pathlib import Path
+    from riskaudit.errors import InputError, PolicyError
+    from riskaudit.project import load_project
+    from riskaudit.policy import load_policy
+    from riskaudit.trust import load_trust_policy
+    from riskaudit.checks.licenses.sources import read_card
+    d = Path(sys.argv[1])
+    out = {}
+    for name, call in [("project", lambda: load_project(d / "riskaudit.yaml")),
+                       ("policy", lambda: load_policy(str(d / "policy.yaml"))),
+                       ("trust", lambda: load_trust_policy(d / "trust.yaml"))]:
+        try:
+            call()
+            out[name] = "loaded"
+        except (InputError, PolicyError) as exc:
+            out[name] = str(exc)
+    evidence, problems = read_card(d / "README.md", d)
+    out["card"] = [p.error for p in problems]
+    print(json.dumps(out))
+''')
+
+
+@pytest.mark.parametrize("bomb", list(_YAML_BOMBS), ids=lambda b: b.split(" (")[0])
+def test_yaml_that_expands_without_end_is_one_message_not_a_hang(tmp_path, bomb):
+    """Project, policy and trust files, and a model card's front matter, are YAML from
+    people riskaudit does not trust. Aliases let a few hundred bytes stand for billions of
+    values; a loader that builds them as shared references returns at once, and the next
+    walk over them never ends. Each ends in one message within seconds (checked in a fresh
+    interpreter with a timeout, so a regression fails instead of hanging the suite)."""
+    import subprocess
+    import sys
+
+    text = _YAML_BOMBS[bomb]
+    for name in ("riskaudit.yaml", "policy.yaml", "trust.yaml"):
+        (tmp_path / name).write_text(text + "\n")
+    (tmp_path / "README.md").write_text(f"---\nlicense: mit\n{text}\n---\n# A model\n")
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", _LOADERS, str(tmp_path)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert time.monotonic() - started < 60
+    got = json.loads(proc.stdout)
+    for name in ("project", "policy", "trust"):
+        assert "invalid YAML" in got[name] or "not valid YAML" in got[name], (name, got[name])
+        assert any(w in got[name] for w in ("expand to more than", "refers to a value that contains it",
+                                            "nested deeper than", "maximum nesting depth")), (name, got[name])
+    assert len(got["card"]) == 1 and "malformed YAML front matter" in got["card"][0], got["card"]
+    # and on the command line: exit 2, one line, no traceback
+    (tmp_path / "riskaudit.yaml").write_text(f"model: m.pt\ndata: d.csv\n{text}\n")
+    assert_usage_error(run_cli("scan", str(tmp_path / "riskaudit.yaml"), "--out", str(tmp_path / "o"),
+                               timeout=120), "invalid YAML")
+
+
+def test_yaml_aliases_of_ordinary_size_still_load():
+    from riskaudit import yamlsafe
+
+    doc = "base: &b {fail: 0.1, warn: 0.05}\nchecks:\n  a: *b\n  b: *b\nlist: &l [1, 2, 3]\nmore: [*l, *l]\n"
+    assert yamlsafe.load(doc) == {"base": {"fail": 0.1, "warn": 0.05}, "checks": {"a": {"fail": 0.1, "warn": 0.05},
+                                  "b": {"fail": 0.1, "warn": 0.05}}, "list": [1, 2, 3], "more": [[1, 2, 3], [1, 2, 3]]}
+    assert yamlsafe.load("") is None and yamlsafe.load("x: !!binary aGk=") == {"x": b"hi"}

@@ -127,6 +127,8 @@ def read_card(path: Path, base: Path | None) -> tuple[list[Evidence], list[Probl
     """A Hugging Face card (``license:`` in YAML front matter) and license statements in its text."""
     import yaml
 
+    from riskaudit import yamlsafe
+
     text = _read(path)
     if text is None:
         return [], []
@@ -143,7 +145,7 @@ def read_card(path: Path, base: Path | None) -> tuple[list[Evidence], list[Probl
             offset = text.count("\n", 0, body_start)
             body = text[body_start:]
             try:
-                meta = yaml.safe_load(front)
+                meta = yamlsafe.load(front)
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 where = f" at line {mark.line + 2}" if mark is not None else ""

@@ -1,0 +1,82 @@
+"""YAML from files riskaudit does not trust (project, policy, trust policy, model and
+dataset cards): plain types only, and a bounded size.
+
+PyYAML's safe loader builds nothing but plain types, yet aliases let a few hundred bytes
+stand for billions of values ("billion laughs"): the document loads at once as shared
+references, and whatever walks it next (validation, hashing, printing) never ends. Here
+the composed node graph is measured first: a document whose values, with every alias
+expanded, exceed :data:`MAX_VALUES`, that nests deeper than :data:`MAX_DEPTH`, or that
+refers to itself, is a :class:`YamlTooLarge` error (a ``yaml.YAMLError``, so callers
+report it like any invalid YAML).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+MAX_VALUES = 100_000
+"""Values (scalars, lists, mappings, keys), aliases expanded; riskaudit's own policies hold
+a few hundred."""
+MAX_DEPTH = 100
+
+
+class YamlTooLarge(yaml.YAMLError):
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.problem_mark = None
+
+
+def load(text: str) -> Any:
+    """``yaml.safe_load(text)`` (libyaml's loader when PyYAML has it), refusing documents
+    that expand beyond the limits before anything is built."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise YamlTooLarge(f"nested deeper than {MAX_DEPTH} levels") from None
+        if node is None:
+            return None
+        check_size(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def check_size(root: yaml.Node) -> int:
+    """The number of values ``root`` stands for with aliases expanded (YamlTooLarge beyond
+    the limits). Iterative, and linear in the distinct nodes: shared nodes are measured once."""
+    size: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, expanded = stack.pop()
+        key = id(node)
+        if expanded:
+            on_path.discard(key)
+            total = 1 + sum(size[id(c)] for c in _children(node))
+            if total > MAX_VALUES:
+                raise YamlTooLarge(f"its aliases expand to more than {MAX_VALUES:,} values")
+            size[key] = total
+            continue
+        if key in size:
+            continue
+        if key in on_path:
+            raise YamlTooLarge("an alias refers to a value that contains it")
+        if depth > MAX_DEPTH:
+            raise YamlTooLarge(f"nested deeper than {MAX_DEPTH} levels")
+        on_path.add(key)
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in _children(node) if id(c) not in size)
+    return size[id(root)]
