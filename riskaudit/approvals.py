@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
+from riskaudit import untrusted
 from riskaudit.errors import InputError
 from riskaudit.result import canonical_json, compute_digest
 from riskaudit.trust import KEY_PREFIX, normalize_key
@@ -56,7 +57,7 @@ def load_report(report_path: str | os.PathLike, option: str = "REPORT") -> dict[
             raise InputError(f"{option}: {str(path)!r} is a folder without a report.json")
         path = cand
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = untrusted.loads_json(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise CorruptReport(f"{option}: {str(path)!r} is not UTF-8 text, so not a report.json") from None
     except json.JSONDecodeError as exc:
@@ -263,7 +264,7 @@ def load_records(report_path: str | os.PathLike, digest: str | None = None,
         return records, problems
     for f in sorted(folder.glob("*.json")):
         try:
-            rec = json.loads(f.read_text(encoding="utf-8"))
+            rec = untrusted.loads_json(f.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError, OSError) as exc:
             problems.append(f"approval file {f.name} is not readable JSON ({exc}); it does not count")
             continue
@@ -305,8 +306,12 @@ def approve(report_path: str | os.PathLike, *, role: str, approver: str, decisio
         if trust is not None:
             att_sha: str | None = attestation.verify(envelope, report, trust.scanners).payload_sha256
         else:
-            stmt = json.loads(base64.b64decode(envelope["payload"], validate=True))
-            if (stmt.get("predicate") or {}).get("report", {}).get("digest") != report["digest"]:
+            try:
+                stmt = untrusted.loads_json(base64.b64decode(envelope["payload"], validate=True))
+                about = stmt["predicate"]["report"]["digest"]
+            except (KeyError, TypeError, ValueError):  # ValueError: base64's and JSON's errors
+                raise attestation.AttestationError(f"{str(att_path)!r} is not a scan attestation") from None
+            if about != report["digest"]:
                 raise attestation.AttestationError(f"{str(att_path)!r} is about another report")
             att_sha = attestation.payload_sha256(envelope)
     except attestation.AttestationError as exc:

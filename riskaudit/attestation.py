@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from riskaudit import untrusted
 from riskaudit.errors import InputError
 from riskaudit.result import compute_digest
 from riskaudit.trust import KEY_PREFIX, normalize_key
@@ -133,7 +134,7 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
     if not p.is_file():
         raise AttestationError(f"there is no scan attestation {str(p)!r} (scan with --scanner-key to sign the report)")
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        data = untrusted.loads_json(p.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, OSError) as exc:
         raise AttestationError(f"the attestation {str(p)!r} is not readable JSON ({exc})") from None
     if not isinstance(data, dict):
@@ -167,7 +168,7 @@ def verify(envelope: Mapping[str, Any], report: Mapping[str, Any], scanners: Map
     keyid = next(iter(accepted))
     _, text, name = keys[keyid]
     try:
-        stmt = json.loads(env.payload)
+        stmt = untrusted.loads_json(env.payload)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise AttestationError("the attestation's payload is not JSON") from None
     if not isinstance(stmt, dict) or stmt.get("_type") != STATEMENT_TYPE or stmt.get("predicateType") != PREDICATE_TYPE:

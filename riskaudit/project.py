@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from riskaudit import yamlsafe
+from riskaudit import untrusted
 from riskaudit.errors import PolicyError
 
 DEFAULT_PROJECT_FILE = "riskaudit.yaml"
@@ -127,7 +127,7 @@ def _read(p: Path, implicit: bool) -> Project:
             raise PolicyError(f"project folder {str(p)!r} has no {DEFAULT_PROJECT_FILE}")
         p = cand
     try:
-        data = yamlsafe.load(p.read_text(encoding="utf-8"))
+        data = untrusted.load_yaml(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise PolicyError(f"project file {str(p)!r} is not UTF-8 text") from None
     except (ValueError, OverflowError) as exc:  # a value YAML cannot build: a date 2027-02-30

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 from riskaudit._lazy import lazy_module
 
-from riskaudit import _scope
+from riskaudit import _scope, untrusted
 from riskaudit._version import __version__
 from riskaudit.budget import BudgetExceeded, interrupt_watch, time_limit
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, CheckSkipped, OptionError
@@ -354,7 +354,7 @@ def load_baseline(path: Any) -> dict:
     if not p.exists():
         raise InputError(f"--baseline: file {str(path)!r} does not exist")
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        data = untrusted.loads_json(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"--baseline: {str(path)!r} is not a report.json ({exc})") from None
     if not isinstance(data, dict) or data.get("schema_version") != "1":

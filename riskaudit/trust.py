@@ -36,7 +36,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from riskaudit import yamlsafe
+from riskaudit import untrusted
 from riskaudit.errors import InputError
 
 KEY_PREFIX = "ed25519:"
@@ -188,7 +188,7 @@ def _read_trust_file(p: Path) -> tuple[bytes, Mapping[str, Any]]:
                          else f"--trust: {str(p)!r} is a folder; give the trust policy file")
     raw = p.read_bytes()
     try:
-        data = yamlsafe.load(raw.decode("utf-8"))
+        data = untrusted.load_yaml(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise InputError(f"--trust: {str(p)!r} is not UTF-8 text") from None
     except (ValueError, OverflowError) as exc:  # a value YAML cannot build: a date 2027-02-30

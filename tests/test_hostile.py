@@ -497,9 +497,32 @@ def test_yaml_that_expands_without_end_is_one_message_not_a_hang(tmp_path, bomb)
 
 
 def test_yaml_aliases_of_ordinary_size_still_load():
-    from riskaudit import yamlsafe
+    from riskaudit import untrusted
 
     doc = "base: &b {fail: 0.1, warn: 0.05}\nchecks:\n  a: *b\n  b: *b\nlist: &l [1, 2, 3]\nmore: [*l, *l]\n"
-    assert yamlsafe.load(doc) == {"base": {"fail": 0.1, "warn": 0.05}, "checks": {"a": {"fail": 0.1, "warn": 0.05},
+    assert untrusted.load_yaml(doc) == {"base": {"fail": 0.1, "warn": 0.05}, "checks": {"a": {"fail": 0.1, "warn": 0.05},
                                   "b": {"fail": 0.1, "warn": 0.05}}, "list": [1, 2, 3], "more": [[1, 2, 3], [1, 2, 3]]}
-    assert yamlsafe.load("") is None and yamlsafe.load("x: !!binary aGk=") == {"x": b"hi"}
+    assert untrusted.load_yaml("") is None and untrusted.load_yaml("x: !!binary aGk=") == {"x": b"hi"}
+
+
+def test_json_nested_without_end_is_one_message(tmp_path):
+    """Reports, approval records, attestations, baselines and license manifests are JSON
+    from others; 200,000 nested lists overflow the decoder's recursion (and, just under its
+    limit, any recursive walk after it). Each reader says so in one line: a gate stays
+    closed, approve and diff exit 2, a scan's baseline is an input error, a manifest is a
+    licenses problem."""
+    import riskaudit
+    from riskaudit.errors import InputError
+
+    deep = '{"schema_version": "1", "a": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    shallow_but_deep = '{"a": ' + "[" * 150 + "]" * 150 + "}"  # parses, but deeper than any report
+    for i, text in enumerate((deep, shallow_but_deep)):
+        path = tmp_path / f"deep{i}.json"
+        path.write_text(text)
+        gate = run_cli("gate", str(path), "--insecure-no-trust-policy")
+        assert gate.returncode == 1 and "nested deeper than 100 levels" in gate.stdout + gate.stderr, gate
+        assert "Traceback" not in gate.stderr and "unexpected error" not in gate.stderr
+        assert_usage_error(run_cli("approve", str(path), "--role", "r", "--approver", "x"), "nested deeper than")
+        assert_usage_error(run_cli("diff", str(path), str(path)), "nested deeper than")
+        with pytest.raises(InputError, match="not a report.json .*nested deeper than"):
+            riskaudit.scan(data=pd.DataFrame({"a": [1, 2, 3]}), baseline=str(path), checks=["data_validity"])

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from riskaudit._lazy import lazy_module
 
-from riskaudit import _scope
+from riskaudit import _scope, untrusted
 from riskaudit.errors import InputError
 
 if TYPE_CHECKING:
@@ -234,7 +234,7 @@ def load_suite_file(project: Mapping[str, Any]) -> tuple[list[Spec], str | None]
     if not path.is_absolute() and project.get("project_dir"):
         path = Path(str(project["project_dir"])) / path
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = untrusted.loads_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"expectation_suite: file {str(path)!r} does not exist") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

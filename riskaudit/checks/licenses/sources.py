@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from riskaudit import untrusted
 from riskaudit.checks.licenses.spdx import find_in_prose, normalize
 from riskaudit.checks.licenses.texts import identify_text, looks_like_license_text
 
@@ -95,7 +96,7 @@ def read_datapackage(path: Path, base: Path | None) -> tuple[list[Evidence], lis
     if text is None:
         return [], [Problem(_loc(path, base), "cannot be read")]
     try:
-        doc = json.loads(text)
+        doc = untrusted.loads_json(text)
     except json.JSONDecodeError as exc:
         return [], [Problem(_loc(path, base), f"malformed JSON: {exc.msg} at line {exc.lineno}")]
     if not isinstance(doc, dict):
@@ -127,7 +128,7 @@ def read_card(path: Path, base: Path | None) -> tuple[list[Evidence], list[Probl
     """A Hugging Face card (``license:`` in YAML front matter) and license statements in its text."""
     import yaml
 
-    from riskaudit import yamlsafe
+    from riskaudit import untrusted
 
     text = _read(path)
     if text is None:
@@ -145,7 +146,7 @@ def read_card(path: Path, base: Path | None) -> tuple[list[Evidence], list[Probl
             offset = text.count("\n", 0, body_start)
             body = text[body_start:]
             try:
-                meta = yamlsafe.load(front)
+                meta = untrusted.load_yaml(front)
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 where = f" at line {mark.line + 2}" if mark is not None else ""
@@ -190,7 +191,7 @@ def read_croissant(path: Path, base: Path | None) -> tuple[list[Evidence], list[
     if text is None or "@context" not in text:
         return [], []
     try:
-        doc = json.loads(text)
+        doc = untrusted.loads_json(text)
     except json.JSONDecodeError as exc:
         return [], [Problem(_loc(path, base), f"malformed JSON: {exc.msg} at line {exc.lineno}")]
     if not isinstance(doc, dict) or "@context" not in doc:

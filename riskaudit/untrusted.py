@@ -1,6 +1,6 @@
-"""YAML from files riskaudit does not trust (project, policy, trust policy, model and
-dataset cards): plain types only, and a bounded size.
+"""YAML and JSON from files riskaudit does not trust: plain types only, bounded size and depth.
 
+YAML (project, policy, trust policy, model and dataset cards):
 PyYAML's safe loader builds nothing but plain types, yet aliases let a few hundred bytes
 stand for billions of values ("billion laughs"): the document loads at once as shared
 references, and whatever walks it next (validation, hashing, printing) never ends. Here
@@ -12,6 +12,7 @@ report it like any invalid YAML).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
@@ -29,7 +30,7 @@ class YamlTooLarge(yaml.YAMLError):
         self.problem_mark = None
 
 
-def load(text: str) -> Any:
+def load_yaml(text: str) -> Any:
     """``yaml.safe_load(text)`` (libyaml's loader when PyYAML has it), refusing documents
     that expand beyond the limits before anything is built."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
@@ -80,3 +81,37 @@ def check_size(root: yaml.Node) -> int:
         stack.append((node, depth, True))
         stack.extend((c, depth + 1, False) for c in _children(node) if id(c) not in size)
     return size[id(root)]
+
+
+# ---------------------------------------------------------------- JSON
+JSON_MAX_DEPTH = 100
+"""Nesting of lists and objects in a JSON document; riskaudit's reports nest about ten deep."""
+
+
+class JsonTooDeep(json.JSONDecodeError):
+    """A JSON document nested too deep for the code that reads it next (a ``JSONDecodeError``,
+    so callers report it like any invalid JSON)."""
+
+    def __init__(self, doc: str) -> None:
+        super().__init__(f"nested deeper than {JSON_MAX_DEPTH} levels", doc, 0)
+
+
+def loads_json(text: str | bytes) -> Any:
+    """``json.loads`` for reports, approvals, attestations, baselines and manifests from
+    others: a document nested deeper than :data:`JSON_MAX_DEPTH` (which would overflow the
+    decoder's or a later walker's recursion) is a :class:`JsonTooDeep` error."""
+    doc = text.decode("utf-8") if isinstance(text, (bytes, bytearray)) else text
+    try:
+        data = json.loads(doc)
+    except RecursionError:
+        raise JsonTooDeep(doc) from None
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > JSON_MAX_DEPTH:
+                    raise JsonTooDeep(doc)
+                stack.append((child, depth + 1))
+    return data
