@@ -317,8 +317,8 @@ SCAN_OPTIONS = [
     click.option("--scanner-key", help="Ed25519 private key (CI secret) that signs the scan attestation "
                  "report.intoto.json, which `riskaudit gate --trust` requires."),
     click.option("--allow-project-code", is_flag=True, default=False,
-                 help="Let an implicitly found ./riskaudit.yaml import code or unpickle (train_entry_point, "
-                      "module:attr models, trust_model)."),
+                 help="Let the project file (riskaudit.yaml, found or named) import code or unpickle "
+                      "(train_entry_point, module:attr models, trust_model)."),
     click.option("--full", is_flag=True, default=False, help="pii: scan every row, not a sample."),
     click.option("--engine", type=click.Choice(["pandas", "spark"]),
                  help="Where data is read and aggregated (default pandas; spark: Parquet/Delta folders or "
@@ -345,7 +345,7 @@ def scan(ctx, project_file, **opts):
     from riskaudit.project import load_project
 
     project = load_project(project_file)
-    if project.implicit and not opts["allow_project_code"]:
+    if not opts["allow_project_code"]:
         project.refuse_code()
     settings = dict(project.values)
     cli_values = {

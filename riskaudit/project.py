@@ -92,14 +92,19 @@ class Project:
         return out
 
     def refuse_code(self) -> None:
-        """Raise :class:`PolicyError` when this (implicitly found) file would run code."""
+        """Raise :class:`PolicyError` when this file would run code. A project file, found
+        implicitly or named, belongs to the checkout under audit (a pull request can change
+        it): naming it says what to scan, not that its code may run in the scanning job,
+        beside that job's signing key. Code named on the command line (``--model
+        module:attr``) is the caller's own choice."""
         found = self.code_it_runs()
         if found:
+            how = "was found implicitly in the working folder and" if self.implicit else ""
             raise PolicyError(
-                f"project file {str(self.path)!r} was found implicitly in the working folder and would run "
-                f"code from it ({'; '.join(found)}); a checkout being audited must not run code just by "
-                "being scanned. If you trust this folder, pass --allow-project-code (or remove those keys "
-                "and give --model FILE on the command line)")
+                f"project file {str(self.path)!r} {how} would run code from it ({'; '.join(found)}); "
+                "a checkout being audited must not run code just by being scanned. If you trust this "
+                "folder, pass --allow-project-code (or remove those keys and give --model FILE on the "
+                "command line)".replace("  ", " "))
 
 
 def _as_list(value: Any) -> list[Any]:

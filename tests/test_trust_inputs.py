@@ -119,6 +119,27 @@ def test_implicit_project_file_never_imports_code(tmp_path, project, key):
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("project, key", [
+    ("target: y\ndata: data.csv\ntrain_entry_point: evilpkg:train\n", "train_entry_point: 'evilpkg:train'"),
+    ("target: y\ndata: data.csv\nmodel: evilpkg:Model\n", "model: 'evilpkg:Model'"),
+])
+def test_a_named_project_file_does_not_run_its_code_either(tmp_path, project, key):
+    """CI runs `riskaudit scan checkout/riskaudit.yaml` on a pull request: naming the file says
+    what to scan, not that the pull request's code may run beside the job's signing key."""
+    repo, marker = _evil_checkout(tmp_path, project)
+    proc = run_cli("scan", str(repo / "riskaudit.yaml"), "--check", "data_validity",
+                   "--out", str(tmp_path / "out"), "-q", cwd=tmp_path, timeout=300)
+    assert_usage_error(proc, key, "--allow-project-code")
+    assert "found implicitly" not in proc.stderr
+    assert not marker.exists()
+    # the same entry point on the command line is the caller's own choice
+    (repo / "riskaudit.yaml").unlink()
+    proc = run_cli("scan", "--model", "evilpkg:Model", "--data", "data.csv", "--target", "y",
+                   "--check", "data_validity", "--out", str(tmp_path / "out2"), "-q", cwd=repo, timeout=300)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert marker.exists()
+
+
 def test_allow_project_code_is_the_explicit_opt_in(tmp_path):
     repo, marker = _evil_checkout(tmp_path, "target: y\nmodel: evilpkg:Model\n")
     proc = run_cli("scan", "--data", "data.csv", "--check", "data_validity", "--allow-project-code",
