@@ -140,7 +140,15 @@ def test_relabelling_part_of_current_triggers_concept_drift_not_data_drift(cance
     assert _flagged(res, "prediction_drift") == []
     c = next(f for f in res.findings if f.kind == "concept_drift")
     assert c.evidence["reference"] > 0.95 and c.evidence["current"] < 0.9 and c.value > 0.1
-    assert c.evidence["test"] == "Fisher exact on errors"
+    assert c.evidence["test"] == "one-sided Fisher exact test on errors"
+    assert c.message.startswith("Accuracy fell by ")
+    # the other way round (the model does better on the current data): it rose, and passes
+    back = run_check(DriftChecker, data=ref, reference=cur, target="target", features=feats,
+                     model=lambda x: clf.predict_proba(pd.DataFrame(x, columns=feats)), classes=(0, 1),
+                     task="classification", options={"drift": FAST})
+    r = next(f for f in back.findings if f.kind == "concept_drift")
+    assert r.value < -0.1 and r.status == Status.PASS and r.message.startswith("Accuracy rose by "), r.message
+    assert "by -" not in r.message and "interval -" not in r.message, r.message
 
 
 def test_regression_concept_drift_uses_cvm_on_losses():

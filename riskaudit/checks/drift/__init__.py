@@ -581,7 +581,8 @@ class DriftChecker(Checker):
             boot = bc / np.maximum(br, 1e-12) - 1.0
             p = stats.cvm_losses(er, ec)
             perf_ref, perf_cur, label, test = float(er.mean()), float(ec.mean()), "mean absolute error", "CVM on absolute errors"
-            what = f"Mean absolute error rose by {fmt.percent(value)} from reference to current data"
+            what = (f"Mean absolute error {'rose' if value >= 0 else 'fell'} by {fmt.percent(abs(value))} "
+                    "from reference to current data")
         else:
             if not ctx.classes:
                 return None
@@ -598,9 +599,10 @@ class DriftChecker(Checker):
             bc = cc[rng.integers(0, len(cc), (cfg["bootstrap"], len(cc)))].mean(1)
             boot = br - bc
             p = stats.fet_errors(1 - cr, 1 - cc)
-            perf_ref, perf_cur, label, test = float(cr.mean()), float(cc.mean()), "accuracy", "Fisher exact on errors"
-            what = (f"Accuracy fell by {fmt.points(value)} ({fmt.percent(perf_ref)} -> {fmt.percent(perf_cur)}) "
-                    "from reference to current data")
+            perf_ref, perf_cur, label = float(cr.mean()), float(cc.mean()), "accuracy"
+            test = "one-sided Fisher exact test on errors"
+            what = (f"Accuracy {'fell' if value >= 0 else 'rose'} by {fmt.points(abs(value))} "
+                    f"({fmt.percent(perf_ref)} -> {fmt.percent(perf_cur)}) from reference to current data")
             if (~kc).any():
                 notes.append(f"{int((~kc).sum())} current labels are not classes of the model and were left out")
         lo, hi = np.percentile(boot, [2.5, 97.5])
@@ -612,10 +614,11 @@ class DriftChecker(Checker):
               "charts": [{"type": "bar", "title": f"{label}: reference vs current",
                           "labels": ["reference", "current"], "values": [perf_ref, perf_cur]}]}
         metrics["concept"] = {k: ev[k] for k in ("metric", "reference", "current", "change", "interval_95", "p_value")}
+        shown = (lo, hi) if value >= 0 else (-hi, -lo)  # the interval of the change the message names
         if label == "accuracy":
-            span, level = f"{fmt.number(lo * 100)} to {fmt.points(hi)}", "{threshold_text}"
+            span, level = f"{fmt.number(shown[0] * 100)} to {fmt.points(shown[1])}", "{threshold_text}"
         else:  # a relative change of the error
-            span, level = f"{fmt.percent(lo)} to {fmt.percent(hi)}", "{threshold_percent}"
+            span, level = f"{fmt.percent(shown[0])} to {fmt.percent(shown[1])}", "{threshold_percent}"
         msg = f"{what} (95 % interval {span}; {fmt.p_value(p)}, {test}; policy {{status}} level {level})."
         return self._graded(ctx, "concept_drift", label, msg, value, sig, ev)
 
