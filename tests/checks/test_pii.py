@@ -103,6 +103,8 @@ def test_clean_columns_are_not_flagged(clean_frame):
     assert res.status == Status.PASS
     assert res.metrics["pii_columns"] == {}
     assert res.summary.startswith("No personal data was found")
+    one = clean_frame.assign(contact=[f"user{i}@example.org" for i in range(len(clean_frame))])
+    assert check_checker(PiiChecker, data=one).summary.startswith("1 column holds personal data (contact)")
 
 
 def test_free_text_entities_are_counted():

@@ -167,7 +167,7 @@ def _summary(findings, pii_columns, note) -> str:
     if pii_columns:
         cols = sorted(pii_columns)
         shown = ", ".join(cols[:6]) + (" and more" if len(cols) > 6 else "")
-        parts.append(f"{len(cols)} column{'s' if len(cols) != 1 else ''} hold personal data ({shown})")
+        parts.append(f"{fmt.count(len(cols), 'columns')} {'holds' if len(cols) == 1 else 'hold'} personal data ({shown})")
     else:
         parts.append("No personal data was found")
     risk = [f for f in findings if f.kind == "reidentification_risk"]
