@@ -420,11 +420,11 @@ class ConsistencyChecker(Checker):
         nondet = value > 0 or worst["flips"] > 0
         if nondet:
             ev["advice"] = ADVICE[kind]
-        msg = (f"{len(rep_outs)} runs of the same {n} inputs ({how}) differ by {_upto(value)} "
+        msg = (f"{len(rep_outs):,} runs of the same {n:,} inputs ({how}) differ by {_upto(value)} "
                f"({_flips(worst['flips'])}; policy maximum {{threshold_text}})."
                if nondet else
-               f"{len(rep_outs)} runs of the same {n} inputs ({how}) gave identical outputs.")
-        run.findings.append(self._graded(ctx, kind, f"{len(rep_outs)} runs", msg, value, worst["flips"], ev))
+               f"{len(rep_outs):,} runs of the same {n:,} inputs ({how}) gave identical outputs.")
+        run.findings.append(self._graded(ctx, kind, f"{len(rep_outs):,} runs", msg, value, worst["flips"], ev))
         return nondet
 
     def _batch_sizes(self, run: _Run) -> None:
@@ -519,7 +519,7 @@ class ConsistencyChecker(Checker):
         more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
         subject = ", ".join(names[:5]) + (f" (+{len(names) - 5} more)" if len(names) > 5 else "")
         are = "layer is" if len(rows) == 1 else "layers are"
-        return ctx.finding(kind, subject, f"{len(rows)} mode-dependent {are} in training mode: {shown}{more} "
+        return ctx.finding(kind, subject, f"{len(rows):,} mode-dependent {are} in training mode: {shown}{more} "
                            "(under the policy any such layer is a {status}).", value=len(rows), evidence=ev)
 
     def _training(self, ctx, entry):
@@ -551,10 +551,10 @@ class ConsistencyChecker(Checker):
         if differing:
             ev["first_differing_tensor"] = differing[0]
             ev["advice"] = ADVICE[kind]
-            msg = (f"Two trainings with seed {seed} differ in {len(differing)} of {len(first)} parameter tensors, "
+            msg = (f"Two trainings with seed {seed} differ in {len(differing):,} of {len(first):,} parameter tensors, "
                    f"first {differing[0]} (under the policy any difference is a {{status}}).")
         else:
-            msg = f"Two trainings with seed {seed} gave identical parameters ({len(first)} tensors)."
+            msg = f"Two trainings with seed {seed} gave identical parameters ({len(first):,} tensors)."
         return ctx.finding(kind, entry, msg, value=len(differing), evidence=ev)
 
     @staticmethod

@@ -179,7 +179,7 @@ def render_text(changes: Mapping[str, Any]) -> str:
         if not items:
             continue
         any_change = True
-        lines += ["", f"{section.capitalize()} ({len(items)}):"]
+        lines += ["", f"{section.capitalize()} ({len(items):,}):"]
         lines += [f"  - {x['title']} — {x['subject']}: {x['before']} -> {x['after']}" for x in items]
     if not any_change:
         lines += ["", "No finding changed status."]

@@ -68,7 +68,7 @@ def _drivers(view: Any, limit: int) -> list[str]:
         names = "; ".join(f"{ICON.get(d.status, '')} {_cell(d.title)}" + (f" ×{d.count}" if d.count > 1 else "")
                           for d in more)
         rest = len(view.more_drivers) - len(more)
-        lines += ["", f"Also {len(view.more_drivers)} more kinds of finding: {names}"
+        lines += ["", f"Also {len(view.more_drivers):,} more kinds of finding: {names}"
                   + (f" and {rest} more" if rest else "") + " (see report.html)."]
     return lines + [""]
 
@@ -80,8 +80,8 @@ def _changes(ch: Mapping[str, Any] | None) -> list[str]:
                         "report was given, so there is nothing to compare with.", ""]
     base = ch["baseline"]
     lines += [f"Compared with the audit of {_cell(base['created_at'])} ({_cell(base['source'])}; verdict "
-              f"{_cell(base['status']).upper()}): **{len(ch['new'])} new**, **{len(ch['worse'])} worse**, "
-              f"{len(ch['resolved'])} resolved, {len(ch['better'])} better.", ""]
+              f"{_cell(base['status']).upper()}): **{len(ch['new']):,} new**, **{len(ch['worse']):,} worse**, "
+              f"{len(ch['resolved']):,} resolved, {len(ch['better']):,} better.", ""]
     if ch["top"]:
         lines += ["| change | finding | about | before | now |", "| --- | --- | --- | --- | --- |"]
         lines += [f"| {_cell(x['label'])} | {_cell(x['title'])} | {_cell(x['subject'])} | {_cell(x['before'])} | "

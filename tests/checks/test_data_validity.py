@@ -566,3 +566,15 @@ def test_a_scan_without_other_expectations_never_imports_great_expectations(tmp_
     status, evaluated, failed = status_line.split()
     assert status == "fail" and int(evaluated) > 10 and int(failed) >= 2, status_line
     assert modules_line == "False", proc.stdout
+
+
+def test_counts_in_messages_are_grouped_on_a_wide_table():
+    """2,000 numeric columns (a wide sensor table), each with one planted outlier: the message
+    counts them as a person reads a count ("2,000 numeric columns"), as pandas counts them."""
+    rng = np.random.default_rng(5)
+    wide = pd.DataFrame(rng.normal(size=(60, 2000)), columns=[f"s{i}" for i in range(2000)])
+    wide.iloc[0, :] = 50.0
+    res = run_check(DataValidityChecker, data=wide, policy={"name": "t"})
+    (f,) = [f for f in res.findings if "numeric columns" in f.message]
+    n = int(((wide - wide.median()).abs() > 10).any().sum())  # pandas: columns holding the planted value
+    assert n == 2000 and f"{n:,} numeric columns" in f.message, f.message

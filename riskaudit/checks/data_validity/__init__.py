@@ -256,7 +256,7 @@ class _Validation:
                 n = len(ds.problems) + ds.rows
                 findings.append(ctx.finding(
                     "unreadable_file", self._subject("files", name),
-                    f"{len(ds.problems)} of {n} files in the {name} image folder could not be read "
+                    f"{len(ds.problems):,} of {n:,} files in the {name} image folder could not be read "
                     f"({{value_text}}; {self._levels('unreadable_file')}).",
                     value=len(ds.problems) / n,
                     evidence={"count": len(ds.problems), "dataset": name,
@@ -266,7 +266,7 @@ class _Validation:
             cols = ds.unsupported
             findings.append(ctx.finding(
                 "unsupported_column", self._subject("columns", name),
-                f"{len(cols)} column{'s' if len(cols) != 1 else ''} of the {name} data hold nested "
+                f"{len(cols):,} column{'s' if len(cols) != 1 else ''} of the {name} data hold nested "
                 f"values and were skipped: " + ", ".join(f"{c!r} ({t})" for c, t in cols.items()) + ".",
                 value=len(cols),
                 evidence={"dataset": name, "table": [{"column": c, "type": t} for c, t in cols.items()],
@@ -569,7 +569,7 @@ class _Validation:
         worst = table[0]
         f = ctx.finding(
             "outliers", self._subject(worst["column"], name),
-            f"{len(table)} numeric columns of the {name} data have outliers by the "
+            f"{len(table):,} numeric columns of the {name} data have outliers by the "
             f"{worst['method']} rule; the most in {worst['column']!r}: {worst['count']:,} of "
             f"{len(frame):,} values ({{value_text}}; {self._levels('outliers')}).",
             value=worst["share"], evidence={"dataset": name, "table": table[:50],

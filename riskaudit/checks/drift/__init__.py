@@ -398,7 +398,7 @@ class DriftChecker(Checker):
         out.update({"features": len(mask), "sample_reference": len(xr), "sample_current": len(xc)})
         metrics["multivariate"] = out
         name = "MMD" if method == "mmd" else "classifier two-sample"
-        msg = (f"Test of all {len(mask)} features together on {fmt.number(len(xr))} + {fmt.number(len(xc))} "
+        msg = (f"Test of all {len(mask):,} features together on {fmt.number(len(xr))} + {fmt.number(len(xc))} "
                f"sampled rows ({name}): {{value_text}} (policy {{status}} level {{threshold}}).")
         return ctx.finding("multivariate_drift", "all features", msg, value=out["p_value"], evidence=out)
 
@@ -686,7 +686,7 @@ class DriftChecker(Checker):
                          else "The images have not shifted measurably.")
         elif n_tested:
             if drifted:
-                parts.append(f"{len(drifted)} of {n_tested} inputs have shifted; the largest is {drifted[0]}.")
+                parts.append(f"{len(drifted):,} of {n_tested:,} inputs have shifted; the largest is {drifted[0]}.")
             else:
                 parts.append(f"None of the {n_tested} inputs has shifted measurably.")
         else:

@@ -176,7 +176,7 @@ class FairnessChecker(Checker):
                                   else self._regression_unit(pred, codes, sizes, axes, boot_rng))
             idx = np.flatnonzero(met["count"] > 0)
             if len(idx) > MAX_GROUPS and len(axes) > 1:
-                notes.append(f"{label}: {len(idx)} intersection groups; only the attributes on "
+                notes.append(f"{label}: {len(idx):,} intersection groups; only the attributes on "
                              "their own are audited.")
                 continue
             gnames = _unit_names([names[a] for a in axes])
@@ -279,7 +279,7 @@ class FairnessChecker(Checker):
             n_cls = proba.shape[1]
             classes = tuple(ctx.classes) if ctx.classes else tuple(range(n_cls))
             if len(classes) != n_cls:
-                raise CheckerError(f"the model gives {n_cls} class scores but {len(classes)} "
+                raise CheckerError(f"the model gives {n_cls} class scores but {len(classes):,} "
                                    "classes were declared")
         else:
             classes = tuple(ctx.classes or ())
@@ -436,7 +436,7 @@ class FairnessChecker(Checker):
             overall_row[m] = _num(u.overall[m])
         if len(table) > MAX_GROUPS - 1:  # keep the report readable: the largest groups
             order = np.argsort(-sizes, kind="stable")[: MAX_GROUPS - 1]
-            evidence_notes.append(f"{len(table)} groups; the table and chart show the "
+            evidence_notes.append(f"{len(table):,} groups; the table and chart show the "
                                   f"{MAX_GROUPS - 1} largest")
             table = [table[i] for i in sorted(order)]
         shown = [gl.index(str(r["group"])) for r in table]
@@ -452,7 +452,7 @@ class FairnessChecker(Checker):
         if len(small_idx) > 10:
             findings.append(ctx.finding(
                 "underrepresented_group", label,
-                f"{len(small_idx)} groups of {label} have fewer than {min_size} rows (smallest: "
+                f"{len(small_idx):,} groups of {label} have fewer than {min_size} rows (smallest: "
                 f"{int(sizes[small_idx].min())}): insufficient data, so they are left out of the "
                 "disparity verdicts.", value=int(sizes[small_idx].min()),
                 evidence={"attribute": label, "groups": [gl[i] for i in small_idx[:50]]}))

@@ -451,7 +451,7 @@ def judge(ctx: CheckContext, components: list[Component], problems: list, cfg: d
     rows.sort(key=lambda r: (order[r["type"]], r["verdict"] == "pass", r["component"].lower()))
     findings.insert(0, ctx.finding(
         "bill_of_materials", "bill of materials",
-        f"{len(components)} components examined: {sum(c.kind == 'data' for c in components)} data, "
+        f"{len(components):,} components examined: {sum(c.kind == 'data' for c in components)} data, "
         f"{sum(c.kind == 'model' for c in components)} model, {sum(c.kind == 'software' for c in components)} software.",
         value=len(components), status=Status.PASS,
         evidence={"table": rows[:MAX_TABLE_ROWS], "rows_total": len(rows),
@@ -550,7 +550,7 @@ def _summary(components, rows, counts, cfg) -> str:
     head = ("; ".join(parts) + ". ") if parts else ""
     head = head[:1].upper() + head[1:]
     sw = sum(r["type"] == "software" for r in rows)
-    tail = (f"{len(rows)} components checked for {'commercial' if cfg['commercial'] else 'non-commercial'}, "
+    tail = (f"{len(rows):,} components checked for {'commercial' if cfg['commercial'] else 'non-commercial'}, "
             f"{cfg['distribution']} use ({sw} software): {counts['noncommercial']} non-commercial, "
             f"{counts['copyleft']} copyleft, {counts['unknown']} without a clear license"
             + (f", {counts['restricted']} source-available with use restrictions" if counts["restricted"] else "")

@@ -183,12 +183,12 @@ class RobustnessChecker(Checker):
             n_wanted = cfg["samples"] if white else cfg["black_box_samples"]
             subset = stratified_subset(ctx.rng("subset"), y_all, cand, n_wanted)
             if len(subset) == 0:
-                raise CheckSkipped(f"the model classifies none of the {len(idx_usable)} usable evaluation rows "
+                raise CheckSkipped(f"the model classifies none of the {len(idx_usable):,} usable evaluation rows "
                                    "correctly, so there is nothing to attack.")
             y0 = y_all[subset]
             runs: list[AttackRun] = []
             for i, name in enumerate(attacks):
-                ctx.progress(i / len(attacks), f"{name} on {len(subset)} samples")
+                ctx.progress(i / len(attacks), f"{name} on {len(subset):,} samples")
                 runs.append(run_attack(name, target, space, subset, y0, eps_list, norm=norm, cfg=cfg, ctx=ctx))
             ctx.progress(1.0, "done")
         finally:
@@ -251,7 +251,7 @@ class RobustnessChecker(Checker):
               "adversarial_accuracy": round(adv_acc, 4), "robust_share": round(share, 4),
               "attack_success_rate": round(1 - share, 4),
               "mean_perturbation_norm": None if res.mean_norm is None else round(res.mean_norm, 6)}
-        partial_note = (f" (partial: {res.n} of {len(a.subset)} samples within the time budget)"
+        partial_note = (f" (partial: {res.n} of {len(a.subset):,} samples within the time budget)"
                         if run.partial and res.n < len(a.subset) else "")
         text = (f"{run.label} at epsilon {space.eps_label(eps)} keeps {share:.0%} of clean accuracy "
                 f"({clean_acc:.1%} -> {adv_acc:.1%}; attack success rate {1 - share:.0%})")
