@@ -156,7 +156,7 @@ class ReportMasker:
         todo = [t for t in dict.fromkeys(texts) if _candidate(t, self._names)]
         engine = self._get_engine() if todo else None
         if engine is None:
-            return {}
+            return _by_shape(todo) if self._engine_failed else {}
         from riskaudit.checks.pii.engine import WEAK_ENTITIES
 
         try:
@@ -168,9 +168,9 @@ class ReportMasker:
             # it: the id rules of a column's values apply (structured), names excepted.
             ids = [[s for s in engine.analyze_value(t) if s.entity != "PERSON"]
                    if _id_candidate(t) else [] for t in todo]
-        except Exception:  # the engine failed on this text: the value rule still applied
+        except Exception:  # the engine failed: the value rule still applied, shapes now
             self._engine_failed, self._engine = True, None
-            return {}
+            return _by_shape(todo)
         out = {}
         for text, spans, more in zip(todo, found, ids):
             strong = sorted((s for s in [*spans, *more] if s.entity not in WEAK_ENTITIES
@@ -251,6 +251,26 @@ def _id_candidate(text: str) -> bool:
     """Worth the id rules of structured values: an id-shaped token or a run of 7+ digits."""
     plain = _DECIMAL.sub(" ", _ISO_DATE.sub(" ", text))
     return bool(_ID_SHAPE.search(plain) or _DIGIT_RUN.search(plain))
+
+
+_SHAPES = re.compile("|".join(f"(?:{p.pattern})" for p in (
+    re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), _IPV4, _MIXED_TOKEN, _ID_SHAPE, _DIGIT_RUN)))
+
+
+def _by_shape(texts: list[str]) -> dict[str, str]:
+    """Fail closed: when the PII engine cannot be loaded or fails, every e-mail, IPv4
+    address, id-shaped token and run of 7+ digits (dates and decimals aside) is masked by
+    its shape alone; names cannot be told by shape, and the value rule still applies."""
+    out = {}
+    for text in texts:
+        protected = _DECIMAL.sub(lambda m: "\0" * len(m.group()), _ISO_DATE.sub(lambda m: "\0" * len(m.group()), text))
+        parts, pos = [], 0
+        for m in _SHAPES.finditer(protected):
+            parts += [text[pos:m.start()], mask_value(text[m.start():m.end()])]
+            pos = m.end()
+        if parts:
+            out[text] = "".join(parts) + text[pos:]
+    return out
 
 
 def _candidate(text: str, names: bool = True) -> bool:

@@ -142,6 +142,21 @@ def test_the_masker_on_its_own():
     assert got[2:] == [12345, "plain words"]
 
 
+def test_without_a_working_engine_the_masker_fails_closed_by_shape():
+    """The PII engine cannot be built here (as when spaCy's model is missing or Presidio
+    breaks): e-mails, card numbers, ids and long digit runs are masked by their shape; report
+    sentences with figures, dates and counts stay readable."""
+    def broken():
+        raise OSError("the spaCy model cannot be loaded")
+
+    masker = ReportMasker([], {}, engine_factory=broken)
+    got = masker.value(["write to jane.doe@example.org", "card 4111 1111 1111 1111", "PAN ABCPE1234F",
+                        "p-value 0.003 on 1,000,000 rows (2026-12-04)", 4111111111111111])
+    assert "jane.doe@example.org" not in got[0] and "4111 1111 1111 1111" not in got[1]
+    assert "ABCPE1234F" not in got[2] and "4111111111111111" not in str(got[4])
+    assert got[3] == "p-value 0.003 on 1,000,000 rows (2026-12-04)"
+
+
 def test_the_scans_masker_uses_the_policy_options_and_loads_the_engine_only_for_candidates(tmp_path):
     """report_masker completes the policy's pii options with their defaults (a partial
     section used to fail the engine silently, so no entity was masked); report sentences
