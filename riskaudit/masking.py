@@ -71,7 +71,9 @@ class ReportMasker:
     2. Any span that the PII engine recognises as a personal-data entity (not the weak
        types: dates, URLs, locations, nationalities) is replaced by its mask: e-mails,
        cards, IBANs and the like; names of two capitalized words or more; phone numbers
-       of 7 digits or more.
+       of 7 digits or more; ids by a column value's rules (no context word needed).
+       If the engine cannot be built or fails, strong identifiers are masked by shape
+       (:func:`_by_shape`): masking fails closed.
     """
 
     def __init__(self, frames=(), shared=None, engine_factory=None, names: bool | Callable[[], bool] = True):
