@@ -143,7 +143,7 @@ def test_an_input_error_after_the_fork_ends_the_child(tables, monkeypatch, tmp_p
     monkeypatch.setattr(PiiChecker, "run", lambda self, ctx: time.sleep(60))
     monkeypatch.setenv("RISKAUDIT_FORK", "1")
     cur, ref = tables
-    with pytest.raises(riskaudit.errors.RiskauditError, match="missing.pt"):
+    with pytest.raises(riskaudit.RiskauditError, match="missing.pt"):
         riskaudit.scan(data=cur, reference=ref, target="y", sensitive=["sex"], checks=CHECKS,
                        model=str(tmp_path / "missing.pt"))
     assert len(started) == 1 and started[0].collected
