@@ -82,11 +82,17 @@ class Ahead:
         self.t0 = time.perf_counter()
         self.collected = False
 
-    def collect(self, shared: MutableMapping[str, Any]) -> CheckResult:
+    def collect(self, shared: MutableMapping[str, Any], idle: Callable[[], Any] | None = None) -> CheckResult:
         """The child's result (its ``shared`` entries merged into ``shared``); an ``error``
-        result when the child died or had to be killed."""
+        result when the child died or had to be killed. ``idle`` is called first when the
+        result is not in yet (work the scan needs next, done while it waits)."""
         self.collected = True
         data, killed = b"", False
+        if idle is not None and not select.select([self.fd], [], [], 0)[0]:
+            try:
+                idle()
+            except Exception:  # noqa: BLE001 (a head start only: the work is done again when needed)
+                pass
         deadline = None if self.budget_s is None else self.t0 + self.budget_s + GRACE_S
         try:
             while True:

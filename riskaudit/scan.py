@@ -306,7 +306,8 @@ def _run_checkers(reg: Registry, pol: Policy, selected: set[str] | frozenset[str
     for cid in sorted(reg.ids, key=lambda c: c not in early):  # stable: the registry's order otherwise
         checker_cls = reg[cid]
         if ahead is not None and not ahead.collected and cid not in early:
-            raw[ahead.id] = _noted(ahead.collect(shared if shared is not None else {}), engine_note(ahead.id))
+            raw[ahead.id] = _noted(ahead.collect(shared if shared is not None else {}, idle=masker.prepare),
+                                   engine_note(ahead.id))
         if cid not in raw:
             observer.check_started(cid, checker_cls.description, reg.ids.index(cid), total)
             if cid not in selected:
