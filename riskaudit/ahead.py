@@ -73,73 +73,104 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-class Ahead:
-    """A checker running in a child process; :meth:`collect` waits for its result."""
+class Gone(Exception):
+    """The child process is no longer there to answer."""
 
-    def __init__(self, cid: str, description: str, pid: int, fd: int, budget_s: float | None):
-        self.id, self.description, self.pid, self.fd = cid, description, pid, fd
+
+def _send(fd: int, obj: Any) -> None:
+    data = pickle.dumps(obj)
+    view = memoryview(len(data).to_bytes(8, "little") + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _recv(fd: int, deadline: float | None = None) -> Any:
+    """One message from ``fd``; :class:`Gone` at end of file, TimeoutError past ``deadline``."""
+    buf = b""
+    need = 8
+    size = None
+    while len(buf) < need:
+        wait = None if deadline is None else max(0.0, deadline - time.perf_counter())
+        if not select.select([fd], [], [], wait)[0]:
+            raise TimeoutError
+        chunk = os.read(fd, min(1 << 20, need - len(buf)))
+        if not chunk:
+            raise Gone
+        buf += chunk
+        if size is None and len(buf) == 8:
+            size = int.from_bytes(buf, "little")
+            buf, need = b"", size
+    return pickle.loads(buf)
+
+
+class Ahead:
+    """A checker running in a child process; :meth:`collect` waits for its result, and
+    :meth:`ask` sends the child later requests (the scan's masking uses its PII engine)."""
+
+    def __init__(self, cid: str, description: str, pid: int, fd: int, req: int, budget_s: float | None):
+        self.id, self.description, self.pid, self.fd, self.req = cid, description, pid, fd, req
         self.budget_s = budget_s
         self.t0 = time.perf_counter()
         self.collected = False
+        self.alive = True
 
-    def collect(self, shared: MutableMapping[str, Any], idle: Callable[[], Any] | None = None) -> CheckResult:
+    def collect(self, shared: MutableMapping[str, Any]) -> CheckResult:
         """The child's result (its ``shared`` entries merged into ``shared``); an ``error``
-        result when the child died or had to be killed. ``idle`` is called first when the
-        result is not in yet (work the scan needs next, done while it waits)."""
+        result when the child died or had to be killed."""
         self.collected = True
-        data, killed = b"", False
-        if idle is not None and not select.select([self.fd], [], [], 0)[0]:
-            try:
-                idle()
-            except Exception:  # noqa: BLE001 (a head start only: the work is done again when needed)
-                pass
         deadline = None if self.budget_s is None else self.t0 + self.budget_s + GRACE_S
         try:
-            while True:
-                wait = None if deadline is None else max(0.0, deadline - time.perf_counter())
-                ready, _, _ = select.select([self.fd], [], [], wait)
-                if not ready:
-                    killed = True
-                    break
-                chunk = os.read(self.fd, 1 << 20)
-                if not chunk:
-                    break
-                data += chunk
-        finally:
-            os.close(self.fd)
-            self._reap(kill=killed)
-        took = time.perf_counter() - self.t0
-        if killed:
+            kind, payload = _recv(self.fd, deadline)
+        except TimeoutError:
+            self.close()
+            took = time.perf_counter() - self.t0
             return self._error(f"The check was stopped after {took:.0f} s: it ran past its time budget "
                                f"of {self.budget_s:g} s. Raise the budget or find what hangs.", took)
-        try:
-            kind, payload = pickle.loads(data)
-        except Exception:  # noqa: BLE001 (a child that died before writing: killed, out of memory)
+        except (Gone, pickle.UnpicklingError, EOFError):  # killed, out of memory
+            self.close()
             return self._error("The check could not complete: its worker process ended without a "
-                               "result (killed, or out of memory?).", took)
+                               "result (killed, or out of memory?).", time.perf_counter() - self.t0)
         if kind != "ok":
-            return self._error(f"The check could not complete: {payload}", took)
+            self.close()
+            return self._error(f"The check could not complete: {payload}", time.perf_counter() - self.t0)
         result, child_shared = payload
         shared.update(child_shared)
         return result
 
-    def cancel(self) -> None:
-        """Kill the child if its result was never collected (an input error, Ctrl-C)."""
-        if not self.collected:
-            self.collected = True
-            os.close(self.fd)
-            self._reap(kill=True)
+    def ask(self, request: Any) -> Any:
+        """The child's answer to ``request``; :class:`Gone` when it cannot answer."""
+        if not (self.collected and self.alive):
+            raise Gone
+        try:
+            _send(self.req, request)
+            kind, payload = _recv(self.fd)
+        except (OSError, Gone, pickle.UnpicklingError, EOFError):
+            self.close()
+            raise Gone from None
+        if kind != "ok":
+            raise RuntimeError(payload)
+        return payload
 
-    def _reap(self, kill: bool) -> None:
-        if kill:
+    def close(self) -> None:
+        """End the child (at the end of the scan, on an input error or Ctrl-C)."""
+        self.collected = True
+        if self.alive:
+            self.alive = False
+            for fd in (self.fd, self.req):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
             try:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+
+    cancel = close
 
     def _error(self, summary: str, took: float) -> CheckResult:
         return CheckResult(id=self.id, status=Status.ERROR, summary=summary, duration_s=took,
@@ -147,8 +178,9 @@ class Ahead:
 
 
 def start(cid: str, description: str, run: Callable[[], CheckResult], shared: MutableMapping[str, Any],
-          budget_s: float | None) -> Ahead:
-    """Fork; the child calls ``run()`` and sends back its result and ``shared``."""
+          budget_s: float | None, serve: Callable[[Any], Any] | None = None) -> Ahead:
+    """Fork; the child calls ``run()``, sends back its result and ``shared``, then answers
+    requests with ``serve(request)`` until the scan closes it."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -156,24 +188,40 @@ def start(cid: str, description: str, run: Callable[[], CheckResult], shared: Mu
             pass
     parent = os.getpid()
     r, w = os.pipe()
+    req_r, req_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         code = 0
         try:
             os.close(r)
+            os.close(req_w)
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             _die_with_parent(parent)
-            try:
-                out: tuple[str, Any] = ("ok", (run(), dict(shared)))
-                data = pickle.dumps(out)
-            except BaseException as exc:  # noqa: BLE001 (reported as the checker's error)
-                data = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"))
-            view = memoryview(data)
-            while view:
-                view = view[os.write(w, view):]
+            _child(w, req_r, run, shared, serve)
         except BaseException:  # noqa: BLE001
             code = 1
         finally:
             os._exit(code)
     os.close(w)
-    return Ahead(cid, description, pid, r, budget_s)
+    os.close(req_r)
+    return Ahead(cid, description, pid, r, req_w, budget_s)
+
+
+def _child(w: int, req: int, run: Callable[[], CheckResult], shared: MutableMapping[str, Any],
+           serve: Callable[[Any], Any] | None) -> None:
+    try:
+        out: tuple[str, Any] = ("ok", (run(), dict(shared)))
+        _send(w, out)
+    except BaseException as exc:  # noqa: BLE001 (reported as the checker's error)
+        _send(w, ("error", f"{type(exc).__name__}: {exc}"))
+        return
+    while serve is not None:
+        try:
+            request = _recv(req)
+        except Gone:
+            return
+        try:
+            answer: tuple[str, Any] = ("ok", serve(request))
+        except Exception as exc:  # noqa: BLE001 (the scan's own call raises it)
+            answer = ("error", f"{type(exc).__name__}: {exc}")
+        _send(w, answer)

@@ -150,14 +150,6 @@ class ReportMasker:
                 self._engine_failed = True
         return self._engine
 
-    def prepare(self) -> None:
-        """Import Presidio and spaCy, which masking the pii checker's results needs (the scan
-        calls this while it waits for the pii checker running in another process)."""
-        if self._engine_factory is not None:
-            from riskaudit.checks.pii.engine import import_libraries
-
-            import_libraries()
-
     def _mask_entities(self, texts: list[str]) -> dict[str, str]:
         if callable(self._names):
             self._names = bool(self._names())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import platform
 import time
 import traceback
@@ -113,14 +114,15 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
     shared: dict[str, Any] = {}
     context = _contexts(inp, pol, {**project, "risk_tier": tier}, int(seed), shared, baseline, observer)
     # the pii checker needs only the data: it runs in a child process while the model loads
-    ahead = _start_ahead(reg, pol, selected, checker_options, context, inp, verbose)
+    ahead = _start_ahead(reg, pol, selected, checker_options, context, inp, verbose, project)
     try:
         mdl = _load_scan_model(model, inp, predictions, scores, project, trust_model=trust_model, device=device,
                                weights=weights, eval_mode=eval_mode)
         dev = mdl.device if mdl is not None else ("cpu" if device == "auto" else device)
         _check_model_inputs(mdl, inp, pol)
         started = time.perf_counter()
-        masker = report_masker(reg, checker_options, (inp.data, inp.reference, inp.train), shared, project)
+        masker = report_masker(reg, checker_options, (inp.data, inp.reference, inp.train), shared, project,
+                               ahead=ahead)
         results = _run_checkers(reg, pol, selected, checker_options, lambda cid, cls: context(cid, cls, mdl, dev),
                                 observer=observer, masker=masker, verbose=verbose, started=started,
                                 not_selected=lambda cid: selected_reason(cid, pol, checks, skip),
@@ -254,8 +256,10 @@ def _contexts(inp: _Inputs, pol: Policy, project: Mapping[str, Any], seed: int, 
 
 def _start_ahead(reg: Registry, pol: Policy, selected: set[str] | frozenset[str],
                  checker_options: Mapping[str, Mapping[str, Any]], context: Callable[..., CheckContext],
-                 inp: _Inputs, verbose: bool) -> Any:
-    """The pii checker started in a child process (:mod:`riskaudit.ahead`), or None."""
+                 inp: _Inputs, verbose: bool, project: Mapping[str, Any]) -> Any:
+    """The pii checker started in a child process (:mod:`riskaudit.ahead`), or None. Once
+    done, the child analyses the texts the scan's masking sends it, with its PII engine
+    (which the scan's process then never loads)."""
     from riskaudit import ahead
 
     if not ahead.wanted(reg, selected, inp.engine) or inp.data is None:
@@ -266,7 +270,9 @@ def _start_ahead(reg: Registry, pol: Policy, selected: set[str] | frozenset[str]
     ctx = context(cid, cls, progress=lambda fraction, message="": None)
     return ahead.start(cid, cls.description, lambda: run_checker(cls, checker_options[cid], ctx, verbose=verbose,
                                                                  budget_s=budget, budget_note=note),
-                       ctx.shared, budget)
+                       ctx.shared, budget,
+                       serve=lambda request: masking_engine(checker_options, project, request[0]).analyze_texts(
+                           request[1]))
 
 
 def _run_checkers(reg: Registry, pol: Policy, selected: set[str] | frozenset[str],
@@ -306,8 +312,7 @@ def _run_checkers(reg: Registry, pol: Policy, selected: set[str] | frozenset[str
     for cid in sorted(reg.ids, key=lambda c: c not in early):  # stable: the registry's order otherwise
         checker_cls = reg[cid]
         if ahead is not None and not ahead.collected and cid not in early:
-            raw[ahead.id] = _noted(ahead.collect(shared if shared is not None else {}, idle=masker.prepare),
-                                   engine_note(ahead.id))
+            raw[ahead.id] = _noted(ahead.collect(shared if shared is not None else {}), engine_note(ahead.id))
         if cid not in raw:
             observer.check_started(cid, checker_cls.description, reg.ids.index(cid), total)
             if cid not in selected:
@@ -524,13 +529,14 @@ def checker_budget(pol: Policy, cid: str, scan_started: float) -> tuple[float | 
 
 
 def report_masker(reg: Registry, checker_options: Mapping[str, Mapping[str, Any]], datasets,
-                  shared: Mapping[str, Any], project: Mapping[str, Any] | None) -> ReportMasker:
+                  shared: Mapping[str, Any], project: Mapping[str, Any] | None, ahead: Any = None) -> ReportMasker:
     """The one place masking is enforced: every check result passes through it (see masking.py).
 
     The PII engine is the pii checker's own (cached), built with the policy's pii options
     completed by their defaults. Its named-entity model is used only when the pii checker
     found free text (then it is loaded already); otherwise the engine's patterns, and no
-    name-like string goes to it (see ``ReportMasker``).
+    name-like string goes to it (see ``ReportMasker``). With the pii checker run ahead in a
+    child process (``ahead``), that process analyses the texts (:class:`_RemoteEngine`).
     """
     frames = [d.frame for d in datasets if d is not None]
 
@@ -538,14 +544,40 @@ def report_masker(reg: Registry, checker_options: Mapping[str, Mapping[str, Any]
         return "FREE_TEXT" in dict(shared.get("pii_columns") or {}).values()
 
     def engine():
-        from riskaudit.checks.pii import PiiChecker
-        from riskaudit.checks.pii.scanner import engine_for
-
-        cfg = PiiChecker.validate_options(dict(checker_options.get("pii") or {}))
-        spec = cfg.get("spacy_model") or (project or {}).get("spacy_model")
-        return engine_for(cfg, spec if free_text() else "off")
+        local = functools.partial(masking_engine, checker_options, project, free_text())
+        return local() if ahead is None else _RemoteEngine(ahead, free_text(), local)
 
     return ReportMasker(frames, shared, engine_factory=engine, names=free_text)
+
+
+def masking_engine(checker_options: Mapping[str, Mapping[str, Any]], project: Mapping[str, Any] | None,
+                   names: bool) -> Any:
+    """The pii checker's engine that masking uses: with its named-entity model when ``names``."""
+    from riskaudit.checks.pii import PiiChecker
+    from riskaudit.checks.pii.scanner import engine_for
+
+    cfg = PiiChecker.validate_options(dict(checker_options.get("pii") or {}))
+    spec = cfg.get("spacy_model") or (project or {}).get("spacy_model")
+    return engine_for(cfg, spec if names else "off")
+
+
+class _RemoteEngine:
+    """``analyze_texts`` in the pii checker's process, which has the engine loaded; in this
+    process (``local()``) when that one is gone."""
+
+    def __init__(self, ahead: Any, names: bool, local: Callable[[], Any]):
+        self.ahead, self.names, self.local = ahead, names, local
+        self._local: Any = None
+
+    def analyze_texts(self, texts: Sequence[str]) -> Any:
+        from riskaudit.ahead import Gone
+
+        try:
+            return self.ahead.ask((self.names, list(texts)))
+        except Gone:
+            if self._local is None:
+                self._local = self.local()
+            return self._local.analyze_texts(texts)
 
 
 @contextlib.contextmanager

@@ -149,3 +149,28 @@ def test_an_input_error_after_the_fork_ends_the_child(tables, monkeypatch, tmp_p
     assert len(started) == 1 and started[0].collected
     with pytest.raises(ProcessLookupError):  # killed and reaped: no such process
         os.kill(started[0].pid, 0)
+
+
+def test_the_scans_process_never_loads_the_pii_engine(tables, tmp_path):
+    """Masking asks the pii checker's process, which has Presidio and spaCy loaded already."""
+    import json
+    import subprocess
+    import sys
+
+    cur, ref = tables
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    code = ("import json, sys, riskaudit\n"
+            "rep = riskaudit.scan(data='cur.csv', reference='ref.csv', target='y', sensitive=['sex'],"
+            " predictions='pred', checks=%r)\n"
+            "pii = next(c for c in rep.checks if c.id == 'pii')\n"
+            "print(json.dumps({'loaded': sorted(m for m in ('presidio_analyzer', 'spacy') if m in sys.modules),"
+            " 'pii': pii.status.value, 'masked': [f.message for c in rep.checks for f in c.findings]}))" % CHECKS)
+    outs = {}
+    for fork in ("1", "0"):
+        proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=300, env={**os.environ, "RISKAUDIT_FORK": fork})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        outs[fork] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert outs["1"]["loaded"] == [] and outs["0"]["loaded"] == ["presidio_analyzer", "spacy"]
+    assert outs["1"]["pii"] == "fail" and outs["1"]["masked"] == outs["0"]["masked"]

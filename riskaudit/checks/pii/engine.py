@@ -657,14 +657,6 @@ def _add_lower_lemma(nlp) -> None:
     nlp.add_pipe("riskaudit_lower_lemma", last=True)
 
 
-def import_libraries() -> None:
-    """Import Presidio's analyzer and spaCy as :func:`get_engine` does (without transformers)."""
-    with _without_unused_heavy_imports(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import presidio_analyzer  # noqa: F401
-        import spacy  # noqa: F401
-
-
 @functools.lru_cache(maxsize=8)
 def get_engine(model_spec: str | None = None, threshold: float = 0.5,
                ignored: tuple[str, ...] = DEFAULT_IGNORED,
