@@ -26,6 +26,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from typing import Any, Callable, MutableMapping
 
 from riskaudit.result import CheckResult, Status
@@ -189,7 +190,9 @@ def start(cid: str, description: str, run: Callable[[], CheckResult], shared: Mu
     parent = os.getpid()
     r, w = os.pipe()
     req_r, req_w = os.pipe()
-    pid = os.fork()
+    with warnings.catch_warnings():  # Python 3.12+ warns of fork() beside other threads (the
+        warnings.simplefilter("ignore", DeprecationWarning)  # CLI's watchdog): the child uses none
+        pid = os.fork()
     if pid == 0:  # the child: never returns
         code = 0
         try:
