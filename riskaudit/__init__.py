@@ -10,6 +10,8 @@ modules (``tests/test_startup.py``).
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from riskaudit._version import __version__
@@ -41,3 +43,17 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """``riskaudit.scan`` stays the function once the module of the same name is imported
+    (the import system sets the package's attribute to the module then), as it was when
+    this package imported it eagerly."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "scan" and isinstance(value, types.ModuleType) and hasattr(value, "scan"):
+            value = value.scan
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
