@@ -220,7 +220,7 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
     }
     project = {k: v for k, v in project.items() if v not in (None, {}, "")}
     seed = settings.get("seed", 0)
-    _arm_last_resort_stop(settings.get("policy") or "default")
+    policy = _arm_last_resort_stop(settings.get("policy") or "default")
     baseline = None
     if settings.get("baseline"):  # read once: for model drift and for the report's changes
         from riskaudit.scan import load_baseline
@@ -233,7 +233,7 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
         target=settings.get("target"), features=settings.get("features") or None,
         sensitive=settings.get("sensitive") or (), ids=settings.get("ids") or (),
         task=settings.get("task"), classes=settings.get("classes") or None,
-        policy=settings.get("policy") or "default", checks=settings.get("check") or None,
+        policy=policy, checks=settings.get("check") or None,
         skip=settings.get("skip") or (), seed=seed, device=settings.get("device") or "auto",
         trust_model=bool(settings.get("trust_model")), weights=settings.get("weights"),
         eval_mode=bool(settings.get("eval_mode")), options=options,
@@ -261,19 +261,21 @@ def run_scan(settings: dict[str, Any], *, project_dir: Path, quiet: bool, verbos
     return report.exit_code, out
 
 
-def _arm_last_resort_stop(policy_spec) -> None:
+def _arm_last_resort_stop(policy_spec) -> Any:
     """End the process if the scan outlives its budget by far (a checker that could not be
     stopped): one message, exit 1, the previous reports left as they were. Armed only
-    inside a click command; disarmed when the command's context closes."""
+    inside a click command; disarmed when the command's context closes. Returns the loaded
+    policy (the scan takes it as it is, not loading it twice)."""
     import os
 
     from riskaudit.budget import hard_deadline, hard_grace
     from riskaudit.policy import load_policy
 
     ctx = click.get_current_context(silent=True)
-    budget = load_policy(policy_spec).scan_budget
+    pol = load_policy(policy_spec)
+    budget = pol.scan_budget
     if ctx is None or budget is None:
-        return
+        return pol
     limit = budget + hard_grace(budget)
 
     def expire():
@@ -286,6 +288,7 @@ def _arm_last_resort_stop(policy_spec) -> None:
     guard = hard_deadline(limit, expire)
     guard.__enter__()
     ctx.call_on_close(lambda: guard.__exit__(None, None, None))
+    return pol
 
 
 SCAN_OPTIONS = [

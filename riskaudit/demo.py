@@ -265,10 +265,9 @@ def _cached_data(data_dir: Path) -> tuple[str, pd.DataFrame | None]:
 def prepare_demo(folder: Path) -> Path:
     """Write the demo inputs (data, license, model, project file) into ``folder``.
 
-    Returns the project file's path. The trained model comes from the cache when present.
+    Returns the project file's path. The trained model comes from the cache when present
+    (then torch is not imported here: the scan imports it while the pii checker runs ahead).
     """
-    import torch
-
     folder.mkdir(parents=True, exist_ok=True)
     data_dir = folder / "data"
     data_dir.mkdir(exist_ok=True)
@@ -281,6 +280,8 @@ def prepare_demo(folder: Path) -> Path:
         "resources": [{"path": "train.csv"}, {"path": "validation.csv"}, {"path": "current.csv"}]}, indent=2), encoding="utf-8")
     cached = cache_dir() / f"model-{key}.pt"
     if not cached.exists():
+        import torch
+
         model = train_demo_model(ref if ref is not None else make_demo_data()[0])
         with atomic_path(cached) as tmp, warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import platform
 import time
 import traceback
@@ -110,28 +111,27 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
     baseline, source = resolve_baseline(baseline, model, ledger)
     if source:
         project.setdefault("baseline_source", source)
-    mdl = _load_scan_model(model, inp, predictions, scores, project, trust_model=trust_model, device=device,
-                           weights=weights, eval_mode=eval_mode)
-    dev = mdl.device if mdl is not None else ("cpu" if device == "auto" else device)
-    _check_model_inputs(mdl, inp, pol)
-
     shared: dict[str, Any] = {}
-    started = time.perf_counter()
-    masker = report_masker(reg, checker_options, (inp.data, inp.reference, inp.train), shared, project)
-
-    def context(cid: str, checker_cls: type[Checker]) -> CheckContext:
-        return CheckContext(
-            checker_id=cid, data=inp.data, reference=inp.reference, train=inp.train, target=inp.target,
-            features=inp.features, sensitive=inp.sensitive, ids=inp.ids, task=inp.task, model=mdl,
-            classes=inp.classes, seed=int(seed), device=dev, levels=pol.levels(checker_cls),
-            project={**project, "risk_tier": tier}, shared=shared, baseline=baseline,
-            progress=_progress(observer, cid))
-
-    results = _run_checkers(reg, pol, selected, checker_options, context, observer=observer, masker=masker,
-                            verbose=verbose, started=started,
-                            not_selected=lambda cid: selected_reason(cid, pol, checks, skip),
-                            engine_note=lambda cid: "" if inp.engine is None else
-                            inp.engine.note(cid, [inp.data, inp.reference, inp.train]))
+    context = _contexts(inp, pol, {**project, "risk_tier": tier}, int(seed), shared, baseline, observer)
+    # the pii checker needs only the data: it runs in a child process while the model loads
+    ahead = _start_ahead(reg, pol, selected, checker_options, context, inp, verbose, project)
+    try:
+        mdl = _load_scan_model(model, inp, predictions, scores, project, trust_model=trust_model, device=device,
+                               weights=weights, eval_mode=eval_mode)
+        dev = mdl.device if mdl is not None else ("cpu" if device == "auto" else device)
+        _check_model_inputs(mdl, inp, pol)
+        started = time.perf_counter()
+        masker = report_masker(reg, checker_options, (inp.data, inp.reference, inp.train), shared, project,
+                               ahead=ahead)
+        results = _run_checkers(reg, pol, selected, checker_options, lambda cid, cls: context(cid, cls, mdl, dev),
+                                observer=observer, masker=masker, verbose=verbose, started=started,
+                                not_selected=lambda cid: selected_reason(cid, pol, checks, skip),
+                                engine_note=lambda cid: "" if inp.engine is None else
+                                inp.engine.note(cid, [inp.data, inp.reference, inp.train]), ahead=ahead,
+                                shared=shared)
+    finally:
+        if ahead is not None:
+            ahead.cancel()
     status = Status.worst((r.status for r in results if r.status != Status.SKIPPED), Status.PASS)
     manifest = _manifest(reg, pol, selected, inp, masker, seed=seed, command=command, device=dev, tier=tier,
                          project=project, predictions=predictions, scores=scores)
@@ -238,34 +238,100 @@ def _load_scan_model(model: Any, inp: _Inputs, predictions: str | None, scores: 
                       eval_mode=eval_mode, search_paths=[p for p in search if p] + ["."])
 
 
+def _contexts(inp: _Inputs, pol: Policy, project: Mapping[str, Any], seed: int, shared: dict[str, Any],
+              baseline: Any, observer: Observer) -> Callable[..., CheckContext]:
+    """``context(cid, checker_cls, model, device, progress)``: each checker's context."""
+
+    def context(cid: str, checker_cls: type[Checker], mdl: Model | None = None, dev: str = "cpu",
+                progress: Callable[[float, str], None] | None = None) -> CheckContext:
+        return CheckContext(
+            checker_id=cid, data=inp.data, reference=inp.reference, train=inp.train, target=inp.target,
+            features=inp.features, sensitive=inp.sensitive, ids=inp.ids, task=inp.task, model=mdl,
+            classes=inp.classes, seed=seed, device=dev, levels=pol.levels(checker_cls),
+            project=dict(project), shared=shared, baseline=baseline,
+            progress=progress or _progress(observer, cid))
+
+    return context
+
+
+def _start_ahead(reg: Registry, pol: Policy, selected: set[str] | frozenset[str],
+                 checker_options: Mapping[str, Mapping[str, Any]], context: Callable[..., CheckContext],
+                 inp: _Inputs, verbose: bool, project: Mapping[str, Any]) -> Any:
+    """The pii checker started in a child process (:mod:`riskaudit.ahead`), or None. Once
+    done, the child analyses the texts the scan's masking sends it, with its PII engine
+    (which the scan's process then never loads)."""
+    from riskaudit import ahead
+
+    if not ahead.wanted(reg, selected, inp.engine) or inp.data is None:
+        return None
+    cid = ahead.AHEAD
+    cls = reg[cid]
+    budget, note = checker_budget(pol, cid, time.perf_counter())
+    ctx = context(cid, cls, progress=lambda fraction, message="": None)
+    return ahead.start(cid, cls.description, lambda: run_checker(cls, checker_options[cid], ctx, verbose=verbose,
+                                                                 budget_s=budget, budget_note=note),
+                       ctx.shared, budget,
+                       serve=lambda request: masking_engine(checker_options, project, request[0]).analyze_texts(
+                           request[1]))
+
+
 def _run_checkers(reg: Registry, pol: Policy, selected: set[str] | frozenset[str],
                   checker_options: Mapping[str, Mapping[str, Any]],
                   context: Callable[[str, type[Checker]], CheckContext], *, observer: Observer,
                   masker: ReportMasker, verbose: bool, started: float,
                   not_selected: Callable[[str], str],
-                  engine_note: Callable[[str], str] = lambda cid: "") -> list[CheckResult]:
+                  engine_note: Callable[[str], str] = lambda cid: "", ahead: Any = None,
+                  shared: dict | None = None) -> list[CheckResult]:
     """Every checker of the registry in order: a skip for those not selected, else its masked
     result under its time budget, counted from ``started`` (``context`` builds each checker's
-    context; ``engine_note`` what the engine adds to its summary, e.g. that it ran on a sample)."""
-    results: list[CheckResult] = []
+    context; ``engine_note`` what the engine adds to its summary, e.g. that it ran on a sample).
+
+    ``ahead``: a checker already running in a child process (:mod:`riskaudit.ahead`); the
+    checkers that do not depend on it run first, its result (and what it wrote into
+    ``shared``) is collected before the others, and every result is masked and shown to the
+    observer, in the registry's order, once it is in."""
+    from riskaudit.ahead import runs_before
+
     total = len(reg)
-    for index, cid in enumerate(reg.ids):
+    raw: dict[str, CheckResult] = {}
+    done: dict[str, CheckResult] = {}
+
+    def release() -> None:
+        if ahead is not None and not ahead.collected:
+            return  # masking needs what the pii checker found
+        for index, cid in enumerate(reg.ids):
+            if cid not in raw:
+                return  # shown in the registry's order
+            if cid not in done:
+                done[cid] = res = masker.result(raw[cid]) if cid in selected else raw[cid]
+                if ahead is not None:  # the observer's index is the checker's own
+                    observer.check_started(cid, reg[cid].description, index, total)
+                observer.check_finished(res)
+
+    early = {cid for cid in reg.ids if ahead is not None and cid != ahead.id and runs_before(reg, cid)}
+    for cid in sorted(reg.ids, key=lambda c: c not in early):  # stable: the registry's order otherwise
         checker_cls = reg[cid]
-        observer.check_started(cid, checker_cls.description, index, total)
-        if cid not in selected:
-            res = CheckResult(id=cid, status=Status.SKIPPED, summary=not_selected(cid),
-                              description=checker_cls.description)
-        else:
-            budget, note = checker_budget(pol, cid, started)
-            res = run_checker(checker_cls, checker_options[cid], context(cid, checker_cls),
-                              verbose=verbose, budget_s=budget, budget_note=note)
-            extra = engine_note(cid)
-            if extra and res.status != Status.SKIPPED:
-                res = dataclasses.replace(res, summary=res.summary + extra)
-            res = masker.result(res)
-        results.append(res)
-        observer.check_finished(res)
-    return results
+        if ahead is not None and not ahead.collected and cid not in early:
+            raw[ahead.id] = _noted(ahead.collect(shared if shared is not None else {}), engine_note(ahead.id))
+        if cid not in raw:
+            observer.check_started(cid, checker_cls.description, reg.ids.index(cid), total)
+            if cid not in selected:
+                raw[cid] = CheckResult(id=cid, status=Status.SKIPPED, summary=not_selected(cid),
+                                       description=checker_cls.description)
+            else:
+                budget, note = checker_budget(pol, cid, started)
+                res = run_checker(checker_cls, checker_options[cid], context(cid, checker_cls),
+                                  verbose=verbose, budget_s=budget, budget_note=note)
+                raw[cid] = _noted(res, engine_note(cid))
+        release()
+    return [done[cid] for cid in reg.ids]
+
+
+def _noted(res: CheckResult, extra: str) -> CheckResult:
+    """``res`` with what the engine adds to its summary (not to a skip)."""
+    if extra and res.status != Status.SKIPPED:
+        return dataclasses.replace(res, summary=res.summary + extra)
+    return res
 
 
 def _subject(pol: Policy, mdl: Model | None, inp: _Inputs) -> dict[str, Any]:
@@ -463,13 +529,14 @@ def checker_budget(pol: Policy, cid: str, scan_started: float) -> tuple[float | 
 
 
 def report_masker(reg: Registry, checker_options: Mapping[str, Mapping[str, Any]], datasets,
-                  shared: Mapping[str, Any], project: Mapping[str, Any] | None) -> ReportMasker:
+                  shared: Mapping[str, Any], project: Mapping[str, Any] | None, ahead: Any = None) -> ReportMasker:
     """The one place masking is enforced: every check result passes through it (see masking.py).
 
     The PII engine is the pii checker's own (cached), built with the policy's pii options
     completed by their defaults. Its named-entity model is used only when the pii checker
     found free text (then it is loaded already); otherwise the engine's patterns, and no
-    name-like string goes to it (see ``ReportMasker``).
+    name-like string goes to it (see ``ReportMasker``). With the pii checker run ahead in a
+    child process (``ahead``), that process analyses the texts (:class:`_RemoteEngine`).
     """
     frames = [d.frame for d in datasets if d is not None]
 
@@ -477,14 +544,40 @@ def report_masker(reg: Registry, checker_options: Mapping[str, Mapping[str, Any]
         return "FREE_TEXT" in dict(shared.get("pii_columns") or {}).values()
 
     def engine():
-        from riskaudit.checks.pii import PiiChecker
-        from riskaudit.checks.pii.scanner import engine_for
-
-        cfg = PiiChecker.validate_options(dict(checker_options.get("pii") or {}))
-        spec = cfg.get("spacy_model") or (project or {}).get("spacy_model")
-        return engine_for(cfg, spec if free_text() else "off")
+        local = functools.partial(masking_engine, checker_options, project, free_text())
+        return local() if ahead is None else _RemoteEngine(ahead, free_text(), local)
 
     return ReportMasker(frames, shared, engine_factory=engine, names=free_text)
+
+
+def masking_engine(checker_options: Mapping[str, Mapping[str, Any]], project: Mapping[str, Any] | None,
+                   names: bool) -> Any:
+    """The pii checker's engine that masking uses: with its named-entity model when ``names``."""
+    from riskaudit.checks.pii import PiiChecker
+    from riskaudit.checks.pii.scanner import engine_for
+
+    cfg = PiiChecker.validate_options(dict(checker_options.get("pii") or {}))
+    spec = cfg.get("spacy_model") or (project or {}).get("spacy_model")
+    return engine_for(cfg, spec if names else "off")
+
+
+class _RemoteEngine:
+    """``analyze_texts`` in the pii checker's process, which has the engine loaded; in this
+    process (``local()``) when that one is gone."""
+
+    def __init__(self, ahead: Any, names: bool, local: Callable[[], Any]):
+        self.ahead, self.names, self.local = ahead, names, local
+        self._local: Any = None
+
+    def analyze_texts(self, texts: Sequence[str]) -> Any:
+        from riskaudit.ahead import Gone
+
+        try:
+            return self.ahead.ask((self.names, list(texts)))
+        except Gone:
+            if self._local is None:
+                self._local = self.local()
+            return self._local.analyze_texts(texts)
 
 
 @contextlib.contextmanager

@@ -139,3 +139,14 @@ def test_pii_with_structured_text_loads_presidio_but_no_ner_model_nor_transforme
     assert "presidio_analyzer" in res["loaded"] and "transformers" not in res["loaded"], res["loaded"]
     # structured columns only: the spaCy named-entity model was not loaded
     assert res["name_detection"] == "No free-text column, so no named-entity model was needed."
+
+
+def test_riskaudit_scan_is_the_function_whatever_imported_its_module_first():
+    """The package imports its names lazily; ``riskaudit.scan`` is still the function after
+    ``import riskaudit.scan`` (the import system sets the attribute to the module)."""
+    code = ("import riskaudit.scan, riskaudit.result, riskaudit\n"
+            "from riskaudit.scan import run_checker\n"
+            "print(callable(riskaudit.scan), riskaudit.scan.__name__, riskaudit.Report.__name__,"
+            " riskaudit.InputError.__name__, run_checker.__module__)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["True", "scan", "Report", "InputError", "riskaudit.scan"], proc.stderr

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
+import re
 import sys
 import warnings
 from dataclasses import dataclass
@@ -354,8 +355,8 @@ class Engine:
             if model:
                 registry.add_recognizer(SpacyRecognizer(supported_entities=["PERSON", "LOCATION", "DATE_TIME"],
                                                         ner_strength=0.85))
-            self.analyzer = AnalyzerEngine(registry=registry, nlp_engine=nlp_engine,
-                                           supported_languages=["en"],
+            self.min_digits = {_name(rec): gate_by_digits(rec) for rec in registry.recognizers}  # cheap skips
+            self.analyzer = AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"],
                                            default_score_threshold=min(threshold, 0.3))
             self.batch = BatchAnalyzerEngine(analyzer_engine=self.analyzer)
             # the costly matchers (phonenumbers per region, Presidio's URL pattern) last, so
@@ -474,13 +475,14 @@ class Engine:
         alpha = any(c.isalpha() for c in value)
         with offline_scope(self._tld, quiet=False):
             for rec in self.pattern_recognizers:  # none of them needs NLP artifacts
-                need = _VALUE_GATES.get(_name(rec))
-                if need is not None and not need(value, digits, alpha):
+                name = _name(rec)
+                need = _VALUE_GATES.get(name)
+                if digits < self.min_digits.get(name, 0) or (need is not None and not need(value, digits, alpha)):
                     continue  # it cannot match this value (the URL and phone matchers cost most)
                 try:
                     res = rec.analyze(value, rec.supported_entities, _NO_NLP)
                 except Exception as exc:  # the value stays out of the message: it may be personal data
-                    raise CheckerError(f"Presidio recognizer {_name(rec)} "
+                    raise CheckerError(f"Presidio recognizer {name} "
                                        f"failed on a value: {type(exc).__name__}: {exc}") from exc
                 out.extend(res or ())
                 if any(r.score >= 0.95 and r.end - r.start >= 0.95 * len(value) for r in res or ()):
@@ -496,6 +498,115 @@ when its NLP engine is the no-op one)."""
 def _name(recognizer: Any) -> str:
     """A recognizer's name (Presidio sets it in ``__init__``; the class name by default)."""
     return str(getattr(recognizer, "name", None) or type(recognizer).__name__)
+
+
+# -- digit gates: a recognizer whose every match holds N digits cannot match a text with fewer ----
+@functools.lru_cache(maxsize=4096)
+def count_digits(text: str) -> int:
+    """Characters of ``text`` for which ``str.isdigit`` holds: every character that ``\\d`` or
+    ``[0-9]`` matches (re, regex and phonenumbers' matcher) counts, so the count is never low."""
+    return sum(c.isdigit() for c in text)
+
+
+@functools.lru_cache(maxsize=4096)
+def pattern_min_digits(regex: str) -> int:
+    """The fewest digits any match of ``regex`` holds, read from its parse tree: a literal digit,
+    ``\\d`` or a class of digits only counts one, a repeat its minimum times its body, an
+    alternation its smallest branch; anything else (lookarounds, back-references, other
+    classes) counts nothing. 0 when the pattern cannot be parsed (then no gate)."""
+    try:
+        parser: Any = importlib.import_module("re._parser")
+    except ImportError:  # Python 3.10
+        parser = importlib.import_module("sre_parse")
+    try:
+        tree = parser.parse(regex)
+    except Exception:  # regex-module syntax (\\p{..}, V1 sets): no gate
+        return 0
+    return _tree_min_digits(tree, parser)
+
+
+def _tree_min_digits(items: Any, parser: Any) -> int:
+    c = parser  # the opcode constants live in sre_parse / re._parser
+    total = 0
+    for op, arg in items:
+        if op is c.LITERAL:
+            total += chr(arg).isdigit()
+        elif op is c.IN:
+            total += all((o is c.LITERAL and chr(a).isdigit()) or (o is c.CATEGORY and a is c.CATEGORY_DIGIT)
+                         or (o is c.RANGE and "0" <= chr(a[0]) <= chr(a[1]) <= "9") for o, a in arg)
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT) or str(op) == "POSSESSIVE_REPEAT":
+            total += arg[0] * _tree_min_digits(arg[2], c)
+        elif op is c.SUBPATTERN:
+            total += _tree_min_digits(arg[-1], c)
+        elif str(op) == "ATOMIC_GROUP":
+            total += _tree_min_digits(arg, c)
+        elif op is c.BRANCH:
+            total += min(_tree_min_digits(b, c) for b in arg[1])
+    return total
+
+
+@functools.lru_cache(maxsize=16)
+def phone_min_digits(regions: tuple[str, ...]) -> int:
+    """The fewest digits of a number that phonenumbers' matcher finds VALID when it looks for
+    ``regions``: the shortest national number pattern of those regions (a number written
+    nationally), or a calling code (1+ digits) and the shortest national number phonenumbers
+    parses at all (a number written with "+" or "00"; reading every country's metadata instead
+    would cost more than the gate saves)."""
+    from phonenumbers import PhoneMetadata, phonenumberutil
+
+    def shortest(md: Any) -> int:
+        descs = [getattr(md, t, None) for t in ("general_desc", "fixed_line", "mobile", "toll_free",
+                                                "premium_rate", "shared_cost", "personal_number", "voip",
+                                                "pager", "uan", "voicemail")]
+        return min((pattern_min_digits(d.national_number_pattern) for d in descs
+                    if d is not None and d.national_number_pattern), default=0)
+
+    international = 1 + int(getattr(phonenumberutil, "_MIN_LENGTH_FOR_NSN", 0))
+    national = [shortest(md) for md in map(PhoneMetadata.metadata_for_region, regions) if md is not None]
+    return max(0, min([international, *national]))
+
+
+_DOT_LETTER = re.compile(r"\.[^\W\d_]")
+# Characters some of Presidio's costlier patterns need (checked on its patterns in
+# tests/checks/test_pii_gates.py): an e-mail address its "[@]", a URL a "[.]" followed by a
+# top-level domain of letters (any letter: under IGNORECASE a-z also match "K", "ſ", "İ").
+_TEXT_GATES = {
+    "EmailRecognizer": lambda t: "@" in t,
+    "UrlRecognizer": lambda t: _DOT_LETTER.search(t) is not None,
+}
+
+
+def gate_by_digits(recognizer: Any) -> int:
+    """Make ``recognizer`` return no result, without running, on a text with fewer digits than
+    any of its matches holds (or, for Presidio's e-mail and URL recognizers, without the
+    characters their patterns need); returns that number of digits (0: none). Only for
+    recognizers whose results all come from their own patterns (Presidio's PatternRecognizer
+    and IBAN recognizer) or from phonenumbers' matcher (PhoneRecognizer); results are
+    unchanged (tests/checks/test_pii_gates.py checks them against the ungated recognizers)."""
+    from presidio_analyzer import PatternRecognizer
+    from presidio_analyzer.predefined_recognizers import IbanRecognizer, PhoneRecognizer
+
+    cls, patterns = type(recognizer), cast(Any, getattr(recognizer, "patterns", None))
+    if isinstance(recognizer, PhoneRecognizer) and cls.analyze is PhoneRecognizer.analyze:
+        need = phone_min_digits(tuple(recognizer.supported_regions))
+    elif isinstance(recognizer, PatternRecognizer) and patterns \
+            and cls.analyze in (PatternRecognizer.analyze, IbanRecognizer.analyze) \
+            and getattr(cls, "_PatternRecognizer__analyze_patterns", None) \
+            is getattr(PatternRecognizer, "_PatternRecognizer__analyze_patterns", None):
+        need = min(pattern_min_digits(p.regex) for p in patterns)
+    else:
+        return 0
+    test = _TEXT_GATES.get(_name(recognizer)) if cls.__module__.startswith("presidio_analyzer.") else None
+    if need > 0 or test is not None:
+        analyze = recognizer.analyze
+
+        def gated(text: str, entities: Any, nlp_artifacts: Any = None, **kw: Any) -> Any:
+            if count_digits(text) < need or (test is not None and not test(text)):
+                return []
+            return analyze(text, entities, nlp_artifacts, **kw)
+
+        recognizer.analyze = gated
+    return need
 
 
 # What a value must have for a recognizer to possibly match it: (value, digits, has letters).

@@ -207,6 +207,10 @@ def _worth_scanning(series: pd.Series, values: list[str]) -> bool:
     return any(len(v.lstrip("-")) >= _MIN_DIGITS for v in values)
 
 
+def _mostly_streets(values: Sequence[str]) -> bool:
+    return sum(map(street_like, values[:500])) >= 0.5 * len(values[:500])
+
+
 def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random.Generator,
              columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Per text column: kind (structured / free_text), verdict, entity counts, masked examples."""
@@ -221,14 +225,14 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
         if not values or not _worth_scanning(frame[col], values):
             continue
         verdict = None
-        if is_free_text(values) and _address_like(values) >= float(cfg["min_share"]):
+        free = is_free_text(values)
+        if free and _address_like(values) >= float(cfg["min_share"]):
             # short multi-word values that are addresses ("Urbanización de Domitila
             # Calatayud 10 Apt. 80"), not sentences: a structured verdict
             verdict = structured_verdict(col, values, engine, float(cfg["min_share"]), int(cfg.get("min_count", 5)))
             if verdict.entity is None or verdict.confidence < float(cfg["min_confidence"]):
                 verdict = None
-        streets = sum(map(street_like, values[:500])) >= 0.5 * len(values[:500])
-        if verdict is None and is_free_text(values) and not streets:
+        if verdict is None and free and not _mostly_streets(values):
             if full:
                 values = [v for v in sample_values(frame[col], 0, True, rng) if v.strip()]
             out.append(_free_text_item(col, values, engine, cfg, len(frame[col].dropna())))

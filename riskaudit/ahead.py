@@ -1,0 +1,230 @@
+"""One checker run ahead, in a forked process, on the second core.
+
+The pii checker needs only the data, and most of its time is its own (Presidio, spaCy and
+the analysis of free text). :func:`start` forks a child process once the datasets are
+loaded, before the model is: the child runs the checker (its time budget armed in the
+child, as in the scan's own process) and sends its :class:`~riskaudit.result.CheckResult`
+and what it wrote into ``ctx.shared`` back through a pipe; meanwhile the scan's process
+loads the model and runs the checkers that read nothing the pii checker writes
+(:data:`INDEPENDENT`). The scan collects the result before the first checker that may read
+``shared`` and masks every result only then, so the report is the one a serial scan writes.
+
+Safety: the child ignores SIGINT (a Ctrl-C stops the scan's process, which kills the child),
+dies with the scan's process (``PR_SET_PDEATHSIG``), leaves by ``os._exit`` (no atexit
+handler, no buffered output flushed twice) and never touches files or the ledger. A child
+stuck in C code past its budget is killed by the waiting parent, and a child that dies
+(killed, out of memory) is that checker's ``error``. Only on Linux, with the pandas engine,
+from the main thread; ``RISKAUDIT_FORK=0`` turns it off.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import signal
+import sys
+import threading
+import time
+import warnings
+from typing import Any, Callable, MutableMapping
+
+from riskaudit.result import CheckResult, Status
+
+AHEAD = "pii"
+"""The checker run ahead (the built-in one only)."""
+INDEPENDENT = frozenset({"licenses", "consistency", "fairness", "performance", "robustness"})
+"""Built-in checkers that neither read nor write ``ctx.shared``: they may run before the
+result of the checker run ahead is in (data_validity and drift read ``pii_columns``;
+a plugin may read anything, so plugins wait)."""
+GRACE_S = 5.0
+"""Seconds past the checker's budget before the parent kills a child that did not stop."""
+
+
+def wanted(reg: Any, selected: Any, engine: Any) -> bool:
+    """Whether running :data:`AHEAD` in a child can save time in this scan."""
+    if os.environ.get("RISKAUDIT_FORK", "1") == "0" or engine is not None:
+        return False
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return False
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    if AHEAD not in selected or AHEAD not in reg or not _builtin(reg[AHEAD]):
+        return False
+    return any(cid in selected and cid in reg and _builtin(reg[cid]) for cid in INDEPENDENT)
+
+
+def runs_before(reg: Any, cid: str) -> bool:
+    """Whether checker ``cid`` may run before the forked result is collected."""
+    return cid in INDEPENDENT and _builtin(reg[cid])
+
+
+def _builtin(cls: type) -> bool:
+    return cls.__module__.startswith("riskaudit.checks.")
+
+
+def _die_with_parent(parent: int) -> None:
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent ended before prctl
+        os._exit(1)
+
+
+class Gone(Exception):
+    """The child process is no longer there to answer."""
+
+
+def _send(fd: int, obj: Any) -> None:
+    data = pickle.dumps(obj)
+    view = memoryview(len(data).to_bytes(8, "little") + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _recv(fd: int, deadline: float | None = None) -> Any:
+    """One message from ``fd``; :class:`Gone` at end of file, TimeoutError past ``deadline``."""
+    buf = b""
+    need = 8
+    size = None
+    while len(buf) < need:
+        wait = None if deadline is None else max(0.0, deadline - time.perf_counter())
+        if not select.select([fd], [], [], wait)[0]:
+            raise TimeoutError
+        chunk = os.read(fd, min(1 << 20, need - len(buf)))
+        if not chunk:
+            raise Gone
+        buf += chunk
+        if size is None and len(buf) == 8:
+            size = int.from_bytes(buf, "little")
+            buf, need = b"", size
+    return pickle.loads(buf)
+
+
+class Ahead:
+    """A checker running in a child process; :meth:`collect` waits for its result, and
+    :meth:`ask` sends the child later requests (the scan's masking uses its PII engine)."""
+
+    def __init__(self, cid: str, description: str, pid: int, fd: int, req: int, budget_s: float | None):
+        self.id, self.description, self.pid, self.fd, self.req = cid, description, pid, fd, req
+        self.budget_s = budget_s
+        self.t0 = time.perf_counter()
+        self.collected = False
+        self.alive = True
+
+    def collect(self, shared: MutableMapping[str, Any]) -> CheckResult:
+        """The child's result (its ``shared`` entries merged into ``shared``); an ``error``
+        result when the child died or had to be killed."""
+        self.collected = True
+        deadline = None if self.budget_s is None else self.t0 + self.budget_s + GRACE_S
+        try:
+            kind, payload = _recv(self.fd, deadline)
+        except TimeoutError:
+            self.close()
+            took = time.perf_counter() - self.t0
+            return self._error(f"The check was stopped after {took:.0f} s: it ran past its time budget "
+                               f"of {self.budget_s:g} s. Raise the budget or find what hangs.", took)
+        except (Gone, pickle.UnpicklingError, EOFError):  # killed, out of memory
+            self.close()
+            return self._error("The check could not complete: its worker process ended without a "
+                               "result (killed, or out of memory?).", time.perf_counter() - self.t0)
+        if kind != "ok":
+            self.close()
+            return self._error(f"The check could not complete: {payload}", time.perf_counter() - self.t0)
+        result, child_shared = payload
+        shared.update(child_shared)
+        return result
+
+    def ask(self, request: Any) -> Any:
+        """The child's answer to ``request``; :class:`Gone` when it cannot answer."""
+        if not (self.collected and self.alive):
+            raise Gone
+        try:
+            _send(self.req, request)
+            kind, payload = _recv(self.fd)
+        except (OSError, Gone, pickle.UnpicklingError, EOFError):
+            self.close()
+            raise Gone from None
+        if kind != "ok":
+            raise RuntimeError(payload)
+        return payload
+
+    def close(self) -> None:
+        """End the child (at the end of the scan, on an input error or Ctrl-C)."""
+        self.collected = True
+        if self.alive:
+            self.alive = False
+            for fd in (self.fd, self.req):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+
+    cancel = close
+
+    def _error(self, summary: str, took: float) -> CheckResult:
+        return CheckResult(id=self.id, status=Status.ERROR, summary=summary, duration_s=took,
+                           description=self.description)
+
+
+def start(cid: str, description: str, run: Callable[[], CheckResult], shared: MutableMapping[str, Any],
+          budget_s: float | None, serve: Callable[[Any], Any] | None = None) -> Ahead:
+    """Fork; the child calls ``run()``, sends back its result and ``shared``, then answers
+    requests with ``serve(request)`` until the scan closes it."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    parent = os.getpid()
+    r, w = os.pipe()
+    req_r, req_w = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12+ warns of fork() beside other threads (the
+        warnings.simplefilter("ignore", DeprecationWarning)  # CLI's watchdog): the child uses none
+        pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 0
+        try:
+            os.close(r)
+            os.close(req_w)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            _die_with_parent(parent)
+            _child(w, req_r, run, shared, serve)
+        except BaseException:  # noqa: BLE001
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(w)
+    os.close(req_r)
+    return Ahead(cid, description, pid, r, req_w, budget_s)
+
+
+def _child(w: int, req: int, run: Callable[[], CheckResult], shared: MutableMapping[str, Any],
+           serve: Callable[[Any], Any] | None) -> None:
+    try:
+        out: tuple[str, Any] = ("ok", (run(), dict(shared)))
+        _send(w, out)
+    except BaseException as exc:  # noqa: BLE001 (reported as the checker's error)
+        _send(w, ("error", f"{type(exc).__name__}: {exc}"))
+        return
+    while serve is not None:
+        try:
+            request = _recv(req)
+        except Gone:
+            return
+        try:
+            answer: tuple[str, Any] = ("ok", serve(request))
+        except Exception as exc:  # noqa: BLE001 (the scan's own call raises it)
+            answer = ("error", f"{type(exc).__name__}: {exc}")
+        _send(w, answer)

@@ -1,0 +1,176 @@
+"""The pii checker run ahead in a forked process (riskaudit/ahead.py): the same report as a
+serial scan, and every way the child can fail ends as that checker's error or stops it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import riskaudit
+from riskaudit import ahead
+from riskaudit.checks.pii import PiiChecker
+
+ROLES = dict(target="y", sensitive=["sex"], predictions="pred")
+CHECKS = ["pii", "data_validity", "fairness", "performance"]
+
+
+@pytest.fixture(scope="module")
+def tables():
+    from faker import Faker
+
+    fake = Faker(["en_US", "de_DE"])
+    fake.seed_instance(5)
+    rng = np.random.default_rng(5)
+
+    def frame(n):
+        notes = [f"Called {fake.name()} on {fake['en_US'].phone_number()} about the loan." if i % 4 == 0
+                 else "No remarks." for i in range(n)]
+        y = rng.integers(0, 2, n)
+        return pd.DataFrame({"name": [fake.name() for _ in range(n)], "email": [fake.email() for _ in range(n)],
+                             "notes": notes, "income": rng.normal(40_000, 9_000, n).round(2),
+                             "sex": rng.choice(["female", "male"], n), "y": y,
+                             "pred": np.where(rng.random(n) < 0.8, y, 1 - y)})
+
+    return frame(300), frame(300)
+
+
+def _scan(tables, monkeypatch, fork: bool, **kw):
+    monkeypatch.setenv("RISKAUDIT_FORK", "1" if fork else "0")
+    cur, ref = tables
+    return riskaudit.scan(data=cur, reference=ref, checks=kw.pop("checks", CHECKS), **ROLES, **kw)
+
+
+def _without_timings(obj):
+    if isinstance(obj, dict):
+        return {k: _without_timings(v) for k, v in obj.items()
+                if k not in ("duration_s", "created_at", "digest", "worker_pid")}
+    if isinstance(obj, list):
+        return [_without_timings(v) for v in obj]
+    return obj
+
+
+def _pid_recorded(monkeypatch):
+    """PiiChecker.run as it is, plus the process it ran in (in its metrics)."""
+    real = PiiChecker.run
+
+    def run(self, ctx):
+        out = real(self, ctx)
+        out.metrics["worker_pid"] = os.getpid()
+        return out
+
+    monkeypatch.setattr(PiiChecker, "run", run)
+
+
+def test_the_forked_scan_writes_the_serial_scans_report(tables, monkeypatch):
+    _pid_recorded(monkeypatch)
+    serial = _scan(tables, monkeypatch, fork=False)
+    forked = _scan(tables, monkeypatch, fork=True)
+    checks = {c.id: c for c in forked.checks}
+    assert [c.id for c in forked.checks] == [c.id for c in serial.checks]  # the registry's order
+    assert {c.id: c.metrics["worker_pid"] for c in serial.checks if c.id == "pii"} == {"pii": os.getpid()}
+    assert checks["pii"].metrics["worker_pid"] != os.getpid()  # it did run in another process
+    assert checks["pii"].status.value == "fail" and checks["pii"].findings  # names, e-mails, phones found
+    assert _without_timings(forked.to_dict()) == _without_timings(serial.to_dict())
+    # what pii found masks the other checkers' examples exactly as in the serial scan
+    assert "pii_columns" in checks["pii"].metrics and checks["data_validity"].status.value != "error"
+
+
+def test_no_fork_without_an_independent_checker_or_when_turned_off(tables, monkeypatch):
+    from riskaudit.registry import Registry
+
+    reg = Registry.from_entry_points()
+    monkeypatch.setenv("RISKAUDIT_FORK", "1")
+    assert ahead.wanted(reg, {"pii", "fairness"}, None)
+    assert not ahead.wanted(reg, {"pii", "data_validity", "drift"}, None)  # both read pii's columns
+    assert not ahead.wanted(reg, {"fairness", "performance"}, None)
+    assert not ahead.wanted(reg, {"pii", "fairness"}, object())  # the Spark engine
+    monkeypatch.setenv("RISKAUDIT_FORK", "0")
+    assert not ahead.wanted(reg, {"pii", "fairness"}, None)
+
+
+def test_a_child_that_dies_is_the_checkers_error_and_the_scan_goes_on(tables, monkeypatch):
+    monkeypatch.setattr(PiiChecker, "run", lambda self, ctx: os.kill(os.getpid(), signal.SIGKILL))
+    rep = _scan(tables, monkeypatch, fork=True)
+    checks = {c.id: c for c in rep.checks}
+    assert checks["pii"].status.value == "error"
+    assert "worker process ended without a result" in checks["pii"].summary
+    assert checks["fairness"].status.value != "error" and checks["performance"].status.value != "error"
+
+
+def test_the_budget_stops_the_child(tables, monkeypatch, tmp_path):
+    policy = tmp_path / "budget.yaml"
+    policy.write_text("extends: default\nmax_runtime: {check_s: 1, scan_s: 200}\n")
+    monkeypatch.setattr(PiiChecker, "run", lambda self, ctx: time.sleep(60))
+    t0 = time.monotonic()
+    rep = _scan(tables, monkeypatch, fork=True, policy=str(policy))
+    pii = next(c for c in rep.checks if c.id == "pii")
+    assert pii.status.value == "error" and "time budget of 1 s" in pii.summary, pii.summary
+    assert time.monotonic() - t0 < 30
+
+
+def test_a_child_deaf_to_its_budget_is_killed(tables, monkeypatch, tmp_path):
+    """SIGALRM blocked (as a C loop that never returns would be): the parent kills the child."""
+    policy = tmp_path / "budget.yaml"
+    policy.write_text("extends: default\nmax_runtime: {check_s: 1, scan_s: 200}\n")
+
+    def deaf(self, ctx):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        time.sleep(60)
+
+    monkeypatch.setattr(PiiChecker, "run", deaf)
+    monkeypatch.setattr(ahead, "GRACE_S", 0.5)
+    t0 = time.monotonic()
+    rep = _scan(tables, monkeypatch, fork=True, policy=str(policy))
+    pii = next(c for c in rep.checks if c.id == "pii")
+    assert pii.status.value == "error" and "stopped after" in pii.summary, pii.summary
+    assert time.monotonic() - t0 < 30
+
+
+def test_an_input_error_after_the_fork_ends_the_child(tables, monkeypatch, tmp_path):
+    started = []
+    real_start = ahead.start
+
+    def start(*args, **kw):
+        started.append(real_start(*args, **kw))
+        return started[-1]
+
+    monkeypatch.setattr(ahead, "start", start)
+    monkeypatch.setattr(PiiChecker, "run", lambda self, ctx: time.sleep(60))
+    monkeypatch.setenv("RISKAUDIT_FORK", "1")
+    cur, ref = tables
+    with pytest.raises(riskaudit.RiskauditError, match="missing.pt"):
+        riskaudit.scan(data=cur, reference=ref, target="y", sensitive=["sex"], checks=CHECKS,
+                       model=str(tmp_path / "missing.pt"))
+    assert len(started) == 1 and started[0].collected
+    with pytest.raises(ProcessLookupError):  # killed and reaped: no such process
+        os.kill(started[0].pid, 0)
+
+
+def test_the_scans_process_never_loads_the_pii_engine(tables, tmp_path):
+    """Masking asks the pii checker's process, which has Presidio and spaCy loaded already."""
+    import json
+    import subprocess
+    import sys
+
+    cur, ref = tables
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    code = ("import json, sys, riskaudit\n"
+            "rep = riskaudit.scan(data='cur.csv', reference='ref.csv', target='y', sensitive=['sex'],"
+            " predictions='pred', checks=%r)\n"
+            "pii = next(c for c in rep.checks if c.id == 'pii')\n"
+            "print(json.dumps({'loaded': sorted(m for m in ('presidio_analyzer', 'spacy') if m in sys.modules),"
+            " 'pii': pii.status.value, 'masked': [f.message for c in rep.checks for f in c.findings]}))" % CHECKS)
+    outs = {}
+    for fork in ("1", "0"):
+        proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=300, env={**os.environ, "RISKAUDIT_FORK": fork})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        outs[fork] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert outs["1"]["loaded"] == [] and outs["0"]["loaded"] == ["presidio_analyzer", "spacy"]
+    assert outs["1"]["pii"] == "fail" and outs["1"]["masked"] == outs["0"]["masked"]
