@@ -271,8 +271,8 @@ def _start_ahead(reg: Registry, pol: Policy, selected: set[str] | frozenset[str]
     return ahead.start(cid, cls.description, lambda: run_checker(cls, checker_options[cid], ctx, verbose=verbose,
                                                                  budget_s=budget, budget_note=note),
                        ctx.shared, budget,
-                       serve=lambda request: masking_engine(checker_options, project, request[0]).analyze_texts(
-                           request[1]))
+                       serve=lambda request: _serve_masking(masking_engine(checker_options, project, request[1]),
+                                                            request))
 
 
 def _run_checkers(reg: Registry, pol: Policy, selected: set[str] | frozenset[str],
@@ -561,23 +561,42 @@ def masking_engine(checker_options: Mapping[str, Mapping[str, Any]], project: Ma
     return engine_for(cfg, spec if names else "off")
 
 
+def _serve_masking(engine: Any, request: tuple[str, bool, list[str]]) -> Any:
+    """The pii checker's process answering the scan's masking: ``("texts", names, texts)``
+    is ``analyze_texts``; ``("values", names, texts)`` is ``analyze_value`` of each."""
+    method, _, texts = request
+    if method == "values":
+        return [engine.analyze_value(t) for t in texts]
+    return engine.analyze_texts(texts)
+
+
 class _RemoteEngine:
-    """``analyze_texts`` in the pii checker's process, which has the engine loaded; in this
-    process (``local()``) when that one is gone."""
+    """The masking engine's ``analyze_texts`` and ``analyze_value`` in the pii checker's
+    process, which has the engine loaded; in this process (``local()``) when that one is
+    gone. Every method :class:`~riskaudit.masking.ReportMasker` calls is here: a missing
+    one would fail the masker's engine, which then masks by shape only."""
 
     def __init__(self, ahead: Any, names: bool, local: Callable[[], Any]):
         self.ahead, self.names, self.local = ahead, names, local
         self._local: Any = None
 
-    def analyze_texts(self, texts: Sequence[str]) -> Any:
+    def _ask(self, method: str, texts: Sequence[str]) -> Any:
         from riskaudit.ahead import Gone
 
         try:
-            return self.ahead.ask((self.names, list(texts)))
+            return self.ahead.ask((method, self.names, list(texts)))
         except Gone:
             if self._local is None:
                 self._local = self.local()
+            if method == "values":
+                return [self._local.analyze_value(t) for t in texts]
             return self._local.analyze_texts(texts)
+
+    def analyze_texts(self, texts: Sequence[str]) -> Any:
+        return self._ask("texts", texts)
+
+    def analyze_value(self, text: str) -> Any:
+        return self._ask("values", [text])[0]
 
 
 @contextlib.contextmanager
