@@ -367,19 +367,23 @@ def test_fairness_counts_on_a_real_dataset(spark, tmp_path):
     assert any("group counts on the driver sample: age is numeric" in n for n in c.metrics["notes"])
 
 
-def test_proba_rule_matches_to_proba(spark):
-    """Spark's one-pass decision (probabilities already, else sigmoid/softmax) over the whole
-    column gives Model.to_proba's probabilities: logits, probabilities, one output, NaN rows."""
-    from riskaudit.engines.spark import OUTPUT, proba_rule, to_proba_rows
+def test_proba_rule_matches_to_proba():
+    """The decision (probabilities already, else sigmoid/softmax) from per-row figures reduced
+    over batches, as fairness's one Spark pass reduces them, gives Model.to_proba's
+    probabilities: logits, probabilities, one output, NaN rows, infinite outputs."""
+    from riskaudit.engines.spark import RULE_STATS, rule_of, rule_stats, to_proba_rows
     from riskaudit.model import to_proba
 
     rng = np.random.default_rng(0)
     cases = [rng.normal(size=(50, 3)), rng.dirichlet([1, 1, 1], 50), rng.uniform(size=(50, 1)),
              rng.normal(size=(50, 1)), np.vstack([rng.dirichlet([1, 1], 49), [[np.nan, np.nan]]]),
-             np.vstack([rng.uniform(size=(49, 1)), [[np.nan]]]), 3 * rng.uniform(size=(50, 1))]
+             np.vstack([rng.uniform(size=(49, 1)), [[np.nan]]]), 3 * rng.uniform(size=(50, 1)),
+             np.vstack([rng.dirichlet([1, 1], 49), [[np.inf, -np.inf]]]), np.full((5, 2), np.nan)]
     for raw in cases:
-        df = spark.createDataFrame(pd.DataFrame({OUTPUT: [list(map(float, r)) for r in raw]}))
-        np.testing.assert_allclose(to_proba_rows(raw, proba_rule(df)), to_proba(raw), rtol=1e-12, equal_nan=True)
+        parts = [pd.DataFrame(rule_stats(b)) for b in np.array_split(raw, 3)]
+        lo, hi, width, dev = (pd.concat(parts)[c] for c in RULE_STATS)
+        identity = rule_of(lo.min(), hi.max(), width.max(), dev.max())
+        np.testing.assert_allclose(to_proba_rows(raw, identity), to_proba(raw), rtol=1e-12, equal_nan=True)
 
 
 class _LockedModel:

@@ -114,6 +114,7 @@ class SparkDataset(Dataset):
     distributed: set[str] = field(default_factory=set)
     """Checkers (beyond data_validity) that did run over the whole table in this scan: their
     :data:`DISTRIBUTED` sentence applies (:func:`note`)."""
+    _predicted: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def rows(self) -> int:  # the table's, not the driver sample's
@@ -129,20 +130,51 @@ class SparkDataset(Dataset):
                    sampled=self.sampled)
         return out
 
-    def predict_all(self, model: Any, features: list[str], *, batch_rows: int = 8192) -> DataFrame:
-        """The table with the model's raw outputs of every row in column :data:`OUTPUT`
-        (``array<double>``), computed on the executors through ``mapInPandas``.
+    def predict_all(self, model: Any, features: list[str], *, keep: list[str] | None = None,
+                    batch_rows: int = 8192) -> DataFrame:
+        """The table's columns ``keep`` (default: all) with the model's raw outputs of every
+        row in column :data:`OUTPUT` (``array<double>``), computed on the executors through
+        ``mapInPandas``; only the features and ``keep`` are read and sent to Python.
 
         The model travels once per executor as a broadcast (:func:`ship_model`); each Arrow
-        batch is predicted in chunks of ``batch_rows`` rows with torch's random state seeded
-        from the scan seed (``Model.forward``), so the outputs are the same on every run
-        for the same table. Lazy: nothing runs until the frame is used."""
+        batch is predicted in chunks of ``batch_rows`` rows on one torch thread per task
+        (Spark runs one task per core) with torch's random state seeded from the scan seed
+        (``Model.forward``), so the outputs are the same on every run for the same table.
+        Lazy: nothing runs until the frame is used."""
         from pyspark.sql.types import ArrayType, DoubleType, StructField, StructType
 
-        shipped = self.spark_frame.sparkSession.sparkContext.broadcast(ship_model(model))
-        schema = StructType(list(self.spark_frame.schema.fields) + [StructField(OUTPUT, ArrayType(DoubleType()))])
-        fn = _predictor(shipped, [str(f) for f in features], int(self.seed), int(batch_rows), self.uri)
-        return self.spark_frame.mapInPandas(fn, schema)
+        sdf = self.spark_frame
+        feats = [str(f) for f in features]
+        kept = list(sdf.columns) if keep is None else [str(c) for c in dict.fromkeys(keep)]
+        read = sdf.select(*[column(c) for c in dict.fromkeys(feats + kept)])
+        shipped = sdf.sparkSession.sparkContext.broadcast(ship_model(model))
+        fields = {f.name: f for f in sdf.schema.fields}
+        schema = StructType([fields[c] for c in kept] + [StructField(OUTPUT, ArrayType(DoubleType()))])
+        fn = _predictor(shipped, feats, kept, int(self.seed), int(batch_rows), self.uri)
+        return read.mapInPandas(fn, schema)
+
+    def predictions(self, model: Any, features: list[str], keep: list[str]) -> DataFrame:
+        """:meth:`predict_all` of the columns ``keep``, persisted (memory, then local disk) the
+        first time it is asked for: fairness, drift and performance share one run of the model
+        over the table (:meth:`release` frees it at the end of the scan)."""
+        from pyspark import StorageLevel
+
+        key = (id(model), tuple(str(f) for f in features))
+        hit = self._predicted.get(key)
+        if hit is not None and set(map(str, keep)) <= set(hit.columns):
+            return hit
+        if hit is not None:
+            keep = list(dict.fromkeys([*hit.columns[:-1], *map(str, keep)]))
+            hit.unpersist()
+        out = self.predict_all(model, features, keep=keep).persist(StorageLevel.MEMORY_AND_DISK)
+        self._predicted[key] = out
+        return out
+
+    def release(self) -> None:
+        """Unpersist what :meth:`predictions` cached (a notebook's session outlives the scan)."""
+        for frame in self._predicted.values():
+            frame.unpersist()
+        self._predicted.clear()
 
 
 OUTPUT = "__riskaudit_output"
@@ -192,47 +224,60 @@ def _worker_model(shipped: tuple[str, bytes]) -> Any:
     return pickle.loads(blob)  # bytes this scan made of the model it had loaded  # noqa: S301
 
 
-def _predictor(shipped: Any, features: list[str], seed: int, batch_rows: int, uri: str):
+def _predictor(shipped: Any, features: list[str], keep: list[str], seed: int, batch_rows: int, uri: str):
     def predict(batches):
         import numpy as np
 
         model = _worker_model(shipped.value)
-        for pdf in batches:
-            x = pdf[features] if model.accepts_frame else Dataset(frame=pdf, uri=uri, sha256="").feature_matrix(features)
-            out = np.asarray(model.forward(x, batch_size=batch_rows, seed=seed, record=False), dtype=np.float64)
-            out = out.reshape(len(pdf), -1)
-            yield pdf.assign(**{OUTPUT: list(out)})
+        if hasattr(model, "_big_batch_threads"):
+            model._big_batch_threads = 0  # no thread-count probe: the task's one thread is kept
+        with _scope.torch_threads(1):
+            for pdf in batches:
+                x = pdf[features] if model.accepts_frame else \
+                    Dataset(frame=pdf, uri=uri, sha256="").feature_matrix(features)
+                out = np.asarray(model.forward(x, batch_size=batch_rows, seed=seed, record=False), dtype=np.float64)
+                yield pdf[keep].assign(**{OUTPUT: list(out.reshape(len(pdf), -1))})
     return predict
 
 
-def proba_rule(raw_all: DataFrame) -> bool:
-    """Whether the outputs are probabilities already (else: sigmoid or softmax), decided over
-    every row as :func:`riskaudit.model.to_proba` decides over its array: one output in
-    [0, 1], or non-negative rows summing to 1 (within 1e-4 + 1e-5). Non-finite outputs are
-    left out of the minimum and maximum (NumPy's ``nanmin``/``nanmax``)."""
-    from pyspark.sql import functions as F
+def rule_of(lo: float | None, hi: float | None, width: int | None, worst: float | None) -> bool:
+    """Whether raw outputs are probabilities already (else: sigmoid or softmax), decided over
+    every row as :func:`riskaudit.model.to_proba` decides over its array: one output in [0, 1],
+    or non-negative rows summing to 1 (within 1e-4 + 1e-5). From four aggregates of
+    :func:`rule_stats` over the table: least and greatest finite output (NumPy's
+    ``nanmin``/``nanmax``), most outputs per row, worst deviation of a row's sum from 1."""
+    import math
 
-    finite = F.filter(OUTPUT, lambda v: ~F.isnan(v) & (F.abs(v) != float("inf")))
-    dev = F.when(F.exists(OUTPUT, lambda v: v.isNull() | F.isnan(v)), F.lit(float("inf"))) \
-        .otherwise(F.abs(F.aggregate(OUTPUT, F.lit(0.0), lambda a, v: a + v) - 1))  # allclose: NaN fails
-    # one pass over the predictions (each pass runs the model again)
-    lo, hi, width, worst = _one(raw_all.select(F.min(F.array_min(finite)), F.max(F.array_max(finite)),
-                                               F.max(F.size(OUTPUT)), F.max(dev)))
-    if lo is None or hi is None:
+    if lo is None or hi is None or not math.isfinite(lo) or not math.isfinite(hi):
         return False
-    if int(width) == 1:
+    if int(width or 0) == 1:
         return bool(lo >= 0 and hi <= 1)
     return bool(lo >= 0 and worst is not None and worst <= 1e-4 + 1e-5)
 
 
-def _one(agg: DataFrame) -> tuple[Any, ...]:
-    row = agg.first()
-    assert row is not None  # an aggregate has one row
-    return tuple(row)
+RULE_STATS = ("__riskaudit_lo", "__riskaudit_hi", "__riskaudit_width", "__riskaudit_dev")
+"""Per-row columns of :func:`rule_stats`; their min, max, max, max over a table are
+:func:`rule_of`'s arguments (computed in the pass that uses the outputs: no pass of its own)."""
+
+
+def rule_stats(raw: Any) -> dict[str, Any]:
+    """Per row of raw outputs (N x C): least and greatest finite output (+inf / -inf when
+    none), width, and the deviation of the row's sum from 1 (+inf when a value is NaN, as
+    ``np.allclose`` fails on NaN)."""
+    import numpy as np
+
+    raw = np.asarray(raw, dtype=np.float64).reshape(len(raw), -1)
+    finite = np.isfinite(raw)
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, read as the worst deviation below
+        dev = np.where(np.isnan(raw).any(axis=1), np.inf, np.abs(raw.sum(axis=1) - 1))
+    return dict(zip(RULE_STATS, (np.where(finite, raw, np.inf).min(axis=1, initial=np.inf),
+                                 np.where(finite, raw, -np.inf).max(axis=1, initial=-np.inf),
+                                 np.full(len(raw), raw.shape[1], dtype=np.int32),
+                                 np.nan_to_num(dev, nan=np.inf))))
 
 
 def to_proba_rows(raw: Any, identity: bool) -> Any:
-    """Class probabilities (N x C) of raw outputs under the rule :func:`proba_rule` chose."""
+    """Class probabilities (N x C) of raw outputs under the rule :func:`rule_of` chose."""
     import numpy as np
 
     raw = np.asarray(raw, dtype=np.float64).reshape(len(raw), -1)
@@ -391,6 +436,13 @@ def complete_classes(ds: SparkDataset | None, target: str | None) -> None:
              .withColumn("__riskaudit_n", F.row_number().over(w)).where("__riskaudit_n = 1")
              .drop("__riskaudit_key", "__riskaudit_n").toPandas())
     ds.frame = pd.concat([ds.frame, extra], ignore_index=True)
+
+
+def release(datasets: list[Any]) -> None:
+    """Free what the scan persisted in Spark for each dataset (:meth:`SparkDataset.release`)."""
+    for ds in datasets:
+        if isinstance(ds, SparkDataset):
+            ds.release()
 
 
 def note(check_id: str, datasets: list[Any]) -> str:
