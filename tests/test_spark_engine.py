@@ -102,6 +102,29 @@ def test_sampled_driver_keeps_exact_counts(spark, demo_parquet):
         [(f.kind, f.subject, f.value) for f in _dv(runs[1]).findings]
 
 
+def test_driver_sample_is_the_rows_of_least_key(spark, demo_parquet):
+    """The sample (a filter on the seeded row key, least keys kept on the driver) is the rows
+    Spark's sort by that key gives first; also when identical rows crowd the filter out
+    (the sort then runs), and another seed gives another sample."""
+    from pyspark.sql import functions as F
+
+    from riskaudit.engines.spark import _hashable, column, driver_sample
+
+    cur = spark.read.parquet(str(demo_parquet["current"]))
+    same = spark.createDataFrame(pd.concat([pd.DataFrame({"a": [1.0] * 900, "b": ["x"] * 900}),
+                                            pd.DataFrame({"a": np.arange(100.0), "b": ["y"] * 100})]))
+    for sdf, seed in ((cur, 0), (cur, 7), (same, 0), (same, 2)):  # same: 34 rows pass the filter (sort), 935
+        total = sdf.count()
+        got = driver_sample(sdf, total, seed, 300)
+        key = F.xxhash64(*[column(c) for c in _hashable(sdf)], F.lit(seed))
+        want = sdf.withColumn("k", key).orderBy("k").limit(300).drop("k").toPandas()
+        assert len(got) == 300
+        order = list(got.columns)
+        pd.testing.assert_frame_equal(got.sort_values(order, kind="stable").reset_index(drop=True),
+                                      want.sort_values(order, kind="stable").reset_index(drop=True))
+    assert not driver_sample(cur, 1202, 0, 300).equals(driver_sample(cur, 1202, 7, 300))
+
+
 def test_real_dataset_titanic(spark, tmp_path):
     """carData's TitanicSurvival: few coarse columns, so many duplicate rows and conflicting
     labels, some capped at warn as expected by chance; missing ages."""
