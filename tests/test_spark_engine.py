@@ -464,12 +464,13 @@ def test_drift_effects_over_every_row_on_a_real_dataset(spark, tmp_path):
         g = b[key]
         if key[1] in ("cut", "clarity"):  # exact counts
             assert g.value == pytest.approx(f.value, rel=1e-9), key
-        else:  # PSI bins on approximate deciles, W1 from 1,000 quantiles: a few thousandths
-            assert g.value == pytest.approx(f.value, rel=0.02, abs=0.005), key
+        else:  # W1 integrated over 1,000 bins; PSI bins on the sample's deciles (the pandas
+            # engine's own sample deciles would differ by the sampling error: here they are exact)
+            assert g.value == pytest.approx(f.value, rel=0.02, abs=0.003), key  # measured: 0.0015 SD, 2%
             assert g.evidence["psi"] == pytest.approx(f.evidence["psi"], rel=0.05, abs=0.002), key
     drifted = {k for k, f in a.items() if f.status.value != "pass"}
     assert drifted and drifted == {k for k, f in b.items() if f.status.value != "pass"}
-    assert "measured over every row" in runs[0].summary and "percentile_approx" in runs[0].metrics["effect_sizes"]
+    assert "measured over every row" in runs[0].summary and "bins" in runs[0].metrics["effect_sizes"]
     assert [(f.subject, f.value, f.status) for f in runs[0].findings] == \
         [(f.subject, f.value, f.status) for f in runs[1].findings]
 

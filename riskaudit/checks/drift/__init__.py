@@ -248,7 +248,7 @@ class DriftChecker(Checker):
         if res and _on_spark(ctx):  # --engine spark, tables larger than the sample: effects of every row
             from riskaudit.checks.drift import spark as on_spark
 
-            for f, eff in on_spark.numeric_effects(ctx.data.spark_frame, ctx.reference.spark_frame,
+            for f, eff in on_spark.numeric_effects(ctx.data.spark_frame, ctx.reference.spark_frame, ref,
                                                    [f for f in res if f in num_values]).items():
                 res[f].update(eff)
             counts = [on_spark.category_counts(d.spark_frame, [f for f in res if f in cat_codes])
