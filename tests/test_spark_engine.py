@@ -492,3 +492,30 @@ def test_prediction_drift_counts_every_row(spark, demo_parquet, demo_model):
         want = {str(CLASSES[k]): int(n) for k, n in zip(*np.unique(pred, return_counts=True))}
         assert c.metrics["predicted_classes"][role] == want, role
     assert any(f.kind == "prediction_drift" for f in c.findings)
+
+
+def test_expectation_screen_agrees_with_great_expectations(spark, demo_parquet):
+    """The one-aggregation screen passes exactly the expectations great-expectations' Spark
+    data source passes (nulls, ranges with and without a bound, sets, mostly at the edge)."""
+    from riskaudit.checks.data_validity import expectations as gxs
+    from riskaudit.checks.data_validity.spark import _with_gx, screen
+
+    sdf = spark.read.parquet(str(demo_parquet["current"]))
+    sexes = sorted(pd.read_parquet(demo_parquet["current"])["sex"].dropna().unique())
+    kws = [("expect_column_values_to_not_be_null", {"column": "age"}),
+           ("expect_column_values_to_not_be_null", {"column": "age", "mostly": 0.999}),
+           ("expect_column_values_to_not_be_null", {"column": "age", "mostly": 0.9992}),
+           ("expect_column_values_to_be_between", {"column": "age", "min_value": 0, "max_value": 120}),
+           ("expect_column_values_to_be_between", {"column": "age", "min_value": 0}),
+           ("expect_column_values_to_be_between", {"column": "age", "min_value": 18, "max_value": 100, "mostly": 0.5}),
+           ("expect_column_values_to_be_between", {"column": "debt_ratio", "max_value": 3.5}),
+           ("expect_column_values_to_be_between", {"column": "income", "min_value": 0.0, "max_value": 1e6}),
+           ("expect_column_values_to_be_in_set", {"column": "sex", "value_set": sexes}),
+           ("expect_column_values_to_be_in_set", {"column": "sex", "value_set": sexes[:1]}),
+           ("expect_column_values_to_be_in_set", {"column": "num_late_payments", "value_set": [0, 1, 2, 3]})]
+    specs = [gxs.Spec(t, kw, "test") for t, kw in kws]
+    total = sdf.count()
+    passed = screen(sdf, specs, total)
+    gx = {id(o.spec): o.success for o in _with_gx(sdf, specs, total)}
+    assert {k for k, ok in gx.items() if ok} == passed
+    assert 0 < len(passed) < len(specs)

@@ -262,17 +262,36 @@ def _finding(checker, kind: str, subject: str, count: int, n: int, what: str, da
 
 
 def validate(ds, specs, sample: pd.DataFrame) -> list:
-    """great-expectations over every row through its Spark data source; type-list
+    """great-expectations over every row through its Spark data source, after one Spark
+    aggregation (:func:`screen`) has passed the plain expectations that hold; type-list
     expectations (pandas/Python type names, which a typed Spark column cannot violate the same
     way) on the driver sample."""
     from riskaudit.checks.data_validity import expectations as gxs
 
     sdf = ds.spark_frame.drop(*[c for c in ds.unsupported if c in ds.spark_frame.columns])
     typed = [s for s in specs if s.type == "expect_column_values_to_be_in_type_list"]
-    rest = [s for s in specs if s.type != "expect_column_values_to_be_in_type_list"]
     outcomes = gxs.validate(sample, typed) if typed else []
-    if not rest:
-        return outcomes
+    runnable = []
+    for spec in (s for s in specs if s.type != "expect_column_values_to_be_in_type_list"):
+        missing = [c for c in spec.columns if c not in sdf.columns]
+        if missing:
+            outcomes.append(gxs.Outcome(spec, False, ds.total_rows, details={"missing_columns": missing},
+                                        error=f"column {missing[0]!r} is not in the data"))
+        else:
+            runnable.append(spec)
+    passed = screen(sdf, runnable, ds.total_rows)
+    rest = [spec for spec in runnable if id(spec) not in passed]
+    return outcomes + (_with_gx(sdf, rest, ds.total_rows) if rest else []) + [
+        gxs.Outcome(spec, True, ds.total_rows) for spec in runnable if id(spec) in passed]
+
+
+def _with_gx(sdf, specs: list, rows: int) -> list:
+    """great-expectations' Spark data source on ``specs``: first every verdict alone (its counts
+    are aggregates that GX bundles into a few Spark jobs), then counts and example values of the
+    failed ones only (example values cost one Spark job per expectation, a full pass where no
+    value is unexpected)."""
+    from riskaudit.checks.data_validity import expectations as gxs
+
     gx = gxs._gx()
     from great_expectations.compatibility import pyspark as gx_pyspark
 
@@ -282,28 +301,58 @@ def validate(ds, specs, sample: pd.DataFrame) -> list:
                            "process, or import pyspark before riskaudit")
     context = gxs.make_context()
     with gxs.quiet():
-        batch_def = (context.data_sources.add_spark("riskaudit_spark")
-                     .add_dataframe_asset("current").add_batch_definition_whole_dataframe("all"))
-    runnable = []
-    for spec in rest:
-        missing = [c for c in spec.columns if c not in sdf.columns]
-        if missing:
-            outcomes.append(gxs.Outcome(spec, False, ds.total_rows, details={"missing_columns": missing},
-                                        error=f"column {missing[0]!r} is not in the data"))
-        else:
-            runnable.append(spec)
-    if runnable:
-        # first every expectation's verdict alone (its counts are aggregates that GX bundles into
-        # a few Spark jobs), then counts and example values of the failed ones only: example
-        # values cost one Spark job per expectation, a full pass where no value is unexpected
-        with gxs.quiet():
-            batch = batch_def.get_batch(batch_parameters={"dataframe": sdf})
-        verdicts = _run_suite(gx, batch, runnable, {"result_format": "BOOLEAN_ONLY"})
-        failed = [spec for spec, res in verdicts if not res.success]
-        detail = {id(spec): gxs._outcome(spec, res, ds.total_rows)
-                  for spec, res in (_run_suite(gx, batch, failed, gxs.RESULT_FORMAT) if failed else [])}
-        outcomes += [detail.get(id(spec)) or gxs.Outcome(spec, True, ds.total_rows) for spec, _ in verdicts]
-    return outcomes
+        batch = (context.data_sources.add_spark("riskaudit_spark").add_dataframe_asset("current")
+                 .add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": sdf}))
+    verdicts = _run_suite(gx, batch, specs, {"result_format": "BOOLEAN_ONLY"})
+    failed = [spec for spec, res in verdicts if not res.success]
+    detail = {id(spec): gxs._outcome(spec, res, rows)
+              for spec, res in (_run_suite(gx, batch, failed, gxs.RESULT_FORMAT) if failed else [])}
+    return [detail.get(id(spec)) or gxs.Outcome(spec, True, rows) for spec, _ in verdicts]
+
+
+def _unexpected(sdf, spec):
+    """(unexpected, considered) count expressions of ``spec`` as great-expectations' Spark
+    engine builds them (the same column expressions: ``isNull``; nulls filtered, then
+    ``>=``/``<=`` or ``isin``), or None for a spec it does not cover."""
+    from pyspark.sql import functions as F
+
+    from riskaudit.checks.data_validity import expectations as gxs
+
+    kw = spec.kwargs
+    if spec.type not in ("expect_column_values_to_not_be_null", "expect_column_values_to_be_between",
+                         "expect_column_values_to_be_in_set") or not gxs.native_arguments(spec) \
+            or kw["column"] not in sdf.columns:
+        return None
+    col = column(kw["column"])
+    if spec.type == "expect_column_values_to_not_be_null":
+        return F.sum(col.isNull().cast("long")), F.count(F.lit(1))
+    if spec.type == "expect_column_values_to_be_between":
+        if not _is_numeric(sdf, kw["column"]):
+            return None
+        lo, hi = kw.get("min_value"), kw.get("max_value")
+        ok = (col >= F.lit(lo) if lo is not None else F.lit(True)) & (col <= F.lit(hi) if hi is not None else F.lit(True))
+    else:
+        ok = col.isin(list(kw["value_set"]))
+    return F.sum((col.isNotNull() & ~ok).cast("long")), F.count(col)
+
+
+def screen(sdf, specs: list, rows: int) -> set[int]:
+    """Ids of the specs that pass, decided by one Spark aggregation: the unexpected and
+    considered counts of every covered spec and great-expectations' rule (vacuously true
+    without rows; else (considered - unexpected) / considered >= mostly). The specs that
+    fail it or that it does not cover go to great-expectations, which reports the figures and
+    examples (tests/test_spark_engine.py: same verdicts as great-expectations)."""
+    exprs = {id(spec): e for spec in specs if (e := _unexpected(sdf, spec)) is not None}
+    if not exprs or rows == 0:
+        return set()
+    row = sdf.agg(*[x.alias(f"{k}_{i}") for k, pair in enumerate(exprs.values()) for i, x in enumerate(pair)]).first()
+    passed = set()
+    for k, (key, spec) in enumerate((id(sp), sp) for sp in specs if id(sp) in exprs):
+        bad, considered = int(row[f"{k}_0"] or 0), int(row[f"{k}_1"] or 0)
+        mostly = float(spec.kwargs.get("mostly", 1.0))
+        if considered == 0 or (float(considered) - float(bad)) / float(considered) >= mostly:
+            passed.add(key)
+    return passed
 
 
 def _run_suite(gx, batch, specs: list, result_format: dict) -> list:
