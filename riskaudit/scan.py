@@ -132,8 +132,6 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
                             not_selected=lambda cid: selected_reason(cid, pol, checks, skip),
                             engine_note=lambda cid: "" if inp.engine is None else
                             inp.engine.note(cid, [inp.data, inp.reference, inp.train]))
-    if inp.engine is not None:  # the Spark engine's cached predictions
-        inp.engine.release([inp.data, inp.reference, inp.train])
     status = Status.worst((r.status for r in results if r.status != Status.SKIPPED), Status.PASS)
     manifest = _manifest(reg, pol, selected, inp, masker, seed=seed, command=command, device=dev, tier=tier,
                          project=project, predictions=predictions, scores=scores)

@@ -475,14 +475,16 @@ def test_drift_effects_over_every_row_on_a_real_dataset(spark, tmp_path):
         [(f.subject, f.value, f.status) for f in runs[1].findings]
 
 
-def test_prediction_drift_counts_every_row(spark, demo_parquet, demo_model):
+@pytest.mark.parametrize("checks", [["drift"], ["fairness", "drift"]])
+def test_prediction_drift_counts_every_row(spark, demo_parquet, demo_model, checks):
     """With 300 of 1,202 rows on the driver, the predicted classes behind prediction drift are
-    those of every row: the model's own predictions of the whole tables on the driver."""
+    those of every row (counted by drift's own pass, or by fairness's for the current table):
+    the model's own predictions of the whole tables on the driver."""
     from riskaudit.demo import CLASSES, FEATURES
     from riskaudit.model import load_model, to_proba
 
-    kw = dict(target="decision", features=FEATURES, classes=CLASSES, checks=["drift"], seed=2,
-              model=str(demo_model[0]))
+    kw = dict(target="decision", features=FEATURES, classes=CLASSES, checks=checks, seed=2,
+              model=str(demo_model[0]), sensitive=["sex"])
     c = _drift(scan(data=str(demo_parquet["current"]), reference=str(demo_parquet["reference"]), engine="spark",
                     sample_rows=300, **kw))
     model = load_model(str(demo_model[0]))

@@ -119,7 +119,9 @@ class SparkDataset(Dataset):
     distributed: set[str] = field(default_factory=set)
     """Checkers (beyond data_validity) that did run over the whole table in this scan: their
     :data:`DISTRIBUTED` sentence applies (:func:`note`)."""
-    _predicted: dict = field(default_factory=dict, repr=False, compare=False)
+    predicted_classes: dict = field(default_factory=dict, repr=False, compare=False)
+    """Rows per predicted class over the whole table, by (model id, features): counted by the
+    first checker that predicted every row (fairness), read by the next (drift)."""
 
     @property
     def rows(self) -> int:  # the table's, not the driver sample's
@@ -136,10 +138,12 @@ class SparkDataset(Dataset):
         return out
 
     def predict_all(self, model: Any, features: list[str], *, keep: list[str] | None = None,
-                    batch_rows: int = 8192) -> DataFrame:
+                    batch_rows: int = 8192, then: Any = None, schema: Any = None) -> DataFrame:
         """The table's columns ``keep`` (default: all) with the model's raw outputs of every
         row in column :data:`OUTPUT` (``array<double>``), computed on the executors through
-        ``mapInPandas``; only the features and ``keep`` are read and sent to Python.
+        ``mapInPandas``; only the features and ``keep`` are read and sent to Python. With
+        ``then`` (a function of the iterator of those pandas batches) and its output ``schema``,
+        its batches instead: the outputs are used in the same Python pass that makes them.
 
         The model travels once per executor as a broadcast (:func:`ship_model`); each Arrow
         batch is predicted in chunks of ``batch_rows`` rows on one torch thread per task
@@ -154,32 +158,11 @@ class SparkDataset(Dataset):
         read = sdf.select(*[column(c) for c in dict.fromkeys(feats + kept)])
         shipped = sdf.sparkSession.sparkContext.broadcast(ship_model(model))
         fields = {f.name: f for f in sdf.schema.fields}
-        schema = StructType([fields[c] for c in kept] + [StructField(OUTPUT, ArrayType(DoubleType()))])
         fn = _predictor(shipped, feats, kept, int(self.seed), int(batch_rows), self.uri)
-        return read.mapInPandas(fn, schema)
-
-    def predictions(self, model: Any, features: list[str], keep: list[str]) -> DataFrame:
-        """:meth:`predict_all` of the columns ``keep``, persisted (memory, then local disk) the
-        first time it is asked for: fairness, drift and performance share one run of the model
-        over the table (:meth:`release` frees it at the end of the scan)."""
-        from pyspark import StorageLevel
-
-        key = (id(model), tuple(str(f) for f in features))
-        hit = self._predicted.get(key)
-        if hit is not None and set(map(str, keep)) <= set(hit.columns):
-            return hit
-        if hit is not None:
-            keep = list(dict.fromkeys([*hit.columns[:-1], *map(str, keep)]))
-            hit.unpersist()
-        out = self.predict_all(model, features, keep=keep).persist(StorageLevel.MEMORY_AND_DISK)
-        self._predicted[key] = out
-        return out
-
-    def release(self) -> None:
-        """Unpersist what :meth:`predictions` cached (a notebook's session outlives the scan)."""
-        for frame in self._predicted.values():
-            frame.unpersist()
-        self._predicted.clear()
+        if then is not None:
+            return read.mapInPandas(lambda batches: then(fn(batches)), schema)
+        return read.mapInPandas(fn, StructType([fields[c] for c in kept]
+                                               + [StructField(OUTPUT, ArrayType(DoubleType()))]))
 
 
 OUTPUT = "__riskaudit_output"
@@ -450,13 +433,6 @@ def complete_classes(ds: SparkDataset | None, target: str | None) -> None:
              .withColumn("__riskaudit_n", F.row_number().over(w)).where("__riskaudit_n = 1")
              .drop("__riskaudit_key", "__riskaudit_n").toPandas())
     ds.frame = pd.concat([ds.frame, extra], ignore_index=True)
-
-
-def release(datasets: list[Any]) -> None:
-    """Free what the scan persisted in Spark for each dataset (:meth:`SparkDataset.release`)."""
-    for ds in datasets:
-        if isinstance(ds, SparkDataset):
-            ds.release()
 
 
 def note(check_id: str, datasets: list[Any]) -> str:

@@ -13,8 +13,8 @@ from the whole tables, aggregated in Spark:
   (tests/test_spark_engine.py). Quantile sketches (``percentile_approx``) cost 5-10 plain
   passes per table here (17 s against 1.5 s for 1M x 26 columns): not used.
 - categorical features: exact counts per category (one group-by of all of them).
-- predictions: every row's predicted class (the model's persisted outputs,
-  :meth:`SparkDataset.predictions`), counted exactly; the reading of the outputs (already
+- predictions: every row's predicted class, counted exactly (by fairness's pass over the
+  current table when it ran, else by one pass here); the reading of the outputs (already
   probabilities, else sigmoid/softmax) decided per table as ``to_proba`` decides.
 """
 
@@ -157,21 +157,26 @@ PRED_ID, PRED_SQ = "__riskaudit_pred_identity", "__riskaudit_pred_squashed"
 
 def predicted_counts(ds: Any, model: Any, features: list[str]) -> dict[int, int]:
     """Rows per predicted class (index) over the whole table: the argmax of the model's
-    probabilities, the outputs read as ``to_proba`` reads them over this table."""
+    probabilities, the outputs read as ``to_proba`` reads them over this table. Counted by
+    fairness when it predicted this table (``SparkDataset.predicted_classes``), else here in
+    one ``mapInPandas`` pass that predicts and counts."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
-    sdf = ds.predictions(model, features, [])
+    key = (id(model), tuple(str(f) for f in features))
+    if key in ds.predicted_classes:
+        return dict(ds.predicted_classes[key])
     schema = StructType([StructField(PRED_ID, IntegerType()), StructField(PRED_SQ, IntegerType())]
                         + [StructField(c, IntegerType() if c == RULE_STATS[2] else DoubleType()) for c in RULE_STATS])
-    agg = (sdf.select(OUTPUT).mapInPandas(_classes, schema).groupBy(PRED_ID, PRED_SQ)
+    agg = (ds.predict_all(model, features, keep=[], then=_classes, schema=schema).groupBy(PRED_ID, PRED_SQ)
            .agg(F.count(F.lit(1)).alias("n"), F.min(RULE_STATS[0]), F.max(RULE_STATS[1]), F.max(RULE_STATS[2]),
                 F.max(RULE_STATS[3])).toPandas())
     agg.columns = [PRED_ID, PRED_SQ, "n", *RULE_STATS]
     identity = rule_of(float(agg[RULE_STATS[0]].min()), float(agg[RULE_STATS[1]].max()),
                        int(agg[RULE_STATS[2]].max()), float(agg[RULE_STATS[3]].max()))
     counts = agg.groupby(PRED_ID if identity else PRED_SQ)["n"].sum()
-    return {int(k): int(v) for k, v in counts.items()}
+    ds.predicted_classes[key] = {int(k): int(v) for k, v in counts.items()}
+    return dict(ds.predicted_classes[key])
 
 
 def _classes(batches):

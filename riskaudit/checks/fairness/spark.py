@@ -1,8 +1,8 @@
 """fairness on the Spark engine: the group counts of every row, aggregated in Spark.
 
-The model's raw outputs come from :meth:`SparkDataset.predictions` (``mapInPandas``, the
-model broadcast to the executors, persisted for drift and performance). One pass over them
-turns each Arrow batch into cell types with the pandas engine's own functions
+The model's raw outputs come from :meth:`SparkDataset.predict_all` (``mapInPandas``, the
+model broadcast to the executors); the same Python pass turns each Arrow batch into cell
+types with the pandas engine's own functions
 (``labels_to_index``, :func:`decide`, :func:`row_types`) under both readings of the outputs
 (probabilities already, or scores to squash) plus the per-row figures of
 :func:`riskaudit.engines.spark.rule_stats`; Spark counts the rows of every (sensitive
@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from pyspark.sql import functions as F
 
 from riskaudit.checks.fairness._rows import BIN_NUMERIC_ABOVE, MISSING, _group_codes, decide, row_types
 from riskaudit.checks.fairness import _counts as C
@@ -30,20 +31,33 @@ from riskaudit.errors import CheckerError
 TYPE = "__riskaudit_type"
 UNKNOWN = "__riskaudit_unknown"
 SQUASHED = "__riskaudit_type_squashed"
+PRED_ID, PRED_SQ = "__riskaudit_pred_identity", "__riskaudit_pred_squashed"
 
 
 def full_counts(ctx: Any, prep: dict, threshold: float | None) -> tuple[list[list[str]], np.ndarray, list[str], int]:
     """(group names per attribute, joint counts (*sizes, 12), notes, rows with a label outside
-    the classes) over every row."""
+    the classes) over every row. With a model, the rows per predicted class are left in
+    ``ctx.data.predicted_classes`` for drift."""
     ds = ctx.data
     ds.distributed.discard("fairness")
     sens = [str(c) for c in ctx.sensitive]
     keep = sens + ([str(ctx.target)] if ctx.target else [])
-    sdf = ds.spark_frame if ctx.model is None else ds.predictions(ctx.model, list(ctx.features), keep)
-    agg = _count(sdf, sens, ctx.target, prep, threshold, ctx.model is not None)
-    if ctx.model is not None:  # the reading of the outputs, decided over every row
+    model = ctx.model is not None
+    schema, keys = _schema(ds.spark_frame, sens, model)
+    fn = _typer(ctx.target, tuple(prep["classes"]), int(prep["pos"]), threshold, model, sens)
+    if model:  # predicted and typed in one Python pass per batch
+        mapped = ds.predict_all(ctx.model, list(ctx.features), keep=keep, then=fn, schema=schema)
+    else:
+        mapped = ds.spark_frame.select(*[column(c) for c in keep]).mapInPandas(fn, schema)
+    stats = [F.min(RULE_STATS[0]), F.max(RULE_STATS[1]), F.max(RULE_STATS[2]), F.max(RULE_STATS[3])] if model else []
+    agg = mapped.groupBy(*keys).agg(F.count(F.lit(1)).alias("count"), *stats).toPandas()
+    agg = agg.set_axis(keys + ["count"] + (list(RULE_STATS) if model else []), axis=1)
+    if model:  # the reading of the outputs, decided over every row
         identity = rule_of(float(agg[RULE_STATS[0]].min()), float(agg[RULE_STATS[1]].max()),
                            int(agg[RULE_STATS[2]].max()), float(agg[RULE_STATS[3]].max()))
+        pred = agg.groupby(PRED_ID if identity else PRED_SQ)["count"].sum()
+        ds.predicted_classes[(id(ctx.model), tuple(str(f) for f in ctx.features))] = {
+            int(k): int(v) for k, v in pred.items()}
         agg = agg.rename(columns={TYPE if identity else SQUASHED: "__type"})
         agg = agg.groupby([f"s{i}" for i in range(len(sens))] + ["__type", UNKNOWN], dropna=False,
                           as_index=False)["count"].sum().rename(columns={"__type": TYPE})
@@ -51,25 +65,19 @@ def full_counts(ctx: Any, prep: dict, threshold: float | None) -> tuple[list[lis
     return _table(agg[agg[TYPE] >= 0], sens, ds, unknown)
 
 
-def _count(sdf: Any, sens: list[str], target: str | None, prep: dict, threshold: float | None, model: bool):
-    """The grouped counts (a small pandas frame) of one pass over ``sdf``."""
-    from pyspark.sql import functions as F
+def _schema(sdf: Any, sens: list[str], model: bool) -> tuple[Any, list[str]]:
+    """The typer's output schema and the columns the counts are grouped by."""
     from pyspark.sql.types import BooleanType, DoubleType, IntegerType, StructField, StructType
 
     fields = {f.name: f for f in sdf.schema.fields}
     out = [StructField(f"s{i}", fields[c].dataType) for i, c in enumerate(sens)] + [
         StructField(TYPE, IntegerType()),  # -1: left out (no model, unknown label)
         StructField(UNKNOWN, BooleanType())]
+    extra = [SQUASHED, PRED_ID, PRED_SQ] if model else []
+    out += [StructField(c, IntegerType()) for c in extra]
     if model:
-        out += [StructField(SQUASHED, IntegerType())] + [
-            StructField(c, IntegerType() if c == RULE_STATS[2] else DoubleType()) for c in RULE_STATS]
-    fn = _typer(target, tuple(prep["classes"]), int(prep["pos"]), threshold, model, sens)
-    needed = dict.fromkeys(sens + ([target] if target else []) + ([OUTPUT] if model else []))
-    keys = [f"s{i}" for i in range(len(sens))] + [TYPE, UNKNOWN] + ([SQUASHED] if model else [])
-    stats = [F.min(RULE_STATS[0]), F.max(RULE_STATS[1]), F.max(RULE_STATS[2]), F.max(RULE_STATS[3])] if model else []
-    grouped = sdf.select(*[column(c) for c in needed]).mapInPandas(fn, StructType(out)).groupBy(*keys)
-    agg = grouped.agg(F.count(F.lit(1)).alias("count"), *stats).toPandas()
-    return agg.set_axis(keys + ["count"] + (list(RULE_STATS) if model else []), axis=1)
+        out += [StructField(c, IntegerType() if c == RULE_STATS[2] else DoubleType()) for c in RULE_STATS]
+    return StructType(out), [f"s{i}" for i in range(len(sens))] + [TYPE, UNKNOWN] + extra
 
 
 def _table(agg: Any, sens: list[str], ds: Any, unknown: int) -> tuple[list[list[str]], np.ndarray, list[str], int]:
@@ -125,6 +133,8 @@ def _typer(target: str | None, classes: tuple, pos: int, threshold: float | None
             cols[UNKNOWN] = (y_true < 0) & (pdf[target].notna().to_numpy() if target else False)
             if model:
                 cols[SQUASHED] = typed[SQUASHED]
+                cols[PRED_ID] = to_proba_rows(raw, True).argmax(1).astype(np.int32)
+                cols[PRED_SQ] = to_proba_rows(raw, False).argmax(1).astype(np.int32)
                 cols.update(rule_stats(raw))
             yield pd.DataFrame(cols)
     return types
