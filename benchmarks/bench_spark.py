@@ -52,6 +52,9 @@ def chunk_table(n: int, seed: int, shift: float) -> pa.Table:
 
 
 def write(folder: Path, n: int, seed: int, chunk: int, shift: float, single: Path | None) -> None:
+    done = folder / ".complete"  # written last: a --work folder of an earlier run is reused
+    if done.exists() and done.read_text() == f"{n} {seed} {chunk} {shift}" and (single is None or single.exists()):
+        return
     folder.mkdir(parents=True, exist_ok=True)
     writer = None
     for i, start in enumerate(range(0, n, chunk)):
@@ -62,6 +65,7 @@ def write(folder: Path, n: int, seed: int, chunk: int, shift: float, single: Pat
             writer.write_table(t)
     if writer is not None:
         writer.close()
+    done.write_text(f"{n} {seed} {chunk} {shift}")
 
 
 def make_model(path: Path) -> None:

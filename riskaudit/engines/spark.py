@@ -41,6 +41,11 @@ DISTRIBUTED = {
     "fairness": ("the model's predictions (mapInPandas on the executors) and the group counts "
                  "behind every rate and its bootstrap interval covered every row (regression, "
                  "extra_metrics and the note on non-finite scores: driver sample)"),
+    "drift": ("each feature's shift and the shift of the labels and predicted classes were measured over every row "
+              "(category and class counts exact; numeric: rows counted exactly in bins on the reference "
+              "sample's deciles, the PSI's, and 1,000 quantiles, the Wasserstein distance integrated over "
+              "them, within 2% or 0.003 SD of the exact figure where tested); the tests that decide significance, the "
+              "multivariate test and concept drift ran on the driver sample"),
 }
 """What each checker computes over the full table on the Spark engine."""
 
@@ -81,7 +86,8 @@ def session() -> SparkSession:
     conf_dir.mkdir(mode=0o700, exist_ok=True)
     log4j = conf_dir / "log4j2.properties"
     log4j.write_text(_LOG4J, encoding="utf-8")
-    java_opts = f"-Dlog4j2.configurationFile=file:{log4j} -Dlog4j.configurationFile=file:{log4j}"
+    # -Xss: deeper thread stacks for the tasks (a 50M-row scan's task died of StackOverflowError)
+    java_opts = f"-Dlog4j2.configurationFile=file:{log4j} -Dlog4j.configurationFile=file:{log4j} -Xss16m"
     builder = (SparkSession.builder
                .master(os.environ.get("RISKAUDIT_SPARK_MASTER", "local[2]"))
                .appName("riskaudit")
@@ -114,6 +120,9 @@ class SparkDataset(Dataset):
     distributed: set[str] = field(default_factory=set)
     """Checkers (beyond data_validity) that did run over the whole table in this scan: their
     :data:`DISTRIBUTED` sentence applies (:func:`note`)."""
+    predicted_classes: dict = field(default_factory=dict, repr=False, compare=False)
+    """Rows per predicted class over the whole table, by (model id, features): counted by the
+    first checker that predicted every row (fairness), read by the next (drift)."""
 
     @property
     def rows(self) -> int:  # the table's, not the driver sample's
@@ -129,20 +138,32 @@ class SparkDataset(Dataset):
                    sampled=self.sampled)
         return out
 
-    def predict_all(self, model: Any, features: list[str], *, batch_rows: int = 8192) -> DataFrame:
-        """The table with the model's raw outputs of every row in column :data:`OUTPUT`
-        (``array<double>``), computed on the executors through ``mapInPandas``.
+    def predict_all(self, model: Any, features: list[str], *, keep: list[str] | None = None,
+                    batch_rows: int = 8192, then: Any = None, schema: Any = None) -> DataFrame:
+        """The table's columns ``keep`` (default: all) with the model's raw outputs of every
+        row in column :data:`OUTPUT` (``array<double>``), computed on the executors through
+        ``mapInPandas``; only the features and ``keep`` are read and sent to Python. With
+        ``then`` (a function of the iterator of those pandas batches) and its output ``schema``,
+        its batches instead: the outputs are used in the same Python pass that makes them.
 
         The model travels once per executor as a broadcast (:func:`ship_model`); each Arrow
-        batch is predicted in chunks of ``batch_rows`` rows with torch's random state seeded
-        from the scan seed (``Model.forward``), so the outputs are the same on every run
-        for the same table. Lazy: nothing runs until the frame is used."""
+        batch is predicted in chunks of ``batch_rows`` rows on one torch thread per task
+        (Spark runs one task per core) with torch's random state seeded from the scan seed
+        (``Model.forward``), so the outputs are the same on every run for the same table.
+        Lazy: nothing runs until the frame is used."""
         from pyspark.sql.types import ArrayType, DoubleType, StructField, StructType
 
-        shipped = self.spark_frame.sparkSession.sparkContext.broadcast(ship_model(model))
-        schema = StructType(list(self.spark_frame.schema.fields) + [StructField(OUTPUT, ArrayType(DoubleType()))])
-        fn = _predictor(shipped, [str(f) for f in features], int(self.seed), int(batch_rows), self.uri)
-        return self.spark_frame.mapInPandas(fn, schema)
+        sdf = self.spark_frame
+        feats = [str(f) for f in features]
+        kept = list(sdf.columns) if keep is None else [str(c) for c in dict.fromkeys(keep)]
+        read = sdf.select(*[column(c) for c in dict.fromkeys(feats + kept)])
+        shipped = sdf.sparkSession.sparkContext.broadcast(ship_model(model))
+        fields = {f.name: f for f in sdf.schema.fields}
+        fn = _predictor(shipped, feats, kept, int(self.seed), int(batch_rows), self.uri)
+        if then is not None:
+            return read.mapInPandas(lambda batches: then(fn(batches)), schema)
+        return read.mapInPandas(fn, StructType([fields[c] for c in kept]
+                                               + [StructField(OUTPUT, ArrayType(DoubleType()))]))
 
 
 OUTPUT = "__riskaudit_output"
@@ -192,47 +213,60 @@ def _worker_model(shipped: tuple[str, bytes]) -> Any:
     return pickle.loads(blob)  # bytes this scan made of the model it had loaded  # noqa: S301
 
 
-def _predictor(shipped: Any, features: list[str], seed: int, batch_rows: int, uri: str):
+def _predictor(shipped: Any, features: list[str], keep: list[str], seed: int, batch_rows: int, uri: str):
     def predict(batches):
         import numpy as np
 
         model = _worker_model(shipped.value)
-        for pdf in batches:
-            x = pdf[features] if model.accepts_frame else Dataset(frame=pdf, uri=uri, sha256="").feature_matrix(features)
-            out = np.asarray(model.forward(x, batch_size=batch_rows, seed=seed, record=False), dtype=np.float64)
-            out = out.reshape(len(pdf), -1)
-            yield pdf.assign(**{OUTPUT: list(out)})
+        if hasattr(model, "_big_batch_threads"):
+            model._big_batch_threads = 0  # no thread-count probe: the task's one thread is kept
+        with _scope.torch_threads(1):
+            for pdf in batches:
+                x = pdf[features] if model.accepts_frame else \
+                    Dataset(frame=pdf, uri=uri, sha256="").feature_matrix(features)
+                out = np.asarray(model.forward(x, batch_size=batch_rows, seed=seed, record=False), dtype=np.float64)
+                yield pdf[keep].assign(**{OUTPUT: list(out.reshape(len(pdf), -1))})
     return predict
 
 
-def proba_rule(raw_all: DataFrame) -> bool:
-    """Whether the outputs are probabilities already (else: sigmoid or softmax), decided over
-    every row as :func:`riskaudit.model.to_proba` decides over its array: one output in
-    [0, 1], or non-negative rows summing to 1 (within 1e-4 + 1e-5). Non-finite outputs are
-    left out of the minimum and maximum (NumPy's ``nanmin``/``nanmax``)."""
-    from pyspark.sql import functions as F
+def rule_of(lo: float | None, hi: float | None, width: int | None, worst: float | None) -> bool:
+    """Whether raw outputs are probabilities already (else: sigmoid or softmax), decided over
+    every row as :func:`riskaudit.model.to_proba` decides over its array: one output in [0, 1],
+    or non-negative rows summing to 1 (within 1e-4 + 1e-5). From four aggregates of
+    :func:`rule_stats` over the table: least and greatest finite output (NumPy's
+    ``nanmin``/``nanmax``), most outputs per row, worst deviation of a row's sum from 1."""
+    import math
 
-    finite = F.filter(OUTPUT, lambda v: ~F.isnan(v) & (F.abs(v) != float("inf")))
-    dev = F.when(F.exists(OUTPUT, lambda v: v.isNull() | F.isnan(v)), F.lit(float("inf"))) \
-        .otherwise(F.abs(F.aggregate(OUTPUT, F.lit(0.0), lambda a, v: a + v) - 1))  # allclose: NaN fails
-    # one pass over the predictions (each pass runs the model again)
-    lo, hi, width, worst = _one(raw_all.select(F.min(F.array_min(finite)), F.max(F.array_max(finite)),
-                                               F.max(F.size(OUTPUT)), F.max(dev)))
-    if lo is None or hi is None:
+    if lo is None or hi is None or not math.isfinite(lo) or not math.isfinite(hi):
         return False
-    if int(width) == 1:
+    if int(width or 0) == 1:
         return bool(lo >= 0 and hi <= 1)
     return bool(lo >= 0 and worst is not None and worst <= 1e-4 + 1e-5)
 
 
-def _one(agg: DataFrame) -> tuple[Any, ...]:
-    row = agg.first()
-    assert row is not None  # an aggregate has one row
-    return tuple(row)
+RULE_STATS = ("__riskaudit_lo", "__riskaudit_hi", "__riskaudit_width", "__riskaudit_dev")
+"""Per-row columns of :func:`rule_stats`; their min, max, max, max over a table are
+:func:`rule_of`'s arguments (computed in the pass that uses the outputs: no pass of its own)."""
+
+
+def rule_stats(raw: Any) -> dict[str, Any]:
+    """Per row of raw outputs (N x C): least and greatest finite output (+inf / -inf when
+    none), width, and the deviation of the row's sum from 1 (+inf when a value is NaN, as
+    ``np.allclose`` fails on NaN)."""
+    import numpy as np
+
+    raw = np.asarray(raw, dtype=np.float64).reshape(len(raw), -1)
+    finite = np.isfinite(raw)
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, read as the worst deviation below
+        dev = np.where(np.isnan(raw).any(axis=1), np.inf, np.abs(raw.sum(axis=1) - 1))
+    return dict(zip(RULE_STATS, (np.where(finite, raw, np.inf).min(axis=1, initial=np.inf),
+                                 np.where(finite, raw, -np.inf).max(axis=1, initial=-np.inf),
+                                 np.full(len(raw), raw.shape[1], dtype=np.int32),
+                                 np.nan_to_num(dev, nan=np.inf))))
 
 
 def to_proba_rows(raw: Any, identity: bool) -> Any:
-    """Class probabilities (N x C) of raw outputs under the rule :func:`proba_rule` chose."""
+    """Class probabilities (N x C) of raw outputs under the rule :func:`rule_of` chose."""
     import numpy as np
 
     raw = np.asarray(raw, dtype=np.float64).reshape(len(raw), -1)
@@ -344,7 +378,16 @@ def driver_sample(sdf: DataFrame, total: int, seed: int, sample_rows: int):
     if total <= sample_rows:
         return sdf.toPandas()
     key = F.xxhash64(*[column(c) for c in _hashable(sdf)], F.lit(int(seed)))
-    picked = sdf.withColumn("__riskaudit_key", key).orderBy("__riskaudit_key").limit(int(sample_rows))
+    keyed = sdf.withColumn("__riskaudit_key", key)
+    # a filter on the key keeps about 10% more than the rows of least key (hashes are uniform
+    # over the 64-bit range): one pass with no sort; the driver keeps the least ones. Too few
+    # (many identical rows share a key): the sort below.
+    cut = -2**63 + int(min(1.0, 1.1 * sample_rows / total) * 2**64)
+    near = keyed.where(F.col("__riskaudit_key") < F.lit(cut)).toPandas() if cut < 2**63 else None
+    if near is not None and len(near) >= sample_rows:
+        near = near.sort_values("__riskaudit_key", kind="stable").head(int(sample_rows))
+        return near.drop(columns="__riskaudit_key").reset_index(drop=True)
+    picked = keyed.orderBy("__riskaudit_key").limit(int(sample_rows))
     return picked.drop("__riskaudit_key").toPandas()
 
 

@@ -108,57 +108,35 @@ def _keys(exprs: list) -> tuple:
 
 
 def row_checks(checker, ctx, datasets) -> list[Finding]:
-    """The findings of ``DataValidityChecker._row_checks``, counted over every row in Spark."""
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
-
+    """The findings of ``DataValidityChecker._row_checks``, counted over every row in Spark:
+    one Spark job per dataset (the current one also counts leakage in it)."""
     findings: list[Finding] = []
-    keyed: dict[str, Any] = {}
+    leak_keys, feats_cur = _leak_keys(checker, ctx, datasets)
+    leaked = None
     for name, ds in datasets:
         sdf = ds.spark_frame.drop(*[c for c in ds.unsupported if c in ds.spark_frame.columns])
         cols = [c for c in sdf.columns if c not in ctx.ids]
         feats = [f for f in checker._features(ctx, ds.frame) if f in sdf.columns]
-        canon, texts = _canonical(sdf, cols)
-        a1, a2 = _keys([canon[c] for c in cols])
-        f1, f2 = _keys([canon[c] for c in feats])
         labelled = bool(ctx.target and ctx.target in sdf.columns and feats and ctx.task != "regression")
-        label = F.coalesce(_label_map(sdf, ctx.target), F.lit(_NULL)) if labelled else F.lit(_NULL)
-        missing = [(column(c).isNull() | F.isnan(column(c).cast("double")))
-                   if _is_numeric(sdf, c) else column(c).isNull() for c in cols]
-        all_missing = missing[0] if missing else F.lit(False)
-        for m in missing[1:]:
-            all_missing = all_missing & m
-        table = sdf.select(a1.alias("a1"), a2.alias("a2"), f1.alias("f1"), f2.alias("f2"), label.alias("y"),
-                           all_missing.alias("empty"),
-                           *[((column(c).isNotNull()) & (canon[c] == "")).alias(f"blank{i}")
-                             for i, c in enumerate(texts)]).persist(StorageLevel.MEMORY_AND_DISK)
-        keyed[name] = (table, feats)
+        texts, sums = _count_rows(sdf, cols, feats, ctx.target if labelled else None,
+                                  leak_keys if name == "current" else None)
         n = ds.total_rows
-        sums = table.agg(F.sum(F.col("empty").cast("long")).alias("empty"),
-                         *[F.sum(F.col(f"blank{i}").cast("long")).alias(f"blank{i}")
-                           for i in range(len(texts))]).first()
-        # one shuffle of every row: the distinct rows with their counts (the feature key and the
-        # label are parts of the row, so they ride along); conflicts are counted on this table
-        uniq = table.groupBy("a1", "a2", "f1", "f2", "y").count().persist(StorageLevel.MEMORY_AND_DISK)
-        distinct = uniq.count()
+        distinct = int(sums["distinct"] or 0)
         if cols and n - distinct > 0:
             findings.append(checker._by_chance(_finding(
                 checker, "duplicate_rows", name, n - distinct, n,
                 f"rows of the {name} data repeat an earlier row", columns_compared=len(cols)),
                 lambda rng, name=name, cols=[c for c in cols if c in ds.frame.columns]: rw.chance_share(
                     "duplicate_rows", checker._cols(name, cols), rng)))
-        if labelled:
-            groups = (uniq.groupBy("f1", "f2").agg(F.sum("count").alias("n"), F.countDistinct("y").alias("k"))
-                      .where("k > 1").agg(F.sum("n").alias("rows"), F.count("*").alias("groups")).first())
-            count = int(groups["rows"] or 0)
-            if count:
-                codes, _ = rw.label_codes(ds.frame[ctx.target])
-                findings.append(checker._by_chance(_finding(
-                    checker, "conflicting_labels", checker._subject(ctx.target, name), count, n,
-                    f"rows of the {name} data ({int(groups['groups']):,} groups of identical features) carry "
-                    "different labels", dataset=name, groups=int(groups["groups"])),
-                    lambda rng, name=name, feats=feats, codes=codes: rw.chance_share(
-                        "conflicting_labels", checker._cols(name, feats), rng, labels=codes)))
+        count = int(sums["conflict_rows"] or 0)
+        if labelled and count:
+            codes, _ = rw.label_codes(ds.frame[ctx.target])
+            findings.append(checker._by_chance(_finding(
+                checker, "conflicting_labels", checker._subject(ctx.target, name), count, n,
+                f"rows of the {name} data ({int(sums['conflict_groups']):,} groups of identical features) carry "
+                "different labels", dataset=name, groups=int(sums["conflict_groups"])),
+                lambda rng, name=name, feats=feats, codes=codes: rw.chance_share(
+                    "conflicting_labels", checker._cols(name, feats), rng, labels=codes)))
         for i, c in enumerate(texts):
             count = int(sums[f"blank{i}"] or 0)
             if count:
@@ -169,39 +147,92 @@ def row_checks(checker, ctx, datasets) -> list[Finding]:
         if cols and count:
             findings.append(_finding(checker, "empty_sample", checker._subject("all columns", name), count, n,
                                      f"rows of the {name} data have no value at all", dataset=name))
-        uniq.unpersist()
+        if name == "current" and leak_keys is not None:
+            leaked = int(sums["leaked"] or 0)
         findings += checker._outliers(ctx, name, ds.frame, datasets)
-    findings += _leakage(checker, keyed, datasets)
-    for table, _ in keyed.values():
-        table.unpersist()
-    return findings
+    return findings + _leakage(checker, leaked, feats_cur, datasets)
 
 
-def _leakage(checker, keyed: dict[str, Any], datasets) -> list[Finding]:
+BROADCAST_ROWS = 2_000_000
+"""A training/reference table of at most this many rows has its feature keys sent to every
+executor (a broadcast join: the current table is not shuffled for the leakage count). The
+50M-row benchmark, whose 5M-row reference was broadcast, lost its local JVM to a
+StackOverflowError in that job."""
+
+
+def _leak_keys(checker, ctx, datasets) -> tuple[Any, list[str]]:
+    """The distinct feature keys of the training (else reference) data over the current data's
+    features, or None when there is no such data or it lacks one of them."""
+    from pyspark.sql import functions as F
+
+    by_name = dict(datasets)
+    cur = by_name["current"]
+    feats = [f for f in checker._features(ctx, cur.frame) if f in cur.spark_frame.columns
+             and f not in cur.unsupported]
+    other = next((o for o in ("train", "reference") if o in by_name), None)
+    if other is None or not feats or not all(f in by_name[other].spark_frame.columns
+                                             and f not in by_name[other].unsupported for f in feats):
+        return None, feats
+    o_ds = by_name[other]
+    o_canon, _ = _canonical(o_ds.spark_frame, feats)
+    o1, o2 = _keys([o_canon[c] for c in feats])
+    keys = o_ds.spark_frame.select(o1.alias("f1"), o2.alias("f2")).distinct().withColumn("hit", F.lit(True))
+    return (F.broadcast(keys) if o_ds.total_rows <= BROADCAST_ROWS else keys), feats
+
+
+def _count_rows(sdf, cols: list[str], feats: list[str], target: str | None, leak_keys) -> tuple[list[str], Any]:
+    """(text columns, one row of counts): distinct rows, rows and groups of identical features
+    with more than one label, rows with no value, blank text per text column and, given the
+    other table's feature keys, current rows whose features occur there. Rows are grouped by
+    their key (the flags are functions of the row, so one value per key), then by their
+    feature key: one Spark job, two shuffles."""
+    from pyspark.sql import functions as F
+
+    canon, texts = _canonical(sdf, cols)
+    a1, a2 = _keys([canon[c] for c in cols])
+    f1, f2 = _keys([canon[c] for c in feats])
+    label = F.coalesce(_label_map(sdf, target), F.lit(_NULL)) if target else F.lit(_NULL)
+    missing = [(column(c).isNull() | F.isnan(column(c).cast("double")))
+               if _is_numeric(sdf, c) else column(c).isNull() for c in cols]
+    all_missing = missing[0] if missing else F.lit(False)
+    for m in missing[1:]:
+        all_missing = all_missing & m
+    flags = [all_missing.cast("int").alias("empty")] + [
+        ((column(c).isNotNull()) & (canon[c] == "")).cast("int").alias(f"blank{i}") for i, c in enumerate(texts)]
+    names = ["empty"] + [f"blank{i}" for i in range(len(texts))]
+    table = sdf.select(a1.alias("a1"), a2.alias("a2"), f1.alias("f1"), f2.alias("f2"), label.alias("y"), *flags)
+    uniq = table.groupBy("a1", "a2", "f1", "f2", "y").agg(F.count(F.lit(1)).alias("c"),
+                                                          *[F.max(x).alias(x) for x in names])
+    groups = uniq.groupBy("f1", "f2").agg(F.sum("c").alias("n"), F.count(F.lit(1)).alias("m"),
+                                          (F.min("y") != F.max("y")).alias("conflict"),
+                                          *[F.sum(F.col("c") * F.col(x)).alias(x) for x in names])
+    leaked = F.lit(None).cast("long")
+    if leak_keys is not None:
+        groups = groups.join(leak_keys, on=["f1", "f2"], how="left")
+        leaked = F.sum(F.when(F.col("hit"), F.col("n")))
+    row = groups.agg(F.sum("m").alias("distinct"), F.sum(F.when(F.col("conflict"), F.col("n"))).alias("conflict_rows"),
+                     F.count(F.when(F.col("conflict"), 1)).alias("conflict_groups"),
+                     *[F.sum(x).alias(x) for x in names], leaked.alias("leaked")).first()
+    return texts, row
+
+
+def _leakage(checker, count: int | None, feats: list[str], datasets) -> list[Finding]:
     """Train/test leakage: current rows whose feature key occurs in the training (else
-    reference) data, by a semi-join in Spark."""
-    findings: list[Finding] = []
-    other = next((o for o in ("train", "reference") if o in keyed), None)
-    cur_table, feats = keyed["current"]
-    if other is not None and feats and all(f in keyed[other][1] for f in feats):
-        o_ds = dict(datasets)[other]
-        o_sdf = o_ds.spark_frame
-        o_canon, _ = _canonical(o_sdf, feats)
-        o1, o2 = _keys([o_canon[c] for c in feats])
-        o_keys = o_sdf.select(o1.alias("f1"), o2.alias("f2")).distinct()
-        count = cur_table.join(o_keys, on=["f1", "f2"], how="left_semi").count()
-        n = dict(datasets)["current"].total_rows
-        if count:
-            what = "training" if other == "train" else "reference (training)"
-            findings.append(checker._by_chance(_finding(
-                checker, "train_test_leakage", "current", count, n,
-                f"evaluation rows also occur in the {what} data", dataset="current",
-                columns_compared=list(feats),
-                advice="Remove the leaked rows from the evaluation data, or split training "
-                       "and evaluation data by entity."),
-                lambda rng: rw.chance_share("train_test_leakage", checker._cols("current", feats),
-                                            rng, reference=checker._cols(other, feats))))
-    return findings
+    reference) data (counted in :func:`_count_rows`)."""
+    if not count:
+        return []
+    by_name = dict(datasets)
+    other = next(o for o in ("train", "reference") if o in by_name)
+    n = by_name["current"].total_rows
+    what = "training" if other == "train" else "reference (training)"
+    return [checker._by_chance(_finding(
+        checker, "train_test_leakage", "current", count, n,
+        f"evaluation rows also occur in the {what} data", dataset="current",
+        columns_compared=list(feats),
+        advice="Remove the leaked rows from the evaluation data, or split training "
+               "and evaluation data by entity."),
+        lambda rng: rw.chance_share("train_test_leakage", checker._cols("current", feats),
+                                    rng, reference=checker._cols(other, feats)))]
 
 
 def label_series(ctx, datasets) -> dict[str, CountedLabels]:
@@ -233,17 +264,36 @@ def _finding(checker, kind: str, subject: str, count: int, n: int, what: str, da
 
 
 def validate(ds, specs, sample: pd.DataFrame) -> list:
-    """great-expectations over every row through its Spark data source; type-list
+    """great-expectations over every row through its Spark data source, after one Spark
+    aggregation (:func:`screen`) has passed the plain expectations that hold; type-list
     expectations (pandas/Python type names, which a typed Spark column cannot violate the same
     way) on the driver sample."""
     from riskaudit.checks.data_validity import expectations as gxs
 
     sdf = ds.spark_frame.drop(*[c for c in ds.unsupported if c in ds.spark_frame.columns])
     typed = [s for s in specs if s.type == "expect_column_values_to_be_in_type_list"]
-    rest = [s for s in specs if s.type != "expect_column_values_to_be_in_type_list"]
     outcomes = gxs.validate(sample, typed) if typed else []
-    if not rest:
-        return outcomes
+    runnable = []
+    for spec in (s for s in specs if s.type != "expect_column_values_to_be_in_type_list"):
+        missing = [c for c in spec.columns if c not in sdf.columns]
+        if missing:
+            outcomes.append(gxs.Outcome(spec, False, ds.total_rows, details={"missing_columns": missing},
+                                        error=f"column {missing[0]!r} is not in the data"))
+        else:
+            runnable.append(spec)
+    passed = screen(sdf, runnable, ds.total_rows)
+    rest = [spec for spec in runnable if id(spec) not in passed]
+    return outcomes + (_with_gx(sdf, rest, ds.total_rows) if rest else []) + [
+        gxs.Outcome(spec, True, ds.total_rows) for spec in runnable if id(spec) in passed]
+
+
+def _with_gx(sdf, specs: list, rows: int) -> list:
+    """great-expectations' Spark data source on ``specs``: first every verdict alone (its counts
+    are aggregates that GX bundles into a few Spark jobs), then counts and example values of the
+    failed ones only (example values cost one Spark job per expectation, a full pass where no
+    value is unexpected)."""
+    from riskaudit.checks.data_validity import expectations as gxs
+
     gx = gxs._gx()
     from great_expectations.compatibility import pyspark as gx_pyspark
 
@@ -253,27 +303,73 @@ def validate(ds, specs, sample: pd.DataFrame) -> list:
                            "process, or import pyspark before riskaudit")
     context = gxs.make_context()
     with gxs.quiet():
-        batch_def = (context.data_sources.add_spark("riskaudit_spark")
-                     .add_dataframe_asset("current").add_batch_definition_whole_dataframe("all"))
-    runnable = []
-    for spec in rest:
-        missing = [c for c in spec.columns if c not in sdf.columns]
-        if missing:
-            outcomes.append(gxs.Outcome(spec, False, ds.total_rows, details={"missing_columns": missing},
-                                        error=f"column {missing[0]!r} is not in the data"))
-        else:
-            runnable.append(spec)
-    if runnable:
-        with gxs.quiet():
-            suite = gx.ExpectationSuite(name="riskaudit_spark",
-                                        expectations=[gxs.to_expectation(s) for s in runnable])
-            batch = batch_def.get_batch(batch_parameters={"dataframe": sdf})
-            result = batch.validate(suite, result_format=gxs.RESULT_FORMAT)
-        left = list(result.results)  # not in suite order: matched by type and arguments
-        for spec in runnable:
-            i = next(i for i, res in enumerate(left) if _same(spec, res.expectation_config))
-            outcomes.append(gxs._outcome(spec, left.pop(i), ds.total_rows))
-    return outcomes
+        batch = (context.data_sources.add_spark("riskaudit_spark").add_dataframe_asset("current")
+                 .add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": sdf}))
+    verdicts = _run_suite(gx, batch, specs, {"result_format": "BOOLEAN_ONLY"})
+    failed = [spec for spec, res in verdicts if not res.success]
+    detail = {id(spec): gxs._outcome(spec, res, rows)
+              for spec, res in (_run_suite(gx, batch, failed, gxs.RESULT_FORMAT) if failed else [])}
+    return [detail.get(id(spec)) or gxs.Outcome(spec, True, rows) for spec, _ in verdicts]
+
+
+def _unexpected(sdf, spec):
+    """(unexpected, considered) count expressions of ``spec`` as great-expectations' Spark
+    engine builds them (the same column expressions: ``isNull``; nulls filtered, then
+    ``>=``/``<=`` or ``isin``), or None for a spec it does not cover."""
+    from pyspark.sql import functions as F
+
+    from riskaudit.checks.data_validity import expectations as gxs
+
+    kw = spec.kwargs
+    if spec.type not in ("expect_column_values_to_not_be_null", "expect_column_values_to_be_between",
+                         "expect_column_values_to_be_in_set") or not gxs.native_arguments(spec) \
+            or kw["column"] not in sdf.columns:
+        return None
+    col = column(kw["column"])
+    if spec.type == "expect_column_values_to_not_be_null":
+        return F.sum(col.isNull().cast("long")), F.count(F.lit(1))
+    if spec.type == "expect_column_values_to_be_between":
+        if not _is_numeric(sdf, kw["column"]):
+            return None
+        lo, hi = kw.get("min_value"), kw.get("max_value")
+        ok = (col >= F.lit(lo) if lo is not None else F.lit(True)) & (col <= F.lit(hi) if hi is not None else F.lit(True))
+    else:
+        ok = col.isin(list(kw["value_set"]))
+    return F.sum((col.isNotNull() & ~ok).cast("long")), F.count(col)
+
+
+def screen(sdf, specs: list, rows: int) -> set[int]:
+    """Ids of the specs that pass, decided by one Spark aggregation: the unexpected and
+    considered counts of every covered spec and great-expectations' rule (vacuously true
+    without rows; else (considered - unexpected) / considered >= mostly). The specs that
+    fail it or that it does not cover go to great-expectations, which reports the figures and
+    examples (tests/test_spark_engine.py: same verdicts as great-expectations)."""
+    exprs = {id(spec): e for spec in specs if (e := _unexpected(sdf, spec)) is not None}
+    if not exprs or rows == 0:
+        return set()
+    row = sdf.agg(*[x.alias(f"{k}_{i}") for k, pair in enumerate(exprs.values()) for i, x in enumerate(pair)]).first()
+    passed = set()
+    for k, (key, spec) in enumerate((id(sp), sp) for sp in specs if id(sp) in exprs):
+        bad, considered = int(row[f"{k}_0"] or 0), int(row[f"{k}_1"] or 0)
+        mostly = float(spec.kwargs.get("mostly", 1.0))
+        if considered == 0 or (float(considered) - float(bad)) / float(considered) >= mostly:
+            passed.add(key)
+    return passed
+
+
+def _run_suite(gx, batch, specs: list, result_format: dict) -> list:
+    """(spec, great-expectations result) of each spec, validated as one suite on ``batch``."""
+    from riskaudit.checks.data_validity import expectations as gxs
+
+    with gxs.quiet():
+        suite = gx.ExpectationSuite(name="riskaudit_spark", expectations=[gxs.to_expectation(s) for s in specs])
+        result = batch.validate(suite, result_format=result_format)
+    left = list(result.results)  # not in suite order: matched by type and arguments
+    out = []
+    for spec in specs:
+        i = next(i for i, res in enumerate(left) if _same(spec, res.expectation_config))
+        out.append((spec, left.pop(i)))
+    return out
 
 
 def _plain(v):

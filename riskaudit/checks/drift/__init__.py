@@ -245,6 +245,18 @@ class DriftChecker(Checker):
         res: dict[str, dict[str, Any]] = {}
         num_values = self._numeric_tests(ref, cur, numeric, skipped, res)
         cat_codes = self._categorical_tests(ref, cur, categorical, res)
+        if res and _on_spark(ctx):  # --engine spark, tables larger than the sample: effects of every row
+            from riskaudit.checks.drift import spark as on_spark
+
+            for f, eff in on_spark.numeric_effects(ctx.data.spark_frame, ctx.reference.spark_frame, ref,
+                                                   [f for f in res if f in num_values]).items():
+                res[f].update(eff)
+            counts = [on_spark.category_counts(d.spark_frame, [f for f in res if f in cat_codes])
+                      for d in (ctx.reference, ctx.data)]
+            for f in counts[0]:
+                res[f].update(on_spark.categorical_effects(counts[0][f], counts[1][f]))
+            metrics["effect_sizes"] = on_spark.METHOD
+            ctx.data.distributed.add("drift")
         if not res:
             metrics["features_tested"] = 0
             return [], [], [], 0
@@ -471,12 +483,12 @@ class DriftChecker(Checker):
         return [ctx.finding("multivariate_drift", "images", msg, value=out["p_value"], evidence=out)]
 
     # ------------------------------------------------------------------ labels
-    def _distribution_shift(self, ctx, kind, subject, what, r, c, categorical):
+    def _distribution_shift(self, ctx, kind, subject, what, r, c, categorical, effects=None):
         cfg = self.config
         if categorical:
             rc, cc, cats = stats.encode_categories(pd.Series(r), pd.Series(c))
             p, d = stats.chi2_pvalues(rc[:, None], cc[:, None], [len(cats)])
-            eff = stats.categorical_effects(rc, cc, len(cats))
+            eff = effects or stats.categorical_effects(rc, cc, len(cats))
             k = len(cats)
             rs, cs = np.bincount(rc, minlength=k) / len(rc), np.bincount(cc, minlength=k) / len(cc)
             chart = stats.categorical_histogram(subject, [str(x) for x in cats], rs, cs)
@@ -507,8 +519,14 @@ class DriftChecker(Checker):
             pd.api.types.is_numeric_dtype(r) and pd.api.types.is_numeric_dtype(c))
         if categorical and r.nunique(dropna=False) > max(self.config["max_categories"], 2 * len(ctx.classes or ())):
             return None
+        effects = None
+        if categorical and _on_spark(ctx):  # the labels of every row
+            from riskaudit.checks.drift import spark as on_spark
+
+            ref, cur = (on_spark.category_counts(d.spark_frame, [t])[t] for d in (ctx.reference, ctx.data))
+            effects = on_spark.categorical_effects(ref, cur)
         return self._distribution_shift(ctx, "label_drift", t, f"The distribution of the target {t!r}",
-                                        r.to_numpy(), c.to_numpy(), categorical)
+                                        r.to_numpy(), c.to_numpy(), categorical, effects=effects)
 
     # ------------------------------------------------------------------ model
     def _model_kinds(self, ctx, metrics, notes):
@@ -549,7 +567,8 @@ class DriftChecker(Checker):
                     lr = np.array([str(names[i]) for i in lr], dtype=object)
                     lc = np.array([str(names[i]) for i in lc], dtype=object)
                 f = self._distribution_shift(ctx, "prediction_drift", "predicted class",
-                                             "The distribution of predicted classes", lr, lc, True)
+                                             "The distribution of predicted classes", lr, lc, True,
+                                             effects=self._full_predictions(ctx, metrics, notes))
             if f is not None:
                 out.append(f)
             c = self._concept(ctx, dref, dcur, pred_ref, pred_cur, metrics, notes)
@@ -558,6 +577,24 @@ class DriftChecker(Checker):
         ctx.progress(0.85, "model drift")
         out += self._model_drift(ctx, xc, metrics)
         return out
+
+    def _full_predictions(self, ctx, metrics, notes) -> dict[str, float] | None:
+        """On the Spark engine with a table larger than its sample: the shift of the predicted
+        classes of every row of both tables (the chi-squared test stays on the sample)."""
+        if not _on_spark(ctx):
+            return None
+        from riskaudit.checks.drift import spark as on_spark
+
+        try:
+            ref, cur = (on_spark.predicted_counts(d, ctx.model, list(ctx.features)) for d in (ctx.reference, ctx.data))
+        except Exception as exc:  # a model that cannot travel to the executors: the sample's figures
+            notes.append(f"Spark engine: predicted classes on the driver sample ({type(exc).__name__}: "
+                         f"{str(exc)[:200]})")
+            return None
+        names = [str(c) for c in ctx.classes or ()]
+        metrics["predicted_classes"] = {role: {names[k] if k < len(names) else str(k): n for k, n in sorted(got.items())}
+                                        for role, got in (("reference", ref), ("current", cur))}
+        return on_spark.categorical_effects(ref, cur)
 
     def _concept(self, ctx, dref, dcur, pred_ref, pred_cur, metrics, notes):
         cfg = self.config
@@ -707,6 +744,13 @@ class DriftChecker(Checker):
         if ctx.model is None:
             parts.append("Prediction, concept and model drift were not checked: no model was given.")
         return " ".join(parts)
+
+
+def _on_spark(ctx) -> bool:
+    """The Spark engine with a table larger than its driver sample (else the driver frames
+    are the whole tables and drift runs as on the pandas engine)."""
+    return all(getattr(d, "spark_frame", None) is not None for d in (ctx.data, ctx.reference)) and \
+        bool(ctx.data.sampled or ctx.reference.sampled)
 
 
 def _shift(effect: float, kind: str) -> str:

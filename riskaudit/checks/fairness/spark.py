@@ -1,11 +1,14 @@
 """fairness on the Spark engine: the group counts of every row, aggregated in Spark.
 
 The model's raw outputs come from :meth:`SparkDataset.predict_all` (``mapInPandas``, the
-model broadcast to the executors); whether they are probabilities already is decided over
-the whole table (:func:`riskaudit.engines.spark.proba_rule`, as ``to_proba`` decides over
-its array). A second ``mapInPandas`` turns each Arrow batch into cell types with the
-pandas engine's own functions (``labels_to_index``, :func:`decide`, :func:`row_types`), and
-Spark counts the rows of every (sensitive values, cell type). The driver builds the joint
+model broadcast to the executors); the same Python pass turns each Arrow batch into cell
+types with the pandas engine's own functions
+(``labels_to_index``, :func:`decide`, :func:`row_types`) under both readings of the outputs
+(probabilities already, or scores to squash) plus the per-row figures of
+:func:`riskaudit.engines.spark.rule_stats`; Spark counts the rows of every (sensitive
+values, both cell types) with those figures' extremes, from which the driver decides the
+reading over the whole table as ``to_proba`` decides over its array
+(:func:`~riskaudit.engines.spark.rule_of`) and keeps that reading's counts. The driver builds the joint
 table from those few counts with the pandas engine's group naming (``_group_codes`` over
 the distinct values), so every rate equals the pandas engine's on the full table, and the
 bootstrap (one multinomial draw over the table's cells) is the same draw for the same seed.
@@ -18,40 +21,68 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from pyspark.sql import functions as F
 
 from riskaudit.checks.fairness._rows import BIN_NUMERIC_ABOVE, MISSING, _group_codes, decide, row_types
 from riskaudit.checks.fairness import _counts as C
-from riskaudit.engines.spark import OUTPUT, column, proba_rule, to_proba_rows
+from riskaudit.engines.spark import OUTPUT, RULE_STATS, column, rule_of, rule_stats, to_proba_rows
 from riskaudit.errors import CheckerError
 
 TYPE = "__riskaudit_type"
 UNKNOWN = "__riskaudit_unknown"
+SQUASHED = "__riskaudit_type_squashed"
+PRED_ID, PRED_SQ = "__riskaudit_pred_identity", "__riskaudit_pred_squashed"
 
 
 def full_counts(ctx: Any, prep: dict, threshold: float | None) -> tuple[list[list[str]], np.ndarray, list[str], int]:
     """(group names per attribute, joint counts (*sizes, 12), notes, rows with a label outside
-    the classes) over every row."""
-    import pandas as pd
-    from pyspark.sql.types import BooleanType, IntegerType, StructField, StructType
-
+    the classes) over every row. With a model, the rows per predicted class are left in
+    ``ctx.data.predicted_classes`` for drift."""
     ds = ctx.data
     ds.distributed.discard("fairness")
     sens = [str(c) for c in ctx.sensitive]
-    sdf, identity = ds.spark_frame, False
-    if ctx.model is not None:
-        sdf = ds.predict_all(ctx.model, list(ctx.features))
-        identity = proba_rule(sdf)
-    fields = {f.name: f for f in sdf.schema.fields}
-    schema = StructType([StructField(f"s{i}", fields[c].dataType) for i, c in enumerate(sens)]
-                        + [StructField(TYPE, IntegerType()),  # -1: left out (no model, unknown label)
-                           StructField(UNKNOWN, BooleanType())])
-    fn = _typer(ctx.target, tuple(prep["classes"]), int(prep["pos"]), threshold,
-                ctx.model is not None, identity, sens)
-    needed = dict.fromkeys(sens + ([ctx.target] if ctx.target else []) + ([OUTPUT] if ctx.model else []))
-    keep = sdf.select(*[column(c) for c in needed])
-    agg = keep.mapInPandas(fn, schema).groupBy(*[f"s{i}" for i in range(len(sens))], TYPE, UNKNOWN).count().toPandas()
+    keep = sens + ([str(ctx.target)] if ctx.target else [])
+    model = ctx.model is not None
+    schema, keys = _schema(ds.spark_frame, sens, model)
+    fn = _typer(ctx.target, tuple(prep["classes"]), int(prep["pos"]), threshold, model, sens)
+    if model:  # predicted and typed in one Python pass per batch
+        mapped = ds.predict_all(ctx.model, list(ctx.features), keep=keep, then=fn, schema=schema)
+    else:
+        mapped = ds.spark_frame.select(*[column(c) for c in keep]).mapInPandas(fn, schema)
+    stats = [F.min(RULE_STATS[0]), F.max(RULE_STATS[1]), F.max(RULE_STATS[2]), F.max(RULE_STATS[3])] if model else []
+    agg = mapped.groupBy(*keys).agg(F.count(F.lit(1)).alias("count"), *stats).toPandas()
+    agg = agg.set_axis(keys + ["count"] + (list(RULE_STATS) if model else []), axis=1)
+    if model:  # the reading of the outputs, decided over every row
+        identity = rule_of(float(agg[RULE_STATS[0]].min()), float(agg[RULE_STATS[1]].max()),
+                           int(agg[RULE_STATS[2]].max()), float(agg[RULE_STATS[3]].max()))
+        pred = agg.groupby(PRED_ID if identity else PRED_SQ)["count"].sum()
+        ds.predicted_classes[(id(ctx.model), tuple(str(f) for f in ctx.features))] = {
+            int(k): int(v) for k, v in pred.items()}
+        agg = agg.rename(columns={TYPE if identity else SQUASHED: "__type"})
+        agg = agg.groupby([f"s{i}" for i in range(len(sens))] + ["__type", UNKNOWN], dropna=False,
+                          as_index=False)["count"].sum().rename(columns={"__type": TYPE})
     unknown = int(agg.loc[agg[UNKNOWN].to_numpy(dtype=bool), "count"].sum())
-    agg = agg[agg[TYPE] >= 0]
+    return _table(agg[agg[TYPE] >= 0], sens, ds, unknown)
+
+
+def _schema(sdf: Any, sens: list[str], model: bool) -> tuple[Any, list[str]]:
+    """The typer's output schema and the columns the counts are grouped by."""
+    from pyspark.sql.types import BooleanType, DoubleType, IntegerType, StructField, StructType
+
+    fields = {f.name: f for f in sdf.schema.fields}
+    out = [StructField(f"s{i}", fields[c].dataType) for i, c in enumerate(sens)] + [
+        StructField(TYPE, IntegerType()),  # -1: left out (no model, unknown label)
+        StructField(UNKNOWN, BooleanType())]
+    extra = [SQUASHED, PRED_ID, PRED_SQ] if model else []
+    out += [StructField(c, IntegerType()) for c in extra]
+    if model:
+        out += [StructField(c, IntegerType() if c == RULE_STATS[2] else DoubleType()) for c in RULE_STATS]
+    return StructType(out), [f"s{i}" for i in range(len(sens))] + [TYPE, UNKNOWN] + extra
+
+
+def _table(agg: Any, sens: list[str], ds: Any, unknown: int) -> tuple[list[list[str]], np.ndarray, list[str], int]:
+    import pandas as pd
+
     counts = agg["count"].to_numpy(dtype=np.int64)
     names, codes, notes = [], [], []
     for i, col in enumerate(sens):
@@ -74,27 +105,36 @@ def full_counts(ctx: Any, prep: dict, threshold: float | None) -> tuple[list[lis
     return names, table, notes, unknown
 
 
-def _typer(target: str | None, classes: tuple, pos: int, threshold: float | None, model: bool,
-           identity: bool, sens: list[str]):
+def _typer(target: str | None, classes: tuple, pos: int, threshold: float | None, model: bool, sens: list[str]):
     """The ``mapInPandas`` function: each batch's sensitive values, cell types (-1: rows
-    without a known label when there is no model, left out as on the pandas engine) and
-    whether the row has a label outside the classes."""
+    without a known label when there is no model, left out as on the pandas engine), whether
+    the row has a label outside the classes and, with a model, the cell types of the outputs
+    read as scores to squash and the figures that decide which reading holds."""
+    import pandas as pd
+
     def types(batches):
         from riskaudit.data import labels_to_index
 
         for pdf in batches:
             n = len(pdf)
             y_true = labels_to_index(pdf[target], classes) if target else np.full(n, -1)
+            cols = {f"s{i}": pdf[c].to_numpy() for i, c in enumerate(sens)}
+            typed = {}
             if model:
                 raw = np.stack(pdf[OUTPUT].to_numpy()) if n else np.zeros((0, 1))
-                proba = np.nan_to_num(to_proba_rows(raw, identity), nan=0.0, posinf=1.0, neginf=0.0)
-                pred_pos, y_pred = decide(proba, pos, threshold)
-                keep = np.ones(n, dtype=bool)
+                for name, identity in ((TYPE, True), (SQUASHED, False)):
+                    proba = np.nan_to_num(to_proba_rows(raw, identity), nan=0.0, posinf=1.0, neginf=0.0)
+                    pred_pos, y_pred = decide(proba, pos, threshold)
+                    typed[name] = row_types(pred_pos, y_true, y_pred, pos).astype(np.int32)
             else:
-                keep, y_pred, pred_pos = y_true >= 0, y_true, y_true == pos
-            out = pdf[sens].copy()
-            out.columns = [f"s{i}" for i in range(len(sens))]
-            out[TYPE] = np.where(keep, row_types(pred_pos, y_true, y_pred, pos), -1).astype(np.int32)
-            out[UNKNOWN] = (y_true < 0) & (pdf[target].notna().to_numpy() if target else False)
-            yield out
+                keep, pred_pos = y_true >= 0, y_true == pos
+                typed[TYPE] = np.where(keep, row_types(pred_pos, y_true, y_true, pos), -1).astype(np.int32)
+            cols[TYPE] = typed[TYPE]
+            cols[UNKNOWN] = (y_true < 0) & (pdf[target].notna().to_numpy() if target else False)
+            if model:
+                cols[SQUASHED] = typed[SQUASHED]
+                cols[PRED_ID] = to_proba_rows(raw, True).argmax(1).astype(np.int32)
+                cols[PRED_SQ] = to_proba_rows(raw, False).argmax(1).astype(np.int32)
+                cols.update(rule_stats(raw))
+            yield pd.DataFrame(cols)
     return types
