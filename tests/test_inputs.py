@@ -147,18 +147,25 @@ def test_torchscript_pt2_entrypoint_and_callable_predict_the_same(tmp_path, net,
     assert fn.predict_proba(x).shape == (150, 3)
 
 
-def test_onnx_model(tmp_path, net, iris):
+def _linear_onnx(net):
+    """``net``'s linear layer as an ONNX model (x @ W + B). IR version 8 (what opset 17
+    needs), not the onnx package's newest: the onnxruntime of Python 3.10 (1.23) reads IR
+    <= 11, and onnx 1.23 writes 14 by default."""
+    from onnx import numpy_helper
+
     w = net.lin.weight.detach().numpy().T.astype(np.float32)
     b = net.lin.bias.detach().numpy().astype(np.float32)
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Add", ["h", "B"], ["y"])], "lin",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3])],
-        [helper.make_tensor("W", TensorProto.FLOAT, w.shape, w.flatten()), helper.make_tensor("B", TensorProto.FLOAT, b.shape, b)])
+        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+def test_onnx_model(tmp_path, net, iris):
     path = tmp_path / "m.onnx"
-    # IR version 8 (what opset 17 needs), not the onnx package's newest: the onnxruntime of
-    # Python 3.10 (1.23) reads IR <= 11, and onnx 1.23 writes 14 by default
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    onnx.save(_linear_onnx(net), str(path))
     m = load_model(str(path))
     x = iris.iloc[:, :4].to_numpy(np.float32)
     np.testing.assert_allclose(m.forward(x), net(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-5)
@@ -169,18 +176,9 @@ def test_onnx_external_weights_are_part_of_the_audited_model(tmp_path, net, iris
     """A large ONNX model keeps its weights in other files (external data). The model's
     recorded hash covers them: swapping the weights file after the audit closes the gate,
     and weights outside the model's folder are refused (by riskaudit and by onnxruntime)."""
-    from onnx import numpy_helper
-
     from riskaudit.gate import file_reasons
 
-    w = net.lin.weight.detach().numpy().T.astype(np.float32)
-    b = net.lin.bias.detach().numpy().astype(np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "W"], ["h"]), helper.make_node("Add", ["h", "B"], ["y"])], "lin",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3])],
-        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")])
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    proto = _linear_onnx(net)
     path = tmp_path / "m.onnx"
     onnx.save_model(proto, str(path), save_as_external_data=True, location="weights.bin", size_threshold=0)
     m = load_model(str(path))
