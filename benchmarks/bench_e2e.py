@@ -62,9 +62,17 @@ FEATURES = [f"f{i:02d}" for i in range(N_NUMERIC)]
 
 # ----------------------------------------------------------------------------- running
 
+def _user_env() -> dict[str, str]:
+    """The environment of a user's install: Python's bytecode cache on (pip compiles it for
+    installed packages, and an editable install writes it on first import). A shell that
+    sets PYTHONDONTWRITEBYTECODE would make every riskaudit process compile its own
+    modules again (about 0.1 s) while the peers' installed packages keep their cache."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run_process(cmd: list[str], *, cwd: Path | None = None, env: dict | None = None) -> dict:
     """Exit code and output of one child process (setup steps, not timed)."""
-    proc = subprocess.run(cmd, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, env={**_user_env(), **(env or {})}, capture_output=True, text=True)
     return {"code": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
 
 
@@ -74,7 +82,7 @@ def run_measured(cmd: list[str], *, cwd: Path | None = None, env: dict | None = 
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
         t0 = time.perf_counter()
         proc = subprocess.run([TIME, "-f", "%M", "-o", rss_file.name, *cmd], cwd=cwd,
-                              env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+                              env={**_user_env(), **(env or {})}, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE)
         wall = time.perf_counter() - t0
         lines = [ln for ln in Path(rss_file.name).read_text().splitlines() if ln.strip().isdigit()]
