@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 
 from riskaudit import untrusted
 from riskaudit.errors import PolicyError
@@ -132,16 +131,9 @@ def _read(p: Path, implicit: bool) -> Project:
             raise PolicyError(f"project folder {str(p)!r} has no {DEFAULT_PROJECT_FILE}")
         p = cand
     try:
-        data = untrusted.load_yaml(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise PolicyError(f"project file {str(p)!r} is not UTF-8 text") from None
-    except (ValueError, OverflowError) as exc:  # a value YAML cannot build: a date 2027-02-30
-        raise PolicyError(f"project file {str(p)!r}: invalid YAML: a value cannot be read ({exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise PolicyError(f"project file {str(p)!r}: invalid YAML{where}: "
-                          f"{getattr(exc, 'problem', exc)}") from None
+        data = untrusted.read_yaml(p.read_bytes())
+    except untrusted.YamlError as exc:
+        raise PolicyError(f"project file {str(p)!r}: {exc}") from None
     data = data or {}
     if not isinstance(data, Mapping):
         raise PolicyError(f"project file {str(p)!r} must be a mapping of keys")

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 
 from riskaudit import untrusted
 from riskaudit.errors import InputError
@@ -188,13 +187,10 @@ def _read_trust_file(p: Path) -> tuple[bytes, Mapping[str, Any]]:
                          else f"--trust: {str(p)!r} is a folder; give the trust policy file")
     raw = p.read_bytes()
     try:
-        data = untrusted.load_yaml(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"--trust: {str(p)!r} is not UTF-8 text") from None
-    except (ValueError, OverflowError) as exc:  # a value YAML cannot build: a date 2027-02-30
-        raise InputError(f"--trust: {str(p)!r} is not valid YAML: a value cannot be read ({exc})") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"--trust: {str(p)!r} is not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        data = untrusted.read_yaml(raw)
+    except untrusted.YamlError as exc:
+        why = "is not UTF-8 text" if exc.problem is None else f"is not valid YAML{exc.where}: {exc.problem}"
+        raise InputError(f"--trust: {str(p)!r} {why}") from None
     if not isinstance(data, Mapping):
         raise InputError(f"--trust: {str(p)!r} must be a mapping of keys ({', '.join(TRUST_KEYS)})")
     return raw, data

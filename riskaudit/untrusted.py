@@ -47,6 +47,34 @@ def load_yaml(text: str) -> Any:
         loader.dispose()
 
 
+class YamlError(ValueError):
+    """Why a YAML file cannot be read, in words: ``str()`` is the whole reason ("invalid YAML
+    (line 3, column 7): ..."); ``problem`` the part after "invalid YAML" (None when the file
+    is not UTF-8), ``where`` the " (line, column)" part and ``line`` the 1-based line, when
+    the parser knows them. Each caller wraps it in its own error, naming the file."""
+
+    def __init__(self, problem: str | None, where: str = "", line: int | None = None) -> None:
+        super().__init__("not UTF-8 text" if problem is None else f"invalid YAML{where}: {problem}")
+        self.problem, self.where, self.line = problem, where, line
+
+
+def read_yaml(text: str | bytes) -> Any:
+    """:func:`load_yaml` with every way it can fail as one :class:`YamlError`: bytes that are
+    not UTF-8, a syntax error (with its line and column), a value YAML cannot build (a date
+    2027-02-30), a document past the limits."""
+    try:
+        return load_yaml(text.decode("utf-8") if isinstance(text, (bytes, bytearray)) else text)
+    except UnicodeDecodeError:
+        raise YamlError(None) from None
+    except (ValueError, OverflowError) as exc:
+        raise YamlError(f"a value cannot be read ({exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise YamlError(str(getattr(exc, "problem", None) or exc), where,
+                        mark.line + 1 if mark else None) from None
+
+
 def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.SequenceNode):
         return list(node.value)

@@ -126,7 +126,6 @@ def read_datapackage(path: Path, base: Path | None) -> tuple[list[Evidence], lis
 
 def read_card(path: Path, base: Path | None) -> tuple[list[Evidence], list[Problem]]:
     """A Hugging Face card (``license:`` in YAML front matter) and license statements in its text."""
-    import yaml
 
     from riskaudit import untrusted
 
@@ -146,15 +145,10 @@ def read_card(path: Path, base: Path | None) -> tuple[list[Evidence], list[Probl
             offset = text.count("\n", 0, body_start)
             body = text[body_start:]
             try:
-                meta = untrusted.load_yaml(front)
-            except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                where = f" at line {mark.line + 2}" if mark is not None else ""
-                problems.append(Problem(_loc(path, base), f"malformed YAML front matter{where}: "
-                                        f"{getattr(exc, 'problem', None) or exc}"))
-                meta = None
-            except (ValueError, OverflowError) as exc:  # a value YAML cannot build: a date 2027-02-30
-                problems.append(Problem(_loc(path, base), f"malformed YAML front matter: a value cannot be read ({exc})"))
+                meta = untrusted.read_yaml(front)
+            except untrusted.YamlError as exc:  # its lines count from the file's second
+                where = f" at line {exc.line + 1}" if exc.line is not None else ""
+                problems.append(Problem(_loc(path, base), f"malformed YAML front matter{where}: {exc.problem}"))
                 meta = None
             if meta is not None and not isinstance(meta, dict):
                 problems.append(Problem(_loc(path, base), "YAML front matter is not a mapping"))
