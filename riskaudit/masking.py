@@ -168,8 +168,9 @@ class ReportMasker:
             # their format gives. For masking, a value that has an id's format (and check
             # digit, where it has one) is masked even where the pii checker would not report
             # it: the id rules of a column's values apply (structured), names excepted.
-            ids = [[s for s in engine.analyze_value(t) if s.entity != "PERSON"]
-                   if _id_candidate(t) else [] for t in todo]
+            id_like = [t for t in todo if _id_candidate(t)]
+            by_id = dict(zip(id_like, engine.analyze_values(id_like)))
+            ids = [[s for s in by_id.get(t, ()) if s.entity != "PERSON"] for t in todo]
         except Exception:  # the engine failed: the value rule still applied, shapes now
             self._engine_failed, self._engine = True, None
             return _by_shape(todo)

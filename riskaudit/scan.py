@@ -561,20 +561,23 @@ def masking_engine(checker_options: Mapping[str, Mapping[str, Any]], project: Ma
     return engine_for(cfg, spec if names else "off")
 
 
+MASKING_CALLS = ("analyze_texts", "analyze_values")
+"""The engine methods :class:`~riskaudit.masking.ReportMasker` calls, each on a batch of texts."""
+
+
 def _serve_masking(engine: Any, request: tuple[str, bool, list[str]]) -> Any:
-    """The pii checker's process answering the scan's masking: ``("texts", names, texts)``
-    is ``analyze_texts``; ``("values", names, texts)`` is ``analyze_value`` of each."""
+    """The pii checker's process answering the scan's masking: ``(method, names, texts)``."""
     method, _, texts = request
-    if method == "values":
-        return [engine.analyze_value(t) for t in texts]
-    return engine.analyze_texts(texts)
+    if method not in MASKING_CALLS:
+        raise ValueError(f"not a masking call: {method!r}")
+    return getattr(engine, method)(texts)
 
 
 class _RemoteEngine:
-    """The masking engine's ``analyze_texts`` and ``analyze_value`` in the pii checker's
-    process, which has the engine loaded; in this process (``local()``) when that one is
-    gone. Every method :class:`~riskaudit.masking.ReportMasker` calls is here: a missing
-    one would fail the masker's engine, which then masks by shape only."""
+    """The masking engine's :data:`MASKING_CALLS` in the pii checker's process, which has
+    the engine loaded (one round trip per batch); in this process (``local()``) when that
+    one is gone. A call missing here would fail the masker's engine, which then masks by
+    shape only."""
 
     def __init__(self, ahead: Any, names: bool, local: Callable[[], Any]):
         self.ahead, self.names, self.local = ahead, names, local
@@ -588,15 +591,13 @@ class _RemoteEngine:
         except Gone:
             if self._local is None:
                 self._local = self.local()
-            if method == "values":
-                return [self._local.analyze_value(t) for t in texts]
-            return self._local.analyze_texts(texts)
+            return getattr(self._local, method)(texts)
 
     def analyze_texts(self, texts: Sequence[str]) -> Any:
-        return self._ask("texts", texts)
+        return self._ask("analyze_texts", texts)
 
-    def analyze_value(self, text: str) -> Any:
-        return self._ask("values", [text])[0]
+    def analyze_values(self, texts: Sequence[str]) -> Any:
+        return self._ask("analyze_values", texts)
 
 
 @contextlib.contextmanager

@@ -468,6 +468,10 @@ class Engine:
         return kept
 
     # -- single values (structured columns) ------------------------------------------------
+    def analyze_values(self, values: Sequence[str]) -> list[list[Span]]:
+        """:meth:`analyze_value` of each value (one call for a batch, as masking sends them)."""
+        return [self.analyze_value(v) for v in values]
+
     def analyze_value(self, value: str, threshold: float = 0.3) -> list[Span]:
         """Pattern recognizers on one short value, without NLP (fast)."""
         out: list[Any] = []  # Presidio's RecognizerResult
