@@ -493,3 +493,13 @@ def test_the_default_multivariate_test_never_imports_alibi_detect(cancer, tmp_pa
         ("alibi_detect", "transformers"))
     assert method_line == "mmd True", method_line
     assert modules_line == "False False", modules_line
+
+
+def test_one_shifted_input_is_said_in_the_singular():
+    d = load_diabetes(as_frame=True).frame.drop(columns="target")
+    perm = np.random.default_rng(8).permutation(len(d))
+    ref, cur = d.iloc[perm[:221]].copy(), d.iloc[perm[221:]].copy()
+    cur["bmi"] = cur["bmi"] + 3 * d["bmi"].std()
+    res = run_check(DriftChecker, data=cur, reference=ref, options={"drift": FAST})
+    assert _flagged(res, "data_drift") == ["bmi"]
+    assert res.summary.startswith(f"1 of {d.shape[1]} inputs has shifted; the largest is bmi."), res.summary

@@ -723,7 +723,8 @@ class DriftChecker(Checker):
                          else "The images have not shifted measurably.")
         elif n_tested:
             if drifted:
-                parts.append(f"{len(drifted):,} of {n_tested:,} inputs have shifted; the largest is {drifted[0]}.")
+                parts.append(f"{len(drifted):,} of {n_tested:,} inputs {'has' if len(drifted) == 1 else 'have'} shifted; "
+                             f"the largest is {drifted[0]}.")
             else:
                 parts.append(f"None of the {n_tested} inputs has shifted measurably.")
         else:
