@@ -55,9 +55,16 @@ class Registry:
     def from_entry_points(cls, group: str = ENTRY_POINT_GROUP) -> Registry:
         """Load every checker registered under ``group``; a broken plugin raises PluginError."""
         infos = []
+        sources: dict[object, str] = {}  # a distribution's metadata is parsed once, not per checker
         for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name):
             dist = getattr(ep, "dist", None)
-            source = f"{dist.name}=={dist.version}" if dist is not None else "<unknown>"
+            source = "<unknown>"
+            if dist is not None:
+                where_from = getattr(dist, "_path", None) or id(dist)
+                if where_from not in sources:
+                    meta = dist.metadata
+                    sources[where_from] = f"{meta['Name']}=={meta['Version']}"
+                source = sources[where_from]
             where = f"entry point {ep.name!r} = {ep.value!r} of {source}"
             try:
                 obj = ep.load()

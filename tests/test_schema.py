@@ -103,3 +103,30 @@ def test_a_date_that_does_not_exist_is_exit_2_naming_the_file(tmp_path, where):
     path.write_text(body % "2027-02-28")
     proc = run_cli("scan", *args, "--check", "licenses", "--out", str(tmp_path / "o"), cwd=tmp_path)
     assert proc.returncode in (0, 1), proc.stderr
+
+
+def test_every_built_in_policy_passes_the_full_validation_a_user_policy_gets(tmp_path):
+    """A scan skips the schema for the built-in policies (:attr:`Policy.packaged`); this is
+    the check it relies on: each one, loaded as an ordinary file, passes every step a user's
+    policy goes through (the schema, each checker section, each checker's options)."""
+    reg = Registry.from_entry_points()
+    for name in builtin_policy_names():
+        copy = tmp_path / f"{name}.yaml"
+        copy.write_bytes((builtin_policy_dir() / f"{name}.yaml").read_bytes())
+        pol = load_policy(str(copy))
+        assert not pol.packaged
+        pol.validate_checks(reg)
+        for cid in reg.ids:
+            reg[cid].validate_options(pol.options(cid))
+
+
+def test_options_validated_once_are_not_trusted_for_other_values():
+    """The memo of validated options is keyed by their content: a bad value after a good one
+    of the same checker is still refused."""
+    from riskaudit.checks.base import OptionError
+    from riskaudit.checks.drift import DriftChecker
+
+    assert DriftChecker.validate_options({"alpha": 0.01})["alpha"] == 0.01
+    assert DriftChecker.validate_options({"alpha": 0.01})["alpha"] == 0.01
+    with pytest.raises(OptionError, match="0.5"):
+        DriftChecker.validate_options({"alpha": 2})

@@ -150,3 +150,54 @@ def test_riskaudit_scan_is_the_function_whatever_imported_its_module_first():
             " riskaudit.InputError.__name__, run_checker.__module__)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.split() == ["True", "scan", "Report", "InputError", "riskaudit.scan"], proc.stderr
+
+
+def test_a_scan_on_the_built_in_policy_does_not_import_jsonschema(tmp_path):
+    """The built-in policies ship with riskaudit and are validated against the schema by
+    tests/test_schema.py; a scan on one (and on no project options) leaves jsonschema out.
+    A user's policy still goes through it (the next test)."""
+    data = tmp_path / "groups.csv"
+    pd.DataFrame({"a": [0, 1] * 50, "y": [0, 1, 1, 0] * 25}).to_csv(data, index=False)
+    code = ("import sys\n"
+            "from riskaudit.cli import main\n"
+            "try:\n    main(sys.argv[1:])\nexcept SystemExit as exc:\n    print('exit', exc.code)\n"
+            "print('jsonschema' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code, "scan", "--data", str(data), "--target", "y",
+                           "--sensitive", "a", "--check", "fairness", "--format", "json",
+                           "--out", str(tmp_path / "out"), "-q"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "RISKAUDIT_LEDGER": str(tmp_path / "ledger.sqlite3")})
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-2] in ("exit 0", "exit 1") and (tmp_path / "out" / "report.json").exists(), proc.stdout + proc.stderr
+    assert lines[-1] == "False", proc.stdout + proc.stderr
+
+
+def test_a_user_policy_is_still_validated_whatever_its_file_is_called(tmp_path, monkeypatch):
+    """Only the files shipped in riskaudit's own policy folder skip the schema; a file of the
+    user's named like a built-in (``builtin:default.yaml``) is validated like any other."""
+    from riskaudit.errors import PolicyError
+    from riskaudit.policy import builtin_policy_dir, load_policy
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "builtin:default.yaml").write_text("risk_tier: extreme\n")
+    with pytest.raises(PolicyError, match="risk_tier"):
+        load_policy("builtin:default.yaml")
+    assert load_policy("default").packaged
+    copy = tmp_path / "mine.yaml"
+    copy.write_bytes((builtin_policy_dir() / "default.yaml").read_bytes())
+    assert not load_policy(str(copy)).packaged
+
+
+def test_installed_versions_in_the_manifest_equal_importlib_metadata():
+    """The manifest reads each version from its ``name-version.dist-info`` folder name; the
+    oracle is importlib.metadata's parse of the METADATA file."""
+    import importlib
+    from importlib import metadata
+
+    scan_module = importlib.import_module("riskaudit.scan")
+    seen = 0
+    for dist in metadata.distributions():
+        assert scan_module._dist_version(dist) == dist.version, getattr(dist, "_path", dist)
+        seen += 1
+    assert seen > 50
+    versions = scan_module._versions()
+    assert versions["pandas"] == metadata.version("pandas") and versions["numpy"] == metadata.version("numpy")

@@ -53,6 +53,8 @@ Test your class with :mod:`riskaudit.testing` (``parametrize_with_checks`` or
 from __future__ import annotations
 
 import abc
+import contextlib
+import contextvars
 import enum
 import hashlib
 import math
@@ -388,18 +390,28 @@ class Checker(abc.ABC):
 
         The values are checked against the JSON Schema generated from ``options``
         (:func:`riskaudit.schema.checker_options_schema`, the same schema policies and
-        project files are validated with), then normalized (lists to tuples)."""
+        project files are validated with), then normalized (lists to tuples).
+
+        Inside :func:`packaged_options` (the options are a built-in policy's, shipped with
+        riskaudit and validated against the schema by its test suite) the schema step, and the
+        import of jsonschema, are left out. The same options are validated once per process: the scan
+        checks every checker's options before any runs, the checker's constructor finds them
+        checked (:data:`_VALIDATED`, keyed by the options' JSON text)."""
         unknown = sorted(set(options) - set(cls.options))
         if unknown:
             known = ", ".join(sorted(cls.options)) or "none"
             raise OptionError(unknown[0], f"unknown option (known: {known})")
-        from riskaudit.schema import checker_options_schema, first_error
+        memo = _options_key(cls, options)
+        if memo is not None and memo in _VALIDATED:
+            return dict(_VALIDATED[memo])
+        if not _PACKAGED.get():
+            from riskaudit.schema import checker_options_schema, first_error
 
-        err = first_error(dict(options), checker_options_schema(cls))
-        if err is not None:
-            key, msg = err
-            name = key.split(".", 1)[0].split("[", 1)[0]
-            raise OptionError(name, msg, path=key)
+            err = first_error(dict(options), checker_options_schema(cls))
+            if err is not None:
+                key, msg = err
+                name = key.split(".", 1)[0].split("[", 1)[0]
+                raise OptionError(name, msg, path=key)
         out = {}
         for name, opt in cls.options.items():
             value = options.get(name, opt.default)
@@ -407,6 +419,8 @@ class Checker(abc.ABC):
                 out[name] = opt.validate(name, value) if name in options else _freeze(opt.default)
             except ValueError as exc:
                 raise OptionError(name, str(exc)) from None
+        if memo is not None:
+            _VALIDATED[memo] = dict(out)
         return out
 
     @classmethod
@@ -428,6 +442,35 @@ class Checker(abc.ABC):
     @abc.abstractmethod
     def run(self, ctx: CheckContext) -> CheckOutput:
         """Examine the inputs in ``ctx`` and return findings, a summary and metrics."""
+
+
+_PACKAGED: contextvars.ContextVar[bool] = contextvars.ContextVar("riskaudit_packaged_options", default=False)
+
+
+@contextlib.contextmanager
+def packaged_options(packaged: bool = True):
+    """Within: :meth:`Checker.validate_options` takes the options as a built-in policy's
+    (no schema step). The signature of ``validate_options``, which plugins override, stays."""
+    token = _PACKAGED.set(bool(packaged))
+    try:
+        yield
+    finally:
+        _PACKAGED.reset(token)
+
+
+_VALIDATED: dict[tuple[type, str], dict[str, Any]] = {}
+"""(checker class, options as JSON text) -> the options :meth:`Checker.validate_options`
+returned for them in this process."""
+
+
+def _options_key(cls: type, options: Mapping[str, Any]) -> tuple[type, str] | None:
+    """The memo key of ``options`` (None when they have no JSON text: never memoized)."""
+    import json
+
+    try:
+        return cls, json.dumps(options, sort_keys=True, allow_nan=True)
+    except (TypeError, ValueError):
+        return None
 
 
 def _freeze(value):

@@ -44,11 +44,12 @@ def _group_codes(series: pd.Series) -> tuple[np.ndarray, list[str], str | None]:
     """Integer codes, group names (sorted, as text), and a note of what was done."""
     note = []
     s = series
+    raw_codes, uniques = pd.factorize(s, sort=False)  # len(uniques): nunique(dropna=True)
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) \
-            and s.nunique(dropna=True) > BIN_NUMERIC_ABOVE:
+            and len(uniques) > BIN_NUMERIC_ABOVE:
         s = pd.qcut(s, 5, duplicates="drop").astype(str).where(s.notna())
         note.append("numeric with many values, binned into quintiles")
-    raw_codes, uniques = pd.factorize(s, sort=False)
+        raw_codes, uniques = pd.factorize(s, sort=False)
     texts = [str(u) for u in uniques]
     n_missing = int((raw_codes < 0).sum())
     if n_missing:
