@@ -77,16 +77,19 @@ def run_process(cmd: list[str], *, cwd: Path | None = None, env: dict | None = N
 
 
 def run_measured(cmd: list[str], *, cwd: Path | None = None, env: dict | None = None) -> dict:
-    """Wall seconds, exit code and the child's own peak RSS (MB, GNU time's %M: read after
-    exec, so the forked copy of this benchmark's memory is not counted)."""
+    """Wall seconds, CPU seconds (user + system, the process and its children: on a shared
+    machine a steadier figure than wall time), exit code and the child's own peak RSS (MB, GNU
+    time's %M: read after exec, so the forked copy of this benchmark's memory is not counted)."""
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
         t0 = time.perf_counter()
-        proc = subprocess.run([TIME, "-f", "%M", "-o", rss_file.name, *cmd], cwd=cwd,
+        proc = subprocess.run([TIME, "-f", "%M %U %S", "-o", rss_file.name, *cmd], cwd=cwd,
                               env={**_user_env(), **(env or {})}, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE)
         wall = time.perf_counter() - t0
-        lines = [ln for ln in Path(rss_file.name).read_text().splitlines() if ln.strip().isdigit()]
-    return {"seconds": wall, "code": proc.returncode, "rss_mb": int(lines[-1]) / 1024 if lines else float("nan"),
+        lines = [ln.split() for ln in Path(rss_file.name).read_text().splitlines()
+                 if len(ln.split()) == 3 and ln.split()[0].isdigit()]
+    return {"seconds": wall, "code": proc.returncode, "rss_mb": int(lines[-1][0]) / 1024 if lines else float("nan"),
+            "cpu": float(lines[-1][1]) + float(lines[-1][2]) if lines else float("nan"),
             "stderr": proc.stderr.decode(errors="replace")}
 
 
@@ -328,6 +331,7 @@ def main() -> int:
     # -------- timed rounds, interleaved
     times: dict[str, list[float]] = {name: [] for name, _, _ in jobs}
     rss: dict[str, float] = {name: 0.0 for name, _, _ in jobs}
+    cpu: dict[str, list[float]] = {name: [] for name, _, _ in jobs}
     codes: dict[str, int] = {}
     for r in range(args.repeats):
         for name, cmd, cwd in jobs:
@@ -335,6 +339,7 @@ def main() -> int:
             if res["code"] not in (0, 1):
                 print(f"!! {name} exited {res['code']}: {res['stderr'][-800:]}")
             times[name].append(res["seconds"])
+            cpu[name].append(res["cpu"])
             rss[name] = max(rss[name], res["rss_mb"])
             codes[name] = res["code"]
         print(f"round {r + 1}/{args.repeats} done", file=sys.stderr)
@@ -344,9 +349,10 @@ def main() -> int:
     print(f"\nwhole processes, cold, median of {args.repeats} (interleaved); cores: {os.cpu_count()}, "
           f"load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (a shared machine: "
           "absolute seconds are noisy, compare the ratios)")
-    print(f"{'job':48s} {'median s':>9s} {'min s':>7s} {'peak MB':>8s} {'exit':>5s}")
+    print(f"{'job':48s} {'median s':>9s} {'min s':>7s} {'CPU s':>6s} {'peak MB':>8s} {'exit':>5s}")
     for name, _, _ in jobs:
-        print(f"{name:48s} {median(times[name]):9.2f} {min(times[name]):7.2f} {rss[name]:8.0f} {codes[name]:5d}")
+        print(f"{name:48s} {median(times[name]):9.2f} {min(times[name]):7.2f} {median(cpu[name]):6.2f} "
+              f"{rss[name]:8.0f} {codes[name]:5d}")
     print()
     if "startup" in only:
         print(f"python -X importtime: import riskaudit.cli takes {importtime_ms():.0f} ms cumulative "
@@ -379,7 +385,8 @@ def main() -> int:
     if "fairness" in only:
         pdt = median(times["pandas groupby counts (peer)"])
         ft = median(times["riskaudit fairness (1M rows, labels)"])
-        print(f"fairness: riskaudit / pandas = {ft / pdt:.2f} (target <= 1.2)")
+        print(f"fairness: riskaudit / pandas = {ft / pdt:.2f} (target <= 1.2); CPU time "
+              f"{median(cpu['riskaudit fairness (1M rows, labels)']) / median(cpu['pandas groupby counts (peer)']):.2f}")
         print(f"inner step (checker durations in report.json): {check_durations(fair_dir / 'report' / 'report.json')}")
     return 0
 

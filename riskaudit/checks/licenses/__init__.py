@@ -22,13 +22,21 @@ import datetime as _dt
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from typing import TYPE_CHECKING
+
+from riskaudit._lazy import lazy_module
 from riskaudit.checks.base import Checker, CheckContext, CheckOutput, Kind, Option
-from riskaudit.checks.licenses.sources import MODEL_SUFFIXES, Component, Evidence, read_folder
-from riskaudit.checks.licenses.software import (environment_components, find_project_requirements,
-                                                is_requirements_file, requirement_components,
-                                                riskaudit_closure)
-from riskaudit.checks.licenses.spdx import evaluate, license_ids, license_list, normalize
 from riskaudit.result import Finding, Severity, Status
+
+if TYPE_CHECKING:
+    import riskaudit.checks.licenses.software as sw
+    import riskaudit.checks.licenses.sources as src
+    import riskaudit.checks.licenses.spdx as spdx
+    from riskaudit.checks.licenses.sources import Component
+else:  # loaded when the checker runs (or an SBOM is written), not when the scan lists the checkers
+    src = lazy_module("riskaudit.checks.licenses.sources")
+    sw = lazy_module("riskaudit.checks.licenses.software")
+    spdx = lazy_module("riskaudit.checks.licenses.spdx")
 
 __all__ = ["LicensesChecker", "cyclonedx_json", "build_components", "sbom_files", "COPYLEFT_WEIGHT"]
 
@@ -130,11 +138,11 @@ class LicensesChecker(Checker):
             findings[0] = dataclasses.replace(
                 bom, message=bom.message.rstrip(".") + f"; software scope: {_scope_text(scope)}; "
                 f"license categories from the SPDX license list "
-                f"{license_list()['spdx_license_list_version'] or '(version unknown)'}, license texts "
-                f"from ScanCode LicenseDB data {license_list()['texts_version'] or '(version unknown)'}.",
-                evidence={**bom.evidence, "software_scope": scope, "license_list": license_list()})
+                f"{spdx.license_list()['spdx_license_list_version'] or '(version unknown)'}, license texts "
+                f"from ScanCode LicenseDB data {spdx.license_list()['texts_version'] or '(version unknown)'}.",
+                evidence={**bom.evidence, "software_scope": scope, "license_list": spdx.license_list()})
         return dataclasses.replace(out, findings=findings,
-                                   metrics={**out.metrics, "software_scope": scope, "license_list": license_list()})
+                                   metrics={**out.metrics, "software_scope": scope, "license_list": spdx.license_list()})
 
 
 def _exceptions_schema(kinds: Iterable[str]) -> dict[str, Any]:
@@ -200,11 +208,11 @@ def build_components(*, project: Mapping[str, Any] | None = None, data=None, ref
             components += _declare(components, kind, declared[kind])
     scope = software_scope(software, req, base, model_paths)
     if scope["file"] is not None:
-        comps, probs = requirement_components(Path(scope["file"]), minimum)
+        comps, probs = sw.requirement_components(Path(scope["file"]), minimum)
         components += comps
         problems += probs
     elif scope["kind"] in ("environment", "environment minus riskaudit"):
-        components += environment_components(minimum, exclude=scope.get("excluded", ()))
+        components += sw.environment_components(minimum, exclude=scope.get("excluded", ()))
     if isinstance(scope_out, dict):
         scope_out.update({k: v for k, v in scope.items() if k != "excluded"},
                          excluded=len(scope.get("excluded", ())))
@@ -238,10 +246,10 @@ def _evidence_paths(project: dict, base: Path | None, data, reference, model, pa
         p = resolve(extra) or (Path(extra) if Path(extra).exists() else None)
         if p is None:
             raise InputError(f"licenses: path {extra!r} does not exist")
-        if p.is_file() and is_requirements_file(p):
+        if p.is_file() and sw.is_requirements_file(p):
             req = p
-        elif p.suffix.lower() in MODEL_SUFFIXES or (p.is_dir() and any(
-                c.suffix.lower() in MODEL_SUFFIXES for c in p.iterdir() if c.is_file())):
+        elif p.suffix.lower() in src.MODEL_SUFFIXES or (p.is_dir() and any(
+                c.suffix.lower() in src.MODEL_SUFFIXES for c in p.iterdir() if c.is_file())):
             model_paths.append(p)
         else:
             data_paths.append(p)
@@ -261,8 +269,8 @@ def _folder_components(kind: str, plist: Sequence[Path | None], base: Path | Non
         name = folder.name or str(folder)
         if kind == "model" and len(files) == 1 and files[0].is_file():
             name = files[0].name
-        comp = Component(kind, name, paths=[str(f) for f in files])
-        comp.evidence, comp.problems = read_folder(folder, base, minimum)
+        comp = src.Component(kind, name, paths=[str(f) for f in files])
+        comp.evidence, comp.problems = src.read_folder(folder, base, minimum)
         out.append(comp)
     return out
 
@@ -271,10 +279,10 @@ def _declare(components: list[Component], kind: str, declared: object) -> list[C
     """Add the project file's declared license of ``kind`` to that kind's components; returns
     the component to add when there is none yet."""
     targets = [c for c in components if c.kind == kind]
-    added = [] if targets else [Component(kind, "declared")]
-    n = normalize(str(declared))
+    added = [] if targets else [src.Component(kind, "declared")]
+    n = spdx.normalize(str(declared))
     for c in targets or added:
-        c.evidence.append(Evidence(n.expression, "project file", f"licenses.{kind}", note=n.note or str(declared)))
+        c.evidence.append(src.Evidence(n.expression, "project file", f"licenses.{kind}", note=n.note or str(declared)))
     return added
 
 
@@ -292,10 +300,10 @@ def software_scope(software: str, requirements: Path | None, base: Path | None,
         return {"kind": software, "file": None}
     folders = [base] + [p if p.is_dir() else p.parent for p in model_paths if p is not None]
     for folder in folders:
-        found = find_project_requirements(folder) if folder is not None else None
+        found = sw.find_project_requirements(folder) if folder is not None else None
         if found is not None:
             return {"kind": "project file", "file": str(found)}
-    return {"kind": "environment minus riskaudit", "file": None, "excluded": riskaudit_closure()}
+    return {"kind": "environment minus riskaudit", "file": None, "excluded": sw.riskaudit_closure()}
 
 
 # --------------------------------------------------------------------------- judging
@@ -306,18 +314,18 @@ def verdict_of(comp: Component, cfg: dict) -> dict:
     if not lics:
         return {"license": None, "category": "unknown", "kind": "unknown_license", "value": 1.0,
                 "note": "no license evidence" if not comp.evidence else "; ".join(e.note for e in comp.evidence if e.note)}
-    judged = [(lic, *evaluate(lic)) for lic in lics]
+    judged = [(lic, *spdx.evaluate(lic)) for lic in lics]
     from riskaudit.checks.licenses.spdx import _RANK  # noqa: PLC0415
 
     lic, cat, chosen, note = max(judged, key=lambda j: _RANK[j[1]])
     notes = [j[3] for j in judged if j[3]]
     if len(lics) > 1:
         notes.append(f"the sources name {', '.join(lics)}; the most restrictive, {chosen}, is applied")
-    ids = set(license_ids(chosen))  # WITH exceptions are not licenses
+    ids = set(spdx.license_ids(chosen))  # WITH exceptions are not licenses
     out: dict[str, Any] = {"license": lic, "chosen": chosen, "category": cat, "note": "; ".join(notes),
                            "ids": sorted(ids)}
     deny = set(cfg["deny"])
-    all_ids = {k for one in lics for k in license_ids(one)}
+    all_ids = {k for one in lics for k in spdx.license_ids(one)}
     if all_ids & deny:
         out.update(kind="denied_license", value=1.0, denied=sorted(all_ids & deny))
     elif ids and ids <= set(cfg["allow"]):
@@ -620,7 +628,7 @@ def _rows_of(obj: Any) -> list[dict]:
         return list((obj.get("metrics") or {}).get("components") or [])
     rows = []
     for item in obj:
-        if isinstance(item, Component):
+        if isinstance(item, src.Component):
             v = verdict_of(item, LicensesChecker.validate_options({}))
             rows.append(_row(item, v, Status.PASS, None) | {"verdict": ""})
         else:

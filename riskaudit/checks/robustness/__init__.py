@@ -36,14 +36,17 @@ from riskaudit._scope import torch_threads
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, CheckSkipped, Kind, Need, Option
 from riskaudit.result import Finding, Severity, Status
 
-from riskaudit.checks.robustness._attacks import (BLACK_BOX, WHITE_BOX, AttackRun, BlackBoxTarget,
-                                                  WhiteBoxTarget, run_attack)
-from riskaudit.checks.robustness._space import Space, build_space, sample_rows
-
 if TYPE_CHECKING:
     import numpy as np
-else:
+
+    import riskaudit.checks.robustness._attacks as A
+    import riskaudit.checks.robustness._space as S
+    from riskaudit.checks.robustness._attacks import AttackRun
+    from riskaudit.checks.robustness._space import Space
+else:  # loaded when the checker runs, not when the scan lists the checkers
     np = lazy_module("numpy")
+    A = lazy_module("riskaudit.checks.robustness._attacks")
+    S = lazy_module("riskaudit.checks.robustness._space")
 
 __all__ = ["RobustnessChecker"]
 
@@ -141,12 +144,12 @@ class RobustnessChecker(Checker):
         ds = ctx.data
         assert ds is not None and ctx.model is not None  # needs = {DATA, TARGET, MODEL}
         n_all = len(ds.array) if ds.array is not None and list(ctx.features) == ["x"] else len(ds.frame)
-        rows = sample_rows(ctx.rng("evaluation"), n_all, cfg["evaluation_rows"])
-        space = build_space(ctx, immutable=cfg["immutable"], categorical=cfg["categorical"], rows=rows,
+        rows = S.sample_rows(ctx.rng("evaluation"), n_all, cfg["evaluation_rows"])
+        space = S.build_space(ctx, immutable=cfg["immutable"], categorical=cfg["categorical"], rows=rows,
                             reference_rows=cfg["reference_rows"])
         white = ctx.model.module is not None
         attacks = [a.lower() for a in cfg["white_box_attacks" if white else "black_box_attacks"]]
-        allowed = WHITE_BOX if white else BLACK_BOX
+        allowed = A.WHITE_BOX if white else A.BLACK_BOX
         bad = [a for a in attacks if a not in allowed]
         if bad:
             raise CheckSkipped(f"option {'white' if white else 'black'}_box_attacks names unknown attack "
@@ -172,8 +175,8 @@ class RobustnessChecker(Checker):
 
     def _attack(self, ctx, cfg, space, white, attacks, eps_list, judged, usable, y_all, classes):
         norm = np.inf if cfg["norm"] == "inf" else 2
-        target = (WhiteBoxTarget(ctx, space, len(classes), norm, cfg["batch_size"]) if white
-                  else BlackBoxTarget(ctx, space, len(classes), cfg["batch_size"]))
+        target = (A.WhiteBoxTarget(ctx, space, len(classes), norm, cfg["batch_size"]) if white
+                  else A.BlackBoxTarget(ctx, space, len(classes), cfg["batch_size"]))
         try:
             idx_usable = np.flatnonzero(usable)
             pred = target.predict_labels(space.x_raw[idx_usable])
@@ -189,7 +192,7 @@ class RobustnessChecker(Checker):
             runs: list[AttackRun] = []
             for i, name in enumerate(attacks):
                 ctx.progress(i / len(attacks), f"{name} on {len(subset):,} samples")
-                runs.append(run_attack(name, target, space, subset, y0, eps_list, norm=norm, cfg=cfg, ctx=ctx))
+                runs.append(A.run_attack(name, target, space, subset, y0, eps_list, norm=norm, cfg=cfg, ctx=ctx))
             ctx.progress(1.0, "done")
         finally:
             target.close()
