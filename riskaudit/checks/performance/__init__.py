@@ -280,9 +280,10 @@ class PerformanceChecker(Checker):
             k = cur[1].shape[1]
             majority = int(np.bincount(idx, minlength=k).argmax()) if len(idx) else 0
             base = np.full(len(y), majority)
+            pred_class = pred.argmax(axis=1)  # once, not per resample
 
             def lift(i):
-                m = M.balanced_accuracy(M.confusion(y[i], pred[i].argmax(axis=1), k))
+                m = M.balanced_accuracy(M.confusion(y[i], pred_class[i], k))
                 return {"v": m - M.balanced_accuracy(M.confusion(y[i], base[i], k))}
 
             base_bal = M.balanced_accuracy(M.confusion(y, base, k))

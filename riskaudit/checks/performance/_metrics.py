@@ -166,20 +166,27 @@ def classification_draws(y: np.ndarray, proba: np.ndarray, bins: int, scores: bo
         return bootstrap(lambda i: classification(y[i], proba[i], bins, scores), len(y), resamples, rng)
     ties = TieGroups(proba)
     k = proba.shape[1]
-    # each row's calibration bin, confidence and correctness, once (a resample picks rows)
+    # each row's predicted class, calibration bin, confidence, correctness and log-loss term,
+    # once (a resample picks rows: the same values, summed in the same order, as
+    # classification() on the resample's rows, without gathering their scores)
+    pred = proba.argmax(axis=1)
     conf = proba.max(axis=1)
-    correct = (proba.argmax(axis=1) == y).astype(np.float64)
+    correct = (pred == y).astype(np.float64)
     ids = np.searchsorted(np.linspace(0.0, 1.0, bins + 1)[1:-1], conf)
+    eps = np.finfo(np.float64).eps
+    log_p = np.log(np.clip(proba[np.arange(len(y)), y], eps, 1 - eps))
 
     def one(i: np.ndarray) -> dict[str, float]:
-        yi, pi = y[i], proba[i]
-        out = classification(yi, pi, bins, scores=False)
+        yi = y[i]
+        cm = confusion(yi, pred[i], k)
+        out = {"accuracy": accuracy(cm), "balanced_accuracy": balanced_accuracy(cm),
+               "macro_f1": float(per_class(cm)["f1"][cm.sum(axis=1) > 0].mean())}
         if k == 2:
             auc = ties.auc(1, i, yi == 1)
         else:
             present = [c for c in range(k) if 0 < (yi == c).sum() < len(yi)]
             auc = float(np.mean([ties.auc(c, i, yi == c) for c in present])) if len(present) >= 2 else float("nan")
-        out.update({"roc_auc": auc, "log_loss": log_loss(yi, pi),
+        out.update({"roc_auc": auc, "log_loss": float(-np.mean(log_p[i])),
                     "ece": _ece(_bins(ids[i], conf[i], correct[i], bins), len(i))})
         return out
 
