@@ -280,11 +280,15 @@ class PerformanceChecker(Checker):
             k = cur[1].shape[1]
             majority = int(np.bincount(idx, minlength=k).argmax()) if len(idx) else 0
             base = np.full(len(y), majority)
-            pred_class = pred.argmax(axis=1)  # once, not per resample
+            # each row's confusion cell under the model and under the baseline, once; a
+            # resample is the rows' multiplicities (whole-number counts: exactly the confusion
+            # matrices of the resampled rows)
+            cells, base_cells = y * k + pred.argmax(axis=1), y * k + majority
 
             def lift(i):
-                m = M.balanced_accuracy(M.confusion(y[i], pred_class[i], k))
-                return {"v": m - M.balanced_accuracy(M.confusion(y[i], base[i], k))}
+                w = np.bincount(i, minlength=len(y)).astype(np.float64)
+                m = M.balanced_accuracy(np.bincount(cells, weights=w, minlength=k * k).reshape(k, k))
+                return {"v": m - M.balanced_accuracy(np.bincount(base_cells, weights=w, minlength=k * k).reshape(k, k))}
 
             base_bal = M.balanced_accuracy(M.confusion(y, base, k))
             base_acc = float(np.mean(y == majority))

@@ -85,10 +85,14 @@ def calibration_bins(y: np.ndarray, proba: np.ndarray, bins: int) -> dict[str, n
 
 def _bins(ids: np.ndarray, conf: np.ndarray, correct: np.ndarray, bins: int) -> dict[str, np.ndarray]:
     """:func:`calibration_bins` from each row's bin, confidence and correctness."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
     count = np.bincount(ids, minlength=bins).astype(np.float64)
     conf_sum = np.bincount(ids, weights=conf, minlength=bins)
     acc_sum = np.bincount(ids, weights=correct, minlength=bins)
+    return _bins_of_sums(count, conf_sum, acc_sum, bins)
+
+
+def _bins_of_sums(count: np.ndarray, conf_sum: np.ndarray, acc_sum: np.ndarray, bins: int) -> dict[str, np.ndarray]:
+    edges = np.linspace(0.0, 1.0, bins + 1)
     keep = count > 0
     return {"count": count[keep], "confidence": conf_sum[keep] / count[keep],
             "accuracy": acc_sum[keep] / count[keep], "lower": edges[:-1][keep], "upper": edges[1:][keep]}
@@ -154,13 +158,29 @@ class TieGroups:
         below = np.cumsum(n_g) - n_g
         return float(np.sum(p_g * (below + 0.5 * n_g)) / (n1 * n0))
 
+    def auc_weighted(self, column: int, weights: np.ndarray, pos: np.ndarray) -> float:
+        """:meth:`auc` of a resample given as each row's multiplicity ``weights`` (float,
+        whole numbers) and the rows' positives ``pos``: the same per-group counts (sums of
+        whole numbers are exact in float64), hence the same figure, from sequential passes
+        instead of gathers of the resampled rows."""
+        wp = weights * pos
+        n1 = int(wp.sum())
+        n0 = int(weights.sum()) - n1
+        if n1 == 0 or n0 == 0:
+            return float("nan")
+        p_g = np.bincount(self.groups[column], weights=wp, minlength=self.sizes[column])
+        n_g = np.bincount(self.groups[column], weights=weights - wp, minlength=self.sizes[column])
+        below = np.cumsum(n_g) - n_g
+        return float(np.sum(p_g * (below + 0.5 * n_g)) / (n1 * n0))
+
 
 def classification_draws(y: np.ndarray, proba: np.ndarray, bins: int, scores: bool, resamples: int,
                          rng: np.random.Generator) -> dict[str, np.ndarray]:
     """``bootstrap(lambda i: classification(y[i], proba[i], bins, scores), len(y), resamples,
     rng)``, the same draws and figures, with each resample's ROC AUC from :class:`TieGroups`
-    instead of a sort of the resample (at 50,000 rows the sorts were half the bootstrap) and
-    its calibration bins from each row's bin found once.
+    instead of a sort of the resample (at 50,000 rows the sorts were half the bootstrap), its
+    calibration bins from each row's bin found once, and each resample taken as the rows'
+    multiplicities (sequential weighted counts instead of gathers of the resampled rows).
     Scores with NaN take the sorting path (their AUC is NaN)."""
     if not scores or not np.isfinite(proba).all():
         return bootstrap(lambda i: classification(y[i], proba[i], bins, scores), len(y), resamples, rng)
@@ -175,19 +195,30 @@ def classification_draws(y: np.ndarray, proba: np.ndarray, bins: int, scores: bo
     ids = np.searchsorted(np.linspace(0.0, 1.0, bins + 1)[1:-1], conf)
     eps = np.finfo(np.float64).eps
     log_p = np.log(np.clip(proba[np.arange(len(y)), y], eps, 1 - eps))
+    n = len(y)
+    cells = y * k + pred
+    positives = [y == c for c in range(k)]
 
     def one(i: np.ndarray) -> dict[str, float]:
-        yi = y[i]
-        cm = confusion(yi, pred[i], k)
+        # the resample as each row's multiplicity: every count below is a sum of whole
+        # numbers (exact), so accuracy, F1, AUC and the bins' counts equal classification()
+        # on the resample's rows to the bit; the log loss and the bins' confidence sums add
+        # the same terms in another order (within 1e-12, relative)
+        w = np.bincount(i, minlength=n).astype(np.float64)
+        cm = np.bincount(cells, weights=w, minlength=k * k).reshape(k, k)
         out = {"accuracy": accuracy(cm), "balanced_accuracy": balanced_accuracy(cm),
                "macro_f1": float(per_class(cm)["f1"][cm.sum(axis=1) > 0].mean())}
         if k == 2:
-            auc = ties.auc(1, i, yi == 1)
+            auc = ties.auc_weighted(1, w, positives[1])
         else:
-            present = [c for c in range(k) if 0 < (yi == c).sum() < len(yi)]
-            auc = float(np.mean([ties.auc(c, i, yi == c) for c in present])) if len(present) >= 2 else float("nan")
-        out.update({"roc_auc": auc, "log_loss": float(-np.mean(log_p[i])),
-                    "ece": _ece(_bins(ids[i], conf[i], correct[i], bins), len(i))})
+            per = cm.sum(axis=1)
+            present = [c for c in range(k) if 0 < per[c] < n]
+            auc = (float(np.mean([ties.auc_weighted(c, w, positives[c]) for c in present]))
+                   if len(present) >= 2 else float("nan"))
+        sums = (np.bincount(ids, weights=w, minlength=bins), np.bincount(ids, weights=w * conf, minlength=bins),
+                np.bincount(ids, weights=w * correct, minlength=bins))
+        out.update({"roc_auc": auc, "log_loss": float(-(w @ log_p) / n),
+                    "ece": _ece(_bins_of_sums(*sums, bins), n)})
         return out
 
     return bootstrap(one, len(y), resamples, rng)
