@@ -309,3 +309,16 @@ def test_baseline_interval_is_the_bootstrap_of_sklearn_balanced_accuracy():
     assert base.evidence["interval"][0] == pytest.approx(lo, abs=1e-6)
     assert base.evidence["interval"][1] == pytest.approx(hi, abs=1e-6)
     assert base.evidence["majority_class"] == str(model.classes_[majority])
+
+
+def test_average_ranks_equal_scipy_rankdata():
+    """The performance checker ranks scores with NumPy; scipy.stats.rankdata is the oracle:
+    distinct scores, heavy ties (a shallow tree's), integers, one value, NaN."""
+    from scipy.stats import rankdata
+
+    x, y = load_breast_cancer(return_X_y=True)
+    tree = DecisionTreeClassifier(max_depth=2, random_state=0).fit(x, y).predict_proba(x)[:, 1]
+    cases = [x[:, 0], tree, np.random.default_rng(0).integers(0, 5, 300).astype(float), np.ones(7),
+             np.array([0.3, np.nan, 0.1]), np.array([], dtype=float)]
+    for score in cases:
+        np.testing.assert_array_equal(M.average_ranks(score), rankdata(score))

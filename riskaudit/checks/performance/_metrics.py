@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from scipy.stats import rankdata
 
 
 def confusion(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
@@ -48,13 +47,26 @@ def balanced_accuracy(cm: np.ndarray) -> float:
     return float(np.mean(np.diag(cm)[present] / support[present]))
 
 
+def average_ranks(score: np.ndarray) -> np.ndarray:
+    """``scipy.stats.rankdata(score)`` (ties get the mean of their ranks; all NaN when a score
+    is NaN) with NumPy alone: the performance checker needs nothing else of scipy.stats,
+    whose import costs about 0.5 s of a cold process (tests/checks/test_performance.py keeps
+    rankdata as the oracle). Ranks are whole or half numbers: exact in float64."""
+    score = np.asarray(score, dtype=np.float64)
+    if np.isnan(score).any():
+        return np.full(len(score), np.nan)
+    _, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    return ((ends - counts + 1 + ends) / 2.0)[inverse.ravel()]
+
+
 def _auc(pos: np.ndarray, score: np.ndarray) -> float:
     """Area under the ROC curve as the Mann-Whitney U statistic (ties count one half)."""
     n1 = int(pos.sum())
     n0 = len(pos) - n1
     if n1 == 0 or n0 == 0:
         return float("nan")
-    ranks = rankdata(score)
+    ranks = average_ranks(score)
     return float((ranks[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
