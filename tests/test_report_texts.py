@@ -184,3 +184,17 @@ def test_regression_scan_messages_are_plain_too():
         texts = [("summary", check["summary"])] + [(f["id"], f["message"]) for f in check["findings"]]
         problems += [f"{where}: {p} in {text!r}" for where, text in texts for p in plain_problems(text, names)]
     assert not problems, "\n".join(problems)
+
+
+def test_summaries_do_not_round_a_small_share_to_a_whole_percent():
+    """Seen on DAAG's nassCDS: 0.68 % of reference records could be singled out, and the pii
+    summary said "1%" (the robustness finding's "keeps 99.6 % of clean accuracy" uses the
+    same fmt.percent)."""
+    from types import SimpleNamespace
+
+    from riskaudit.checks.pii import _summary
+
+    risk = SimpleNamespace(kind="reidentification_risk", value=30 / 4420, subject="sex, age", evidence={"k": 5})
+    text = _summary([risk], set(), "")
+    assert "0.68 % of records can be singled out by sex, age (k=5)" in text, text
+    assert "1%" not in text

@@ -173,7 +173,7 @@ def _summary(findings, pii_columns, note) -> str:
     risk = [f for f in findings if f.kind == "reidentification_risk"]
     if risk:
         worst = max(risk, key=lambda f: f.value or 0)
-        parts.append(f"{worst.value:.0%} of records can be singled out by {worst.subject} "
+        parts.append(f"{fmt.percent(worst.value, 2)} of records can be singled out by {worst.subject} "
                      f"(k={worst.evidence.get('k')})")
     text = "; ".join(parts) + "."
     if note and "limited" in note:

@@ -30,6 +30,7 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any, Mapping
 
+from riskaudit import fmt
 from riskaudit._lazy import lazy_module
 
 from riskaudit._scope import torch_threads
@@ -256,8 +257,8 @@ class RobustnessChecker(Checker):
               "mean_perturbation_norm": None if res.mean_norm is None else round(res.mean_norm, 6)}
         partial_note = (f" (partial: {res.n} of {len(a.subset):,} samples within the time budget)"
                         if run.partial and res.n < len(a.subset) else "")
-        text = (f"{run.label} at epsilon {space.eps_label(eps)} keeps {share:.0%} of clean accuracy "
-                f"({clean_acc:.1%} -> {adv_acc:.1%}; attack success rate {1 - share:.0%})")
+        text = (f"{run.label} at epsilon {space.eps_label(eps)} keeps {fmt.percent(share)} of clean accuracy "
+                f"({clean_acc:.1%} -> {adv_acc:.1%}; attack success rate {fmt.percent(1 - share)})")
         if not space.images and eps == a.judged and res.examples is not None:
             ev["table"] = feature_table(space, res)
         if is_judged:
