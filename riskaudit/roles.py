@@ -36,6 +36,9 @@ else:
     pd = lazy_module("pandas")
 
 ID_NAME = re.compile(r"(^|[_\-\s])(id|uuid|guid|key|number|no)$|^(id|uuid|index)$|_id$", re.I)
+ID_SUFFIX = re.compile(r"(?:[a-z]Id|[a-z]ID|[a-z]id)$")
+"""A name that runs into "id" (``caseid``, ``caseId``, ``caseID``): an id when the column is
+text with mostly distinct values (``paid``, ``valid``, ``covid`` are numbers or few values)."""
 SENSITIVE_NAMES = ("sex", "gender", "race", "ethnicity", "ethnic", "religion", "age_band", "age_group",
                    "nationality", "disability", "marital", "sexual_orientation", "pregnan", "citizenship")
 SHAPE_ERROR = re.compile(r"shape|size|dimension|mat1|mat2|features|columns|must match|"
@@ -51,8 +54,9 @@ def _shown(cols: Sequence[Any], limit: int = 12) -> str:
 
 
 def likely_ids(frame: pd.DataFrame, exclude: Sequence[str] = ()) -> list[str]:
-    """Columns that look like identifiers: an id-like name, or integer/text values that are
-    all distinct (in a table of at least 20 rows)."""
+    """Columns that look like identifiers: an id-like name, a name that runs into "id" on a
+    text column of mostly distinct values, or integer/text values that are all distinct (in a
+    table of at least 20 rows)."""
     out = []
     for col in frame.columns:
         if col in exclude:
@@ -60,6 +64,10 @@ def likely_ids(frame: pd.DataFrame, exclude: Sequence[str] = ()) -> list[str]:
         s = frame[col]
         if ID_NAME.search(str(col)):
             out.append(col)
+            continue
+        if (ID_SUFFIX.search(str(col)) and len(s) >= 20 and s.nunique() > len(s) // 2
+                and (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s))):
+            out.append(col)  # one case may hold several rows: an id need not be unique
             continue
         if len(s) >= 20 and s.notna().all() and s.nunique() == len(s) and (
                 pd.api.types.is_integer_dtype(s) or pd.api.types.is_object_dtype(s)

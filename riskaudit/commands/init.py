@@ -111,8 +111,35 @@ def _propose_target(main: Any, target: str | None, settings: dict[str, Any], not
         settings["task"] = infer_task(frame[target])
         notes["task"] = f"inferred from the target's {n_values:,} distinct values"
     else:
-        notes["target"] = "no column is named like a label: set `target:` yourself"
+        text, best = _target_candidates(frame)
+        notes["target"] = "no column is named like a label: set `target:` yourself" + text
+        if best is not None:
+            notes["target_example"] = best
     return target
+
+
+def _target_candidates(frame: pd.DataFrame, limit: int = 5) -> tuple[str, str | None]:
+    """Columns that could be the label, and the likeliest: 2 to 20 distinct values, named for
+    none of the other roles; text before numbers (a tensor model takes no text column, so a
+    text column beside it is rarely an input), two values before more (counts only: the
+    values themselves stay out of the file)."""
+    from riskaudit.roles import likely_ids, likely_sensitive
+
+    others = set(likely_ids(frame)) | set(likely_sensitive(frame))
+    found = []
+    for col in frame.columns:
+        if col in others:
+            continue
+        n = int(frame[col].nunique(dropna=True))
+        if 2 <= n <= 20:
+            numeric = pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col])
+            found.append(((numeric, n != 2), str(col), n))
+    if not found:
+        return "", None
+    found.sort(key=lambda t: t[0])  # stable: file order within each kind
+    shown = ", ".join(f"{name!r} ({n} values)" for _, name, n in found[:limit])
+    more = f" and {len(found) - limit} more" if len(found) > limit else ""
+    return f" (columns with few values that could be it: {shown}{more})", found[0][1]
 
 
 def _propose_model(model: str, folder: Path, numeric: list[str], text: list[str], notes: dict[str, str]) -> Any:
@@ -173,7 +200,7 @@ def render(proposal: dict[str, Any]) -> str:
                 lines.append(f"# {n[key]}")
             lines.append(f"{key}: {json.dumps(s[key], ensure_ascii=False)}")
     if "target" not in s:
-        lines += [f"# {n['target']}", "# target: label"]
+        lines += [f"# {n['target']}", f"# target: {json.dumps(n.get('target_example', 'label'), ensure_ascii=True)}"]
     if "features" in s:
         lines.append("# The model's inputs, in the order it takes them: " + n["features"] + ".")
         if n.get("features_warning"):
