@@ -364,6 +364,14 @@ def scan(ctx, project_file, **opts):
         "trust_model": opts["trust_model"], "eval_mode": opts["eval_mode"], "full": opts["full"] or None,
         "scanner_key": opts["scanner_key"], "engine": opts["engine"],
     }
+    # what stands for the model is one setting: stored predictions on the command line replace
+    # the project file's model, and a model there replaces its stored predictions
+    if cli_values["model"] is None and (cli_values["predictions"] or cli_values["scores"]):
+        settings.pop("model", None)
+        settings.pop("weights", None)
+    elif cli_values["model"] is not None:
+        settings.pop("predictions", None)
+        settings.pop("scores", None)
     settings.update({k: v for k, v in cli_values.items() if v is not None})
     command = "riskaudit " + shlex.join(sys.argv[1:]) if sys.argv and "riskaudit" in sys.argv[0] else None
     code, _ = run_scan(settings, project_dir=project.folder, quiet=opts["quiet"], verbose=opts["verbose"],

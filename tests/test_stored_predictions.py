@@ -112,3 +112,31 @@ def test_bad_stored_predictions_are_exit_2(parts, tmp_path):
     from riskaudit.reports.json_report import load_schema
 
     jsonschema.validate(report, load_schema())
+
+
+def test_the_command_line_choice_of_what_stands_for_the_model_wins_over_the_project_file(parts, tmp_path):
+    """Seen in a quick start: `riskaudit init` wrote `model: model.pt` into riskaudit.yaml, then
+    `riskaudit scan --predictions pred --scores ...` stopped with "give either --model or stored
+    predictions, not both" although the command line named no model. Command-line options
+    override the project file's keys; the model and the stored predictions are one setting."""
+    import torch
+
+    p, logged, _ = parts
+    logged["eval"].to_csv(tmp_path / "log.csv", index=False)
+    feats = feature_columns(p["train"])
+    torch.jit.save(torch.jit.script(torch.nn.Sequential(torch.nn.Linear(len(feats), 2), torch.nn.Softmax(dim=1))),
+                   str(tmp_path / "model.pt"))
+    (tmp_path / "riskaudit.yaml").write_text(
+        "model: model.pt\ndata: log.csv\ntarget: label\nids: [patient_id]\nsensitive: [sex, age_band]\n"
+        f"features: {json.dumps(feats)}\n")
+    proc = run_cli("scan", "--predictions", "pred", "--scores", "score_benign,score_malignant",
+                   "--check", "performance", "--out", "a", cwd=tmp_path)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert json.loads((tmp_path / "a" / "report.json").read_text())["subject"]["model"]["format"] == "predictions"
+    # and the other way round: a project file of stored predictions, a model on the command line
+    (tmp_path / "riskaudit.yaml").write_text(
+        "predictions: pred\ndata: log.csv\ntarget: label\nids: [patient_id]\nsensitive: [sex, age_band]\n"
+        f"features: {json.dumps(feats)}\n")
+    proc = run_cli("scan", "--model", "model.pt", "--check", "performance", "--out", "b", cwd=tmp_path)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert json.loads((tmp_path / "b" / "report.json").read_text())["subject"]["model"]["format"] == "torchscript"
