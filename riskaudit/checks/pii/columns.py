@@ -67,7 +67,11 @@ _QI_ALIASES = {
     "age": ["age", "age_years", "age_band", "age_group", "agegroup", "age_range"],
     "sex": ["sex", "gender", "geschlecht"],
     "category": ["race", "ethnicity", "marital_status", "nationality", "city", "county", "town",
-                 "zip3", "occupation", "religion"],
+                 "zip3", "occupation", "religion", "neighborhood", "neighbourhood", "district", "borough",
+                 "census_tract"],
+    # where a person was (a stop, a home, a claim): compared in equal-frequency bins
+    "coordinate": ["lat", "latitude", "lon", "long", "lng", "longitude", "geo_lat", "geo_lon", "geo_lng",
+                   "gps_lat", "gps_lon", "gps_lng", "x_coord", "y_coord"],
 }
 QI_MEANING = {alias: kind for kind, aliases in _QI_ALIASES.items() for alias in aliases}
 
@@ -148,7 +152,8 @@ def name_meaning(name: Any) -> str | None:
 
 
 def qi_meaning(name: Any) -> str | None:
-    """Quasi-identifier kind of a column name (postcode, date, age, sex, category) or None."""
+    """Quasi-identifier kind of a column name (postcode, date, age, sex, category, coordinate)
+    or None."""
     norm = normalize_name(name)
     if norm in QI_MEANING:
         return QI_MEANING[norm]
@@ -160,6 +165,8 @@ def qi_meaning(name: Any) -> str | None:
             return "date"
         if tok in ("sex", "gender"):
             return "sex"
+        if tok in ("latitude", "longitude"):
+            return "coordinate"
     if tokens and tokens[0] == "age":
         return "age"
     return None
