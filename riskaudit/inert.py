@@ -27,9 +27,25 @@ def terminal(text: Any) -> str:
     return _CONTROL.sub("", s)
 
 
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e"
+                        "\u2060-\u2064\u2066-\u2069\ufeff\ud800-\udfff\ufffe\uffff]")
+"""Characters a reader cannot see or that change what is shown around them: C0 and C1
+controls (not tab and line breaks), zero-width characters, the bidirectional overrides and
+isolates (a column name ``rtl\u202eevil`` is shown reversed: "Trojan Source"), lone
+surrogates and the two non-characters (which XML refuses)."""
+
+
+def visible(text: Any) -> str:
+    """``text`` for a report a person reads (HTML, Markdown, JUnit): every character of
+    :data:`_INVISIBLE` written as a visible escape (``\x1b``, ``\u202e``), the rest
+    unchanged; the format's own escaping (HTML entities, table pipes) comes after."""
+    return _INVISIBLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
+                          else f"\\u{ord(m.group()):04x}", str(text))
+
+
 def shell_command(*parts: Any) -> str:
     """A command line with every part quoted for a POSIX shell (``shlex.quote``)."""
     return " ".join(shlex.quote(str(p)) for p in parts)
 
 
-__all__ = ["terminal", "shell_command"]
+__all__ = ["terminal", "shell_command", "visible"]

@@ -87,3 +87,38 @@ def test_report_json_with_control_characters_validates(control_report, tmp_path)
     doc = json.loads(written["json"].read_text(encoding="utf-8"))
     jsonschema.validate(doc, load_schema())
     assert doc == control_report
+
+
+def test_reports_for_people_show_invisible_characters_instead_of_obeying_them(tmp_path):
+    """Seen with a table whose column names held a right-to-left override (``rtl\\u202eevil``
+    is displayed reversed, "Trojan Source") and ANSI escapes: report.html, summary.md and
+    junit.xml carried them raw. They are now written as visible escapes (report.json keeps
+    the exact names: it is for machines)."""
+    from html.parser import HTMLParser
+
+    from riskaudit.inert import visible
+
+    rng = pd.Series(range(120))
+    frame = pd.DataFrame({"rtl\u202eevil": rng * 0.5, "ansi\x1b[2Jx": rng % 7, "zw\u200bj": rng % 3,
+                          "grp": ["a\u2066b", "c\x07"] * 60, "y": [0, 1, 1] * 40})
+    report = riskaudit.scan(data=frame, reference=frame.iloc[:60], target="y", sensitive=["grp"],
+                            checks=["fairness", "drift", "data_validity"], policy="default", seed=1)
+    written = write_reports(report.to_dict(), tmp_path / "out", ["html", "md", "junit", "json"])
+    invisible = "\u202e\u2066\u200b\x1b\x07"
+    for fmt in ("html", "md", "junit"):
+        text = Path(written[fmt]).read_text(encoding="utf-8")
+        assert not any(ch in text for ch in invisible), fmt
+    html_text = Path(written["html"]).read_text(encoding="utf-8")
+    seen: list[str] = []
+
+    class Text(HTMLParser):
+        def handle_data(self, data):
+            seen.append(data)
+
+    Text().feed(html_text)
+    shown = " ".join(seen)
+    assert "rtl\\u202eevil" in shown and "ansi\\x1b[2Jx" in shown and "a\\u2066b" in shown
+    assert "rtl\\u202eevil" in Path(written["md"]).read_text(encoding="utf-8").replace("\\\\", "\\")
+    assert "rtl\u202eevil" in Path(written["json"]).read_text(encoding="utf-8") or \
+        "rtl\\u202eevil" in Path(written["json"]).read_text(encoding="utf-8")
+    assert visible("tab\t é 😀 \n") == "tab\t é 😀 \n"

@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 import jinja2
 from markupsafe import Markup
 
-from riskaudit.inert import shell_command
+from riskaudit.inert import shell_command, visible
 from riskaudit.reports import chartnotes
 from riskaudit.reports.plain import KindText, humanize, number, texts_for, threshold_source, with_unit
 from riskaudit.reports.svg import render_chart
@@ -482,7 +482,17 @@ def _changes(raw: Any) -> dict[str, Any] | None:
 
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                              finalize=_shown)
+
+
+def _shown(value: Any) -> Any:
+    """Every ``{{ value }}`` of the templates: text with its invisible characters shown
+    (controls, zero-width, bidirectional overrides: :func:`riskaudit.inert.visible`) before
+    autoescaping; markup this module built (the charts) and non-text values pass."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible(value)
+    return value
 
 
 def render(report: Mapping[str, Any], approvals: Sequence[Mapping[str, Any]] | None = None) -> str:

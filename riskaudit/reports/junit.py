@@ -6,19 +6,18 @@ a skipped checker is a skipped test case; ``warn`` findings pass with a system-o
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from typing import Any, Mapping
 
+from riskaudit.inert import visible
+
 # Characters XML 1.0 does not allow anywhere (control characters, lone surrogates,
-# U+FFFE/U+FFFF). ElementTree writes them as they are, and parsers then reject the file.
-XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
+# U+FFFE/U+FFFF): ElementTree writes them as they are, and parsers then reject the file.
 def xml_safe(text: str) -> str:
-    """``text`` with every XML-illegal character written as a visible escape (``\\x07``)."""
-    return XML_ILLEGAL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
-                           else f"\\u{ord(m.group()):04x}", text)
+    """``text`` with every XML-illegal character, and every character a reader of the CI's
+    test view cannot see (controls, zero-width characters, bidirectional overrides), written
+    as a visible escape (``\\x07``, ``\\u202e``): :func:`riskaudit.inert.visible`."""
+    return visible(text)
 
 
 def render(report: Mapping[str, Any]) -> str:

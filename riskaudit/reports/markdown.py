@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from riskaudit.inert import visible
+
 ICON = {"pass": "✅", "warn": "⚠️", "fail": "❌", "error": "💥", "skipped": "⏭️"}
 HEADLINE = {"pass": "may be deployed once approved", "warn": "review before signing",
             "fail": "do not deploy", "error": "audit incomplete, do not deploy"}
 
 
 def _cell(text: Any) -> str:
-    s = "" if text is None else str(text)
+    s = "" if text is None else visible(text)
     for ch in ("\\", "|", "`", "*", "_", "<", ">", "[", "]"):
         s = s.replace(ch, "\\" + ch)
     return s.replace("\r", " ").replace("\n", " ")
@@ -21,7 +23,7 @@ def _cell(text: Any) -> str:
 
 def _code(text: Any) -> str:
     """Inline code that no value can break out of (backticks and line breaks removed)."""
-    return "`" + str(text).replace("`", "'").replace("\r", " ").replace("\n", " ") + "`"
+    return "`" + visible(text).replace("`", "'").replace("\r", " ").replace("\n", " ") + "`"
 
 
 def render(report: Mapping[str, Any], max_findings: int = 25) -> str:

@@ -43,10 +43,18 @@ one more than the bins) or ``labels`` (categories, one per bin)::
 from __future__ import annotations
 
 import math
-from html import escape
+from html import escape as _html_escape
 from typing import Any, Mapping, Sequence
 
+from riskaudit.inert import visible
+
 from riskaudit.reports.plain import number
+
+
+def escape(text: Any) -> str:
+    """Text for the SVG: invisible characters shown (:func:`riskaudit.inert.visible`), then
+    HTML-escaped."""
+    return _html_escape(visible(text))
 
 W, H = 560, 240
 PAD_L, PAD_R, PAD_T, PAD_B = 56, 16, 28, 56
