@@ -103,9 +103,9 @@ def test_reports_for_people_show_invisible_characters_instead_of_obeying_them(tm
                           "grp": ["a\u2066b", "c\x07"] * 60, "y": [0, 1, 1] * 40})
     report = riskaudit.scan(data=frame, reference=frame.iloc[:60], target="y", sensitive=["grp"],
                             checks=["fairness", "drift", "data_validity"], policy="default", seed=1)
-    written = write_reports(report.to_dict(), tmp_path / "out", ["html", "md", "junit", "json"])
+    written = write_reports(report.to_dict(), tmp_path / "out", ["html", "md", "junit", "json", "sarif"])
     invisible = "\u202e\u2066\u200b\x1b\x07"
-    for fmt in ("html", "md", "junit"):
+    for fmt in ("html", "md", "junit", "sarif"):
         text = Path(written[fmt]).read_text(encoding="utf-8")
         assert not any(ch in text for ch in invisible), fmt
     html_text = Path(written["html"]).read_text(encoding="utf-8")

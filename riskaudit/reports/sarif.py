@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
+from riskaudit.inert import visible
+
 LEVEL = {"fail": "error", "warn": "warning"}
 
 
@@ -18,13 +20,13 @@ def render(report: Mapping[str, Any]) -> str:
             rules.setdefault(f["id"], {"id": f["id"], "shortDescription": {"text": f["id"]},
                                        "properties": {"checker": check["id"]}})
             results.append({"ruleId": f["id"], "level": LEVEL[f["status"]],
-                            "message": {"text": f"{f['subject']}: {f['message']}"},
+                            "message": {"text": visible(f"{f['subject']}: {f['message']}")},
                             "properties": {"severity": f["severity"], "value": f.get("value"),
                                            "threshold": f.get("threshold")}})
         if check["status"] == "error":
             rid = f"{check['id']}.error"
             rules.setdefault(rid, {"id": rid, "shortDescription": {"text": rid}})
-            results.append({"ruleId": rid, "level": "error", "message": {"text": check["summary"]}})
+            results.append({"ruleId": rid, "level": "error", "message": {"text": visible(check["summary"])}})
     doc = {
         "version": "2.1.0",
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
