@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
+from riskaudit import fmt
 from riskaudit._lazy import lazy_module
 from riskaudit.budget import BudgetExceeded, interrupt_watch, time_limit
 from riskaudit.data import ARRAY_FEATURE, Dataset
@@ -276,9 +277,11 @@ def _check_stored_predictions(model: StoredPredictions, classes: Sequence[Any] |
             if model.label_column is None or model.regression:
                 bad = [c for c in model.stored_columns if not pd.api.types.is_numeric_dtype(d.frame[c])]
                 if bad:
-                    raise InputError(f"{opt} file {d.uri}: prediction column(s) {_shown(bad)} are not "
-                                     "numeric; --scores takes class scores (one column per class, in "
-                                     "the order of classes) and --predictions for regression numbers")
+                    one = len(bad) == 1
+                    raise InputError(f"{opt} file {d.uri}: prediction {'column' if one else 'columns'} "
+                                     f"{_shown(bad)} {'is' if one else 'are'} not numeric; --scores takes class "
+                                     "scores (one column per class, in the order of classes) and "
+                                     "--predictions for regression numbers")
                 if model.label_column is None and len(model.stored_columns) not in (1, len(classes or ())):
                     raise InputError(f"--scores names {len(model.stored_columns)} columns but there are "
                                      f"{len(classes or ())} classes ({_shown(classes or ())}): give one "
@@ -328,7 +331,7 @@ def _probe(model: Model, x: Any, feats: Sequence[str], ids: Sequence[str], sensi
             takes = f"the model (first layer: {width} inputs)" if width else "the model"
             msg = _error_line(exc)
             hint = _suggest(d, feats, ids, sensitive) if feats and feats != (ARRAY_FEATURE,) else ""
-            raise InputError(f"{takes} could not be called on the {len(feats)} feature column(s) of {opt} "
+            raise InputError(f"{takes} could not be called on the {fmt.count(len(feats), 'feature columns')} of {opt} "
                              f"file {d.uri} ({_shown(feats)}): {msg}. {hint}".rstrip()) from None
         except BaseException as exc:  # SystemExit & co. from user code, not the user: the checkers report it
             if isinstance(exc, KeyboardInterrupt) and interrupt.received:

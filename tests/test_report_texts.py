@@ -198,3 +198,21 @@ def test_summaries_do_not_round_a_small_share_to_a_whole_percent():
     text = _summary([risk], set(), "")
     assert "0.68 % of records can be singled out by sex, age (k=5)" in text, text
     assert "1%" not in text
+
+
+def test_summaries_say_no_record_and_one_attribute_in_words():
+    """Seen in a quick start on AER's CPS1988 wages: "0 % of records can be singled out by
+    ethnicity" and "fair across the groups of 1 sensitive attribute(s)"."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    import riskaudit
+    from riskaudit.checks.pii import _summary
+
+    none = SimpleNamespace(kind="reidentification_risk", value=0.0, subject="ethnicity", evidence={"k": 5})
+    assert "no record can be singled out by ethnicity (k=5)" in _summary([none], set(), "")
+    frame = pd.DataFrame({"g": ["a", "b"] * 60, "y": [0, 1, 1, 0] * 30})
+    res = riskaudit.scan(data=frame, target="y", sensitive=["g"], checks=["fairness"], policy="default")
+    assert "(s)" not in res.check("fairness").summary
+    assert "1 sensitive attribute" in res.check("fairness").summary, res.check("fairness").summary

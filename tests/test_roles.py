@@ -66,7 +66,7 @@ def test_probe_call_failure_is_exit_2(tmp_path):
             return torch.stack([x.sum(1), -x.sum(1)], 1)
 
     df = pd.DataFrame({"a": np.arange(40.0), "b": 1.0, "y": [0, 1] * 20})
-    with pytest.raises(InputError, match=r"could not be called on the 2 feature column\(s\).*expected 3 inputs"):
+    with pytest.raises(InputError, match=r"could not be called on the 2 feature columns .*expected 3 inputs"):
         riskaudit.scan(model=Picky(), data=df, target="y", checks=["data_validity"])
 
 

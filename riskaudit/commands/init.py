@@ -21,6 +21,7 @@ from typing import Any
 import click
 import pandas as pd
 
+from riskaudit import fmt
 from riskaudit.errors import InputError
 
 
@@ -86,7 +87,7 @@ def propose(*, model: str | None, data: str | None, train: str | None, reference
     if feats:
         settings["features"] = numeric if mdl is not None and not mdl.accepts_frame else feats
         notes["features"] = (f"{len(settings['features'])} columns: every other column in file order"
-                             + (f"; {len(text)} text column(s) left out (a tensor model takes numbers)"
+                             + (f"; {fmt.count(len(text), 'text columns')} left out (a tensor model takes numbers)"
                                 if text and settings["features"] is numeric else ""))
     if settings.get("task") == "classification" and target:
         _propose_classes(loaded, target, mdl, settings, notes)
@@ -153,7 +154,7 @@ def _propose_model(model: str, folder: Path, numeric: list[str], text: list[str]
     notes["model"] = f"{mdl.format}" + (f", {width} inputs declared" if width else "")
     if width is not None and width != len(numeric) and text:
         notes["features_warning"] = (f"the model takes {width} inputs but {len(numeric)} numeric columns "
-                                     f"remain ({len(text)} text column(s) left out)")
+                                     f"remain ({fmt.count(len(text), 'text columns')} left out)")
     elif width is not None and width != len(numeric):
         notes["features_warning"] = (f"the model takes {width} inputs but {len(numeric)} columns remain: "
                                      "remove ids or other non-inputs from this list")

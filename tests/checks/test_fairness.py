@@ -201,7 +201,7 @@ def test_data_level_fairness_without_model(titanic):
     assert table["(missing)"]["size"] == 263
     assert table["(missing)"]["selection_rate"] == pytest.approx(
         titanic.loc[titanic["age_band"].isna(), "survived"].mean(), abs=TOL)
-    assert any("263 row(s) without a value" in n for n in res.metrics["notes"])
+    assert any("263 rows without a value form their own group" in n for n in res.metrics["notes"])
 
 
 def test_no_model_no_target_is_skipped_with_reason(titanic):

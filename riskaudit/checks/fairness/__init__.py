@@ -273,7 +273,7 @@ class FairnessChecker(Checker):
             proba = np.asarray(ctx.model.predict_proba(ctx.model_inputs(ds)), dtype=np.float64)
             bad = int((~np.isfinite(proba)).any(axis=1).sum()) if proba.ndim == 2 else 0
             if bad:
-                notes.append(f"{bad} row(s) got non-finite scores from the model; they count as "
+                notes.append(f"{fmt.count(bad, 'rows')} got non-finite scores from the model; they count as "
                              "the first class.")
             proba = np.nan_to_num(proba, nan=0.0, posinf=1.0, neginf=0.0)
             n_cls = proba.shape[1]
@@ -632,10 +632,10 @@ class FairnessChecker(Checker):
             summary = (f"The {what} fail the fairness policy for {', '.join(fails[:4])}"
                        + (", ..." if len(fails) > 4 else "") + "." + reading)
         elif any(f.status == Status.WARN for f in findings):
-            summary = (f"No fairness failure in the {what} across {n_attr} sensitive attribute(s), "
+            summary = (f"No fairness failure in the {what} across {fmt.count(n_attr, 'sensitive attributes')}, "
                        "but some figures are near the limits or some groups are too small.")
         else:
-            summary = f"The {what} are fair across the groups of {n_attr} sensitive attribute(s)."
+            summary = f"The {what} are fair across the groups of {fmt.count(n_attr, 'sensitive attributes')}."
         if mode == "data":
             summary += " (No model given: audited the labels' base rates per group.)"
         settings = {"mode": "data-level (labels, no model)" if mode == "data" else "model",
@@ -705,7 +705,8 @@ class _Disparity:
 
 
 def _unknown_note(unknown: int, classes, mode: str) -> str:
-    return (f"{unknown} row(s) have a label outside the classes ({', '.join(map(str, classes))}); "
+    verb = 'has' if unknown == 1 else 'have'
+    return (f"{fmt.count(unknown, 'rows')} {verb} a label outside the classes ({', '.join(map(str, classes))}); "
             + ("they count for selection rates only." if mode == "model" else "they are left out."))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from riskaudit import fmt
 from riskaudit._lazy import lazy_module
 
 if TYPE_CHECKING:
@@ -55,7 +56,8 @@ def _group_codes(series: pd.Series) -> tuple[np.ndarray, list[str], str | None]:
     if n_missing:
         texts.append(MISSING)
         raw_codes = np.where(raw_codes < 0, len(texts) - 1, raw_codes)
-        note.append(f"{n_missing} row(s) without a value form their own group {MISSING!r}")
+        forms = "forms its" if n_missing == 1 else "form their"
+        note.append(f"{fmt.count(n_missing, 'rows')} without a value {forms} own group {MISSING!r}")
     names = sorted(set(texts))  # values equal as text (1 and "1") are one group
     lookup = np.array([names.index(t) for t in texts], dtype=np.int64)
     codes = lookup[raw_codes] if len(texts) else np.zeros(len(s), dtype=np.int64)

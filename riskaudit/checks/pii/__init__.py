@@ -173,8 +173,8 @@ def _summary(findings, pii_columns, note) -> str:
     risk = [f for f in findings if f.kind == "reidentification_risk"]
     if risk:
         worst = max(risk, key=lambda f: f.value or 0)
-        parts.append(f"{fmt.percent(worst.value, 2)} of records can be singled out by {worst.subject} "
-                     f"(k={worst.evidence.get('k')})")
+        share = f"{fmt.percent(worst.value, 2)} of records" if worst.value else "no record"
+        parts.append(f"{share} can be singled out by {worst.subject} (k={worst.evidence.get('k')})")
     text = "; ".join(parts) + "."
     if note and "limited" in note:
         text += " " + note
