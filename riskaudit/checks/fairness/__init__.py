@@ -481,8 +481,7 @@ class FairnessChecker(Checker):
         pt, bs, (li, hi) = d(sr, bsr, "ratio")
         ci = _ci(bs, q) if bs is not None else None
         lo_g, hi_g = gl[usable[li]], gl[usable[hi]]
-        sentence = (f"{cfg['population']} in group {lo_g} {_verb(pos_label)} "
-                    f"{_fmt(pt)} times as often as group {hi_g}." if math.isfinite(pt) else None)
+        sentence = _ratio_sentence(cfg["population"], lo_g, hi_g, pos_label, pt, sr[usable[hi]])
         lv = ctx.levels["disparate_impact"]
         minimum = lv.fail if lv.fail is not None else (lv.warn if lv.warn is not None else 0.8)
         chart: dict[str, Any] = {
@@ -495,9 +494,10 @@ class FairnessChecker(Checker):
         if bsr is not None:
             chart["errors"] = [_ci(bsr[:, i], q) for i in shown]
         ev = dict(base_ev, ci=ci, low_group=lo_g, high_group=hi_g, sentence=sentence, charts=[chart])
+        as_often = "never selected" if pt == 0 else f"selected {_fmt(pt)} times as often as group {hi_g!r}"
         findings = [self._graded(
             ctx, "disparate_impact", label, pt, ci,
-            f"Group {lo_g!r} of {label} is selected {_fmt(pt)} times as often as group {hi_g!r} "
+            f"Group {lo_g!r} of {label} is {as_often} "
             f"(selection rates {fmt.percent(sr[usable[li]])} and {fmt.percent(sr[usable[hi]])}; "
             f"policy minimum ratio {{threshold}}){_ci_text(ci)}.", ev)]
         pt, bs, (li, hi) = d(sr, bsr, "diff")
@@ -779,11 +779,24 @@ def _pts(x) -> str:
     return fmt.points(float(x))
 
 
-def _verb(label) -> str:
+def _ratio_sentence(population: str, lo_g: Any, hi_g: Any, pos_label: Any, ratio: float, hi_rate: float) -> str | None:
+    """The summary's plain sentence on the lowest selection ratio ("... 0.6 times as often as
+    group X"); a group never selected is said so, with the other group's rate."""
+    if not math.isfinite(ratio):
+        return None
+    if ratio == 0:
+        return (f"{population} in group {lo_g} {_verb(pos_label, never=True)}, against "
+                f"{fmt.percent(hi_rate)} in group {hi_g}.")
+    return f"{population} in group {lo_g} {_verb(pos_label)} {_fmt(ratio)} times as often as group {hi_g}."
+
+
+def _verb(label, never: bool = False) -> str:
+    """``are approved`` / ``get the outcome 'x'`` (``never``: ``are never approved`` /
+    ``never get the outcome 'x'``)."""
     s = str(label)
     if s.isalpha() and s.lower().endswith("ed"):
-        return f"are {s}"
-    return f"get the outcome {s!r}"
+        return f"are never {s}" if never else f"are {s}"
+    return f"{'never ' if never else ''}get the outcome {s!r}"
 
 
 def _by(which: str, diff) -> str:
