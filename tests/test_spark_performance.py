@@ -196,6 +196,36 @@ def test_regression_every_row_equals_the_pandas_engine(spark, diabetes):
     assert got["r2"] == pytest.approx(skm.r2_score(cur["target"], pred), rel=1e-6)
 
 
+def test_fairness_regression_sums_over_every_row(spark, diabetes):
+    """Fairness for a regression model with 60 of 221 rows on the driver: each group's size,
+    mean prediction, MAE and RMSE are the whole table's (the pandas engine on it)."""
+    paths, feats, model, frame = diabetes
+    kw = dict(target="target", features=feats, task="regression", sensitive=["sex"], checks=["fairness"], seed=2,
+              model=model.predict)
+    a = next(c for c in scan(data=str(paths["current"]), **kw).checks if c.id == "fairness")
+    b = next(c for c in scan(data=str(paths["current"]), engine="spark", sample_rows=60, **kw).checks
+             if c.id == "fairness")
+    assert a.status == b.status and b.status.value in ("pass", "warn", "fail"), b.summary
+    ga, gb = a.metrics["groups"]["sex"], b.metrics["groups"]["sex"]
+    assert [r["group"] for r in ga] == [r["group"] for r in gb]
+    for ra, rb in zip(ga, gb):
+        assert ra["size"] == rb["size"]
+        for m in ("mean_prediction", "mean_absolute_error", "root_mean_squared_error"):
+            assert rb[m] == pytest.approx(ra[m], rel=REL), (ra["group"], m)
+    assert sum(r["size"] for r in gb if r["group"] != "(overall)") == 221
+    assert [(f.kind, f.subject, f.status) for f in a.findings] == [(f.kind, f.subject, f.status) for f in b.findings]
+    for fa, fb in zip(a.findings, b.findings):
+        assert fb.value == pytest.approx(fa.value, rel=1e-6, abs=1e-6), fa.subject
+    assert "group sums of a regression's predictions and errors" in b.summary
+    # age: numeric with many values, binned into the whole column's quintiles on pandas: the sums stay
+    # on the driver sample, and the notes and summary say so
+    c = next(c for c in scan(data=str(paths["current"]), engine="spark", sample_rows=60,
+                             **dict(kw, sensitive=["age"])).checks if c.id == "fairness")
+    assert c.status.value in ("pass", "warn", "fail"), c.summary
+    assert any(n.startswith("Spark engine: group sums on the driver sample: age is numeric") for n in c.metrics["notes"])
+    assert "this check ran on a seeded sample collected to the driver" in c.summary
+
+
 class _LockedModel:
     """A predict callable that cannot travel to the executors (it holds a lock)."""
 
