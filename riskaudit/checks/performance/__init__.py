@@ -9,6 +9,10 @@ calibration are then skipped with that reason.
 Classification: accuracy, balanced accuracy, per-class precision / recall / F1, ROC AUC
 (binary or one-vs-rest), log loss and expected calibration error with a reliability
 diagram. Regression: MAE, RMSE, R². Every figure has a seeded bootstrap interval.
+
+On the Spark engine, a table larger than its driver sample (the data, and the training data
+of the gap) gets its point figures over every row from :mod:`.spark` (one predicting pass in
+Spark); the intervals stay the driver sample's bootstrap, and ``metrics.spark`` says which is which.
 """
 
 from __future__ import annotations
