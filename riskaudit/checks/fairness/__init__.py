@@ -254,9 +254,10 @@ class FairnessChecker(Checker):
         try:
             names, table, group_notes, driver_codes = fs.full_regression_sums(ctx, mode)
             codes = driver_codes(ctx.data.frame)
-        except CheckerError as exc:
+        except Exception as exc:  # CheckerError: a stated reason; anything else: the sample still serves
             ctx.data.distributed.discard("fairness")
-            notes.append(f"Spark engine: group sums on the driver sample: {exc}")
+            why = str(exc) if isinstance(exc, CheckerError) else f"{type(exc).__name__}: {str(exc)[:300]}"
+            notes.append(f"Spark engine: group sums on the driver sample: {why.splitlines()[0] if why else ''}")
             return None
         return names, table, group_notes, codes
 

@@ -222,6 +222,10 @@ class PerformanceChecker(Checker):
         except CheckerError as exc:
             notes.append(f"Spark engine: the {name} figures are the driver sample's: {exc}")
             return None
+        except Exception as exc:  # the figures over every row are a bonus: never worth the checker
+            notes.append(f"Spark engine: the {name} figures are the driver sample's: "
+                         f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}")
+            return None
         ds.distributed.add(self.id)
         return out
 
