@@ -39,8 +39,13 @@ DISTRIBUTED = {
                       "label variants and classes ran over every row in Spark (outliers and "
                       "type checks: driver sample)"),
     "fairness": ("the model's predictions (mapInPandas on the executors) and the group counts "
-                 "behind every rate and its bootstrap interval covered every row (regression, "
-                 "extra_metrics and the note on non-finite scores: driver sample)"),
+                 "behind every rate and its bootstrap interval covered every row, as did the group sums of a "
+                 "regression's predictions and errors (their bootstrap intervals, extra_metrics and the note on "
+                 "non-finite scores: driver sample)"),
+    "performance": ("the model's predictions (mapInPandas on the executors) and every point figure covered every "
+                    "row (the confusion matrix, log loss and calibration bins; ROC AUC exact from each distinct "
+                    "score's counts, else from a fine histogram of the scores, its largest error stated; "
+                    "regression's MAE, RMSE and R² from sums); the bootstrap intervals: driver sample"),
     "drift": ("each feature's shift and the shift of the labels and predicted classes were measured over every row "
               "(category and class counts exact; numeric: rows counted exactly in bins on the reference "
               "sample's deciles, the PSI's, and 1,000 quantiles, the Wasserstein distance integrated over "

@@ -151,7 +151,12 @@ class FairnessChecker(Checker):
         prep = None if regression else self._classification_inputs(ctx, mode, notes)
         full = (self._spark_counts(ctx, prep, notes) if prep is not None and not cfg["extra_metrics"]
                 and getattr(ctx.data, "spark_frame", None) is not None else None)
-        attrs, codes, names = self._attributes(ctx, frame, notes, group_notes=full is None)
+        rfull = (self._spark_sums(ctx, mode, notes) if regression and getattr(ctx.data, "sampled", False)
+                 and getattr(ctx.data, "spark_frame", None) is not None else None)
+        attrs, codes, names = self._attributes(ctx, frame, notes, group_notes=full is None and rfull is None)
+        if rfull is not None:  # --engine spark, regression: every row's group sums from Spark
+            names, rtable, group_notes, codes = rfull
+            notes += group_notes
         if full is not None and prep is not None:  # --engine spark: every row's counts, from Spark
             names, table, group_notes, unknown = full
             notes += group_notes
@@ -173,7 +178,8 @@ class FairnessChecker(Checker):
         for u, (axes, label) in enumerate(units):
             ctx.progress(0.1 + 0.8 * u / max(1, len(units)), f"groups of {label}")
             met, bmet, overall = (self._classification_unit(get, axes, prep) if prep is not None and get
-                                  else self._regression_unit(pred, codes, sizes, axes, boot_rng))
+                                  else self._regression_unit(pred, codes, sizes, axes, boot_rng,
+                                                             None if rfull is None else rtable))
             idx = np.flatnonzero(met["count"] > 0)
             if len(idx) > MAX_GROUPS and len(axes) > 1:
                 notes.append(f"{label}: {len(idx):,} intersection groups; only the attributes on "
@@ -239,6 +245,22 @@ class FairnessChecker(Checker):
             notes.append(f"Spark engine: group counts on the driver sample: {exc}")
             return None
 
+    def _spark_sums(self, ctx: CheckContext, mode: str, notes: list[str]):
+        """Regression on a sampled Spark table: (group names, joint sums table, notes, the
+        driver sample's codes in those groups), or None with a note when the sums stay on the
+        driver sample."""
+        from riskaudit.checks.fairness import spark as fs
+
+        try:
+            names, table, group_notes, driver_codes = fs.full_regression_sums(ctx, mode)
+            codes = driver_codes(ctx.data.frame)
+        except Exception as exc:  # CheckerError: a stated reason; anything else: the sample still serves
+            ctx.data.distributed.discard("fairness")
+            why = str(exc) if isinstance(exc, CheckerError) else f"{type(exc).__name__}: {str(exc)[:300]}"
+            notes.append(f"Spark engine: group sums on the driver sample: {why.splitlines()[0] if why else ''}")
+            return None
+        return names, table, group_notes, codes
+
     def _classification_unit(self, get, axes: tuple[int, ...], prep: dict) -> tuple[dict, dict | None, dict]:
         cnt, bcnt = get(axes)
         met = C.classification_metrics(cnt)
@@ -247,12 +269,19 @@ class FairnessChecker(Checker):
         return met, bmet, C.classification_metrics(overall)
 
     def _regression_unit(self, pred, codes, sizes, axes: tuple[int, ...],
-                         boot_rng: np.random.Generator) -> tuple[dict, dict | None, dict]:
+                         boot_rng: np.random.Generator, table: np.ndarray | None = None) -> tuple[dict, dict | None, dict]:
+        """A unit's regression metrics, their bootstrap and the overall figures; with
+        ``table`` (the joint sums of every row on the Spark engine) the point figures are
+        its margins, the bootstrap the driver sample's rows (``codes``) in the same groups."""
         n_boot = self.config["bootstrap"]
         p, err, labelled = pred
         ucode = _unit_code([codes[a] for a in axes], [sizes[a] for a in axes])
         usize = int(np.prod([sizes[a] for a in axes]))
-        sums = C.regression_sums(ucode, usize, p, err, labelled)
+        if table is not None:
+            drop = tuple(a for a in range(table.ndim - 1) if a not in axes)
+            sums = (table.sum(axis=drop) if drop else table).reshape(-1, 5)
+        else:
+            sums = C.regression_sums(ucode, usize, p, err, labelled)
         bmet = (C.regression_metrics(C.regression_bootstrap(ucode, usize, p, err, labelled, n_boot, boot_rng))
                 if n_boot else None)
         return C.regression_metrics(sums), bmet, C.regression_metrics(sums.sum(0))

@@ -138,3 +138,124 @@ def _typer(target: str | None, classes: tuple, pos: int, threshold: float | None
                 cols.update(rule_stats(raw))
             yield pd.DataFrame(cols)
     return types
+
+
+REGRESSION_SUMS = ("__riskaudit_n", "__riskaudit_labelled", "__riskaudit_pred", "__riskaudit_abs", "__riskaudit_sq")
+
+
+def full_regression_sums(ctx: Any, mode: str) -> tuple[list[list[str]], np.ndarray, list[str], Any]:
+    """Regression: (group names per attribute, joint sums (*sizes, 5) of
+    :func:`._counts.regression_sums` over every row, notes, and a function giving a driver
+    frame's rows their codes in those groups (the bootstrap stays on the driver sample)).
+
+    Each partition's Python pass sums per joint group the count, labelled count, prediction,
+    |error| and error² of its Arrow batches (the pandas engine's per-row values: predictions
+    from the model's first output, non-finite ones counted as 0 and unlabelled); the driver
+    adds the partitions' sums with ``math.fsum`` (correctly rounded: the same figures in any
+    order). Numeric attributes binned into quintiles on the pandas engine raise
+    :class:`CheckerError` (the quintile edges need the whole column)."""
+    import math
+
+    import pandas as pd
+    from pyspark.sql.types import DoubleType, LongType, StructField, StructType
+
+    ds = ctx.data
+    ds.distributed.discard("fairness")
+    sens = [str(c) for c in ctx.sensitive]
+    if not sens:
+        raise CheckerError("no sensitive attribute to group by")
+    target = str(ctx.target) if ctx.target is not None else None
+    keep = sens + ([target] if target else [])
+    fields = {f.name: f for f in ds.spark_frame.schema.fields}
+    schema = StructType([StructField("part", LongType())]
+                        + [StructField(f"s{i}", fields[c].dataType) for i, c in enumerate(sens)]
+                        + [StructField(c, DoubleType()) for c in REGRESSION_SUMS])
+    fn = _summer(target, sens, mode == "model")
+    if mode == "model":
+        mapped = ds.predict_all(ctx.model, list(ctx.features), keep=keep, then=fn, schema=schema)
+    else:
+        mapped = ds.spark_frame.select(*[column(c) for c in keep]).mapInPandas(fn, schema)
+    try:
+        rows = mapped.toPandas()
+    except Exception as exc:
+        from riskaudit.engines.spark import _first_line
+
+        raise CheckerError(f"the Spark job failed: {_first_line(exc)}") from None
+    keys = [f"s{i}" for i in range(len(sens))]
+    rows = rows.sort_values(["part"], kind="stable")
+    agg = rows.groupby(keys, dropna=False, sort=False)[list(REGRESSION_SUMS)].agg(math.fsum).reset_index()
+    names, codes, notes = [], [], []
+    for i, col in enumerate(sens):
+        values = agg[f"s{i}"]
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values) \
+                and values.nunique(dropna=True) > BIN_NUMERIC_ABOVE:
+            raise CheckerError(f"{col} is numeric with many values; its quintiles need the whole column")
+        c, g, _ = _group_codes(values)
+        names.append(g)
+        codes.append(c)
+        missing = int(agg.loc[values.isna().to_numpy(), REGRESSION_SUMS[0]].sum())
+        if missing:
+            notes.append(f"{col}: {missing} row(s) without a value form their own group {MISSING!r}")
+    sizes = [len(g) for g in names]
+    if int(np.prod(sizes)) * 5 > 4_000_000:
+        raise CheckerError("too many joint groups to sum in one table")
+    table = np.zeros((*sizes, 5), dtype=np.float64)
+    sums = agg[list(REGRESSION_SUMS)].to_numpy(np.float64)
+    for j in range(5):  # one group per row of agg: no two rows add into one cell
+        np.add.at(table[..., j], tuple(codes), sums[:, j])
+
+    def driver_codes(frame: Any) -> list[np.ndarray]:
+        """Each sensitive column's codes for the rows of a driver frame in the whole table's
+        groups (the values read with the table's distinct values, so equal values are equal
+        text whatever dtype the sample got)."""
+        out = []
+        for i, col in enumerate(sens):
+            both = pd.concat([agg[f"s{i}"], frame[col]], ignore_index=True)
+            c, g, _ = _group_codes(both)
+            if g != names[i]:
+                raise CheckerError(f"{col}: the driver sample's groups are not the table's")
+            out.append(c[len(agg):])
+        return out
+
+    ds.distributed.add("fairness")
+    return names, table, notes, driver_codes
+
+
+def _summer(target: str | None, sens: list[str], model: bool):
+    """The ``mapInPandas`` function of :func:`full_regression_sums`: per partition, one row
+    per joint group of the sensitive values with its five sums."""
+    import pandas as pd
+
+    def sums(batches):
+        from pyspark import TaskContext
+
+        tc = TaskContext.get()
+        part = int(tc.partitionId()) if tc is not None else 0
+        parts = []
+        for pdf in batches:
+            n = len(pdf)
+            if not n:
+                continue
+            y = (pd.to_numeric(pdf[target], errors="coerce").to_numpy(dtype=np.float64) if target
+                 else np.full(n, np.nan))
+            if model:
+                raw = np.stack(pdf[OUTPUT].to_numpy())
+                p = raw.reshape(n, -1)[:, 0].astype(np.float64)
+            else:
+                p = y.copy()
+            labelled = np.isfinite(y) & np.isfinite(p)
+            p = np.where(np.isfinite(p), p, 0.0)
+            e = np.where(labelled, p - y, 0.0)
+            frame = pd.DataFrame({f"s{i}": pdf[c].to_numpy() for i, c in enumerate(sens)})
+            vals = pd.DataFrame(dict(zip(REGRESSION_SUMS, (np.ones(n), labelled.astype(np.float64), p, np.abs(e),
+                                                           e * e))))
+            parts.append(pd.concat([frame, vals], axis=1).groupby([f"s{i}" for i in range(len(sens))],
+                                                                  dropna=False, sort=False).sum().reset_index())
+        keys = [f"s{i}" for i in range(len(sens))]
+        if parts:
+            out = pd.concat(parts, ignore_index=True).groupby(keys, dropna=False, sort=False).sum().reset_index()
+        else:
+            out = pd.DataFrame({**{k: [] for k in keys}, **{c: [] for c in REGRESSION_SUMS}})
+        out.insert(0, "part", part)
+        yield out[["part", *keys, *REGRESSION_SUMS]]
+    return sums

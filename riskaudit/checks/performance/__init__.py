@@ -9,6 +9,10 @@ calibration are then skipped with that reason.
 Classification: accuracy, balanced accuracy, per-class precision / recall / F1, ROC AUC
 (binary or one-vs-rest), log loss and expected calibration error with a reliability
 diagram. Regression: MAE, RMSE, R². Every figure has a seeded bootstrap interval.
+
+On the Spark engine, a table larger than its driver sample (the data, and the training data
+of the gap) gets its point figures over every row from :mod:`.spark` (one predicting pass in
+Spark); the intervals stay the driver sample's bootstrap, and ``metrics.spark`` says which is which.
 """
 
 from __future__ import annotations
@@ -116,7 +120,9 @@ class PerformanceChecker(Checker):
                                                          "pass the class scores with --scores")
         ctx.progress(0.05, "predicting the data under audit")
         cur = self._outcomes(ctx, ctx.data, "data", regression)
-        trn = None
+        notes: list[str] = []
+        full = self._full(ctx, ctx.data, "data", regression, labels_only, cur, notes)
+        trn = full_trn = None
         if ctx.train is None:
             skipped["generalization_gap"] = "no training data was given (--train)"
         elif not ctx.train.has_column(ctx.target):
@@ -127,37 +133,48 @@ class PerformanceChecker(Checker):
                 trn = self._outcomes(ctx, ctx.train, "train", regression)
             except Exception as exc:  # e.g. stored predictions absent from the training table
                 skipped["generalization_gap"] = f"the training data could not be predicted ({exc})"
+            else:
+                full_trn = self._full(ctx, ctx.train, "train", regression, labels_only, trn, notes)
         ctx.progress(0.5, "bootstrap intervals")
         fn = (lambda y, p: M.regression(y, p)) if regression else \
             (lambda y, p: M.classification(y, p, cfg["calibration_bins"], scores=not labels_only))
-        point = fn(cur[0], cur[1])
+        point = full.point if full is not None else fn(cur[0], cur[1])
         if regression:
             draws = M.bootstrap(lambda i: fn(cur[0][i], cur[1][i]), len(cur[0]), cfg["bootstrap"], ctx.rng("bootstrap"))
         else:
             draws = M.classification_draws(cur[0], cur[1], cfg["calibration_bins"], not labels_only,
                                            cfg["bootstrap"], ctx.rng("bootstrap"))
         ci = {k: M.interval(v, cfg["confidence"]) for k, v in draws.items()}
-        findings, metrics = [], {"rows": int(len(cur[0])), "confidence": cfg["confidence"],
+        left_out = full.left_out if full is not None else cur[2]
+        findings, metrics = [], {"rows": int(full.rows if full is not None else len(cur[0])),
+                                 "confidence": cfg["confidence"],
                                  "data": _rounded(point), "intervals": {k: _round_pair(v) for k, v in ci.items()}}
-        if cur[2]:
-            metrics["rows_without_known_label"] = cur[2]
-        findings += self._graded(ctx, point, ci, regression)
+        if left_out:
+            metrics["rows_without_known_label"] = left_out
+        findings += self._graded(ctx, point, ci, regression, full)
         if not regression:
-            metrics["per_class"] = self._per_class(ctx, cur)
+            metrics["per_class"] = self._per_class(ctx, cur, full)
             if findings:
                 findings[0] = _with_table(findings[0], metrics["per_class"])
-        findings.append(self._baseline(ctx, cur, point, draws, regression))
+        findings.append(self._baseline(ctx, cur, point, draws, regression, full, full_trn))
         if trn is not None:
             ctx.progress(0.75, "generalization gap")
-            findings.append(self._gap(ctx, cur, trn, fn, regression, metrics))
+            findings.append(self._gap(ctx, cur, trn, fn, regression, metrics, full, full_trn))
         if not regression and not labels_only:
-            findings.append(self._calibration(ctx, cur, point, ci))
+            findings.append(self._calibration(ctx, cur, point, ci, full))
         if skipped:
             metrics["skipped"] = skipped
         summary = self._summary(point, ci, findings, regression, skipped)
-        if cur[2]:
-            summary += (f" {cur[2]:,} rows without a label the model knows (or with non-finite outputs) were "
+        if left_out:
+            summary += (f" {left_out:,} rows without a label the model knows (or with non-finite outputs) were "
                         "left out.")
+        if full is not None or full_trn is not None:
+            metrics["spark"] = _spark_metrics(full, full_trn, cur, trn)
+            if full is not None and full.auc_method.startswith("histogram") and np.isfinite(point.get("roc_auc", np.nan)):
+                summary += (f" ROC AUC over every row from a histogram of the scores: at most "
+                            f"{fmt.number(full.auc_max_error)} from the exact figure.")
+        if notes:
+            metrics["notes"] = notes
         return CheckOutput(findings=findings, summary=summary, metrics=metrics)
 
     # ------------------------------------------------------------------ inputs
@@ -186,6 +203,32 @@ class PerformanceChecker(Checker):
         keep = (y >= 0) & np.isfinite(proba).all(axis=1)
         return y[keep], proba[keep], int((~keep).sum())
 
+    def _full(self, ctx, ds, name, regression, labels_only, outcomes, notes):
+        """The point figures of a Spark table larger than its driver sample, over every row
+        (:mod:`.spark`), or None: a pandas dataset, a table that fits the sample (the driver
+        frame is the whole table), or a note and the sample when Spark cannot give them."""
+        if getattr(ds, "spark_frame", None) is None or not getattr(ds, "sampled", False):
+            return None
+        from riskaudit.checks.performance import spark as ps
+        from riskaudit.errors import CheckerError
+
+        ds.distributed.discard(self.id)
+        ctx.progress(0.1 if name == "data" else 0.35, f"predicting every row of the {name} table in Spark")
+        try:
+            if labels_only:
+                raise CheckerError("only predicted labels were given: they are columns of the driver sample")
+            k = 1 if regression else int(outcomes[1].shape[1])
+            out = ps.figures(ctx, ds, regression, k, self.config["calibration_bins"])
+        except CheckerError as exc:
+            notes.append(f"Spark engine: the {name} figures are the driver sample's: {exc}")
+            return None
+        except Exception as exc:  # the figures over every row are a bonus: never worth the checker
+            notes.append(f"Spark engine: the {name} figures are the driver sample's: "
+                         f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}")
+            return None
+        ds.distributed.add(self.id)
+        return out
+
     # ------------------------------------------------------------------ findings
     def _minimums(self, ctx, regression) -> tuple[dict[str, float], str]:
         graded = REGRESSION_GRADED if regression else CLASSIFICATION_GRADED
@@ -206,7 +249,7 @@ class PerformanceChecker(Checker):
         return (f"option checks.performance.options.minimums.{tier}.{metric} = {fmt.number(minimum)}"
                 + (" (the checker's default value)" if same else ""))
 
-    def _graded(self, ctx, point, ci, regression):
+    def _graded(self, ctx, point, ci, regression, full=None):
         mins, source = self._minimums(ctx, regression)
         lv = ctx.levels["model_performance"]
         out = []
@@ -216,21 +259,25 @@ class PerformanceChecker(Checker):
                 continue
             warn_at = float(lv.warn) if lv.warn is not None else minimum + self.config["warn_margin"]
             status = Status.FAIL if value < minimum else Status.WARN if value < warn_at else Status.PASS
+            extra = {}
+            if metric == "roc_auc" and full is not None:
+                extra = {"method": full.auc_method, "max_error": round(full.auc_max_error, 9)}
             out.append(ctx.finding(
                 "model_performance", metric,
                 f"{NAMES[metric]} is {fmt.number(value)} on the data under audit ({self._ci(ci.get(metric))}); "
                 f"{source} is {fmt.number(minimum)}.",
                 value=round(value, 6), status=status, threshold=minimum,
                 evidence={"interval": _round_pair(ci.get(metric)), "minimum": minimum, "warn_below": warn_at,
-                          "threshold_source": self._minimum_source(ctx, metric, minimum)}))
+                          "threshold_source": self._minimum_source(ctx, metric, minimum), **extra}))
         return out
 
-    def _per_class(self, ctx, cur):
-        """Precision, recall and F1 per class, each with its bootstrap interval."""
+    def _per_class(self, ctx, cur, full=None):
+        """Precision, recall and F1 per class, each with its bootstrap interval (the figures
+        over every row of a Spark table when ``full`` has them; intervals: driver sample)."""
         y, proba, _ = cur
         k = proba.shape[1]
         pred = proba.argmax(axis=1)
-        pc = M.per_class(M.confusion(y, pred, k))
+        pc = M.per_class(full.confusion if full is not None else M.confusion(y, pred, k))
 
         def per_class(i):
             d = M.per_class(M.confusion(y[i], pred[i], k))
@@ -255,14 +302,35 @@ class PerformanceChecker(Checker):
                 return name, ds
         return "audited", ctx.data
 
-    def _baseline(self, ctx, cur, point, draws, regression):
+    def _baseline_figures(self, ctx, src_name, src, full, full_trn, k, regression):
+        """(rows per known label, target mean) of the baseline's table over every row, or None
+        for its driver frame (a pandas table, or one that fits the sample)."""
+        got = {"audited": full, "training": full_trn}.get(src_name)
+        if got is not None:
+            return got.label_counts, got.target_mean
+        if getattr(src, "spark_frame", None) is None or not getattr(src, "sampled", False) or \
+                (full is None and full_trn is None):
+            return None
+        from riskaudit.checks.performance import spark as ps
+        from riskaudit.errors import CheckerError
+
+        try:
+            return ps.target_summary(src, str(ctx.target), tuple(ctx.classes or ()), k, regression)
+        except CheckerError:
+            return None
+
+    def _baseline(self, ctx, cur, point, draws, regression, full=None, full_trn=None):
         cfg = self.config
         src_name, src = self._baseline_source(ctx)
         y, pred, _ = cur
         rng = ctx.rng("baseline")
+        whole = self._baseline_figures(ctx, src_name, src, full, full_trn, 1 if regression else cur[1].shape[1],
+                                       regression)
         if regression:
-            mean = float(np.nanmean(np.asarray(src.frame[ctx.target], dtype=np.float64)))
-            base_rmse = float(np.sqrt(np.mean((y - mean) ** 2)))
+            mean = float(whole[1]) if whole is not None else \
+                float(np.nanmean(np.asarray(src.frame[ctx.target], dtype=np.float64)))
+            base_rmse = (float(np.sqrt(full.sq_dev(mean) / full.rows)) if full is not None
+                         else float(np.sqrt(np.mean((y - mean) ** 2))))
 
             def skill(i):
                 b = float(np.sqrt(np.mean((y[i] - mean) ** 2)))
@@ -275,10 +343,13 @@ class PerformanceChecker(Checker):
                     f"{_ci_text(ci, self.config['confidence'], percent=True)}).")
             ev = {"baseline": "mean", "baseline_value": mean, "baseline_rmse": base_rmse, "fitted_on": src_name}
         else:
-            idx = ctx.label_indices(src)
-            idx = idx[idx >= 0]
             k = cur[1].shape[1]
-            majority = int(np.bincount(idx, minlength=k).argmax()) if len(idx) else 0
+            if whole is not None:
+                majority = int(np.asarray(whole[0]).argmax()) if np.asarray(whole[0]).sum() else 0
+            else:
+                idx = ctx.label_indices(src)
+                idx = idx[idx >= 0]
+                majority = int(np.bincount(idx, minlength=k).argmax()) if len(idx) else 0
             base = np.full(len(y), majority)
             # each row's confusion cell under the model and under the baseline, once; a
             # resample is the rows' multiplicities (whole-number counts: exactly the confusion
@@ -290,8 +361,14 @@ class PerformanceChecker(Checker):
                 m = M.balanced_accuracy(np.bincount(cells, weights=w, minlength=k * k).reshape(k, k))
                 return {"v": m - M.balanced_accuracy(np.bincount(base_cells, weights=w, minlength=k * k).reshape(k, k))}
 
-            base_bal = M.balanced_accuracy(M.confusion(y, base, k))
-            base_acc = float(np.mean(y == majority))
+            if full is not None:  # always the majority class: its confusion matrix is the supports
+                support = full.confusion.sum(axis=1)
+                cm = np.zeros((k, k), dtype=np.int64)
+                cm[:, majority] = support
+                base_bal, base_acc = M.balanced_accuracy(cm), float(support[majority] / support.sum())
+            else:
+                base_bal = M.balanced_accuracy(M.confusion(y, base, k))
+                base_acc = float(np.mean(y == majority))
             value = point["balanced_accuracy"] - base_bal
             ci = M.interval(M.bootstrap(lift, len(y), cfg["bootstrap"], rng)["v"], cfg["confidence"])
             label = (ctx.classes or range(k))[majority]
@@ -304,10 +381,11 @@ class PerformanceChecker(Checker):
         return ctx.finding("baseline_comparison", "trivial baseline", text, value=round(float(value), 6),
                            evidence={**ev, "interval": _round_pair(ci)})
 
-    def _gap(self, ctx, cur, trn, fn, regression, metrics):
+    def _gap(self, ctx, cur, trn, fn, regression, metrics, full=None, full_trn=None):
         cfg = self.config
         key = "rmse" if regression else "balanced_accuracy"
-        pt, pc = fn(trn[0], trn[1]), fn(cur[0], cur[1])
+        pt = full_trn.point if full_trn is not None else fn(trn[0], trn[1])
+        pc = full.point if full is not None else fn(cur[0], cur[1])
 
         def gap(a, b):
             if regression:
@@ -334,7 +412,8 @@ class PerformanceChecker(Checker):
             text += " The interval includes zero (no drop), so the gap is not graded."
         chart_keys = [k for k in ("accuracy", "balanced_accuracy", "roc_auc", "macro_f1", "r2") if k in pc
                       and np.isfinite(pc[k]) and np.isfinite(pt.get(k, np.nan))]
-        ev = {"interval": _round_pair(ci), "significant": significant, "train_rows": int(len(trn[0])),
+        ev = {"interval": _round_pair(ci), "significant": significant,
+              "train_rows": int(full_trn.rows if full_trn is not None else len(trn[0])),
               "train": _rounded(pt), "data": _rounded(pc),
               "charts": [{"type": "bar", "title": "Training data against the data under audit",
                           "labels": [f"{NAMES[k]} ({s})" for k in chart_keys for s in ("train", "data")],
@@ -345,9 +424,9 @@ class PerformanceChecker(Checker):
                            status=status, threshold=None if significant else (lv.fail if lv.fail is not None else lv.warn),
                            evidence=ev)
 
-    def _calibration(self, ctx, cur, point, ci):
+    def _calibration(self, ctx, cur, point, ci, full=None):
         y, proba, _ = cur
-        b = M.calibration_bins(y, proba, self.config["calibration_bins"])
+        b = full.calibration if full is not None else M.calibration_bins(y, proba, self.config["calibration_bins"])
         chart = {"type": "line", "title": "Reliability diagram: accuracy per confidence bin",
                  "x": [round(float(v), 4) for v in b["confidence"]],
                  "series": [{"name": "model", "y": [round(float(v), 4) for v in b["accuracy"]]},
@@ -384,6 +463,18 @@ class PerformanceChecker(Checker):
         if "generalization_gap" in skipped:
             text += f" The train/data gap was not measured: {skipped['generalization_gap']}."
         return text
+
+
+def _spark_metrics(full, full_trn, cur, trn) -> dict[str, Any]:
+    """What the Spark engine computed over every row, and what stayed on the driver sample."""
+    out: dict[str, Any] = {"point_figures": "every row (Spark)",
+                           "intervals": "bootstrap on the driver sample"}
+    for name, f, sample in (("data", full, cur), ("train", full_trn, trn)):
+        if f is not None and sample is not None:
+            out[name] = {"rows": int(f.rows), "driver_rows": int(len(sample[0]))}
+            if f.auc_method:
+                out[name]["roc_auc"] = {"method": f.auc_method, "max_error": round(f.auc_max_error, 9)}
+    return out
 
 
 def _subset(ds, idx):
