@@ -201,9 +201,6 @@ def _load_inputs(data: Any, reference: Any, train: Any, target: str | None, feat
     ref = load(reference, "reference") if reference is not None else None
     trn = load(train, "train") if train is not None else None
     target = target if target is not None else (ds.default_target if ds is not None else None)
-    if eng is not None:
-        for d in (ds, ref, trn):
-            eng.complete_classes(d, target)
     sensitive = tuple(sensitive or ())
     ids = tuple(ids or ())
     roles.check_roles(ds, ref, trn)
@@ -211,6 +208,9 @@ def _load_inputs(data: Any, reference: Any, train: Any, target: str | None, feat
     feats = roles.resolve_features(ds or ref or trn, features, target, ids, sensitive, stored)
     roles.check_columns(ds, ref, trn, target, feats, sensitive, ids, stored)
     task = _resolve_task(task, ds, ref, target, trn)
+    if eng is not None and task == "classification":  # a regression target has no classes to complete
+        for d in (ds, ref, trn):
+            eng.complete_classes(d, target)
     return _Inputs(data=ds, reference=ref, train=trn, target=target, features=feats, sensitive=sensitive, ids=ids,
                    task=task, classes=_resolve_classes(classes, task, ds, ref, target, trn), stored=stored,
                    engine=eng)
