@@ -41,6 +41,12 @@ def row_types(pred_pos: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, pos:
     return C.cell_types(pred_pos, true_state, correct)
 
 
+def missing_note(n_missing: int) -> str:
+    """The note on a sensitive attribute's rows without a value (both engines)."""
+    forms = "forms its" if n_missing == 1 else "form their"
+    return f"{fmt.count(n_missing, 'rows')} without a value {forms} own group {MISSING!r}"
+
+
 def _group_codes(series: pd.Series) -> tuple[np.ndarray, list[str], str | None]:
     """Integer codes, group names (sorted, as text), and a note of what was done."""
     note = []
@@ -56,8 +62,7 @@ def _group_codes(series: pd.Series) -> tuple[np.ndarray, list[str], str | None]:
     if n_missing:
         texts.append(MISSING)
         raw_codes = np.where(raw_codes < 0, len(texts) - 1, raw_codes)
-        forms = "forms its" if n_missing == 1 else "form their"
-        note.append(f"{fmt.count(n_missing, 'rows')} without a value {forms} own group {MISSING!r}")
+        note.append(missing_note(n_missing))
     names = sorted(set(texts))  # values equal as text (1 and "1") are one group
     lookup = np.array([names.index(t) for t in texts], dtype=np.int64)
     codes = lookup[raw_codes] if len(texts) else np.zeros(len(s), dtype=np.int64)

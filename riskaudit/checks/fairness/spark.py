@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from pyspark.sql import functions as F
 
-from riskaudit.checks.fairness._rows import BIN_NUMERIC_ABOVE, MISSING, _group_codes, decide, row_types
+from riskaudit.checks.fairness._rows import BIN_NUMERIC_ABOVE, _group_codes, decide, missing_note, row_types
 from riskaudit.checks.fairness import _counts as C
 from riskaudit.engines.spark import OUTPUT, RULE_STATS, column, rule_of, rule_stats, to_proba_rows
 from riskaudit.errors import CheckerError
@@ -95,7 +95,7 @@ def _table(agg: Any, sens: list[str], ds: Any, unknown: int) -> tuple[list[list[
         codes.append(c)
         missing = int(counts[values.isna().to_numpy()].sum())
         if missing:
-            notes.append(f"{col}: {missing} row(s) without a value form their own group {MISSING!r}")
+            notes.append(f"{col}: {missing_note(missing)}")
     sizes = [len(g) for g in names]
     if int(np.prod(sizes)) * C.N_TYPES > 4_000_000:
         raise CheckerError("too many joint groups to count in one table")
@@ -195,7 +195,7 @@ def full_regression_sums(ctx: Any, mode: str) -> tuple[list[list[str]], np.ndarr
         codes.append(c)
         missing = int(agg.loc[values.isna().to_numpy(), REGRESSION_SUMS[0]].sum())
         if missing:
-            notes.append(f"{col}: {missing} row(s) without a value form their own group {MISSING!r}")
+            notes.append(f"{col}: {missing_note(missing)}")
     sizes = [len(g) for g in names]
     if int(np.prod(sizes)) * 5 > 4_000_000:
         raise CheckerError("too many joint groups to sum in one table")
