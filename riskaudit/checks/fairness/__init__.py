@@ -251,11 +251,12 @@ class FairnessChecker(Checker):
         driver sample."""
         from riskaudit.checks.fairness import spark as fs
 
+        ds: Any = ctx.data  # a SparkDataset (the caller checked)
         try:
             names, table, group_notes, driver_codes = fs.full_regression_sums(ctx, mode)
-            codes = driver_codes(ctx.data.frame)
+            codes = driver_codes(ds.frame)
         except Exception as exc:  # CheckerError: a stated reason; anything else: the sample still serves
-            ctx.data.distributed.discard("fairness")
+            ds.distributed.discard("fairness")
             why = str(exc) if isinstance(exc, CheckerError) else f"{type(exc).__name__}: {str(exc)[:300]}"
             notes.append(f"Spark engine: group sums on the driver sample: {why.splitlines()[0] if why else ''}")
             return None

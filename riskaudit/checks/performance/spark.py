@@ -261,7 +261,8 @@ def _classification_pass(target: str, classes: tuple, k: int, bins: int):
         part = _partition()
         labels = np.zeros(k, np.int64)
         counts = {r: np.zeros(k * k + 2 + bins, np.int64) for r in (0, 1)}  # confusion, left out, kept, bins
-        sums = {r: [[] for _ in range(1 + 2 * bins)] for r in (0, 1)}  # log loss, confidence, correct per bin
+        # log loss, confidence and correct per bin
+        sums: dict[int, list[list[float]]] = {r: [[] for _ in range(1 + 2 * bins)] for r in (0, 1)}
         scores = {(r, c): _Scores() for r in (0, 1) for c in auc_classes}
         lo, hi, width, dev = np.inf, -np.inf, 0, -np.inf
         identity_possible = True
