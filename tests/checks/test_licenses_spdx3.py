@@ -212,3 +212,25 @@ def test_no_bare_tomllib_import_python_310():
             assert parents and any(h.type is not None and "ModuleNotFoundError" in ast.unparse(h.type)
                                    for p in parents for h in p.handlers), ast.unparse(node)
     assert "tomli" in Path(__file__).resolve().parents[2].joinpath("pyproject.toml").read_text()
+
+
+def test_the_environment_is_the_same_whatever_the_process_imported_before():
+    """Importing pkg_resources (great-expectations does) puts setuptools' ``_vendor`` folder
+    on sys.path; the library's bill of materials then listed 11 more distributions (jaraco,
+    autocommand under the LGPL ...) than the CLI's for the same environment. Vendored copies
+    belong to the package that ships them."""
+    import sys
+
+    import setuptools
+
+    vendor = str(Path(setuptools.__file__).parent / "_vendor")
+    assert list(Path(vendor).glob("*.dist-info")), "setuptools vendors no distribution here any more"
+    saved = list(sys.path)
+    try:
+        sys.path[:] = [p for p in saved if p != vendor]  # as in a process that never imported pkg_resources
+        before = sorted(c.name for c in software.environment_components())
+        sys.path.append(vendor)
+        after = sorted(c.name for c in software.environment_components())
+    finally:
+        sys.path[:] = saved
+    assert after == before

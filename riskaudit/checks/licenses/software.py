@@ -145,12 +145,22 @@ def find_project_requirements(folder: Path) -> Path | None:
     return None
 
 
+VENDOR_FOLDERS = frozenset({"_vendor", "vendor", "_vendored", "vendored", "_extern", "extern"})
+"""Folders inside a package that hold copies of other distributions it ships (setuptools'
+``_vendor``): those copies are part of that package. Importing ``pkg_resources`` puts
+setuptools' ``_vendor`` on ``sys.path``, and the same environment then listed 11 more
+distributions (one under the LGPL) in a process that had imported it than in one that had not."""
+
+
 def environment_components(minimum: float = 0.8, exclude=()) -> list[Component]:
     """One component per installed distribution (first on ``sys.path`` wins), but those
-    whose canonical name is in ``exclude``."""
+    whose canonical name is in ``exclude`` and the copies vendored inside another package
+    (:data:`VENDOR_FOLDERS`)."""
     exclude = frozenset(exclude)
     seen: dict[str, Component] = {}
     for dist in metadata.distributions():
+        if Path(str(getattr(dist, "_path", ""))).parent.name in VENDOR_FOLDERS:
+            continue
         try:
             name = field(dist, "Name")
         except Exception:  # noqa: BLE001
