@@ -33,6 +33,10 @@ DEFAULT_SAMPLE_ROWS = 200_000
 """Rows collected to the driver for the checkers that run on a sample (project key
 ``spark_sample_rows``)."""
 
+ARROW_BATCH_ROWS = 100_000
+"""Rows per Arrow batch of a local session's Python workers (a session from the environment
+keeps its own ``spark.sql.execution.arrow.maxRecordsPerBatch``)."""
+
 DISTRIBUTED = {
     "data_validity": ("the expectations (great-expectations' Spark data source) and the counts of "
                       "duplicate rows, train/test leakage, conflicting labels, empty rows and text, "
@@ -99,6 +103,9 @@ def session() -> SparkSession:
                .config("spark.driver.memory", os.environ.get("RISKAUDIT_SPARK_DRIVER_MEMORY", "2g"))
                .config("spark.sql.shuffle.partitions", "8")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+               # rows per Arrow batch sent to the Python workers (mapInPandas): the default 10,000
+               # made 1,000 batches of a 10M-row table, each paying pandas' and torch's fixed costs
+               .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_ROWS))
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.pyspark.python", sys.executable)
                .config("spark.pyspark.driver.python", sys.executable))
@@ -143,8 +150,10 @@ class SparkDataset(Dataset):
         """The table's columns ``keep`` (default: all) with the model's raw outputs of every
         row in column :data:`OUTPUT` (``array<double>``), computed on the executors through
         ``mapInPandas``; only the features and ``keep`` are read and sent to Python. With
-        ``then`` (a function of the iterator of those pandas batches) and its output ``schema``,
-        its batches instead: the outputs are used in the same Python pass that makes them.
+        ``then`` (a function of an iterator of ``(batch's keep columns, its raw outputs as an
+        N x C float64 array)`` pairs) and its output ``schema``, its batches instead: the outputs
+        are used in the same Python pass that makes them, as one array per batch (not one
+        Python object per row).
 
         The model travels once per executor as a broadcast (:func:`ship_model`); each Arrow
         batch is predicted in chunks of ``batch_rows`` rows on one torch thread per task
@@ -162,8 +171,8 @@ class SparkDataset(Dataset):
         fn = _predictor(shipped, feats, kept, int(self.seed), int(batch_rows), self.uri)
         if then is not None:
             return read.mapInPandas(lambda batches: then(fn(batches)), schema)
-        return read.mapInPandas(fn, StructType([fields[c] for c in kept]
-                                               + [StructField(OUTPUT, ArrayType(DoubleType()))]))
+        return read.mapInPandas(lambda batches: (pdf.assign(**{OUTPUT: list(out)}) for pdf, out in fn(batches)),
+                                StructType([fields[c] for c in kept] + [StructField(OUTPUT, ArrayType(DoubleType()))]))
 
 
 OUTPUT = "__riskaudit_output"
@@ -222,10 +231,12 @@ def _predictor(shipped: Any, features: list[str], keep: list[str], seed: int, ba
             model._big_batch_threads = 0  # no thread-count probe: the task's one thread is kept
         with _scope.torch_threads(1):
             for pdf in batches:
+                if not len(pdf):
+                    continue
                 x = pdf[features] if model.accepts_frame else \
                     Dataset(frame=pdf, uri=uri, sha256="").feature_matrix(features)
                 out = np.asarray(model.forward(x, batch_size=batch_rows, seed=seed, record=False), dtype=np.float64)
-                yield pdf[keep].assign(**{OUTPUT: list(out.reshape(len(pdf), -1))})
+                yield pdf[keep], out.reshape(len(pdf), -1)
     return predict
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from riskaudit.checks.drift import stats
-from riskaudit.engines.spark import OUTPUT, RULE_STATS, column, rule_of, rule_stats, to_proba_rows
+from riskaudit.engines.spark import RULE_STATS, column, rule_of, rule_stats, to_proba_rows
 
 GRID = 1000
 """Bins per numeric column behind the Wasserstein distance (edges: quantiles of the reference's
@@ -180,8 +180,7 @@ def predicted_counts(ds: Any, model: Any, features: list[str]) -> dict[int, int]
 
 
 def _classes(batches):
-    for pdf in batches:
-        raw = np.stack(pdf[OUTPUT].to_numpy()) if len(pdf) else np.zeros((0, 1))
+    for _, raw in batches:
         cols = {PRED_ID: to_proba_rows(raw, True).argmax(1).astype(np.int32),
                 PRED_SQ: to_proba_rows(raw, False).argmax(1).astype(np.int32), **rule_stats(raw)}
         yield pd.DataFrame(cols)

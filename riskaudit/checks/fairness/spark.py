@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 
 from riskaudit.checks.fairness._rows import BIN_NUMERIC_ABOVE, MISSING, _group_codes, decide, row_types
 from riskaudit.checks.fairness import _counts as C
-from riskaudit.engines.spark import OUTPUT, RULE_STATS, column, rule_of, rule_stats, to_proba_rows
+from riskaudit.engines.spark import RULE_STATS, column, rule_of, rule_stats, to_proba_rows
 from riskaudit.errors import CheckerError
 
 TYPE = "__riskaudit_type"
@@ -48,7 +48,8 @@ def full_counts(ctx: Any, prep: dict, threshold: float | None) -> tuple[list[lis
     if model:  # predicted and typed in one Python pass per batch
         mapped = ds.predict_all(ctx.model, list(ctx.features), keep=keep, then=fn, schema=schema)
     else:
-        mapped = ds.spark_frame.select(*[column(c) for c in keep]).mapInPandas(fn, schema)
+        mapped = ds.spark_frame.select(*[column(c) for c in keep]).mapInPandas(
+            lambda batches: fn((pdf, None) for pdf in batches), schema)
     stats = [F.min(RULE_STATS[0]), F.max(RULE_STATS[1]), F.max(RULE_STATS[2]), F.max(RULE_STATS[3])] if model else []
     agg = mapped.groupBy(*keys).agg(F.count(F.lit(1)).alias("count"), *stats).toPandas()
     agg = agg.set_axis(keys + ["count"] + (list(RULE_STATS) if model else []), axis=1)
@@ -115,13 +116,12 @@ def _typer(target: str | None, classes: tuple, pos: int, threshold: float | None
     def types(batches):
         from riskaudit.data import labels_to_index
 
-        for pdf in batches:
+        for pdf, raw in batches:  # raw: the model's outputs (N x C), None without a model
             n = len(pdf)
             y_true = labels_to_index(pdf[target], classes) if target else np.full(n, -1)
             cols = {f"s{i}": pdf[c].to_numpy() for i, c in enumerate(sens)}
             typed = {}
             if model:
-                raw = np.stack(pdf[OUTPUT].to_numpy()) if n else np.zeros((0, 1))
                 for name, identity in ((TYPE, True), (SQUASHED, False)):
                     proba = np.nan_to_num(to_proba_rows(raw, identity), nan=0.0, posinf=1.0, neginf=0.0)
                     pred_pos, y_pred = decide(proba, pos, threshold)
