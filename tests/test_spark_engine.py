@@ -527,3 +527,41 @@ def test_expectation_screen_agrees_with_great_expectations(spark, demo_parquet):
     gx = {id(o.spec): o.success for o in _with_gx(sdf, specs, total)}
     assert {k for k, ok in gx.items() if ok} == passed
     assert 0 < len(passed) < len(specs)
+
+
+def test_binner_equals_searchsorted():
+    """drift's histogram binning (a uniform grid, then steps over the few edges between) gives
+    np.searchsorted's answer exactly: values on, just above and just below every edge,
+    outside the edges, ties, and a skewed column (which takes the binary search)."""
+    from riskaudit.checks.drift.spark import Binner
+
+    rng = np.random.default_rng(3)
+    gens = {"normal": lambda n: rng.normal(5, 2, n), "rounded": lambda n: np.round(rng.normal(0, 1, n), 1),
+            "integers": lambda n: rng.integers(0, 5, n).astype(float), "skewed": lambda n: rng.lognormal(0, 3, n),
+            "two values": lambda n: rng.choice([0.0, 1e-9], n)}
+    for name, gen in gens.items():
+        e = np.unique(np.quantile(gen(20_000), np.linspace(0, 1, 1001)))
+        x = np.concatenate([gen(50_000), e, np.nextafter(e, np.inf), np.nextafter(e, -np.inf),
+                            [-1e308, 1e308, e[0] - 1, e[-1] + 1]])
+        b = Binner(e)
+        np.testing.assert_array_equal(b(x), np.searchsorted(e, x, "left"), err_msg=name)
+        assert (b.grid is None) == (name in ("skewed", "two values")), name
+    assert len(Binner(np.array([1.0]))(np.array([0.0, 1.0, 2.0]))) == 3
+
+
+def test_text_fast_path_equals_the_regular_expression(spark):
+    """_norm_text skips the regular expression for values it would not change: every
+    whitespace character of the class, alone, doubled, leading, trailing and inside, gives
+    what the regular expression gives."""
+    from pyspark.sql import functions as F
+
+    from riskaudit.checks.data_validity.spark import _OTHER_SPACE, _SPACE, _norm_text
+
+    values = ["Plain Text", "plain", "", " a", "a ", "a  b", "A\u00dfB", "\u00c9t\u00e9", None, "  ", "x" * 300]
+    for ch in " " + _OTHER_SPACE:
+        values += [f"a{ch}b", f"{ch}a", f"a{ch}", ch, f"a{ch}{ch}B", f"a {ch}b"]
+    sdf = spark.createDataFrame([(v,) for v in values], "t string")
+    rows = sdf.select(_norm_text(F.col("t")).alias("fast"),
+                      F.lower(F.trim(F.regexp_replace(F.col("t"), _SPACE, " "))).alias("regex")).collect()
+    assert [r["fast"] for r in rows] == [r["regex"] for r in rows]
+    assert rows[values.index("a\u3000\u3000B")]["fast"] == "a b"

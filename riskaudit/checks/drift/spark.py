@@ -106,11 +106,12 @@ def _histograms(sdf: Any, features: list[str], grids: dict[str, np.ndarray]) -> 
     def count(batches):
         totals = [np.zeros(len(e) + 1, np.int64) for e in edges]
         sums = np.zeros((len(edges), 5))
+        binners = [Binner(e) for e in edges]
         for pdf in batches:
             for i, e in enumerate(edges):
                 x = pd.to_numeric(pdf.iloc[:, i], errors="coerce").to_numpy(np.float64)
                 x = x[np.isfinite(x)]
-                totals[i] += np.bincount(np.searchsorted(e, x, "left"), minlength=len(e) + 1)
+                totals[i] += np.bincount(binners[i](x), minlength=len(e) + 1)
                 sums[i] += (len(x), np.sum(np.maximum(e[0] - x, 0)), np.sum(np.maximum(x - e[-1], 0)),
                             x.sum(), np.dot(x, x))
         yield pd.DataFrame({"f": np.arange(len(edges)), "counts": [t.tolist() for t in totals],
@@ -125,6 +126,51 @@ def _histograms(sdf: Any, features: list[str], grids: dict[str, np.ndarray]) -> 
         n, below, above, s1, s2 = np.sum([np.asarray(r["sums"]) for r in mine], axis=0)
         out[f] = (c, int(n), below / 1.0, above / 1.0, s1, s2)
     return out
+
+
+class Binner:
+    """``np.searchsorted(edges, x, "left")`` (the number of edges below each value) for finite
+    ``x``, exactly, in a few linear NumPy passes instead of a binary search per value (the
+    10M-row benchmark spent 19 s of its drift pass there): each value's cell in a uniform grid
+    over the edges gives the edges below the cell's start, then the value steps over the few
+    edges between, one vectorized step at a time. Edges crowded into one cell (a very skewed
+    column): the binary search."""
+
+    CELLS_PER_EDGE = 16
+    MAX_STEPS = 8
+
+    def __init__(self, edges: np.ndarray):
+        self.e = np.asarray(edges, dtype=np.float64)
+        self.grid = None
+        lo, hi = (float(self.e[0]), float(self.e[-1])) if len(self.e) else (0.0, 0.0)
+        if len(self.e) > 2 and hi > lo and math.isfinite(hi - lo):
+            cells = self.CELLS_PER_EDGE * len(self.e)
+            self.lo, self.scale, self.cells = lo, cells / (hi - lo), cells
+            grid = np.searchsorted(self.e, lo + np.arange(cells) / self.scale, "left")
+            if np.diff(grid).max(initial=0) < self.MAX_STEPS // 2:
+                self.grid = grid
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        e = self.e
+        if self.grid is None:
+            return np.searchsorted(e, x, "left")
+        with np.errstate(over="ignore", invalid="ignore"):  # far outside: clipped to the outer cells
+            cell = np.clip((x - self.lo) * self.scale, 0, self.cells - 1).astype(np.int64)
+        idx = self.grid[cell]
+        last = len(e) - 1
+        for _ in range(self.MAX_STEPS):  # down while the edge below is not below the value
+            back = (idx > 0) & (e[np.maximum(idx - 1, 0)] >= x)
+            if not back.any():
+                break
+            idx = idx - back
+        else:
+            return np.searchsorted(e, x, "left")
+        for _ in range(self.MAX_STEPS):  # up while the edge at idx is below the value
+            up = (idx <= last) & (e[np.minimum(idx, last)] < x)
+            if not up.any():
+                return idx
+            idx = idx + up
+        return np.searchsorted(e, x, "left")
 
 
 def category_counts(sdf: Any, features: list[str]) -> dict[str, dict[str, int]]:
