@@ -565,3 +565,56 @@ def test_text_fast_path_equals_the_regular_expression(spark):
                       F.lower(F.trim(F.regexp_replace(F.col("t"), _SPACE, " "))).alias("regex")).collect()
     assert [r["fast"] for r in rows] == [r["regex"] for r in rows]
     assert rows[values.index("a\u3000\u3000B")]["fast"] == "a b"
+
+
+def test_batch_counts_equal_pandas_value_counts():
+    """What a mapInPandas pass sends back per batch (the distinct rows of its columns and their
+    numbers of rows) equals pandas' value_counts, missing values (None, NaN) kept as keys, the
+    numbers' and booleans' types kept; a batch with more keys than rows takes np.unique."""
+    from riskaudit.engines.spark import COUNT, batch_counts
+
+    rng = np.random.default_rng(5)
+    n = 5_000
+    cols = {"s": np.array(["f", "m", None], dtype=object)[rng.integers(0, 3, n)],
+            "x": rng.choice([1.5, 2.0, np.nan], n), "t": rng.integers(-1, 12, n).astype(np.int32),
+            "b": rng.integers(0, 2, n).astype(bool), "id": np.arange(n, dtype=np.int64) % 4_999}
+    for names in (["s", "x", "t", "b"], ["s", "id", "t", "x"]):
+        got = batch_counts({c: cols[c] for c in names}, {"lo": 0.25})
+        want = pd.DataFrame({c: cols[c] for c in names}).value_counts(dropna=False).reset_index(name=COUNT)
+        assert got[COUNT].sum() == n and (got["lo"] == 0.25).all()
+        assert [got[c].dtype for c in names if c != "s"] == [cols[c].dtype for c in names if c != "s"]
+        assert _rows_as_text(got, names + [COUNT]) == _rows_as_text(want, names + [COUNT])
+
+
+def _rows_as_text(frame, cols):
+    """A frame's rows as sorted text, missing values (None, NaN) as None."""
+    part = frame[cols].astype(object)
+    return sorted(map(repr, part.where(part.notna(), None).itertuples(index=False)))
+
+
+def test_profile_switch(tmp_path, monkeypatch, capsys):
+    """RISKAUDIT_SPARK_PROFILE=1: the engine's phases print their wall time, and Spark's event
+    log is summed up one line per job (here a two-job log as Spark writes it)."""
+    from riskaudit.engines import spark_profile
+
+    with spark_profile.phase("current: count"):
+        pass
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("RISKAUDIT_SPARK_PROFILE", "1")
+    with spark_profile.phase("current: count"):
+        pass
+    assert "phase current: count:" in capsys.readouterr().err
+    events = [{"Event": "SparkListenerApplicationStart", "Timestamp": 1000},
+              {"Event": "SparkListenerJobStart", "Job ID": 0, "Submission Time": 3000,
+               "Stage Infos": [{"Stage ID": 0}], "Properties": {"callSite.short": "count at spark.py:1"}},
+              {"Event": "SparkListenerTaskEnd", "Stage ID": 0, "Task Metrics": {
+                  "Executor Run Time": 1500, "JVM GC Time": 20, "Input Metrics": {"Records Read": 1_000_000},
+                  "Shuffle Write Metrics": {"Shuffle Records Written": 1}}},
+              {"Event": "SparkListenerJobEnd", "Job ID": 0, "Completion Time": 5500},
+              {"Event": "SparkListenerJobStart", "Job ID": 1, "Submission Time": 6000, "Stage Infos": []}]
+    (tmp_path / "app-1.inprogress").write_text("\n".join(json.dumps(e) for e in events) + "\n{\"Event\": ")
+    spark_profile.summarize(tmp_path)
+    lines = capsys.readouterr().err.splitlines()
+    assert re.search(r"job +0 at +2\.0s wall +2\.50s +tasks +1 run +1\.5s gc +0\.0s +rows read +1,000,000 "
+                     r"shuffled +1 +count at spark\.py:1", lines[0]), lines[0]
+    assert lines[-1].endswith("2 Spark jobs, 2.5s of job wall time")

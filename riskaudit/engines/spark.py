@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from riskaudit import _scope
+from riskaudit.engines import spark_profile
+from riskaudit.engines.spark_profile import phase
 from riskaudit.data import Dataset, require_regular, sha256_tree
 from riskaudit.engines import is_spark_frame
 from riskaudit.errors import InputError
@@ -77,7 +79,8 @@ def session() -> SparkSession:
     """The active SparkSession, else a local one started quietly (``local[2]``, no UI, no network).
 
     ``RISKAUDIT_SPARK_MASTER`` overrides the local master (e.g. ``local[8]``),
-    ``RISKAUDIT_SPARK_DRIVER_MEMORY`` its memory (default ``2g``).
+    ``RISKAUDIT_SPARK_DRIVER_MEMORY`` its memory (default ``2g``); ``RISKAUDIT_SPARK_PROFILE=1``
+    prints each Spark job's time on stderr at exit (:mod:`riskaudit.engines.spark_profile`).
     """
     try:
         from pyspark.sql import SparkSession
@@ -109,6 +112,7 @@ def session() -> SparkSession:
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.pyspark.python", sys.executable)
                .config("spark.pyspark.driver.python", sys.executable))
+    builder = spark_profile.configure(builder)  # RISKAUDIT_SPARK_PROFILE=1: Spark's event log, summed up at exit
     # the workers run this interpreter (its packages: pandas for the UDFs, torch for the model);
     # SparkContext reads PYSPARK_PYTHON when it starts, so it is set around that call only
     with _scope.environ({"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}):
@@ -276,6 +280,68 @@ def rule_stats(raw: Any) -> dict[str, Any]:
                                  np.nan_to_num(dev, nan=np.inf))))
 
 
+def rule_extremes(raw: Any) -> dict[str, Any]:
+    """A batch's figures behind :func:`rule_of` (:func:`rule_stats`' least low, greatest high,
+    width and deviation over the batch's rows): Spark takes the same extremes over the
+    batches."""
+    import numpy as np
+
+    stats = rule_stats(raw)
+    lo, hi, width, dev = (stats[c] for c in RULE_STATS)
+    return {RULE_STATS[0]: float(lo.min(initial=np.inf)), RULE_STATS[1]: float(hi.max(initial=-np.inf)),
+            RULE_STATS[2]: np.int32(width.max(initial=0)), RULE_STATS[3]: float(dev.max(initial=-np.inf))}
+
+
+COUNT = "__riskaudit_count"
+"""Column of :func:`batch_counts`: rows of the batch with that row's values."""
+
+
+def batch_counts(cols: dict[str, Any], extremes: dict[str, Any] | None = None) -> Any:
+    """The distinct rows of a batch's columns (``cols``: name -> array, missing values kept as
+    a value of their own) with their number of rows in column :data:`COUNT`: what a
+    ``mapInPandas`` pass sends back to Spark instead of one row per input row, when Spark only
+    sums those rows per key afterwards. ``extremes`` (name -> the batch's value: a least or
+    greatest figure) ride on every output row (Spark takes their min/max over the table)."""
+    import numpy as np
+    import pandas as pd
+
+    names = list(cols)
+    n = len(next(iter(cols.values()))) if cols else 0
+    codes, uniques, radix = [], [], 1
+    for c in names:
+        k, u = pd.factorize(pd.Series(cols[c]), use_na_sentinel=False)
+        codes.append(k.astype(np.int64))
+        uniques.append(np.asarray(u))
+        radix *= max(len(u), 1)
+    if n and radix < 2**62:
+        key = np.zeros(n, dtype=np.int64)
+        for k, u in zip(reversed(codes), reversed(uniques)):  # mixed radix, first column most significant
+            key = key * max(len(u), 1) + k
+        if radix <= 4 * n + 1024:
+            counts = np.bincount(key, minlength=radix)
+            keys = np.flatnonzero(counts)
+            counts = counts[keys]
+        else:
+            keys, counts = np.unique(key, return_counts=True)
+        out, rest = {}, keys
+        for c, u in zip(names, uniques):
+            size = max(len(u), 1)
+            out[c] = u[rest % size]
+            rest = rest // size
+        frame = pd.DataFrame(out)
+        for c in names:  # factorize keeps the dtype of numbers and booleans; restore it
+            want = np.asarray(cols[c]).dtype
+            if want.kind in "biu" and frame[c].dtype != want:
+                frame[c] = frame[c].astype(want)
+        frame[COUNT] = counts.astype(np.int64)
+    else:
+        frame = pd.DataFrame(cols).value_counts(dropna=False, sort=False).reset_index(name=COUNT) if n \
+            else pd.DataFrame({**{c: np.asarray(cols[c])[:0] for c in names}, COUNT: np.zeros(0, np.int64)})
+    for c, v in (extremes or {}).items():
+        frame[c] = v
+    return frame
+
+
 def to_proba_rows(raw: Any, identity: bool) -> Any:
     """Class probabilities (N x C) of raw outputs under the rule :func:`rule_of` chose."""
     import numpy as np
@@ -315,12 +381,15 @@ def load(source: Any, role: str, *, seed: int = 0, sample_rows: int = DEFAULT_SA
     if not sdf.columns:
         raise InputError(f"--{role}: {uri} has no columns")
     try:  # Spark reads lazily: a corrupt file shows here
-        total = int(sdf.count())
+        with phase(f"{role}: count"):
+            total = int(sdf.count())
         if total == 0:
             raise InputError(f"--{role}: {uri} has no rows")
-        frame = driver_sample(sdf, total, seed, sample_rows)
+        with phase(f"{role}: driver sample"):
+            frame = driver_sample(sdf, total, seed, sample_rows)
         if sha is None:
-            sha = fingerprint(sdf, total)
+            with phase(f"{role}: fingerprint"):
+                sha = fingerprint(sdf, total)
     except InputError:
         raise
     except Exception as exc:
@@ -361,7 +430,8 @@ def _read_path(path: Path, role: str):
     files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
     if fmt == "parquet" and path.is_dir() and not any(f.suffix == ".parquet" for f in files):
         raise InputError(f"--{role}: folder {str(path)!r} holds no .parquet files (nor a Delta _delta_log)")
-    sha = sha256_tree(path, files) if path.is_dir() else sha256_tree(path.parent, files)
+    with phase(f"{role}: SHA-256 of the files"):
+        sha = sha256_tree(path, files) if path.is_dir() else sha256_tree(path.parent, files)
     sdf = _read(lambda s: s.read.format(fmt).load(str(path)), role, str(path))
     return sdf, str(path), sha
 

@@ -206,12 +206,16 @@ def _count_rows(sdf, cols: list[str], feats: list[str], target: str | None, leak
     shuffle: the rows (two keys, the label's code, the flags packed in bits) are partitioned
     by their feature key, under which identical rows meet too (the features are among the
     row's columns); each partition groups them by row key (the flags are functions of the
-    row, so one value per key), then by feature key, with no further exchange."""
+    row, so one value per key), then by feature key, with no further exchange. The row key
+    is two hashes of the feature key and the other columns' canonical values."""
     from pyspark.sql import functions as F
 
     canon, texts = _canonical(sdf, cols)
-    a1, a2 = _keys([canon[c] for c in cols])
+    canon.update(_canonical(sdf, [f for f in feats if f not in canon])[0])
     f1, f2 = _keys([canon[c] for c in feats])
+    within = set(feats) <= set(cols)  # else (an id among the features) rows are keyed on their own
+    # the row key hashes the feature key and the other columns: the features are hashed once
+    a1, a2 = _keys([f1, f2] + [canon[c] for c in cols if c not in feats] if within else [canon[c] for c in cols])
     label = F.coalesce(_label_map(sdf, target), F.lit(-1)) if target else F.lit(-1)
     missing = [(column(c).isNull() | F.isnan(column(c).cast("double")))
                if _is_numeric(sdf, c) else column(c).isNull() for c in cols]
@@ -224,7 +228,7 @@ def _count_rows(sdf, cols: list[str], feats: list[str], target: str | None, leak
     packed = [sum((F.when(x, F.lit(1 << b)).otherwise(F.lit(0)) for b, x in enumerate(w)), F.lit(0)).cast("long")
               .alias(f"w{k}") for k, w in enumerate(words)]
     table = sdf.select(a1.alias("a1"), a2.alias("a2"), f1.alias("f1"), f2.alias("f2"), label.alias("y"), *packed)
-    uniq = table.repartition(int(partitions), "f1", "f2").groupBy("f1", "f2", "a1", "a2", "y").agg(
+    uniq = (table.repartition(int(partitions), "f1", "f2") if within else table).groupBy("f1", "f2", "a1", "a2", "y").agg(
         F.count(F.lit(1)).alias("c"), *[F.max(f"w{k}").alias(f"w{k}") for k in range(len(words))])
     bit = {x: F.shiftright(F.col(f"w{i // _BITS}"), i % _BITS).bitwiseAND(F.lit(1)) for i, x in enumerate(names)}
     groups = uniq.groupBy("f1", "f2").agg(F.sum("c").alias("n"), F.count(F.lit(1)).alias("m"),

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from riskaudit.checks.drift import stats
-from riskaudit.engines.spark import RULE_STATS, column, rule_of, rule_stats, to_proba_rows
+from riskaudit.engines.spark import COUNT, RULE_STATS, batch_counts, column, rule_extremes, rule_of, to_proba_rows
 
 GRID = 1000
 """Bins per numeric column behind the Wasserstein distance (edges: quantiles of the reference's
@@ -207,15 +207,16 @@ def predicted_counts(ds: Any, model: Any, features: list[str]) -> dict[int, int]
     fairness when it predicted this table (``SparkDataset.predicted_classes``), else here in
     one ``mapInPandas`` pass that predicts and counts."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
+    from pyspark.sql.types import DoubleType, IntegerType, LongType, StructField, StructType
 
     key = (id(model), tuple(str(f) for f in features))
     if key in ds.predicted_classes:
         return dict(ds.predicted_classes[key])
-    schema = StructType([StructField(PRED_ID, IntegerType()), StructField(PRED_SQ, IntegerType())]
+    schema = StructType([StructField(PRED_ID, IntegerType()), StructField(PRED_SQ, IntegerType()),
+                         StructField(COUNT, LongType())]
                         + [StructField(c, IntegerType() if c == RULE_STATS[2] else DoubleType()) for c in RULE_STATS])
     agg = (ds.predict_all(model, features, keep=[], then=_classes, schema=schema).groupBy(PRED_ID, PRED_SQ)
-           .agg(F.count(F.lit(1)).alias("n"), F.min(RULE_STATS[0]), F.max(RULE_STATS[1]), F.max(RULE_STATS[2]),
+           .agg(F.sum(COUNT).alias("n"), F.min(RULE_STATS[0]), F.max(RULE_STATS[1]), F.max(RULE_STATS[2]),
                 F.max(RULE_STATS[3])).toPandas())
     agg.columns = [PRED_ID, PRED_SQ, "n", *RULE_STATS]
     identity = rule_of(float(agg[RULE_STATS[0]].min()), float(agg[RULE_STATS[1]].max()),
@@ -226,7 +227,7 @@ def predicted_counts(ds: Any, model: Any, features: list[str]) -> dict[int, int]
 
 
 def _classes(batches):
-    for _, raw in batches:
-        cols = {PRED_ID: to_proba_rows(raw, True).argmax(1).astype(np.int32),
-                PRED_SQ: to_proba_rows(raw, False).argmax(1).astype(np.int32), **rule_stats(raw)}
-        yield pd.DataFrame(cols)
+    for _, raw in batches:  # one row per pair of predicted classes of the batch, with its rows
+        yield batch_counts({PRED_ID: to_proba_rows(raw, True).argmax(1).astype(np.int32),
+                            PRED_SQ: to_proba_rows(raw, False).argmax(1).astype(np.int32)},
+                           rule_extremes(raw))

@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 
 from riskaudit.checks.fairness._rows import BIN_NUMERIC_ABOVE, MISSING, _group_codes, decide, row_types
 from riskaudit.checks.fairness import _counts as C
-from riskaudit.engines.spark import RULE_STATS, column, rule_of, rule_stats, to_proba_rows
+from riskaudit.engines.spark import COUNT, RULE_STATS, batch_counts, column, rule_extremes, rule_of, to_proba_rows
 from riskaudit.errors import CheckerError
 
 TYPE = "__riskaudit_type"
@@ -51,7 +51,7 @@ def full_counts(ctx: Any, prep: dict, threshold: float | None) -> tuple[list[lis
         mapped = ds.spark_frame.select(*[column(c) for c in keep]).mapInPandas(
             lambda batches: fn((pdf, None) for pdf in batches), schema)
     stats = [F.min(RULE_STATS[0]), F.max(RULE_STATS[1]), F.max(RULE_STATS[2]), F.max(RULE_STATS[3])] if model else []
-    agg = mapped.groupBy(*keys).agg(F.count(F.lit(1)).alias("count"), *stats).toPandas()
+    agg = mapped.groupBy(*keys).agg(F.sum(COUNT).alias("count"), *stats).toPandas()
     agg = agg.set_axis(keys + ["count"] + (list(RULE_STATS) if model else []), axis=1)
     if model:  # the reading of the outputs, decided over every row
         identity = rule_of(float(agg[RULE_STATS[0]].min()), float(agg[RULE_STATS[1]].max()),
@@ -68,14 +68,14 @@ def full_counts(ctx: Any, prep: dict, threshold: float | None) -> tuple[list[lis
 
 def _schema(sdf: Any, sens: list[str], model: bool) -> tuple[Any, list[str]]:
     """The typer's output schema and the columns the counts are grouped by."""
-    from pyspark.sql.types import BooleanType, DoubleType, IntegerType, StructField, StructType
+    from pyspark.sql.types import BooleanType, DoubleType, IntegerType, LongType, StructField, StructType
 
     fields = {f.name: f for f in sdf.schema.fields}
     out = [StructField(f"s{i}", fields[c].dataType) for i, c in enumerate(sens)] + [
         StructField(TYPE, IntegerType()),  # -1: left out (no model, unknown label)
         StructField(UNKNOWN, BooleanType())]
     extra = [SQUASHED, PRED_ID, PRED_SQ] if model else []
-    out += [StructField(c, IntegerType()) for c in extra]
+    out += [StructField(c, IntegerType()) for c in extra] + [StructField(COUNT, LongType())]
     if model:
         out += [StructField(c, IntegerType() if c == RULE_STATS[2] else DoubleType()) for c in RULE_STATS]
     return StructType(out), [f"s{i}" for i in range(len(sens))] + [TYPE, UNKNOWN] + extra
@@ -111,7 +111,6 @@ def _typer(target: str | None, classes: tuple, pos: int, threshold: float | None
     without a known label when there is no model, left out as on the pandas engine), whether
     the row has a label outside the classes and, with a model, the cell types of the outputs
     read as scores to squash and the figures that decide which reading holds."""
-    import pandas as pd
 
     def types(batches):
         from riskaudit.data import labels_to_index
@@ -120,10 +119,12 @@ def _typer(target: str | None, classes: tuple, pos: int, threshold: float | None
             n = len(pdf)
             y_true = labels_to_index(pdf[target], classes) if target else np.full(n, -1)
             cols = {f"s{i}": pdf[c].to_numpy() for i, c in enumerate(sens)}
-            typed = {}
+            typed, argmax = {}, {}
             if model:
                 for name, identity in ((TYPE, True), (SQUASHED, False)):
-                    proba = np.nan_to_num(to_proba_rows(raw, identity), nan=0.0, posinf=1.0, neginf=0.0)
+                    proba = to_proba_rows(raw, identity)
+                    argmax[identity] = proba.argmax(1).astype(np.int32)
+                    proba = np.nan_to_num(proba, nan=0.0, posinf=1.0, neginf=0.0)
                     pred_pos, y_pred = decide(proba, pos, threshold)
                     typed[name] = row_types(pred_pos, y_true, y_pred, pos).astype(np.int32)
             else:
@@ -131,10 +132,11 @@ def _typer(target: str | None, classes: tuple, pos: int, threshold: float | None
                 typed[TYPE] = np.where(keep, row_types(pred_pos, y_true, y_true, pos), -1).astype(np.int32)
             cols[TYPE] = typed[TYPE]
             cols[UNKNOWN] = (y_true < 0) & (pdf[target].notna().to_numpy() if target else False)
+            extremes = None
             if model:
                 cols[SQUASHED] = typed[SQUASHED]
-                cols[PRED_ID] = to_proba_rows(raw, True).argmax(1).astype(np.int32)
-                cols[PRED_SQ] = to_proba_rows(raw, False).argmax(1).astype(np.int32)
-                cols.update(rule_stats(raw))
-            yield pd.DataFrame(cols)
+                cols[PRED_ID], cols[PRED_SQ] = argmax[True], argmax[False]
+                extremes = rule_extremes(raw)
+            yield batch_counts(cols, extremes)  # one row per distinct key of the batch, with its rows
     return types
+
