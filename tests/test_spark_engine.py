@@ -618,3 +618,20 @@ def test_profile_switch(tmp_path, monkeypatch, capsys):
     assert re.search(r"job +0 at +2\.0s wall +2\.50s +tasks +1 run +1\.5s gc +0\.0s +rows read +1,000,000 "
                      r"shuffled +1 +count at spark\.py:1", lines[0]), lines[0]
     assert lines[-1].endswith("2 Spark jobs, 2.5s of job wall time")
+
+
+def test_id_among_the_features_counts_like_pandas(spark, tmp_path):
+    """An id column named as a feature too: rows equal but for their id are duplicates (ids are
+    left out of the row) yet differ in their features; the row counts (duplicates, conflicting
+    labels, leakage) equal the pandas engine's."""
+    frame = pd.DataFrame({"id": [1, 2, 3, 4, 5, 6], "x": [1.0, 1.0, 2.0, 2.0, 3.0, 3.0],
+                          "label": ["a", "a", "a", "b", "a", "a"]})
+    ref = pd.DataFrame({"id": [1, 9], "x": [1.0, 5.0], "label": ["a", "b"]})
+    frame.to_parquet(tmp_path / "cur.parquet", index=False)
+    ref.to_parquet(tmp_path / "ref.parquet", index=False)
+    kw = dict(target="label", ids=["id"], features=["x", "id"], checks=["data_validity"],
+              reference=str(tmp_path / "ref.parquet"), options={"data_validity": {"chance_ratio": 0}})
+    a = _by_key(_dv(scan(data=str(tmp_path / "cur.parquet"), **kw)))
+    b = _by_key(_dv(scan(data=str(tmp_path / "cur.parquet"), engine="spark", **kw)))
+    assert ("duplicate_rows", "current") in a
+    assert {k: (f.status, f.value) for k, f in a.items()} == {k: (f.status, f.value) for k, f in b.items()}

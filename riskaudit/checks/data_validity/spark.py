@@ -213,7 +213,7 @@ def _count_rows(sdf, cols: list[str], feats: list[str], target: str | None, leak
     canon, texts = _canonical(sdf, cols)
     canon.update(_canonical(sdf, [f for f in feats if f not in canon])[0])
     f1, f2 = _keys([canon[c] for c in feats])
-    within = set(feats) <= set(cols)  # else (an id among the features) rows are keyed on their own
+    within = set(feats) <= set(cols)  # else (an id among the features): distinct rows counted on their own
     # the row key hashes the feature key and the other columns: the features are hashed once
     a1, a2 = _keys([f1, f2] + [canon[c] for c in cols if c not in feats] if within else [canon[c] for c in cols])
     label = F.coalesce(_label_map(sdf, target), F.lit(-1)) if target else F.lit(-1)
@@ -241,7 +241,10 @@ def _count_rows(sdf, cols: list[str], feats: list[str], target: str | None, leak
     row = groups.agg(F.sum("m").alias("distinct"), F.sum(F.when(F.col("conflict"), F.col("n"))).alias("conflict_rows"),
                      F.count(F.when(F.col("conflict"), 1)).alias("conflict_groups"),
                      *[F.sum(x).alias(x) for x in names], leaked.alias("leaked")).first()
-    return texts, row
+    sums = row.asDict()
+    if not within:  # rows equal but for a feature outside them (an id) fall in different feature groups
+        sums["distinct"] = table.select("a1", "a2").distinct().count()
+    return texts, sums
 
 
 _BITS = 62
