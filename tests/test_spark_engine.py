@@ -635,3 +635,21 @@ def test_id_among_the_features_counts_like_pandas(spark, tmp_path):
     b = _by_key(_dv(scan(data=str(tmp_path / "cur.parquet"), engine="spark", **kw)))
     assert ("duplicate_rows", "current") in a
     assert {k: (f.status, f.value) for k, f in a.items()} == {k: (f.status, f.value) for k, f in b.items()}
+
+
+def test_rule_extremes_are_the_extremes_of_rule_stats():
+    """A batch's figures for the reading of the outputs, computed at once, equal rule_stats'
+    per-row figures reduced (NaN, infinities, one or several outputs, no finite value)."""
+    from riskaudit.engines.spark import RULE_STATS, rule_extremes, rule_stats
+
+    rng = np.random.default_rng(2)
+    p = rng.random((500, 3))
+    cases = [p / p.sum(1, keepdims=True), rng.random((400, 1)), rng.normal(0, 3, (300, 2)),
+             np.array([[0.5, np.nan], [0.2, 0.8]]), np.array([[np.inf, -np.inf], [0.1, 0.9]]),
+             np.array([[np.nan]]), np.array([[np.inf, 0.0]])]
+    for raw in cases:
+        per_row = rule_stats(raw)
+        want = [per_row[RULE_STATS[0]].min(), per_row[RULE_STATS[1]].max(), per_row[RULE_STATS[2]].max(),
+                per_row[RULE_STATS[3]].max()]
+        got = rule_extremes(raw)
+        assert [got[c] for c in RULE_STATS] == want, raw

@@ -282,14 +282,18 @@ def rule_stats(raw: Any) -> dict[str, Any]:
 
 def rule_extremes(raw: Any) -> dict[str, Any]:
     """A batch's figures behind :func:`rule_of` (:func:`rule_stats`' least low, greatest high,
-    width and deviation over the batch's rows): Spark takes the same extremes over the
-    batches."""
+    width and deviation over the batch's rows, computed over the whole array at once): Spark
+    takes the same extremes over the batches."""
     import numpy as np
 
-    stats = rule_stats(raw)
-    lo, hi, width, dev = (stats[c] for c in RULE_STATS)
-    return {RULE_STATS[0]: float(lo.min(initial=np.inf)), RULE_STATS[1]: float(hi.max(initial=-np.inf)),
-            RULE_STATS[2]: np.int32(width.max(initial=0)), RULE_STATS[3]: float(dev.max(initial=-np.inf))}
+    raw = np.asarray(raw, dtype=np.float64).reshape(len(raw), -1)
+    finite = np.isfinite(raw)
+    with np.errstate(invalid="ignore"):  # as rule_stats: a row with NaN, or inf - inf, is the worst
+        dev = np.nan_to_num(np.where(np.isnan(raw).any(axis=1), np.inf, np.abs(raw.sum(axis=1) - 1)), nan=np.inf)
+    return {RULE_STATS[0]: float(np.min(raw, where=finite, initial=np.inf)),
+            RULE_STATS[1]: float(np.max(raw, where=finite, initial=-np.inf)),
+            RULE_STATS[2]: np.int32(raw.shape[1] if len(raw) else 0),
+            RULE_STATS[3]: float(dev.max(initial=-np.inf))}
 
 
 COUNT = "__riskaudit_count"
