@@ -527,3 +527,129 @@ def test_expectation_screen_agrees_with_great_expectations(spark, demo_parquet):
     gx = {id(o.spec): o.success for o in _with_gx(sdf, specs, total)}
     assert {k for k, ok in gx.items() if ok} == passed
     assert 0 < len(passed) < len(specs)
+
+
+def test_binner_equals_searchsorted():
+    """drift's histogram binning (a uniform grid, then steps over the few edges between) gives
+    np.searchsorted's answer exactly: values on, just above and just below every edge,
+    outside the edges, ties, and a skewed column (which takes the binary search)."""
+    from riskaudit.checks.drift.spark import Binner
+
+    rng = np.random.default_rng(3)
+    gens = {"normal": lambda n: rng.normal(5, 2, n), "rounded": lambda n: np.round(rng.normal(0, 1, n), 1),
+            "integers": lambda n: rng.integers(0, 5, n).astype(float), "skewed": lambda n: rng.lognormal(0, 3, n),
+            "two values": lambda n: rng.choice([0.0, 1e-9], n)}
+    for name, gen in gens.items():
+        e = np.unique(np.quantile(gen(20_000), np.linspace(0, 1, 1001)))
+        x = np.concatenate([gen(50_000), e, np.nextafter(e, np.inf), np.nextafter(e, -np.inf),
+                            [-1e308, 1e308, e[0] - 1, e[-1] + 1]])
+        b = Binner(e)
+        np.testing.assert_array_equal(b(x), np.searchsorted(e, x, "left"), err_msg=name)
+        assert (b.grid is None) == (name in ("skewed", "two values")), name
+    assert len(Binner(np.array([1.0]))(np.array([0.0, 1.0, 2.0]))) == 3
+
+
+def test_text_fast_path_equals_the_regular_expression(spark):
+    """_norm_text skips the regular expression for values it would not change: every
+    whitespace character of the class, alone, doubled, leading, trailing and inside, gives
+    what the regular expression gives."""
+    from pyspark.sql import functions as F
+
+    from riskaudit.checks.data_validity.spark import _OTHER_SPACE, _SPACE, _norm_text
+
+    values = ["Plain Text", "plain", "", " a", "a ", "a  b", "A\u00dfB", "\u00c9t\u00e9", None, "  ", "x" * 300]
+    for ch in " " + _OTHER_SPACE:
+        values += [f"a{ch}b", f"{ch}a", f"a{ch}", ch, f"a{ch}{ch}B", f"a {ch}b"]
+    sdf = spark.createDataFrame([(v,) for v in values], "t string")
+    rows = sdf.select(_norm_text(F.col("t")).alias("fast"),
+                      F.lower(F.trim(F.regexp_replace(F.col("t"), _SPACE, " "))).alias("regex")).collect()
+    assert [r["fast"] for r in rows] == [r["regex"] for r in rows]
+    assert rows[values.index("a\u3000\u3000B")]["fast"] == "a b"
+
+
+def test_batch_counts_equal_pandas_value_counts():
+    """What a mapInPandas pass sends back per batch (the distinct rows of its columns and their
+    numbers of rows) equals pandas' value_counts, missing values (None, NaN) kept as keys, the
+    numbers' and booleans' types kept; a batch with more keys than rows takes np.unique."""
+    from riskaudit.engines.spark import COUNT, batch_counts
+
+    rng = np.random.default_rng(5)
+    n = 5_000
+    cols = {"s": np.array(["f", "m", None], dtype=object)[rng.integers(0, 3, n)],
+            "x": rng.choice([1.5, 2.0, np.nan], n), "t": rng.integers(-1, 12, n).astype(np.int32),
+            "b": rng.integers(0, 2, n).astype(bool), "id": np.arange(n, dtype=np.int64) % 4_999}
+    for names in (["s", "x", "t", "b"], ["s", "id", "t", "x"]):
+        got = batch_counts({c: cols[c] for c in names}, {"lo": 0.25})
+        want = pd.DataFrame({c: cols[c] for c in names}).value_counts(dropna=False).reset_index(name=COUNT)
+        assert got[COUNT].sum() == n and (got["lo"] == 0.25).all()
+        assert [got[c].dtype for c in names if c != "s"] == [cols[c].dtype for c in names if c != "s"]
+        assert _rows_as_text(got, names + [COUNT]) == _rows_as_text(want, names + [COUNT])
+
+
+def _rows_as_text(frame, cols):
+    """A frame's rows as sorted text, missing values (None, NaN) as None."""
+    part = frame[cols].astype(object)
+    return sorted(map(repr, part.where(part.notna(), None).itertuples(index=False)))
+
+
+def test_profile_switch(tmp_path, monkeypatch, capsys):
+    """RISKAUDIT_SPARK_PROFILE=1: the engine's phases print their wall time, and Spark's event
+    log is summed up one line per job (here a two-job log as Spark writes it)."""
+    from riskaudit.engines import spark_profile
+
+    with spark_profile.phase("current: count"):
+        pass
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("RISKAUDIT_SPARK_PROFILE", "1")
+    with spark_profile.phase("current: count"):
+        pass
+    assert "phase current: count:" in capsys.readouterr().err
+    events = [{"Event": "SparkListenerApplicationStart", "Timestamp": 1000},
+              {"Event": "SparkListenerJobStart", "Job ID": 0, "Submission Time": 3000,
+               "Stage Infos": [{"Stage ID": 0}], "Properties": {"callSite.short": "count at spark.py:1"}},
+              {"Event": "SparkListenerTaskEnd", "Stage ID": 0, "Task Metrics": {
+                  "Executor Run Time": 1500, "JVM GC Time": 20, "Input Metrics": {"Records Read": 1_000_000},
+                  "Shuffle Write Metrics": {"Shuffle Records Written": 1}}},
+              {"Event": "SparkListenerJobEnd", "Job ID": 0, "Completion Time": 5500},
+              {"Event": "SparkListenerJobStart", "Job ID": 1, "Submission Time": 6000, "Stage Infos": []}]
+    (tmp_path / "app-1.inprogress").write_text("\n".join(json.dumps(e) for e in events) + "\n{\"Event\": ")
+    spark_profile.summarize(tmp_path)
+    lines = capsys.readouterr().err.splitlines()
+    assert re.search(r"job +0 at +2\.0s wall +2\.50s +tasks +1 run +1\.5s gc +0\.0s +rows read +1,000,000 "
+                     r"shuffled +1 +count at spark\.py:1", lines[0]), lines[0]
+    assert lines[-1].endswith("2 Spark jobs, 2.5s of job wall time")
+
+
+def test_id_among_the_features_counts_like_pandas(spark, tmp_path):
+    """An id column named as a feature too: rows equal but for their id are duplicates (ids are
+    left out of the row) yet differ in their features; the row counts (duplicates, conflicting
+    labels, leakage) equal the pandas engine's."""
+    frame = pd.DataFrame({"id": [1, 2, 3, 4, 5, 6], "x": [1.0, 1.0, 2.0, 2.0, 3.0, 3.0],
+                          "label": ["a", "a", "a", "b", "a", "a"]})
+    ref = pd.DataFrame({"id": [1, 9], "x": [1.0, 5.0], "label": ["a", "b"]})
+    frame.to_parquet(tmp_path / "cur.parquet", index=False)
+    ref.to_parquet(tmp_path / "ref.parquet", index=False)
+    kw = dict(target="label", ids=["id"], features=["x", "id"], checks=["data_validity"],
+              reference=str(tmp_path / "ref.parquet"), options={"data_validity": {"chance_ratio": 0}})
+    a = _by_key(_dv(scan(data=str(tmp_path / "cur.parquet"), **kw)))
+    b = _by_key(_dv(scan(data=str(tmp_path / "cur.parquet"), engine="spark", **kw)))
+    assert ("duplicate_rows", "current") in a
+    assert {k: (f.status, f.value) for k, f in a.items()} == {k: (f.status, f.value) for k, f in b.items()}
+
+
+def test_rule_extremes_are_the_extremes_of_rule_stats():
+    """A batch's figures for the reading of the outputs, computed at once, equal rule_stats'
+    per-row figures reduced (NaN, infinities, one or several outputs, no finite value)."""
+    from riskaudit.engines.spark import RULE_STATS, rule_extremes, rule_stats
+
+    rng = np.random.default_rng(2)
+    p = rng.random((500, 3))
+    cases = [p / p.sum(1, keepdims=True), rng.random((400, 1)), rng.normal(0, 3, (300, 2)),
+             np.array([[0.5, np.nan], [0.2, 0.8]]), np.array([[np.inf, -np.inf], [0.1, 0.9]]),
+             np.array([[np.nan]]), np.array([[np.inf, 0.0]])]
+    for raw in cases:
+        per_row = rule_stats(raw)
+        want = [per_row[RULE_STATS[0]].min(), per_row[RULE_STATS[1]].max(), per_row[RULE_STATS[2]].max(),
+                per_row[RULE_STATS[3]].max()]
+        got = rule_extremes(raw)
+        assert [got[c] for c in RULE_STATS] == want, raw

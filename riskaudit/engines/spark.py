@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from riskaudit import _scope
+from riskaudit.engines import spark_profile
+from riskaudit.engines.spark_profile import phase
 from riskaudit.data import Dataset, require_regular, sha256_tree
 from riskaudit.engines import is_spark_frame
 from riskaudit.errors import InputError
@@ -32,6 +34,10 @@ if TYPE_CHECKING:
 DEFAULT_SAMPLE_ROWS = 200_000
 """Rows collected to the driver for the checkers that run on a sample (project key
 ``spark_sample_rows``)."""
+
+ARROW_BATCH_ROWS = 100_000
+"""Rows per Arrow batch of a local session's Python workers (a session from the environment
+keeps its own ``spark.sql.execution.arrow.maxRecordsPerBatch``)."""
 
 DISTRIBUTED = {
     "data_validity": ("the expectations (great-expectations' Spark data source) and the counts of "
@@ -78,7 +84,8 @@ def session() -> SparkSession:
     """The active SparkSession, else a local one started quietly (``local[2]``, no UI, no network).
 
     ``RISKAUDIT_SPARK_MASTER`` overrides the local master (e.g. ``local[8]``),
-    ``RISKAUDIT_SPARK_DRIVER_MEMORY`` its memory (default ``2g``).
+    ``RISKAUDIT_SPARK_DRIVER_MEMORY`` its memory (default ``2g``); ``RISKAUDIT_SPARK_PROFILE=1``
+    prints each Spark job's time on stderr at exit (:mod:`riskaudit.engines.spark_profile`).
     """
     try:
         from pyspark.sql import SparkSession
@@ -104,9 +111,13 @@ def session() -> SparkSession:
                .config("spark.driver.memory", os.environ.get("RISKAUDIT_SPARK_DRIVER_MEMORY", "2g"))
                .config("spark.sql.shuffle.partitions", "8")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+               # rows per Arrow batch sent to the Python workers (mapInPandas): the default 10,000
+               # made 1,000 batches of a 10M-row table, each paying pandas' and torch's fixed costs
+               .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_ROWS))
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.pyspark.python", sys.executable)
                .config("spark.pyspark.driver.python", sys.executable))
+    builder = spark_profile.configure(builder)  # RISKAUDIT_SPARK_PROFILE=1: Spark's event log, summed up at exit
     # the workers run this interpreter (its packages: pandas for the UDFs, torch for the model);
     # SparkContext reads PYSPARK_PYTHON when it starts, so it is set around that call only
     with _scope.environ({"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}):
@@ -148,8 +159,10 @@ class SparkDataset(Dataset):
         """The table's columns ``keep`` (default: all) with the model's raw outputs of every
         row in column :data:`OUTPUT` (``array<double>``), computed on the executors through
         ``mapInPandas``; only the features and ``keep`` are read and sent to Python. With
-        ``then`` (a function of the iterator of those pandas batches) and its output ``schema``,
-        its batches instead: the outputs are used in the same Python pass that makes them.
+        ``then`` (a function of an iterator of ``(batch's keep columns, its raw outputs as an
+        N x C float64 array)`` pairs) and its output ``schema``, its batches instead: the outputs
+        are used in the same Python pass that makes them, as one array per batch (not one
+        Python object per row).
 
         The model travels once per executor as a broadcast (:func:`ship_model`); each Arrow
         batch is predicted in chunks of ``batch_rows`` rows on one torch thread per task
@@ -167,8 +180,8 @@ class SparkDataset(Dataset):
         fn = _predictor(shipped, feats, kept, int(self.seed), int(batch_rows), self.uri)
         if then is not None:
             return read.mapInPandas(lambda batches: then(fn(batches)), schema)
-        return read.mapInPandas(fn, StructType([fields[c] for c in kept]
-                                               + [StructField(OUTPUT, ArrayType(DoubleType()))]))
+        return read.mapInPandas(lambda batches: (pdf.assign(**{OUTPUT: list(out)}) for pdf, out in fn(batches)),
+                                StructType([fields[c] for c in kept] + [StructField(OUTPUT, ArrayType(DoubleType()))]))
 
 
 OUTPUT = "__riskaudit_output"
@@ -227,10 +240,12 @@ def _predictor(shipped: Any, features: list[str], keep: list[str], seed: int, ba
             model._big_batch_threads = 0  # no thread-count probe: the task's one thread is kept
         with _scope.torch_threads(1):
             for pdf in batches:
+                if not len(pdf):
+                    continue
                 x = pdf[features] if model.accepts_frame else \
                     Dataset(frame=pdf, uri=uri, sha256="").feature_matrix(features)
                 out = np.asarray(model.forward(x, batch_size=batch_rows, seed=seed, record=False), dtype=np.float64)
-                yield pdf[keep].assign(**{OUTPUT: list(out.reshape(len(pdf), -1))})
+                yield pdf[keep], out.reshape(len(pdf), -1)
     return predict
 
 
@@ -268,6 +283,72 @@ def rule_stats(raw: Any) -> dict[str, Any]:
                                  np.where(finite, raw, -np.inf).max(axis=1, initial=-np.inf),
                                  np.full(len(raw), raw.shape[1], dtype=np.int32),
                                  np.nan_to_num(dev, nan=np.inf))))
+
+
+def rule_extremes(raw: Any) -> dict[str, Any]:
+    """A batch's figures behind :func:`rule_of` (:func:`rule_stats`' least low, greatest high,
+    width and deviation over the batch's rows, computed over the whole array at once): Spark
+    takes the same extremes over the batches."""
+    import numpy as np
+
+    raw = np.asarray(raw, dtype=np.float64).reshape(len(raw), -1)
+    finite = np.isfinite(raw)
+    with np.errstate(invalid="ignore"):  # as rule_stats: a row with NaN, or inf - inf, is the worst
+        dev = np.nan_to_num(np.where(np.isnan(raw).any(axis=1), np.inf, np.abs(raw.sum(axis=1) - 1)), nan=np.inf)
+    return {RULE_STATS[0]: float(np.min(raw, where=finite, initial=np.inf)),
+            RULE_STATS[1]: float(np.max(raw, where=finite, initial=-np.inf)),
+            RULE_STATS[2]: np.int32(raw.shape[1] if len(raw) else 0),
+            RULE_STATS[3]: float(dev.max(initial=-np.inf))}
+
+
+COUNT = "__riskaudit_count"
+"""Column of :func:`batch_counts`: rows of the batch with that row's values."""
+
+
+def batch_counts(cols: dict[str, Any], extremes: dict[str, Any] | None = None) -> Any:
+    """The distinct rows of a batch's columns (``cols``: name -> array, missing values kept as
+    a value of their own) with their number of rows in column :data:`COUNT`: what a
+    ``mapInPandas`` pass sends back to Spark instead of one row per input row, when Spark only
+    sums those rows per key afterwards. ``extremes`` (name -> the batch's value: a least or
+    greatest figure) ride on every output row (Spark takes their min/max over the table)."""
+    import numpy as np
+    import pandas as pd
+
+    names = list(cols)
+    n = len(next(iter(cols.values()))) if cols else 0
+    codes, uniques, radix = [], [], 1
+    for c in names:
+        k, u = pd.factorize(pd.Series(cols[c]), use_na_sentinel=False)
+        codes.append(k.astype(np.int64))
+        uniques.append(np.asarray(u))
+        radix *= max(len(u), 1)
+    if n and radix < 2**62:
+        key = np.zeros(n, dtype=np.int64)
+        for k, u in zip(reversed(codes), reversed(uniques)):  # mixed radix, first column most significant
+            key = key * max(len(u), 1) + k
+        if radix <= 4 * n + 1024:
+            counts = np.bincount(key, minlength=radix)
+            keys = np.flatnonzero(counts)
+            counts = counts[keys]
+        else:
+            keys, counts = np.unique(key, return_counts=True)
+        out, rest = {}, keys
+        for c, u in zip(names, uniques):
+            size = max(len(u), 1)
+            out[c] = u[rest % size]
+            rest = rest // size
+        frame = pd.DataFrame(out)
+        for c in names:  # factorize keeps the dtype of numbers and booleans; restore it
+            want = np.asarray(cols[c]).dtype
+            if want.kind in "biu" and frame[c].dtype != want:
+                frame[c] = frame[c].astype(want)
+        frame[COUNT] = counts.astype(np.int64)
+    else:
+        frame = pd.DataFrame(cols).value_counts(dropna=False, sort=False).reset_index(name=COUNT) if n \
+            else pd.DataFrame({**{c: np.asarray(cols[c])[:0] for c in names}, COUNT: np.zeros(0, np.int64)})
+    for c, v in (extremes or {}).items():
+        frame[c] = v
+    return frame
 
 
 def to_proba_rows(raw: Any, identity: bool) -> Any:
@@ -309,12 +390,15 @@ def load(source: Any, role: str, *, seed: int = 0, sample_rows: int = DEFAULT_SA
     if not sdf.columns:
         raise InputError(f"--{role}: {uri} has no columns")
     try:  # Spark reads lazily: a corrupt file shows here
-        total = int(sdf.count())
+        with phase(f"{role}: count"):
+            total = int(sdf.count())
         if total == 0:
             raise InputError(f"--{role}: {uri} has no rows")
-        frame = driver_sample(sdf, total, seed, sample_rows)
+        with phase(f"{role}: driver sample"):
+            frame = driver_sample(sdf, total, seed, sample_rows)
         if sha is None:
-            sha = fingerprint(sdf, total)
+            with phase(f"{role}: fingerprint"):
+                sha = fingerprint(sdf, total)
     except InputError:
         raise
     except Exception as exc:
@@ -355,7 +439,8 @@ def _read_path(path: Path, role: str):
     files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
     if fmt == "parquet" and path.is_dir() and not any(f.suffix == ".parquet" for f in files):
         raise InputError(f"--{role}: folder {str(path)!r} holds no .parquet files (nor a Delta _delta_log)")
-    sha = sha256_tree(path, files) if path.is_dir() else sha256_tree(path.parent, files)
+    with phase(f"{role}: SHA-256 of the files"):
+        sha = sha256_tree(path, files) if path.is_dir() else sha256_tree(path.parent, files)
     sdf = _read(lambda s: s.read.format(fmt).load(str(path)), role, str(path))
     return sdf, str(path), sha
 

@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 
 from riskaudit.checks.fairness._rows import BIN_NUMERIC_ABOVE, _group_codes, decide, missing_note, row_types
 from riskaudit.checks.fairness import _counts as C
-from riskaudit.engines.spark import OUTPUT, RULE_STATS, column, rule_of, rule_stats, to_proba_rows
+from riskaudit.engines.spark import COUNT, RULE_STATS, batch_counts, column, rule_extremes, rule_of, to_proba_rows
 from riskaudit.errors import CheckerError
 
 TYPE = "__riskaudit_type"
@@ -48,9 +48,10 @@ def full_counts(ctx: Any, prep: dict, threshold: float | None) -> tuple[list[lis
     if model:  # predicted and typed in one Python pass per batch
         mapped = ds.predict_all(ctx.model, list(ctx.features), keep=keep, then=fn, schema=schema)
     else:
-        mapped = ds.spark_frame.select(*[column(c) for c in keep]).mapInPandas(fn, schema)
+        mapped = ds.spark_frame.select(*[column(c) for c in keep]).mapInPandas(
+            lambda batches: fn((pdf, None) for pdf in batches), schema)
     stats = [F.min(RULE_STATS[0]), F.max(RULE_STATS[1]), F.max(RULE_STATS[2]), F.max(RULE_STATS[3])] if model else []
-    agg = mapped.groupBy(*keys).agg(F.count(F.lit(1)).alias("count"), *stats).toPandas()
+    agg = mapped.groupBy(*keys).agg(F.sum(COUNT).alias("count"), *stats).toPandas()
     agg = agg.set_axis(keys + ["count"] + (list(RULE_STATS) if model else []), axis=1)
     if model:  # the reading of the outputs, decided over every row
         identity = rule_of(float(agg[RULE_STATS[0]].min()), float(agg[RULE_STATS[1]].max()),
@@ -67,14 +68,14 @@ def full_counts(ctx: Any, prep: dict, threshold: float | None) -> tuple[list[lis
 
 def _schema(sdf: Any, sens: list[str], model: bool) -> tuple[Any, list[str]]:
     """The typer's output schema and the columns the counts are grouped by."""
-    from pyspark.sql.types import BooleanType, DoubleType, IntegerType, StructField, StructType
+    from pyspark.sql.types import BooleanType, DoubleType, IntegerType, LongType, StructField, StructType
 
     fields = {f.name: f for f in sdf.schema.fields}
     out = [StructField(f"s{i}", fields[c].dataType) for i, c in enumerate(sens)] + [
         StructField(TYPE, IntegerType()),  # -1: left out (no model, unknown label)
         StructField(UNKNOWN, BooleanType())]
     extra = [SQUASHED, PRED_ID, PRED_SQ] if model else []
-    out += [StructField(c, IntegerType()) for c in extra]
+    out += [StructField(c, IntegerType()) for c in extra] + [StructField(COUNT, LongType())]
     if model:
         out += [StructField(c, IntegerType() if c == RULE_STATS[2] else DoubleType()) for c in RULE_STATS]
     return StructType(out), [f"s{i}" for i in range(len(sens))] + [TYPE, UNKNOWN] + extra
@@ -110,20 +111,20 @@ def _typer(target: str | None, classes: tuple, pos: int, threshold: float | None
     without a known label when there is no model, left out as on the pandas engine), whether
     the row has a label outside the classes and, with a model, the cell types of the outputs
     read as scores to squash and the figures that decide which reading holds."""
-    import pandas as pd
 
     def types(batches):
         from riskaudit.data import labels_to_index
 
-        for pdf in batches:
+        for pdf, raw in batches:  # raw: the model's outputs (N x C), None without a model
             n = len(pdf)
             y_true = labels_to_index(pdf[target], classes) if target else np.full(n, -1)
             cols = {f"s{i}": pdf[c].to_numpy() for i, c in enumerate(sens)}
-            typed = {}
+            typed, argmax = {}, {}
             if model:
-                raw = np.stack(pdf[OUTPUT].to_numpy()) if n else np.zeros((0, 1))
                 for name, identity in ((TYPE, True), (SQUASHED, False)):
-                    proba = np.nan_to_num(to_proba_rows(raw, identity), nan=0.0, posinf=1.0, neginf=0.0)
+                    proba = to_proba_rows(raw, identity)
+                    argmax[identity] = proba.argmax(1).astype(np.int32)
+                    proba = np.nan_to_num(proba, nan=0.0, posinf=1.0, neginf=0.0)
                     pred_pos, y_pred = decide(proba, pos, threshold)
                     typed[name] = row_types(pred_pos, y_true, y_pred, pos).astype(np.int32)
             else:
@@ -131,12 +132,12 @@ def _typer(target: str | None, classes: tuple, pos: int, threshold: float | None
                 typed[TYPE] = np.where(keep, row_types(pred_pos, y_true, y_true, pos), -1).astype(np.int32)
             cols[TYPE] = typed[TYPE]
             cols[UNKNOWN] = (y_true < 0) & (pdf[target].notna().to_numpy() if target else False)
+            extremes = None
             if model:
                 cols[SQUASHED] = typed[SQUASHED]
-                cols[PRED_ID] = to_proba_rows(raw, True).argmax(1).astype(np.int32)
-                cols[PRED_SQ] = to_proba_rows(raw, False).argmax(1).astype(np.int32)
-                cols.update(rule_stats(raw))
-            yield pd.DataFrame(cols)
+                cols[PRED_ID], cols[PRED_SQ] = argmax[True], argmax[False]
+                extremes = rule_extremes(raw)
+            yield batch_counts(cols, extremes)  # one row per distinct key of the batch, with its rows
     return types
 
 
@@ -232,15 +233,15 @@ def _summer(target: str | None, sens: list[str], model: bool):
         tc = TaskContext.get()
         part = int(tc.partitionId()) if tc is not None else 0
         parts = []
-        for pdf in batches:
+        for item in batches:  # with a model: (the batch, its raw outputs as one array)
+            pdf, raw = item if model else (item, None)
             n = len(pdf)
             if not n:
                 continue
             y = (pd.to_numeric(pdf[target], errors="coerce").to_numpy(dtype=np.float64) if target
                  else np.full(n, np.nan))
             if model:
-                raw = np.stack(pdf[OUTPUT].to_numpy())
-                p = raw.reshape(n, -1)[:, 0].astype(np.float64)
+                p = np.asarray(raw, dtype=np.float64).reshape(n, -1)[:, 0]
             else:
                 p = y.copy()
             labelled = np.isfinite(y) & np.isfinite(p)

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from riskaudit.checks.performance import _metrics as M
-from riskaudit.engines.spark import OUTPUT, RULE_STATS, _first_line, column, rule_of, rule_stats, to_proba_rows
+from riskaudit.engines.spark import RULE_STATS, _first_line, column, rule_of, rule_stats, to_proba_rows
 from riskaudit.errors import CheckerError
 
 EXACT_SCORES = 2048
@@ -266,11 +266,11 @@ def _classification_pass(target: str, classes: tuple, k: int, bins: int):
         scores = {(r, c): _Scores() for r in (0, 1) for c in auc_classes}
         lo, hi, width, dev = np.inf, -np.inf, 0, -np.inf
         identity_possible = True
-        for pdf in batches:
+        for pdf, raw in batches:  # each batch and its raw outputs as one N x C array (predict_all)
             n = len(pdf)
             if not n:
                 continue
-            raw = np.stack(pdf[OUTPUT].to_numpy())
+            raw = np.asarray(raw, dtype=np.float64).reshape(n, -1)
             y = labels_to_index(pdf[target], classes)
             known = (y >= 0) & (y < k)
             labels += np.bincount(y[known], minlength=k)
@@ -330,10 +330,10 @@ def _regression_pass(target: str):
         kept = left = with_y = 0
         abs_err, sq_err, y_sum = [], [], []
         stats: tuple[int, float, float] = (0, 0.0, 0.0)
-        for pdf in batches:
+        for pdf, raw in batches:  # each batch and its raw outputs as one array (predict_all)
             if not len(pdf):
                 continue
-            raw = np.stack(pdf[OUTPUT].to_numpy())
+            raw = np.asarray(raw, dtype=np.float64).reshape(len(pdf), -1)
             y = np.asarray(pdf[target], dtype=np.float64)
             pred = raw.reshape(len(raw), -1)[:, 0].astype(np.float64)
             keep = np.isfinite(y) & np.isfinite(pred)
