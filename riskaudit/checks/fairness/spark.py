@@ -81,10 +81,12 @@ def _schema(sdf: Any, sens: list[str], model: bool) -> tuple[Any, list[str]]:
     return StructType(out), [f"s{i}" for i in range(len(sens))] + [TYPE, UNKNOWN] + extra
 
 
-def _table(agg: Any, sens: list[str], ds: Any, unknown: int) -> tuple[list[list[str]], np.ndarray, list[str], int]:
+def _groups(agg: Any, sens: list[str], counts: Any) -> tuple[list[list[str]], list[np.ndarray], list[str]]:
+    """Each attribute's group names and the aggregated rows' codes in them (the pandas
+    engine's ``_group_codes`` over the distinct values), and a note on the rows without a
+    value (``counts``: the rows each aggregated row stands for)."""
     import pandas as pd
 
-    counts = agg["count"].to_numpy(dtype=np.int64)
     names, codes, notes = [], [], []
     for i, col in enumerate(sens):
         values = agg[f"s{i}"]
@@ -94,9 +96,16 @@ def _table(agg: Any, sens: list[str], ds: Any, unknown: int) -> tuple[list[list[
         c, g, _ = _group_codes(values)
         names.append(g)
         codes.append(c)
-        missing = int(counts[values.isna().to_numpy()].sum())
+        missing = int(np.asarray(counts)[values.isna().to_numpy()].sum())
         if missing:
             notes.append(f"{col}: {missing_note(missing)}")
+    return names, codes, notes
+
+
+def _table(agg: Any, sens: list[str], ds: Any, unknown: int) -> tuple[list[list[str]], np.ndarray, list[str], int]:
+
+    counts = agg["count"].to_numpy(dtype=np.int64)
+    names, codes, notes = _groups(agg, sens, counts)
     sizes = [len(g) for g in names]
     if int(np.prod(sizes)) * C.N_TYPES > 4_000_000:
         raise CheckerError("too many joint groups to count in one table")
@@ -185,18 +194,7 @@ def full_regression_sums(ctx: Any, mode: str) -> tuple[list[list[str]], np.ndarr
     keys = [f"s{i}" for i in range(len(sens))]
     rows = rows.sort_values(["part"], kind="stable")
     agg = rows.groupby(keys, dropna=False, sort=False)[list(REGRESSION_SUMS)].agg(math.fsum).reset_index()
-    names, codes, notes = [], [], []
-    for i, col in enumerate(sens):
-        values = agg[f"s{i}"]
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values) \
-                and values.nunique(dropna=True) > BIN_NUMERIC_ABOVE:
-            raise CheckerError(f"{col} is numeric with many values; its quintiles need the whole column")
-        c, g, _ = _group_codes(values)
-        names.append(g)
-        codes.append(c)
-        missing = int(agg.loc[values.isna().to_numpy(), REGRESSION_SUMS[0]].sum())
-        if missing:
-            notes.append(f"{col}: {missing_note(missing)}")
+    names, codes, notes = _groups(agg, sens, agg[REGRESSION_SUMS[0]].to_numpy())
     sizes = [len(g) for g in names]
     if int(np.prod(sizes)) * 5 > 4_000_000:
         raise CheckerError("too many joint groups to sum in one table")
