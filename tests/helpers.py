@@ -50,3 +50,18 @@ class Hostile(Checker):
         return CheckOutput(findings, summary=f"Echoed {len(findings)} columns: {', '.join(frame.columns)}",
                            metrics={"charts": [{"type": "line", "title": "x", "x": [0, 1],
                                                 "series": [{"name": frame.columns[0], "y": [0.1, 0.2]}]}]})
+
+
+class LockedModel:
+    """A predict callable that cannot travel to the Spark executors (it holds a lock)."""
+
+    def __init__(self, module):
+        import threading
+
+        self.module, self.lock = module, threading.Lock()
+
+    def __call__(self, x):
+        import torch
+
+        with self.lock, torch.no_grad():
+            return self.module(torch.as_tensor(x)).numpy()

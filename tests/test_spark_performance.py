@@ -19,6 +19,7 @@ from sklearn.datasets import load_diabetes
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
+from helpers import LockedModel
 from riskaudit.demo import CLASSES, FEATURES, make_demo_data
 from riskaudit.scan import scan
 
@@ -245,28 +246,13 @@ def test_fairness_regression_sums_over_every_row(spark, diabetes):
     assert "this check ran on a seeded sample collected to the driver" in c.summary
 
 
-class _LockedModel:
-    """A predict callable that cannot travel to the executors (it holds a lock)."""
-
-    def __init__(self, module):
-        import threading
-
-        self.module, self.lock = module, threading.Lock()
-
-    def __call__(self, x):
-        import torch
-
-        with self.lock, torch.no_grad():
-            return self.module(torch.as_tensor(x)).numpy()
-
-
 def test_model_that_cannot_travel_falls_back_to_the_sample(spark, demo):
     """The figures are the driver sample's, and the notes and summary say why."""
     import torch
 
     module = torch.jit.load(str(demo["model"]))
     kw = dict(target="decision", features=FEATURES, classes=CLASSES, checks=["performance"], seed=1,
-              model=_LockedModel(module))
+              model=LockedModel(module))
     c = _perf(scan(data=str(demo["current"]), engine="spark", sample_rows=300, **kw))
     assert c.status.value in ("pass", "warn", "fail"), c.summary
     assert "this check ran on a seeded sample collected to the driver" in c.summary
