@@ -249,6 +249,15 @@ def _predictor(shipped: Any, features: list[str], keep: list[str], seed: int, ba
     return predict
 
 
+def partition_id() -> int:
+    """The Spark partition a ``mapInPandas`` function is running on (0 outside a task): the
+    per-partition totals carry it, so the driver adds them in a fixed order."""
+    from pyspark import TaskContext
+
+    tc = TaskContext.get()
+    return int(tc.partitionId()) if tc is not None else 0
+
+
 def rule_of(lo: float | None, hi: float | None, width: int | None, worst: float | None) -> bool:
     """Whether raw outputs are probabilities already (else: sigmoid or softmax), decided over
     every row as :func:`riskaudit.model.to_proba` decides over its array: one output in [0, 1],

@@ -25,7 +25,8 @@ from pyspark.sql import functions as F
 
 from riskaudit.checks.fairness._rows import BIN_NUMERIC_ABOVE, _group_codes, decide, missing_note, row_types
 from riskaudit.checks.fairness import _counts as C
-from riskaudit.engines.spark import COUNT, RULE_STATS, batch_counts, column, rule_extremes, rule_of, to_proba_rows
+from riskaudit.engines.spark import (COUNT, RULE_STATS, batch_counts, column, partition_id, rule_extremes, rule_of,
+                                    to_proba_rows)
 from riskaudit.errors import CheckerError
 
 TYPE = "__riskaudit_type"
@@ -226,10 +227,7 @@ def _summer(target: str | None, sens: list[str], model: bool):
     import pandas as pd
 
     def sums(batches):
-        from pyspark import TaskContext
-
-        tc = TaskContext.get()
-        part = int(tc.partitionId()) if tc is not None else 0
+        part = partition_id()
         parts = []
         for item in batches:  # with a model: (the batch, its raw outputs as one array)
             pdf, raw = item if model else (item, None)

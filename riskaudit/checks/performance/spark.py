@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from riskaudit.checks.performance import _metrics as M
-from riskaudit.engines.spark import RULE_STATS, _first_line, column, rule_of, rule_stats, to_proba_rows
+from riskaudit.engines.spark import RULE_STATS, _first_line, column, partition_id, rule_of, rule_stats, to_proba_rows
 from riskaudit.errors import CheckerError
 
 EXACT_SCORES = 2048
@@ -138,11 +138,8 @@ def target_summary(ds: Any, target: str, classes: tuple, k: int, regression: boo
     from pyspark.sql.types import ArrayType, DoubleType, LongType, StructField, StructType
 
     def count(batches):
-        from pyspark import TaskContext
-
         from riskaudit.data import labels_to_index
 
-        tc = TaskContext.get()
         labels = np.zeros(max(k, 1), np.int64)
         sums = []
         for pdf in batches:
@@ -154,7 +151,7 @@ def target_summary(ds: Any, target: str, classes: tuple, k: int, regression: boo
             else:
                 y = labels_to_index(pdf[target], classes)
                 labels += np.bincount(y[(y >= 0) & (y < k)], minlength=k)
-        yield pd.DataFrame({"part": [tc.partitionId() if tc else 0], "counts": [labels.tolist()],
+        yield pd.DataFrame({"part": [partition_id()], "counts": [labels.tolist()],
                             "sums": [[math.fsum(sums)]]})
 
     schema = StructType([StructField("part", LongType()), StructField("counts", ArrayType(LongType())),
@@ -243,13 +240,6 @@ def _violates_identity(stats: dict[str, np.ndarray]) -> bool:
     return bool(lo.min() < 0 or dev.max() > _TOL)
 
 
-def _partition() -> int:
-    from pyspark import TaskContext
-
-    tc = TaskContext.get()
-    return int(tc.partitionId()) if tc is not None else 0
-
-
 def _classification_pass(target: str, classes: tuple, k: int, bins: int):
     edges = np.linspace(0.0, 1.0, bins + 1)[1:-1]
     auc_classes = [1] if k == 2 else list(range(k))
@@ -258,7 +248,7 @@ def _classification_pass(target: str, classes: tuple, k: int, bins: int):
     def run(batches):
         from riskaudit.data import labels_to_index
 
-        part = _partition()
+        part = partition_id()
         labels = np.zeros(k, np.int64)
         counts = {r: np.zeros(k * k + 2 + bins, np.int64) for r in (0, 1)}  # confusion, left out, kept, bins
         # log loss, confidence and correct per bin
@@ -326,7 +316,7 @@ def _chan(a: tuple[int, float, float], b: tuple[int, float, float]) -> tuple[int
 
 def _regression_pass(target: str):
     def run(batches):
-        part = _partition()
+        part = partition_id()
         kept = left = with_y = 0
         abs_err, sq_err, y_sum = [], [], []
         stats: tuple[int, float, float] = (0, 0.0, 0.0)
