@@ -102,33 +102,33 @@ def test_a_child_that_dies_is_the_checkers_error_and_the_scan_goes_on(tables, mo
     assert checks["fairness"].status.value != "error" and checks["performance"].status.value != "error"
 
 
-def test_the_budget_stops_the_child(tables, monkeypatch, tmp_path):
+def _pii_under_a_1_s_budget(tables, monkeypatch, tmp_path, run):
+    """The pii result of a forked scan whose pii checker runs ``run``, and the seconds taken."""
     policy = tmp_path / "budget.yaml"
     policy.write_text("extends: default\nmax_runtime: {check_s: 1, scan_s: 200}\n")
-    monkeypatch.setattr(PiiChecker, "run", lambda self, ctx: time.sleep(60))
+    monkeypatch.setattr(PiiChecker, "run", run)
     t0 = time.monotonic()
     rep = _scan(tables, monkeypatch, fork=True, policy=str(policy))
-    pii = next(c for c in rep.checks if c.id == "pii")
+    return next(c for c in rep.checks if c.id == "pii"), time.monotonic() - t0
+
+
+def test_the_budget_stops_the_child(tables, monkeypatch, tmp_path):
+    pii, took = _pii_under_a_1_s_budget(tables, monkeypatch, tmp_path, lambda self, ctx: time.sleep(60))
     assert pii.status.value == "error" and "time budget of 1 s" in pii.summary, pii.summary
-    assert time.monotonic() - t0 < 30
+    assert took < 30
 
 
 def test_a_child_deaf_to_its_budget_is_killed(tables, monkeypatch, tmp_path):
     """SIGALRM blocked (as a C loop that never returns would be): the parent kills the child."""
-    policy = tmp_path / "budget.yaml"
-    policy.write_text("extends: default\nmax_runtime: {check_s: 1, scan_s: 200}\n")
 
     def deaf(self, ctx):
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
         time.sleep(60)
 
-    monkeypatch.setattr(PiiChecker, "run", deaf)
     monkeypatch.setattr(ahead, "GRACE_S", 0.5)
-    t0 = time.monotonic()
-    rep = _scan(tables, monkeypatch, fork=True, policy=str(policy))
-    pii = next(c for c in rep.checks if c.id == "pii")
+    pii, took = _pii_under_a_1_s_budget(tables, monkeypatch, tmp_path, deaf)
     assert pii.status.value == "error" and "stopped after" in pii.summary, pii.summary
-    assert time.monotonic() - t0 < 30
+    assert took < 30
 
 
 def test_an_input_error_after_the_fork_ends_the_child(tables, monkeypatch, tmp_path):
