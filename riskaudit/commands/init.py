@@ -70,6 +70,11 @@ def propose(*, model: str | None, data: str | None, train: str | None, reference
     target = _propose_target(main, target, settings, notes)
     ids = [c for c in likely_ids(frame, exclude=[target] if target else []) if main.kind == "table"]
     sensitive = [c for c in likely_sensitive(frame) if c not in ids and c != target]
+    if target is None:  # no label-like name: the columns that could be the label
+        text, best = _target_candidates(frame, set(ids) | set(sensitive))
+        notes["target"] += text
+        if best is not None:
+            notes["target_example"] = best
     if ids:
         settings["ids"] = ids
         notes["ids"] = f"{len(ids)} guessed: id-like name or one distinct value per row; never model inputs"
@@ -112,21 +117,15 @@ def _propose_target(main: Any, target: str | None, settings: dict[str, Any], not
         settings["task"] = infer_task(frame[target])
         notes["task"] = f"inferred from the target's {n_values:,} distinct values"
     else:
-        text, best = _target_candidates(frame)
-        notes["target"] = "no column is named like a label: set `target:` yourself" + text
-        if best is not None:
-            notes["target_example"] = best
+        notes["target"] = "no column is named like a label: set `target:` yourself"
     return target
 
 
-def _target_candidates(frame: pd.DataFrame, limit: int = 5) -> tuple[str, str | None]:
-    """Columns that could be the label, and the likeliest: 2 to 20 distinct values, named for
-    none of the other roles; text before numbers (a tensor model takes no text column, so a
-    text column beside it is rarely an input), two values before more (counts only: the
-    values themselves stay out of the file)."""
-    from riskaudit.roles import likely_ids, likely_sensitive
-
-    others = set(likely_ids(frame)) | set(likely_sensitive(frame))
+def _target_candidates(frame: pd.DataFrame, others: set, limit: int = 5) -> tuple[str, str | None]:
+    """Columns that could be the label, and the likeliest: 2 to 20 distinct values, none of
+    ``others`` (the guessed ids and sensitive attributes); text before numbers (a tensor model
+    takes no text column, so a text column beside it is rarely an input), two values before
+    more (counts only: the values themselves stay out of the file)."""
     found = []
     for col in frame.columns:
         if col in others:
