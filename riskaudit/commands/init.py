@@ -71,8 +71,8 @@ def propose(*, model: str | None, data: str | None, train: str | None, reference
     ids = [c for c in likely_ids(frame, exclude=[target] if target else []) if main.kind == "table"]
     sensitive = [c for c in likely_sensitive(frame) if c not in ids and c != target]
     if target is None:  # no label-like name: the columns that could be the label
-        text, best = _target_candidates(frame, set(ids) | set(sensitive))
-        notes["target"] += text
+        listed, best = _target_candidates(frame, set(ids) | set(sensitive))
+        notes["target"] += listed
         if best is not None:
             notes["target_example"] = best
     if ids:
