@@ -6,8 +6,13 @@ loaded, before the model is: the child runs the checker (its time budget armed i
 child, as in the scan's own process) and sends its :class:`~riskaudit.result.CheckResult`
 and what it wrote into ``ctx.shared`` back through a pipe; meanwhile the scan's process
 loads the model and runs the checkers that read nothing the pii checker writes
-(:data:`INDEPENDENT`). The scan collects the result before the first checker that may read
-``shared`` and masks every result only then, so the report is the one a serial scan writes.
+(:data:`INDEPENDENT`), then those that read its columns only to mask what they show
+(:data:`PROVISIONAL`: drift), against a view that remembers the columns they looked up; one
+that looked up a column the pii checker marked runs again once the result is in. The scan
+collects the result before the first other checker and masks every result only then, so
+the report is the one a serial scan writes. A checker that times the model (drift's model
+latency) waits for the child first (``ctx.quiet``): the figures are not the scan's own
+contention.
 
 Safety: the child ignores SIGINT (a Ctrl-C stops the scan's process, which kills the child),
 dies with the scan's process (``PR_SET_PDEATHSIG``), leaves by ``os._exit`` (no atexit
@@ -27,7 +32,7 @@ import sys
 import threading
 import time
 import warnings
-from typing import Any, Callable, MutableMapping
+from typing import Any, Callable, Iterator, Mapping, MutableMapping
 
 from riskaudit.result import CheckResult, Status
 
@@ -37,6 +42,11 @@ INDEPENDENT = frozenset({"licenses", "consistency", "fairness", "performance", "
 """Built-in checkers that neither read nor write ``ctx.shared``: they may run before the
 result of the checker run ahead is in (data_validity and drift read ``pii_columns``;
 a plugin may read anything, so plugins wait)."""
+PROVISIONAL = frozenset({"drift"})
+"""Built-in checkers that read ``shared`` only to mask what they show of a column the pii
+checker marked: they run before its result is in, against a :class:`SharedView` that
+remembers what they looked up, and run again once it is in if they looked up a column it
+marked (or read anything else), so the report is the one a serial scan writes."""
 GRACE_S = 5.0
 """Seconds past the checker's budget before the parent kills a child that did not stop."""
 
@@ -51,12 +61,91 @@ def wanted(reg: Any, selected: Any, engine: Any) -> bool:
         return False
     if AHEAD not in selected or AHEAD not in reg or not _builtin(reg[AHEAD]):
         return False
-    return any(cid in selected and cid in reg and _builtin(reg[cid]) for cid in INDEPENDENT)
+    return any(cid in selected and cid in reg and _builtin(reg[cid]) for cid in INDEPENDENT | PROVISIONAL)
 
 
 def runs_before(reg: Any, cid: str) -> bool:
     """Whether checker ``cid`` may run before the forked result is collected."""
     return cid in INDEPENDENT and _builtin(reg[cid])
+
+
+def provisional(reg: Any, cid: str) -> bool:
+    """Whether checker ``cid`` may run before the forked result, against a :class:`SharedView`."""
+    return cid in PROVISIONAL and _builtin(reg[cid])
+
+
+class _Lookups(Mapping[str, Any]):
+    """An empty ``pii_columns`` that remembers each column looked up in it. Truthy, so that
+    ``if pii_columns and column in pii_columns`` asks; iterating it marks every column."""
+
+    def __init__(self) -> None:
+        self.asked: set[Any] = set()
+        self.everything = False
+
+    def __getitem__(self, key: Any) -> Any:
+        self.asked.add(key)
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.asked.add(key)
+        return False
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self.asked.add(key)
+        return default
+
+    def __iter__(self) -> Iterator[str]:
+        self.everything = True
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class SharedView(dict):
+    """``ctx.shared`` of a provisional run (:data:`PROVISIONAL`): no column is marked yet.
+    :meth:`stale` says whether the run must be repeated with the real ``shared``."""
+
+    def __init__(self) -> None:
+        super().__init__(pii_columns=_Lookups())
+        self.other = False  # read or wrote another key
+
+    def _key(self, key: Any) -> None:
+        if key != "pii_columns":
+            self.other = True
+
+    def __getitem__(self, key: Any) -> Any:
+        self._key(key)
+        return super().__getitem__(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self._key(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self._key(key)
+        return super().__contains__(key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.other = True
+        super().__setitem__(key, value)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        self.other = True
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.other = True
+        super().update(*args, **kwargs)
+
+    def stale(self, shared: Mapping[str, Any]) -> bool:
+        """Whether the run could differ from one with ``shared`` (the pii result merged in)."""
+        lookups = dict.__getitem__(self, "pii_columns")
+        marked = set(shared.get("pii_columns") or {})
+        return self.other or bool(marked and (lookups.everything or lookups.asked & marked))
 
 
 def _builtin(cls: type) -> bool:
@@ -137,6 +226,17 @@ class Ahead:
         result, child_shared = payload
         shared.update(child_shared)
         return result
+
+    def wait(self) -> None:
+        """Return once the child's result is ready to collect, or its time is up: the
+        scan's process then has the machine to itself (drift times the model after this)."""
+        if self.collected:
+            return
+        deadline = None if self.budget_s is None else self.t0 + self.budget_s + GRACE_S
+        try:
+            select.select([self.fd], [], [], None if deadline is None else max(0.0, deadline - time.perf_counter()))
+        except (OSError, ValueError):  # closed: nothing to wait for
+            pass
 
     def ask(self, request: Any) -> Any:
         """The child's answer to ``request``; :class:`Gone` when it cannot answer."""

@@ -465,4 +465,36 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(terminal(f"riskaudit: unexpected error: {type(exc).__name__}: {exc} "
                             "(run with -v for the traceback, and please report it)"), err=True)
         code = EXIT_USAGE
-    sys.exit(code if isinstance(code, int) else 0)
+    code = code if isinstance(code, int) else 0
+    if argv is None:  # the console command, not a caller in this process
+        _leave(code)
+    sys.exit(code)
+
+
+HEAVY_TEARDOWN = ("torch", "spacy", "great_expectations", "pyspark", "sklearn")
+"""Libraries whose objects take the interpreter about a second to free at exit."""
+
+
+def _leave(code: int) -> None:
+    """Exit the console command with ``code``, without the interpreter's teardown when a
+    heavy library is loaded: freeing torch's, spaCy's and great-expectations' objects and
+    modules takes about a second after every file is written and closed. The exit handlers
+    still run (temporary folders, logging, a Spark session, multiprocessing children) and
+    the standard streams are flushed; then ``os._exit``. A thread still working (not a
+    daemon) gets the normal exit, which waits for it."""
+    import atexit
+    import os
+    import threading
+
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if not any(m in sys.modules for m in HEAVY_TEARDOWN) or any(not t.daemon for t in others):
+        sys.exit(code)
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # a closed pipe: nothing more can be said
+                pass
+        os._exit(code)

@@ -290,7 +290,7 @@ def _run_checkers(reg: Registry, pol: Policy, selected: set[str] | frozenset[str
     checkers that do not depend on it run first, its result (and what it wrote into
     ``shared``) is collected before the others, and every result is masked and shown to the
     observer, in the registry's order, once it is in."""
-    from riskaudit.ahead import runs_before
+    from riskaudit.ahead import SharedView, provisional, runs_before
 
     total = len(reg)
     raw: dict[str, CheckResult] = {}
@@ -309,20 +309,33 @@ def _run_checkers(reg: Registry, pol: Policy, selected: set[str] | frozenset[str
                 observer.check_finished(res)
 
     early = {cid for cid in reg.ids if ahead is not None and cid != ahead.id and runs_before(reg, cid)}
-    for cid in sorted(reg.ids, key=lambda c: c not in early):  # stable: the registry's order otherwise
+    # checkers that read `shared` only to mask run early too, against a view; once the
+    # result is in, those that looked up a column it marked run again (views[cid].stale)
+    views = {cid: SharedView() for cid in reg.ids if ahead is not None and cid != ahead.id
+             and cid in selected and cid not in early and provisional(reg, cid)}
+
+    def run(cid: str, view: dict | None = None) -> None:
         checker_cls = reg[cid]
-        if ahead is not None and not ahead.collected and cid not in early:
+        if cid not in selected:
+            raw[cid] = CheckResult(id=cid, status=Status.SKIPPED, summary=not_selected(cid),
+                                   description=checker_cls.description)
+            return
+        ctx = context(cid, checker_cls)
+        if view is not None:
+            ctx = dataclasses.replace(ctx, shared=view, quiet=ahead.wait)
+        budget, note = checker_budget(pol, cid, started)
+        res = run_checker(checker_cls, checker_options[cid], ctx, verbose=verbose, budget_s=budget,
+                          budget_note=note)
+        raw[cid] = _noted(res, engine_note(cid))
+
+    for cid in sorted(reg.ids, key=lambda c: (c not in early, c not in views)):  # stable otherwise
+        if ahead is not None and not ahead.collected and cid not in early and cid not in views:
             raw[ahead.id] = _noted(ahead.collect(shared if shared is not None else {}), engine_note(ahead.id))
+            for again in [v for v in views if views[v].stale(shared if shared is not None else {})]:
+                run(again)  # it may show a value of a column now marked: run it as a serial scan does
         if cid not in raw:
-            observer.check_started(cid, checker_cls.description, reg.ids.index(cid), total)
-            if cid not in selected:
-                raw[cid] = CheckResult(id=cid, status=Status.SKIPPED, summary=not_selected(cid),
-                                       description=checker_cls.description)
-            else:
-                budget, note = checker_budget(pol, cid, started)
-                res = run_checker(checker_cls, checker_options[cid], context(cid, checker_cls),
-                                  verbose=verbose, budget_s=budget, budget_note=note)
-                raw[cid] = _noted(res, engine_note(cid))
+            observer.check_started(cid, reg[cid].description, reg.ids.index(cid), total)
+            run(cid, views.get(cid))
         release()
     return [done[cid] for cid in reg.ids]
 

@@ -86,7 +86,8 @@ def test_no_fork_without_an_independent_checker_or_when_turned_off(tables, monke
     reg = Registry.from_entry_points()
     monkeypatch.setenv("RISKAUDIT_FORK", "1")
     assert ahead.wanted(reg, {"pii", "fairness"}, None)
-    assert not ahead.wanted(reg, {"pii", "data_validity", "drift"}, None)  # both read pii's columns
+    assert not ahead.wanted(reg, {"pii", "data_validity"}, None)  # it reads pii's columns
+    assert ahead.wanted(reg, {"pii", "drift"}, None)  # it runs provisionally beside the child
     assert not ahead.wanted(reg, {"fairness", "performance"}, None)
     assert not ahead.wanted(reg, {"pii", "fairness"}, object())  # the Spark engine
     monkeypatch.setenv("RISKAUDIT_FORK", "0")
@@ -174,3 +175,101 @@ def test_the_scans_process_never_loads_the_pii_engine(tables, tmp_path):
         outs[fork] = json.loads(proc.stdout.strip().splitlines()[-1])
     assert outs["1"]["loaded"] == [] and outs["0"]["loaded"] == ["presidio_analyzer", "spacy"]
     assert outs["1"]["pii"] == "fail" and outs["1"]["masked"] == outs["0"]["masked"]
+
+
+def test_the_view_remembers_lookups_and_knows_when_the_run_is_stale():
+    from riskaudit.masking import safe_example
+
+    view = ahead.SharedView()
+    pii = view.get("pii_columns")
+    assert safe_example("a@b.org", "contact", pii) == "a@b.org"  # nothing marked yet: asked, shown
+    assert not view.stale({})  # pii marked nothing
+    assert not view.stale({"pii_columns": {"email": "EMAIL_ADDRESS"}})  # not a column it looked up
+    assert view.stale({"pii_columns": {"contact": "EMAIL_ADDRESS"}})
+    listed = ahead.SharedView()
+    dict(listed["pii_columns"])  # copied whole: every column counts as looked up
+    assert listed.stale({"pii_columns": {"email": "EMAIL_ADDRESS"}}) and not listed.stale({})
+    other = ahead.SharedView()
+    other.get("something_else")  # any other key: it must run again with the real one
+    assert other.stale({})
+    wrote = ahead.SharedView()
+    wrote["drift_columns"] = ["x"]
+    assert wrote.stale({})
+
+
+def _drift_tables(pii_feature: bool):
+    """Reference and current data whose categorical feature ``contact`` drifts; its values
+    are e-mail addresses (marked by pii) or plain codes."""
+    from faker import Faker
+
+    fake = Faker("en_US")
+    fake.seed_instance(11)
+    rng = np.random.default_rng(11)
+    values = [fake.email() for _ in range(4)] if pii_feature else ["alpha", "beta", "gamma", "delta"]
+
+    def frame(n, p):
+        y = rng.integers(0, 2, n)
+        return pd.DataFrame({"contact": rng.choice(values, n, p=p), "income": rng.normal(40_000, 9_000, n).round(2),
+                             "sex": rng.choice(["female", "male"], n), "y": y,
+                             "pred": np.where(rng.random(n) < 0.8, y, 1 - y)})
+
+    return frame(400, [0.7, 0.1, 0.1, 0.1]), frame(400, [0.1, 0.1, 0.1, 0.7])
+
+
+@pytest.mark.parametrize("pii_feature", [True, False])
+def test_drift_runs_beside_the_child_and_again_only_when_it_showed_a_marked_column(pii_feature, monkeypatch):
+    from riskaudit.checks.drift import DriftChecker
+
+    runs = []
+    real = DriftChecker.run
+
+    def run(self, ctx):
+        runs.append(isinstance(ctx.shared, ahead.SharedView))
+        return real(self, ctx)
+
+    monkeypatch.setattr(DriftChecker, "run", run)
+    cur, ref = _drift_tables(pii_feature)
+    reports = {}
+    for fork in (False, True):
+        monkeypatch.setenv("RISKAUDIT_FORK", "1" if fork else "0")
+        reports[fork] = riskaudit.scan(data=cur, reference=ref, checks=["pii", "drift", "fairness"], **ROLES)
+    assert _without_timings(reports[True].to_dict()) == _without_timings(reports[False].to_dict())
+    # serial once; forked: early against the view, and again with the real columns when needed
+    assert runs == ([False, True, False] if pii_feature else [False, True])
+    drift = next(c for c in reports[True].checks if c.id == "drift")
+    chart = next(f for f in drift.findings if f.subject == "contact").evidence["charts"][0]
+    raw = set(cur["contact"])
+    assert len(chart["labels"]) == len(raw)
+    assert (set(chart["labels"]) == raw) != pii_feature  # e-mails masked, codes shown
+
+
+def test_drift_times_the_model_only_once_the_child_is_done(tables, monkeypatch, tmp_path):
+    """Model latency measured beside the pii checker's process would be the scan's own
+    contention: drift waits for the child (ctx.quiet) before it times the model."""
+    from riskaudit.checks.drift import perf
+
+    timed = []
+    real_measure, real_run = perf.measure, PiiChecker.run
+
+    def measure(*a, **kw):
+        timed.append(time.time())
+        return real_measure(*a, **kw)
+
+    def slow_pii(self, ctx):
+        time.sleep(3)
+        out = real_run(self, ctx)
+        out.metrics["done_at"] = time.time()
+        return out
+
+    monkeypatch.setattr(perf, "measure", measure)
+    monkeypatch.setattr(PiiChecker, "run", slow_pii)
+    monkeypatch.setenv("RISKAUDIT_FORK", "1")
+    cur, ref = tables
+    import torch
+
+    model = str(tmp_path / "m.pt")
+    torch.jit.save(torch.jit.script(torch.nn.Linear(1, 2)), model)
+    rep = riskaudit.scan(data=cur, reference=ref, target="y", sensitive=["sex"], features=["income"],
+                         model=model, checks=["pii", "drift"])
+    pii_done = next(c for c in rep.checks if c.id == "pii").metrics["done_at"]
+    assert timed and min(timed) >= pii_done

@@ -139,3 +139,34 @@ def test_checks_lists_and_help_works():
     assert proc.returncode == 0 and "scan" in proc.stdout and "demo" in proc.stdout
     proc = run_cli("checks", "-v")
     assert proc.returncode == 0
+
+
+LEAVE = """
+import atexit, sys, threading, time
+import sklearn  # a library whose teardown the console command skips
+atexit.register(lambda: print("exit handler ran", flush=True))
+if sys.argv[1] == "worker":
+    def work():
+        time.sleep(0.5)
+        print("worker finished", flush=True)
+    threading.Thread(target=work).start()
+sys.stdout.write("buffered line\\n")  # not flushed yet: the exit must flush it
+sys.argv = ["riskaudit", *sys.argv[2:]]
+from riskaudit.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("thread", ["none", "worker"])
+def test_the_console_command_skips_teardown_but_not_exit_handlers_streams_or_threads(thread):
+    """After a heavy library is loaded the console command leaves by os._exit (the
+    interpreter's teardown costs about a second): exit handlers still run, buffered output
+    is flushed, the exit code is the command's, and a thread still working is waited for."""
+    for args, code in ((["--version"], 0), (["gate", "--no-such-option"], 2)):
+        proc = subprocess.run([sys.executable, "-c", LEAVE, thread, *args], capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == code, proc.stderr
+        assert "buffered line" in proc.stdout
+        assert "exit handler ran" in proc.stdout
+        assert ("worker finished" in proc.stdout) == (thread == "worker")
+        assert "Traceback" not in proc.stderr

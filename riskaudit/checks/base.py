@@ -293,6 +293,10 @@ class CheckContext:
     train: Dataset | None = None
     """The data the model was fitted on (``--train``): leakage, the generalization gap.
     ``reference`` is the held-out validation data (drift's baseline), never the training data."""
+    quiet: Callable[[], None] = field(default=lambda: None)
+    """Wait until the work the scan runs beside this checker (the pii checker's process) is
+    done. Call it right before timing anything (model latency), so that the figures are not
+    the scan's own contention."""
 
     def rng(self, name: str = "") -> np.random.Generator:
         """A generator seeded from the scan's seed, this checker's id and ``name``.

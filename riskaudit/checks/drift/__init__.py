@@ -667,6 +667,7 @@ class DriftChecker(Checker):
             metrics.setdefault("skipped", {})["model_drift"] = ("only stored predictions were given "
                                                                 "(--predictions/--scores)")
             return []
+        ctx.quiet()  # timings with the machine to the scan alone
         figs = perf.measure(ctx.model, xc, cfg["latency_batch_sizes"], cfg["latency_repeats"],
                             ctx.seed_for("latency"))
         metrics["model_performance"] = figs
