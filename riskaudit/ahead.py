@@ -20,6 +20,11 @@ handler, no buffered output flushed twice) and never touches files or the ledger
 stuck in C code past its budget is killed by the waiting parent, and a child that dies
 (killed, out of memory) is that checker's ``error``. Only on Linux, with the pandas engine,
 from the main thread; ``RISKAUDIT_FORK=0`` turns it off.
+
+A second child runs the robustness checker (:data:`SECOND`) when the pii checker will be
+quick (no free text) and a core is idle: it loads the model itself, which costs CPU time
+(torch is imported twice), so not on a busy machine; ``RISKAUDIT_FORK=2`` forks it whatever
+the load.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ checker marked: they run before its result is in, against a :class:`SharedView` 
 remembers what they looked up, and run again once it is in if they looked up a column it
 marked (or read anything else), so the report is the one a serial scan writes."""
 GRACE_S = 5.0
+MODEL_LOAD_S = 120.0
+"""Seconds a child that loads the model itself may take for that, beyond its checker's budget."""
 """Seconds past the checker's budget before the parent kills a child that did not stop."""
 
 
@@ -62,6 +69,43 @@ def wanted(reg: Any, selected: Any, engine: Any) -> bool:
     if AHEAD not in selected or AHEAD not in reg or not _builtin(reg[AHEAD]):
         return False
     return any(cid in selected and cid in reg and _builtin(reg[cid]) for cid in INDEPENDENT | PROVISIONAL)
+
+
+SECOND = "robustness"
+"""The checker run in a second child when the pii checker will be quick: it loads the model
+itself (the scan's process cannot fork once torch has run: OpenMP's threads do not survive
+a fork) and its attacks run on the core the pii checker leaves idle."""
+
+
+def second_wanted(reg: Any, selected: Any, engine: Any, model: Any, *, trust_model: bool, device: str,
+                  free_text: Callable[[], bool]) -> bool:
+    """Whether running :data:`SECOND` in its own child can save time in this scan: a model
+    file that loads without running code (no unpickling), on the CPU, torch not yet imported
+    here, and no free text for the pii checker (which then keeps the second core busy)."""
+    mode = os.environ.get("RISKAUDIT_FORK", "1")
+    if mode == "0" or engine is not None or trust_model:
+        return False
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
+        return False
+    if mode != "2" and not idle_core():
+        return False  # it loads torch and the model again: worth it only on a core nobody uses
+    if threading.current_thread() is not threading.main_thread() or "torch" in sys.modules:
+        return False
+    if SECOND not in selected or SECOND not in reg or not _builtin(reg[SECOND]):
+        return False
+    if not isinstance(model, (str, os.PathLike)) or not os.path.isfile(model):
+        return False
+    if device not in ("cpu", "auto") or (device == "auto" and os.path.exists("/dev/nvidia0")):
+        return False  # a GPU would hold the model twice
+    return not (AHEAD in selected and free_text())
+
+
+def idle_core() -> bool:
+    """Whether a core is idle: the last minute's load average is a core below their number."""
+    try:
+        return os.getloadavg()[0] <= (os.cpu_count() or 1) - 1
+    except OSError:
+        return False
 
 
 def runs_before(reg: Any, cid: str) -> bool:

@@ -481,13 +481,15 @@ def _leave(code: int) -> None:
     modules takes about a second after every file is written and closed. The exit handlers
     still run (temporary folders, logging, a Spark session, multiprocessing children) and
     the standard streams are flushed; then ``os._exit``. A thread still working (not a
-    daemon) gets the normal exit, which waits for it."""
+    daemon) gets the normal exit, which waits for it, and so does a run under a profiler
+    or a tracer (``python -m cProfile``, coverage), which writes its figures after."""
     import atexit
     import os
     import threading
 
     others = [t for t in threading.enumerate() if t is not threading.main_thread()]
-    if not any(m in sys.modules for m in HEAVY_TEARDOWN) or any(not t.daemon for t in others):
+    if not any(m in sys.modules for m in HEAVY_TEARDOWN) or any(not t.daemon for t in others) \
+            or sys.getprofile() is not None or sys.gettrace() is not None:  # a profiler writes at the end
         sys.exit(code)
     try:
         atexit._run_exitfuncs()

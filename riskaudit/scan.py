@@ -115,9 +115,12 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
     context = _contexts(inp, pol, {**project, "risk_tier": tier}, int(seed), shared, baseline, observer)
     # the pii checker needs only the data: it runs in a child process while the model loads
     ahead = _start_ahead(reg, pol, selected, checker_options, context, inp, verbose, project)
+    loader = functools.partial(_load_scan_model, model, inp, predictions, scores, project, trust_model=trust_model,
+                               device=device, weights=weights, eval_mode=eval_mode)
+    remote = _start_second(reg, pol, selected, checker_options, context, inp, verbose, model, loader,
+                           trust_model=trust_model, device=device)
     try:
-        mdl = _load_scan_model(model, inp, predictions, scores, project, trust_model=trust_model, device=device,
-                               weights=weights, eval_mode=eval_mode)
+        mdl = loader()
         dev = mdl.device if mdl is not None else ("cpu" if device == "auto" else device)
         _check_model_inputs(mdl, inp, pol)
         started = time.perf_counter()
@@ -128,10 +131,11 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
                                 not_selected=lambda cid: selected_reason(cid, pol, checks, skip),
                                 engine_note=lambda cid: "" if inp.engine is None else
                                 inp.engine.note(cid, [inp.data, inp.reference, inp.train]), ahead=ahead,
-                                shared=shared)
+                                shared=shared, remote=remote)
     finally:
-        if ahead is not None:
-            ahead.cancel()
+        for child in [ahead, *remote.values()]:
+            if child is not None:
+                child.cancel()
     status = Status.worst((r.status for r in results if r.status != Status.SKIPPED), Status.PASS)
     manifest = _manifest(reg, pol, selected, inp, masker, seed=seed, command=command, device=dev, tier=tier,
                          project=project, predictions=predictions, scores=scores)
@@ -275,13 +279,59 @@ def _start_ahead(reg: Registry, pol: Policy, selected: set[str] | frozenset[str]
                                                             request))
 
 
+def _start_second(reg: Registry, pol: Policy, selected: set[str] | frozenset[str],
+                  checker_options: Mapping[str, Mapping[str, Any]], context: Callable[..., CheckContext],
+                  inp: _Inputs, verbose: bool, model: Any, loader: Callable[[], Model | None], *,
+                  trust_model: bool, device: str) -> dict[str, Any]:
+    """``{"robustness": child}`` when the robustness checker runs in a second child process
+    (:data:`riskaudit.ahead.SECOND`), else ``{}``. The child loads the model itself, then
+    runs the checker under the budget it would have here."""
+    from riskaudit import ahead
+
+    if inp.data is None or inp.stored or not ahead.second_wanted(
+            reg, selected, inp.engine, model, trust_model=trust_model, device=device,
+            free_text=lambda: _free_text_expected(inp)):
+        return {}
+    cid = ahead.SECOND
+    cls = reg[cid]
+
+    def run() -> CheckResult:
+        mdl = loader()
+        dev = mdl.device if mdl is not None else "cpu"
+        budget, note = checker_budget(pol, cid, time.perf_counter())
+        ctx = context(cid, cls, mdl, dev, progress=lambda fraction, message="": None)
+        return run_checker(cls, checker_options[cid], ctx, verbose=verbose, budget_s=budget, budget_note=note)
+
+    budget, _ = checker_budget(pol, cid, time.perf_counter())
+    # the deadline also covers loading the model in the child
+    wait_s = None if budget is None else budget + ahead.MODEL_LOAD_S
+    return {cid: ahead.start(cid, cls.description, run, {}, wait_s)}
+
+
+def _free_text_expected(inp: _Inputs, rows: int = 200) -> bool:
+    """Whether a text column of the data holds sentences (then the pii checker's named-entity
+    pass keeps the second core busy), from the first ``rows`` values of each."""
+    from riskaudit.checks.pii.columns import is_free_text
+
+    for ds in (inp.data, inp.reference, inp.train):
+        frame = getattr(ds, "frame", None)
+        if frame is None:
+            continue
+        for col in frame.columns:
+            if frame[col].dtype == object or str(frame[col].dtype) in ("string", "str"):
+                values = [v for v in frame[col].head(rows * 2).dropna().tolist()[:rows] if isinstance(v, str)]
+                if values and is_free_text(values):
+                    return True
+    return False
+
+
 def _run_checkers(reg: Registry, pol: Policy, selected: set[str] | frozenset[str],
                   checker_options: Mapping[str, Mapping[str, Any]],
                   context: Callable[[str, type[Checker]], CheckContext], *, observer: Observer,
                   masker: ReportMasker, verbose: bool, started: float,
                   not_selected: Callable[[str], str],
                   engine_note: Callable[[str], str] = lambda cid: "", ahead: Any = None,
-                  shared: dict | None = None) -> list[CheckResult]:
+                  shared: dict | None = None, remote: Mapping[str, Any] | None = None) -> list[CheckResult]:
     """Every checker of the registry in order: a skip for those not selected, else its masked
     result under its time budget, counted from ``started`` (``context`` builds each checker's
     context; ``engine_note`` what the engine adds to its summary, e.g. that it ran on a sample).
@@ -289,7 +339,9 @@ def _run_checkers(reg: Registry, pol: Policy, selected: set[str] | frozenset[str
     ``ahead``: a checker already running in a child process (:mod:`riskaudit.ahead`); the
     checkers that do not depend on it run first, its result (and what it wrote into
     ``shared``) is collected before the others, and every result is masked and shown to the
-    observer, in the registry's order, once it is in."""
+    observer, in the registry's order, once it is in. ``remote``: checkers running in child
+    processes of their own (the robustness checker, :data:`riskaudit.ahead.SECOND`),
+    collected last; a checker that times the model here waits for every child first."""
     from riskaudit.ahead import SharedView, provisional, runs_before
 
     total = len(reg)
@@ -314,6 +366,13 @@ def _run_checkers(reg: Registry, pol: Policy, selected: set[str] | frozenset[str
     views = {cid: SharedView() for cid in reg.ids if ahead is not None and cid != ahead.id
              and cid in selected and cid not in early and provisional(reg, cid)}
 
+    remote = dict(remote or {})
+    children = [c for c in [ahead, *remote.values()] if c is not None]
+
+    def quiet() -> None:
+        for child in children:
+            child.wait()
+
     def run(cid: str, view: dict | None = None) -> None:
         checker_cls = reg[cid]
         if cid not in selected:
@@ -321,14 +380,20 @@ def _run_checkers(reg: Registry, pol: Policy, selected: set[str] | frozenset[str
                                    description=checker_cls.description)
             return
         ctx = context(cid, checker_cls)
+        if children:
+            ctx = dataclasses.replace(ctx, quiet=quiet)
         if view is not None:
-            ctx = dataclasses.replace(ctx, shared=view, quiet=ahead.wait)
+            ctx = dataclasses.replace(ctx, shared=view)
         budget, note = checker_budget(pol, cid, started)
         res = run_checker(checker_cls, checker_options[cid], ctx, verbose=verbose, budget_s=budget,
                           budget_note=note)
         raw[cid] = _noted(res, engine_note(cid))
 
-    for cid in sorted(reg.ids, key=lambda c: (c not in early, c not in views)):  # stable otherwise
+    for cid in sorted(reg.ids, key=lambda c: (c in remote, c not in early, c not in views)):  # stable otherwise
+        if cid in remote:
+            if ahead is None:
+                observer.check_started(cid, reg[cid].description, reg.ids.index(cid), total)
+            raw[cid] = _noted(remote[cid].collect({}), engine_note(cid))
         if ahead is not None and not ahead.collected and cid not in early and cid not in views:
             raw[ahead.id] = _noted(ahead.collect(shared if shared is not None else {}), engine_note(ahead.id))
             for again in [v for v in views if views[v].stale(shared if shared is not None else {})]:

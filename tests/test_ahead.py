@@ -273,3 +273,134 @@ def test_drift_times_the_model_only_once_the_child_is_done(tables, monkeypatch, 
                          model=model, checks=["pii", "drift"])
     pii_done = next(c for c in rep.checks if c.id == "pii").metrics["done_at"]
     assert timed and min(timed) >= pii_done
+
+
+SECOND_PROBE = """
+import json, os, sys, time
+import riskaudit
+from riskaudit.checks.drift import perf
+from riskaudit.checks.robustness import RobustnessChecker
+
+mode = sys.argv[1]
+real_run, real_measure = RobustnessChecker.run, perf.measure
+timed = []
+
+def run(self, ctx):
+    if mode == "die":
+        os.kill(os.getpid(), 9)
+    out = real_run(self, ctx)
+    out.metrics["worker_pid"] = os.getpid()
+    out.metrics["done_at"] = time.time()
+    return out
+
+def measure(*a, **kw):
+    timed.append(time.time())
+    return real_measure(*a, **kw)
+
+RobustnessChecker.run = run
+perf.measure = measure
+rep = riskaudit.scan(data="cur.csv", reference="ref.csv", target="y", sensitive=["sex"], features=["income", "age"],
+                     model="m.pt", checks=sys.argv[2].split(","), seed=3)
+body = rep.to_dict()
+rob = next(c for c in body["checks"] if c["id"] == "robustness")
+print(json.dumps({"pid": os.getpid(), "worker": rob["metrics"].get("worker_pid"), "status": rob["status"],
+                  "summary": rob["summary"], "done_at": rob["metrics"].get("done_at"), "timed": timed,
+                  "torch_before": "torch" in sys.modules, "report": body}))
+"""
+
+
+def _second(tmp_path, *, fork: bool, mode: str = "plain", checks: str = "pii,robustness,drift,fairness",
+            notes: bool = False):
+    import json
+    import subprocess
+    import sys
+
+    import torch
+
+    if not (tmp_path / "m.pt").exists():
+        rng = np.random.default_rng(9)
+        for name in ("cur", "ref"):
+            n = 300
+            frame = pd.DataFrame({"income": rng.normal(0, 1, n).round(3), "age": rng.normal(0, 1, n).round(3),
+                                  "sex": rng.choice(["female", "male"], n), "y": rng.integers(0, 2, n)})
+            if notes:
+                frame["notes"] = [f"Customer {i} asked about the loan and the rate." for i in range(n)]
+            frame.to_csv(tmp_path / f"{name}.csv", index=False)
+        torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(tmp_path / "m.pt"))
+    proc = subprocess.run([sys.executable, "-c", SECOND_PROBE, mode, checks], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "RISKAUDIT_FORK": "2" if fork else "0"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _without_measured(report):
+    """The report without what is measured in seconds (check durations, attack seconds, the
+    model's latency and throughput, which drift records and says in one finding)."""
+    body = _without_timings(report)
+    for check in body["checks"]:
+        check["metrics"].pop("seconds", None)
+        check["metrics"].pop("done_at", None)
+        check["metrics"].pop("model_performance", None)
+        check["findings"] = [f for f in check["findings"] if f["id"] != "drift.model_drift"]
+    return body
+
+
+def test_robustness_runs_in_a_second_child_and_the_report_is_the_serial_ones(tmp_path):
+    forked, serial = _second(tmp_path, fork=True), _second(tmp_path, fork=False)
+    assert serial["worker"] == serial["pid"]
+    assert forked["worker"] not in (None, forked["pid"])  # it ran in another process
+    assert forked["status"] == serial["status"] != "error"
+    assert _without_measured(forked["report"]) == _without_measured(serial["report"])
+    # drift timed the model only once the robustness child was done
+    assert forked["timed"] and min(forked["timed"]) >= forked["done_at"]
+
+
+def test_no_second_child_when_the_pii_checker_has_free_text_to_read(tmp_path):
+    forked = _second(tmp_path, fork=True, notes=True)
+    assert forked["worker"] == forked["pid"]
+    alone = _second(tmp_path, fork=True, checks="robustness,fairness")  # no pii checker: the core is free
+    assert alone["worker"] not in (None, alone["pid"])
+
+
+def test_a_second_child_that_dies_is_the_robustness_error_and_the_scan_goes_on(tmp_path):
+    out = _second(tmp_path, fork=True, mode="die")
+    assert out["status"] == "error" and "worker process ended without a result" in out["summary"]
+    others = {c["id"]: c["status"] for c in out["report"]["checks"]}
+    assert others["fairness"] != "error" and others["drift"] != "error" and others["pii"] != "error"
+
+
+def test_the_second_child_only_where_it_can_save_time(tmp_path, monkeypatch):
+    import sys
+
+    from riskaudit.registry import Registry
+
+    reg = Registry.from_entry_points()
+    model = tmp_path / "m.pt"
+    model.write_bytes(b"not read here")
+    sel = {"pii", "robustness", "fairness"}
+    monkeypatch.delitem(sys.modules, "torch")  # put back by monkeypatch at the end of the test
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    monkeypatch.setenv("RISKAUDIT_FORK", "1")
+
+    def wanted(**kw):
+        args = {"selected": sel, "engine": None, "model": str(model), "trust_model": False, "device": "cpu",
+                "free_text": lambda: False, **kw}
+        return ahead.second_wanted(reg, args.pop("selected"), args.pop("engine"), args.pop("model"), **args)
+
+    assert wanted()
+    assert not wanted(free_text=lambda: True)  # pii keeps the second core busy
+    assert wanted(free_text=lambda: True, selected={"robustness", "fairness"})  # ...unless it does not run
+    assert not wanted(trust_model=True)  # unpickling twice would run the file's code twice
+    assert not wanted(model=str(tmp_path / "missing.pt")) and not wanted(model="pkg.mod:attr")
+    assert not wanted(device="cuda")
+    assert not wanted(engine=object())
+    assert not wanted(selected={"pii", "fairness"})
+    monkeypatch.setattr(os, "getloadavg", lambda: (7.5, 7.0, 6.0))
+    assert not wanted()  # no idle core: torch imported twice would cost more than it saves
+    monkeypatch.setenv("RISKAUDIT_FORK", "2")
+    assert wanted()
+    monkeypatch.setenv("RISKAUDIT_FORK", "0")
+    assert not wanted()
+    monkeypatch.setitem(sys.modules, "torch", object())
+    monkeypatch.setenv("RISKAUDIT_FORK", "2")
+    assert not wanted()  # torch may have started OpenMP threads here, which a fork does not keep
