@@ -22,9 +22,10 @@ stuck in C code past its budget is killed by the waiting parent, and a child tha
 from the main thread; ``RISKAUDIT_FORK=0`` turns it off.
 
 A second child runs the robustness checker (:data:`SECOND`) when the pii checker will be
-quick (no free text) and a core is idle: it loads the model itself, which costs CPU time
-(torch is imported twice), so not on a busy machine; ``RISKAUDIT_FORK=2`` forks it whatever
-the load.
+quick (no free text) and no other process uses more than half a core (measured while the
+inputs load: /proc/stat less this process's own time). It loads the model itself, which
+costs CPU time (torch is imported twice), so not on a busy machine; ``RISKAUDIT_FORK=2``
+forks it whatever the load.
 """
 
 from __future__ import annotations
@@ -100,8 +101,45 @@ def second_wanted(reg: Any, selected: Any, engine: Any, model: Any, *, trust_mod
     return not (AHEAD in selected and free_text())
 
 
+_SNAPSHOT: tuple[float, tuple[int, int] | None, float] | None = None
+"""(wall clock, the machine's (busy, total) CPU ticks, this process's CPU seconds) at :func:`snapshot`."""
+MIN_WINDOW_S = 0.2
+"""The shortest window from which :func:`idle_core` judges the other processes' load."""
+
+
+def _ticks() -> tuple[int, int] | None:
+    """The machine's busy and total CPU ticks since boot (``/proc/stat``), or None."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            parts = [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    if len(parts) < 4:
+        return None
+    idle = parts[3] + (parts[4] if len(parts) > 4 else 0)  # idle + iowait
+    busy = sum(parts[:8]) - idle if len(parts) >= 8 else sum(parts) - idle  # guest time is inside user
+    return busy, busy + idle
+
+
+def snapshot() -> None:
+    """Start the window in which :func:`idle_core` measures what other processes use (the
+    scan calls it first thing; it then reads its inputs)."""
+    global _SNAPSHOT
+    _SNAPSHOT = (time.monotonic(), _ticks(), time.process_time())
+
+
 def idle_core() -> bool:
-    """Whether a core is idle: the last minute's load average is a core below their number."""
+    """Whether a core is left idle by every process but this one: the machine's busy CPU time
+    since :func:`snapshot`, less this process's own, is under half a core. Without a window
+    of :data:`MIN_WINDOW_S` (or ``/proc/stat``), the last minute's load average is a core
+    below the number of cores."""
+    snap, now = _SNAPSHOT, _ticks()
+    if snap is not None and snap[1] is not None and now is not None and time.monotonic() - snap[0] >= MIN_WINDOW_S:
+        wall = time.monotonic() - snap[0]
+        hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        busy_s = (now[0] - snap[1][0]) / hz
+        others = max(0.0, busy_s - (time.process_time() - snap[2])) / wall
+        return others < 0.5
     try:
         return os.getloadavg()[0] <= (os.cpu_count() or 1) - 1
     except OSError:

@@ -100,6 +100,9 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
     DataFrame or ``spark:`` table): see :mod:`riskaudit.engines.spark`; ``sample_rows``: the
     rows it collects to the driver for the checks that do not run in Spark.
     """
+    from riskaudit import ahead as _ahead
+
+    _ahead.snapshot()  # what other processes use while the inputs load decides the second child
     observer = observer or NullObserver()
     pol, reg, selected, checker_options, tier = _settings(policy, registry, checks, skip, options, full,
                                                           risk_tier, seed)

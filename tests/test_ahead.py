@@ -378,8 +378,8 @@ def test_the_second_child_only_where_it_can_save_time(tmp_path, monkeypatch):
     model = tmp_path / "m.pt"
     model.write_bytes(b"not read here")
     sel = {"pii", "robustness", "fairness"}
-    monkeypatch.delitem(sys.modules, "torch")  # put back by monkeypatch at the end of the test
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    monkeypatch.delitem(sys.modules, "torch", raising=False)  # put back by monkeypatch at the end
+    monkeypatch.setattr(ahead, "idle_core", lambda: True)
     monkeypatch.setenv("RISKAUDIT_FORK", "1")
 
     def wanted(**kw):
@@ -395,7 +395,7 @@ def test_the_second_child_only_where_it_can_save_time(tmp_path, monkeypatch):
     assert not wanted(device="cuda")
     assert not wanted(engine=object())
     assert not wanted(selected={"pii", "fairness"})
-    monkeypatch.setattr(os, "getloadavg", lambda: (7.5, 7.0, 6.0))
+    monkeypatch.setattr(ahead, "idle_core", lambda: False)
     assert not wanted()  # no idle core: torch imported twice would cost more than it saves
     monkeypatch.setenv("RISKAUDIT_FORK", "2")
     assert wanted()
@@ -404,3 +404,25 @@ def test_the_second_child_only_where_it_can_save_time(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", object())
     monkeypatch.setenv("RISKAUDIT_FORK", "2")
     assert not wanted()  # torch may have started OpenMP threads here, which a fork does not keep
+
+
+def test_an_idle_core_is_judged_by_what_other_processes_use(monkeypatch):
+    """The machine's busy time since the snapshot, less this process's own CPU time: another
+    process using most of a core means no idle core; this process's own work does not count."""
+    hz = os.sysconf("SC_CLK_TCK")
+    monkeypatch.setattr(ahead, "_SNAPSHOT", (time.monotonic() - 1.0, (0, 0), time.process_time()))
+    monkeypatch.setattr(ahead, "_ticks", lambda: (int(0.3 * hz), 2 * hz))  # others used 0.3 core
+    assert ahead.idle_core()
+    monkeypatch.setattr(ahead, "_ticks", lambda: (int(1.6 * hz), 2 * hz))  # others used 1.6 cores
+    assert not ahead.idle_core()
+    mine = time.process_time()
+    while time.process_time() - mine < 0.4:  # this process busy: its own time is taken off
+        pass
+    monkeypatch.setattr(ahead, "_ticks", lambda: (int(0.7 * hz), 2 * hz))
+    assert ahead.idle_core()
+    monkeypatch.setattr(ahead, "_SNAPSHOT", (time.monotonic(), (0, 0), time.process_time()))  # no window yet
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    assert not ahead.idle_core()
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.1, 0.1))
+    assert ahead.idle_core() == ((os.cpu_count() or 1) >= 2)
+    assert ahead._ticks() is None or ahead._ticks()[0] <= ahead._ticks()[1]
