@@ -88,7 +88,7 @@ def second_wanted(reg: Any, selected: Any, engine: Any, model: Any, *, trust_mod
         return False
     if not sys.platform.startswith("linux") or not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
         return False
-    if mode != "2" and not idle_core():
+    if not spare_core():
         return False  # it loads torch and the model again: worth it only on a core nobody uses
     if threading.current_thread() is not threading.main_thread() or "torch" in sys.modules:
         return False
@@ -144,6 +144,12 @@ def idle_core() -> bool:
         return os.getloadavg()[0] <= (os.cpu_count() or 1) - 1
     except OSError:
         return False
+
+
+def spare_core() -> bool:
+    """Whether work that costs more CPU time to save wall time should (``RISKAUDIT_FORK=2``:
+    always; else when :func:`idle_core`)."""
+    return os.environ.get("RISKAUDIT_FORK", "1") == "2" or idle_core()
 
 
 def runs_before(reg: Any, cid: str) -> bool:

@@ -275,9 +275,16 @@ def _start_ahead(reg: Registry, pol: Policy, selected: set[str] | frozenset[str]
     cls = reg[cid]
     budget, note = checker_budget(pol, cid, time.perf_counter())
     ctx = context(cid, cls, progress=lambda fraction, message="": None)
-    return ahead.start(cid, cls.description, lambda: run_checker(cls, checker_options[cid], ctx, verbose=verbose,
-                                                                 budget_s=budget, budget_note=note),
-                       ctx.shared, budget,
+    split = ahead.spare_core()  # then the child gives half of each large batch of free text to a worker
+
+    def run() -> CheckResult:
+        if split:
+            from riskaudit.checks.pii import engine as pii_engine
+
+            pii_engine.TEXT_WORKERS = 2  # in the child only
+        return run_checker(cls, checker_options[cid], ctx, verbose=verbose, budget_s=budget, budget_note=note)
+
+    return ahead.start(cid, cls.description, run, ctx.shared, budget,
                        serve=lambda request: _serve_masking(masking_engine(checker_options, project, request[1]),
                                                             request))
 

@@ -408,3 +408,43 @@ def test_coordinates_and_neighborhoods_are_quasi_identifiers_on_minneapolis_stop
                                                            dropna=False)["idNum"].transform("size")
     assert risk.evidence["records_below_k"] == int((sizes < 5).sum())
     assert risk.value > 0.01  # well above the 0.06 % race and gender alone gave
+
+
+@pytest.mark.parametrize("worker_fails", [False, True])
+def test_a_large_batch_of_free_text_split_with_a_forked_worker_gives_the_same_spans(monkeypatch, worker_fails):
+    """TEXT_WORKERS = 2 (the scan's pii process, a core idle): half of each large batch goes
+    to a forked worker; the spans are those of one process, and a worker that fails leaves
+    its half to the process that forked it."""
+    import os
+
+    from faker import Faker
+
+    from riskaudit.checks.pii import engine as pii_engine
+
+    fake = Faker(["en_US", "en_GB", "de_DE"])
+    fake.seed_instance(21)
+    texts = [f"Called {fake.name()} on {fake.phone_number()}; {fake.sentence()}" if i % 3 else
+             f"Write to {fake.email()} before {fake.date()}." for i in range(90)]
+    eng = pii_engine.get_engine(None)
+    serial = pii_engine.get_engine(None)._fresh(list(dict.fromkeys(texts)), 256, 1)
+    me = os.getpid()
+    real = pii_engine.Engine._fresh
+
+    def fresh(self, todo, batch_size, n_process):
+        if worker_fails and os.getpid() != me:
+            raise RuntimeError("the worker fails")
+        return real(self, todo, batch_size, n_process)
+
+    monkeypatch.setattr(pii_engine.Engine, "_fresh", fresh)
+    monkeypatch.setattr(pii_engine, "TEXT_WORKERS", 2)
+    monkeypatch.setattr(pii_engine, "SPLIT_MIN", 20)
+    calls = []
+    real_split = pii_engine.Engine._split
+    monkeypatch.setattr(pii_engine.Engine, "_split", lambda self, todo, bs: calls.append(len(todo))
+                        or real_split(self, todo, bs))
+    monkeypatch.setattr(eng, "_memo", {})
+    got = eng.analyze_texts(texts)
+    assert calls == [len(set(texts))]
+    assert got == [serial[t] for t in texts]
+    assert any(s.entity == "PERSON" for spans in got for s in spans)
+    assert any(s.entity == "EMAIL_ADDRESS" for spans in got for s in spans)

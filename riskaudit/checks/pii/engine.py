@@ -73,6 +73,13 @@ EXTRA_CARDS = (r"\b(?:(?:222[1-9]|22[3-9]\d|2[3-6]\d{2}|27[01]\d|2720)[- ]?\d{4}
                r"|2131[- ]?\d{4}[- ]?\d{4}[- ]?\d{3}"
                r"|4\d{3}[- ]?\d{4}[- ]?\d{4}[- ]?\d{4}[- ]?\d{3}"
                r"|(?:5018|5020|5038|5893|6304|6759|676[1-3]|5[6-8]\d{2})[- ]?\d{4}[- ]?\d{4})\b")
+TEXT_WORKERS = 1
+"""Processes that analyse a large batch of free text. The scan's pii process sets 2 when
+another core was idle as the scan started (see riskaudit.ahead): :meth:`Engine.analyze_texts`
+then gives half of a batch to a forked worker, which inherits the loaded pipeline."""
+SPLIT_MIN = 200
+"""Distinct texts from which a batch is split between two processes."""
+
 PHONE_CONTEXT = ["phone", "call", "tel", "telephone", "mobile", "cell", "contact", "fax", "reach"]
 _QUIET = ("presidio-analyzer", "presidio-anonymizer", "presidio_analyzer", "tldextract",
           "filelock", "urllib3", "spacy", "phonenumbers")
@@ -401,18 +408,66 @@ class Engine:
         memo = self._memo
         todo = list(dict.fromkeys(t for t in texts if t not in memo))
         if todo:
-            with offline_scope(self._tld):
-                n_proc = n_process if self.model is not None and len(todo) >= 1000 else 1
-                raw = self.batch.analyze_iterator(todo, language="en", batch_size=batch_size,
-                                                  n_process=n_proc,
-                                                  score_threshold=min(self.threshold, 0.3))
+            if TEXT_WORKERS > 1 and n_process == 1 and len(todo) >= SPLIT_MIN:
+                fresh = self._split(todo, batch_size)
+            else:
+                fresh = self._fresh(todo, batch_size, n_process)
             if len(memo) + len(todo) > self.MEMO_LIMIT:
                 memo.clear()
-            fresh = {k: self.resolve(k, r) for k, r in zip(todo, raw)}
             memo.update(fresh)
         else:
             fresh = {}
         return [fresh[t] if t in fresh else memo[t] for t in texts]
+
+    def _fresh(self, todo: Sequence[str], batch_size: int, n_process: int) -> dict[str, list[Span]]:
+        """The spans of each distinct text of ``todo``."""
+        with offline_scope(self._tld):
+            n_proc = n_process if self.model is not None and len(todo) >= 1000 else 1
+            raw = self.batch.analyze_iterator(list(todo), language="en", batch_size=batch_size,
+                                              n_process=n_proc, score_threshold=min(self.threshold, 0.3))
+            return {k: self.resolve(k, r) for k, r in zip(todo, raw)}
+
+    def _split(self, todo: Sequence[str], batch_size: int) -> dict[str, list[Span]]:
+        """:meth:`_fresh` with the second half of ``todo`` in a forked worker (the pipeline is
+        inherited, not loaded again). A worker that fails leaves its half to this process;
+        one still running when this process stops (its time budget) is killed."""
+        import os
+        import pickle
+        import signal
+
+        half = len(todo) // 2
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker: never returns
+            code = 1
+            try:
+                os.close(r)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                _die_with_parent()
+                data = memoryview(pickle.dumps(self._fresh(todo[half:], batch_size, 1)))
+                while data:
+                    data = data[os.write(w, data):]
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(w)
+        reaped = False
+        try:
+            out = self._fresh(todo[:half], batch_size, 1)
+            chunks = []
+            while chunk := os.read(r, 1 << 20):
+                chunks.append(chunk)
+            _, status = os.waitpid(pid, 0)
+            reaped = True
+            theirs = pickle.loads(b"".join(chunks)) if status == 0 and chunks else None
+            out.update(theirs if isinstance(theirs, dict) else self._fresh(todo[half:], batch_size, 1))
+            return out
+        finally:
+            os.close(r)
+            if not reaped:
+                with contextlib.suppress(ProcessLookupError, ChildProcessError):
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
 
     def resolve(self, text: str, results: Iterable, threshold: float | None = None,
                 structured: bool = False) -> list[Span]:
@@ -497,6 +552,19 @@ class Engine:
 _NO_NLP: Any = None
 """Pattern recognizers need no NLP artifacts (Presidio's analyzer passes None to them too
 when its NLP engine is the no-op one)."""
+
+
+def _die_with_parent() -> None:
+    """This process is killed when its parent ends (Linux ``PR_SET_PDEATHSIG``)."""
+    import ctypes
+    import os
+    import signal
+
+    parent = os.getppid()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _name(recognizer: Any) -> str:
