@@ -121,6 +121,13 @@ def _ticks() -> tuple[int, int] | None:
     return busy, busy + idle
 
 
+def end_children(*children: Ahead | None) -> None:
+    """End every child still running (the scan is over, or stopped)."""
+    for child in children:
+        if child is not None:
+            child.cancel()
+
+
 def snapshot() -> None:
     """Start the window in which :func:`idle_core` measures what other processes use (the
     scan calls it first thing; it then reads its inputs)."""

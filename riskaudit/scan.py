@@ -21,6 +21,7 @@ from riskaudit._version import __version__
 from riskaudit.budget import BudgetExceeded, interrupt_watch, time_limit
 from riskaudit.checks.base import CheckContext, Checker, CheckOutput, CheckSkipped, OptionError, packaged_options
 from riskaudit import roles
+from riskaudit.ahead import end_children, snapshot as cpu_snapshot
 from riskaudit.data import Dataset, infer_task, labels_to_index, load_dataset  # noqa: F401  (labels_to_index: re-exported)
 from riskaudit.errors import CheckerError, InputError, PolicyError
 from riskaudit.masking import ReportMasker
@@ -100,9 +101,7 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
     DataFrame or ``spark:`` table): see :mod:`riskaudit.engines.spark`; ``sample_rows``: the
     rows it collects to the driver for the checks that do not run in Spark.
     """
-    from riskaudit import ahead as _ahead
-
-    _ahead.snapshot()  # what other processes use while the inputs load decides the second child
+    cpu_snapshot()  # what other processes use while the inputs load decides the second child
     observer = observer or NullObserver()
     pol, reg, selected, checker_options, tier = _settings(policy, registry, checks, skip, options, full,
                                                           risk_tier, seed)
@@ -116,13 +115,13 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
         project.setdefault("baseline_source", source)
     shared: dict[str, Any] = {}
     context = _contexts(inp, pol, {**project, "risk_tier": tier}, int(seed), shared, baseline, observer)
-    # the pii checker needs only the data: it runs in a child process while the model loads
     ahead = _start_ahead(reg, pol, selected, checker_options, context, inp, verbose, project)
     loader = functools.partial(_load_scan_model, model, inp, predictions, scores, project, trust_model=trust_model,
                                device=device, weights=weights, eval_mode=eval_mode)
-    remote = _start_second(reg, pol, selected, checker_options, context, inp, verbose, model, loader,
-                           trust_model=trust_model, device=device)
+    remote: dict[str, Any] = {}
     try:
+        remote = _start_second(reg, pol, selected, checker_options, context, inp, verbose, model, loader,
+                               trust_model=trust_model, device=device)
         mdl = loader()
         dev = mdl.device if mdl is not None else ("cpu" if device == "auto" else device)
         _check_model_inputs(mdl, inp, pol)
@@ -136,9 +135,7 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
                                 inp.engine.note(cid, [inp.data, inp.reference, inp.train]), ahead=ahead,
                                 shared=shared, remote=remote)
     finally:
-        for child in [ahead, *remote.values()]:
-            if child is not None:
-                child.cancel()
+        end_children(ahead, *remote.values())
     status = Status.worst((r.status for r in results if r.status != Status.SKIPPED), Status.PASS)
     manifest = _manifest(reg, pol, selected, inp, masker, seed=seed, command=command, device=dev, tier=tier,
                          project=project, predictions=predictions, scores=scores)
@@ -264,9 +261,10 @@ def _contexts(inp: _Inputs, pol: Policy, project: Mapping[str, Any], seed: int, 
 def _start_ahead(reg: Registry, pol: Policy, selected: set[str] | frozenset[str],
                  checker_options: Mapping[str, Mapping[str, Any]], context: Callable[..., CheckContext],
                  inp: _Inputs, verbose: bool, project: Mapping[str, Any]) -> Any:
-    """The pii checker started in a child process (:mod:`riskaudit.ahead`), or None. Once
-    done, the child analyses the texts the scan's masking sends it, with its PII engine
-    (which the scan's process then never loads)."""
+    """The pii checker started in a child process (:mod:`riskaudit.ahead`), or None: it needs
+    only the data, so it runs while the model loads. Once done, the child analyses the texts
+    the scan's masking sends it, with its PII engine (which the scan's process then never
+    loads)."""
     from riskaudit import ahead
 
     if not ahead.wanted(reg, selected, inp.engine) or inp.data is None:
@@ -304,15 +302,16 @@ def _start_second(reg: Registry, pol: Policy, selected: set[str] | frozenset[str
         return {}
     cid = ahead.SECOND
     cls = reg[cid]
+    forked = time.perf_counter()
 
     def run() -> CheckResult:
         mdl = loader()
         dev = mdl.device if mdl is not None else "cpu"
-        budget, note = checker_budget(pol, cid, time.perf_counter())
+        budget, note = checker_budget(pol, cid, forked)  # the scan's budget counts from about here
         ctx = context(cid, cls, mdl, dev, progress=lambda fraction, message="": None)
         return run_checker(cls, checker_options[cid], ctx, verbose=verbose, budget_s=budget, budget_note=note)
 
-    budget, _ = checker_budget(pol, cid, time.perf_counter())
+    budget, _ = checker_budget(pol, cid, forked)
     # the deadline also covers loading the model in the child
     wait_s = None if budget is None else budget + ahead.MODEL_LOAD_S
     return {cid: ahead.start(cid, cls.description, run, {}, wait_s)}
