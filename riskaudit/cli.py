@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from riskaudit import _scope
+from riskaudit import _scope, supervise
 from riskaudit._version import __version__
 from riskaudit.errors import InputError, RiskauditError
 from riskaudit.inert import terminal
@@ -283,6 +283,7 @@ def _arm_last_resort_stop(policy_spec) -> Any:
                          "(policy key max_runtime.scan_s), and a checker could not be stopped; no report "
                          "was written (the previous reports, if any, are unchanged)\n")
         sys.stderr.flush()
+        supervise.finished()  # a stop of its own: the supervisor keeps its exit code
         os._exit(EXIT_FAIL)
 
     guard = hard_deadline(limit, expire)
@@ -436,7 +437,12 @@ def list_checks(verbose):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: exit with the code the command computed."""
+    """Console entry point: exit with the code the command computed (``scan`` and ``demo``
+    under a supervisor process, :mod:`riskaudit.supervise`)."""
+    if argv is None and supervise.wanted(sys.argv[1:]):
+        supervised = supervise.start()
+        if supervised is not None:  # the supervisor: the command ran in its child
+            sys.exit(supervised)
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
     try:
         with _scope.offline():  # the whole command: no library reaches the network
@@ -467,6 +473,7 @@ def main(argv: list[str] | None = None) -> None:
         code = EXIT_USAGE
     code = code if isinstance(code, int) else 0
     if argv is None:  # the console command, not a caller in this process
+        supervise.finished()
         _leave(code)
     sys.exit(code)
 

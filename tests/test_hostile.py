@@ -68,6 +68,19 @@ HOSTILE_MODELS = textwrap.dedent('''
             sys.exit(0)
 
 
+    class Quits(_Base):
+        """Ends the process itself, with the exit code of a passed scan."""
+        def forward(self, x):
+            import os
+            os._exit(0)
+
+
+    class Kills(_Base):
+        def forward(self, x):
+            import os, signal
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
     class Interrupts(_Base):
         def forward(self, x):
             raise KeyboardInterrupt
@@ -136,6 +149,26 @@ def test_exit_and_interrupt_from_user_code_are_that_checkers_error(project, tmp_
     assert needle in checks["consistency"]["summary"]
     assert checks["data_validity"]["status"] not in ("error", "skipped")
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("model, how", [("Quits", "exit status 0"), ("Kills", "signal SIGKILL")])
+def test_a_model_that_ends_the_process_itself_never_passes(project, tmp_path, model, how):
+    """os._exit(0) or a signal from the model's own code: the console command runs the scan
+    under a supervisor, which exits 2 with one message instead of the code the model chose."""
+    proc = _scan(project, model, tmp_path / "out")
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "ended without finishing" in proc.stderr and how in proc.stderr
+    assert proc.stderr.count("riskaudit: error") == 1 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_the_supervisor_keeps_the_scans_own_exit_codes(project, tmp_path):
+    ok = run_cli("scan", "--data", "iris.csv", "--target", "y", "--check", "data_validity", "--out",
+                 str(tmp_path / "o"), "-q", cwd=project, timeout=120)
+    assert ok.returncode in (0, 1) and "ended without finishing" not in ok.stderr, ok.stderr
+    bad = run_cli("scan", "--data", "missing.csv", "--target", "y", cwd=project, timeout=120)
+    assert_usage_error(bad, "missing.csv")
+    assert "ended without finishing" not in bad.stderr
 
 
 def test_the_scan_budget_caps_each_checker(project, tmp_path):
