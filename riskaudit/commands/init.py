@@ -121,11 +121,22 @@ def _propose_target(main: Any, target: str | None, settings: dict[str, Any], not
     return target
 
 
+OUTCOME_VALUES = frozenset({
+    "yes", "no", "y", "n", "true", "false", "t", "f", "pass", "fail", "passed", "failed", "positive", "negative",
+    "pos", "neg", "approved", "denied", "rejected", "accepted", "paid", "unpaid", "default", "defaulted",
+    "alive", "dead", "survived", "died", "success", "failure", "good", "bad", "won", "lost", "spam", "ham",
+    "fraud", "legit", "genuine", "churn", "churned", "retained", "stayed", "left", "event", "censored",
+    "ja", "nein", "oui", "non", "si", "sí"})
+"""Values of an outcome ("YES"/"NO", "alive"/"dead"): a text column holding only these is a
+likelier label than one of categories ("suspicious"/"traffic")."""
+
+
 def _target_candidates(frame: pd.DataFrame, others: set, limit: int = 5) -> tuple[str, str | None]:
     """Columns that could be the label, and the likeliest: 2 to 20 distinct values, none of
     ``others`` (the guessed ids and sensitive attributes); text before numbers (a tensor model
-    takes no text column, so a text column beside it is rarely an input), two values before
-    more (counts only: the values themselves stay out of the file)."""
+    takes no text column, so a text column beside it is rarely an input), outcome values
+    (:data:`OUTCOME_VALUES`) before other text, two values before more (counts only: the
+    values themselves stay out of the file)."""
     found = []
     for col in frame.columns:
         if col in others:
@@ -133,7 +144,9 @@ def _target_candidates(frame: pd.DataFrame, others: set, limit: int = 5) -> tupl
         n = int(frame[col].nunique(dropna=True))
         if 2 <= n <= 20:
             numeric = pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col])
-            found.append(((numeric, n != 2), str(col), n))
+            outcome = not numeric and all(str(v).strip().lower() in OUTCOME_VALUES
+                                          for v in frame[col].dropna().unique())
+            found.append(((numeric, not outcome, n != 2), str(col), n))
     if not found:
         return "", None
     found.sort(key=lambda t: t[0])  # stable: file order within each kind
