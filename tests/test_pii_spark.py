@@ -55,9 +55,12 @@ def _pii(report):
     return next(c for c in report.checks if c.id == "pii")
 
 
-def _found(check):
-    return [(f.kind, f.subject, f.status, f.value, f.evidence.get("entity_shares"), f.evidence.get("rows_scanned"),
-             f.evidence.get("examples")) for f in check.findings]
+def _found(check, rare=None):
+    """Each finding's kind, subject, status, value and rows; with the types and examples of
+    the columns of ``rare`` (the others' come from the sample the verdict was made on)."""
+    return [(f.kind, f.subject, f.status, f.value, f.evidence.get("rows_scanned"))
+            + ((f.evidence.get("entity_shares"), f.evidence.get("examples")) if rare is None or f.subject in rare else ())
+            for f in check.findings]
 
 
 def test_full_scan_finds_what_the_sample_misses_with_the_pandas_counts(spark, rare):
@@ -72,8 +75,11 @@ def test_full_scan_finds_what_the_sample_misses_with_the_pandas_counts(spark, ra
     assert "seeded sample of 200 rows of each column" in sampled.summary
     assert "--full scans every row on the executors" in sampled.summary
     assert "not on every row" in sampled.summary
-    # every row scanned: the pandas engine's findings, counts and examples, on every run
-    assert _found(full) == _found(oracle) == _found(_pii(runs[1]))
+    # every row scanned: the pandas engine's findings and counts (the rare values' examples too),
+    # on every run; customer_name's type is the sample's, its share by shape over every row
+    assert _found(full, {"contact", "ref"}) == _found(oracle, {"contact", "ref"})
+    assert _found(full) == _found(_pii(runs[1]))
+    assert _pii(runs[0]).metrics["datasets"]["current"]["full_scan"]["by_shape"] == ["customer_name"]
     shares = {f.subject: f.evidence["entity_shares"] for f in full.findings}
     assert shares["contact"] == {"EMAIL_ADDRESS": 0.006} and shares["ref"] == {"IBAN_CODE": 0.004}
     assert all(f.evidence["full_scan"] and f.evidence["rows"] == 1000 for f in full.findings)
@@ -123,3 +129,18 @@ def test_tallies_of_parts_add_up_to_the_whole_column():
                 part.add(values[lo:lo + 37], engine, name_meaning(col), start=lo)
                 merged.merge(part)
             assert asdict(tally_verdict(col, merged, min_share, min_count)) == asdict(whole), (col, min_share)
+
+
+def test_one_email_in_a_large_column_keeps_a_share_above_zero():
+    """A full scan's share can be far below 1e-4: it stays above 0 (2 significant digits), so
+    the policy's warn level of 0 still flags the column."""
+    from riskaudit.checks.pii.columns import Tally, round_share, tally_verdict
+    from riskaudit.checks.pii.scanner import TextEngines
+    from riskaudit.checks.pii import PiiChecker
+
+    cfg = {k: o.default for k, o in PiiChecker.options.items()}
+    tally = Tally()
+    tally.add(["Accountant", "Engineer, civil", "Nurse"] * 100_000 + ["jane.roe@example.org"], TextEngines(cfg, None), None)
+    v = tally_verdict("contact", tally, 0.3, 5)
+    assert v.entity == "EMAIL_ADDRESS" and v.share == pytest.approx(1 / 300_001, rel=0.02) and v.share > 0
+    assert round_share(0.12345678) == 0.1235 and round_share(0.0) == 0.0 and round_share(6e-6) == 6e-6

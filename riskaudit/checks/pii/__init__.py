@@ -184,11 +184,13 @@ def _spark_scan(ctx: CheckContext, role: str, ds: Any, cfg: dict[str, Any], kw: 
         notes.append(f"On Spark, the full scan of the {name} failed ({reason}), so {sample}.")
         return None
     ds.distributed.add("pii")
-    free = res["full_scan"]["sampled_free_text"]
+    free, nested = res["full_scan"]["sampled_free_text"], res["full_scan"]["sampled_nested"]
     notes.append(f"On Spark with --full, every row of the {name} ({fmt.count(ds.rows, 'rows')}) was scanned for "
                  "the structured columns' verdicts"
                  + (f"; free text ({', '.join(map(str, free))}) was analysed on a seeded sample of the driver "
-                    "sample (spaCy on every row would take hours on large tables)" if free else "") + ".")
+                    "sample (spaCy on every row would take hours on large tables)" if free else "")
+                 + (f"; nested columns ({', '.join(map(str, nested))}) were judged on the driver sample" if nested else "")
+                 + ".")
     return res
 
 

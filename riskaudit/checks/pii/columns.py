@@ -469,9 +469,16 @@ def tally_verdict(column: str, tally: Tally, min_share: float, min_count: int = 
     holders = [v for v, _ in sorted(first.items(), key=lambda kv: kv[1])][:10]
     share_any = max([held / n, *reported.values()]) if reported and n else 0.0
     return Verdict(column=str(column), entity=best_ent, confidence=round(best_conf, 3),
-                   share=round(share_any, 4), shares={k: round(v, 4) for k, v in shares.items()},
+                   share=round_share(share_any), shares={k: round_share(v) for k, v in shares.items()},
                    name_meaning=meaning, basis=basis, rows_scanned=n, holders=holders,
-                   entities={k: round(v, 4) for k, v in sorted(reported.items(), key=lambda kv: -kv[1])})
+                   entities={k: round_share(v) for k, v in sorted(reported.items(), key=lambda kv: -kv[1])})
+
+
+def round_share(share: float) -> float:
+    """A share to 4 decimals, but a share above 0 stays above 0 (2 significant digits): six
+    e-mails in a million rows are 6e-06, not 0 (which the policy would pass)."""
+    out = round(share, 4)
+    return out if out or not share else float(f"{share:.2g}")
 
 
 def value_entities(value: str, engine, meaning: str | None) -> frozenset[str]:
@@ -552,6 +559,16 @@ def _name_fit(meaning: str | None, tally: Tally, shares: dict[str, float], n: in
 
 def full_share(series: pd.Series, entity: str) -> float | None:
     """Share of all non-null values of ``series`` shaped like ``entity`` (vectorized)."""
+    counted = shaped_count(series, entity)
+    if counted is None:
+        return None
+    shaped, total = counted
+    return float(shaped / total) if total else 0.0
+
+
+def shaped_count(series: pd.Series, entity: str) -> tuple[int, int] | None:
+    """(values shaped like ``entity``, non-null values) of ``series``: :func:`full_share`'s
+    figures, which add up over parts of a column (None: no pattern for the type)."""
     pat = FAST_PATTERNS.get(entity)
     if pat is None:
         return None
@@ -560,7 +577,7 @@ def full_share(series: pd.Series, entity: str) -> float | None:
         s = s.astype("int64")  # a card column with gaps is read as floats
     s = s.astype(str).str.strip()
     if s.empty:
-        return 0.0
+        return 0, 0
     uniq = s.value_counts()
     ok = uniq.index.to_series().str.fullmatch(pat).to_numpy(dtype=bool)
-    return float(uniq.to_numpy()[ok].sum() / len(s))
+    return int(uniq.to_numpy()[ok].sum()), len(s)

@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from riskaudit.checks.pii.columns import (full_share, is_free_text, name_meaning, street_like,
+from riskaudit.checks.pii.columns import (full_share, is_free_text, name_meaning, round_share, street_like,
                                          structured_verdict)
 from riskaudit.checks.pii.engine import WEAK_ENTITIES, Engine, get_engine
 from riskaudit.checks.pii.language import detect_language, language_name
@@ -269,7 +269,7 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
             n_rows = int(frame[col].notna().sum())
             types = ", ".join(f"{entity_words(e)} {pct(s)}" for e, s in v.entities.items())
             out.append({
-                "column": str(col), "kind": "structured", "entity": v.entity, "share": round(share, 4),
+                "column": str(col), "kind": "structured", "entity": v.entity, "share": round_share(share),
                 "message": (f"Column {col!r} holds {entity_words(v.entity)} ({pct(share)} of "
                             f"{v.rows_scanned:,} scanned rows"
                             + (f": {types}" if len(v.entities) > 1 else "")
