@@ -124,9 +124,10 @@ def test_tallies_of_parts_add_up_to_the_whole_column():
         for min_share, min_count in ((0.3, 5), (0.02, 2), (0.5, 12)):
             whole = structured_verdict(col, values, engine, min_share, min_count)
             merged = Tally(keep=max(min_count, 10))
+            memo: dict = {}  # a worker's types of the values it has seen, across batches
             for lo in range(0, len(values), 37):
                 part = Tally(keep=merged.keep)
-                part.add(values[lo:lo + 37], engine, name_meaning(col), start=lo)
+                part.add(values[lo:lo + 37], engine, name_meaning(col), start=lo, memo=memo)
                 merged.merge(part)
             assert asdict(tally_verdict(col, merged, min_share, min_count)) == asdict(whole), (col, min_share)
 

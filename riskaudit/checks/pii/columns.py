@@ -366,6 +366,8 @@ def structured_verdict(column: str, values: Sequence[str], engine, min_share: fl
 
 
 HOLDERS_KEPT = 10
+MEMO_VALUES = 200_000
+"""Distinct values whose types a :meth:`Tally.add` memo keeps (a Spark worker's, across batches)."""
 """Distinct values holding a type that a :class:`Tally` keeps (the first ones): the examples
 and, up to ``min_count``, the count of distinct values the share rule needs."""
 
@@ -394,14 +396,20 @@ class Tally:
     full_names: dict[str, int] = field(default_factory=dict)
     """the first ``keep`` values holding PERSON that are a known first and family name"""
 
-    def add(self, values: Sequence[str], engine, meaning: str | None, start: int = 0) -> None:
-        """Tally ``values``; ``start``: the position of the first one in the column."""
+    def add(self, values: Sequence[str], engine, meaning: str | None, start: int = 0,
+            memo: dict[str, frozenset[str]] | None = None) -> None:
+        """Tally ``values``; ``start``: the position of the first one in the column; ``memo``:
+        the types of values already seen (kept for later calls, up to :data:`MEMO_VALUES`)."""
         multiplicity = Counter(values)
         first = dict(zip(reversed(values), range(start + len(values) - 1, start - 1, -1)))
         pat = COMPATIBLE.get(meaning) if meaning and meaning != "PERSON" else None
         self.rows += len(values)
         for v, times in multiplicity.items():
-            found = value_entities(v, engine, meaning)
+            found = memo.get(v) if memo is not None else None
+            if found is None:
+                found = value_entities(v, engine, meaning)
+                if memo is not None and len(memo) < MEMO_VALUES:
+                    memo[v] = found
             self.digit_rows[sum(c.isdigit() for c in v)] += times
             if meaning == "PERSON":
                 self.name_shaped += times if name_tokens(v) else 0

@@ -50,6 +50,11 @@ _ENGINES: dict[tuple, Any] = {}
 """The pattern engine of this Python process, per settings: built on a worker's first batch,
 kept for every later batch and task the worker runs."""
 
+_MEMOS: dict[tuple, dict[str, frozenset[str]]] = {}
+"""The types of the values this Python process has judged, per settings and column-name
+meaning (a value repeated across batches and tasks is judged once; bounded by
+:data:`~riskaudit.checks.pii.columns.MEMO_VALUES`)."""
+
 _POS = 2**40
 """A value's position: partition id x 2^40 + its place among the partition's values."""
 
@@ -119,7 +124,8 @@ def _tallier(columns: list[str], shapes: dict[str, str], settings: tuple, keep: 
                         fraction[c] = 1  # measurements: the pandas engine scans no fraction column
                         continue
                 values = [v for v in sample_values(s, 0, True, unused) if v.strip()]
-                tallies[c].add(values, engine, meanings[c], start=base + seen[c])
+                tallies[c].add(values, engine, meanings[c], start=base + seen[c],
+                               memo=_MEMOS.setdefault((settings, meanings[c]), {}))
                 seen[c] += len(values)
         rows: list[tuple] = []
         for c, t in tallies.items():
