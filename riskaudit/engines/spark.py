@@ -57,6 +57,11 @@ DISTRIBUTED = {
               "sample's deciles, the PSI's, and 1,000 quantiles, the Wasserstein distance integrated over "
               "them, within 2% or 0.003 SD of the exact figure where tested); the tests that decide significance, the "
               "multivariate test and concept drift ran on the driver sample"),
+    "pii": ("with --full, every row of each structured column was scanned on the executors (mapInPandas): a column "
+            "whose type holds most of the sample by that type's shape, as the pandas engine's --full does, the others "
+            "through Presidio's recognizers (loaded once per Python worker) and the name lexicon, their counts per "
+            "entity type and first distinct values summed in Spark and judged by the pandas engine's rules; which "
+            "columns are structured, free text (spaCy) and k-anonymity: driver sample"),
 }
 """What each checker computes over the full table on the Spark engine."""
 

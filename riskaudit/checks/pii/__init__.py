@@ -2,7 +2,8 @@
 
 - Every column is considered whatever its dtype (integers and integral floats as their
   digits, dates in ISO form). Structured columns get a verdict from a seeded sample of
-  their values (option ``sample_size``; ``full`` scans every row): Presidio's recognizers
+  their values (option ``sample_size``; ``full`` scans every row, on the Spark engine on the
+  executors: :mod:`.spark`): Presidio's recognizers
   on each value (national ids of ES, IT, UK, DE, FR, NL, IN, AU, SG with their check
   digits, street addresses), a name lexicon for person names, and what the column's name
   announces (``email``, ``first_name``, ``geburtsdatum``...). Each entity type any value
@@ -107,11 +108,14 @@ class PiiChecker(Checker):
         metrics: dict[str, Any] = {"datasets": {}}
         charts: list[dict[str, Any]] = []
         note = None
+        spark_notes: list[str] = []
         for i, (role, ds) in enumerate(datasets):
             ctx.progress(i / len(datasets), f"scanning {role} data for personal data")
-            res = scan_dataset(ds.frame, cfg, model_spec=model_spec,
-                               rng=ctx.rng(f"sample:{role}"), sensitive=ctx.sensitive,
-                               exclude=tuple(ctx.ids or ()) + ((ctx.target,) if ctx.target else ()))
+            kw: dict[str, Any] = dict(model_spec=model_spec, sensitive=ctx.sensitive,
+                                      exclude=tuple(ctx.ids or ()) + ((ctx.target,) if ctx.target else ()))
+            res = _spark_scan(ctx, role, ds, cfg, kw, spark_notes)
+            if res is None:
+                res = scan_dataset(ds.frame, cfg, rng=ctx.rng(f"sample:{role}"), **kw)
             note = res["ner_note"]
             metrics["datasets"][role] = {k: v for k, v in res.items() if k not in ("columns", "kanon", "chart")}
             where = f"{ROLE_NAMES[role]}: " if len(datasets) > 1 else ""
@@ -151,7 +155,43 @@ class PiiChecker(Checker):
                                           f"{f.subject} ({f.evidence['dataset']})" for f in flagged],
                                "values": [float(f.value) for f in flagged], "y_label": "share"})
         metrics["charts"] = charts
-        return CheckOutput(findings=findings, summary=_summary(findings, pii_columns, note), metrics=metrics)
+        summary = _summary(findings, pii_columns, note) + "".join(" " + n for n in spark_notes)
+        return CheckOutput(findings=findings, summary=summary, metrics=metrics)
+
+
+def _spark_scan(ctx: CheckContext, role: str, ds: Any, cfg: dict[str, Any], kw: dict[str, Any],
+                notes: list[str]) -> dict[str, Any] | None:
+    """The scan of a Spark table larger than its driver sample: with ``full``, the structured
+    columns' verdicts from every row (:mod:`.spark`); None for the driver sample's scan (a
+    pandas dataset, a table the sample holds whole, no ``full``, or the full scan failed: a note
+    says why). ``notes`` gets the sentence the summary ends with."""
+    if getattr(ds, "spark_frame", None) is None or not getattr(ds, "sampled", False):
+        return None
+    name = ROLE_NAMES[role].lower()
+    sample = (f"the column verdicts of the {name} come from a seeded sample of "
+              f"{fmt.count(min(int(cfg['sample_size']), len(ds.frame)), 'rows')} of each column "
+              f"(drawn from the driver sample)")
+    ds.distributed.discard("pii")
+    if not cfg["full"]:
+        notes.append(f"On Spark, {sample}; --full scans every row on the executors.")
+        return None
+    from riskaudit.checks.pii import spark as pii_spark
+
+    try:
+        res = pii_spark.scan_table(ds, cfg, rng=lambda: ctx.rng(f"sample:{role}"), **kw)
+    except Exception as exc:  # the full scan is a bonus: never worth the checker
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+        notes.append(f"On Spark, the full scan of the {name} failed ({reason}), so {sample}.")
+        return None
+    ds.distributed.add("pii")
+    free, nested = res["full_scan"]["sampled_free_text"], res["full_scan"]["sampled_nested"]
+    notes.append(f"On Spark with --full, every row of the {name} ({fmt.count(ds.rows, 'rows')}) was scanned for "
+                 "the structured columns' verdicts"
+                 + (f"; free text ({', '.join(map(str, free))}) was analysed on a seeded sample of the driver "
+                    "sample (spaCy on every row would take hours on large tables)" if free else "")
+                 + (f"; nested columns ({', '.join(map(str, nested))}) were judged on the driver sample" if nested else "")
+                 + ".")
+    return res
 
 
 def _graded(ctx: CheckContext, kind: str, share: float) -> tuple[Any, Any, str]:

@@ -357,28 +357,111 @@ def structured_verdict(column: str, values: Sequence[str], engine, min_share: fl
     """Verdict for a column of short values from its name and the values' entities.
 
     Every entity type some values hold is counted and reported by the share rule above
-    (:data:`PRECISE_VALUE_ENTITIES`); the name's meaning counts when the values fit its format."""
+    (:data:`PRECISE_VALUE_ENTITIES`); the name's meaning counts when the values fit its format.
+    The values are first tallied (:class:`Tally`), and the verdict comes from the tally
+    (:func:`tally_verdict`): the Spark engine's full scan sums tallies of batches instead."""
+    tally = Tally(keep=max(min_count, HOLDERS_KEPT))
+    tally.add(values, engine, name_meaning(column))
+    return tally_verdict(column, tally, min_share, min_count)
+
+
+HOLDERS_KEPT = 10
+MEMO_VALUES = 200_000
+"""Distinct values whose types a :meth:`Tally.add` memo keeps (a Spark worker's, across batches)."""
+"""Distinct values holding a type that a :class:`Tally` keeps (the first ones): the examples
+and, up to ``min_count``, the count of distinct values the share rule needs."""
+
+
+@dataclass
+class Tally:
+    """What a column's verdict needs from its values, in figures that add up over parts of
+    the column (the Spark engine tallies each batch on the executors and sums them): rows per
+    entity type and per set of types a value holds, rows per number of digits, rows shaped
+    like what the column's name announces, and the first ``keep`` distinct values holding
+    each type with their first position (enough for examples and for the ``min_count``
+    distinct values of the share rule: a distinct count is only compared with it)."""
+
+    keep: int = HOLDERS_KEPT
+    rows: int = 0
+    entity_rows: Counter = field(default_factory=Counter)
+    set_rows: Counter = field(default_factory=Counter)
+    """sorted tuple of the types a value holds -> rows (values holding none left out)"""
+    digit_rows: Counter = field(default_factory=Counter)
+    name_shaped: int = 0
+    """rows shaped like a person's name (a column whose name announces names)"""
+    fitting: int = 0
+    """rows matching the format the column's name announces (other types)"""
+    holders: dict[str, dict[str, int]] = field(default_factory=dict)
+    """type -> {value: first position}, the ``keep`` first distinct values holding it"""
+    full_names: dict[str, int] = field(default_factory=dict)
+    """the first ``keep`` values holding PERSON that are a known first and family name"""
+
+    def add(self, values: Sequence[str], engine, meaning: str | None, start: int = 0,
+            memo: dict[str, frozenset[str]] | None = None) -> None:
+        """Tally ``values``; ``start``: the position of the first one in the column; ``memo``:
+        the types of values already seen (kept for later calls, up to :data:`MEMO_VALUES`)."""
+        multiplicity = Counter(values)
+        first = dict(zip(reversed(values), range(start + len(values) - 1, start - 1, -1)))
+        pat = COMPATIBLE.get(meaning) if meaning and meaning != "PERSON" else None
+        self.rows += len(values)
+        for v, times in multiplicity.items():
+            found = memo.get(v) if memo is not None else None
+            if found is None:
+                found = value_entities(v, engine, meaning)
+                if memo is not None and len(memo) < MEMO_VALUES:
+                    memo[v] = found
+            self.digit_rows[sum(c.isdigit() for c in v)] += times
+            if meaning == "PERSON":
+                self.name_shaped += times if name_tokens(v) else 0
+            elif pat is not None:
+                self.fitting += times if pat.match(v.strip()) else 0
+            if not found:
+                continue
+            self.set_rows[tuple(sorted(found))] += times
+            for ent in found:
+                self.entity_rows[ent] += times
+                self._hold(self.holders.setdefault(ent, {}), {v: first[v]})
+            if "PERSON" in found and known_full_name(v):
+                self._hold(self.full_names, {v: first[v]})
+
+    def merge(self, other: Tally) -> None:
+        """Add ``other``'s figures (a tally of other rows of the column) to these."""
+        self.rows += other.rows
+        self.entity_rows.update(other.entity_rows)
+        self.set_rows.update(other.set_rows)
+        self.digit_rows.update(other.digit_rows)
+        self.name_shaped += other.name_shaped
+        self.fitting += other.fitting
+        for ent, held in other.holders.items():
+            self._hold(self.holders.setdefault(ent, {}), held)
+        self._hold(self.full_names, other.full_names)
+
+    def _hold(self, into: dict[str, int], found: dict[str, int]) -> None:
+        for v, pos in found.items():
+            if pos < into.get(v, pos + 1):
+                into[v] = pos
+        if len(into) > self.keep:
+            kept = sorted(into.items(), key=lambda kv: kv[1])[:self.keep]
+            into.clear()
+            into.update(kept)
+
+
+def tally_verdict(column: str, tally: Tally, min_share: float, min_count: int = MIN_COUNT) -> Verdict:
+    """The verdict of :func:`structured_verdict` from a column's :class:`Tally`."""
     meaning = name_meaning(column)
-    n = len(values)
-    multiplicity = Counter(values)
-    found_of = {v: value_entities(v, engine, meaning) for v in multiplicity}
-    counts: Counter = Counter()
-    for v, times in multiplicity.items():
-        for ent in found_of[v]:
-            counts[ent] += times
-    shares = {k: c / n for k, c in sorted(counts.items())} if n else {}
+    n = tally.rows
+    shares = {k: c / n for k, c in sorted(tally.entity_rows.items())} if n else {}
     reported: dict[str, float] = {}
     best_ent, best_conf, basis = None, 0.0, ""
     for ent, share in shares.items():
-        holders = [v for v in multiplicity if ent in found_of[v]]
-        evidence = _value_evidence(ent, share, holders, multiplicity, min_share, min_count)
+        evidence = _value_evidence(ent, share, tally, min_share, min_count)
         if evidence is None:
             continue
         reported[ent] = share
         conf = _EVIDENCE_CONFIDENCE.get(evidence, 0.5 + 0.45 * share) + (0.05 if meaning == ent else 0.0)
         if conf > best_conf:
             best_ent, best_conf, basis = ent, conf, "name and values" if meaning == ent else "values"
-    fit, fitting = _name_fit(meaning, multiplicity, shares, n)
+    fit, fitting = _name_fit(meaning, tally, shares, n)
     if meaning and fit > 0 and (fit >= min_share or fitting >= min_count):
         verified = shares.get(meaning, 0.0)
         reported[meaning] = max(fit, verified)
@@ -386,13 +469,24 @@ def structured_verdict(column: str, values: Sequence[str], engine, min_share: fl
         if conf > best_conf:
             best_ent, best_conf = meaning, conf
             basis = "name and values" if verified >= min(fit, min_share) else "name and value format"
-    held = sum(t for v, t in multiplicity.items() if found_of[v] & reported.keys())
-    holders = [v for v in multiplicity if found_of[v] & reported.keys()][:10]
+    held = sum(t for found, t in tally.set_rows.items() if reported.keys() & set(found))
+    first: dict[str, int] = {}
+    for ent in reported:
+        for v, pos in tally.holders.get(ent, {}).items():
+            first[v] = min(pos, first.get(v, pos))
+    holders = [v for v, _ in sorted(first.items(), key=lambda kv: kv[1])][:10]
     share_any = max([held / n, *reported.values()]) if reported and n else 0.0
     return Verdict(column=str(column), entity=best_ent, confidence=round(best_conf, 3),
-                   share=round(share_any, 4), shares={k: round(v, 4) for k, v in shares.items()},
+                   share=round_share(share_any), shares={k: round_share(v) for k, v in shares.items()},
                    name_meaning=meaning, basis=basis, rows_scanned=n, holders=holders,
-                   entities={k: round(v, 4) for k, v in sorted(reported.items(), key=lambda kv: -kv[1])})
+                   entities={k: round_share(v) for k, v in sorted(reported.items(), key=lambda kv: -kv[1])})
+
+
+def round_share(share: float) -> float:
+    """A share to 4 decimals, but a share above 0 stays above 0 (2 significant digits): six
+    e-mails in a million rows are 6e-06, not 0 (which the policy would pass)."""
+    out = round(share, 4)
+    return out if out or not share else float(f"{share:.2g}")
 
 
 def value_entities(value: str, engine, meaning: str | None) -> frozenset[str]:
@@ -431,8 +525,7 @@ def _phone_shaped(s: str) -> bool:
 _EVIDENCE_CONFIDENCE = {"check": 0.9, "count": 0.75}
 
 
-def _value_evidence(ent: str, share: float, holders: list[str], multiplicity: Counter,
-                    min_share: float, min_count: int) -> str | None:
+def _value_evidence(ent: str, share: float, tally: Tally, min_share: float, min_count: int) -> str | None:
     """Why ``ent`` is reported for a column ("check": a check the values pass; "share" or
     "count": the share or the number of values holding it), or None (the share rule above)."""
     if ent not in STRONG_VALUE_ENTITIES or share <= 0:
@@ -443,31 +536,28 @@ def _value_evidence(ent: str, share: float, holders: list[str], multiplicity: Co
         return "share"
     if ent in CHECKSUM_DIGITS:
         lo, hi = CHECKSUM_DIGITS[ent]
-        shaped = sum(t for v, t in multiplicity.items() if lo <= sum(c.isdigit() for c in v) <= hi)
-        count = sum(multiplicity[v] for v in holders)
+        shaped = sum(t for d, t in tally.digit_rows.items() if lo <= d <= hi)
+        count = tally.entity_rows[ent]
         ok = shaped >= _CHECKSUM_MIN_SHAPED and count >= 0.5 * shaped
         return "check" if ok else None  # the check digits, not the share, are the evidence
-    if ent == "PERSON":  # a name among other values: known first and family names only
-        holders = [v for v in holders if known_full_name(v)]
+    # a name among other values: known first and family names only
     # distinct values: a category that looks like a name ("El Salvador") repeats, people differ
-    return "count" if len(holders) >= min_count else None
+    distinct = tally.full_names if ent == "PERSON" else tally.holders.get(ent, {})
+    return "count" if len(distinct) >= min_count else None
 
 
-def _name_fit(meaning: str | None, multiplicity: Counter, shares: dict[str, float],
-              n: int) -> tuple[float, int]:
+def _name_fit(meaning: str | None, tally: Tally, shares: dict[str, float], n: int) -> tuple[float, int]:
     """Share and number of values that fit the type the column's name announces."""
     if not meaning or not n:
         return 0.0, 0
-    pat = COMPATIBLE.get(meaning)
     if meaning == "PERSON":
         # the shape alone ("Desk Lamp") is not enough: known first or last names, or
         # name-shaped values (any script) of which some parts are known names
         fit = shares.get("PERSON", 0.0)
-        shaped = sum(t for v, t in multiplicity.items() if name_tokens(v))
-        if fit >= 0.2 and shaped / n > fit:
-            fit = shaped / n
-    elif pat is not None:
-        fit = sum(t for v, t in multiplicity.items() if pat.match(v.strip())) / n
+        if fit >= 0.2 and tally.name_shaped / n > fit:
+            fit = tally.name_shaped / n
+    elif COMPATIBLE.get(meaning) is not None:
+        fit = tally.fitting / n
     else:
         fit = 0.0
     if meaning == "DATE_OF_BIRTH":
@@ -477,6 +567,16 @@ def _name_fit(meaning: str | None, multiplicity: Counter, shares: dict[str, floa
 
 def full_share(series: pd.Series, entity: str) -> float | None:
     """Share of all non-null values of ``series`` shaped like ``entity`` (vectorized)."""
+    counted = shaped_count(series, entity)
+    if counted is None:
+        return None
+    shaped, total = counted
+    return float(shaped / total) if total else 0.0
+
+
+def shaped_count(series: pd.Series, entity: str) -> tuple[int, int] | None:
+    """(values shaped like ``entity``, non-null values) of ``series``: :func:`full_share`'s
+    figures, which add up over parts of a column (None: no pattern for the type)."""
     pat = FAST_PATTERNS.get(entity)
     if pat is None:
         return None
@@ -485,7 +585,7 @@ def full_share(series: pd.Series, entity: str) -> float | None:
         s = s.astype("int64")  # a card column with gaps is read as floats
     s = s.astype(str).str.strip()
     if s.empty:
-        return 0.0
+        return 0, 0
     uniq = s.value_counts()
     ok = uniq.index.to_series().str.fullmatch(pat).to_numpy(dtype=bool)
-    return float(uniq.to_numpy()[ok].sum() / len(s))
+    return int(uniq.to_numpy()[ok].sum()), len(s)

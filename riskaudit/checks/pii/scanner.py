@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from riskaudit.checks.pii.columns import (full_share, is_free_text, name_meaning, street_like,
+from riskaudit.checks.pii.columns import (full_share, is_free_text, name_meaning, round_share, street_like,
                                          structured_verdict)
 from riskaudit.checks.pii.engine import WEAK_ENTITIES, Engine, get_engine
 from riskaudit.checks.pii.language import detect_language, language_name
@@ -212,8 +212,10 @@ def _mostly_streets(values: Sequence[str]) -> bool:
 
 
 def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random.Generator,
-             columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Per text column: kind (structured / free_text), verdict, entity counts, masked examples."""
+             columns: Sequence[str] | None = None, verdicts: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Per text column: kind (structured / free_text), verdict, entity counts, masked examples.
+    ``verdicts``: structured columns' verdicts made elsewhere (every row of a Spark table), used
+    instead of the sample's."""
     full = bool(cfg["full"])
     out = []
     cols = list(columns) if columns is not None else text_columns(frame, cfg["ignore_columns"])
@@ -237,7 +239,8 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
                 values = [v for v in sample_values(frame[col], 0, True, rng) if v.strip()]
             out.append(_free_text_item(col, values, engine, cfg, len(frame[col].dropna())))
         else:
-            v = verdict or structured_verdict(col, values, engine, float(cfg["min_share"]), int(cfg.get("min_count", 5)))
+            v = (verdicts or {}).get(str(col)) or verdict or \
+                structured_verdict(col, values, engine, float(cfg["min_share"]), int(cfg.get("min_count", 5)))
             if v.entity is None or v.confidence < float(cfg["min_confidence"]):
                 # short values with sentences among them ("kein Kommentar" and "Rückruf an
                 # Jana Förster, +49 30 1234567"): the sentences get the free-text path
@@ -266,7 +269,7 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
             n_rows = int(frame[col].notna().sum())
             types = ", ".join(f"{entity_words(e)} {pct(s)}" for e, s in v.entities.items())
             out.append({
-                "column": str(col), "kind": "structured", "entity": v.entity, "share": round(share, 4),
+                "column": str(col), "kind": "structured", "entity": v.entity, "share": round_share(share),
                 "message": (f"Column {col!r} holds {entity_words(v.entity)} ({pct(share)} of "
                             f"{v.rows_scanned:,} scanned rows"
                             + (f": {types}" if len(v.entities) > 1 else "")
@@ -354,11 +357,11 @@ def _free_text(col: str, values: list[str], engine, n_rows: int, n_process: int 
 
 def scan_dataset(frame: pd.DataFrame, cfg: Mapping[str, Any], *, model_spec: str | None,
                  rng: np.random.Generator, sensitive: Sequence[str] = (),
-                 exclude: Sequence[str] = ()) -> dict[str, Any]:
+                 exclude: Sequence[str] = (), verdicts: Mapping[str, Any] | None = None) -> dict[str, Any]:
     columns = text_columns(frame, cfg["ignore_columns"])
     # Presidio and spaCy (with torch under thinc) load only for a table with text columns
     engine = TextEngines(cfg, model_spec) if columns else None
-    results = classify(frame, cfg, engine, rng, columns) if columns else []
+    results = classify(frame, cfg, engine, rng, columns, verdicts) if columns else []
     flagged = [r for r in results if r["kind"] == "structured" or r["rows_with_pii"] > 0]
     pii_cols = {r["column"] for r in flagged}
     qis_declared = cfg["quasi_identifiers"]
