@@ -446,6 +446,25 @@ class Tally:
             into.update(kept)
 
 
+def dominant(v: Verdict | None, min_share: float, min_confidence: float) -> bool:
+    """Whether a sample's verdict names a type most values hold, with a shape to count it by
+    (:data:`FAST_PATTERNS`): ``full`` then measures its share over every row by that shape;
+    any other column's rows each go through the recognizers."""
+    return v is not None and v.entity is not None and v.confidence >= min_confidence \
+        and v.share >= min_share and v.entity in FAST_PATTERNS
+
+
+def every_row_verdict(column: str, values: Sequence[str], engine, min_share: float,
+                      min_count: int = MIN_COUNT) -> Verdict:
+    """:func:`structured_verdict` of every value of a column (``full``), tallied in chunks."""
+    tally = Tally(keep=max(min_count, HOLDERS_KEPT))
+    meaning = name_meaning(column)
+    memo: dict[str, frozenset[str]] = {}  # a value repeated in later chunks is judged once
+    for start in range(0, len(values), 50_000):
+        tally.add(values[start:start + 50_000], engine, meaning, start=start, memo=memo)
+    return tally_verdict(column, tally, min_share, min_count)
+
+
 def tally_verdict(column: str, tally: Tally, min_share: float, min_count: int = MIN_COUNT) -> Verdict:
     """The verdict of :func:`structured_verdict` from a column's :class:`Tally`."""
     meaning = name_meaning(column)
@@ -483,10 +502,10 @@ def tally_verdict(column: str, tally: Tally, min_share: float, min_count: int = 
 
 
 def round_share(share: float) -> float:
-    """A share to 4 decimals, but a share above 0 stays above 0 (2 significant digits): six
-    e-mails in a million rows are 6e-06, not 0 (which the policy would pass)."""
-    out = round(share, 4)
-    return out if out or not share else float(f"{share:.2g}")
+    """A share to 4 decimals from 1% up, else to 2 significant digits: a share above 0 stays
+    above 0 (six e-mails in a million rows are 6e-06, not 0, which the policy would pass)
+    and a small one keeps its size (three in 20,000 are 0.00015, not 0.0001)."""
+    return round(share, 4) if abs(share) >= 0.01 or not share else float(f"{share:.2g}")
 
 
 def value_entities(value: str, engine, meaning: str | None) -> frozenset[str]:

@@ -9,8 +9,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from riskaudit.checks.pii.columns import (full_share, is_free_text, name_meaning, round_share, street_like,
-                                         structured_verdict)
+from riskaudit.checks.pii.columns import (dominant, every_row_verdict, full_share, is_free_text, name_meaning,
+                                         round_share, street_like, structured_verdict)
 from riskaudit.checks.pii.engine import WEAK_ENTITIES, Engine, get_engine
 from riskaudit.checks.pii.language import detect_language, language_name
 from riskaudit.checks.pii.kanon import (class_size_histogram, generalize_continuous, k_anonymity,
@@ -241,6 +241,14 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
         else:
             v = (verdicts or {}).get(str(col)) or verdict or \
                 structured_verdict(col, values, engine, float(cfg["min_share"]), int(cfg.get("min_count", 5)))
+            tallied = False
+            if full and verdicts is None and not dominant(v, float(cfg["min_share"]), float(cfg["min_confidence"])):
+                # a few e-mails or IBANs among harmless values: every row through the recognizers
+                # (as the Spark engine's --full does), not only the sample's
+                every = [x for x in sample_values(frame[col], 0, True, rng) if x.strip()]
+                if len(every) > len(values):
+                    v = every_row_verdict(col, every, engine, float(cfg["min_share"]), int(cfg.get("min_count", 5)))
+                    tallied = True
             if v.entity is None or v.confidence < float(cfg["min_confidence"]):
                 # short values with sentences among them ("kein Kommentar" and "Rückruf an
                 # Jana Förster, +49 30 1234567"): the sentences get the free-text path
@@ -254,7 +262,7 @@ def classify(frame: pd.DataFrame, cfg: Mapping[str, Any], engine, rng: np.random
             # --full measures the share by the type's shape over every row: only where most
             # values are the type (a minority's shape is shared by the other values: any
             # capitalised word is name-shaped), else the validated sample share stands
-            if full and v.share >= float(cfg["min_share"]):
+            if full and not tallied and v.share >= float(cfg["min_share"]):
                 exact = full_share(frame[col], v.entity)
                 if exact is not None:
                     share = exact

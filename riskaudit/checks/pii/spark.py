@@ -38,7 +38,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from riskaudit.checks.pii.columns import (FAST_PATTERNS, HOLDERS_KEPT, Tally, Verdict, name_meaning, shaped_count,
+from riskaudit.checks.pii.columns import (HOLDERS_KEPT, Tally, Verdict, dominant, name_meaning, shaped_count,
                                          structured_verdict, tally_verdict)
 from riskaudit.checks.pii.scanner import (_address_like, _mostly_streets, _worth_scanning, is_free_text, sample_values,
                                           scan_dataset, text_columns)
@@ -76,9 +76,7 @@ def structured_candidates(frame: pd.DataFrame, cfg: Mapping[str, Any], rng: np.r
         if is_free_text(values) and not (_mostly_streets(values) or _address_like(values) >= min_share):
             continue  # free text: analysed on the driver sample
         v = structured_verdict(col, values, engine, min_share, min_count)
-        dominant = v.entity is not None and v.confidence >= float(cfg["min_confidence"]) \
-            and v.share >= min_share and v.entity in FAST_PATTERNS
-        out[str(col)] = v if dominant else None
+        out[str(col)] = v if dominant(v, min_share, float(cfg["min_confidence"])) else None
     return out
 
 
