@@ -517,7 +517,8 @@ def test_expectation_screen_agrees_with_great_expectations(spark, demo_parquet):
 
 def test_binner_equals_searchsorted():
     """drift's histogram binning (a uniform grid, then steps over the few edges between) gives
-    np.searchsorted's answer exactly: values on, just above and just below every edge,
+    np.searchsorted's answer exactly, and its counts (a fine grid's cells away from every edge
+    counted whole) NumPy's bincount of it: values on, just above and just below every edge,
     outside the edges, ties, and a skewed column (which takes the binary search)."""
     from riskaudit.checks.drift.spark import Binner
 
@@ -531,8 +532,14 @@ def test_binner_equals_searchsorted():
                             [-1e308, 1e308, e[0] - 1, e[-1] + 1]])
         b = Binner(e)
         np.testing.assert_array_equal(b(x), np.searchsorted(e, x, "left"), err_msg=name)
+        np.testing.assert_array_equal(b.counts(x), np.bincount(np.searchsorted(e, x, "left"), minlength=len(e) + 1),
+                                      err_msg=name)
         assert (b.grid is None) == (name in ("skewed", "two values")), name
     assert len(Binner(np.array([1.0]))(np.array([0.0, 1.0, 2.0]))) == 3
+    np.testing.assert_array_equal(Binner(np.array([1.0])).counts(np.array([0.0, 1.0, 2.0])), [2, 1])
+    e = np.linspace(-1, 1, 3)  # a fine cell's count with values on both sides of its cells' boundaries
+    x = np.concatenate([np.nextafter(np.linspace(-1, 1, 20_001), v) for v in (-np.inf, 0, np.inf)])
+    np.testing.assert_array_equal(Binner(e).counts(x), np.bincount(np.searchsorted(e, x, "left"), minlength=4))
 
 
 def test_text_fast_path_equals_the_regular_expression(spark):
