@@ -646,3 +646,26 @@ def test_rule_extremes_are_the_extremes_of_rule_stats():
                 per_row[RULE_STATS[3]].max()]
         got = rule_extremes(raw)
         assert [got[c] for c in RULE_STATS] == want, raw
+
+
+def test_label_value_counts_are_counted_once_and_equal_pandas(spark, tmp_path):
+    """The label's value counts (one Spark group-by per table, kept on the dataset) give the
+    classes, data_validity's label counts and drift's label shares as the separate group-bys
+    did: missing values apart (Parquet from pandas stores NaN as missing), -0.0 and 0.0 one value."""
+    from riskaudit.checks.data_validity.spark import label_series
+    from riskaudit.checks.drift.spark import category_counts, value_counts
+    from riskaudit.engines.spark import load
+
+    y = [0.0, -0.0, 1.5, None, float("nan"), 1.5, 2.0, None, 0.0]
+    pd.DataFrame({"y": y, "x": range(len(y))}).to_parquet(tmp_path / "t.parquet", index=False)
+    ds = load(str(tmp_path / "t.parquet"), "data")
+
+    class Ctx:
+        target = "y"
+
+    got = label_series(Ctx, [("current", ds)])["current"].value_counts()
+    want = pd.Series(y, dtype="float64").value_counts(dropna=False)
+    assert {k: int(v) for k, v in got.items() if k == k} == {k: int(v) for k, v in want.items() if k == k}
+    assert int(got.sum()) == 6 and got[0.0] == 3  # the three missing rows apart
+    assert value_counts(ds, "y") == category_counts(ds.spark_frame, ["y"])["y"]
+    assert list(ds.counted) == ["y"]  # one group-by, read three times

@@ -146,6 +146,8 @@ class SparkDataset(Dataset):
     predicted_classes: dict = field(default_factory=dict, repr=False, compare=False)
     """Rows per predicted class over the whole table, by (model id, features): counted by the
     first checker that predicted every row (fairness), read by the next (drift)."""
+    counted: dict = field(default_factory=dict, repr=False, compare=False)
+    """:meth:`value_counts` of each column asked for, kept for the scan."""
 
     @property
     def rows(self) -> int:  # the table's, not the driver sample's
@@ -160,6 +162,18 @@ class SparkDataset(Dataset):
         out.update(engine="spark", driver_rows=int(len(self.frame)),
                    sampled=self.sampled)
         return out
+
+    def value_counts(self, name: str) -> list[tuple[Any, str | None, int]]:
+        """Rows per distinct value of column ``name`` over the whole table: (the value, its text
+        as Spark casts it to string, rows), a missing value as None. One Spark group-by of that
+        column, kept for the scan: the label's classes (:func:`complete_classes`), data_validity's
+        label codes and counts and drift's label shift read the same counts (four passes over the
+        label column before)."""
+        if name not in self.counted:
+            col = column(name)
+            rows = self.spark_frame.groupBy(col.alias("v"), col.cast("string").alias("s")).count().collect()
+            self.counted[name] = [(r[0], r[1], int(r[2])) for r in rows]
+        return list(self.counted[name])
 
     def predict_all(self, model: Any, features: list[str], *, keep: list[str] | None = None,
                     batch_rows: int = 8192, then: Any = None, schema: Any = None) -> DataFrame:
@@ -531,7 +545,7 @@ def complete_classes(ds: SparkDataset | None, target: str | None) -> None:
 
     seen = set(ds.frame[target].dropna().tolist())
     sdf = ds.spark_frame
-    labels = [r[0] for r in sdf.select(column(target)).where(column(target).isNotNull()).distinct().collect()]
+    labels = [v for v, _, _ in ds.value_counts(target) if v is not None]
     missing = [v for v in labels if v not in seen]
     if not missing:
         return

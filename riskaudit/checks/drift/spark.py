@@ -217,6 +217,16 @@ def category_counts(sdf: Any, features: list[str]) -> dict[str, dict[str, int]]:
     return out
 
 
+def value_counts(ds: Any, name: str) -> dict[str, int]:
+    """:func:`category_counts` of one column, from the scan's counts of its values
+    (``SparkDataset.value_counts``: the label's, shared with the other checkers)."""
+    out: dict[str, int] = {}
+    for v, text, n in ds.value_counts(name):
+        key = "<missing>" if v is None else str(text)
+        out[key] = out.get(key, 0) + n
+    return out
+
+
 def categorical_effects(ref: dict[Any, int], cur: dict[Any, int]) -> dict[str, float]:
     """``stats.categorical_effects`` from category counts."""
     cats = sorted(set(ref) | set(cur), key=str)
