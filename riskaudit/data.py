@@ -229,14 +229,23 @@ class Dataset:
         """
         if self.array is not None and (list(features) == [ARRAY_FEATURE] or self.array.ndim > 2):
             return np.asarray(self.array, dtype=np.float32)
-        sub = self.frame[list(features)]
-        for col in sub.columns:
-            if not (pd.api.types.is_numeric_dtype(sub[col]) or pd.api.types.is_bool_dtype(sub[col])):
-                raise InputError(
-                    f"feature column {col!r} of {self.uri} is not numeric (dtype {sub[col].dtype}); "
-                    "a tensor model takes numbers. Encode it, leave it out of --features, or give "
-                    "a predict callable that takes a DataFrame.")
-        return sub.to_numpy(dtype=np.float32, na_value=np.nan)
+        return frame_matrix(self.frame, features, self.uri)
+
+
+def frame_matrix(frame: pd.DataFrame, features: Sequence[str], uri: str) -> np.ndarray:
+    """The feature columns of ``frame`` as float32 (:meth:`Dataset.feature_matrix` of a frame;
+    the Spark engine's workers call it on each Arrow batch without building a Dataset).
+
+    Raises InputError naming the first non-numeric feature column.
+    """
+    sub = frame[list(features)]
+    for col in sub.columns:
+        if not (pd.api.types.is_numeric_dtype(sub[col]) or pd.api.types.is_bool_dtype(sub[col])):
+            raise InputError(
+                f"feature column {col!r} of {uri} is not numeric (dtype {sub[col].dtype}); "
+                "a tensor model takes numbers. Encode it, leave it out of --features, or give "
+                "a predict callable that takes a DataFrame.")
+    return sub.to_numpy(dtype=np.float32, na_value=np.nan)
 
 def labels_to_index(values: Iterable[Any], classes: Sequence[Any]) -> np.ndarray:
     """Map label values to model output indices; unknown labels become -1."""

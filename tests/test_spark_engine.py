@@ -517,7 +517,8 @@ def test_expectation_screen_agrees_with_great_expectations(spark, demo_parquet):
 
 def test_binner_equals_searchsorted():
     """drift's histogram binning (a uniform grid, then steps over the few edges between) gives
-    np.searchsorted's answer exactly: values on, just above and just below every edge,
+    np.searchsorted's answer exactly, and its counts (a fine grid's cells away from every edge
+    counted whole) NumPy's bincount of it: values on, just above and just below every edge,
     outside the edges, ties, and a skewed column (which takes the binary search)."""
     from riskaudit.checks.drift.spark import Binner
 
@@ -531,8 +532,14 @@ def test_binner_equals_searchsorted():
                             [-1e308, 1e308, e[0] - 1, e[-1] + 1]])
         b = Binner(e)
         np.testing.assert_array_equal(b(x), np.searchsorted(e, x, "left"), err_msg=name)
+        np.testing.assert_array_equal(b.counts(x), np.bincount(np.searchsorted(e, x, "left"), minlength=len(e) + 1),
+                                      err_msg=name)
         assert (b.grid is None) == (name in ("skewed", "two values")), name
     assert len(Binner(np.array([1.0]))(np.array([0.0, 1.0, 2.0]))) == 3
+    np.testing.assert_array_equal(Binner(np.array([1.0])).counts(np.array([0.0, 1.0, 2.0])), [2, 1])
+    e = np.linspace(-1, 1, 3)  # a fine cell's count with values on both sides of its cells' boundaries
+    x = np.concatenate([np.nextafter(np.linspace(-1, 1, 20_001), v) for v in (-np.inf, 0, np.inf)])
+    np.testing.assert_array_equal(Binner(e).counts(x), np.bincount(np.searchsorted(e, x, "left"), minlength=4))
 
 
 def test_text_fast_path_equals_the_regular_expression(spark):
@@ -639,3 +646,26 @@ def test_rule_extremes_are_the_extremes_of_rule_stats():
                 per_row[RULE_STATS[3]].max()]
         got = rule_extremes(raw)
         assert [got[c] for c in RULE_STATS] == want, raw
+
+
+def test_label_value_counts_are_counted_once_and_equal_pandas(spark, tmp_path):
+    """The label's value counts (one Spark group-by per table, kept on the dataset) give the
+    classes, data_validity's label counts and drift's label shares as the separate group-bys
+    did: missing values apart (Parquet from pandas stores NaN as missing), -0.0 and 0.0 one value."""
+    from riskaudit.checks.data_validity.spark import label_series
+    from riskaudit.checks.drift.spark import category_counts, value_counts
+    from riskaudit.engines.spark import load
+
+    y = [0.0, -0.0, 1.5, None, float("nan"), 1.5, 2.0, None, 0.0]
+    pd.DataFrame({"y": y, "x": range(len(y))}).to_parquet(tmp_path / "t.parquet", index=False)
+    ds = load(str(tmp_path / "t.parquet"), "data")
+
+    class Ctx:
+        target = "y"
+
+    got = label_series(Ctx, [("current", ds)])["current"].value_counts()
+    want = pd.Series(y, dtype="float64").value_counts(dropna=False)
+    assert {k: int(v) for k, v in got.items() if k == k} == {k: int(v) for k, v in want.items() if k == k}
+    assert int(got.sum()) == 6 and got[0.0] == 3  # the three missing rows apart
+    assert value_counts(ds, "y") == category_counts(ds.spark_frame, ["y"])["y"]
+    assert list(ds.counted) == ["y"]  # one group-by, read three times

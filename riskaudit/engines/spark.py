@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from riskaudit import _scope
 from riskaudit.engines import spark_profile
 from riskaudit.engines.spark_profile import phase
-from riskaudit.data import Dataset, require_regular, sha256_tree
+from riskaudit.data import Dataset, frame_matrix, require_regular, sha256_tree
 from riskaudit.engines import is_spark_frame
 from riskaudit.errors import InputError
 
@@ -38,6 +38,10 @@ DEFAULT_SAMPLE_ROWS = 200_000
 ARROW_BATCH_ROWS = 100_000
 """Rows per Arrow batch of a local session's Python workers (a session from the environment
 keeps its own ``spark.sql.execution.arrow.maxRecordsPerBatch``)."""
+
+SPLIT_BYTES = 64 * 2**20
+"""Largest file split of a local session's scans (``spark.sql.files.maxPartitionBytes``): more,
+smaller tasks, so both cores stay busy to the end of each pass over a table of a few files."""
 
 DISTRIBUTED = {
     "data_validity": ("the expectations (great-expectations' Spark data source) and the counts of "
@@ -115,6 +119,9 @@ def session() -> SparkSession:
                .config("spark.driver.extraJavaOptions", java_opts)
                .config("spark.driver.memory", os.environ.get("RISKAUDIT_SPARK_DRIVER_MEMORY", "2g"))
                .config("spark.sql.shuffle.partitions", "8")
+               # file splits of at most 64 MiB (Spark's default 128 MiB gave a 10M-row table of 20
+               # files 7 tasks: on 2 cores the last of 4 waves ran on one core in every pass)
+               .config("spark.sql.files.maxPartitionBytes", str(SPLIT_BYTES))
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                # rows per Arrow batch sent to the Python workers (mapInPandas): the default 10,000
                # made 1,000 batches of a 10M-row table, each paying pandas' and torch's fixed costs
@@ -144,6 +151,8 @@ class SparkDataset(Dataset):
     predicted_classes: dict = field(default_factory=dict, repr=False, compare=False)
     """Rows per predicted class over the whole table, by (model id, features): counted by the
     first checker that predicted every row (fairness), read by the next (drift)."""
+    counted: dict = field(default_factory=dict, repr=False, compare=False)
+    """:meth:`value_counts` of each column asked for, kept for the scan."""
 
     @property
     def rows(self) -> int:  # the table's, not the driver sample's
@@ -158,6 +167,18 @@ class SparkDataset(Dataset):
         out.update(engine="spark", driver_rows=int(len(self.frame)),
                    sampled=self.sampled)
         return out
+
+    def value_counts(self, name: str) -> list[tuple[Any, str | None, int]]:
+        """Rows per distinct value of column ``name`` over the whole table: (the value, its text
+        as Spark casts it to string, rows), a missing value as None. One Spark group-by of that
+        column, kept for the scan: the label's classes (:func:`complete_classes`), data_validity's
+        label codes and counts and drift's label shift read the same counts (four passes over the
+        label column before)."""
+        if name not in self.counted:
+            col = column(name)
+            rows = self.spark_frame.groupBy(col.alias("v"), col.cast("string").alias("s")).count().collect()
+            self.counted[name] = [(r[0], r[1], int(r[2])) for r in rows]
+        return list(self.counted[name])
 
     def predict_all(self, model: Any, features: list[str], *, keep: list[str] | None = None,
                     batch_rows: int = 8192, then: Any = None, schema: Any = None) -> DataFrame:
@@ -247,8 +268,9 @@ def _predictor(shipped: Any, features: list[str], keep: list[str], seed: int, ba
             for pdf in batches:
                 if not len(pdf):
                     continue
-                x = pdf[features] if model.accepts_frame else \
-                    Dataset(frame=pdf, uri=uri, sha256="").feature_matrix(features)
+                # frame_matrix: a Dataset of each batch would check every text column for nested
+                # values first (a fifth of the fairness pass's Python time)
+                x = pdf[features] if model.accepts_frame else frame_matrix(pdf, features, uri)
                 out = np.asarray(model.forward(x, batch_size=batch_rows, seed=seed, record=False), dtype=np.float64)
                 yield pdf[keep], out.reshape(len(pdf), -1)
     return predict
@@ -528,7 +550,7 @@ def complete_classes(ds: SparkDataset | None, target: str | None) -> None:
 
     seen = set(ds.frame[target].dropna().tolist())
     sdf = ds.spark_frame
-    labels = [r[0] for r in sdf.select(column(target)).where(column(target).isNotNull()).distinct().collect()]
+    labels = [v for v, _, _ in ds.value_counts(target) if v is not None]
     missing = [v for v in labels if v not in seen]
     if not missing:
         return

@@ -75,13 +75,16 @@ def _norm_text(col):
     return F.lower(F.when(plain, col).otherwise(F.trim(F.regexp_replace(col, _SPACE, " "))))
 
 
-def _label_map(sdf, target: str):
+def _label_map(sdf, target: str, texts: list[str] | None = None):
     """The code of the normalized label (``rows.normalize_label``, computed on the driver over
     the distinct values only; labels that normalize alike share a code) of each row as a Spark
-    map expression of the label column: null for a missing label."""
+    map expression of the label column: null for a missing label. ``texts``: the label's
+    distinct values as Spark casts them to string (``SparkDataset.value_counts``), else
+    collected here."""
     from pyspark.sql import functions as F
 
-    raw = [r[0] for r in sdf.select(column(target).cast("string")).distinct().collect() if r[0] is not None]
+    raw = [t for t in texts if t is not None] if texts is not None else \
+        [r[0] for r in sdf.select(column(target).cast("string")).distinct().collect() if r[0] is not None]
     if not raw:
         return F.lit(None).cast("int")
     norm = {v: rw.normalize_label(v) for v in raw}
@@ -137,7 +140,8 @@ def row_checks(checker, ctx, datasets) -> list[Finding]:
         parts = max(int(sdf.sparkSession.conf.get("spark.sql.shuffle.partitions", "8")),
                     -(-ds.total_rows // ROWS_PER_PARTITION))
         texts, sums = _count_rows(sdf, cols, feats, ctx.target if labelled else None,
-                                  leak_keys if name == "current" else None, parts)
+                                  leak_keys if name == "current" else None, parts,
+                                  [s for _, s, _ in ds.value_counts(ctx.target)] if labelled else None)
         n = ds.total_rows
         distinct = int(sums["distinct"] or 0)
         if cols and n - distinct > 0:
@@ -199,7 +203,7 @@ def _leak_keys(checker, ctx, datasets) -> tuple[Any, list[str]]:
 
 
 def _count_rows(sdf, cols: list[str], feats: list[str], target: str | None, leak_keys,
-                partitions: int = 8) -> tuple[list[str], Any]:
+                partitions: int = 8, labels: list[str] | None = None) -> tuple[list[str], Any]:
     """(text columns, one row of counts): distinct rows, rows and groups of identical features
     with more than one label, rows with no value, blank text per text column and, given the
     other table's feature keys, current rows whose features occur there. One Spark job, one
@@ -216,7 +220,7 @@ def _count_rows(sdf, cols: list[str], feats: list[str], target: str | None, leak
     within = set(feats) <= set(cols)  # else (an id among the features): distinct rows counted on their own
     # the row key hashes the feature key and the other columns: the features are hashed once
     a1, a2 = _keys([f1, f2] + [canon[c] for c in cols if c not in feats] if within else [canon[c] for c in cols])
-    label = F.coalesce(_label_map(sdf, target), F.lit(-1)) if target else F.lit(-1)
+    label = F.coalesce(_label_map(sdf, target, labels), F.lit(-1)) if target else F.lit(-1)
     missing = [(column(c).isNull() | F.isnan(column(c).cast("double")))
                if _is_numeric(sdf, c) else column(c).isNull() for c in cols]
     all_missing = missing[0] if missing else F.lit(False)
@@ -273,14 +277,16 @@ def _leakage(checker, count: int | None, feats: list[str], datasets) -> list[Fin
 
 
 def label_series(ctx, datasets) -> dict[str, CountedLabels]:
-    """Each dataset's label column as exact value counts (one small group-by in Spark)."""
+    """Each dataset's label column as exact value counts (``SparkDataset.value_counts``)."""
     out = {}
     for name, ds in datasets:
         if not ctx.target or ctx.target not in ds.spark_frame.columns:
             continue
-        rows = (ds.spark_frame.where(column(ctx.target).isNotNull())
-                .groupBy(column(ctx.target)).count().collect())
-        counts = pd.Series({r[0]: int(r[1]) for r in rows}, dtype="int64")
+        by_value: dict = {}
+        for v, _, n in ds.value_counts(ctx.target):  # -0.0 and 0.0: one value, two texts
+            if v is not None:
+                by_value[v] = by_value.get(v, 0) + n
+        counts = pd.Series(by_value, dtype="int64")
         out[name] = CountedLabels(counts, ds.total_rows)
     return out
 

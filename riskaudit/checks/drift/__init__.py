@@ -523,7 +523,7 @@ class DriftChecker(Checker):
         if categorical and _on_spark(ctx):  # the labels of every row
             from riskaudit.checks.drift import spark as on_spark
 
-            ref, cur = (on_spark.category_counts(d.spark_frame, [t])[t] for d in (ctx.reference, ctx.data))
+            ref, cur = (on_spark.value_counts(d, t) for d in (ctx.reference, ctx.data))
             effects = on_spark.categorical_effects(ref, cur)
         return self._distribution_shift(ctx, "label_drift", t, f"The distribution of the target {t!r}",
                                         r.to_numpy(), c.to_numpy(), categorical, effects=effects)

@@ -111,7 +111,7 @@ def _histograms(sdf: Any, features: list[str], grids: dict[str, np.ndarray]) -> 
             for i, e in enumerate(edges):
                 x = pd.to_numeric(pdf.iloc[:, i], errors="coerce").to_numpy(np.float64)
                 x = x[np.isfinite(x)]
-                totals[i] += np.bincount(binners[i](x), minlength=len(e) + 1)
+                totals[i] += binners[i].counts(x)
                 sums[i] += (len(x), np.sum(np.maximum(e[0] - x, 0)), np.sum(np.maximum(x - e[-1], 0)),
                             x.sum(), np.dot(x, x))
         yield pd.DataFrame({"f": np.arange(len(edges)), "counts": [t.tolist() for t in totals],
@@ -150,6 +150,35 @@ class Binner:
             if np.diff(grid).max(initial=0) < self.MAX_STEPS // 2:
                 self.grid = grid
 
+    FINE_CELLS_PER_EDGE = 256
+
+    def counts(self, x: np.ndarray) -> np.ndarray:
+        """``np.bincount(np.searchsorted(edges, x, "left"), minlength=len(edges) + 1)`` for finite
+        ``x``, exactly, without a bin index per value: each value's cell in a fine uniform grid
+        (:data:`FINE_CELLS_PER_EDGE` per edge) is counted, and a cell with no edge within two
+        cells of it (so no rounding of the cell's computation can put a value on the wrong side
+        of an edge) gives all its values one bin; only the values of the other cells (near an
+        edge, or outside the edges) are binned one by one. Drift's histograms of a 10M-row table
+        spent 17 s of CPU in :meth:`__call__`."""
+        e, n = self.e, len(self.e) + 1
+        if self.grid is None:
+            return np.bincount(self(x), minlength=n)
+        if getattr(self, "_fine", None) is None:
+            cells = self.FINE_CELLS_PER_EDGE * len(e)
+            scale = cells / (float(e[-1]) - float(e[0]))
+            below = np.searchsorted(e, float(e[0]) + np.arange(cells + 4) / scale, "left")  # edges below each start
+            clean = np.zeros(cells, dtype=bool)  # no edge in [start(c - 2), start(c + 3))
+            clean[2:cells - 3] = below[:cells - 5] == below[5:cells]
+            bins = np.zeros(cells, dtype=np.int64)
+            bins[2:] = below[:cells - 2]
+            self._fine = (cells, scale, clean, np.flatnonzero(clean), bins[clean])
+        cells, scale, clean, at, bins = self._fine
+        with np.errstate(over="ignore", invalid="ignore"):  # far outside: clipped to the outer (unclean) cells
+            cell = np.clip((x - float(e[0])) * scale, 0, cells - 1).astype(np.int64)
+        per_cell = np.bincount(cell, minlength=cells)
+        out = np.bincount(bins, weights=per_cell[at], minlength=n).astype(np.int64)
+        return out + np.bincount(np.searchsorted(e, x[~clean[cell]], "left"), minlength=n)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         e = self.e
         if self.grid is None:
@@ -185,6 +214,16 @@ def category_counts(sdf: Any, features: list[str]) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {f: {} for f in features}
     for r in rows:
         out[features[int(r[0])]]["<missing>" if r[1] == _MISSING else str(r[1])] = int(r[2])
+    return out
+
+
+def value_counts(ds: Any, name: str) -> dict[str, int]:
+    """:func:`category_counts` of one column, from the scan's counts of its values
+    (``SparkDataset.value_counts``: the label's, shared with the other checkers)."""
+    out: dict[str, int] = {}
+    for v, text, n in ds.value_counts(name):
+        key = "<missing>" if v is None else str(text)
+        out[key] = out.get(key, 0) + n
     return out
 
 
