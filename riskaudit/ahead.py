@@ -21,7 +21,8 @@ stuck in C code past its budget is killed by the waiting parent, and a child tha
 (killed, out of memory) is that checker's ``error``. Only on Linux, with the pandas engine,
 from the main thread; ``RISKAUDIT_FORK=0`` turns it off.
 
-A second child runs the robustness checker (:data:`SECOND`) when the pii checker will be
+A second child runs the robustness checker, and the performance and consistency checkers
+with it (:data:`SECOND`), when the pii checker will be
 quick (no free text) and no other process uses more than half a core (measured while the
 inputs load: /proc/stat less this process's own time). It loads the model itself, which
 costs CPU time (torch is imported twice), so not on a busy machine; ``RISKAUDIT_FORK=2``
@@ -72,10 +73,12 @@ def wanted(reg: Any, selected: Any, engine: Any) -> bool:
     return any(cid in selected and cid in reg and _builtin(reg[cid]) for cid in INDEPENDENT | PROVISIONAL)
 
 
-SECOND = "robustness"
-"""The checker run in a second child when the pii checker will be quick: it loads the model
-itself (the scan's process cannot fork once torch has run: OpenMP's threads do not survive
-a fork) and its attacks run on the core the pii checker leaves idle."""
+SECOND = ("robustness", "performance", "consistency")
+"""The checkers run in a second child when the pii checker will be quick (the first, whose
+attacks and ART import are the heaviest, must be selected; the others go with it when they
+are): the child loads the model itself (the scan's process cannot fork once torch has run:
+OpenMP's threads do not survive a fork) and runs them on the core the pii checker leaves
+idle, while the scan's process runs the rest. None of them reads or writes ``shared``."""
 
 
 def second_wanted(reg: Any, selected: Any, engine: Any, model: Any, *, trust_model: bool, device: str,
@@ -92,7 +95,7 @@ def second_wanted(reg: Any, selected: Any, engine: Any, model: Any, *, trust_mod
         return False  # it loads torch and the model again: worth it only on a core nobody uses
     if threading.current_thread() is not threading.main_thread() or "torch" in sys.modules:
         return False
-    if SECOND not in selected or SECOND not in reg or not _builtin(reg[SECOND]):
+    if SECOND[0] not in selected or SECOND[0] not in reg or not _builtin(reg[SECOND[0]]):
         return False
     if not isinstance(model, (str, os.PathLike)) or not os.path.isfile(model):
         return False
@@ -121,7 +124,7 @@ def _ticks() -> tuple[int, int] | None:
     return busy, busy + idle
 
 
-def end_children(*children: Ahead | None) -> None:
+def end_children(*children: Ahead | Shared | None) -> None:
     """End every child still running (the scan is over, or stopped)."""
     for child in children:
         if child is not None:
@@ -157,6 +160,37 @@ def spare_core() -> bool:
     """Whether work that costs more CPU time to save wall time should (``RISKAUDIT_FORK=2``:
     always; else when :func:`idle_core`)."""
     return os.environ.get("RISKAUDIT_FORK", "1") == "2" or idle_core()
+
+
+def second_ids(reg: Any, selected: Any) -> list[str]:
+    """The checkers of :data:`SECOND` this scan runs (built-in ones only), in that order."""
+    return [cid for cid in SECOND if cid in selected and cid in reg and _builtin(reg[cid])]
+
+
+class Shared:
+    """One child's results for several checkers (``{checker id: CheckResult}``), collected
+    once; a child that failed gives each checker its error."""
+
+    def __init__(self, child: Ahead, ids: list[str], descriptions: Mapping[str, str]):
+        self.child, self.ids, self.descriptions = child, ids, descriptions
+        self._got: dict[str, CheckResult] | None = None
+
+    def collect(self, cid: str) -> CheckResult:
+        if self._got is None:
+            got = self.child.collect({})
+            if isinstance(got, dict):
+                self._got = got
+            else:  # the child's error, said for each of its checkers
+                self._got = {c: CheckResult(id=c, status=got.status, summary=got.summary,
+                                            duration_s=got.duration_s, description=self.descriptions[c])
+                             for c in self.ids}
+        return self._got[cid]
+
+    def wait(self) -> None:
+        self.child.wait()
+
+    def cancel(self) -> None:
+        self.child.cancel()
 
 
 def runs_before(reg: Any, cid: str) -> bool:
@@ -299,9 +333,9 @@ class Ahead:
         self.collected = False
         self.alive = True
 
-    def collect(self, shared: MutableMapping[str, Any]) -> CheckResult:
-        """The child's result (its ``shared`` entries merged into ``shared``); an ``error``
-        result when the child died or had to be killed."""
+    def collect(self, shared: MutableMapping[str, Any]) -> Any:
+        """The child's result, what its ``run`` returned (its ``shared`` entries merged into
+        ``shared``); an ``error`` CheckResult when the child died or had to be killed."""
         self.collected = True
         deadline = None if self.budget_s is None else self.t0 + self.budget_s + GRACE_S
         try:
@@ -373,7 +407,7 @@ class Ahead:
                            description=self.description)
 
 
-def start(cid: str, description: str, run: Callable[[], CheckResult], shared: MutableMapping[str, Any],
+def start(cid: str, description: str, run: Callable[[], Any], shared: MutableMapping[str, Any],
           budget_s: float | None, serve: Callable[[Any], Any] | None = None) -> Ahead:
     """Fork; the child calls ``run()``, sends back its result and ``shared``, then answers
     requests with ``serve(request)`` until the scan closes it."""
@@ -405,7 +439,7 @@ def start(cid: str, description: str, run: Callable[[], CheckResult], shared: Mu
     return Ahead(cid, description, pid, r, req_w, budget_s)
 
 
-def _child(w: int, req: int, run: Callable[[], CheckResult], shared: MutableMapping[str, Any],
+def _child(w: int, req: int, run: Callable[[], Any], shared: MutableMapping[str, Any],
            serve: Callable[[Any], Any] | None) -> None:
     try:
         out: tuple[str, Any] = ("ok", (run(), dict(shared)))

@@ -135,7 +135,7 @@ def scan(*, data: Any = None, model: Any = None, reference: Any = None, train: A
                                 inp.engine.note(cid, [inp.data, inp.reference, inp.train]), ahead=ahead,
                                 shared=shared, remote=remote)
     finally:
-        end_children(ahead, *remote.values())
+        end_children(ahead, *dict.fromkeys(remote.values()))
     status = Status.worst((r.status for r in results if r.status != Status.SKIPPED), Status.PASS)
     manifest = _manifest(reg, pol, selected, inp, masker, seed=seed, command=command, device=dev, tier=tier,
                          project=project, predictions=predictions, scores=scores)
@@ -291,30 +291,36 @@ def _start_second(reg: Registry, pol: Policy, selected: set[str] | frozenset[str
                   checker_options: Mapping[str, Mapping[str, Any]], context: Callable[..., CheckContext],
                   inp: _Inputs, verbose: bool, model: Any, loader: Callable[[], Model | None], *,
                   trust_model: bool, device: str) -> dict[str, Any]:
-    """``{"robustness": child}`` when the robustness checker runs in a second child process
-    (:data:`riskaudit.ahead.SECOND`), else ``{}``. The child loads the model itself, then
-    runs the checker under the budget it would have here."""
+    """``{checker id: child}`` for the checkers that run in a second child process
+    (:data:`riskaudit.ahead.SECOND`: robustness, with performance and consistency), else
+    ``{}``. The child loads the model itself, then runs each under the budget it would have
+    here."""
     from riskaudit import ahead
 
     if inp.data is None or inp.stored or not ahead.second_wanted(
             reg, selected, inp.engine, model, trust_model=trust_model, device=device,
             free_text=lambda: _free_text_expected(inp)):
         return {}
-    cid = ahead.SECOND
-    cls = reg[cid]
+    ids = ahead.second_ids(reg, selected)
     forked = time.perf_counter()
 
-    def run() -> CheckResult:
+    def run() -> dict[str, CheckResult]:
         mdl = loader()
         dev = mdl.device if mdl is not None else "cpu"
-        budget, note = checker_budget(pol, cid, forked)  # the scan's budget counts from about here
-        ctx = context(cid, cls, mdl, dev, progress=lambda fraction, message="": None)
-        return run_checker(cls, checker_options[cid], ctx, verbose=verbose, budget_s=budget, budget_note=note)
+        out = {}
+        for cid in ids:
+            budget, note = checker_budget(pol, cid, forked)  # the scan's budget counts from about here
+            ctx = context(cid, reg[cid], mdl, dev, progress=lambda fraction, message="": None)
+            out[cid] = run_checker(reg[cid], checker_options[cid], ctx, verbose=verbose, budget_s=budget,
+                                   budget_note=note)
+        return out
 
-    budget, _ = checker_budget(pol, cid, forked)
-    # the deadline also covers loading the model in the child
-    wait_s = None if budget is None else budget + ahead.MODEL_LOAD_S
-    return {cid: ahead.start(cid, cls.description, run, {}, wait_s)}
+    budgets = [checker_budget(pol, cid, forked)[0] for cid in ids]
+    # the deadline covers each checker's budget and loading the model in the child
+    wait_s = None if None in budgets else sum(b for b in budgets if b is not None) + ahead.MODEL_LOAD_S
+    child = ahead.Shared(ahead.start(ids[0], reg[ids[0]].description, run, {}, wait_s), ids,
+                         {cid: reg[cid].description for cid in ids})
+    return dict.fromkeys(ids, child)
 
 
 def _free_text_expected(inp: _Inputs, rows: int = 200) -> bool:
@@ -349,8 +355,8 @@ def _run_checkers(reg: Registry, pol: Policy, selected: set[str] | frozenset[str
     checkers that do not depend on it run first, its result (and what it wrote into
     ``shared``) is collected before the others, and every result is masked and shown to the
     observer, in the registry's order, once it is in. ``remote``: checkers running in child
-    processes of their own (the robustness checker, :data:`riskaudit.ahead.SECOND`),
-    collected last; a checker that times the model here waits for every child first."""
+    processes of their own (robustness, performance and consistency in a second child,
+    :data:`riskaudit.ahead.SECOND`), collected last; a checker that times the model here waits for every child first."""
     from riskaudit.ahead import SharedView, provisional, runs_before
 
     total = len(reg)
@@ -376,7 +382,7 @@ def _run_checkers(reg: Registry, pol: Policy, selected: set[str] | frozenset[str
              and cid in selected and cid not in early and provisional(reg, cid)}
 
     remote = dict(remote or {})
-    children = [c for c in [ahead, *remote.values()] if c is not None]
+    children = list(dict.fromkeys(c for c in [ahead, *remote.values()] if c is not None))
 
     def quiet() -> None:
         for child in children:
@@ -402,7 +408,7 @@ def _run_checkers(reg: Registry, pol: Policy, selected: set[str] | frozenset[str
         if cid in remote:
             if ahead is None:
                 observer.check_started(cid, reg[cid].description, reg.ids.index(cid), total)
-            raw[cid] = _noted(remote[cid].collect({}), engine_note(cid))
+            raw[cid] = _noted(remote[cid].collect(cid), engine_note(cid))
         if ahead is not None and not ahead.collected and cid not in early and cid not in views:
             raw[ahead.id] = _noted(ahead.collect(shared if shared is not None else {}), engine_note(ahead.id))
             for again in [v for v in views if views[v].stale(shared if shared is not None else {})]:

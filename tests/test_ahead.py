@@ -279,37 +279,45 @@ SECOND_PROBE = """
 import json, os, sys, time
 import riskaudit
 from riskaudit.checks.drift import perf
+from riskaudit.checks.consistency import ConsistencyChecker
+from riskaudit.checks.performance import PerformanceChecker
 from riskaudit.checks.robustness import RobustnessChecker
 
 mode = sys.argv[1]
 real_run, real_measure = RobustnessChecker.run, perf.measure
 timed = []
 
-def run(self, ctx):
-    if mode == "die":
-        os.kill(os.getpid(), 9)
-    out = real_run(self, ctx)
-    out.metrics["worker_pid"] = os.getpid()
-    out.metrics["done_at"] = time.time()
-    return out
+def recorded(real):
+    def run(self, ctx):
+        if mode == "die" and self.id == "robustness":
+            os.kill(os.getpid(), 9)
+        out = real(self, ctx)
+        out.metrics["worker_pid"] = os.getpid()
+        out.metrics["done_at"] = time.time()
+        return out
+    return run
 
 def measure(*a, **kw):
     timed.append(time.time())
     return real_measure(*a, **kw)
 
-RobustnessChecker.run = run
+for cls in (RobustnessChecker, PerformanceChecker, ConsistencyChecker):
+    cls.run = recorded(cls.run)
 perf.measure = measure
 rep = riskaudit.scan(data="cur.csv", reference="ref.csv", target="y", sensitive=["sex"], features=["income", "age"],
                      model="m.pt", checks=sys.argv[2].split(","), seed=3)
 body = rep.to_dict()
-rob = next(c for c in body["checks"] if c["id"] == "robustness")
+checks = {c["id"]: c for c in body["checks"]}
+rob = checks["robustness"]
 print(json.dumps({"pid": os.getpid(), "worker": rob["metrics"].get("worker_pid"), "status": rob["status"],
-                  "summary": rob["summary"], "done_at": rob["metrics"].get("done_at"), "timed": timed,
-                  "torch_before": "torch" in sys.modules, "report": body}))
+                  "summary": rob["summary"], "done_at": max(c["metrics"].get("done_at") or 0 for c in checks.values()),
+                  "workers": {c: checks[c]["metrics"].get("worker_pid") for c in ("performance", "consistency")
+                              if c in checks}, "timed": timed, "report": body}))
 """
 
 
-def _second(tmp_path, *, fork: bool, mode: str = "plain", checks: str = "pii,robustness,drift,fairness",
+def _second(tmp_path, *, fork: bool, mode: str = "plain",
+            checks: str = "pii,robustness,drift,fairness,performance,consistency",
             notes: bool = False):
     import json
     import subprocess
@@ -349,6 +357,8 @@ def test_robustness_runs_in_a_second_child_and_the_report_is_the_serial_ones(tmp
     forked, serial = _second(tmp_path, fork=True), _second(tmp_path, fork=False)
     assert serial["worker"] == serial["pid"]
     assert forked["worker"] not in (None, forked["pid"])  # it ran in another process
+    assert forked["workers"] == {"performance": forked["worker"], "consistency": forked["worker"]}  # the same
+    assert serial["workers"] == {"performance": serial["pid"], "consistency": serial["pid"]}
     assert forked["status"] == serial["status"] != "error"
     assert _without_measured(forked["report"]) == _without_measured(serial["report"])
     # drift timed the model only once the robustness child was done
@@ -365,8 +375,11 @@ def test_no_second_child_when_the_pii_checker_has_free_text_to_read(tmp_path):
 def test_a_second_child_that_dies_is_the_robustness_error_and_the_scan_goes_on(tmp_path):
     out = _second(tmp_path, fork=True, mode="die")
     assert out["status"] == "error" and "worker process ended without a result" in out["summary"]
-    others = {c["id"]: c["status"] for c in out["report"]["checks"]}
-    assert others["fairness"] != "error" and others["drift"] != "error" and others["pii"] != "error"
+    checks = {c["id"]: c for c in out["report"]["checks"]}
+    for cid in ("performance", "consistency"):  # they shared its process: each says so
+        assert checks[cid]["status"] == "error" and "worker process ended" in checks[cid]["summary"]
+        assert checks[cid]["description"] != checks["robustness"]["description"]
+    assert all(checks[c]["status"] != "error" for c in ("fairness", "drift", "pii"))
 
 
 def test_the_second_child_only_where_it_can_save_time(tmp_path, monkeypatch):
