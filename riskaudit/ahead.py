@@ -55,9 +55,9 @@ checker marked: they run before its result is in, against a :class:`SharedView` 
 remembers what they looked up, and run again once it is in if they looked up a column it
 marked (or read anything else), so the report is the one a serial scan writes."""
 GRACE_S = 5.0
-MODEL_LOAD_S = 120.0
-"""Seconds a child that loads the model itself may take for that, beyond its checker's budget."""
 """Seconds past the checker's budget before the parent kills a child that did not stop."""
+MODEL_LOAD_S = 120.0
+"""Seconds a child that loads the model itself may take for that, beyond its checkers' budgets."""
 
 
 def wanted(reg: Any, selected: Any, engine: Any) -> bool:
@@ -124,7 +124,7 @@ def _ticks() -> tuple[int, int] | None:
     return busy, busy + idle
 
 
-def end_children(*children: Ahead | Shared | None) -> None:
+def end_children(*children: Ahead | Bundle | None) -> None:
     """End every child still running (the scan is over, or stopped)."""
     for child in children:
         if child is not None:
@@ -167,7 +167,7 @@ def second_ids(reg: Any, selected: Any) -> list[str]:
     return [cid for cid in SECOND if cid in selected and cid in reg and _builtin(reg[cid])]
 
 
-class Shared:
+class Bundle:
     """One child's results for several checkers (``{checker id: CheckResult}``), collected
     once; a child that failed gives each checker its error."""
 

@@ -318,7 +318,7 @@ def _start_second(reg: Registry, pol: Policy, selected: set[str] | frozenset[str
     budgets = [checker_budget(pol, cid, forked)[0] for cid in ids]
     # the deadline covers each checker's budget and loading the model in the child
     wait_s = None if None in budgets else sum(b for b in budgets if b is not None) + ahead.MODEL_LOAD_S
-    child = ahead.Shared(ahead.start(ids[0], reg[ids[0]].description, run, {}, wait_s), ids,
+    child = ahead.Bundle(ahead.start(ids[0], reg[ids[0]].description, run, {}, wait_s), ids,
                          {cid: reg[cid].description for cid in ids})
     return dict.fromkeys(ids, child)
 
