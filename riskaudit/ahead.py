@@ -42,6 +42,7 @@ import warnings
 from typing import Any, Callable, Iterator, Mapping, MutableMapping
 
 from riskaudit.result import CheckResult, Status
+from riskaudit.supervise import die_with_parent
 
 AHEAD = "pii"
 """The checker run ahead (the built-in one only)."""
@@ -281,16 +282,6 @@ def _builtin(cls: type) -> bool:
     return cls.__module__.startswith("riskaudit.checks.")
 
 
-def _die_with_parent(parent: int) -> None:
-    import ctypes
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # the parent ended before prctl
-        os._exit(1)
-
 
 class Gone(Exception):
     """The child process is no longer there to answer."""
@@ -333,13 +324,17 @@ class Ahead:
         self.collected = False
         self.alive = True
 
+    @property
+    def deadline(self) -> float | None:
+        """When the parent stops waiting and kills the child (``perf_counter`` time), or None."""
+        return None if self.budget_s is None else self.t0 + self.budget_s + GRACE_S
+
     def collect(self, shared: MutableMapping[str, Any]) -> Any:
         """The child's result, what its ``run`` returned (its ``shared`` entries merged into
         ``shared``); an ``error`` CheckResult when the child died or had to be killed."""
         self.collected = True
-        deadline = None if self.budget_s is None else self.t0 + self.budget_s + GRACE_S
         try:
-            kind, payload = _recv(self.fd, deadline)
+            kind, payload = _recv(self.fd, self.deadline)
         except TimeoutError:
             self.close()
             took = time.perf_counter() - self.t0
@@ -361,7 +356,7 @@ class Ahead:
         scan's process then has the machine to itself (drift times the model after this)."""
         if self.collected:
             return
-        deadline = None if self.budget_s is None else self.t0 + self.budget_s + GRACE_S
+        deadline = self.deadline
         try:
             select.select([self.fd], [], [], None if deadline is None else max(0.0, deadline - time.perf_counter()))
         except (OSError, ValueError):  # closed: nothing to wait for
@@ -428,7 +423,7 @@ def start(cid: str, description: str, run: Callable[[], Any], shared: MutableMap
             os.close(r)
             os.close(req_w)
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-            _die_with_parent(parent)
+            die_with_parent(parent)
             _child(w, req_r, run, shared, serve)
         except BaseException:  # noqa: BLE001
             code = 1

@@ -50,7 +50,7 @@ def start() -> int | None:
         os.close(r)
         _done_fd = w
         os.setpgid(0, 0)  # a terminal's Ctrl-C goes to the parent only, which passes it on once
-        _die_with(parent)
+        die_with_parent(parent, EXIT_USAGE)
         return None
     os.close(w)
     try:
@@ -110,12 +110,14 @@ def _forward(pid: int, signum: int) -> None:
         pass
 
 
-def _die_with(parent: int) -> None:
+def die_with_parent(parent: int, code: int = 1) -> None:
+    """Call in a forked child: it is killed when ``parent`` (its pid before the fork) ends
+    (Linux ``PR_SET_PDEATHSIG``), and leaves with ``code`` now if that already happened."""
     import ctypes
 
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
-    if os.getppid() != parent:
-        os._exit(EXIT_USAGE)
+    if os.getppid() != parent:  # the parent ended before prctl
+        os._exit(code)

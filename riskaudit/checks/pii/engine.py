@@ -435,7 +435,10 @@ class Engine:
         import pickle
         import signal
 
+        from riskaudit.supervise import die_with_parent
+
         half = len(todo) // 2
+        parent = os.getpid()
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:  # the worker: never returns
@@ -443,7 +446,7 @@ class Engine:
             try:
                 os.close(r)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
-                _die_with_parent()
+                die_with_parent(parent)
                 data = memoryview(pickle.dumps(self._fresh(todo[half:], batch_size, 1)))
                 while data:
                     data = data[os.write(w, data):]
@@ -552,19 +555,6 @@ class Engine:
 _NO_NLP: Any = None
 """Pattern recognizers need no NLP artifacts (Presidio's analyzer passes None to them too
 when its NLP engine is the no-op one)."""
-
-
-def _die_with_parent() -> None:
-    """This process is killed when its parent ends (Linux ``PR_SET_PDEATHSIG``)."""
-    import ctypes
-    import os
-    import signal
-
-    parent = os.getppid()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-    if os.getppid() != parent:
-        os._exit(1)
 
 
 def _name(recognizer: Any) -> str:
