@@ -57,6 +57,7 @@ def test_init_quotes_hostile_names_and_reports_what_does_not_validate(tmp_path):
     torch.jit.save(torch.jit.script(torch.nn.Linear(5, 3)), str(tmp_path / "m.pt"))
     bad = run_cli("init", "--data", "d.csv", "--model", "m.pt", "--out", "other.yaml", cwd=tmp_path)
     assert_usage_error(bad, "does not validate", "the model takes 5 inputs")
+    assert ".. Edit it" not in bad.stderr and "riskaudit.yaml). Edit it" in bad.stderr  # one full stop
     assert (tmp_path / "other.yaml").exists()
     assert_usage_error(run_cli("init", "--out", "none.yaml", cwd=tmp_path), "at least one dataset")
 

@@ -270,7 +270,8 @@ def command(model, data, train, reference, target, out, force):
     try:
         summary = dry_validation(path)
     except InputError as exc:
-        raise InputError(f"wrote {out}, but it does not validate yet: {exc}. Edit it and run "
+        reason = str(exc).rstrip().rstrip(".")  # the reason's own full stop, not two
+        raise InputError(f"wrote {out}, but it does not validate yet: {reason}. Edit it and run "
                          "`riskaudit scan`") from None
     click.echo(f"Wrote {out} ({summary}); it validates. Review the guesses, then run: riskaudit scan"
                + ("" if path.name == "riskaudit.yaml" and folder == Path.cwd().resolve() else f" {out}"))
