@@ -173,6 +173,7 @@ def test_trivial_model_fails_the_baseline_and_the_minimum():
     res = run_check(PerformanceChecker, model=dummy.predict_proba, data=data, train=train, target="label")
     base = next(f for f in res.findings if f.kind == "baseline_comparison")
     assert base.status == Status.FAIL and base.value == pytest.approx(0.0, abs=1e-9)
+    assert "is 0 percentage points above always predicting" in base.message  # in the threshold's unit
     bal = next(f for f in res.findings if f.kind == "model_performance" and f.subject == "balanced_accuracy")
     assert bal.status == Status.FAIL and bal.value == pytest.approx(0.5)
     assert "trivial" in res.summary

@@ -372,7 +372,7 @@ class PerformanceChecker(Checker):
             value = point["balanced_accuracy"] - base_bal
             ci = M.interval(M.bootstrap(lift, len(y), cfg["bootstrap"], rng)["v"], cfg["confidence"])
             label = (ctx.classes or range(k))[majority]
-            text = (f"Balanced accuracy is {fmt.number(value)} above always predicting the {src_name} data's majority "
+            text = (f"Balanced accuracy is {fmt.points(value)} above always predicting the {src_name} data's majority "
                     f"class {str(label)[:40]!r} ({fmt.number(point['balanced_accuracy'])} against {fmt.number(base_bal)}; "
                     f"{self._ci(ci)}); that trivial model's accuracy would be {fmt.number(base_acc)} against the "
                     f"model's {fmt.number(point['accuracy'])}.")
